@@ -1,0 +1,35 @@
+"""geoaug: augmentation of multispectral satellite rasters that keeps the georeferencing.
+
+Arrays are ``(bands, rows, cols)`` of any band count and dtypes uint8, uint16,
+int16, int32, float32 and float64. See the README and ``docs/`` for the model.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    GeoAugError,
+    ParameterError,
+    RasterNotFoundError,
+    RasterReadError,
+    RasterWriteError,
+    StackMismatchError,
+    UnsupportedDtypeError,
+)
+from .io import read, read_stack, write
+from .raster import GeoRaster
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GeoAugError",
+    "GeoRaster",
+    "ParameterError",
+    "RasterNotFoundError",
+    "RasterReadError",
+    "RasterWriteError",
+    "StackMismatchError",
+    "UnsupportedDtypeError",
+    "read",
+    "read_stack",
+    "write",
+]

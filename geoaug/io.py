@@ -1,0 +1,488 @@
+"""GeoTIFF in and out: :func:`read`, :func:`write` (atomic) and :func:`read_stack`.
+
+This is the only module that talks to rasterio/GDAL for files. Every GDAL or
+rasterio failure is turned into a :class:`~geoaug.errors.GeoAugError` subclass
+whose message names the file and the problem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import uuid
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import rasterio.warp
+from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.windows import Window
+
+from .errors import (
+    GeoAugError,
+    ParameterError,
+    RasterNotFoundError,
+    RasterReadError,
+    RasterWriteError,
+    StackMismatchError,
+    UnsupportedDtypeError,
+)
+from .raster import GeoRaster, check_dtype
+
+__all__ = ["MAX_READ_BYTES", "read", "read_stack", "write"]
+
+#: Largest uncompressed size :func:`read` will allocate in one call (bytes).
+#: A corrupt header can claim absurd sizes; bigger reads must use ``window=``.
+MAX_READ_BYTES = 8 * 1024**3
+
+# GTiff creation options carried from a source file to its outputs.
+_PROFILE_KEYS = ("compress", "predictor", "tiled", "blockxsize", "blockysize", "interleave", "zlevel")
+
+
+@contextlib.contextmanager
+def _gdal_quiet() -> Iterator[None]:
+    """rasterio environment for reads: no directory scans, no georef warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", CPL_LOG="/dev/null"):
+            yield
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _check_input_path(path: str) -> None:
+    if not os.path.exists(path):
+        raise RasterNotFoundError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise RasterReadError(f"{path}: is a folder, not a raster file")
+
+
+def read(
+    path: str | os.PathLike[str],
+    bands: Sequence[int | str] | int | str | None = None,
+    window: Window | tuple[tuple[int, int], tuple[int, int]] | None = None,
+    nodata: float | None = None,
+) -> GeoRaster:
+    """Read a raster file into a :class:`~geoaug.GeoRaster`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A GeoTIFF (or any single-file raster GDAL reads). Opened read-only.
+    bands : int, str or sequence of them, optional
+        1-based band indexes (rasterio's convention) or band descriptions.
+        Default: all bands.
+    window : rasterio.windows.Window or ((row_start, row_stop), (col_start, col_stop)), optional
+        A pixel window; the returned transform is that of the window.
+    nodata : float, optional
+        Override the file's nodata: pixels equal to it (and NaN in float
+        files) become invalid. Use it for files whose zero collar has no
+        nodata tag.
+
+    Returns
+    -------
+    GeoRaster
+        Validity comes from, in order: ``nodata=`` when given; otherwise
+        GDAL's masks (the nodata tag, NaN nodata, internal or sidecar
+        per-dataset masks, alpha bands). NaN is always invalid.
+
+    Raises
+    ------
+    RasterNotFoundError
+        The file does not exist.
+    RasterReadError
+        Not a raster, truncated or corrupt, zero bands, out-of-range window.
+    UnsupportedDtypeError
+        Complex or other pixel dtypes geoaug does not handle.
+    """
+    path = os.fspath(path)
+    _check_input_path(path)
+    try:
+        with _gdal_quiet(), rasterio.open(path, "r") as src:
+            return _read_open(src, path, bands, window, nodata)
+    except GeoAugError:
+        raise
+    except MemoryError:
+        raise RasterReadError(f"{path}: not enough memory to read it; use window=") from None
+    except Exception as exc:  # rasterio/GDAL errors of every kind
+        raise RasterReadError(f"{path}: cannot read raster: {_short(exc)}") from None
+
+
+def _band_indexes(src: Any, path: str, bands: Sequence[int | str] | int | str | None) -> list[int]:
+    if bands is None:
+        return list(range(1, src.count + 1))
+    if isinstance(bands, (int, str, np.integer)):
+        bands = [bands]
+    names = [d or f"band_{i}" for i, d in enumerate(src.descriptions, start=1)]
+    out = []
+    for b in bands:
+        if isinstance(b, str):
+            if b not in names:
+                raise RasterReadError(f"{path}: no band named {b!r} (bands: {', '.join(names)})")
+            out.append(names.index(b) + 1)
+        else:
+            i = int(b)
+            if not 1 <= i <= src.count:
+                raise RasterReadError(f"{path}: band {i} out of range 1..{src.count}")
+            out.append(i)
+    return out
+
+
+def _to_window(src: Any, path: str, window: Any) -> Window | None:
+    if window is None:
+        return None
+    win = window if isinstance(window, Window) else Window.from_slices(*window)
+    inside = win.col_off >= 0 and win.row_off >= 0
+    inside = inside and win.col_off + win.width <= src.width and win.row_off + win.height <= src.height
+    if not inside:
+        raise RasterReadError(f"{path}: window {win} lies outside the raster ({src.height} x {src.width})")
+    if win.width <= 0 or win.height <= 0:
+        raise RasterReadError(f"{path}: window {win} is empty")
+    return win
+
+
+def _source_profile(src: Any) -> dict[str, Any]:
+    prof = src.profile
+    out = {k: prof[k] for k in _PROFILE_KEYS if k in prof and prof[k] is not None}
+    ims = src.tags(ns="IMAGE_STRUCTURE")
+    if "PREDICTOR" in ims:
+        out["predictor"] = int(ims["PREDICTOR"])
+    if isinstance(out.get("compress"), str):
+        out["compress"] = out["compress"].lower()
+    return out
+
+
+def _read_open(src: Any, path: str, bands: Any, window: Any, nodata: float | None) -> GeoRaster:
+    if src.count == 0:
+        subs = list(getattr(src, "subdatasets", []) or [])
+        hint = f" (it holds subdatasets, e.g. {subs[0]}; read one of those)" if subs else ""
+        raise RasterReadError(f"{path}: raster has zero bands{hint}")
+    indexes = _band_indexes(src, path, bands)
+    dtypes = {src.dtypes[i - 1] for i in indexes}
+    if len(dtypes) > 1:
+        raise UnsupportedDtypeError(f"{path}: bands have different dtypes {sorted(dtypes)}; read them separately")
+    dtype = check_dtype(dtypes.pop(), where=path)
+    win = _to_window(src, path, window)
+    h, w = (src.height, src.width) if win is None else (int(win.height), int(win.width))
+    nbytes = len(indexes) * h * w * dtype.itemsize
+    if nbytes > MAX_READ_BYTES:
+        raise RasterReadError(
+            f"{path}: {len(indexes)} x {h} x {w} {dtype.name} is {nbytes / 1e9:.1f} GB, more than "
+            f"geoaug reads at once; read a window"
+        )
+    data = src.read(indexes, window=win)
+    if nodata is not None:
+        nd: float | None = float(nodata)
+        valid = np.ones(data.shape, dtype=bool)
+        if not math.isnan(nd):
+            valid &= data != data.dtype.type(nd) if _fits(nd, dtype) else True
+    else:
+        nds = [src.nodatavals[i - 1] for i in indexes]
+        nd = next((float(v) for v in nds if v is not None), None)
+        valid = src.read_masks(indexes, window=win) > 0
+    if dtype.kind == "f":
+        valid &= ~np.isnan(data)
+    mask = valid[0].copy() if (valid == valid[:1]).all() else valid
+    transform = src.transform if win is None else src.window_transform(win)
+    names = tuple(src.descriptions[i - 1] or f"band_{i}" for i in indexes)
+    return GeoRaster(
+        data=data,
+        mask=mask,
+        transform=transform,
+        crs=src.crs,
+        nodata=nd,
+        band_names=names,
+        tags=src.tags(),
+        band_tags=tuple(src.tags(i) for i in indexes),
+        profile=_source_profile(src),
+    )
+
+
+def _fits(value: float, dtype: np.dtype) -> bool:
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return float(value).is_integer() and info.min <= value <= info.max
+    return True
+
+
+# ---------------------------------------------------------------------------- write
+
+
+def _write_pixels(dst: Any, data: np.ndarray) -> None:
+    """Write all bands of ``data`` into an open dataset (band by band)."""
+    for i in range(data.shape[0]):
+        dst.write(data[i], i + 1)
+
+
+def _write_profile(raster: GeoRaster, nodata: float | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    prof: dict[str, Any] = {
+        "driver": "GTiff",
+        "dtype": raster.dtype.name,
+        "count": raster.count,
+        "height": raster.height,
+        "width": raster.width,
+        "crs": raster.crs,
+        "transform": raster.transform,
+        "nodata": nodata,
+    }
+    src = dict(raster.profile)
+    if src.get("tiled"):
+        if src.get("blockxsize", 16) % 16 or src.get("blockysize", 16) % 16:
+            src.pop("blockxsize", None)
+            src.pop("blockysize", None)
+    else:
+        src.pop("blockxsize", None)  # strips span the whole width
+        if "blockysize" in src:
+            src["blockysize"] = min(int(src["blockysize"]), raster.height)
+    if src.get("predictor") and not src.get("compress"):
+        src.pop("predictor")
+    if src.get("predictor") == 3 and raster.dtype.kind != "f":
+        src["predictor"] = 2
+    if src.get("predictor") == 2 and raster.dtype.kind == "f":
+        src["predictor"] = 3
+    prof.update(src)
+    prof.update(overrides)
+    return prof
+
+
+def _default_nodata(raster: GeoRaster) -> float | None:
+    """Nodata to write when the raster has invalid pixels but no nodata value."""
+    if raster.nodata is not None or raster.mask.all():
+        return raster.nodata
+    if raster.dtype.kind == "f":
+        return math.nan
+    if raster.mask.ndim == 2:
+        return None  # an internal per-dataset mask carries it
+    info = np.iinfo(raster.dtype)
+    return float(info.max if raster.dtype.kind == "u" else info.min)
+
+
+def write(raster: GeoRaster, path: str | os.PathLike[str], **profile: Any) -> Path:
+    """Write a raster as a GeoTIFF, atomically.
+
+    The file is written to a temporary name in the destination folder and
+    renamed over ``path`` only when complete, so a failure or an interrupted
+    process never leaves a half-written ``path`` and an existing ``path``
+    stays as it was until the rename.
+
+    Parameters
+    ----------
+    raster : GeoRaster
+        What to write. CRS, transform, nodata, dtype, band names (as band
+        descriptions), dataset and per-band tags are kept, and the source's
+        compression, predictor and tiling (``raster.profile``).
+    path : str or path-like
+        Destination. Its folder must exist.
+    **profile
+        rasterio creation options that override the above (``compress="zstd"``...).
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+
+    Notes
+    -----
+    Invalid pixels are written as ``nodata``. A valid pixel equal to
+    ``nodata`` is moved to :func:`~geoaug.raster.nodata_safe_value` (nodata + 1
+    for integers, the next float up for floats) so it is never read back as
+    nodata. Without a nodata value, invalid pixels are stored as NaN nodata
+    for floats, as an internal GDAL mask for integers with one mask for all
+    bands, and as the dtype's max (unsigned) / min (signed) nodata when bands
+    have different masks.
+    """
+    path = Path(os.fspath(path))
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.exists():
+        raise RasterWriteError(f"{path}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise RasterWriteError(f"{path}: {folder} is not a folder")
+    if path.is_dir():
+        raise RasterWriteError(f"{path}: is a folder")
+    nodata = _default_nodata(raster)
+    to_write = raster.replace(nodata=nodata).filled() if nodata is not None else raster.data
+    internal_mask = nodata is None and not raster.mask.all()
+    prof = _write_profile(raster, nodata, profile)
+    tmp = folder / f".{path.name}.{uuid.uuid4().hex[:12]}.part"
+    try:
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            os.close(fd)
+        except OSError as exc:
+            raise RasterWriteError(f"{path}: cannot write in folder {folder}: {exc.strerror}") from None
+        env = {"GDAL_TIFF_INTERNAL_MASK": "YES"}
+        with warnings.catch_warnings(), rasterio.Env(**env):
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(tmp, "w", **prof) as dst:
+                _write_pixels(dst, to_write)
+                for i, name in enumerate(raster.band_names, start=1):
+                    if name != f"band_{i}":
+                        dst.set_band_description(i, name)
+                if raster.tags:
+                    dst.update_tags(**raster.tags)
+                for i, bt in enumerate(raster.band_tags, start=1):
+                    if bt:
+                        dst.update_tags(i, **bt)
+                if internal_mask:
+                    dst.write_mask(np.where(raster.pixel_mask, 255, 0).astype("uint8"))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except GeoAugError:
+        _remove_quietly(tmp)
+        raise
+    except BaseException as exc:
+        _remove_quietly(tmp)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise RasterWriteError(f"{path}: cannot write raster: {_short(exc)}") from None
+    return path
+
+
+def _remove_quietly(p: Path) -> None:
+    with contextlib.suppress(OSError):
+        p.unlink()
+
+
+# ---------------------------------------------------------------------------- stacks
+
+
+def _band_labels(paths: Sequence[str]) -> list[str]:
+    """Band names from file stems, with the stems' common prefix/suffix removed."""
+    stems = [Path(p).stem for p in paths]
+    if len(stems) < 2:
+        return stems
+    pre = os.path.commonprefix(stems)
+    suf = os.path.commonprefix([s[::-1] for s in stems])[::-1]
+    # cut at separators so "B02"/"B03" keep their "B0"
+    pre = pre[: max(pre.rfind("_"), pre.rfind("-"), pre.rfind("."), -1) + 1]
+    cut = [i for i, ch in enumerate(suf) if ch in "_-."]
+    suf = suf[cut[0]:] if cut else ""
+    out = [s[len(pre): len(s) - len(suf)] or s for s in stems]
+    return out if len(set(out)) == len(out) else stems
+
+
+def read_stack(
+    paths: Sequence[str | os.PathLike[str]],
+    resolution: float | tuple[float, float] | None = None,
+    resampling: str = "bilinear",
+) -> GeoRaster:
+    """Stack one-file-per-band rasters of one scene onto one grid.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        Band files in band order (Sentinel-2 ``B02.tif, B03.tif ...``,
+        Landsat ``SR_B1.tif ...``). Multi-band files contribute all bands.
+    resolution : float or (float, float), optional
+        Target pixel size in CRS units. Default: the finest file's grid
+        (its transform and shape are used unchanged).
+    resampling : str
+        A :class:`rasterio.enums.Resampling` name for bands that need
+        resampling ("bilinear", "nearest", "cubic", "average", ...).
+
+    Returns
+    -------
+    GeoRaster
+        Band names are the file names without their common prefix and
+        suffix (``B02``, ``B8A``...). Nodata areas of every file are respected.
+
+    Raises
+    ------
+    StackMismatchError
+        Files do not share a CRS or a footprint (within half the coarsest pixel).
+    """
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        raise ParameterError("read_stack: no files given")
+    try:
+        method = Resampling[resampling]
+    except KeyError:
+        raise ParameterError(f"read_stack: unknown resampling {resampling!r}") from None
+    rasters = [read(p) for p in paths]
+    first = rasters[0]
+    for p, r in zip(paths, rasters):
+        if (r.crs is None) != (first.crs is None) or (r.crs is not None and r.crs != first.crs):
+            raise StackMismatchError(f"{p}: CRS {r.crs} differs from {first.crs} of {paths[0]}")
+    coarsest = max(max(r.res) for r in rasters)
+    for p, r in zip(paths, rasters):
+        diff = max(abs(a - b) for a, b in zip(r.bounds, first.bounds))
+        if diff > coarsest / 2:
+            raise StackMismatchError(
+                f"{p}: footprint {tuple(round(v, 3) for v in r.bounds)} differs from "
+                f"{tuple(round(v, 3) for v in first.bounds)} of {paths[0]}"
+            )
+    if resolution is None:
+        ref = min(rasters, key=lambda r: r.res[0] * r.res[1])
+        dst_transform, height, width = ref.transform, ref.height, ref.width
+    else:
+        xres, yres = (resolution, resolution) if np.isscalar(resolution) else resolution
+        left, bottom, right, top = first.bounds
+        width = max(1, round((right - left) / xres))
+        height = max(1, round((top - bottom) / yres))
+        dst_transform = rasterio.transform.from_origin(left, top, xres, yres)
+    dtype = np.result_type(*[r.dtype for r in rasters])
+    check_dtype(dtype, where=paths[0])
+    nds = [r.nodata for r in rasters if r.nodata is not None]
+    nodata = nds[0] if nds else None
+    bands, masks, names, btags = [], [], [], []
+    labels = _band_labels(paths)
+    for p, r, label in zip(paths, rasters, labels):
+        for b in range(r.count):
+            data, valid = _to_grid(p, r, b, dst_transform, height, width, method)
+            bands.append(data.astype(dtype, copy=False))
+            masks.append(valid)
+            names.append(label if r.count == 1 else f"{label}_{r.band_names[b]}")
+            btags.append(r.band_tags[b])
+    mask = np.stack(masks)
+    return GeoRaster(
+        data=np.stack(bands),
+        mask=mask,
+        transform=dst_transform,
+        crs=first.crs,
+        nodata=nodata,
+        band_names=tuple(names),
+        tags=first.tags,
+        band_tags=tuple(btags),
+        profile=first.profile,
+    ).collapse_mask()
+
+
+def _to_grid(
+    path: str, r: GeoRaster, b: int, dst_transform: Any, height: int, width: int, method: Resampling
+) -> tuple[np.ndarray, np.ndarray]:
+    """One band of ``r`` on the target grid, with its validity."""
+    valid_src = r.band_mask[b]
+    if r.transform.almost_equals(dst_transform) and (r.height, r.width) == (height, width):
+        return r.data[b], valid_src.copy()
+    src = r.data[b]
+    work = np.float64 if src.dtype == np.float64 else np.float32
+    src_f = np.where(valid_src, src, np.nan).astype(work)
+    dst = np.full((height, width), np.nan, dtype=work)
+    try:
+        rasterio.warp.reproject(
+            src_f, dst, src_transform=r.transform, src_crs=r.crs, dst_transform=dst_transform,
+            dst_crs=r.crs, resampling=method, src_nodata=np.nan, dst_nodata=np.nan,
+        )
+    except Exception as exc:
+        raise RasterReadError(f"{path}: cannot resample onto the stack grid: {_short(exc)}") from None
+    valid = ~np.isnan(dst)
+    out = np.zeros((height, width), dtype=src.dtype)
+    if src.dtype.kind in "iu":
+        info = np.iinfo(src.dtype)
+        out[valid] = np.clip(np.rint(dst[valid]), info.min, info.max).astype(src.dtype)
+    else:
+        out[valid] = dst[valid]
+    if r.nodata is not None and not math.isnan(r.nodata):
+        out[~valid] = src.dtype.type(r.nodata) if _fits(r.nodata, src.dtype) else 0
+    elif src.dtype.kind == "f":
+        out[~valid] = np.nan
+    return out, valid

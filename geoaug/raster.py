@@ -1,0 +1,340 @@
+"""The raster model: :class:`GeoRaster`, pixels plus everything that says where they are.
+
+Conventions
+-----------
+* ``data`` is ``(bands, rows, cols)``, the layout rasterio reads.
+* ``mask`` is boolean, ``True`` = valid. It is ``(rows, cols)`` when every band
+  shares one validity (the usual case: a collar, NaN areas) or
+  ``(bands, rows, cols)`` when bands differ (a band dropped by ``BandDropout``,
+  a file whose bands have different nodata areas). The mask, not the nodata
+  value, is the truth about validity; ``nodata`` only says which number to
+  write into invalid pixels on disk.
+* ``transform`` is an :class:`affine.Affine` in the GDAL/rasterio convention:
+  it maps pixel coordinates ``(col, row)`` whose origin ``(0, 0)`` is the
+  *outer corner* of the top-left pixel to CRS coordinates ``(x, y)``. Pixel
+  centres sit at ``(col + 0.5, row + 0.5)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from affine import Affine
+
+from .errors import ParameterError, UnsupportedDtypeError
+
+__all__ = ["SUPPORTED_DTYPES", "GeoRaster", "check_dtype", "nodata_safe_value"]
+
+#: Pixel dtypes every geoaug operation accepts.
+SUPPORTED_DTYPES: tuple[np.dtype, ...] = tuple(
+    np.dtype(t) for t in ("uint8", "uint16", "int16", "int32", "float32", "float64")
+)
+
+
+def check_dtype(dtype: Any, where: str = "array") -> np.dtype:
+    """Return ``np.dtype(dtype)`` or raise :class:`UnsupportedDtypeError`.
+
+    Parameters
+    ----------
+    dtype : dtype-like
+        The dtype to check.
+    where : str
+        What the dtype belongs to (a file name, "array"); used in the message.
+    """
+    dt = np.dtype(dtype)
+    if dt not in SUPPORTED_DTYPES:
+        names = ", ".join(d.name for d in SUPPORTED_DTYPES)
+        raise UnsupportedDtypeError(
+            f"{where}: pixel dtype {dt.name} is not supported (supported: {names})"
+        )
+    return dt
+
+
+def nodata_safe_value(nodata: float, dtype: np.dtype) -> float:
+    """The value a *valid* pixel equal to ``nodata`` is moved to on write.
+
+    For integers: ``nodata + 1``, or ``nodata - 1`` when ``nodata`` is the
+    dtype's maximum. For floats: 8 representable values of the dtype above
+    ``nodata`` (below it near the largest finite value; the smallest normal
+    number for a nodata of 0). GDAL compares floats with nodata within a
+    couple of ULPs, so a single step would still read back as nodata.
+
+    Examples
+    --------
+    >>> nodata_safe_value(0, np.dtype("uint16"))
+    1
+    >>> nodata_safe_value(255, np.dtype("uint8"))
+    254
+    """
+    dt = np.dtype(dtype)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        nd = int(nodata)
+        return nd + 1 if nd < info.max else nd - 1
+    # GDAL treats floats within 2 ULP-ish of nodata as nodata; step 8 ULPs away
+    v = dt.type(nodata)
+    if v == 0:
+        return float(np.finfo(dt).tiny)
+    target = dt.type(np.inf)
+    up = v
+    for _ in range(8):
+        up = np.nextafter(up, target)
+    if not np.isfinite(up):
+        up = v
+        for _ in range(8):
+            up = np.nextafter(up, dt.type(-np.inf))
+    return float(up)
+
+
+def _default_names(count: int) -> tuple[str, ...]:
+    return tuple(f"band_{i}" for i in range(1, count + 1))
+
+
+@dataclass(frozen=True, eq=False)
+class GeoRaster:
+    """Pixels ``(bands, rows, cols)`` with their validity mask and georeferencing.
+
+    A frozen value object: operations return new rasters. Build one from a
+    file with :func:`geoaug.read` or from a plain array with
+    :meth:`GeoRaster.from_array`.
+
+    Parameters
+    ----------
+    data : ndarray, shape (bands, rows, cols)
+        Pixel values; dtype one of :data:`SUPPORTED_DTYPES`.
+    mask : ndarray of bool, shape (rows, cols) or (bands, rows, cols)
+        ``True`` where a pixel is valid.
+    transform : affine.Affine
+        Pixel-corner to CRS coordinates (GDAL/rasterio convention).
+    crs : rasterio.crs.CRS or None
+        Coordinate reference system, ``None`` for plain arrays.
+    nodata : float or None
+        The value written into invalid pixels on disk (may be NaN).
+    band_names : tuple of str
+        One name per band (``band_1`` ... when the source has none).
+    tags : dict
+        Dataset-level metadata tags (GDAL default domain).
+    band_tags : tuple of dict
+        Per-band metadata tags.
+    profile : dict
+        GTiff creation options of the source (compress, predictor, tiled,
+        blockxsize, blockysize, interleave), reused by :func:`geoaug.write`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = GeoRaster.from_array(np.zeros((4, 8, 8), dtype="uint16"))
+    >>> r.count, r.height, r.width, r.dtype.name
+    (4, 8, 8, 'uint16')
+    >>> r.mask.all()
+    np.True_
+    """
+
+    data: np.ndarray
+    mask: np.ndarray
+    transform: Affine = field(default_factory=Affine.identity)
+    crs: Any = None
+    nodata: float | None = None
+    band_names: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+    band_tags: tuple[dict[str, str], ...] = ()
+    profile: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        data = self.data
+        if not isinstance(data, np.ndarray) or data.ndim != 3:
+            shape = getattr(data, "shape", None)
+            raise ParameterError(f"GeoRaster data must be an ndarray (bands, rows, cols), got shape {shape}")
+        if data.shape[0] == 0:
+            raise ParameterError("GeoRaster data has zero bands")
+        check_dtype(data.dtype)
+        mask = np.asarray(self.mask)
+        if mask.dtype != np.bool_:
+            mask = mask.astype(bool)
+        if mask.shape not in (data.shape[1:], data.shape):
+            raise ParameterError(
+                f"GeoRaster mask shape {mask.shape} matches neither (rows, cols) {data.shape[1:]} "
+                f"nor (bands, rows, cols) {data.shape}"
+            )
+        object.__setattr__(self, "mask", mask)
+        if not isinstance(self.transform, Affine):
+            object.__setattr__(self, "transform", Affine(*tuple(self.transform)[:6]))
+        names = tuple(self.band_names) or _default_names(data.shape[0])
+        if len(names) != data.shape[0]:
+            raise ParameterError(f"{len(names)} band names for {data.shape[0]} bands")
+        object.__setattr__(self, "band_names", tuple(str(n) for n in names))
+        btags = tuple(dict(t) for t in self.band_tags) or tuple({} for _ in range(data.shape[0]))
+        if len(btags) != data.shape[0]:
+            raise ParameterError(f"{len(btags)} band tag dicts for {data.shape[0]} bands")
+        object.__setattr__(self, "band_tags", btags)
+        object.__setattr__(self, "tags", dict(self.tags))
+        object.__setattr__(self, "profile", dict(self.profile))
+        if self.nodata is not None:
+            object.__setattr__(self, "nodata", float(self.nodata))
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_array(
+        cls,
+        data: np.ndarray,
+        *,
+        mask: np.ndarray | None = None,
+        transform: Affine | None = None,
+        crs: Any = None,
+        nodata: float | None = None,
+        band_names: tuple[str, ...] | list[str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> GeoRaster:
+        """Wrap a plain array: identity transform and no CRS unless given.
+
+        Parameters
+        ----------
+        data : ndarray, shape (bands, rows, cols) or (rows, cols)
+            A 2-D array becomes one band.
+        mask : ndarray of bool, optional
+            ``True`` = valid. By default a pixel is invalid where it is NaN or
+            equals ``nodata`` (per band), valid elsewhere.
+        transform, crs, nodata, band_names, tags
+            As for :class:`GeoRaster`.
+        """
+        arr = np.asarray(data)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3:
+            raise ParameterError(f"expected an array (bands, rows, cols) or (rows, cols), got shape {arr.shape}")
+        check_dtype(arr.dtype)
+        if mask is None:
+            mask = valid_from_values(arr, nodata)
+        return cls(
+            data=arr,
+            mask=mask,
+            transform=transform if transform is not None else Affine.identity(),
+            crs=crs,
+            nodata=nodata,
+            band_names=tuple(band_names or ()),
+            tags=dict(tags or {}),
+        )
+
+    def replace(self, **changes: Any) -> GeoRaster:
+        """A copy with some fields replaced (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def count(self) -> int:
+        """Number of bands."""
+        return self.data.shape[0]
+
+    @property
+    def height(self) -> int:
+        """Number of rows."""
+        return self.data.shape[1]
+
+    @property
+    def width(self) -> int:
+        """Number of columns."""
+        return self.data.shape[2]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(bands, rows, cols)``."""
+        return self.data.shape  # type: ignore[return-value]
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Pixel dtype."""
+        return self.data.dtype
+
+    @property
+    def per_band_mask(self) -> bool:
+        """True when the mask is ``(bands, rows, cols)``."""
+        return self.mask.ndim == 3
+
+    @property
+    def band_mask(self) -> np.ndarray:
+        """The mask broadcast to ``(bands, rows, cols)`` (a read-only view)."""
+        return np.broadcast_to(self.mask, self.data.shape)
+
+    @property
+    def pixel_mask(self) -> np.ndarray:
+        """``(rows, cols)``: True where the pixel is valid in every band."""
+        return self.mask if self.mask.ndim == 2 else self.mask.all(axis=0)
+
+    @property
+    def valid_fraction(self) -> float:
+        """Share of valid values, 0..1."""
+        return float(self.mask.mean()) if self.mask.size else 0.0
+
+    @property
+    def res(self) -> tuple[float, float]:
+        """Pixel size ``(x, y)`` in CRS units (lengths of the transform's columns)."""
+        t = self.transform
+        return (math.hypot(t.a, t.d), math.hypot(t.b, t.e))
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(left, bottom, right, top)`` of the four corners in CRS units."""
+        t = self.transform
+        xs, ys = zip(*(t @ c for c in ((0, 0), (self.width, 0), (0, self.height), (self.width, self.height))))
+        return (min(xs), min(ys), max(xs), max(ys))
+
+    # ------------------------------------------------------------------ conversions
+    def filled(self) -> np.ndarray:
+        """Pixels ready to be written: invalid pixels hold ``nodata``.
+
+        Valid pixels equal to ``nodata`` are moved to
+        :func:`nodata_safe_value`, so that reading the file back never turns
+        a valid pixel into nodata. With ``nodata=None`` the data is returned
+        unchanged (the mask must then be stored another way).
+        """
+        if self.nodata is None:
+            return self.data
+        nd = self.nodata
+        out = self.data.copy()
+        valid = self.band_mask
+        if not math.isnan(nd):
+            clash = valid & (out == out.dtype.type(nd))
+            if clash.any():
+                out[clash] = nodata_safe_value(nd, out.dtype)
+        out[~valid] = out.dtype.type(nd)
+        return out
+
+    def collapse_mask(self) -> GeoRaster:
+        """Return a raster whose per-band mask is ``(rows, cols)`` when all bands agree."""
+        if self.mask.ndim == 3 and (self.mask == self.mask[:1]).all():
+            return self.replace(mask=self.mask[0].copy())
+        return self
+
+    def __repr__(self) -> str:
+        crs = self.crs.to_string() if self.crs is not None else None
+        return (
+            f"GeoRaster(bands={self.count}, rows={self.height}, cols={self.width}, "
+            f"dtype={self.dtype.name}, crs={crs}, nodata={self.nodata}, "
+            f"valid={self.valid_fraction:.3f})"
+        )
+
+
+def valid_from_values(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    """Validity from pixel values: NaN and ``nodata`` are invalid.
+
+    Returns a ``(rows, cols)`` mask when all bands agree, else ``(bands, rows, cols)``.
+    """
+    valid = np.ones(data.shape, dtype=bool)
+    if data.dtype.kind == "f":
+        valid &= ~np.isnan(data)
+    if nodata is not None and not math.isnan(nodata):
+        valid &= data != data.dtype.type(nodata) if _representable(nodata, data.dtype) else True
+    if (valid == valid[:1]).all():
+        return valid[0].copy()
+    return valid
+
+
+def _representable(value: float, dtype: np.dtype) -> bool:
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return float(value).is_integer() and info.min <= value <= info.max
+    return True

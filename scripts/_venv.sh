@@ -1,0 +1,14 @@
+# Sourced by scripts/demo and scripts/test: make .venv if missing and install geoaug into it.
+# Usage: ensure_venv EXTRAS   (EXTRAS like "" or "[test]")
+ensure_venv() {
+  local extras="$1"
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+    .venv/bin/python -m pip install --quiet --upgrade pip
+  fi
+  local stamp=".venv/.geoaug-installed${extras}"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install --quiet -e ".${extras}"
+    touch "$stamp"
+  fi
+}
