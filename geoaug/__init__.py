@@ -17,10 +17,32 @@ from .errors import (
 )
 from .io import read, read_stack, write
 from .raster import GeoRaster
+from .transforms import (
+    Affine,
+    CenterCrop,
+    HorizontalFlip,
+    RandomCrop,
+    RandomResizedCrop,
+    Resize,
+    Rot90,
+    Transpose,
+    VerticalFlip,
+    warp,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Affine",
+    "CenterCrop",
+    "HorizontalFlip",
+    "RandomCrop",
+    "RandomResizedCrop",
+    "Resize",
+    "Rot90",
+    "Transpose",
+    "VerticalFlip",
+    "warp",
     "GeoAugError",
     "GeoRaster",
     "ParameterError",

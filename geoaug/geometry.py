@@ -1,0 +1,249 @@
+"""Pixel-space geometry: 3x3 matrices, output shapes and the georeferencing rule.
+
+One matrix rules geometry. Every geometric transform is a 3x3 matrix ``M``
+that maps **output pixel coordinates to input pixel coordinates**
+(``[x_in, y_in, 1] = M @ [x_out, y_out, 1]``), plus an output shape. Pixel
+coordinates use the GDAL/rasterio convention: ``(0, 0)`` is the outer corner
+of the top-left pixel, ``x`` grows along columns (right), ``y`` along rows
+(down), pixel centres sit at ``+0.5``.
+
+Consecutive transforms compose before any pixel is touched: if ``M1`` takes
+the first transform's output to its input and ``M2`` the second's output to
+*its* input (the first's output), then ``M1 @ M2`` takes the final output to
+the original input: :func:`compose`.
+
+The georeferencing rule is one line, :func:`output_transform`::
+
+    out.transform = in.transform @ Affine(*M[:2].ravel())
+
+because ``in.transform`` maps input pixel coordinates to the CRS and ``M``
+maps output pixel coordinates to input pixel coordinates. It holds for
+rotated and sheared source transforms too.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from affine import Affine
+
+__all__ = [
+    "identity",
+    "translation",
+    "scaling",
+    "rotation",
+    "shearing",
+    "about_center",
+    "hflip",
+    "vflip",
+    "rot90",
+    "transpose",
+    "crop",
+    "resize",
+    "affine_matrix",
+    "compose",
+    "to_affine",
+    "output_transform",
+    "strided_plan",
+    "to_opencv",
+]
+
+
+def identity() -> np.ndarray:
+    """The 3x3 identity."""
+    return np.eye(3)
+
+
+def translation(tx: float, ty: float) -> np.ndarray:
+    """``(x, y) -> (x + tx, y + ty)``."""
+    return np.array([[1.0, 0.0, tx], [0.0, 1.0, ty], [0.0, 0.0, 1.0]])
+
+
+def scaling(sx: float, sy: float | None = None) -> np.ndarray:
+    """``(x, y) -> (sx * x, sy * y)`` about the origin."""
+    sy = sx if sy is None else sy
+    return np.array([[sx, 0.0, 0.0], [0.0, sy, 0.0], [0.0, 0.0, 1.0]])
+
+
+def rotation(degrees: float) -> np.ndarray:
+    """Rotation about the origin, positive = counter-clockwise **as displayed** (rows down).
+
+    With ``y`` pointing down the screen, the matrix ``[[c, s], [-s, c]]``
+    turns the +x axis towards -y (up): counter-clockwise on screen, like
+    ``cv2.getRotationMatrix2D``.
+    """
+    t = math.radians(degrees)
+    c, s = math.cos(t), math.sin(t)
+    return np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def shearing(shear_x_deg: float = 0.0, shear_y_deg: float = 0.0) -> np.ndarray:
+    """Shear about the origin: ``x += tan(shear_x) * y``, ``y += tan(shear_y) * x`` (degrees)."""
+    return np.array(
+        [[1.0, math.tan(math.radians(shear_x_deg)), 0.0], [math.tan(math.radians(shear_y_deg)), 1.0, 0.0], [0, 0, 1.0]]
+    )
+
+
+def about_center(forward: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Conjugate a forward map so it acts about the image centre ``(width / 2, height / 2)``."""
+    cx, cy = width / 2.0, height / 2.0
+    return translation(cx, cy) @ forward @ translation(-cx, -cy)
+
+
+def affine_matrix(
+    shape: tuple[int, int],
+    rotate: float = 0.0,
+    translate_x: float = 0.0,
+    translate_y: float = 0.0,
+    scale: float = 1.0,
+    shear_x: float = 0.0,
+    shear_y: float = 0.0,
+) -> np.ndarray:
+    """Output->input matrix of a rotation/scale/shear about the centre, then a shift.
+
+    Parameters
+    ----------
+    shape : (rows, cols)
+        Input (and output) shape.
+    rotate : float
+        Degrees, positive = counter-clockwise as displayed.
+    translate_x, translate_y : float
+        Pixels; positive x moves the content right, positive y down.
+    scale : float
+        > 1 enlarges the content (zoom in).
+    shear_x, shear_y : float
+        Degrees.
+
+    Notes
+    -----
+    The forward map (input -> output) applies, about the centre: shear, then
+    scale, then rotation; then the translation. The returned matrix is its
+    inverse.
+    """
+    h, w = shape
+    fwd = rotation(rotate) @ scaling(scale) @ shearing(shear_x, shear_y)
+    fwd = translation(translate_x, translate_y) @ about_center(fwd, w, h)
+    return np.linalg.inv(fwd)
+
+
+def hflip(shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """Mirror left-right: ``x_in = cols - x_out``."""
+    h, w = shape
+    return np.array([[-1.0, 0.0, w], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), (h, w)
+
+
+def vflip(shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """Mirror top-bottom: ``y_in = rows - y_out``."""
+    h, w = shape
+    return np.array([[1.0, 0.0, 0.0], [0.0, -1.0, h], [0.0, 0.0, 1.0]]), (h, w)
+
+
+def transpose(shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """Swap rows and columns: ``x_in = y_out``, ``y_in = x_out``."""
+    h, w = shape
+    return np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]), (w, h)
+
+
+def rot90(shape: tuple[int, int], k: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Rotate by ``k`` quarter turns counter-clockwise as displayed (like ``np.rot90(a, k, axes=(1, 2))``)."""
+    h, w = shape
+    k %= 4
+    if k == 0:
+        return identity(), (h, w)
+    if k == 1:
+        return np.array([[0.0, -1.0, w], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]), (w, h)
+    if k == 2:
+        return np.array([[-1.0, 0.0, w], [0.0, -1.0, h], [0.0, 0.0, 1.0]]), (h, w)
+    return np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, h], [0.0, 0.0, 1.0]]), (w, h)
+
+
+def crop(row: int, col: int, height: int, width: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """The window starting at ``(row, col)``, ``height`` x ``width`` pixels."""
+    return translation(col, row), (height, width)
+
+
+def resize(
+    shape: tuple[int, int], height: int, width: int, box: tuple[float, float, float, float] | None = None
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Resample ``box = (row, col, box_height, box_width)`` (default: all) onto ``height`` x ``width``."""
+    r0, c0, bh, bw = box if box is not None else (0.0, 0.0, float(shape[0]), float(shape[1]))
+    return translation(c0, r0) @ scaling(bw / width, bh / height), (height, width)
+
+
+def compose(*matrices: np.ndarray) -> np.ndarray:
+    """Compose output->input matrices of transforms applied first to last.
+
+    ``compose(M1, M2)`` is ``M1 @ M2``: the final output pixel goes through
+    ``M2`` to the first transform's output, then through ``M1`` to the input.
+    """
+    out = identity()
+    for m in matrices:
+        out = out @ m
+    return out
+
+
+def to_affine(matrix: np.ndarray) -> Affine:
+    """The :class:`affine.Affine` of a 3x3 matrix."""
+    m = np.asarray(matrix, dtype=float)
+    return Affine(m[0, 0], m[0, 1], m[0, 2], m[1, 0], m[1, 1], m[1, 2])
+
+
+def output_transform(transform: Affine, matrix: np.ndarray) -> Affine:
+    """The georeferencing rule: ``transform @ Affine(M)``.
+
+    Examples
+    --------
+    >>> from affine import Affine
+    >>> t = Affine(10, 0, 500000, 0, -10, 4000000)   # 10 m, north-up
+    >>> m, _ = hflip((100, 200))
+    >>> tuple(output_transform(t, m))[:6]             # mirrored: x resolution -10
+    (-10.0, 0.0, 502000.0, -0.0, -10.0, 4000000.0)
+    """
+    return transform @ to_affine(matrix)
+
+
+def strided_plan(
+    matrix: np.ndarray, in_shape: tuple[int, int], out_shape: tuple[int, int], atol: float = 1e-9
+) -> tuple[int, int, int, int, int, int] | None:
+    """Integer index plan if ``matrix`` is an exact flip/rot90/transpose/crop, else ``None``.
+
+    Returns ``(r0, ri, rj, c0, ci, cj)`` such that output pixel ``(i, j)``
+    is input pixel ``(r0 + ri*i + rj*j, c0 + ci*i + cj*j)``, exactly the
+    pixel nearest interpolation would copy, when the linear part is a signed
+    permutation, the offsets are integers and every index lies inside the input.
+    """
+    m = np.asarray(matrix, dtype=float)
+    lin = m[:2, :2]
+    if not np.allclose(np.abs(lin).sum(axis=0), 1.0, atol=atol) or not np.allclose(np.abs(lin) % 1.0, 0, atol=atol):
+        return None
+    if not np.allclose(m[2], [0, 0, 1], atol=atol):
+        return None
+    offs = m[:2, 2]
+    if not np.allclose(offs, np.round(offs), atol=atol):
+        return None
+    a, b, c = (round(v) for v in m[0])
+    d, e, f = (round(v) for v in m[1])
+    # x_in = a*(j+.5) + b*(i+.5) + c ; column = floor(x_in) (an exact half-integer + integer)
+    cj, ci = a, b
+    c0 = c + (a + b - 1) // 2 if (a + b) % 2 else c + (a + b) // 2
+    rj, ri = d, e
+    r0 = f + (d + e - 1) // 2 if (d + e) % 2 else f + (d + e) // 2
+    if abs(cj) + abs(ci) != 1 or abs(rj) + abs(ri) != 1:
+        return None
+    h, w = out_shape
+    ih, iw = in_shape
+    cols = [c0 + ci * i + cj * j for i in (0, h - 1) for j in (0, w - 1)]
+    rows = [r0 + ri * i + rj * j for i in (0, h - 1) for j in (0, w - 1)]
+    if min(cols) < 0 or max(cols) >= iw or min(rows) < 0 or max(rows) >= ih:
+        return None
+    return (r0, ri, rj, c0, ci, cj)
+
+
+def to_opencv(matrix: np.ndarray) -> np.ndarray:
+    """The 2x3 output->input matrix in OpenCV/scipy's centre-origin convention.
+
+    OpenCV puts ``(0, 0)`` at the centre of the first pixel: ``x_cv = x - 0.5``.
+    Use it with ``cv2.warpAffine(..., flags=... | cv2.WARP_INVERSE_MAP)``.
+    """
+    return (translation(-0.5, -0.5) @ np.asarray(matrix, dtype=float) @ translation(0.5, 0.5))[:2]

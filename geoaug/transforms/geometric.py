@@ -1,0 +1,354 @@
+"""Geometric transforms. Each is a 3x3 output->input pixel matrix plus an output shape.
+
+Units and conventions: angles in degrees, positive rotate = counter-clockwise
+as displayed (rows down); translations in pixels, positive x = content moves
+right, positive y = content moves down; scale > 1 enlarges the content;
+everything about the image centre. Label rasters passed with an image get the
+same draw and are always resampled with nearest.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .. import geometry
+from ..errors import ParameterError
+from ..raster import GeoRaster
+from .base import GeometricTransform, as_range, draw
+from .functional import check_fill, check_interpolation
+
+__all__ = [
+    "HorizontalFlip",
+    "VerticalFlip",
+    "Rot90",
+    "Transpose",
+    "Affine",
+    "RandomCrop",
+    "CenterCrop",
+    "RandomResizedCrop",
+    "Resize",
+]
+
+
+class HorizontalFlip(GeometricTransform):
+    """Mirror left-right (columns reversed). Exact; the geotransform becomes mirrored.
+
+    Parameters
+    ----------
+    p : float
+        Probability of flipping.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__(p)
+
+    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        return geometry.hflip(shape)
+
+
+class VerticalFlip(GeometricTransform):
+    """Mirror top-bottom (rows reversed). Exact; the geotransform becomes mirrored.
+
+    Parameters
+    ----------
+    p : float
+        Probability of flipping.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__(p)
+
+    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        return geometry.vflip(shape)
+
+
+class Transpose(GeometricTransform):
+    """Swap rows and columns (mirror about the main diagonal). Exact.
+
+    Parameters
+    ----------
+    p : float
+        Probability of transposing.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__(p)
+
+    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        return geometry.transpose(shape)
+
+
+class Rot90(GeometricTransform):
+    """Quarter turns counter-clockwise as displayed, like ``np.rot90(a, k, axes=(1, 2))``. Exact.
+
+    Parameters
+    ----------
+    k : int or (int, int)
+        Number of quarter turns: fixed, or drawn uniformly from the inclusive
+        range ``(low, high)``. Default ``(1, 3)``: 90, 180 or 270 degrees.
+    p : float
+        Probability of rotating.
+    """
+
+    def __init__(self, k: int | tuple[int, int] = (1, 3), p: float = 0.5) -> None:
+        super().__init__(p)
+        if isinstance(k, numbers.Integral) and not isinstance(k, bool):
+            self.k: int | tuple[int, int] = int(k)
+            self._k = (int(k), int(k))
+        elif (
+            isinstance(k, (tuple, list)) and len(k) == 2
+            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in k)
+        ):
+            if k[0] > k[1]:
+                raise ParameterError(f"Rot90: k low {k[0]} > high {k[1]}")
+            self.k = (int(k[0]), int(k[1]))
+            self._k = self.k
+        else:
+            raise ParameterError(f"Rot90: k must be an int or an (int, int) range, got {k!r}")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"k": self.k, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        return {"k": int(rng.integers(self._k[0], self._k[1] + 1))}
+
+    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        return geometry.rot90(shape, int(params["k"]))
+
+
+class Affine(GeometricTransform):
+    """Rotation, shift, scale and shear about the image centre in one resampling.
+
+    Every geometric parameter is a number (fixed) or a ``(low, high)`` tuple
+    (uniform draw). The output has the input's shape.
+
+    Parameters
+    ----------
+    rotate : float or (float, float)
+        Degrees, positive = counter-clockwise as displayed.
+    translate_x, translate_y : float or (float, float)
+        Pixels; positive x moves the content right, positive y down.
+    scale : float or (float, float)
+        > 1 enlarges the content (zoom in); must be > 0.
+    shear_x, shear_y : float or (float, float)
+        Degrees, in (-90, 90).
+    interpolation : {"nearest", "bilinear", "cubic"}
+        Cubic is Keys' kernel with a = -0.75 (OpenCV's).
+    fill : {"nodata", "constant", "edge", "reflect", "mirror", "wrap"}
+        What comes in from outside the input: ``nodata`` marks it invalid
+        (written as the raster's nodata); ``constant`` makes it valid pixels
+        of ``fill_value``; the others mirror, repeat or extend the image.
+    fill_value : float, optional
+        Value for ``fill="constant"`` (default 0).
+    p : float
+        Probability of applying.
+
+    Notes
+    -----
+    Forward (input -> output) map, about the centre: shear, then scale, then
+    rotation, then translation (:func:`geoaug.geometry.affine_matrix`).
+    """
+
+    def __init__(
+        self,
+        rotate: float | tuple[float, float] = 0,
+        translate_x: float | tuple[float, float] = 0,
+        translate_y: float | tuple[float, float] = 0,
+        scale: float | tuple[float, float] = 1,
+        shear_x: float | tuple[float, float] = 0,
+        shear_y: float | tuple[float, float] = 0,
+        interpolation: str = "bilinear",
+        fill: str = "nodata",
+        fill_value: float | None = None,
+        p: float = 1.0,
+    ) -> None:
+        super().__init__(p)
+        self.rotate, self.translate_x, self.translate_y = rotate, translate_x, translate_y
+        self.scale, self.shear_x, self.shear_y = scale, shear_x, shear_y
+        self._ranges = {
+            "rotate": as_range("Affine.rotate", rotate),
+            "translate_x": as_range("Affine.translate_x", translate_x),
+            "translate_y": as_range("Affine.translate_y", translate_y),
+            "scale": as_range("Affine.scale", scale, low=1e-6),
+            "shear_x": as_range("Affine.shear_x", shear_x, low=-89.9, high=89.9),
+            "shear_y": as_range("Affine.shear_y", shear_y, low=-89.9, high=89.9),
+        }
+        self.interpolation = check_interpolation(interpolation)
+        self.fill = check_fill(fill)
+        if fill_value is not None and not isinstance(fill_value, numbers.Real):
+            raise ParameterError(f"Affine: fill_value must be a number, got {fill_value!r}")
+        self.fill_value = fill_value
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "rotate": self.rotate, "translate_x": self.translate_x, "translate_y": self.translate_y,
+            "scale": self.scale, "shear_x": self.shear_x, "shear_y": self.shear_y,
+            "interpolation": self.interpolation, "fill": self.fill, "fill_value": self.fill_value, "p": self.p,
+        }
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        return {name: draw(rng, bounds) for name, bounds in self._ranges.items()}
+
+    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        keys = ("rotate", "translate_x", "translate_y", "scale", "shear_x", "shear_y")
+        return geometry.affine_matrix(shape, **{k: float(params[k]) for k in keys}), shape
+
+
+def _check_size(name: str, height: Any, width: Any) -> tuple[int, int]:
+    for label, v in (("height", height), ("width", width)):
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v <= 0:
+            raise ParameterError(f"{name}: {label} must be a positive int, got {v!r}")
+    return int(height), int(width)
+
+
+def _fits(name: str, height: int, width: int, shape: tuple[int, int]) -> None:
+    if height > shape[0] or width > shape[1]:
+        raise ParameterError(f"{name}: crop {height} x {width} is larger than the raster {shape[0]} x {shape[1]}")
+
+
+class RandomCrop(GeometricTransform):
+    """A ``height`` x ``width`` window at a uniformly drawn integer position. Exact.
+
+    Parameters
+    ----------
+    height, width : int
+        Output size in pixels; must not exceed the input.
+    p : float
+        Probability of cropping (when not applied, the input is returned whole).
+    """
+
+    def __init__(self, height: int, width: int, p: float = 1.0) -> None:
+        super().__init__(p)
+        self.height, self.width = _check_size("RandomCrop", height, width)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"height": self.height, "width": self.width, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        _fits("RandomCrop", self.height, self.width, (raster.height, raster.width))
+        row = int(rng.integers(0, raster.height - self.height + 1))
+        col = int(rng.integers(0, raster.width - self.width + 1))
+        return {"row": row, "col": col}
+
+    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        _fits("RandomCrop", self.height, self.width, shape)
+        return geometry.crop(int(params["row"]), int(params["col"]), self.height, self.width)
+
+
+class CenterCrop(GeometricTransform):
+    """The central ``height`` x ``width`` window (top-left offset rounded down). Exact.
+
+    Parameters
+    ----------
+    height, width : int
+        Output size in pixels; must not exceed the input.
+    p : float
+        Probability of cropping.
+    """
+
+    def __init__(self, height: int, width: int, p: float = 1.0) -> None:
+        super().__init__(p)
+        self.height, self.width = _check_size("CenterCrop", height, width)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"height": self.height, "width": self.width, "p": self.p}
+
+    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        _fits("CenterCrop", self.height, self.width, shape)
+        return geometry.crop((shape[0] - self.height) // 2, (shape[1] - self.width) // 2, self.height, self.width)
+
+
+class RandomResizedCrop(GeometricTransform):
+    """Crop a random area and aspect ratio, resample it to ``height`` x ``width``.
+
+    The torchvision/albumentations recipe: up to 10 tries to draw an area
+    share from ``scale`` and a width/height ratio log-uniformly from
+    ``ratio`` that fits the input; else the largest central crop with a
+    ratio inside ``ratio``.
+
+    Parameters
+    ----------
+    height, width : int
+        Output size in pixels.
+    scale : (float, float)
+        Share of the input area to crop, in (0, 1].
+    ratio : (float, float)
+        Width / height of the crop.
+    interpolation : {"nearest", "bilinear", "cubic"}
+    p : float
+    """
+
+    def __init__(
+        self,
+        height: int,
+        width: int,
+        scale: tuple[float, float] = (0.5, 1.0),
+        ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        interpolation: str = "bilinear",
+        p: float = 1.0,
+    ) -> None:
+        super().__init__(p)
+        self.height, self.width = _check_size("RandomResizedCrop", height, width)
+        self.scale = as_range("RandomResizedCrop.scale", scale, low=1e-6, high=1.0)
+        self.ratio = as_range("RandomResizedCrop.ratio", ratio, low=1e-6)
+        self.interpolation = check_interpolation(interpolation)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "height": self.height, "width": self.width, "scale": list(self.scale), "ratio": list(self.ratio),
+            "interpolation": self.interpolation, "p": self.p,
+        }
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        h, w = raster.height, raster.width
+        area = h * w
+        log_r = (math.log(self.ratio[0]), math.log(self.ratio[1]))
+        for _ in range(10):
+            target = area * draw(rng, self.scale)
+            ar = math.exp(draw(rng, log_r))
+            cw = round(math.sqrt(target * ar))
+            ch = round(math.sqrt(target / ar))
+            if 0 < cw <= w and 0 < ch <= h:
+                row = int(rng.integers(0, h - ch + 1))
+                col = int(rng.integers(0, w - cw + 1))
+                return {"row": row, "col": col, "crop_height": ch, "crop_width": cw}
+        in_ratio = w / h
+        if in_ratio < self.ratio[0]:
+            cw, ch = w, round(w / self.ratio[0])
+        elif in_ratio > self.ratio[1]:
+            ch, cw = h, round(h * self.ratio[1])
+        else:
+            cw, ch = w, h
+        return {"row": (h - ch) // 2, "col": (w - cw) // 2, "crop_height": ch, "crop_width": cw}
+
+    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        box = (float(params["row"]), float(params["col"]), float(params["crop_height"]), float(params["crop_width"]))
+        return geometry.resize(shape, self.height, self.width, box)
+
+
+class Resize(GeometricTransform):
+    """Resample the whole raster to ``height`` x ``width`` (pixel size changes accordingly).
+
+    Parameters
+    ----------
+    height, width : int
+        Output size in pixels.
+    interpolation : {"nearest", "bilinear", "cubic"}
+        No anti-aliasing filter is applied when shrinking (like OpenCV's warps).
+    p : float
+    """
+
+    def __init__(self, height: int, width: int, interpolation: str = "bilinear", p: float = 1.0) -> None:
+        super().__init__(p)
+        self.height, self.width = _check_size("Resize", height, width)
+        self.interpolation = check_interpolation(interpolation)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"height": self.height, "width": self.width, "interpolation": self.interpolation, "p": self.p}
+
+    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        return geometry.resize(shape, self.height, self.width)
