@@ -29,24 +29,24 @@ import numpy as np
 from affine import Affine
 
 __all__ = [
-    "identity",
-    "translation",
-    "scaling",
-    "rotation",
-    "shearing",
     "about_center",
-    "hflip",
-    "vflip",
-    "rot90",
-    "transpose",
-    "crop",
-    "resize",
     "affine_matrix",
     "compose",
-    "to_affine",
+    "crop",
+    "hflip",
+    "identity",
     "output_transform",
+    "resize",
+    "rot90",
+    "rotation",
+    "scaling",
+    "shearing",
     "strided_plan",
+    "to_affine",
     "to_opencv",
+    "translation",
+    "transpose",
+    "vflip",
 ]
 
 

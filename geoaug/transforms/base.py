@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..raster import GeoRaster
 
-__all__ = ["Transform", "GeometricTransform", "Result", "REGISTRY", "as_range", "draw"]
+__all__ = ["REGISTRY", "GeometricTransform", "Result", "Transform", "as_range", "draw"]
 
 #: name -> transform class, filled by subclassing (used by serialisation and the test suite)
 REGISTRY: dict[str, type[Transform]] = {}

@@ -11,7 +11,7 @@ from ..errors import ParameterError
 from ..kernels import FILL_MODES, INTERPOLATIONS, index_copy, warp_affine
 from ..raster import GeoRaster
 
-__all__ = ["warp", "check_interpolation", "check_fill"]
+__all__ = ["check_fill", "check_interpolation", "warp"]
 
 
 def check_interpolation(name: str) -> str:

@@ -22,15 +22,15 @@ from .base import GeometricTransform, as_range, draw
 from .functional import check_fill, check_interpolation
 
 __all__ = [
-    "HorizontalFlip",
-    "VerticalFlip",
-    "Rot90",
-    "Transpose",
     "Affine",
-    "RandomCrop",
     "CenterCrop",
+    "HorizontalFlip",
+    "RandomCrop",
     "RandomResizedCrop",
     "Resize",
+    "Rot90",
+    "Transpose",
+    "VerticalFlip",
 ]
 
 
