@@ -18,27 +18,45 @@ __all__ = ["index_copy"]
 def _copy_row(a, o, row, col, rj, cj, out_w):  # pragma: no cover - numba
     if rj == 0:
         # contiguous source row (flips, crops): plain or reversed copy
-        srow = a[row]
         if cj == 1:
-            for j in range(out_w):
-                o[j] = srow[col + j]
+            o[:] = a[row, col : col + out_w]
+        elif col - out_w + 1 == 0:
+            o[:] = a[row, col::-1]
         else:
-            for j in range(out_w):
-                o[j] = srow[col - j]
+            o[:] = a[row, col : col - out_w : -1]
     else:
         # the output row walks along a source column (rot90, transpose)
         for j in range(out_w):
             o[j] = a[row + rj * j, col]
 
 
+_TILE = 64
+
+
 @nb.njit(cache=True, parallel=True, nogil=True)
 def _index_copy_planes(src, r0, ri, rj, c0, ci, cj, out_h, out_w):  # pragma: no cover - numba
     nplanes = src.shape[0]
     dst = np.empty((nplanes, out_h, out_w), dtype=src.dtype)
-    for k in nb.prange(nplanes * out_h):
-        plane = k // out_h
-        i = k - plane * out_h
-        _copy_row(src[plane], dst[plane, i], r0 + ri * i, c0 + ci * i, rj, cj, out_w)
+    if rj == 0:
+        for k in nb.prange(nplanes * out_h):
+            plane = k // out_h
+            i = k - plane * out_h
+            _copy_row(src[plane], dst[plane, i], r0 + ri * i, c0 + ci * i, rj, cj, out_w)
+        return dst
+    # transposing maps (rot90, transpose): copy in square tiles so reads stay in cache
+    nbi = (out_h + _TILE - 1) // _TILE
+    for k in nb.prange(nplanes * nbi):
+        plane = k // nbi
+        ib = (k - plane * nbi) * _TILE
+        a = src[plane]
+        o = dst[plane]
+        ie = min(ib + _TILE, out_h)
+        for jb in range(0, out_w, _TILE):
+            je = min(jb + _TILE, out_w)
+            for i in range(ib, ie):
+                col = c0 + ci * i
+                for j in range(jb, je):
+                    o[i, j] = a[r0 + rj * j, col]
     return dst
 
 

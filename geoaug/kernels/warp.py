@@ -71,116 +71,184 @@ def _cubic(t, a):  # pragma: no cover - numba
 
 
 @nb.njit(cache=True, inline="always")
-def _taps(c, n, interp, mode, idx, w, a):  # pragma: no cover - numba
-    """Fill ``idx``/``w`` with the K taps of source coordinate ``c`` (corner origin)."""
-    if interp == 0:
-        k = int(np.floor(c))
-        idx[0] = _map_index(k, n, mode)
-        w[0] = 1.0
-        return
-    s = c - 0.5
-    k0 = int(np.floor(s))
-    f = s - k0
-    if interp == 1:
-        idx[0] = _map_index(k0, n, mode)
-        idx[1] = _map_index(k0 + 1, n, mode)
-        w[0] = 1.0 - f
-        w[1] = f
-        return
-    for t in range(4):
-        idx[t] = _map_index(k0 - 1 + t, n, mode)
-        w[t] = _cubic(f - (t - 1), a)
+def _store(orow, j, acc, is_int, lo, hi):  # pragma: no cover - numba
+    if is_int:
+        r = np.rint(acc)
+        if r < lo:
+            r = lo
+        elif r > hi:
+            r = hi
+        orow[j] = r
+    else:
+        orow[j] = acc
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
-def _warp(src, mask, m, out_h, out_w, interp, mode, fill_value, out_fill, renorm, wproto, lo, hi, is_int, a):
-    # pragma: no cover - numba
+def _warp(src, mask, all_valid, m, out_h, out_w, interp, mode, fill_value, out_fill, renorm, wproto, lo, hi,
+          is_int, a):  # pragma: no cover - numba
     nbands, in_h, in_w = src.shape
     nm = mask.shape[0]
     K = 1 if interp == 0 else (2 if interp == 1 else 4)
+    before = 1 if interp == 2 else 0  # taps before the base index
+    after = K - 1 - before  # taps after it
+    half = 0.0 if interp == 0 else 0.5  # nearest: pixel containing the point; else centre-based
     dst = np.empty((nbands, out_h, out_w), dtype=src.dtype)
     dmask = np.empty((nm, out_h, out_w), dtype=np.bool_)
     for i in nb.prange(out_h):
-        xi = np.empty((out_w, K), dtype=np.int64)
-        yi = np.empty((out_w, K), dtype=np.int64)
+        # per output pixel: base tap (x0, y0) and weights, or generic taps near the border
+        bx = np.empty(out_w, dtype=np.int64)
+        by = np.empty(out_w, dtype=np.int64)
         wx = np.empty((out_w, K), dtype=wproto.dtype)
         wy = np.empty((out_w, K), dtype=wproto.dtype)
+        gx = np.empty((out_w, K), dtype=np.int64)
+        gy = np.empty((out_w, K), dtype=np.int64)
+        inner = np.empty(out_w, dtype=np.bool_)
+        status = np.empty(out_w, dtype=np.uint8)  # 0 invalid, 1 fast interior, 2 generic
         norm = np.empty(out_w, dtype=wproto.dtype)
-        ok = np.empty(out_w, dtype=np.bool_)
         yc = i + 0.5
+        x = m[0] * 0.5 + m[1] * yc + m[2] - half
+        y = m[3] * 0.5 + m[4] * yc + m[5] - half
         for j in range(out_w):
-            xc = j + 0.5
-            x = m[0] * xc + m[1] * yc + m[2]
-            y = m[3] * xc + m[4] * yc + m[5]
-            _taps(x, in_w, interp, mode, xi[j], wx[j], a)
-            _taps(y, in_h, interp, mode, yi[j], wy[j], a)
+            xs = x + m[0] * j
+            ys = y + m[3] * j
+            if not (np.isfinite(xs) and np.isfinite(ys)):
+                inner[j] = False
+                gx[j, :] = -1
+                gy[j, :] = -1
+                wx[j, :] = 0.0
+                wy[j, :] = 0.0
+                continue
+            x0 = int(np.floor(xs))
+            y0 = int(np.floor(ys))
+            fx = xs - x0
+            fy = ys - y0
+            bx[j] = x0
+            by[j] = y0
+            if interp == 0:
+                wx[j, 0] = 1.0
+                wy[j, 0] = 1.0
+            elif interp == 1:
+                wx[j, 0] = 1.0 - fx
+                wx[j, 1] = fx
+                wy[j, 0] = 1.0 - fy
+                wy[j, 1] = fy
+            else:
+                for t in range(4):
+                    wx[j, t] = _cubic(fx - (t - 1), a)
+                    wy[j, t] = _cubic(fy - (t - 1), a)
+            inner[j] = x0 - before >= 0 and x0 + after < in_w and y0 - before >= 0 and y0 + after < in_h
+            if not inner[j]:
+                for t in range(K):
+                    gx[j, t] = _map_index(x0 - before + t, in_w, mode)
+                    gy[j, t] = _map_index(y0 - before + t, in_h, mode)
         for pm in range(nm):
             mk = mask[pm]
-            # validity and normalisation of every output pixel of this row
             for j in range(out_w):
+                if inner[j] and all_valid:
+                    status[j] = 1
+                    dmask[pm, i, j] = True
+                    continue
                 good = True
+                every = True  # every tap (whatever its weight) valid and inside
                 wsum = 0.0
                 for ty in range(K):
                     wyv = wy[j, ty]
-                    if wyv == 0.0:
-                        continue
-                    yy = yi[j, ty]
+                    yy = by[j] - before + ty if inner[j] else gy[j, ty]
                     for tx in range(K):
-                        wxv = wx[j, tx]
-                        if wxv == 0.0:
-                            continue
-                        xx = xi[j, tx]
+                        w = wyv * wx[j, tx]
+                        xx = bx[j] - before + tx if inner[j] else gx[j, tx]
                         if yy < 0 or xx < 0:
-                            if mode == _CONSTANT:
-                                wsum += wyv * wxv
-                            else:
-                                good = False
+                            every = False
+                            if w != 0.0:
+                                if mode == _CONSTANT:
+                                    wsum += w
+                                else:
+                                    good = False
                         elif mk[yy, xx]:
-                            wsum += wyv * wxv
+                            wsum += w
                         else:
-                            good = False
+                            every = False
+                            if w != 0.0:
+                                good = False
                 if renorm:
                     good = abs(wsum) > 1e-6
                     norm[j] = 1.0 / wsum if good else 1.0
-                else:
-                    norm[j] = 1.0
-                ok[j] = good
                 dmask[pm, i, j] = good
+                if not good:
+                    status[j] = 0
+                elif inner[j] and every:
+                    status[j] = 1
+                else:
+                    status[j] = 2
             b0 = 0 if nm == 1 else pm
             b1 = nbands if nm == 1 else pm + 1
+            if interp == 1 and b1 - b0 > 1:
+                # bilinear, several bands: coordinates and weights loaded once per pixel
+                for j in range(out_w):
+                    if status[j] != 1:
+                        continue
+                    x0 = bx[j]
+                    y0 = by[j]
+                    fx = wx[j, 1]
+                    fy = wy[j, 1]
+                    for b in range(b0, b1):
+                        p00 = wproto[0] + src[b, y0, x0]
+                        p01 = wproto[0] + src[b, y0, x0 + 1]
+                        p10 = wproto[0] + src[b, y0 + 1, x0]
+                        p11 = wproto[0] + src[b, y0 + 1, x0 + 1]
+                        top = p00 + fx * (p01 - p00)
+                        bot = p10 + fx * (p11 - p10)
+                        _store(dst[b, i], j, top + fy * (bot - top), is_int, lo, hi)
             for b in range(b0, b1):
                 plane = src[b]
                 orow = dst[b, i]
                 for j in range(out_w):
-                    if not ok[j]:
-                        orow[j] = out_fill
+                    st = status[j]
+                    if st == 1 and interp == 1 and b1 - b0 > 1:
                         continue
-                    acc = wproto[0]
-                    for ty in range(K):
-                        wyv = wy[j, ty]
-                        if wyv == 0.0:
+                    if st == 1:
+                        x0 = bx[j]
+                        y0 = by[j]
+                        if interp == 0:
+                            orow[j] = plane[y0, x0]
                             continue
-                        yy = yi[j, ty]
-                        for tx in range(K):
-                            wxv = wx[j, tx]
-                            if wxv == 0.0:
-                                continue
-                            xx = xi[j, tx]
-                            if yy < 0 or xx < 0:
-                                acc += wyv * wxv * fill_value
-                            elif mk[yy, xx]:
-                                acc += wyv * wxv * plane[yy, xx]
-                    if renorm:
-                        acc *= norm[j]
-                    if is_int:
-                        r = np.rint(acc)
-                        if r < lo:
-                            r = lo
-                        elif r > hi:
-                            r = hi
-                        orow[j] = r
+                        if interp == 1:
+                            fx = wx[j, 1]
+                            fy = wy[j, 1]
+                            p00 = wproto[0] + plane[y0, x0]
+                            p01 = wproto[0] + plane[y0, x0 + 1]
+                            p10 = wproto[0] + plane[y0 + 1, x0]
+                            p11 = wproto[0] + plane[y0 + 1, x0 + 1]
+                            top = p00 + fx * (p01 - p00)
+                            bot = p10 + fx * (p11 - p10)
+                            acc = top + fy * (bot - top)
+                        else:
+                            acc = wproto[0]
+                            for ty in range(4):
+                                row = plane[y0 - 1 + ty]
+                                racc = (wx[j, 0] * row[x0 - 1] + wx[j, 1] * row[x0]
+                                        + wx[j, 2] * row[x0 + 1] + wx[j, 3] * row[x0 + 2])
+                                acc += wy[j, ty] * racc
+                        _store(orow, j, acc, is_int, lo, hi)
+                    elif st == 0:
+                        orow[j] = out_fill
                     else:
-                        orow[j] = acc
+                        acc = wproto[0]
+                        for ty in range(K):
+                            wyv = wy[j, ty]
+                            yy = by[j] - before + ty if inner[j] else gy[j, ty]
+                            for tx in range(K):
+                                w = wyv * wx[j, tx]
+                                if w == 0.0:
+                                    continue
+                                xx = bx[j] - before + tx if inner[j] else gx[j, tx]
+                                if yy < 0 or xx < 0:
+                                    acc += w * fill_value
+                                elif mk[yy, xx]:
+                                    acc += w * plane[yy, xx]
+                        if renorm:
+                            acc *= norm[j]
+                        _store(orow, j, acc, is_int, lo, hi)
     return dst, dmask
 
 
@@ -230,8 +298,10 @@ def warp_affine(
     else:
         lo, hi, is_int = 0.0, 0.0, False
     m = np.ascontiguousarray(np.asarray(matrix, dtype=np.float64)[:2].ravel())
+    mask = np.ascontiguousarray(mask, dtype=np.bool_)
+    src = np.ascontiguousarray(src)
     return _warp(
-        src, mask.astype(np.bool_, copy=False), m, int(out_shape[0]), int(out_shape[1]),
+        src, mask, bool(mask.all()), m, int(out_shape[0]), int(out_shape[1]),
         INTERPOLATIONS[interpolation], FILL_MODES[fill], float(fill_value), dt.type(out_fill),
         bool(renormalize), np.zeros(1, dtype=work), lo, hi, is_int, CUBIC_A,
     )

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Side-by-side timings: geoaug against the tools users would pick instead.
+
+One process, same data, interleaved repeats after warm-up; medians and
+minimums in milliseconds, and ratios to ``np.copy`` (the floor) and to the
+fastest peer. Peers: OpenCV per band on the (bands, H, W) layout, OpenCV on
+HWC chunks of 4 channels with the layout transposes (what albumentations
+does), albumentations itself when installed, scipy.ndimage per band, GDAL
+through ``rasterio.warp.reproject`` (2 threads).
+
+Usage: ``python scripts/bench.py [--quick] [--json out.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import rasterio
+import rasterio.warp
+from affine import Affine
+from rasterio.enums import Resampling
+from scipy import ndimage
+
+import geoaug
+from geoaug import geometry
+from geoaug.kernels import index_copy, warp_affine
+
+CV_INTERP = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
+GDAL_INTERP = {"nearest": Resampling.nearest, "bilinear": Resampling.bilinear, "cubic": Resampling.cubic}
+SCIPY_ORDER = {"nearest": 0, "bilinear": 1, "cubic": 3}
+
+
+def timeit(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
+    """Interleaved repeats (so machine noise hits every method alike); (median, min) in ms."""
+    for f in fns.values():
+        f()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            f()
+            times[k].append((time.perf_counter() - t) * 1e3)
+    return {k: (float(np.median(v)), float(np.min(v))) for k, v in times.items()}
+
+
+def hwc_chunks(a: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """albumentations' way for > 4 channels: HWC, chunks of 4 channels, back to CHW."""
+    x = np.ascontiguousarray(a.transpose(1, 2, 0))
+    outs = []
+    for k in range(0, x.shape[2], 4):
+        o = fn(np.ascontiguousarray(x[:, :, k:k + 4]))
+        outs.append(o if o.ndim == 3 else o[:, :, None])
+    return np.ascontiguousarray(np.concatenate(outs, axis=2).transpose(2, 0, 1))
+
+
+def bench_case(bands: int, size: int, dtype: str, repeats: int, ops: list[str]) -> list[dict]:
+    rng = np.random.default_rng(0)
+    if dtype == "float32":
+        a = rng.random((bands, size, size), dtype=np.float32) * 10000
+    else:
+        a = rng.integers(0, 10000, (bands, size, size)).astype(dtype)
+    mask = np.ones((1, size, size), bool)
+    shape = (size, size)
+    rows = []
+    copy = timeit({"np.copy": lambda: a.copy()}, repeats)["np.copy"]
+
+    def add(op: str, res: dict[str, tuple[float, float]]) -> None:
+        g = res.pop("geoaug")
+        peers = {k: v for k, v in res.items() if v is not None}
+        best = min(peers.items(), key=lambda kv: kv[1][0]) if peers else (None, (float("nan"),) * 2)
+        rows.append({
+            "op": op, "bands": bands, "size": size, "dtype": dtype, "geoaug_ms": g[0], "geoaug_min_ms": g[1],
+            "copy_ms": copy[0], "peers_ms": {k: v[0] for k, v in peers.items()},
+            "fastest_peer": best[0], "ratio_to_copy": g[0] / copy[0], "ratio_to_fastest_peer": g[0] / best[1][0],
+        })
+
+    if "hflip" in ops:
+        m, sh = geometry.hflip(shape)
+        plan = geometry.strided_plan(m, shape, sh)
+        add("hflip", timeit({
+            "geoaug": lambda: index_copy(a, mask, plan, sh),
+            "numpy [:, :, ::-1]": lambda: np.ascontiguousarray(a[:, :, ::-1]),
+            "opencv per band": lambda: np.stack([cv2.flip(b, 1) for b in a]),
+            "opencv hwc4": lambda: hwc_chunks(a, lambda x: cv2.flip(x, 1)),
+        }, repeats))
+    if "rot90" in ops:
+        m, sh = geometry.rot90(shape, 1)
+        plan = geometry.strided_plan(m, shape, sh)
+        add("rot90", timeit({
+            "geoaug": lambda: index_copy(a, mask, plan, sh),
+            "numpy rot90": lambda: np.ascontiguousarray(np.rot90(a, 1, axes=(1, 2))),
+            "opencv per band": lambda: np.stack([cv2.rotate(b, cv2.ROTATE_90_COUNTERCLOCKWISE) for b in a]),
+        }, repeats))
+    m = geometry.affine_matrix(shape, rotate=17)
+    mc = geometry.to_opencv(m)
+    lin = np.array([[mc[1, 1], mc[1, 0]], [mc[0, 1], mc[0, 0]]])
+    off = np.array([mc[1, 2], mc[0, 2]])
+    dst_t = Affine.identity() @ geometry.to_affine(m)
+    for interp in ("nearest", "bilinear", "cubic"):
+        if f"rotate_{interp}" not in ops:
+            continue
+        flag = CV_INTERP[interp] | cv2.WARP_INVERSE_MAP
+        fns: dict[str, Callable[[], object]] = {
+            "geoaug": lambda interp=interp: warp_affine(a, mask, m, shape, interp),
+        }
+        if bands <= 128:
+            fns["opencv per band"] = lambda flag=flag: np.stack([cv2.warpAffine(b, mc, shape[::-1], flags=flag)
+                                                                 for b in a])
+            fns["opencv hwc4"] = lambda flag=flag: hwc_chunks(a, lambda x: cv2.warpAffine(x, mc, shape[::-1],
+                                                                                        flags=flag))
+        if repeats >= 5 and bands * size * size <= 13 * 512 * 512:
+            fns["scipy per band"] = lambda interp=interp: np.stack([
+                ndimage.affine_transform(b, lin, off, order=SCIPY_ORDER[interp]) for b in a])
+
+        def gdal(interp=interp) -> np.ndarray:
+            out = np.zeros_like(a)
+            rasterio.warp.reproject(a, out, src_transform=Affine.identity(), dst_transform=dst_t,
+                                    src_crs="EPSG:3857", dst_crs="EPSG:3857", resampling=GDAL_INTERP[interp],
+                                    num_threads=2, warp_mem_limit=512)
+            return out
+        fns["gdal reproject"] = gdal
+        add(f"rotate_{interp}", timeit(fns, max(3, repeats // 2) if interp == "cubic" else repeats))
+    return rows
+
+
+def compile_costs() -> dict[str, float]:
+    """import time and first-call time of a transform (numba cache warm) in fresh interpreters."""
+    import subprocess
+    import sys
+
+    code_import = "import time; t=time.perf_counter(); import geoaug; print(time.perf_counter()-t)"
+    code_first = (
+        "import numpy as np, time, geoaug; a=np.ones((13,256,256),'uint16'); t=time.perf_counter(); "
+        "geoaug.Affine(rotate=10)(a); print(time.perf_counter()-t)"
+    )
+    out = {}
+    for name, code in (("import_geoaug_s", code_import), ("cached_first_call_s", code_first)):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out[name] = float(r.stdout.strip().splitlines()[-1])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="13 x 512^2 only, fewer repeats (< 60 s)")
+    ap.add_argument("--json", help="also write the rows as JSON here")
+    args = ap.parse_args()
+    ops = ["hflip", "rot90", "rotate_nearest", "rotate_bilinear", "rotate_cubic"]
+    if args.quick:
+        cases, repeats = [(13, 512, "uint16"), (13, 512, "float32")], 7
+    else:
+        cases = [(4, 512, "uint16"), (13, 512, "uint16"), (13, 512, "float32"), (13, 1024, "uint16"),
+                 (200, 256, "float32")]
+        repeats = 21
+    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"python {platform.python_version()}, numpy {np.__version__}, opencv {cv2.__version__}, "
+          f"rasterio {rasterio.__version__} (GDAL {rasterio.__gdal_version__}), geoaug {geoaug.__version__}")
+    rows = []
+    print("| op | shape | dtype | geoaug ms | np.copy ms | fastest peer | peer ms | geoaug/copy | geoaug/peer |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for bands, size, dtype in cases:
+        for r in bench_case(bands, size, dtype, repeats, ops):
+            rows.append(r)
+            peer = r["fastest_peer"]
+            print(f"| {r['op']} | {bands}x{size}x{size} | {dtype} | {r['geoaug_ms']:.2f} | {r['copy_ms']:.2f} | "
+                  f"{peer} | {r['peers_ms'].get(peer, float('nan')):.2f} | {r['ratio_to_copy']:.2f} | "
+                  f"{r['ratio_to_fastest_peer']:.2f} |", flush=True)
+    print()
+    print("| op | shape | dtype | all peers (median ms) |")
+    print("|---|---|---|---|")
+    for r in rows:
+        peers = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["peers_ms"].items(), key=lambda kv: kv[1]))
+        print(f"| {r['op']} | {r['bands']}x{r['size']}x{r['size']} | {r['dtype']} | {peers} |")
+    costs = compile_costs()
+    print(f"\nimport geoaug: {costs['import_geoaug_s']:.2f} s; cached first call of Affine: "
+          f"{costs['cached_first_call_s']:.2f} s")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"rows": rows, "compile": costs}, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()

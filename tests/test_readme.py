@@ -1,0 +1,22 @@
+"""The README's Python examples run as written (from a folder that has the fixtures)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from conftest import FIXTURES, ROOT
+
+
+def test_readme_examples_run(tmp_path: Path, monkeypatch) -> None:
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 2
+    os.symlink(FIXTURES, tmp_path / "fixtures")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert (tmp_path / "out" / "copy.tif").exists()
+    assert (tmp_path / "out" / "augmented.tif").exists()
