@@ -110,11 +110,11 @@ def bench_case(bands: int, size: int, dtype: str, repeats: int, ops: list[str]) 
         fns: dict[str, Callable[[], object]] = {
             "geoaug": lambda interp=interp: warp_affine(a, mask, m, shape, interp),
         }
-        if bands <= 128:
-            fns["opencv per band"] = lambda flag=flag: np.stack([cv2.warpAffine(b, mc, shape[::-1], flags=flag)
-                                                                 for b in a])
-            fns["opencv hwc4"] = lambda flag=flag: hwc_chunks(a, lambda x: cv2.warpAffine(x, mc, shape[::-1],
-                                                                                        flags=flag))
+        # per band works for any band count; a single OpenCV call would refuse > 128 channels
+        fns["opencv per band"] = lambda flag=flag: np.stack([cv2.warpAffine(b, mc, shape[::-1], flags=flag)
+                                                             for b in a])
+        fns["opencv hwc4"] = lambda flag=flag: hwc_chunks(a, lambda x: cv2.warpAffine(x, mc, shape[::-1],
+                                                                                    flags=flag))
         if repeats >= 5 and bands * size * size <= 13 * 512 * 512:
             fns["scipy per band"] = lambda interp=interp: np.stack([
                 ndimage.affine_transform(b, lin, off, order=SCIPY_ORDER[interp]) for b in a])
