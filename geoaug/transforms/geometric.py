@@ -34,7 +34,19 @@ __all__ = [
 ]
 
 
-class HorizontalFlip(GeometricTransform):
+class _Mirror(GeometricTransform):
+    """A fixed exact mirror (flip or transpose): no parameters besides ``p``."""
+
+    _build: Any = None
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__(p)
+
+    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        return type(self)._build(shape)
+
+
+class HorizontalFlip(_Mirror):
     """Mirror left-right (columns reversed). Exact; the geotransform becomes mirrored.
 
     Parameters
@@ -43,14 +55,10 @@ class HorizontalFlip(GeometricTransform):
         Probability of flipping.
     """
 
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__(p)
-
-    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return geometry.hflip(shape)
+    _build = staticmethod(geometry.hflip)
 
 
-class VerticalFlip(GeometricTransform):
+class VerticalFlip(_Mirror):
     """Mirror top-bottom (rows reversed). Exact; the geotransform becomes mirrored.
 
     Parameters
@@ -59,14 +67,10 @@ class VerticalFlip(GeometricTransform):
         Probability of flipping.
     """
 
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__(p)
-
-    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return geometry.vflip(shape)
+    _build = staticmethod(geometry.vflip)
 
 
-class Transpose(GeometricTransform):
+class Transpose(_Mirror):
     """Swap rows and columns (mirror about the main diagonal). Exact.
 
     Parameters
@@ -75,11 +79,7 @@ class Transpose(GeometricTransform):
         Probability of transposing.
     """
 
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__(p)
-
-    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return geometry.transpose(shape)
+    _build = staticmethod(geometry.transpose)
 
 
 class Rot90(GeometricTransform):
