@@ -16,18 +16,15 @@ __all__ = ["index_copy"]
 
 @nb.njit(cache=True, inline="always")
 def _copy_row(a, o, row, col, rj, cj, out_w):  # pragma: no cover - numba
-    if rj == 0:
-        # contiguous source row (flips, crops): plain or reversed copy
-        if cj == 1:
-            o[:] = a[row, col : col + out_w]
-        elif col - out_w + 1 == 0:
-            o[:] = a[row, col::-1]
-        else:
-            o[:] = a[row, col : col - out_w : -1]
+    # unsigned indexes: numba then drops its negative-index wraparound and LLVM vectorises the loop
+    if cj == 1:
+        o[:] = a[row, col : col + out_w]
     else:
-        # the output row walks along a source column (rot90, transpose)
+        srow = a[row]
+        last = np.uint64(col)
         for j in range(out_w):
-            o[j] = a[row + rj * j, col]
+            uj = np.uint64(j)
+            o[uj] = srow[last - uj]
 
 
 _TILE = 64
@@ -54,9 +51,10 @@ def _index_copy_planes(src, r0, ri, rj, c0, ci, cj, out_h, out_w):  # pragma: no
         for jb in range(0, out_w, _TILE):
             je = min(jb + _TILE, out_w)
             for i in range(ib, ie):
-                col = c0 + ci * i
+                col = np.uint64(c0 + ci * i)
+                orow = o[i]
                 for j in range(jb, je):
-                    o[i, j] = a[r0 + rj * j, col]
+                    orow[np.uint64(j)] = a[np.uint64(r0 + rj * j), col]
     return dst
 
 
