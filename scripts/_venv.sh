@@ -8,7 +8,11 @@ ensure_venv() {
   fi
   local stamp=".venv/.geoaug-installed${extras}"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet -e ".${extras}"
+    if ! .venv/bin/python -m pip install --quiet -e ".${extras}" > .venv/pip-install.log 2>&1; then
+      cat .venv/pip-install.log
+      echo "pip install failed (log: .venv/pip-install.log)" >&2
+      return 1
+    fi
     touch "$stamp"
   fi
 }
