@@ -224,13 +224,13 @@ def strided_plan(
         return None
     a, b, c = (round(v) for v in m[0])
     d, e, f = (round(v) for v in m[1])
-    # x_in = a*(j+.5) + b*(i+.5) + c ; column = floor(x_in) (an exact half-integer + integer)
-    cj, ci = a, b
-    c0 = c + (a + b - 1) // 2 if (a + b) % 2 else c + (a + b) // 2
-    rj, ri = d, e
-    r0 = f + (d + e - 1) // 2 if (d + e) % 2 else f + (d + e) // 2
+    cj, ci, rj, ri = a, b, d, e
     if abs(cj) + abs(ci) != 1 or abs(rj) + abs(ri) != 1:
         return None
+    # x_in = a*(j+.5) + b*(i+.5) + c = a*j + b*i + c + (a+b)/2 with a+b = +-1: the column is
+    # floor(x_in) = a*j + b*i + c + (a+b-1)/2 (likewise rows)
+    c0 = c + (a + b - 1) // 2
+    r0 = f + (d + e - 1) // 2
     h, w = out_shape
     ih, iw = in_shape
     cols = [c0 + ci * i + cj * j for i in (0, h - 1) for j in (0, w - 1)]
