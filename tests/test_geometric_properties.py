@@ -94,10 +94,12 @@ def test_affine_keeps_dtype_and_never_invents_validity(
         x = m[0, 0] * jj + m[0, 1] * ii + m[0, 2]
         y = m[1, 0] * jj + m[1, 1] * ii + m[1, 2]
         col, row = np.floor(x).astype(int), np.floor(y).astype(int)
-        inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+        # a source point on a pixel edge is a tie: which side wins depends on float rounding
+        tie = (np.abs(x - np.round(x)) < 1e-9) | (np.abs(y - np.round(y)) < 1e-9)
+        inside = (col >= 0) & (col < w) & (row >= 0) & (row < h) & ~tie
         src_valid = np.zeros(r.band_mask.shape, bool)
         src_valid[:, inside] = r.band_mask[:, row[inside], col[inside]]
-        np.testing.assert_array_equal(out.band_mask, src_valid)
+        np.testing.assert_array_equal(out.band_mask[:, ~tie], src_valid[:, ~tie])
         got = out.data[:, inside][src_valid[:, inside]]
         want = r.data[:, row[inside], col[inside]][src_valid[:, inside]]
         np.testing.assert_array_equal(got, want)
