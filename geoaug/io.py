@@ -32,7 +32,7 @@ from .errors import (
     StackMismatchError,
     UnsupportedDtypeError,
 )
-from .raster import GeoRaster, check_dtype
+from .raster import GeoRaster, check_dtype, collapse_mask, fits_dtype, valid_from_values
 
 __all__ = ["MAX_READ_BYTES", "read", "read_stack", "write"]
 
@@ -181,16 +181,14 @@ def _read_open(src: Any, path: str, bands: Any, window: Any, nodata: float | Non
     data = src.read(indexes, window=win)
     if nodata is not None:
         nd: float | None = float(nodata)
-        valid = np.ones(data.shape, dtype=bool)
-        if not math.isnan(nd):
-            valid &= data != data.dtype.type(nd) if _fits(nd, dtype) else True
+        mask = valid_from_values(data, nd)
     else:
         nds = [src.nodatavals[i - 1] for i in indexes]
         nd = next((float(v) for v in nds if v is not None), None)
         valid = src.read_masks(indexes, window=win) > 0
-    if dtype.kind == "f":
-        valid &= ~np.isnan(data)
-    mask = valid[0].copy() if (valid == valid[:1]).all() else valid
+        if dtype.kind == "f":
+            valid &= ~np.isnan(data)
+        mask = collapse_mask(valid)
     transform = src.transform if win is None else src.window_transform(win)
     names = tuple(src.descriptions[i - 1] or f"band_{i}" for i in indexes)
     return GeoRaster(
@@ -204,13 +202,6 @@ def _read_open(src: Any, path: str, bands: Any, window: Any, nodata: float | Non
         band_tags=tuple(src.tags(i) for i in indexes),
         profile=_source_profile(src),
     )
-
-
-def _fits(value: float, dtype: np.dtype) -> bool:
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return float(value).is_integer() and info.min <= value <= info.max
-    return True
 
 
 # ---------------------------------------------------------------------------- write
@@ -482,7 +473,7 @@ def _to_grid(
     else:
         out[valid] = dst[valid]
     if r.nodata is not None and not math.isnan(r.nodata):
-        out[~valid] = src.dtype.type(r.nodata) if _fits(r.nodata, src.dtype) else 0
+        out[~valid] = src.dtype.type(r.nodata) if fits_dtype(r.nodata, src.dtype) else 0
     elif src.dtype.kind == "f":
         out[~valid] = np.nan
     return out, valid

@@ -305,8 +305,10 @@ class GeoRaster:
 
     def collapse_mask(self) -> GeoRaster:
         """Return a raster whose per-band mask is ``(rows, cols)`` when all bands agree."""
-        if self.mask.ndim == 3 and (self.mask == self.mask[:1]).all():
-            return self.replace(mask=self.mask[0].copy())
+        if self.mask.ndim == 3:
+            mask = collapse_mask(self.mask)
+            if mask.ndim == 2:
+                return self.replace(mask=mask)
         return self
 
     def __repr__(self) -> str:
@@ -318,6 +320,13 @@ class GeoRaster:
         )
 
 
+def collapse_mask(valid: np.ndarray) -> np.ndarray:
+    """A ``(bands, rows, cols)`` mask as ``(rows, cols)`` when every band agrees, else unchanged."""
+    if valid.ndim == 3 and (valid == valid[:1]).all():
+        return valid[0].copy()
+    return valid
+
+
 def valid_from_values(data: np.ndarray, nodata: float | None) -> np.ndarray:
     """Validity from pixel values: NaN and ``nodata`` are invalid.
 
@@ -326,15 +335,14 @@ def valid_from_values(data: np.ndarray, nodata: float | None) -> np.ndarray:
     valid = np.ones(data.shape, dtype=bool)
     if data.dtype.kind == "f":
         valid &= ~np.isnan(data)
-    if nodata is not None and not math.isnan(nodata):
-        valid &= data != data.dtype.type(nodata) if _representable(nodata, data.dtype) else True
-    if (valid == valid[:1]).all():
-        return valid[0].copy()
-    return valid
+    if nodata is not None and not math.isnan(nodata) and fits_dtype(nodata, data.dtype):
+        valid &= data != data.dtype.type(nodata)
+    return collapse_mask(valid)
 
 
-def _representable(value: float, dtype: np.dtype) -> bool:
-    if dtype.kind in "iu":
+def fits_dtype(value: float, dtype: np.dtype) -> bool:
+    """True when ``value`` is exactly representable in ``dtype`` (any number fits a float dtype)."""
+    if np.dtype(dtype).kind in "iu":
         info = np.iinfo(dtype)
         return float(value).is_integer() and info.min <= value <= info.max
     return True
