@@ -6,6 +6,7 @@ int16, int32, float32 and float64. See the README and ``docs/`` for the model.
 
 from __future__ import annotations
 
+from .bandstats import BandStats, load_stats
 from .errors import (
     GeoAugError,
     ParameterError,
@@ -17,14 +18,26 @@ from .errors import (
 )
 from .io import read, read_stack, write
 from .raster import GeoRaster
+from .stats import stats
 from .transforms import (
     Affine,
+    BandDropout,
+    BandGain,
+    Brightness,
     CenterCrop,
+    ChannelShift,
+    Contrast,
+    Gamma,
+    GaussianNoise,
     HorizontalFlip,
+    Normalize,
+    PCAJitter,
+    PercentileStretch,
     RandomCrop,
     RandomResizedCrop,
     Resize,
     Rot90,
+    ToFloat,
     Transpose,
     VerticalFlip,
     warp,
@@ -34,11 +47,22 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Affine",
+    "BandDropout",
+    "BandGain",
+    "BandStats",
+    "Brightness",
     "CenterCrop",
+    "ChannelShift",
+    "Contrast",
+    "Gamma",
+    "GaussianNoise",
     "GeoAugError",
     "GeoRaster",
     "HorizontalFlip",
+    "Normalize",
+    "PCAJitter",
     "ParameterError",
+    "PercentileStretch",
     "RandomCrop",
     "RandomResizedCrop",
     "RasterNotFoundError",
@@ -47,11 +71,14 @@ __all__ = [
     "Resize",
     "Rot90",
     "StackMismatchError",
+    "ToFloat",
     "Transpose",
     "UnsupportedDtypeError",
     "VerticalFlip",
+    "load_stats",
     "read",
     "read_stack",
+    "stats",
     "warp",
     "write",
 ]

@@ -4,6 +4,8 @@ Subcommands
 -----------
 ``geoaug info PATH...``
     One line per raster: bands, dtype, size, CRS, share of nodata.
+``geoaug stats FOLDER -o stats.json``
+    Per-band dataset statistics over valid pixels (for Normalize and PCAJitter).
 """
 
 from __future__ import annotations
@@ -65,6 +67,43 @@ def info(paths: tuple[Path, ...]) -> None:
         )
     if failed:
         sys.exit(1)
+
+
+@main.command("stats")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="JSON file to write.")
+@click.option("--pattern", multiple=True, default=("*.tif", "*.tiff"), show_default=True,
+              help="File name pattern inside folders (repeatable).")
+@click.option("--percentiles", default="1,2,50,98,99", show_default=True, help="Comma-separated percentiles.")
+@click.option("--nodata", type=float, default=None, help="Nodata override for files without a tag.")
+def stats_cmd(paths: tuple[Path, ...], output: Path, pattern: tuple[str, ...], percentiles: str,
+              nodata: float | None) -> None:
+    """Per-band statistics over the valid pixels of rasters (folders searched recursively).
+
+    Writes count, mean, std, min, max, percentiles and the band covariance as
+    JSON; Normalize(stats=...) and PCAJitter(stats=...) read that file.
+
+    \b
+    Example:
+      geoaug stats fixtures/tiles/landsat8_sr_7band_uint16_collar.tif -o stats.json
+    """
+    from .stats import stats
+
+    files = [f for p in paths for f in find_rasters(p, pattern)]
+    if not files:
+        raise click.UsageError(f"no files matching {', '.join(pattern)} under {', '.join(map(str, paths))}")
+    try:
+        qs = [float(q) for q in percentiles.split(",") if q.strip()]
+        st = stats(files, percentiles=qs, nodata=nodata)
+        if not output.parent.exists():
+            raise click.UsageError(f"{output}: folder {output.parent} does not exist")
+        st.save(output)
+    except (GeoAugError, ValueError) as exc:
+        click.echo(f"ERROR {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{len(files)} files, {st.bands} bands -> {output}")
+    for i, name in enumerate(st.band_names):
+        click.echo(f"  {name}: mean {st.mean[i]:.6g} std {st.std[i]:.6g} min {st.min[i]:.6g} max {st.max[i]:.6g}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import strategies as st
+
+import geoaug
+from geoaug import GeoRaster
 
 DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 
@@ -33,3 +37,32 @@ def interior(valid: np.ndarray, margin: int) -> np.ndarray:
     v[:margin] = v[-margin:] = False
     v[:, :margin] = v[:, -margin:] = False
     return binary_erosion(v, iterations=margin)
+
+
+@st.composite
+def rasters(
+    draw, min_side: int = 1, max_side: int = 24, nan_ok: bool = True, with_nodata: bool = False
+) -> GeoRaster:
+    """Random rasters: 1..40 bands, every dtype, shared or per-band masks, NaN under invalid floats."""
+    bands = draw(st.integers(1, 40))
+    h = draw(st.integers(min_side, max_side))
+    w = draw(st.integers(min_side, max_side))
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    if dtype.kind == "f":
+        data = rng.normal(100, 50, (bands, h, w)).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        data = rng.integers(info.min, info.max, (bands, h, w), endpoint=True, dtype=dtype)
+    per_band = draw(st.booleans())
+    mask = rng.random((bands, h, w) if per_band else (h, w)) > draw(st.sampled_from([0.0, 0.1, 0.5]))
+    if dtype.kind == "f" and nan_ok:
+        data[~np.broadcast_to(mask, data.shape)] = np.nan
+    a, b, c, d = rng.normal(0, 30, 4)
+    transform = geoaug.geometry.to_affine(np.array([[30 + a, b, 5e5], [c, -30 + d, 4e6], [0, 0, 1]]))
+    nodata = None
+    if with_nodata and draw(st.booleans()):
+        # a nodata value that also occurs among the valid pixels
+        nodata = float(data.flat[0]) if not np.isnan(data.flat[0]) else 0.0
+    return GeoRaster(data=data, mask=mask, transform=transform, nodata=nodata)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from helpers import DTYPES
+from helpers import rasters
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,28 +12,6 @@ from geoaug import GeoRaster, geometry
 from geoaug.kernels import index_copy, warp_affine
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@st.composite
-def rasters(draw, min_side: int = 1, max_side: int = 24, nan_ok: bool = True) -> GeoRaster:
-    bands = draw(st.integers(1, 40))
-    h = draw(st.integers(min_side, max_side))
-    w = draw(st.integers(min_side, max_side))
-    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    if dtype.kind == "f":
-        data = rng.normal(100, 50, (bands, h, w)).astype(dtype)
-    else:
-        info = np.iinfo(dtype)
-        data = rng.integers(info.min, info.max, (bands, h, w), endpoint=True, dtype=dtype)
-    per_band = draw(st.booleans())
-    mask = rng.random((bands, h, w) if per_band else (h, w)) > draw(st.sampled_from([0.0, 0.1, 0.5]))
-    if dtype.kind == "f" and nan_ok:
-        data[~np.broadcast_to(mask, data.shape)] = np.nan
-    a, b, c, d = rng.normal(0, 30, 4)
-    transform = geoaug.geometry.to_affine(np.array([[30 + a, b, 5e5], [c, -30 + d, 4e6], [0, 0, 1]]))
-    return GeoRaster(data=data, mask=mask, transform=transform, nodata=None)
 
 
 def same(a: GeoRaster, b: GeoRaster) -> None:

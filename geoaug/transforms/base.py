@@ -22,7 +22,6 @@ array([[[2, 1, 0],
 
 from __future__ import annotations
 
-import inspect
 import numbers
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -81,10 +80,12 @@ class Transform:
     """
 
     kind: ClassVar[str] = "transform"
+    #: base classes set this in their own body to stay out of the registry
+    abstract: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not inspect.isabstract(cls) and not cls.__name__.startswith("_") and cls.__module__ != __name__:
+        if not cls.__dict__.get("abstract", False) and not cls.__name__.startswith("_"):
             REGISTRY[cls.__name__] = cls
 
     def __init__(self, p: float = 1.0) -> None:
@@ -162,6 +163,7 @@ class GeometricTransform(Transform):
     """
 
     kind = "geometric"
+    abstract = True
     interpolation: str = "nearest"
     fill: str = "nodata"
     fill_value: float | None = None

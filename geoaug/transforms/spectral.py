@@ -1,0 +1,589 @@
+"""Spectral (radiometric) transforms over any number of bands.
+
+Rules shared by all of them:
+
+* only valid pixels change; invalid pixels keep their value and stay invalid;
+  the mask and the geotransform are untouched;
+* arithmetic is done in float32 (float64 for float64 and int32 data);
+  integer results are rounded half to even and **saturated** to the dtype's
+  range, never wrapped (uint16 65535 + delta stays 65535); float results are
+  clipped to the dtype's finite range;
+* NaN is never created inside valid pixels (a NaN result keeps the input value);
+* a valid pixel never ends on the nodata value: it is moved to
+  :func:`geoaug.raster.nodata_safe_value`;
+* the dtype is kept, except by ``Normalize``, ``PercentileStretch`` and
+  ``ToFloat``, which return float32 by design.
+
+"Full scale" is ``value_range = (low, high)``: by default the dtype's range
+for integers and ``(0, 1)`` for floats; pass e.g. ``(0, 10000)`` for
+Sentinel-2 L2A reflectance. Each parameter is a number (fixed) or a
+``(low, high)`` tuple (uniform draw); ``per_band=True`` draws one value per
+band.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..bandstats import BandStats, load_stats
+from ..errors import ParameterError
+from ..raster import GeoRaster, nodata_safe_value
+from .base import Transform, as_range, draw
+
+__all__ = [
+    "BandDropout",
+    "BandGain",
+    "Brightness",
+    "ChannelShift",
+    "Contrast",
+    "Gamma",
+    "GaussianNoise",
+    "Normalize",
+    "PCAJitter",
+    "PercentileStretch",
+    "SpectralTransform",
+    "ToFloat",
+    "full_scale",
+]
+
+
+def full_scale(dtype: np.dtype, value_range: tuple[float, float] | None) -> tuple[float, float]:
+    """``value_range``, or the dtype's range for integers and (0, 1) for floats."""
+    if value_range is not None:
+        return float(value_range[0]), float(value_range[1])
+    dt = np.dtype(dtype)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return float(info.min), float(info.max)
+    return 0.0, 1.0
+
+
+def _work(dtype: np.dtype) -> type:
+    return np.float64 if np.dtype(dtype) in (np.float64, np.int32) else np.float32
+
+
+def _check_value_range(name: str, value_range: Any) -> tuple[float, float] | None:
+    if value_range is None:
+        return None
+    lo, hi = as_range(f"{name}.value_range", tuple(value_range) if isinstance(value_range, list) else value_range)
+    if not hi > lo:
+        raise ParameterError(f"{name}.value_range must have high > low, got {value_range!r}")
+    return lo, hi
+
+
+def _bands(value: float | list[float], n: int, work: type) -> np.ndarray:
+    """A scalar or per-band parameter as a (bands, 1, 1) array."""
+    arr = np.asarray(value, dtype=work)
+    if arr.ndim == 0:
+        arr = np.full(n, arr, dtype=work)
+    if arr.shape != (n,):
+        raise ParameterError(f"expected 1 or {n} values, got {arr.size}")
+    return arr[:, None, None]
+
+
+def band_means(r: GeoRaster) -> np.ndarray:
+    """Mean of each band over its valid pixels (NaN for a band with none), float64."""
+    bm = r.band_mask
+    out = np.full(r.count, np.nan)
+    for i in range(r.count):
+        v = r.data[i][bm[i]]
+        if v.size:
+            out[i] = v.astype(np.float64).mean()
+    return out
+
+
+def finish(r: GeoRaster, new: np.ndarray) -> GeoRaster:
+    """Put computed values back into the valid pixels of ``r`` following the shared rules."""
+    dt = r.dtype
+    bm = r.band_mask
+    vals = new[bm]
+    old = r.data[bm]
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        with np.errstate(invalid="ignore"):
+            vals = np.rint(vals)
+        vals = np.where(np.isnan(vals), old, np.clip(vals, info.min, info.max)).astype(dt)
+    else:
+        fi = np.finfo(dt)
+        vals = np.clip(vals, fi.min, fi.max).astype(dt)
+        vals = np.where(np.isnan(vals), old, vals)
+    nd = r.nodata
+    if nd is not None and not math.isnan(nd):
+        clash = vals == dt.type(nd)
+        if clash.any():
+            vals[clash] = nodata_safe_value(nd, dt)
+    out = r.data.copy()
+    out[bm] = vals
+    return r.replace(data=out)
+
+
+class SpectralTransform(Transform):
+    """A transform that changes values, never geometry; label rasters pass unchanged."""
+
+    kind = "spectral"
+    abstract = True
+
+    def _draw(self, rng: np.random.Generator, bounds: tuple[float, float], per_band: bool, n: int) -> Any:
+        if per_band:
+            return [draw(rng, bounds) for _ in range(n)]
+        return draw(rng, bounds)
+
+
+class Brightness(SpectralTransform):
+    """Add ``delta`` x full scale: ``x + delta * (high - low)``.
+
+    Parameters
+    ----------
+    delta : float or (float, float)
+        Share of full scale, e.g. ``(-0.1, 0.1)``.
+    per_band : bool
+        One draw per band instead of one for all.
+    value_range : (float, float), optional
+        What full scale means (default: dtype range for integers, (0, 1) for floats).
+    p : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Brightness(0.1, value_range=(0, 10000))(np.array([[[100, 9500]]], dtype="uint16"))
+    array([[[ 1100, 10500]]], dtype=uint16)
+    """
+
+    def __init__(self, delta: float | tuple[float, float] = (-0.1, 0.1), per_band: bool = False,
+                 value_range: tuple[float, float] | None = None, p: float = 1.0) -> None:
+        super().__init__(p)
+        self.delta, self.per_band = delta, bool(per_band)
+        self._delta = as_range("Brightness.delta", delta)
+        self.value_range = _check_value_range("Brightness", value_range)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"delta": self.delta, "per_band": self.per_band, "value_range": self.value_range, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        return {"delta": self._draw(rng, self._delta, self.per_band, raster.count)}
+
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        lo, hi = full_scale(raster.dtype, self.value_range)
+        w = _work(raster.dtype)
+        d = _bands(params["delta"], raster.count, w) * w(hi - lo)
+        return finish(raster, raster.data.astype(w) + d)
+
+
+class Contrast(SpectralTransform):
+    """Scale each band about its mean over valid pixels: ``mean + factor * (x - mean)``.
+
+    Parameters
+    ----------
+    factor : float or (float, float)
+        1 = unchanged, < 1 flatter, > 1 stronger; must be >= 0.
+    per_band : bool
+    p : float
+    """
+
+    def __init__(self, factor: float | tuple[float, float] = (0.8, 1.2), per_band: bool = False,
+                 p: float = 1.0) -> None:
+        super().__init__(p)
+        self.factor, self.per_band = factor, bool(per_band)
+        self._factor = as_range("Contrast.factor", factor, low=0.0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"factor": self.factor, "per_band": self.per_band, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        return {"factor": self._draw(rng, self._factor, self.per_band, raster.count)}
+
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        w = _work(raster.dtype)
+        mean = np.nan_to_num(band_means(raster)).astype(w)[:, None, None]
+        f = _bands(params["factor"], raster.count, w)
+        return finish(raster, mean + f * (raster.data.astype(w) - mean))
+
+
+class Gamma(SpectralTransform):
+    """Gamma on values normalised to ``value_range``: ``low + span * ((x - low) / span) ** gamma``.
+
+    Values below ``low`` are taken as ``low`` before the power (no NaN).
+
+    Parameters
+    ----------
+    gamma : float or (float, float)
+        > 0; < 1 brightens, > 1 darkens.
+    per_band : bool
+    value_range : (float, float), optional
+    p : float
+    """
+
+    def __init__(self, gamma: float | tuple[float, float] = (0.8, 1.25), per_band: bool = False,
+                 value_range: tuple[float, float] | None = None, p: float = 1.0) -> None:
+        super().__init__(p)
+        self.gamma, self.per_band = gamma, bool(per_band)
+        self._gamma = as_range("Gamma.gamma", gamma, low=1e-6)
+        self.value_range = _check_value_range("Gamma", value_range)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gamma": self.gamma, "per_band": self.per_band, "value_range": self.value_range, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        return {"gamma": self._draw(rng, self._gamma, self.per_band, raster.count)}
+
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        lo, hi = full_scale(raster.dtype, self.value_range)
+        w = _work(raster.dtype)
+        g = _bands(params["gamma"], raster.count, w)
+        x = np.maximum((raster.data.astype(w) - w(lo)) / w(hi - lo), 0)
+        return finish(raster, w(lo) + np.power(x, g) * w(hi - lo))
+
+
+class BandGain(SpectralTransform):
+    """Multiply each band by its own draw: ``x * gain_b``.
+
+    Parameters
+    ----------
+    gain : float or (float, float)
+        Factor, >= 0; one draw per band.
+    p : float
+    """
+
+    def __init__(self, gain: float | tuple[float, float] = (0.9, 1.1), p: float = 1.0) -> None:
+        super().__init__(p)
+        self.gain = gain
+        self._gain = as_range("BandGain.gain", gain, low=0.0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        return {"gain": self._draw(rng, self._gain, True, raster.count)}
+
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        w = _work(raster.dtype)
+        return finish(raster, raster.data.astype(w) * _bands(params["gain"], raster.count, w))
+
+
+class ChannelShift(SpectralTransform):
+    """Keras' ``channel_shift_range`` over N bands: add ``shift`` (data units), clip to the image's range.
+
+    As in Keras, the result is clipped to the minimum and maximum of the
+    image's valid pixels (all bands together). Keras'
+    ``channel_shift_range=r`` is ``ChannelShift(shift=(-r, r))``.
+
+    Parameters
+    ----------
+    shift : float or (float, float)
+        In pixel-value units.
+    per_band : bool
+        One draw per band (Keras draws one for all).
+    p : float
+    """
+
+    def __init__(self, shift: float | tuple[float, float] = (-0.05, 0.05), per_band: bool = False,
+                 p: float = 1.0) -> None:
+        super().__init__(p)
+        self.shift, self.per_band = shift, bool(per_band)
+        self._shift = as_range("ChannelShift.shift", shift)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"shift": self.shift, "per_band": self.per_band, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        return {"shift": self._draw(rng, self._shift, self.per_band, raster.count)}
+
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        w = _work(raster.dtype)
+        valid = raster.data[raster.band_mask]
+        if valid.size == 0:
+            return raster
+        lo, hi = valid.min(), valid.max()
+        new = np.clip(raster.data.astype(w) + _bands(params["shift"], raster.count, w), lo, hi)
+        return finish(raster, new)
+
+
+class GaussianNoise(SpectralTransform):
+    """Additive Gaussian noise, standard deviation ``std`` x full scale, independent per pixel and band.
+
+    The noise is generated from a seed drawn in :meth:`sample` (kept in the
+    params), so a replay gives the same noise.
+
+    Parameters
+    ----------
+    std : float or (float, float)
+        Share of full scale, >= 0.
+    per_band : bool
+        One std draw per band.
+    value_range : (float, float), optional
+    p : float
+    """
+
+    def __init__(self, std: float | tuple[float, float] = (0.0, 0.02), per_band: bool = False,
+                 value_range: tuple[float, float] | None = None, p: float = 1.0) -> None:
+        super().__init__(p)
+        self.std, self.per_band = std, bool(per_band)
+        self._std = as_range("GaussianNoise.std", std, low=0.0)
+        self.value_range = _check_value_range("GaussianNoise", value_range)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"std": self.std, "per_band": self.per_band, "value_range": self.value_range, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        return {"std": self._draw(rng, self._std, self.per_band, raster.count),
+                "seed": int(rng.integers(0, 2**63 - 1))}
+
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        lo, hi = full_scale(raster.dtype, self.value_range)
+        w = _work(raster.dtype)
+        noise = np.random.default_rng(int(params["seed"])).standard_normal(raster.shape, dtype=w)
+        sigma = _bands(params["std"], raster.count, w) * w(hi - lo)
+        return finish(raster, raster.data.astype(w) + noise * sigma)
+
+
+class BandDropout(SpectralTransform):
+    """Drop 1..``max_bands`` whole bands.
+
+    Parameters
+    ----------
+    max_bands : int
+        At most this many bands dropped (at least one band is always kept).
+    fill : {"nodata", "zero", "mean"}
+        ``"nodata"``: the dropped bands become invalid. The raster's mask
+        becomes per band, ``(bands, rows, cols)``, False on the dropped bands
+        (their values become the nodata value, or 0 without one).
+        ``"zero"``: valid pixels of the dropped bands become 0 (moved off
+        nodata if 0 is the nodata value). ``"mean"``: they become the band's
+        mean over its valid pixels.
+    p : float
+    """
+
+    def __init__(self, max_bands: int = 1, fill: str = "nodata", p: float = 1.0) -> None:
+        super().__init__(p)
+        if not isinstance(max_bands, numbers.Integral) or isinstance(max_bands, bool) or max_bands < 1:
+            raise ParameterError(f"BandDropout: max_bands must be an int >= 1, got {max_bands!r}")
+        if fill not in ("nodata", "zero", "mean"):
+            raise ParameterError(f"BandDropout: fill must be 'nodata', 'zero' or 'mean', got {fill!r}")
+        self.max_bands, self.fill = int(max_bands), fill
+
+    def get_config(self) -> dict[str, Any]:
+        return {"max_bands": self.max_bands, "fill": self.fill, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        most = min(self.max_bands, raster.count - 1)
+        if most < 1:
+            return {"bands": []}
+        k = int(rng.integers(1, most + 1))
+        return {"bands": sorted(int(b) for b in rng.choice(raster.count, size=k, replace=False))}
+
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        drop = [int(b) for b in params["bands"]]
+        if not drop:
+            return raster
+        if max(drop) >= raster.count:
+            raise ParameterError(f"BandDropout: band {max(drop)} out of range for {raster.count} bands")
+        if self.fill == "nodata":
+            mask = np.array(raster.band_mask)
+            mask[drop] = False
+            data = raster.data.copy()
+            nd = raster.nodata
+            data[drop] = raster.dtype.type(0 if nd is None or (math.isnan(nd) and raster.dtype.kind != "f") else nd)
+            return raster.replace(data=data, mask=mask)
+        w = _work(raster.dtype)
+        new = raster.data.astype(w)
+        values = np.zeros(len(drop)) if self.fill == "zero" else np.nan_to_num(band_means(raster)[drop])
+        new[drop] = values.astype(w)[:, None, None]
+        return finish(raster, new)
+
+
+def _pca(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    vals, vecs = np.linalg.eigh(cov)
+    return np.clip(vals, 0, None), vecs
+
+
+class PCAJitter(SpectralTransform):
+    """AlexNet's "fancy PCA" colour jitter over N bands.
+
+    With ``v_i, lambda_i`` the eigenvectors and eigenvalues of the band
+    covariance of values normalised to full scale (``(x - low) / (high -
+    low)``), every valid pixel gets ``(sum_i alpha_i * lambda_i * v_i) *
+    (high - low)`` added, ``alpha_i ~ N(0, std)`` drawn once per call. The
+    covariance comes from this image's pixels valid in every band, or from
+    dataset statistics (``stats``: a :class:`~geoaug.BandStats` or its JSON
+    file, as written by ``geoaug stats``).
+
+    Parameters
+    ----------
+    std : float
+        Standard deviation of the alphas (AlexNet: 0.1).
+    stats : BandStats or path, optional
+    value_range : (float, float), optional
+    p : float
+    """
+
+    def __init__(self, std: float = 0.1, stats: BandStats | str | os.PathLike[str] | None = None,
+                 value_range: tuple[float, float] | None = None, p: float = 1.0) -> None:
+        super().__init__(p)
+        if not isinstance(std, numbers.Real) or isinstance(std, bool) or std < 0:
+            raise ParameterError(f"PCAJitter: std must be a number >= 0, got {std!r}")
+        self.std = float(std)
+        self.stats = stats if stats is None or isinstance(stats, BandStats) else os.fspath(stats)
+        self._stats = None if stats is None else load_stats(stats)
+        if self._stats is not None and self._stats.covariance is None:
+            raise ParameterError(f"PCAJitter: statistics {stats} have no covariance")
+        self.value_range = _check_value_range("PCAJitter", value_range)
+
+    def get_config(self) -> dict[str, Any]:
+        stats = self.stats.to_dict() if isinstance(self.stats, BandStats) else self.stats
+        return {"std": self.std, "stats": stats, "value_range": self.value_range, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        return {"alpha": [float(a) for a in rng.normal(0.0, self.std, raster.count)]}
+
+    def eigen(self, raster: GeoRaster) -> tuple[np.ndarray, np.ndarray]:
+        """Eigenvalues (ascending) and eigenvectors (columns) of the normalised band covariance."""
+        lo, hi = full_scale(raster.dtype, self.value_range)
+        span = hi - lo
+        if self._stats is not None:
+            if self._stats.bands != raster.count:
+                raise ParameterError(f"PCAJitter: statistics have {self._stats.bands} bands, raster {raster.count}")
+            cov = np.asarray(self._stats.covariance) / span**2
+        else:
+            x = (raster.data[:, raster.pixel_mask].astype(np.float64) - lo) / span
+            if x.shape[1] < 2:
+                return np.zeros(raster.count), np.eye(raster.count)
+            cov = np.cov(x, bias=True)
+        return _pca(np.atleast_2d(cov))
+
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        alpha = np.asarray(params["alpha"], dtype=np.float64)
+        if alpha.shape != (raster.count,):
+            raise ParameterError(f"PCAJitter: {alpha.size} alphas for {raster.count} bands")
+        lo, hi = full_scale(raster.dtype, self.value_range)
+        vals, vecs = self.eigen(raster)
+        delta = vecs @ (alpha * vals) * (hi - lo)
+        w = _work(raster.dtype)
+        return finish(raster, raster.data.astype(w) + delta.astype(w)[:, None, None])
+
+
+def _to_float32(raster: GeoRaster, values: np.ndarray) -> GeoRaster:
+    """float32 output: valid pixels get ``values``; invalid ones keep their (cast) value."""
+    out = raster.data.astype(np.float32)
+    bm = raster.band_mask
+    v = values.astype(np.float32)[bm]
+    v = np.where(np.isnan(v), 0.0, v).astype(np.float32)
+    nd = raster.nodata
+    if nd is not None and not math.isnan(nd):
+        clash = v == np.float32(nd)
+        if clash.any():
+            v[clash] = nodata_safe_value(nd, np.dtype(np.float32))
+    out[bm] = v
+    return raster.replace(data=out)
+
+
+def _per_band_values(name: str, value: Any) -> float | list[float]:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, Sequence) and not isinstance(value, str) and all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value):
+        return [float(v) for v in value]
+    raise ParameterError(f"{name} must be a number or a list of numbers (one per band), got {value!r}")
+
+
+class Normalize(SpectralTransform):
+    """``(x - mean_b) / std_b`` per band, to float32.
+
+    Parameters
+    ----------
+    mean, std : float or sequence of float, optional
+        One value for all bands or one per band (data units).
+    stats : BandStats or path, optional
+        Take ``mean`` and ``std`` from dataset statistics (``geoaug stats``).
+    p : float
+    """
+
+    def __init__(self, mean: float | Sequence[float] | None = None, std: float | Sequence[float] | None = None,
+                 stats: BandStats | str | os.PathLike[str] | None = None, p: float = 1.0) -> None:
+        super().__init__(p)
+        self.stats = stats if stats is None or isinstance(stats, BandStats) else os.fspath(stats)
+        if stats is not None:
+            st = load_stats(stats)
+            mean = [float(v) for v in st.mean] if mean is None else mean
+            std = [float(v) for v in st.std] if std is None else std
+        if mean is None or std is None:
+            raise ParameterError("Normalize: give mean and std, or stats")
+        self.mean = _per_band_values("Normalize.mean", mean)
+        self.std = _per_band_values("Normalize.std", std)
+        if np.any(np.asarray(self.std) <= 0):
+            raise ParameterError(f"Normalize.std must be > 0, got {std!r}")
+
+    def get_config(self) -> dict[str, Any]:
+        if self.stats is not None and not isinstance(self.stats, BandStats):
+            return {"stats": self.stats, "p": self.p}
+        return {"mean": self.mean, "std": self.std, "p": self.p}
+
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        m = _bands(self.mean, raster.count, np.float64)
+        s = _bands(self.std, raster.count, np.float64)
+        return _to_float32(raster, (raster.data.astype(np.float64) - m) / s)
+
+
+class PercentileStretch(SpectralTransform):
+    """Per band, map the ``low``..``high`` percentiles of the valid pixels to 0..1 (clipped), to float32.
+
+    Parameters
+    ----------
+    low, high : float or (float, float)
+        Percentiles, 0..100.
+    p : float
+    """
+
+    def __init__(self, low: float | tuple[float, float] = 2, high: float | tuple[float, float] = 98,
+                 p: float = 1.0) -> None:
+        super().__init__(p)
+        self.low, self.high = low, high
+        self._low = as_range("PercentileStretch.low", low, low=0, high=100)
+        self._high = as_range("PercentileStretch.high", high, low=0, high=100)
+        if self._low[1] >= self._high[0]:
+            raise ParameterError(f"PercentileStretch: low {low!r} must lie below high {high!r}")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        return {"low": draw(rng, self._low), "high": draw(rng, self._high)}
+
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        bm = raster.band_mask
+        lo = np.zeros(raster.count)
+        hi = np.ones(raster.count)
+        for i in range(raster.count):
+            v = raster.data[i][bm[i]]
+            if v.size:
+                lo[i], hi[i] = np.percentile(v, [float(params["low"]), float(params["high"])])
+        span = np.where(hi > lo, hi - lo, 1.0)
+        x = (raster.data.astype(np.float64) - lo[:, None, None]) / span[:, None, None]
+        return _to_float32(raster, np.clip(x, 0.0, 1.0))
+
+
+class ToFloat(SpectralTransform):
+    """``(x - low) / (high - low)`` to float32 (no clipping).
+
+    Parameters
+    ----------
+    value_range : (float, float), optional
+        Default: the dtype's range for integers, (0, 1) for floats.
+    p : float
+    """
+
+    def __init__(self, value_range: tuple[float, float] | None = None, p: float = 1.0) -> None:
+        super().__init__(p)
+        self.value_range = _check_value_range("ToFloat", value_range)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"value_range": self.value_range, "p": self.p}
+
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        lo, hi = full_scale(raster.dtype, self.value_range)
+        return _to_float32(raster, (raster.data.astype(np.float64) - lo) / (hi - lo))
