@@ -14,6 +14,7 @@ def test_readme_examples_run(tmp_path: Path, monkeypatch) -> None:
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert len(blocks) >= 2
     os.symlink(FIXTURES, tmp_path / "fixtures")
+    os.symlink(ROOT / "docs", tmp_path / "docs")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     for block in blocks:

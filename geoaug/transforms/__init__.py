@@ -1,6 +1,7 @@
 """Transforms: sample parameters from a Generator, then apply them deterministically."""
 
 from .base import REGISTRY, GeometricTransform, Result, Transform
+from .compose import Compose, OneOf, SomeOf
 from .functional import warp
 from .geometric import (
     Affine,
@@ -13,6 +14,7 @@ from .geometric import (
     Transpose,
     VerticalFlip,
 )
+from .serialize import load_pipeline
 from .spectral import (
     BandDropout,
     BandGain,
@@ -36,12 +38,14 @@ __all__ = [
     "Brightness",
     "CenterCrop",
     "ChannelShift",
+    "Compose",
     "Contrast",
     "Gamma",
     "GaussianNoise",
     "GeometricTransform",
     "HorizontalFlip",
     "Normalize",
+    "OneOf",
     "PCAJitter",
     "PercentileStretch",
     "RandomCrop",
@@ -49,10 +53,12 @@ __all__ = [
     "Resize",
     "Result",
     "Rot90",
+    "SomeOf",
     "SpectralTransform",
     "ToFloat",
     "Transform",
     "Transpose",
     "VerticalFlip",
+    "load_pipeline",
     "warp",
 ]

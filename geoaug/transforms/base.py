@@ -164,6 +164,9 @@ class GeometricTransform(Transform):
 
     kind = "geometric"
     abstract = True
+    #: True for exact index maps (flips, quarter turns, transposes, integer crops): fusing them
+    #: with any other geometric transform leaves that transform's interpolation in charge
+    exact: ClassVar[bool] = False
     interpolation: str = "nearest"
     fill: str = "nodata"
     fill_value: float | None = None
@@ -179,12 +182,10 @@ class GeometricTransform(Transform):
         return warp(raster, m, shape, self.interpolation, self.fill, self.fill_value)
 
     def apply_label_params(self, label: GeoRaster, params: dict[str, Any]) -> GeoRaster:
-        from .functional import warp
+        from .functional import label_fill, warp
 
         m, shape = self.matrix(params, (label.height, label.width))
-        # reflected/wrapped content keeps its labels; constant or nodata fill is invalid in a label
-        fill = self.fill if self.fill in ("edge", "reflect", "mirror", "wrap") else "nodata"
-        return warp(label, m, shape, "nearest", fill)
+        return warp(label, m, shape, "nearest", label_fill(self.fill))
 
 
 def _as_raster(x: RasterLike) -> GeoRaster:

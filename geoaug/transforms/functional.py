@@ -28,6 +28,11 @@ def check_fill(name: str) -> str:
     return name
 
 
+def label_fill(fill: str) -> str:
+    """Fill mode for label rasters: reflected/wrapped content keeps its labels; anything else is invalid."""
+    return fill if fill in ("edge", "reflect", "mirror", "wrap") else "nodata"
+
+
 def warp(
     raster: GeoRaster,
     matrix: np.ndarray,

@@ -37,6 +37,7 @@ __all__ = [
 class _Mirror(GeometricTransform):
     """A fixed exact mirror (flip or transpose): no parameters besides ``p``."""
 
+    exact = True
     _build: Any = None
 
     def __init__(self, p: float = 0.5) -> None:
@@ -93,6 +94,8 @@ class Rot90(GeometricTransform):
     p : float
         Probability of rotating.
     """
+
+    exact = True
 
     def __init__(self, k: int | tuple[int, int] = (1, 3), p: float = 0.5) -> None:
         super().__init__(p)
@@ -221,6 +224,8 @@ class RandomCrop(GeometricTransform):
         Probability of cropping (when not applied, the input is returned whole).
     """
 
+    exact = True
+
     def __init__(self, height: int, width: int, p: float = 1.0) -> None:
         super().__init__(p)
         self.height, self.width = _check_size("RandomCrop", height, width)
@@ -249,6 +254,8 @@ class CenterCrop(GeometricTransform):
     p : float
         Probability of cropping.
     """
+
+    exact = True
 
     def __init__(self, height: int, width: int, p: float = 1.0) -> None:
         super().__init__(p)

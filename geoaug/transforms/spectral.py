@@ -422,12 +422,14 @@ class PCAJitter(SpectralTransform):
     p : float
     """
 
-    def __init__(self, std: float = 0.1, stats: BandStats | str | os.PathLike[str] | None = None,
+    def __init__(self, std: float = 0.1, stats: BandStats | dict | str | os.PathLike[str] | None = None,
                  value_range: tuple[float, float] | None = None, p: float = 1.0) -> None:
         super().__init__(p)
         if not isinstance(std, numbers.Real) or isinstance(std, bool) or std < 0:
             raise ParameterError(f"PCAJitter: std must be a number >= 0, got {std!r}")
         self.std = float(std)
+        if isinstance(stats, dict):
+            stats = BandStats.from_dict(stats, source="PCAJitter.stats")
         self.stats = stats if stats is None or isinstance(stats, BandStats) else os.fspath(stats)
         self._stats = None if stats is None else load_stats(stats)
         if self._stats is not None and self._stats.covariance is None:
@@ -504,8 +506,10 @@ class Normalize(SpectralTransform):
     """
 
     def __init__(self, mean: float | Sequence[float] | None = None, std: float | Sequence[float] | None = None,
-                 stats: BandStats | str | os.PathLike[str] | None = None, p: float = 1.0) -> None:
+                 stats: BandStats | dict | str | os.PathLike[str] | None = None, p: float = 1.0) -> None:
         super().__init__(p)
+        if isinstance(stats, dict):
+            stats = BandStats.from_dict(stats, source="Normalize.stats")
         self.stats = stats if stats is None or isinstance(stats, BandStats) else os.fspath(stats)
         if stats is not None:
             st = load_stats(stats)

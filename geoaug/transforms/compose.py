@@ -1,0 +1,307 @@
+"""Pipelines: :class:`Compose`, :class:`OneOf`, :class:`SomeOf`.
+
+A pipeline is itself a transform: it samples a *record* (plain data: one
+params dict per step, the choices of ``OneOf``/``SomeOf``), then applies it.
+Applying flattens nested pipelines into one list of steps and fuses runs of
+consecutive geometric steps into one matrix, so a flip + rotation + crop is
+one resampling, not three.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..raster import GeoRaster
+from .base import GeometricTransform, RasterLike, Transform
+from .functional import label_fill, warp
+
+__all__ = ["FORMAT_VERSION", "Compose", "OneOf", "SomeOf", "flatten"]
+
+#: version of the pipeline dict/YAML format written by ``to_dict``
+FORMAT_VERSION = 1
+
+
+def _proxy(count: int, height: int, width: int, dtype: np.dtype) -> GeoRaster:
+    """A zero-memory raster of a given shape, for sampling without pixels."""
+    data = np.broadcast_to(np.zeros(1, dtype=dtype), (count, height, width))
+    return GeoRaster(data=data, mask=np.broadcast_to(np.ones(1, bool), (height, width)))
+
+
+def _next_proxy(t: Transform, params: dict[str, Any], r: GeoRaster) -> GeoRaster:
+    if params.get("applied", True) and isinstance(t, GeometricTransform):
+        _, (h, w) = t.matrix(params, (r.height, r.width))
+        return _proxy(r.count, h, w, r.dtype)
+    if isinstance(t, _Container):
+        for sub, sp in flatten(t, params):
+            r = _next_proxy(sub, sp, r)
+    return r
+
+
+def _check_transforms(name: str, transforms: Any) -> list[Transform]:
+    if not isinstance(transforms, Sequence) or isinstance(transforms, (str, bytes)):
+        raise ParameterError(f"{name}: transforms must be a list of transforms, got {transforms!r}")
+    out = list(transforms)
+    for i, t in enumerate(out):
+        if not isinstance(t, Transform):
+            raise ParameterError(f"{name}: transforms[{i}] is not a transform: {t!r}")
+    return out
+
+
+class _Container(Transform):
+    """Base of pipelines: a list of transforms."""
+
+    abstract = True
+    transforms: list[Transform]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"transforms": [to_entry(t) for t in self.transforms], "p": self.p}
+
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        return run(flatten(self, params), raster, label=False)
+
+    def apply_label_params(self, label: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        return run(flatten(self, params), label, label=True)
+
+    def replay(self, raster: RasterLike, record: dict[str, Any]) -> Any:
+        """Apply a record from an earlier call (byte-identical; any raster of the same grid)."""
+        return self.apply(raster, record)
+
+    def replay_label(self, label: RasterLike, record: dict[str, Any]) -> Any:
+        """Apply a record's geometry to a label raster (nearest, no spectral steps)."""
+        return self.apply_label(label, record)
+
+
+class Compose(_Container):
+    """Apply transforms in order; each keeps its own ``p``.
+
+    Parameters
+    ----------
+    transforms : list of Transform
+    seed : int, optional
+        Seed of the pipeline's own generator (``numpy.random.SeedSequence(seed)``),
+        used by ``pipe(raster)`` when no ``rng`` is passed: successive calls
+        take successive draws. Pass ``rng=`` (a Generator or an int) for
+        independent, order-free reproducibility (workers, DataLoaders).
+    p : float
+        Probability of applying the whole pipeline.
+
+    Examples
+    --------
+    >>> import numpy as np, geoaug
+    >>> pipe = geoaug.Compose([geoaug.HorizontalFlip(p=1), geoaug.Brightness(0.1)], seed=0)
+    >>> res = pipe(np.ones((4, 8, 8), "uint16"), return_params=True)
+    >>> res.image.dtype, res.image.shape, [s["applied"] for s in res.params["steps"]]
+    (dtype('uint16'), (4, 8, 8), [True, True])
+    """
+
+    def __init__(self, transforms: Sequence[Transform], seed: int | None = None, p: float = 1.0) -> None:
+        super().__init__(p)
+        self.transforms = _check_transforms("Compose", transforms)
+        if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0):
+            raise ParameterError(f"Compose: seed must be a non-negative int, got {seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self._rng = np.random.default_rng(np.random.SeedSequence(self.seed))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"transforms": [to_entry(t) for t in self.transforms], "seed": self.seed, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        r = _proxy(raster.count, raster.height, raster.width, raster.dtype)
+        steps = []
+        for t in self.transforms:
+            params = t.sample(rng, r)
+            steps.append(params)
+            r = _next_proxy(t, params, r)
+        return {"steps": steps}
+
+    def __call__(
+        self,
+        image: RasterLike,
+        rng: np.random.Generator | int | None = None,
+        *,
+        labels: RasterLike | None = None,
+        return_params: bool = False,
+        return_record: bool = False,
+    ) -> Any:
+        """Sample and apply; without ``rng`` the pipeline's own seeded generator is used.
+
+        Returns the image, or a :class:`~geoaug.transforms.Result` (``image``,
+        ``labels``, ``params`` = the record) when ``labels`` is given or
+        ``return_params``/``return_record`` is True.
+        """
+        gen = self._rng if rng is None else rng
+        return super().__call__(image, gen, labels=labels, return_params=return_params or return_record)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The pipeline as plain data (see docs/pipelines.md); ``Compose.from_dict`` reverses it."""
+        return {"version": FORMAT_VERSION, **_plain(self.get_config())}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "pipeline") -> Compose:
+        """Build a pipeline from :meth:`to_dict` output (or a loaded YAML/JSON file).
+
+        ``source`` names the file in error messages.
+        """
+        from .serialize import compose_from_dict
+
+        return compose_from_dict(d, source)
+
+
+class OneOf(_Container):
+    """Apply exactly one of ``transforms``, chosen with probabilities proportional to ``weights``.
+
+    Parameters
+    ----------
+    transforms : list of Transform
+    weights : list of float, optional
+        Non-negative, not all zero; default equal. The chosen transform's own
+        ``p`` still applies.
+    p : float
+    """
+
+    def __init__(self, transforms: Sequence[Transform], weights: Sequence[float] | None = None,
+                 p: float = 1.0) -> None:
+        super().__init__(p)
+        self.transforms = _check_transforms("OneOf", transforms)
+        if not self.transforms:
+            raise ParameterError("OneOf: needs at least one transform")
+        if weights is None:
+            w = np.ones(len(self.transforms))
+        else:
+            try:
+                w = np.asarray(weights, dtype=float)
+            except (TypeError, ValueError):
+                raise ParameterError(f"OneOf: weights must be numbers, got {weights!r}") from None
+            if w.shape != (len(self.transforms),) or (w < 0).any() or w.sum() <= 0 or not np.isfinite(w).all():
+                raise ParameterError(f"OneOf: need {len(self.transforms)} non-negative weights, not all 0; "
+                                     f"got {weights!r}")
+        self.weights = None if weights is None else [float(x) for x in w]
+        self._prob = w / w.sum()
+
+    def get_config(self) -> dict[str, Any]:
+        return {"transforms": [to_entry(t) for t in self.transforms], "weights": self.weights, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        i = int(rng.choice(len(self.transforms), p=self._prob))
+        return {"choice": i, "params": self.transforms[i].sample(rng, raster)}
+
+
+class SomeOf(_Container):
+    """Apply ``n`` of ``transforms`` drawn without replacement, in their listed order.
+
+    Parameters
+    ----------
+    transforms : list of Transform
+    n : int or (int, int)
+        How many: fixed, or drawn uniformly from the inclusive range.
+    p : float
+    """
+
+    def __init__(self, transforms: Sequence[Transform], n: int | tuple[int, int] = (1, 2), p: float = 1.0) -> None:
+        super().__init__(p)
+        self.transforms = _check_transforms("SomeOf", transforms)
+        if isinstance(n, numbers.Integral) and not isinstance(n, bool):
+            lo = hi = int(n)
+        elif isinstance(n, (list, tuple)) and len(n) == 2 and all(
+                isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in n):
+            lo, hi = int(n[0]), int(n[1])
+        else:
+            raise ParameterError(f"SomeOf: n must be an int or an (int, int) range, got {n!r}")
+        if lo < 0 or lo > hi:
+            raise ParameterError(f"SomeOf: n range {n!r} must satisfy 0 <= low <= high")
+        self.n = n if isinstance(n, int) else [lo, hi]
+        self._n = (lo, hi)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"transforms": [to_entry(t) for t in self.transforms], "n": self.n, "p": self.p}
+
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        k = min(int(rng.integers(self._n[0], self._n[1] + 1)), len(self.transforms))
+        chosen = sorted(int(i) for i in rng.choice(len(self.transforms), size=k, replace=False))
+        r = _proxy(raster.count, raster.height, raster.width, raster.dtype)
+        steps = []
+        for i in chosen:
+            params = self.transforms[i].sample(rng, r)
+            steps.append(params)
+            r = _next_proxy(self.transforms[i], params, r)
+        return {"chosen": chosen, "steps": steps}
+
+
+def flatten(t: Transform, params: dict[str, Any]) -> list[tuple[Transform, dict[str, Any]]]:
+    """The applied leaf steps of a (possibly nested) pipeline record, in order."""
+    if not params.get("applied", True):
+        return []
+    if isinstance(t, Compose):
+        if len(params["steps"]) != len(t.transforms):
+            raise ParameterError(f"record has {len(params['steps'])} steps for {len(t.transforms)} transforms")
+        return [leaf for sub, sp in zip(t.transforms, params["steps"]) for leaf in flatten(sub, sp)]
+    if isinstance(t, OneOf):
+        return flatten(t.transforms[int(params["choice"])], params["params"])
+    if isinstance(t, SomeOf):
+        subs = [t.transforms[int(i)] for i in params["chosen"]]
+        return [leaf for sub, sp in zip(subs, params["steps"]) for leaf in flatten(sub, sp)]
+    return [(t, params)]
+
+
+def _fusable(group: list[tuple[GeometricTransform, dict]], t: GeometricTransform) -> bool:
+    if t.exact:
+        return True
+    for g, _ in group:
+        if not g.exact and (g.interpolation, g.fill, g.fill_value) != (t.interpolation, t.fill, t.fill_value):
+            return False
+    return True
+
+
+def run(steps: list[tuple[Transform, dict[str, Any]]], raster: GeoRaster, label: bool) -> GeoRaster:
+    """Apply leaf steps in order, fusing consecutive compatible geometric steps into one warp."""
+    group: list[tuple[GeometricTransform, dict]] = []
+
+    def flush(r: GeoRaster) -> GeoRaster:
+        if not group:
+            return r
+        m, shape = np.eye(3), (r.height, r.width)
+        for t, p in group:
+            mi, shape = t.matrix(p, shape)
+            m = m @ mi
+        lead = next((t for t, _ in group if not t.exact), group[0][0])
+        if label:
+            out = warp(r, m, shape, "nearest", label_fill(lead.fill))
+        else:
+            out = warp(r, m, shape, lead.interpolation, lead.fill, lead.fill_value)
+        group.clear()
+        return out
+
+    for t, p in steps:
+        if isinstance(t, GeometricTransform):
+            if group and not _fusable(group, t):
+                raster = flush(raster)
+            group.append((t, p))
+            continue
+        raster = flush(raster)
+        raster = t.apply_label_params(raster, p) if label else t.apply_params(raster, p)
+    return flush(raster)
+
+
+def to_entry(t: Transform) -> dict[str, Any]:
+    """``{"Name": {config}}``: one pipeline entry as plain data."""
+    return {type(t).__name__: _plain(t.get_config())}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    if hasattr(v, "to_dict") and not isinstance(v, Transform):
+        return _plain(v.to_dict())
+    return v
+
+
+__all__ += ["run", "to_entry"]
