@@ -4,6 +4,8 @@ Subcommands
 -----------
 ``geoaug info PATH...``
     One line per raster: bands, dtype, size, CRS, share of nodata.
+``geoaug augment INPUT OUTPUT --pipeline FILE --copies N --seed S``
+    The batch job: augment a folder of tiles into a training set.
 ``geoaug stats FOLDER -o stats.json``
     Per-band dataset statistics over valid pixels (for Normalize and PCAJitter).
 """
@@ -104,6 +106,113 @@ def stats_cmd(paths: tuple[Path, ...], output: Path, pattern: tuple[str, ...], p
     click.echo(f"{len(files)} files, {st.bands} bands -> {output}")
     for i, name in enumerate(st.band_names):
         click.echo(f"  {name}: mean {st.mean[i]:.6g} std {st.std[i]:.6g} min {st.min[i]:.6g} max {st.max[i]:.6g}")
+
+
+@main.command()
+@click.argument("input_dir", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("output_dir", metavar="OUTPUT", type=click.Path(path_type=Path))
+@click.option("--pipeline", "pipeline_path", required=True, type=click.Path(path_type=Path),
+              help="Pipeline file (YAML or JSON), see docs/pipelines.md.")
+@click.option("--copies", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Augmented copies per input.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Seed; each output's generator derives from (seed, relative path, copy).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Start a local Dask cluster with this many worker processes.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Send the work to an existing Dask scheduler, e.g. tcp://127.0.0.1:8786.")
+@click.option("--pattern", "patterns", multiple=True, default=("*.tif", "*.tiff"), show_default=True,
+              help="File name pattern, searched recursively (repeatable).")
+@click.option("--labels", "labels_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of label rasters with the same relative names (same draw, nearest).")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
+@click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def augment(input_dir: Path, output_dir: Path, pipeline_path: Path, copies: int, seed: int, workers: int | None,
+            scheduler: str | None, patterns: tuple[str, ...], labels_dir: Path | None, fail_fast: bool,
+            overwrite: bool, quiet: bool) -> None:
+    """Augment every raster under INPUT into OUTPUT (the tree is mirrored).
+
+    Copy k of INPUT/a/b.tif is OUTPUT/a/b_aug<k>.tif; label rasters (--labels)
+    go beside it as b_aug<k>_label.tif. OUTPUT/manifest.jsonl has one line per
+    output with the record of what was drawn (replayable with
+    Compose.replay). Outputs are written atomically; a rerun skips finished
+    outputs. Bad inputs are reported and skipped. Exit code: 0 all done,
+    1 some inputs failed, 2 bad usage or unusable output folder.
+
+    \b
+    Example:
+      geoaug augment fixtures/tiles out/train --pipeline docs/examples/generic.yaml \\
+          --copies 4 --seed 0 --labels fixtures/labels --workers 2
+    """
+    from .batch import augment_folder
+    from .transforms.serialize import load_pipeline
+
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers or --scheduler, not both")
+    if not input_dir.is_dir():
+        raise click.UsageError(f"{input_dir}: input folder does not exist")
+    if labels_dir is not None and not labels_dir.is_dir():
+        raise click.UsageError(f"{labels_dir}: labels folder does not exist")
+    try:
+        pipe = load_pipeline(pipeline_path)
+    except GeoAugError as exc:
+        raise click.UsageError(str(exc)) from None
+    if workers is not None or scheduler is not None:
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            raise click.UsageError("--workers/--scheduler need Dask: pip install 'geoaug[dask]'") from None
+    from .batch import check_output_dir, plan
+
+    try:
+        check_output_dir(output_dir)
+    except GeoAugError as exc:
+        raise click.UsageError(str(exc)) from None
+    total = len(plan(input_dir, output_dir, copies, patterns, labels_dir))
+    progress = _Progress(total, quiet)
+    try:
+        summary = augment_folder(input_dir, output_dir, pipe, copies=copies, seed=seed, workers=workers,
+                                 scheduler=scheduler, patterns=patterns, labels_dir=labels_dir,
+                                 fail_fast=fail_fast, overwrite=overwrite, on_result=progress.update)
+    except GeoAugError as exc:
+        progress.close()
+        raise click.UsageError(str(exc)) from None
+    progress.close()
+    click.echo(f"output: {summary.output_dir}")
+    click.echo(f"files: {summary.files}, outputs: {summary.outputs} written, {summary.skipped} already done, "
+               f"failures: {summary.failures}, {summary.seconds:.1f} s, {summary.mpx_per_s:.1f} Mpx/s")
+    for rel, err in summary.failed_files:
+        click.echo(f"FAILED {rel}: {err.splitlines()[0]}", err=True)
+    sys.exit(1 if summary.failures else 0)
+
+
+class _Progress:
+    """tqdm bar on a terminal, one plain line per file otherwise."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total, self.done, self.quiet = total, 0, quiet
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="file", file=sys.stderr)
+
+    def update(self, task: object, lines: list[dict]) -> None:
+        self.done += 1
+        if self.quiet:
+            return
+        status = "failed" if any(ln["status"] == "failed" for ln in lines) else "ok"
+        if self.bar is not None:
+            self.bar.update(1)
+            if status == "failed":
+                self.bar.write(f"failed: {lines[0]['input']}")
+        else:
+            click.echo(f"[{self.done}/{self.total}] {lines[0]['input'] if lines else task}: {status}", err=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -207,8 +207,19 @@ def _read_open(src: Any, path: str, bands: Any, window: Any, nodata: float | Non
 # ---------------------------------------------------------------------------- write
 
 
-def _write_pixels(dst: Any, data: np.ndarray) -> None:
-    """Write all bands of ``data`` into an open dataset (band by band)."""
+class _FilledBands:
+    """The bands as written (nodata filled in), made one band at a time to bound memory."""
+
+    def __init__(self, raster: GeoRaster) -> None:
+        self.raster = raster
+        self.shape = raster.shape
+
+    def __getitem__(self, b: int) -> np.ndarray:
+        return self.raster.filled_band(b)
+
+
+def _write_pixels(dst: Any, data: Any) -> None:
+    """Write all bands of ``data`` (an array or :class:`_FilledBands`) into an open dataset."""
     for i in range(data.shape[0]):
         dst.write(data[i], i + 1)
 
@@ -299,7 +310,7 @@ def write(raster: GeoRaster, path: str | os.PathLike[str], **profile: Any) -> Pa
     if path.is_dir():
         raise RasterWriteError(f"{path}: is a folder")
     nodata = _default_nodata(raster)
-    to_write = raster.replace(nodata=nodata).filled() if nodata is not None else raster.data
+    to_write = _FilledBands(raster.replace(nodata=nodata))
     internal_mask = nodata is None and not raster.mask.all()
     prof = _write_profile(raster, nodata, profile)
     tmp = folder / f".{path.name}.{uuid.uuid4().hex[:12]}.part"

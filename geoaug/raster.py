@@ -293,9 +293,16 @@ class GeoRaster:
         """
         if self.nodata is None:
             return self.data
+        return np.stack([self.filled_band(b) for b in range(self.count)])
+
+    def filled_band(self, b: int) -> np.ndarray:
+        """Band ``b`` of :meth:`filled` (a copy of one band only)."""
+        band = self.data[b]
         nd = self.nodata
-        out = self.data.copy()
-        valid = self.band_mask
+        if nd is None:
+            return band
+        valid = self.mask if self.mask.ndim == 2 else self.mask[b]
+        out = band.copy()
         if not math.isnan(nd):
             clash = valid & (out == out.dtype.type(nd))
             if clash.any():

@@ -1,0 +1,5 @@
+"""``python -m geoaug``: the command line."""
+
+from .cli import main
+
+main()
