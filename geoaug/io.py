@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import rasterio
 import rasterio.warp
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
@@ -32,13 +32,16 @@ from .errors import (
     StackMismatchError,
     UnsupportedDtypeError,
 )
-from .raster import GeoRaster, check_dtype, collapse_mask, fits_dtype, valid_from_values
+from .raster import GeoRaster, check_dtype, fits_dtype, valid_from_values
 
 __all__ = ["MAX_READ_BYTES", "read", "read_stack", "write"]
 
 #: Largest uncompressed size :func:`read` will allocate in one call (bytes).
 #: A corrupt header can claim absurd sizes; bigger reads must use ``window=``.
 MAX_READ_BYTES = 8 * 1024**3
+
+# GDAL's block cache: a whole raster is read or written once, so a large cache only adds memory
+_CACHE_MB = 64
 
 # GTiff creation options carried from a source file to its outputs.
 _PROFILE_KEYS = ("compress", "predictor", "tiled", "blockxsize", "blockysize", "interleave", "zlevel")
@@ -49,7 +52,7 @@ def _gdal_quiet() -> Iterator[None]:
     """rasterio environment for reads: no directory scans, no georef warnings."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", CPL_LOG="/dev/null"):
+        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", CPL_LOG="/dev/null", GDAL_CACHEMAX=_CACHE_MB):
             yield
 
 
@@ -185,10 +188,7 @@ def _read_open(src: Any, path: str, bands: Any, window: Any, nodata: float | Non
     else:
         nds = [src.nodatavals[i - 1] for i in indexes]
         nd = next((float(v) for v in nds if v is not None), None)
-        valid = src.read_masks(indexes, window=win) > 0
-        if dtype.kind == "f":
-            valid &= ~np.isnan(data)
-        mask = collapse_mask(valid)
+        mask = _read_validity(src, indexes, win, data)
     transform = src.transform if win is None else src.window_transform(win)
     names = tuple(src.descriptions[i - 1] or f"band_{i}" for i in indexes)
     return GeoRaster(
@@ -202,6 +202,31 @@ def _read_open(src: Any, path: str, bands: Any, window: Any, nodata: float | Non
         band_tags=tuple(src.tags(i) for i in indexes),
         profile=_source_profile(src),
     )
+
+
+def _read_validity(src: Any, indexes: list[int], win: Window | None, data: np.ndarray) -> np.ndarray:
+    """GDAL's per-band masks (and NaN) as one (rows, cols) mask when the bands agree.
+
+    Read band by band: a full (bands, rows, cols) mask is only built when the
+    bands really differ.
+    """
+    if all(MaskFlags.all_valid in src.mask_flag_enums[i - 1] for i in indexes) and data.dtype.kind != "f":
+        return np.ones(data.shape[1:], dtype=bool)
+    first = None
+    per_band = None
+    for k, i in enumerate(indexes):
+        v = src.read_masks(i, window=win) > 0
+        if data.dtype.kind == "f":
+            v &= ~np.isnan(data[k])
+        if first is None:
+            first = v
+        elif per_band is None and not np.array_equal(v, first):
+            per_band = np.empty(data.shape, dtype=bool)
+            per_band[:k] = first
+        if per_band is not None:
+            per_band[k] = v
+    assert first is not None
+    return per_band if per_band is not None else first
 
 
 # ---------------------------------------------------------------------------- write
@@ -320,7 +345,7 @@ def write(raster: GeoRaster, path: str | os.PathLike[str], **profile: Any) -> Pa
             os.close(fd)
         except OSError as exc:
             raise RasterWriteError(f"{path}: cannot write in folder {folder}: {exc.strerror}") from None
-        env = {"GDAL_TIFF_INTERNAL_MASK": "YES"}
+        env = {"GDAL_TIFF_INTERNAL_MASK": "YES", "GDAL_CACHEMAX": _CACHE_MB}
         with warnings.catch_warnings(), rasterio.Env(**env):
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(tmp, "w", **prof) as dst:

@@ -19,6 +19,7 @@ from ..errors import ParameterError
 from ..raster import GeoRaster
 from .base import GeometricTransform, RasterLike, Transform
 from .functional import label_fill, warp
+from .spectral import SpectralTransform
 
 __all__ = ["FORMAT_VERSION", "Compose", "OneOf", "SomeOf", "flatten"]
 
@@ -276,14 +277,21 @@ def run(steps: list[tuple[Transform, dict[str, Any]]], raster: GeoRaster, label:
         group.clear()
         return out
 
+    owned = False  # True once ``raster`` is an intermediate made here (safe to modify in place)
     for t, p in steps:
         if isinstance(t, GeometricTransform):
             if group and not _fusable(group, t):
-                raster = flush(raster)
+                raster, owned = flush(raster), True
             group.append((t, p))
             continue
-        raster = flush(raster)
-        raster = t.apply_label_params(raster, p) if label else t.apply_params(raster, p)
+        if group:
+            raster, owned = flush(raster), True
+        if label:
+            raster = t.apply_label_params(raster, p)
+        elif owned and isinstance(t, SpectralTransform):
+            raster = t.apply_inplace(raster, p)
+        else:
+            raster, owned = t.apply_params(raster, p), True
     return flush(raster)
 
 

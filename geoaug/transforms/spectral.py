@@ -152,6 +152,14 @@ class SpectralTransform(Transform):
         raise NotImplementedError
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        return self._apply(raster, params, inplace=False)
+
+    def apply_inplace(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        """Like :meth:`apply_params` but may overwrite ``raster.data`` (pipelines use it on
+        intermediates they own, so a step costs one band of memory instead of a raster copy)."""
+        return self._apply(raster, params, inplace=True)
+
+    def _apply(self, raster: GeoRaster, params: dict[str, Any], inplace: bool) -> GeoRaster:
         ctx = self.prepare(raster, params)
         if self.out_dtype is not None:
             out = raster.data.astype(self.out_dtype)
@@ -159,7 +167,7 @@ class SpectralTransform(Transform):
                 finish_float32_band(raster, out, b, self.band(raster.data[b].astype(np.float64), b, params, ctx))
         else:
             w = _work(raster.dtype)
-            out = raster.data.copy()
+            out = raster.data if inplace and raster.data.flags.writeable else raster.data.copy()
             for b in range(raster.count):
                 finish_band(raster, out, b, self.band(raster.data[b].astype(w), b, params, ctx))
         return raster.replace(data=out)
@@ -427,16 +435,30 @@ class BandDropout(SpectralTransform):
         return {"bands": sorted(int(b) for b in rng.choice(raster.count, size=k, replace=False))}
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
-        drop = [int(b) for b in params["bands"]]
+        drop = self._bands(raster, params)
         if not drop:
             return raster
-        if max(drop) >= raster.count:
-            raise ParameterError(f"BandDropout: band {max(drop)} out of range for {raster.count} bands")
         if self.fill != "nodata":
             return super().apply_params(raster, params)
+        return self._drop(raster, drop, inplace=False)
+
+    def apply_inplace(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        drop = self._bands(raster, params)
+        if not drop or self.fill != "nodata":
+            return super().apply_inplace(raster, params) if drop else raster
+        return self._drop(raster, drop, inplace=True)
+
+    @staticmethod
+    def _bands(raster: GeoRaster, params: dict[str, Any]) -> list[int]:
+        drop = [int(b) for b in params["bands"]]
+        if drop and (max(drop) >= raster.count or min(drop) < 0):
+            raise ParameterError(f"BandDropout: bands {drop} out of range for {raster.count} bands")
+        return drop
+
+    def _drop(self, raster: GeoRaster, drop: list[int], inplace: bool) -> GeoRaster:
         mask = np.array(raster.band_mask)
         mask[drop] = False
-        data = raster.data.copy()
+        data = raster.data if inplace and raster.data.flags.writeable else raster.data.copy()
         nd = raster.nodata
         data[drop] = raster.dtype.type(0 if nd is None or (math.isnan(nd) and raster.dtype.kind != "f") else nd)
         return raster.replace(data=data, mask=mask)
