@@ -232,21 +232,29 @@ def _read_validity(src: Any, indexes: list[int], win: Window | None, data: np.nd
 # ---------------------------------------------------------------------------- write
 
 
-class _FilledBands:
-    """The bands as written (nodata filled in), made one band at a time to bound memory."""
+class _FilledRows:
+    """The pixels as written (nodata filled in), produced a strip of rows at a time to bound memory."""
 
     def __init__(self, raster: GeoRaster) -> None:
         self.raster = raster
         self.shape = raster.shape
 
     def __getitem__(self, b: int) -> np.ndarray:
-        return self.raster.filled_band(b)
+        return self.raster.filled_rows(0, self.raster.height)[b]
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        return self.raster.filled_rows(start, stop)
 
 
-def _write_pixels(dst: Any, data: Any) -> None:
-    """Write all bands of ``data`` (an array or :class:`_FilledBands`) into an open dataset."""
-    for i in range(data.shape[0]):
-        dst.write(data[i], i + 1)
+def _write_pixels(dst: Any, data: _FilledRows) -> None:
+    """Write every band in strips of whole blocks (all bands at once: right for pixel interleave)."""
+    bands, height, width = data.shape
+    block = max(int(dst.block_shapes[0][0]), 1)
+    row_bytes = bands * width * np.dtype(dst.dtypes[0]).itemsize
+    step = block * max(1, (32 * 1024**2) // (row_bytes * block))  # strips of whole blocks, about 32 MB
+    for start in range(0, height, step):
+        stop = min(start + step, height)
+        dst.write(data.rows(start, stop), window=Window(0, start, data.shape[2], stop - start))
 
 
 def _write_profile(raster: GeoRaster, nodata: float | None, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -335,7 +343,7 @@ def write(raster: GeoRaster, path: str | os.PathLike[str], **profile: Any) -> Pa
     if path.is_dir():
         raise RasterWriteError(f"{path}: is a folder")
     nodata = _default_nodata(raster)
-    to_write = _FilledBands(raster.replace(nodata=nodata))
+    to_write = _FilledRows(raster.replace(nodata=nodata))
     internal_mask = nodata is None and not raster.mask.all()
     prof = _write_profile(raster, nodata, profile)
     tmp = folder / f".{path.name}.{uuid.uuid4().hex[:12]}.part"

@@ -291,17 +291,15 @@ class GeoRaster:
         a valid pixel into nodata. With ``nodata=None`` the data is returned
         unchanged (the mask must then be stored another way).
         """
-        if self.nodata is None:
-            return self.data
-        return np.stack([self.filled_band(b) for b in range(self.count)])
+        return self.filled_rows(0, self.height)
 
-    def filled_band(self, b: int) -> np.ndarray:
-        """Band ``b`` of :meth:`filled` (a copy of one band only)."""
-        band = self.data[b]
+    def filled_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` of :meth:`filled` (all bands), so large rasters can be written in strips."""
+        band = self.data[:, start:stop]
         nd = self.nodata
         if nd is None:
             return band
-        valid = self.mask if self.mask.ndim == 2 else self.mask[b]
+        valid = np.broadcast_to(self.mask[..., start:stop, :], band.shape)
         out = band.copy()
         if not math.isnan(nd):
             clash = valid & (out == out.dtype.type(nd))

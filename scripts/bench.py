@@ -130,6 +130,85 @@ def bench_case(bands: int, size: int, dtype: str, repeats: int, ops: list[str]) 
     return rows
 
 
+def bench_batch(n_tiles: int, copies: int) -> dict[str, float]:
+    """Throughput of the batch job on 13-band 512 x 512 uint16 tiles: in-process and 2 Dask workers."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from dask.distributed import Client, LocalCluster
+
+    from geoaug.batch import augment_folder
+
+    root = Path(tempfile.mkdtemp(prefix="geoaug-bench-"))
+    try:
+        rng = np.random.default_rng(0)
+        yy, xx = np.mgrid[0:512, 0:512]
+        (root / "in").mkdir()
+        for i in range(n_tiles):
+            data = np.stack([(5000 + 3000 * np.sin(xx / (20 + b) + i) * np.cos(yy / (15 + b))).astype(np.uint16)
+                             for b in range(13)])
+            data += rng.integers(0, 200, data.shape, dtype=np.uint16)
+            geoaug.write(geoaug.GeoRaster.from_array(data, nodata=0), root / "in" / f"t{i:03d}.tif",
+                         compress="deflate", predictor=2, tiled=True, blockxsize=256, blockysize=256)
+        pipe = geoaug.load_pipeline(Path(__file__).resolve().parents[1] / "docs/examples/sentinel2_13band.yaml")
+        augment_folder(root / "in", root / "warm", pipe, copies=1, seed=0)  # compile outside the timing
+        one = augment_folder(root / "in", root / "one", pipe, copies=copies, seed=0)
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                          env={"NUMBA_NUM_THREADS": "1"}) as cluster, Client(cluster) as client:
+            augment_folder(root / "in", root / "warm2", pipe, copies=1, seed=0, scheduler=cluster.scheduler_address)
+            two = augment_folder(root / "in", root / "two", pipe, copies=copies, seed=0,
+                                 scheduler=cluster.scheduler_address)
+            del client
+        return {"tiles": n_tiles, "copies": copies, "in_process_mpx_s": one.mpx_per_s, "in_process_s": one.seconds,
+                "workers2_mpx_s": two.mpx_per_s, "workers2_s": two.seconds,
+                "speedup": two.mpx_per_s / one.mpx_per_s}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+MEMORY_CHILD = """
+import json, sys, tempfile, numpy as np
+from pathlib import Path
+import geoaug
+from geoaug.batch import plan, run_task
+size = int(sys.argv[2])
+root = Path(tempfile.mkdtemp(prefix="geoaug-mem-"))
+(root / "in").mkdir(); (root / "small").mkdir()
+data = np.random.default_rng(0).integers(1, 10000, (13, size, size), dtype=np.uint16)
+geoaug.write(geoaug.GeoRaster.from_array(data, nodata=0), root / "in" / "big.tif")
+del data
+geoaug.write(geoaug.GeoRaster.from_array(np.ones((13, 64, 64), np.uint16), nodata=0), root / "small" / "s.tif")
+pj = json.dumps(geoaug.load_pipeline(sys.argv[1]).to_dict(), sort_keys=True)
+for t in plan(root / "small", root / "o1", 1):
+    (root / "o1").mkdir(); run_task(t, pj, 0)  # compile first
+def status(key):
+    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(key))
+open("/proc/self/clear_refs", "w").write("5")
+base = status("VmRSS:")
+(root / "o2").mkdir()
+lines = run_task(plan(root / "in", root / "o2", 1)[0], pj, 0)
+print(json.dumps({"status": lines[0]["status"], "tile_bytes": 13 * size * size * 2,
+                  "peak_extra_bytes": status("VmHWM:") - base}))
+import shutil; shutil.rmtree(root)
+"""
+
+
+def bench_memory(size: int) -> dict[str, float]:
+    """Peak resident memory of one batch task (13 x size x size uint16) over the tile's size."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    policy = Path(__file__).resolve().parents[1] / "docs/examples/sentinel2_13band.yaml"
+    r = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(policy), str(size)], capture_output=True,
+                       text=True, check=True)
+    d = json.loads(r.stdout.strip().splitlines()[-1])
+    d["ratio"] = d["peak_extra_bytes"] / d["tile_bytes"]
+    d["size"] = size
+    return d
+
+
 def compile_costs() -> dict[str, float]:
     """import time and first-call time of a transform (numba cache warm) in fresh interpreters."""
     import subprocess
@@ -181,9 +260,17 @@ def main() -> None:
     costs = compile_costs()
     print(f"\nimport geoaug: {costs['import_geoaug_s']:.2f} s; cached first call of Affine: "
           f"{costs['cached_first_call_s']:.2f} s")
+    batch = bench_batch(8 if args.quick else 24, 2)
+    print(f"\nbatch (geoaug augment, docs/examples/sentinel2_13band.yaml, {batch['tiles']} tiles 13 x 512^2 uint16 "
+          f"x {batch['copies']} copies): in-process {batch['in_process_mpx_s']:.2f} Mpx/s "
+          f"({batch['in_process_s']:.2f} s), 2 Dask workers {batch['workers2_mpx_s']:.2f} Mpx/s "
+          f"({batch['workers2_s']:.2f} s): {batch['speedup']:.2f}x")
+    mem = bench_memory(1024 if args.quick else 4096)
+    print(f"memory of one task, 13 x {mem['size']}^2 uint16 ({mem['tile_bytes'] / 1e6:.0f} MB): peak "
+          f"{mem['peak_extra_bytes'] / 1e6:.0f} MB above the process baseline = {mem['ratio']:.2f}x the tile")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"rows": rows, "compile": costs}, fh, indent=1)
+            json.dump({"rows": rows, "compile": costs, "batch": batch, "memory": mem}, fh, indent=1)
 
 
 if __name__ == "__main__":
