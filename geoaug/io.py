@@ -204,18 +204,40 @@ def _read_open(src: Any, path: str, bands: Any, window: Any, nodata: float | Non
     )
 
 
-def _read_validity(src: Any, indexes: list[int], win: Window | None, data: np.ndarray) -> np.ndarray:
-    """GDAL's per-band masks (and NaN) as one (rows, cols) mask when the bands agree.
+def _not_nodata(band: np.ndarray, nodata: float) -> np.ndarray:
+    """GDAL's nodata test on pixels already read (floats: equal within GDAL's 2-ULP tolerance)."""
+    if math.isnan(nodata):
+        return ~np.isnan(band)
+    if band.dtype.kind == "f":
+        nd = band.dtype.type(nodata)
+        eps = np.finfo(band.dtype).eps
+        with np.errstate(over="ignore", invalid="ignore"):
+            close = (band == nd) | (np.abs(band - nd) < eps * np.abs(band + nd) * 2)
+        return ~close
+    return band != band.dtype.type(nodata) if fits_dtype(nodata, band.dtype) else np.ones(band.shape, bool)
 
-    Read band by band: a full (bands, rows, cols) mask is only built when the
-    bands really differ.
+
+def _read_validity(src: Any, indexes: list[int], win: Window | None, data: np.ndarray) -> np.ndarray:
+    """GDAL's masks (and NaN) as one (rows, cols) mask when the bands agree, else per band.
+
+    Nodata masks are computed from the pixels already read (GDAL would read and
+    decode every band again); per-dataset and alpha masks are read from the file.
     """
-    if all(MaskFlags.all_valid in src.mask_flag_enums[i - 1] for i in indexes) and data.dtype.kind != "f":
-        return np.ones(data.shape[1:], dtype=bool)
     first = None
     per_band = None
+    dataset_mask = None
     for k, i in enumerate(indexes):
-        v = src.read_masks(i, window=win) > 0
+        flags = src.mask_flag_enums[i - 1]
+        if MaskFlags.all_valid in flags:
+            v = np.ones(data.shape[1:], dtype=bool)
+        elif MaskFlags.nodata in flags and MaskFlags.per_dataset not in flags:
+            v = _not_nodata(data[k], src.nodatavals[i - 1])
+        elif MaskFlags.per_dataset in flags and MaskFlags.alpha not in flags:
+            if dataset_mask is None:
+                dataset_mask = src.read_masks(i, window=win) > 0
+            v = dataset_mask.copy()
+        else:
+            v = src.read_masks(i, window=win) > 0
         if data.dtype.kind == "f":
             v &= ~np.isnan(data[k])
         if first is None:

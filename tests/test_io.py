@@ -266,3 +266,12 @@ def test_inputs_are_opened_read_only(tmp_path: Path) -> None:
     r = geoaug.read(src)
     geoaug.write(r, tmp_path / "out.tif")
     assert src.read_bytes() == before
+
+
+def test_validity_equals_gdal_masks(dtype_file: Path) -> None:
+    r = geoaug.read(dtype_file)
+    with rasterio.open(dtype_file) as src:
+        gdal = src.read_masks() > 0
+        if src.dtypes[0].startswith("float"):
+            gdal &= ~np.isnan(src.read())
+    np.testing.assert_array_equal(r.band_mask, gdal)
