@@ -247,9 +247,15 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         finally:
             client.close()
         return
+    import dask
+
     threads = max(1, (os.cpu_count() or 1) // max(1, workers or 1))
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "1"})
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=64 KiB in workers; that switches off glibc's
+    # adaptive mmap threshold, so every large array is a fresh mmap and page-faults: tasks ran
+    # 1.6x slower. Unset it for the clusters we start (see docs/cli.md for existing clusters).
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "1"})
     client = Client(cluster)
     try:
         yield client
