@@ -1,0 +1,131 @@
+"""PyTorch: :class:`GeoTiffDataset`, GeoTIFFs of any band count as augmented float32 tensors.
+
+Each sample's draw depends only on ``(seed, epoch, index)``, so a
+``DataLoader`` gives the same batches with 0 or N workers, in any order; call
+:meth:`GeoTiffDataset.set_epoch` at the start of each epoch for new draws.
+torch is an optional dependency (``pip install "geoaug[torch]"``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .batch import find_inputs
+from .errors import ParameterError
+from .io import read
+from .transforms.base import Transform
+from .transforms.compose import Compose
+
+__all__ = ["GeoTiffDataset"]
+
+
+class GeoTiffDataset(Dataset):
+    """Augmented GeoTIFF samples as tensors.
+
+    Parameters
+    ----------
+    paths_or_folder : path-like or sequence of path-like
+        A folder (searched recursively for ``*.tif``/``*.tiff``) or a list of files.
+    pipeline : Transform, Compose, dict or path, optional
+        The augmentation (a pipeline file is loaded with
+        :func:`geoaug.load_pipeline`); None for no augmentation.
+    labels : folder, sequence of paths, or sequence of numbers, optional
+        Label rasters (a folder with the same relative names as a folder
+        input, or one path per sample), which get the same draw with
+        nearest; or one class label per sample.
+    seed : int
+        Base seed; sample ``i`` of epoch ``e`` uses
+        ``SeedSequence(seed, spawn_key=(e, i))``.
+    nodata : float, optional
+        Nodata override for files whose collar has no tag.
+    label_fill : int
+        Value of label pixels outside the augmented label raster's valid
+        area (an ``ignore_index`` for the loss).
+
+    Returns (``__getitem__``)
+    -------------------------
+    dict
+        ``"image"``: float32 tensor (bands, H, W), invalid pixels 0;
+        ``"mask"``: bool tensor (H, W), True where every band is valid;
+        ``"label"``: int64 tensor (H, W) for label rasters, or a 0-d tensor
+        for class labels (absent without labels); ``"index"``: int.
+    """
+
+    def __init__(
+        self,
+        paths_or_folder: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        pipeline: Transform | dict | str | os.PathLike[str] | None = None,
+        labels: str | os.PathLike[str] | Sequence[Any] | None = None,
+        seed: int = 0,
+        nodata: float | None = None,
+        label_fill: int = -1,
+    ) -> None:
+        folder = None
+        if isinstance(paths_or_folder, (str, os.PathLike)) and Path(paths_or_folder).is_dir():
+            folder = Path(paths_or_folder)
+            self.paths = [str(p) for p in find_inputs(folder, ("*.tif", "*.tiff"))]
+        else:
+            self.paths = [os.fspath(p) for p in paths_or_folder]  # type: ignore[union-attr]
+        if not self.paths:
+            raise ParameterError(f"{paths_or_folder}: no GeoTIFFs found")
+        if pipeline is None or isinstance(pipeline, Transform):
+            self.pipeline = pipeline
+        elif isinstance(pipeline, dict):
+            self.pipeline = Compose.from_dict(pipeline)
+        else:
+            from .transforms.serialize import load_pipeline
+
+            self.pipeline = load_pipeline(pipeline)
+        self.label_paths: list[str] | None = None
+        self.class_labels: np.ndarray | None = None
+        if isinstance(labels, (str, os.PathLike)):
+            if folder is None:
+                raise ParameterError("a labels folder needs a folder of images (matched by relative name)")
+            self.label_paths = [str(Path(labels) / Path(p).relative_to(folder)) for p in self.paths]
+        elif labels is not None:
+            labels = list(labels)
+            if len(labels) != len(self.paths):
+                raise ParameterError(f"{len(labels)} labels for {len(self.paths)} images")
+            if all(isinstance(v, (int, float, np.integer, np.floating)) for v in labels):
+                self.class_labels = np.asarray(labels)
+            else:
+                self.label_paths = [os.fspath(v) for v in labels]
+        self.seed, self.nodata, self.label_fill = int(seed), nodata, int(label_fill)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the draws of ``epoch`` (call it before iterating each epoch)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def rng(self, index: int) -> np.random.Generator:
+        """The generator of sample ``index`` in the current epoch."""
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.epoch, int(index))))
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        image = read(self.paths[index], nodata=self.nodata)
+        label = read(self.label_paths[index]) if self.label_paths is not None else None
+        if self.pipeline is not None:
+            res = self.pipeline(image, self.rng(index), labels=label, return_params=True)
+            image, label = res.image, res.labels
+        data = np.where(image.band_mask, image.data, 0).astype(np.float32)
+        sample: dict[str, Any] = {
+            "image": torch.from_numpy(data),
+            "mask": torch.from_numpy(np.ascontiguousarray(image.pixel_mask)),
+            "index": int(index),
+        }
+        if label is not None:
+            lab = np.where(label.pixel_mask, label.data[0], self.label_fill).astype(np.int64)
+            sample["label"] = torch.from_numpy(lab)
+        elif self.class_labels is not None:
+            sample["label"] = torch.as_tensor(self.class_labels[index])
+        return sample
