@@ -221,14 +221,19 @@ class ImageDataGenerator:
         # centre-origin index coordinates -> geoaug's pixel-corner coordinates
         return geometry.translation(0.5, 0.5) @ m @ geometry.translation(-0.5, -0.5)
 
-    def apply_to_raster(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
-        """Apply Keras-style parameters to a :class:`~geoaug.GeoRaster` (mask and geotransform follow)."""
-        shape = (raster.height, raster.width)
+    def transform_matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> np.ndarray:
+        """The whole geometry of ``params`` (affine, then flips) as one output->input pixel matrix."""
         m = self.keras_matrix(params, shape)
         if params.get("flip_horizontal"):
             m = m @ geometry.hflip(shape)[0]
         if params.get("flip_vertical"):
             m = m @ geometry.vflip(shape)[0]
+        return m
+
+    def apply_to_raster(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        """Apply Keras-style parameters to a :class:`~geoaug.GeoRaster` (mask and geotransform follow)."""
+        shape = (raster.height, raster.width)
+        m = self.transform_matrix(params, shape)
         if not np.allclose(m, np.eye(3)):
             raster = warp(raster, m, shape, _ORDER[self.interpolation_order], _FILL[self.fill_mode], self.cval)
         # channel shift and brightness work on float data over the valid pixels

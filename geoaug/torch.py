@@ -124,7 +124,7 @@ class GeoTiffDataset(Dataset):
             "index": int(index),
         }
         if label is not None:
-            lab = np.where(label.pixel_mask, label.data[0], self.label_fill).astype(np.int64)
+            lab = np.where(label.pixel_mask, label.data[0].astype(np.int64), self.label_fill)
             sample["label"] = torch.from_numpy(lab)
         elif self.class_labels is not None:
             sample["label"] = torch.as_tensor(self.class_labels[index])

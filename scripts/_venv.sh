@@ -8,6 +8,11 @@ ensure_venv() {
   fi
   local stamp=".venv/.geoaug-installed${extras}"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    if [ "$extras" = "[test]" ] && ! .venv/bin/python -c "import torch" 2>/dev/null; then
+      # the CPU wheel, pinned, before anything else can ask pip for a (CUDA) torch
+      .venv/bin/python -m pip install --quiet "torch==2.13.0" > .venv/pip-torch.log 2>&1 \
+        || { cat .venv/pip-torch.log; return 1; }
+    fi
     if ! .venv/bin/python -m pip install --quiet -e ".${extras}" > .venv/pip-install.log 2>&1; then
       cat .venv/pip-install.log
       echo "pip install failed (log: .venv/pip-install.log)" >&2

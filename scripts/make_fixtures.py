@@ -84,6 +84,10 @@ def main() -> None:
     l1 = geoaug.read(real / "landsat8_l1_LC81390452014295_B5_uint16_600m.tif")
     geoaug.write(crop(l1, slice(0, 200), slice(0, 200)), misc / "landsat8_l1_uint16_untagged_collar.tif", **DEFLATE)
 
+    # 9. Landsat 7 ETM+ 6-band uint8 (Olinda), 128 x 128: the file PIL (and Keras) cannot identify
+    olinda = geoaug.read(real / "landsat7_etm_6band_uint8_olinda.tif")
+    geoaug.write(crop(olinda, slice(0, 128), slice(0, 128)), misc / "landsat7_etm_6band_uint8.tif", **DEFLATE)
+
     total = sum(p.stat().st_size for p in FIX.rglob("*") if p.is_file())
     print(f"fixtures written to {FIX} ({total / 1e6:.2f} MB)")
 
