@@ -289,12 +289,15 @@ def augment_folder(
         The policy (its own seed is not used: each output has
         ``rng_for(seed, relative_path, k)``).
     copies : int
+        Augmented copies per input.
     seed : int
+        Base seed of every output's generator.
     workers : int, optional
         Start a local Dask cluster of this many worker processes.
     scheduler : str, optional
         Address of an existing Dask scheduler (``tcp://host:port``).
     patterns : sequence of str
+        File name patterns searched recursively under ``input_dir``.
     labels_dir : path-like, optional
         Label rasters with the same relative names get the same draw (nearest);
         inputs without one are augmented alone.

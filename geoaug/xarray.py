@@ -133,9 +133,11 @@ class GeoAugAccessor:
         Parameters
         ----------
         pipeline : Transform, Compose or path
+            What to apply (a pipeline file is loaded with :func:`geoaug.load_pipeline`).
         seed : int, optional
             Seed of a new generator (ignored when ``rng`` is given).
         rng : numpy.random.Generator, optional
+            The generator to draw from.
         return_record : bool
             Also return the record of what was drawn (for ``replay``).
         """

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Make the PNG figures of docs/ from the real fixtures (reproducible: fixed seeds).
 
-Usage: ``python scripts/make_docs_images.py [--out docs/images]`` (needs matplotlib:
-``pip install -e ".[docs]"``).
+Usage: ``python scripts/make_docs_images.py [--out docs/images] [--only NAME ...]``
+(needs matplotlib: ``pip install -e ".[docs]"``). Names: georeferencing, readme_strip, nodata,
+gallery (one picture per transform in docs/images/transforms/).
 """
 
 from __future__ import annotations
@@ -19,24 +20,38 @@ import rasterio.warp
 from rasterio.enums import Resampling
 
 import geoaug
+from geoaug.preview import composite, preview_grid, stretch_limits
 
 ROOT = Path(__file__).resolve().parents[1]
+BEN = ROOT / "fixtures/tiles/bigearthnet_s2_12band_uint16.tif"
+LANDSAT = ROOT / "fixtures/tiles/landsat8_sr_7band_uint16_collar.tif"
+
+#: one configured example per transform, shown on the BigEarthNet patch (B04, B03, B02)
+GALLERY = {
+    "HorizontalFlip": geoaug.HorizontalFlip(p=1),
+    "VerticalFlip": geoaug.VerticalFlip(p=1),
+    "Rot90": geoaug.Rot90(p=1),
+    "Transpose": geoaug.Transpose(p=1),
+    "Affine": geoaug.Affine(rotate=(-30, 30), scale=(0.9, 1.2), shear_x=(-10, 10)),
+    "RandomCrop": geoaug.RandomCrop(64, 64),
+    "CenterCrop": geoaug.CenterCrop(80, 80),
+    "RandomResizedCrop": geoaug.RandomResizedCrop(120, 120, scale=(0.2, 0.6)),
+    "Resize": geoaug.Resize(40, 60),
+    "Brightness": geoaug.Brightness((-0.02, 0.02), value_range=(0, 10000)),
+    "Contrast": geoaug.Contrast((0.6, 1.4)),
+    "Gamma": geoaug.Gamma((0.6, 1.6), value_range=(0, 2000)),
+    "BandGain": geoaug.BandGain((0.7, 1.3)),
+    "ChannelShift": geoaug.ChannelShift((-150, 150), per_band=True),
+    "GaussianNoise": geoaug.GaussianNoise((0.002, 0.004), value_range=(0, 10000)),
+    "BandDropout": geoaug.BandDropout(max_bands=6, fill="nodata"),
+    "PCAJitter": geoaug.PCAJitter(std=1.0, value_range=(0, 2000)),
+    "Normalize": geoaug.Normalize(stats=None, mean=600.0, std=400.0),
+    "PercentileStretch": geoaug.PercentileStretch((1, 10), (90, 99)),
+    "ToFloat": geoaug.ToFloat(value_range=(0, 10000)),
+}
 
 
-def rgb(r: geoaug.GeoRaster, bands: tuple[int, int, int], stretch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    lo, hi = stretch
-    img = (r.data[list(bands)].astype(float) - lo[:, None, None]) / (hi - lo)[:, None, None]
-    img = np.clip(img, 0, 1).transpose(1, 2, 0)
-    alpha = r.pixel_mask.astype(float)[..., None]
-    return np.concatenate([img, alpha], axis=2)
-
-
-def footprint(r: geoaug.GeoRaster) -> np.ndarray:
-    corners = [(0, 0), (r.width, 0), (r.width, r.height), (0, r.height), (0, 0)]
-    return np.array([r.transform @ c for c in corners])
-
-
-def save_small(fig: plt.Figure, out: Path, dpi: int) -> None:
+def save_small(fig, out: Path, dpi: int) -> None:
     """Save as a 256-colour palette PNG (a fraction of the size of an RGBA one)."""
     from PIL import Image
 
@@ -47,28 +62,34 @@ def save_small(fig: plt.Figure, out: Path, dpi: int) -> None:
     tmp.unlink()
 
 
-def georeferencing_figure(out: Path) -> None:
-    src = geoaug.read(ROOT / "fixtures/tiles/landsat8_sr_7band_uint16_collar.tif")
-    bands = (3, 2, 1)  # SR_B4, SR_B3, SR_B2: true colour
-    vals = src.data[list(bands)][:, src.pixel_mask]
-    stretch = (np.percentile(vals, 2, axis=1), np.percentile(vals, 98, axis=1))
-    t = geoaug.Affine(rotate=30, scale=1.2, translate_x=10)
-    aug = t(src, rng=np.random.default_rng(0))
+def footprint(r: geoaug.GeoRaster) -> np.ndarray:
+    corners = [(0, 0), (r.width, 0), (r.width, r.height), (0, r.height), (0, 0)]
+    return np.array([r.transform @ c for c in corners])
+
+
+def georeferencing(out: Path) -> None:
+    src = geoaug.read(LANDSAT)
+    bands = [3, 2, 1]  # SR_B4, SR_B3, SR_B2: true colour
+    limits = stretch_limits(src, bands)
+    aug = geoaug.Affine(rotate=30, scale=1.2, translate_x=10)(src, rng=0)
     # GDAL places the augmented pixels by their geotransform back on the input grid
     back = np.zeros_like(src.data)
     rasterio.warp.reproject(aug.filled(), back, src_transform=aug.transform, src_crs=aug.crs,
                             dst_transform=src.transform, dst_crs=src.crs, src_nodata=0, dst_nodata=0,
                             resampling=Resampling.nearest)
     placed = src.replace(data=back, mask=(back != 0).all(axis=0))
-
     fig, ax = plt.subplots(1, 3, figsize=(13, 4.6))
-    ax[0].imshow(rgb(src, bands, stretch))
-    ax[0].set_title("input (pixel grid)")
-    ax[1].imshow(rgb(aug, bands, stretch))
+    ax[0].imshow(composite(src, bands, limits))
+    ax[0].set_title("input (pixel grid; nodata magenta)")
+    ax[1].imshow(composite(aug, bands, limits))
     ax[1].set_title("Affine(rotate=30, scale=1.2, translate_x=10)\noutput array as stored")
     left, bottom, right, top = src.bounds
-    ax[2].imshow(rgb(src, bands, stretch), extent=(left, right, bottom, top), alpha=0.35)
-    ax[2].imshow(rgb(placed, bands, stretch), extent=(left, right, bottom, top))
+    faded = composite(src, bands, limits)
+    ax[2].imshow(np.concatenate([faded, np.full((*faded.shape[:2], 1), 0.35)], axis=2),
+                 extent=(left, right, bottom, top))
+    shown = composite(placed, bands, limits)
+    alpha = placed.pixel_mask.astype(float)[..., None]
+    ax[2].imshow(np.concatenate([shown, alpha], axis=2), extent=(left, right, bottom, top))
     fp_in, fp_out = footprint(src), footprint(aug)
     ax[2].plot(fp_in[:, 0], fp_in[:, 1], "k--", lw=1, label="input footprint")
     ax[2].plot(fp_out[:, 0], fp_out[:, 1], "r-", lw=1.5, label="output footprint (out.transform)")
@@ -82,48 +103,46 @@ def georeferencing_figure(out: Path) -> None:
         a.set_xticks([])
         a.set_yticks([])
     fig.tight_layout()
-    save_small(fig, out, dpi=80)
+    save_small(fig, out / "georeferencing.png", dpi=80)
 
 
-def transforms_figure(out: Path) -> None:
-    src = geoaug.read(ROOT / "fixtures/tiles/bigearthnet_s2_12band_uint16.tif")
-    bands = (3, 2, 1)  # B04, B03, B02
-    vals = src.data[list(bands)][:, src.pixel_mask]
-    stretch = (np.percentile(vals, 2, axis=1), np.percentile(vals, 98, axis=1))
-    panels = [
-        ("input", None),
-        ("HorizontalFlip", geoaug.HorizontalFlip(p=1)),
-        ("VerticalFlip", geoaug.VerticalFlip(p=1)),
-        ("Rot90(k=1)", geoaug.Rot90(k=1, p=1)),
-        ("Transpose", geoaug.Transpose(p=1)),
-        ("Affine(rotate=25)", geoaug.Affine(rotate=25)),
-        ("Affine(scale=1.5)", geoaug.Affine(scale=1.5)),
-        ("Affine(shear_x=20)", geoaug.Affine(shear_x=20)),
-        ("Affine(translate_x=20,\ntranslate_y=-10)", geoaug.Affine(translate_x=20, translate_y=-10)),
-        ("Affine(rotate=25,\nfill='reflect')", geoaug.Affine(rotate=25, fill="reflect")),
-        ("CenterCrop(80, 80)", geoaug.CenterCrop(80, 80)),
-        ("RandomResizedCrop(120, 120)", geoaug.RandomResizedCrop(120, 120)),
-    ]
-    fig, axes = plt.subplots(2, 6, figsize=(14, 5.4))
-    for ax, (title, t) in zip(axes.ravel(), panels):
-        r = src if t is None else t(src, rng=np.random.default_rng(1))
-        ax.imshow(rgb(r, bands, stretch))
-        ax.set_facecolor("magenta")
-        ax.set_title(title, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle("BigEarthNet Sentinel-2 patch (12 bands, B04/B03/B02 shown); nodata = magenta", fontsize=9)
-    fig.tight_layout()
-    save_small(fig, out, dpi=72)
+def readme_strip(out: Path) -> None:
+    pipe = geoaug.load_pipeline(ROOT / "docs/examples/sentinel2_13band.yaml")
+    fig = preview_grid(geoaug.read(BEN), pipe, n=5, bands="4,3,2", seed=0, columns=6, panel_size=2.0,
+                       title="docs/examples/sentinel2_13band.yaml on a 12-band BigEarthNet patch (B04, B03, B02)")
+    save_small(fig, out / "readme_strip.png", dpi=70)
+
+
+def nodata(out: Path) -> None:
+    pipe = geoaug.Compose([geoaug.Affine(rotate=(-45, 45), scale=(0.8, 1.2)), geoaug.BandGain((0.9, 1.1)),
+                           geoaug.BandDropout(max_bands=3, p=0.5)])
+    fig = preview_grid(geoaug.read(LANDSAT), pipe, n=4, bands="4,3,2", seed=3, columns=5, panel_size=2.2,
+                       title="Landsat 8 SR tile with a nodata collar (magenta): the collar moves with the "
+                             "image and never mixes into valid pixels")
+    save_small(fig, out / "nodata.png", dpi=70)
+
+
+def gallery(out: Path) -> None:
+    d = out / "transforms"
+    d.mkdir(exist_ok=True)
+    src = geoaug.read(BEN)
+    for name, t in GALLERY.items():
+        fig = preview_grid(src, t, n=3, bands="4,3,2", seed=1, columns=4, panel_size=1.9, title=repr(t)[:110])
+        save_small(fig, d / f"{name}.png", dpi=60)
+
+
+MAKERS = {"georeferencing": georeferencing, "readme_strip": readme_strip, "nodata": nodata, "gallery": gallery}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=str(ROOT / "docs" / "images"))
-    out = Path(ap.parse_args().out)
+    ap.add_argument("--only", nargs="*", choices=sorted(MAKERS), help="make only these figures")
+    args = ap.parse_args()
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    georeferencing_figure(out / "georeferencing.png")
-    transforms_figure(out / "geometric_transforms.png")
+    for name in args.only or MAKERS:
+        MAKERS[name](out)
     print(f"figures written to {out}")
 
 

@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 from conftest import FIXTURES, ROOT
 
 
@@ -19,5 +20,6 @@ def test_readme_examples_run(tmp_path: Path, monkeypatch) -> None:
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, "README.md", "exec"), namespace)
-    assert (tmp_path / "out" / "copy.tif").exists()
     assert (tmp_path / "out" / "augmented.tif").exists()
+    assert namespace["s2"].count == 12
+    assert np.array_equal(namespace["again"].data, namespace["res"].image.data)

@@ -76,6 +76,7 @@ def index_copy(
         Output ``(i, j)`` reads input ``(r0 + ri*i + rj*j, c0 + ci*i + cj*j)``;
         every index must be in range (see :func:`geoaug.geometry.strided_plan`).
     out_shape : (rows, cols)
+        Output size in pixels.
 
     Returns
     -------

@@ -274,7 +274,9 @@ def warp_affine(
     matrix : ndarray (3, 3) or (2, 3)
         Output pixel coordinates -> input pixel coordinates, pixel-corner origin.
     out_shape : (rows, cols)
+        Output size in pixels.
     interpolation : {"nearest", "bilinear", "cubic"}
+        Resampling kernel (cubic: Keys, a = -0.75).
     fill : {"nodata", "constant", "edge", "reflect", "mirror", "wrap"}
         What lies outside the input (see module docstring).
     fill_value : float

@@ -52,10 +52,13 @@ def warp(
     Parameters
     ----------
     raster : GeoRaster
+        The input.
     matrix : ndarray (3, 3)
         Output pixel -> input pixel, pixel-corner origin.
     out_shape : (rows, cols)
+        Output size in pixels.
     interpolation : {"nearest", "bilinear", "cubic"}
+        Resampling kernel for the data (masks follow the tap rule).
     fill : {"nodata", "constant", "edge", "reflect", "mirror", "wrap"}
         Outside the input: ``nodata`` = invalid; ``constant`` = valid pixels of
         ``fill_value``; the others map back inside.
