@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Side-by-side timings: geoaug against the tools users would pick instead.
 
+Needs the bench extra (``pip install -e ".[bench]"``: OpenCV, scipy, albumentations, matplotlib).
+
 One process, same data, interleaved repeats after warm-up; medians and
 minimums in milliseconds, and ratios to ``np.copy`` (the floor) and to the
 fastest peer. Peers: OpenCV per band on the (bands, H, W) layout, OpenCV on
@@ -60,7 +62,25 @@ def hwc_chunks(a: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndar
     return np.ascontiguousarray(np.concatenate(outs, axis=2).transpose(2, 0, 1))
 
 
+def _albumentations():
+    try:
+        import albumentations as A
+    except ImportError:
+        return None
+    return A
+
+
+def _try(fn: Callable[[], object]) -> Callable[[], object] | None:
+    """``fn`` if it runs on this data, else None (reported as "fails")."""
+    try:
+        fn()
+    except Exception:
+        return None
+    return fn
+
+
 def bench_case(bands: int, size: int, dtype: str, repeats: int, ops: list[str]) -> list[dict]:
+    A = _albumentations()
     rng = np.random.default_rng(0)
     if dtype == "float32":
         a = rng.random((bands, size, size), dtype=np.float32) * 10000
@@ -68,27 +88,40 @@ def bench_case(bands: int, size: int, dtype: str, repeats: int, ops: list[str]) 
         a = rng.integers(0, 10000, (bands, size, size)).astype(dtype)
     mask = np.ones((1, size, size), bool)
     shape = (size, size)
+    hwc = np.ascontiguousarray(a.transpose(1, 2, 0))  # albumentations' native layout, made once
     rows = []
+    failures: list[str] = []
     copy = timeit({"np.copy": lambda: a.copy()}, repeats)["np.copy"]
 
     def add(op: str, res: dict[str, tuple[float, float]]) -> None:
         g = res.pop("geoaug")
+        res = {k: v for k, v in res.items() if v is not None}
         peers = {k: v for k, v in res.items() if v is not None}
         best = min(peers.items(), key=lambda kv: kv[1][0]) if peers else (None, (float("nan"),) * 2)
         rows.append({
             "op": op, "bands": bands, "size": size, "dtype": dtype, "geoaug_ms": g[0], "geoaug_min_ms": g[1],
             "copy_ms": copy[0], "peers_ms": {k: v[0] for k, v in peers.items()},
             "fastest_peer": best[0], "ratio_to_copy": g[0] / copy[0], "ratio_to_fastest_peer": g[0] / best[1][0],
+            "ratio_to_albumentations": g[0] / res["albumentations"][0] if "albumentations" in res else None,
+            "failed_peers": [f for f in failures if f.startswith(op + ":")],
         })
+
+    def timed(op: str, fns: dict[str, Callable[[], object] | None], reps: int) -> dict:
+        for k, f in list(fns.items()):
+            if f is None or _try(f) is None:
+                failures.append(f"{op}:{k}")
+                fns.pop(k)
+        return timeit(fns, reps)
 
     if "hflip" in ops:
         m, sh = geometry.hflip(shape)
         plan = geometry.strided_plan(m, shape, sh)
-        add("hflip", timeit({
+        add("hflip", timed("hflip", {
             "geoaug": lambda: index_copy(a, mask, plan, sh),
             "numpy [:, :, ::-1]": lambda: np.ascontiguousarray(a[:, :, ::-1]),
             "opencv per band": lambda: np.stack([cv2.flip(b, 1) for b in a]),
             "opencv hwc4": lambda: hwc_chunks(a, lambda x: cv2.flip(x, 1)),
+            "albumentations": (lambda: A.HorizontalFlip(p=1)(image=hwc)["image"]) if A else None,
         }, repeats))
     if "rot90" in ops:
         m, sh = geometry.rot90(shape, 1)
@@ -126,7 +159,34 @@ def bench_case(bands: int, size: int, dtype: str, repeats: int, ops: list[str]) 
                                     num_threads=2, warp_mem_limit=512)
             return out
         fns["gdal reproject"] = gdal
-        add(f"rotate_{interp}", timeit(fns, max(3, repeats // 2) if interp == "cubic" else repeats))
+        if A is not None:
+            t = A.Affine(rotate=(17, 17), interpolation=CV_INTERP[interp], p=1)
+            fns["albumentations"] = lambda t=t: t(image=hwc)["image"]
+        add(f"rotate_{interp}", timed(f"rotate_{interp}", fns, max(3, repeats // 2) if interp == "cubic" else repeats))
+    if "random_resized_crop" in ops:
+        rrc = geoaug.RandomResizedCrop(size, size, scale=(0.5, 1.0))
+        r = geoaug.GeoRaster.from_array(a)
+        fns = {"geoaug": lambda: rrc(r, rng=1)}
+        if A is not None:
+            t = A.RandomResizedCrop(size=(size, size), scale=(0.5, 1.0), p=1)
+            fns["albumentations"] = lambda t=t: t(image=hwc)["image"]
+        add("random_resized_crop", timed("random_resized_crop", fns, repeats))
+    if "pipeline" in ops:
+        top = 65535.0 if dtype == "uint16" else 1.0
+        pipe = geoaug.Compose([geoaug.HorizontalFlip(p=1), geoaug.Affine(rotate=17, scale=1.1),
+                               geoaug.BandGain((0.9, 1.1)), geoaug.GaussianNoise(0.01)])
+        r = geoaug.GeoRaster.from_array(a)
+        fns = {"geoaug": lambda: pipe(r, rng=1)}
+        if A is not None:
+            ap = A.Compose([A.HorizontalFlip(p=1), A.Affine(rotate=(17, 17), scale=(1.1, 1.1), p=1),
+                            A.MultiplicativeNoise(multiplier=(0.9, 1.1), per_channel=True, p=1),
+                            A.GaussNoise(std_range=(0.01, 0.01), p=1)])
+            if dtype == "uint16":  # its GaussNoise refuses uint16: to float and back, as a user must
+                fns["albumentations"] = lambda: np.clip(
+                    ap(image=hwc.astype(np.float32) / top)["image"] * top, 0, top).astype(np.uint16)
+            else:
+                fns["albumentations"] = lambda: ap(image=hwc)["image"]
+        add("pipeline", timed("pipeline", fns, repeats))
     return rows
 
 
@@ -210,9 +270,10 @@ def bench_memory(size: int) -> dict[str, float]:
 
 
 def compile_costs() -> dict[str, float]:
-    """import time and first-call time of a transform (numba cache warm) in fresh interpreters."""
+    """``import geoaug``, and the first call of a transform with a cold and with a warm numba cache."""
     import subprocess
     import sys
+    import tempfile
 
     code_import = "import time; t=time.perf_counter(); import geoaug; print(time.perf_counter()-t)"
     code_first = (
@@ -220,10 +281,61 @@ def compile_costs() -> dict[str, float]:
         "geoaug.Affine(rotate=10)(a); print(time.perf_counter()-t)"
     )
     out = {}
-    for name, code in (("import_geoaug_s", code_import), ("cached_first_call_s", code_first)):
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        out[name] = float(r.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for name, code in (("import_geoaug_s", code_import), ("cold_first_call_s", code_first),
+                           ("cached_first_call_s", code_first)):
+            r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+            out[name] = float(r.stdout.strip().splitlines()[-1])
     return out
+
+
+def band_sweep(path: str, repeats: int = 5) -> dict[str, dict[int, float]]:
+    """Bilinear rotation of 512 x 512 uint16 for 1..200 bands, per method; writes a PNG plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    A = _albumentations()
+    shape = (512, 512)
+    m = geometry.affine_matrix(shape, rotate=17)
+    mc = geometry.to_opencv(m)
+    flag = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    results: dict[str, dict[int, float]] = {}
+    for bands in (1, 3, 4, 8, 13, 32, 64, 128, 200):
+        a = np.random.default_rng(0).integers(0, 10000, (bands, *shape)).astype(np.uint16)
+        hwc = np.ascontiguousarray(a.transpose(1, 2, 0))
+        mask = np.ones((1, *shape), bool)
+        fns: dict[str, Callable[[], object] | None] = {
+            "geoaug": lambda a=a, mask=mask: warp_affine(a, mask, m, shape, "bilinear"),
+            "opencv per band": lambda a=a: [cv2.warpAffine(b, mc, shape[::-1], flags=flag) for b in a],
+            "opencv hwc4 (albumentations' way)": lambda a=a: hwc_chunks(
+                a, lambda x: cv2.warpAffine(x, mc, shape[::-1], flags=flag)),
+        }
+        if A is not None:
+            t = A.Affine(rotate=(17, 17), p=1)
+            fns["albumentations Affine"] = lambda t=t, hwc=hwc: t(image=hwc)["image"]
+        fns = {k: f for k, f in fns.items() if f is not None and _try(f) is not None}
+        for k, (med, _) in timeit(fns, repeats).items():
+            results.setdefault(k, {})[bands] = med
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for k, v in results.items():
+        ax.plot(list(v), list(v.values()), marker="o", label=k)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("bands (512 x 512 uint16)")
+    ax.set_ylabel("median ms, bilinear rotation by 17 degrees")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return results
+
+
+def _ratio(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
 
 
 def main() -> None:
@@ -231,7 +343,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="13 x 512^2 only, fewer repeats (< 60 s)")
     ap.add_argument("--json", help="also write the rows as JSON here")
     args = ap.parse_args()
-    ops = ["hflip", "rot90", "rotate_nearest", "rotate_bilinear", "rotate_cubic"]
+    ops = ["hflip", "rot90", "rotate_nearest", "rotate_bilinear", "rotate_cubic", "random_resized_crop", "pipeline"]
     if args.quick:
         cases, repeats = [(13, 512, "uint16"), (13, 512, "float32")], 7
     else:
@@ -242,24 +354,27 @@ def main() -> None:
           f"python {platform.python_version()}, numpy {np.__version__}, opencv {cv2.__version__}, "
           f"rasterio {rasterio.__version__} (GDAL {rasterio.__gdal_version__}), geoaug {geoaug.__version__}")
     rows = []
-    print("| op | shape | dtype | geoaug ms | np.copy ms | fastest peer | peer ms | geoaug/copy | geoaug/peer |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| op | shape | dtype | geoaug ms | np.copy ms | fastest peer | peer ms | geoaug/copy | geoaug/peer "
+          "| geoaug/albumentations |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for bands, size, dtype in cases:
         for r in bench_case(bands, size, dtype, repeats, ops):
             rows.append(r)
             peer = r["fastest_peer"]
             print(f"| {r['op']} | {bands}x{size}x{size} | {dtype} | {r['geoaug_ms']:.2f} | {r['copy_ms']:.2f} | "
                   f"{peer} | {r['peers_ms'].get(peer, float('nan')):.2f} | {r['ratio_to_copy']:.2f} | "
-                  f"{r['ratio_to_fastest_peer']:.2f} |", flush=True)
+                  f"{r['ratio_to_fastest_peer']:.2f} | {_ratio(r['ratio_to_albumentations'])} |", flush=True)
     print()
     print("| op | shape | dtype | all peers (median ms) |")
     print("|---|---|---|---|")
     for r in rows:
         peers = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["peers_ms"].items(), key=lambda kv: kv[1]))
-        print(f"| {r['op']} | {r['bands']}x{r['size']}x{r['size']} | {r['dtype']} | {peers} |")
+        fails = ", ".join(f.split(":", 1)[1] + " fails" for f in r["failed_peers"])
+        print(f"| {r['op']} | {r['bands']}x{r['size']}x{r['size']} | {r['dtype']} | {peers}"
+              f"{'; ' + fails if fails else ''} |")
     costs = compile_costs()
-    print(f"\nimport geoaug: {costs['import_geoaug_s']:.2f} s; cached first call of Affine: "
-          f"{costs['cached_first_call_s']:.2f} s")
+    print(f"\nimport geoaug: {costs['import_geoaug_s']:.2f} s; first call of Affine on uint16 with a cold numba "
+          f"cache: {costs['cold_first_call_s']:.2f} s, with the cache warm: {costs['cached_first_call_s']:.2f} s")
     batch = bench_batch(8 if args.quick else 24, 2)
     print(f"\nbatch (geoaug augment, docs/examples/sentinel2_13band.yaml, {batch['tiles']} tiles 13 x 512^2 uint16 "
           f"x {batch['copies']} copies): in-process {batch['in_process_mpx_s']:.2f} Mpx/s "
@@ -269,9 +384,19 @@ def main() -> None:
     mem = bench_memory(1024 if args.quick else 4096)
     print(f"memory of one task, 13 x {mem['size']}^2 uint16 ({mem['tile_bytes'] / 1e6:.0f} MB): peak "
           f"{mem['peak_extra_bytes'] / 1e6:.0f} MB above the process baseline = {mem['ratio']:.2f}x the tile")
+    sweep = None
+    if not args.quick:
+        from pathlib import Path
+
+        png = Path(__file__).resolve().parents[1] / "docs/images/benchmark_bands.png"
+        sweep = band_sweep(str(png))
+        print(f"\nband sweep (bilinear rotation, 512 x 512 uint16, median ms), plotted in {png}:")
+        for k, v in sweep.items():
+            print(f"  {k}: " + ", ".join(f"{b}: {t:.2f}" for b, t in v.items()))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"rows": rows, "compile": costs, "batch": batch, "memory": mem}, fh, indent=1)
+            json.dump({"rows": rows, "compile": costs, "batch": batch, "memory": mem, "band_sweep": sweep}, fh,
+                      indent=1)
 
 
 if __name__ == "__main__":
