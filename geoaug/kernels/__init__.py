@@ -6,6 +6,7 @@ masks are ``(mask_planes, rows, cols)`` with ``mask_planes`` 1 (shared) or
 """
 
 from .flip import index_copy
+from .noise import gaussian_noise
 from .warp import CUBIC_A, FILL_MODES, INTERPOLATIONS, warp_affine
 
-__all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "index_copy", "warp_affine"]
+__all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "gaussian_noise", "index_copy", "warp_affine"]

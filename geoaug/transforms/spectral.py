@@ -33,6 +33,8 @@ import numpy as np
 
 from ..bandstats import BandStats, load_stats
 from ..errors import ParameterError
+from ..kernels.noise import gaussian_noise
+from ..kernels.store import store_band
 from ..raster import GeoRaster, nodata_safe_value
 from .base import Transform, as_range, draw
 
@@ -94,26 +96,15 @@ def band_means(r: GeoRaster) -> np.ndarray:
 
 
 def finish_band(r: GeoRaster, out: np.ndarray, b: int, new: np.ndarray) -> None:
-    """Write band ``b``'s computed values into the valid pixels of ``out`` following the shared rules."""
-    dt = r.dtype
-    valid = r.band_mask[b]
-    vals = new[valid]
-    old = r.data[b][valid]
-    if dt.kind in "iu":
-        info = np.iinfo(dt)
-        with np.errstate(invalid="ignore"):
-            vals = np.rint(vals)
-        vals = np.where(np.isnan(vals), old, np.clip(vals, info.min, info.max)).astype(dt)
-    else:
-        fi = np.finfo(dt)
-        vals = np.clip(vals, fi.min, fi.max).astype(dt)
-        vals = np.where(np.isnan(vals), old, vals)
+    """Write band ``b``'s computed values into the valid pixels of ``out`` following the shared rules.
+
+    ``out[b]`` must hold the band's current values (a copy of the data, or
+    the data itself); one numba pass rounds, saturates, keeps NaN out and
+    moves values off nodata (:func:`geoaug.kernels.store.store_band`).
+    """
     nd = r.nodata
-    if nd is not None and not math.isnan(nd):
-        clash = vals == dt.type(nd)
-        if clash.any():
-            vals[clash] = nodata_safe_value(nd, dt)
-    out[b][valid] = vals
+    safe = nodata_safe_value(nd, r.dtype) if nd is not None and not math.isnan(nd) else 0.0
+    store_band(np.ascontiguousarray(new), r.data[b], r.band_mask[b], out[b], nd, safe)
 
 
 def finish_float32_band(r: GeoRaster, out: np.ndarray, b: int, new: np.ndarray) -> None:
@@ -362,8 +353,9 @@ class ChannelShift(SpectralTransform):
 class GaussianNoise(SpectralTransform):
     """Additive Gaussian noise, standard deviation ``std`` x full scale, independent per pixel and band.
 
-    The noise is generated from a seed drawn in :meth:`sample` (kept in the
-    params), so a replay gives the same noise.
+    The noise comes from a seed drawn in :meth:`sample` (kept in the params)
+    through :func:`geoaug.kernels.noise.gaussian_noise`, a counter-based
+    generator: a replay gives the same noise, on any number of threads.
 
     Parameters
     ----------
@@ -391,12 +383,15 @@ class GaussianNoise(SpectralTransform):
 
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
         lo, hi = full_scale(raster.dtype, self.value_range)
-        # one generator, bands drawn in order: the same numbers as one (bands, rows, cols) draw
-        return np.random.default_rng(int(params["seed"])), _per_band(params, "std", raster.count) * (hi - lo)
+        return int(params["seed"]), _per_band(params, "std", raster.count) * (hi - lo)
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
-        rng, sigma = ctx
-        return x + rng.standard_normal(x.shape, dtype=x.dtype) * x.dtype.type(sigma[b])
+        seed, sigma = ctx
+        # element (b, i, j) of one counter-based noise field: the same numbers for any band subset or thread count
+        noise = gaussian_noise(seed, x.shape, offset=b * x.size, dtype=x.dtype)
+        noise *= x.dtype.type(sigma[b])
+        noise += x
+        return noise
 
 
 class BandDropout(SpectralTransform):
