@@ -237,7 +237,11 @@ def _mkdirs(tasks: list[Task]) -> None:
 
 
 @contextlib.contextmanager
-def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+def _dask_client(workers: int | None, scheduler: str | None, numba_threads: int | None = None) -> Iterator[Any]:
+    """A client of ``scheduler``, or of a local cluster of ``workers`` processes (closed afterwards).
+
+    Local workers get ``numba_threads`` numba threads each (default: cores / workers).
+    """
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
@@ -249,7 +253,7 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         return
     import dask
 
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers or 1))
+    threads = numba_threads or max(1, (os.cpu_count() or 1) // max(1, workers or 1))
     # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=64 KiB in workers; that switches off glibc's
     # adaptive mmap threshold, so every large array is a fresh mmap and page-faults: tasks ran
     # 1.6x slower. Unset it for the clusters we start (see docs/cli.md for existing clusters).

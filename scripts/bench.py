@@ -97,7 +97,7 @@ def bench_case(bands: int, size: int, dtype: str, repeats: int, ops: list[str]) 
         g = res.pop("geoaug")
         res = {k: v for k, v in res.items() if v is not None}
         peers = {k: v for k, v in res.items() if v is not None}
-        best = min(peers.items(), key=lambda kv: kv[1][0]) if peers else (None, (float("nan"),) * 2)
+        best = min(peers.items(), key=lambda kv: kv[1][0]) if peers else ("all fail", (float("nan"),) * 2)
         rows.append({
             "op": op, "bands": bands, "size": size, "dtype": dtype, "geoaug_ms": g[0], "geoaug_min_ms": g[1],
             "copy_ms": copy[0], "peers_ms": {k: v[0] for k, v in peers.items()},
@@ -213,15 +213,17 @@ def bench_batch(n_tiles: int, copies: int) -> dict[str, float]:
         augment_folder(root / "in", root / "warm", pipe, copies=1, seed=0)  # compile outside the timing
         one = augment_folder(root / "in", root / "one", pipe, copies=copies, seed=0)
         out = {"tiles": n_tiles, "copies": copies, "in_process_mpx_s": one.mpx_per_s, "in_process_s": one.seconds}
-        for n in (1, 2):
-            # the cluster `--workers n` starts (_dask_client), warmed up before the timed run
-            with _dask_client(n, None) as client:
+        # the clusters `--workers n` starts (_dask_client: cores / n numba threads per worker), and one
+        # single-threaded worker (the unit that scale-out multiplies), warmed up before the timed runs
+        for key, n, threads in (("workers1", 1, None), ("workers2", 2, None), ("workers1_1thread", 1, 1)):
+            with _dask_client(n, None, numba_threads=threads) as client:
                 address = client.scheduler.address
-                augment_folder(root / "in", root / f"warm{n}", pipe, copies=1, seed=0, scheduler=address)
-                run = augment_folder(root / "in", root / f"w{n}", pipe, copies=copies, seed=0, scheduler=address)
-            out[f"workers{n}_mpx_s"], out[f"workers{n}_s"] = run.mpx_per_s, run.seconds
+                augment_folder(root / "in", root / f"warm{key}", pipe, copies=1, seed=0, scheduler=address)
+                run = augment_folder(root / "in", root / key, pipe, copies=copies, seed=0, scheduler=address)
+            out[f"{key}_mpx_s"], out[f"{key}_s"] = run.mpx_per_s, run.seconds
         out["speedup_vs_in_process"] = out["workers2_mpx_s"] / out["in_process_mpx_s"]
         out["speedup_vs_1_worker"] = out["workers2_mpx_s"] / out["workers1_mpx_s"]
+        out["speedup_vs_1_single_thread_worker"] = out["workers2_mpx_s"] / out["workers1_1thread_mpx_s"]
         return out
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -380,7 +382,9 @@ def main() -> None:
           f"x {batch['copies']} copies): in-process {batch['in_process_mpx_s']:.2f} Mpx/s "
           f"({batch['in_process_s']:.2f} s), 1 Dask worker {batch['workers1_mpx_s']:.2f} Mpx/s, 2 Dask workers "
           f"{batch['workers2_mpx_s']:.2f} Mpx/s ({batch['workers2_s']:.2f} s): "
-          f"{batch['speedup_vs_1_worker']:.2f}x one worker, {batch['speedup_vs_in_process']:.2f}x in-process")
+          f"{batch['speedup_vs_1_worker']:.2f}x one worker, {batch['speedup_vs_in_process']:.2f}x in-process, "
+          f"{batch['speedup_vs_1_single_thread_worker']:.2f}x one single-threaded worker "
+          f"({batch['workers1_1thread_mpx_s']:.2f} Mpx/s)")
     mem = bench_memory(1024 if args.quick else 4096)
     print(f"memory of one task, 13 x {mem['size']}^2 uint16 ({mem['tile_bytes'] / 1e6:.0f} MB): peak "
           f"{mem['peak_extra_bytes'] / 1e6:.0f} MB above the process baseline = {mem['ratio']:.2f}x the tile")
