@@ -257,7 +257,15 @@ def _dask_client(workers: int | None, scheduler: str | None, numba_threads: int 
     # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=64 KiB in workers; that switches off glibc's
     # adaptive mmap threshold, so every large array is a fresh mmap and page-faults: tasks ran
     # 1.6x slower. Unset it for the clusters we start (see docs/cli.md for existing clusters).
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+    # The workers' statistical profiler samples every thread's stack every 10 ms; with one
+    # worker per core it competed with the tasks (measured: 2 workers were 1.1x one). Off here.
+    # NUMBA_NUM_THREADS must be in the environment before the worker imports numba: the nanny's
+    # `env` arrives too late (each worker then ran 2 numba threads on 2 cores: 2 workers were
+    # 1.1x one), so it goes into the pre-spawn environment.
+    settings = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                "distributed.nanny.pre-spawn-environ.NUMBA_NUM_THREADS": str(threads),
+                "distributed.worker.profile.enabled": False}
+    with dask.config.set(settings):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "1"})
     client = Client(cluster)

@@ -105,7 +105,7 @@ def dask_cluster():
 
     port = _free_port()
     addr = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}  # one numba thread per worker process
     procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)]
     try:
