@@ -265,9 +265,19 @@ def _dask_client(workers: int | None, scheduler: str | None, numba_threads: int 
     settings = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
                 "distributed.nanny.pre-spawn-environ.NUMBA_NUM_THREADS": str(threads),
                 "distributed.worker.profile.enabled": False}
-    with dask.config.set(settings):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "1"})
+    # the nanny lets this process's environment override that configuration (and writes the
+    # pre-spawn values into it), so the variable is set here too while the workers start
+    saved = os.environ.get("NUMBA_NUM_THREADS")
+    os.environ["NUMBA_NUM_THREADS"] = str(threads)
+    try:
+        with dask.config.set(settings):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "1"})
+    finally:
+        if saved is None:
+            os.environ.pop("NUMBA_NUM_THREADS", None)
+        else:
+            os.environ["NUMBA_NUM_THREADS"] = saved
     client = Client(cluster)
     try:
         yield client
