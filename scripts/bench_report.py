@@ -110,7 +110,9 @@ def main() -> None:
             f"| 2 Dask workers (1 numba thread each) | {batch['workers2_mpx_s']:.2f} | {batch['workers2_s']:.2f} |",
             "", f"2 workers: {batch['speedup_vs_1_worker']:.2f}x one worker, "
             f"{batch['speedup_vs_1_single_thread_worker']:.2f}x one single-threaded worker, "
-            f"{batch['speedup_vs_in_process']:.2f}x in-process.", "",
+            f"{batch['speedup_vs_in_process']:.2f}x in-process. One worker with both cores already runs its "
+            "kernels (warp, noise, store) on two numba threads, so on this 2-core machine a second worker "
+            "gains on the serial parts (decoding, encoding, Python) only.", "",
             f"Memory of one task on a 13 x {mem['size']} x {mem['size']} uint16 tile "
             f"({mem['tile_bytes'] / 1e6:.0f} MB): peak resident set {mem['peak_extra_bytes'] / 1e6:.0f} MB above "
             f"the process baseline, {mem['ratio']:.2f}x the tile (docs/cli.md: what it means for full "
@@ -136,15 +138,19 @@ def main() -> None:
                   ratio(find(rows, "pipeline", 13, s, "uint16"), "albumentations"), 0.5))
     t.append(("`import geoaug` <= 1 s", comp["import_geoaug_s"]))
     t.append(("cached first call <= 0.5 s", comp["cached_first_call_s"], 0.5))
-    t.append(("batch: 2 workers >= 1.6x one single-threaded worker", 1.6 / batch["speedup_vs_1_single_thread_worker"]))
+    t.append(("batch: 2 workers >= 1.6x one single-threaded worker", batch["speedup_vs_1_single_thread_worker"],
+              "speedup"))
+    t.append(("batch: 2 workers >= 1.6x one worker with 2 numba threads", batch["speedup_vs_1_worker"], "speedup"))
     t.append(("memory of one task <= ~3x its tile", mem["ratio"], 3.0))
     out += ["", "## Targets", "| target | measured | met |", "|---|---|---|"]
     for item in t:
         name, v = item[0], item[1]
         limit = item[2] if len(item) > 2 else 1.0
-        shown = v if "batch" not in name else batch["speedup_vs_1_single_thread_worker"]
-        met = "-" if v is None else ("yes" if v <= limit else "no")
-        out.append(f"| {name} | {f(shown)} | {met} |")
+        if limit == "speedup":
+            met = "yes" if v >= 1.6 else "no"
+        else:
+            met = "-" if v is None else ("yes" if v <= limit else "no")
+        out.append(f"| {name} | {f(v)} | {met} |")
     out += ["", "## What stands in the way, and what would help",
             "* **Gather throughput.** geoaug's interpolation is a scalar loop over output pixels (indexes and "
             "weights shared by all bands); OpenCV vectorises the same work with fixed-point SIMD. A SIMD-friendly "
