@@ -66,3 +66,25 @@ def rasters(
         # a nodata value that also occurs among the valid pixels
         nodata = float(data.flat[0]) if not np.isnan(data.flat[0]) else 0.0
     return GeoRaster(data=data, mask=mask, transform=transform, nodata=nodata)
+
+
+def run_markdown_python(doc: str, workdir, monkeypatch, min_blocks: int = 1) -> dict:
+    """Execute the ```python blocks of a repository Markdown file, in order, from ``workdir``.
+
+    ``workdir`` gets links to the repository's fixtures/ and docs/, so the code runs as a user
+    would run it from the repository root. Returns the blocks' shared namespace.
+    """
+    import os
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    blocks = re.findall(r"```python\n(.*?)```", (root / doc).read_text(), re.S)
+    assert len(blocks) >= min_blocks, doc
+    for name in ("fixtures", "docs"):
+        os.symlink(root / name, Path(workdir) / name)
+    monkeypatch.chdir(workdir)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, doc, "exec"), namespace)
+    return namespace

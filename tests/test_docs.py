@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, ROOT, TILES
+from conftest import ROOT, TILES
+from helpers import run_markdown_python
 
 from geoaug.cli import main as cli
 
@@ -65,13 +64,5 @@ def test_every_transform_has_a_documented_picture() -> None:
 
 
 def test_tutorial_code_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = (ROOT / "docs/tutorial.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert len(blocks) >= 4
-    os.symlink(FIXTURES, tmp_path / "fixtures")
-    os.symlink(ROOT / "docs", tmp_path / "docs")
-    monkeypatch.chdir(tmp_path)
-    ns: dict = {}
-    for block in blocks:
-        exec(compile(block, "docs/tutorial.md", "exec"), ns)
+    run_markdown_python("docs/tutorial.md", tmp_path, monkeypatch, min_blocks=4)
     assert (tmp_path / "out" / "tutorial" / "manifest.jsonl").exists()
