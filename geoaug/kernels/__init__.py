@@ -5,8 +5,12 @@ masks are ``(mask_planes, rows, cols)`` with ``mask_planes`` 1 (shared) or
 ``bands`` (per band). Coordinates follow the pixel-corner convention.
 """
 
-from .flip import index_copy
-from .noise import gaussian_noise
-from .warp import CUBIC_A, FILL_MODES, INTERPOLATIONS, warp_affine
+from . import threads
 
-__all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "gaussian_noise", "index_copy", "warp_affine"]
+threads.configure()  # before any kernel runs: the layer is fixed at the first parallel launch
+
+from .flip import index_copy  # noqa: E402
+from .noise import gaussian_noise  # noqa: E402
+from .warp import CUBIC_A, FILL_MODES, INTERPOLATIONS, warp_affine  # noqa: E402
+
+__all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "gaussian_noise", "index_copy", "threads", "warp_affine"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from . import threads
+
 __all__ = ["index_copy"]
 
 
@@ -85,6 +87,7 @@ def index_copy(
     """
     r0, ri, rj, c0, ci, cj = (int(v) for v in plan)
     h, w = int(out_shape[0]), int(out_shape[1])
-    dst = _index_copy_planes(src, r0, ri, rj, c0, ci, cj, h, w)
-    dmask = _index_copy_planes(mask.view(np.uint8), r0, ri, rj, c0, ci, cj, h, w).view(np.bool_)
+    with threads.launch_lock:
+        dst = _index_copy_planes(src, r0, ri, rj, c0, ci, cj, h, w)
+        dmask = _index_copy_planes(mask.view(np.uint8), r0, ri, rj, c0, ci, cj, h, w).view(np.bool_)
     return dst, dmask

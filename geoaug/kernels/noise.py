@@ -13,6 +13,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from . import threads
+
 __all__ = ["gaussian_noise"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -85,5 +87,6 @@ def gaussian_noise(seed: int, shape: tuple[int, int], offset: int = 0, dtype: np
     True
     """
     out = np.empty(shape, dtype=dtype)
-    _noise(np.uint64(int(seed) % 2**64), int(offset), int(shape[0]), int(shape[1]), out)
+    with threads.launch_lock:
+        _noise(np.uint64(int(seed) % 2**64), int(offset), int(shape[0]), int(shape[1]), out)
     return out

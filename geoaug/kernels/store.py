@@ -9,6 +9,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from . import threads
+
 __all__ = ["store_band"]
 
 
@@ -62,4 +64,5 @@ def store_band(new: np.ndarray, old: np.ndarray, valid: np.ndarray, out: np.ndar
         lo, hi, is_int = float(info.min), float(info.max), False
     has = nodata is not None and not np.isnan(nodata)
     nd, sf = dt.type(nodata if has else 0), dt.type(safe if has else 0)
-    _store(new, old, np.ascontiguousarray(valid), out, lo, hi, is_int, has, nd, sf)
+    with threads.launch_lock:
+        _store(new, old, np.ascontiguousarray(valid), out, lo, hi, is_int, has, nd, sf)

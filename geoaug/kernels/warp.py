@@ -26,6 +26,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from . import threads
+
 __all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "warp_affine"]
 
 #: interpolation name -> kernel code
@@ -302,8 +304,9 @@ def warp_affine(
     m = np.ascontiguousarray(np.asarray(matrix, dtype=np.float64)[:2].ravel())
     mask = np.ascontiguousarray(mask, dtype=np.bool_)
     src = np.ascontiguousarray(src)
-    return _warp(
-        src, mask, bool(mask.all()), m, int(out_shape[0]), int(out_shape[1]),
-        INTERPOLATIONS[interpolation], FILL_MODES[fill], float(fill_value), dt.type(out_fill),
-        bool(renormalize), np.zeros(1, dtype=work), lo, hi, is_int, CUBIC_A,
-    )
+    with threads.launch_lock:
+        return _warp(
+            src, mask, bool(mask.all()), m, int(out_shape[0]), int(out_shape[1]),
+            INTERPOLATIONS[interpolation], FILL_MODES[fill], float(fill_value), dt.type(out_fill),
+            bool(renormalize), np.zeros(1, dtype=work), lo, hi, is_int, CUBIC_A,
+        )
