@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import rasterio
 import rasterio.warp
-from rasterio.enums import MaskFlags, Resampling
+from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
+from . import georef
 from .errors import (
     GeoAugError,
     ParameterError,
@@ -34,7 +35,7 @@ from .errors import (
 )
 from .raster import GeoRaster, check_dtype, fits_dtype, valid_from_values
 
-__all__ = ["MAX_READ_BYTES", "read", "read_stack", "write"]
+__all__ = ["MAX_READ_BYTES", "lossless_note", "read", "read_stack", "write"]
 
 #: Largest uncompressed size :func:`read` will allocate in one call (bytes).
 #: A corrupt header can claim absurd sizes; bigger reads must use ``window=``.
@@ -47,12 +48,19 @@ _CACHE_MB = 64
 _PROFILE_KEYS = ("compress", "predictor", "tiled", "blockxsize", "blockysize", "interleave", "zlevel")
 
 
+#: sidecar files GDAL reads beside a raster (masks, PAM metadata: nodata, scales, GCPs...)
+_SIDECARS = (".msk", ".aux.xml", ".MSK", ".AUX.XML")
+
+
 @contextlib.contextmanager
-def _gdal_quiet() -> Iterator[None]:
-    """rasterio environment for reads: no directory scans, no georef warnings."""
+def _gdal_quiet(path: str | None = None) -> Iterator[None]:
+    """rasterio environment for reads: no directory scans (unless ``path`` has sidecars), no georef warnings."""
+    readdir = "EMPTY_DIR"
+    if path is not None and any(os.path.exists(path + ext) for ext in _SIDECARS):
+        readdir = "FALSE"  # GDAL finds .msk / .aux.xml sidecars through the folder listing
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", CPL_LOG="/dev/null", GDAL_CACHEMAX=_CACHE_MB):
+        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN=readdir, CPL_LOG="/dev/null", GDAL_CACHEMAX=_CACHE_MB):
             yield
 
 
@@ -109,7 +117,7 @@ def read(
     path = os.fspath(path)
     _check_input_path(path)
     try:
-        with _gdal_quiet(), rasterio.open(path, "r") as src:
+        with _gdal_quiet(path), rasterio.open(path, "r") as src:
             return _read_open(src, path, bands, window, nodata)
     except GeoAugError:
         raise
@@ -152,7 +160,7 @@ def _to_window(src: Any, path: str, window: Any) -> Window | None:
     return win
 
 
-def _source_profile(src: Any) -> dict[str, Any]:
+def _source_profile(src: Any, indexes: list[int] | None = None) -> dict[str, Any]:
     prof = src.profile
     out = {k: prof[k] for k in _PROFILE_KEYS if k in prof and prof[k] is not None}
     ims = src.tags(ns="IMAGE_STRUCTURE")
@@ -160,7 +168,45 @@ def _source_profile(src: Any) -> dict[str, Any]:
         out["predictor"] = int(ims["PREDICTOR"])
     if isinstance(out.get("compress"), str):
         out["compress"] = out["compress"].lower()
+    if any(v != 1.0 for v in src.scales) or any(v != 0.0 for v in src.offsets):
+        idx = indexes or list(range(1, src.count + 1))
+        out["scales"] = [src.scales[i - 1] for i in idx]  # written back per band
+        out["offsets"] = [src.offsets[i - 1] for i in idx]
+    if out.get("compress") and _is_lossy(out["compress"], ims):
+        out["lossy"] = True  # not a creation option: write() replaces the codec unless asked to keep it
     return out
+
+
+#: codecs that change pixel values (JPEG, WEBP unless lossless, JPEG XL unless lossless, LERC with an error)
+def _is_lossy(compress: str, ims: dict[str, str]) -> bool:
+    c = compress.lower()
+    if c == "jpeg":
+        return True
+    if c == "webp":
+        return ims.get("WEBP_LOSSLESS", "").upper() not in ("YES", "TRUE", "ON")
+    if c == "jxl":
+        return ims.get("JXL_LOSSLESS", "YES").upper() in ("NO", "FALSE", "OFF")
+    if c.startswith("lerc"):
+        return float(ims.get("MAX_Z_ERROR", ims.get("LERC_MAX_Z_ERROR", "0")) or 0) > 0
+    return False
+
+
+def lossless_note(raster: GeoRaster) -> str | None:
+    """Why :func:`write` will not keep the source's codec (a lossy one), or None.
+
+    Parameters
+    ----------
+    raster : GeoRaster
+        A raster read from a file.
+
+    Returns
+    -------
+    str or None
+        e.g. ``"jpeg (lossy) replaced by deflate"``.
+    """
+    if raster.profile.get("lossy"):
+        return f"{raster.profile.get('compress')} (lossy) replaced by deflate"
+    return None
 
 
 def _read_open(src: Any, path: str, bands: Any, window: Any, nodata: float | None) -> GeoRaster:
@@ -168,7 +214,11 @@ def _read_open(src: Any, path: str, bands: Any, window: Any, nodata: float | Non
         subs = list(getattr(src, "subdatasets", []) or [])
         hint = f" (it holds subdatasets, e.g. {subs[0]}; read one of those)" if subs else ""
         raise RasterReadError(f"{path}: raster has zero bands{hint}")
-    indexes = _band_indexes(src, path, bands)
+    alpha = [i for i in range(1, src.count + 1) if src.colorinterp[i - 1] == ColorInterp.alpha]
+    if bands is None and alpha and len(alpha) < src.count:
+        indexes = [i for i in range(1, src.count + 1) if i not in alpha]  # alpha is the mask, not data
+    else:
+        indexes = _band_indexes(src, path, bands)
     dtypes = {src.dtypes[i - 1] for i in indexes}
     if len(dtypes) > 1:
         raise UnsupportedDtypeError(f"{path}: bands have different dtypes {sorted(dtypes)}; read them separately")
@@ -191,17 +241,49 @@ def _read_open(src: Any, path: str, bands: Any, window: Any, nodata: float | Non
         mask = _read_validity(src, indexes, win, data)
     transform = src.transform if win is None else src.window_transform(win)
     names = tuple(src.descriptions[i - 1] or f"band_{i}" for i in indexes)
+    gcps, crs, rpcs = _ground_model(src, path, win)
     return GeoRaster(
         data=data,
         mask=mask,
         transform=transform,
-        crs=src.crs,
+        crs=crs,
         nodata=nd,
         band_names=names,
         tags=src.tags(),
         band_tags=tuple(src.tags(i) for i in indexes),
-        profile=_source_profile(src),
+        profile=_source_profile(src, indexes),
+        gcps=gcps,
+        rpcs=rpcs,
+        colorinterp=tuple(src.colorinterp[i - 1].name for i in indexes),
+        mask_kind=None if nodata is not None else _mask_kind(src, indexes),
     )
+
+
+def _ground_model(src: Any, path: str, win: Window | None) -> tuple[tuple[Any, ...], Any, Any]:
+    """GCPs (on the window's grid), the CRS to keep, RPCs (for the window): never a CRS with a pixel transform."""
+    shift = np.eye(3)
+    if win is not None:
+        shift[0, 2], shift[1, 2] = win.col_off, win.row_off
+    gcps, gcp_crs = src.gcps
+    has_transform = not src.transform.is_identity
+    if gcps and not has_transform:
+        return georef.move_gcps(tuple(gcps), shift), gcp_crs, None
+    rpcs = src.rpcs
+    if rpcs is not None and not has_transform:
+        return (), None, georef.move_rpcs(rpcs, shift)
+    return (), src.crs, rpcs
+
+
+def _mask_kind(src: Any, indexes: list[int]) -> str | None:
+    """How the file stores validity: "alpha", "dataset" (internal/.msk mask), "nodata", or None (all valid)."""
+    flags = [src.mask_flag_enums[i - 1] for i in indexes]
+    if any(MaskFlags.alpha in f for f in flags):
+        return "alpha"
+    if any(MaskFlags.per_dataset in f for f in flags):
+        return "dataset"
+    if any(MaskFlags.nodata in f for f in flags):
+        return "nodata"
+    return None
 
 
 def _not_nodata(band: np.ndarray, nodata: float) -> np.ndarray:
@@ -276,21 +358,36 @@ def _write_pixels(dst: Any, data: _FilledRows) -> None:
     step = block * max(1, (32 * 1024**2) // (row_bytes * block))  # strips of whole blocks, about 32 MB
     for start in range(0, height, step):
         stop = min(start + step, height)
-        dst.write(data.rows(start, stop), window=Window(0, start, data.shape[2], stop - start))
+        dst.write(data.rows(start, stop), indexes=list(range(1, bands + 1)),
+                  window=Window(0, start, data.shape[2], stop - start))
 
 
-def _write_profile(raster: GeoRaster, nodata: float | None, overrides: dict[str, Any]) -> dict[str, Any]:
+def _write_profile(raster: GeoRaster, nodata: float | None, overrides: dict[str, Any],
+                   keep_lossy: bool = False) -> dict[str, Any]:
+    ground_model = bool(raster.gcps) or raster.rpcs is not None
     prof: dict[str, Any] = {
         "driver": "GTiff",
         "dtype": raster.dtype.name,
-        "count": raster.count,
+        "count": raster.count + (raster.mask_kind == "alpha"),
         "height": raster.height,
         "width": raster.width,
-        "crs": raster.crs,
-        "transform": raster.transform,
         "nodata": nodata,
+        "BIGTIFF": "IF_SAFER",
     }
+    if not ground_model:  # GCPs and RPCs are written instead: never a CRS with a pixel-space transform
+        prof.update(crs=raster.crs, transform=raster.transform)
     src = dict(raster.profile)
+    src.pop("scales", None)
+    src.pop("offsets", None)
+    if src.pop("lossy", False) and not keep_lossy:
+        src["compress"] = "deflate"
+        src["predictor"] = 3 if raster.dtype.kind == "f" else 2
+    if src.get("compress") == "jpeg" and (raster.dtype != np.uint8 or raster.count not in (1, 3)):
+        src["compress"] = "deflate"  # JPEG holds 1 or 3 bands of uint8 only
+    if raster.mask_kind == "alpha" and nodata is None and raster.mask.ndim == 2:
+        src["alpha"] = "YES"  # TIFF ExtraSamples: the last band is an alpha band
+        if raster.count == 3 and raster.dtype == np.uint8:
+            src["photometric"] = "RGB"
     if src.get("tiled"):
         if src.get("blockxsize", 16) % 16 or src.get("blockysize", 16) % 16:
             src.pop("blockxsize", None)
@@ -314,6 +411,8 @@ def _default_nodata(raster: GeoRaster) -> float | None:
     """Nodata to write when the raster has invalid pixels but no nodata value."""
     if raster.nodata is not None or raster.mask.all():
         return raster.nodata
+    if raster.mask_kind in ("alpha", "dataset") and raster.mask.ndim == 2:
+        return None  # stored as the source stored it: an alpha band or a dataset mask, no nodata invented
     if raster.dtype.kind == "f":
         return math.nan
     if raster.mask.ndim == 2:
@@ -322,7 +421,7 @@ def _default_nodata(raster: GeoRaster) -> float | None:
     return float(info.max if raster.dtype.kind == "u" else info.min)
 
 
-def write(raster: GeoRaster, path: str | os.PathLike[str], **profile: Any) -> Path:
+def write(raster: GeoRaster, path: str | os.PathLike[str], *, keep_lossy: bool = False, **profile: Any) -> Path:
     """Write a raster as a GeoTIFF, atomically.
 
     The file is written to a temporary name in the destination folder and
@@ -338,6 +437,10 @@ def write(raster: GeoRaster, path: str | os.PathLike[str], **profile: Any) -> Pa
         compression, predictor and tiling (``raster.profile``).
     path : str or path-like
         Destination. Its folder must exist.
+    keep_lossy : bool
+        Keep a lossy source codec (JPEG, lossy WEBP/JPEG XL, LERC with an
+        error). By default it is replaced by DEFLATE (:func:`lossless_note`
+        says so), so a write never changes values it did not mean to.
     **profile
         rasterio creation options that override the above (``compress="zstd"``...).
 
@@ -365,9 +468,12 @@ def write(raster: GeoRaster, path: str | os.PathLike[str], **profile: Any) -> Pa
     if path.is_dir():
         raise RasterWriteError(f"{path}: is a folder")
     nodata = _default_nodata(raster)
+    alpha = raster.mask_kind == "alpha" and raster.mask.ndim == 2 and nodata is None
+    if raster.mask_kind == "alpha" and not alpha:
+        raster = raster.replace(mask_kind=None)  # a per-band mask cannot be one alpha band
     to_write = _FilledRows(raster.replace(nodata=nodata))
-    internal_mask = nodata is None and not raster.mask.all()
-    prof = _write_profile(raster, nodata, profile)
+    internal_mask = nodata is None and not raster.mask.all() and not alpha
+    prof = _write_profile(raster, nodata, profile, keep_lossy)
     tmp = folder / f".{path.name}.{uuid.uuid4().hex[:12]}.part"
     try:
         try:
@@ -390,6 +496,11 @@ def write(raster: GeoRaster, path: str | os.PathLike[str], **profile: Any) -> Pa
                         dst.update_tags(i, **bt)
                 if internal_mask:
                     dst.write_mask(np.where(raster.pixel_mask, 255, 0).astype("uint8"))
+                if alpha:
+                    top = np.iinfo(raster.dtype).max if raster.dtype.kind in "iu" else 1
+                    a = np.where(raster.pixel_mask, top, 0).astype(raster.dtype)
+                    dst.write(a, raster.count + 1)
+                _write_georef_extras(dst, raster, alpha)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -402,6 +513,24 @@ def write(raster: GeoRaster, path: str | os.PathLike[str], **profile: Any) -> Pa
             raise
         raise RasterWriteError(f"{path}: cannot write raster: {_short(exc)}") from None
     return path
+
+
+def _write_georef_extras(dst: Any, raster: GeoRaster, alpha: bool) -> None:
+    """GCPs, RPCs and colour interpretation (alpha last when the mask is an alpha band)."""
+    scales, offsets = raster.profile.get("scales"), raster.profile.get("offsets")
+    if scales and len(scales) == raster.count:
+        dst.scales = [*scales, 1.0] if alpha else scales
+        dst.offsets = [*offsets, 0.0] if alpha else offsets
+    if raster.gcps:
+        dst.gcps = (list(raster.gcps), raster.crs)
+    if raster.rpcs is not None:
+        dst.rpcs = raster.rpcs
+    ci = list(raster.colorinterp) if raster.colorinterp else []
+    if alpha:
+        ci = (ci or ["undefined"] * raster.count) + ["alpha"]
+    if ci:
+        with contextlib.suppress(Exception):  # GDAL refuses some combinations (e.g. YCbCr names); keep pixels
+            dst.colorinterp = [ColorInterp[c] for c in ci]
 
 
 def _remove_quietly(p: Path) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from affine import Affine
 
+from . import geometry, georef
 from .errors import ParameterError, UnsupportedDtypeError
 
 __all__ = ["SUPPORTED_DTYPES", "GeoRaster", "check_dtype", "nodata_safe_value"]
@@ -122,7 +123,24 @@ class GeoRaster:
         Per-band metadata tags.
     profile : dict
         GTiff creation options of the source (compress, predictor, tiled,
-        blockxsize, blockysize, interleave), reused by :func:`geoaug.write`.
+        blockxsize, blockysize, interleave), reused by :func:`geoaug.write`; also
+        ``scales``/``offsets`` (per band, when the source has them) and
+        ``lossy`` (the source codec changes values: :func:`geoaug.io.lossless_note`).
+    gcps : tuple of rasterio.control.GroundControlPoint
+        Ground control points (pixel ``col``/``row`` on this raster's grid, map
+        ``x``/``y``/``z`` in ``crs``) of a raster georeferenced by GCPs; then
+        ``transform`` is a pixel-space transform that is never written. Moved
+        with every draw (:mod:`geoaug.georef`).
+    rpcs : rasterio.rpc.RPC or None
+        Rational polynomial coefficients of a satellite-geometry raster, kept
+        exact through axis-aligned draws (:mod:`geoaug.georef`).
+    colorinterp : tuple of str
+        Colour interpretation of each data band as GDAL names it (``"red"``,
+        ``"gray"``, ``"undefined"``...); empty when unknown.
+    mask_kind : {"nodata", "dataset", "alpha"} or None
+        How the source stored validity, so that :func:`geoaug.write` stores it
+        the same way: a nodata value, a dataset mask (internal or ``.msk``), or an
+        alpha band (read as the mask, never as data). None: choose on write.
 
     Examples
     --------
@@ -143,6 +161,10 @@ class GeoRaster:
     tags: dict[str, str] = field(default_factory=dict)
     band_tags: tuple[dict[str, str], ...] = ()
     profile: dict[str, Any] = field(default_factory=dict)
+    gcps: tuple[Any, ...] = ()
+    rpcs: Any = None
+    colorinterp: tuple[str, ...] = ()
+    mask_kind: str | None = None
 
     def __post_init__(self) -> None:
         data = self.data
@@ -175,6 +197,32 @@ class GeoRaster:
         object.__setattr__(self, "profile", dict(self.profile))
         if self.nodata is not None:
             object.__setattr__(self, "nodata", float(self.nodata))
+        object.__setattr__(self, "gcps", tuple(self.gcps))
+        if self.colorinterp and len(self.colorinterp) != data.shape[0]:
+            object.__setattr__(self, "colorinterp", ())
+        if self.mask_kind not in (None, "nodata", "dataset", "alpha"):
+            raise ParameterError(f"mask_kind must be 'nodata', 'dataset', 'alpha' or None, got {self.mask_kind!r}")
+
+    def warped(self, data: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> GeoRaster:
+        """A raster of new pixels on the output grid of ``matrix``, its georeferencing moved along.
+
+        The geotransform follows :func:`geoaug.geometry.output_transform`; GCPs
+        and RPCs follow :mod:`geoaug.georef` (which refuses a rotation of an RPC
+        raster).
+
+        Parameters
+        ----------
+        data, mask : ndarray
+            The output pixels and validity.
+        matrix : ndarray (3, 3)
+            Output pixel -> input pixel of the draw that made them.
+        """
+        changes: dict[str, Any] = {"transform": geometry.output_transform(self.transform, matrix)}
+        if self.gcps:
+            changes["gcps"] = georef.move_gcps(self.gcps, matrix)
+        if self.rpcs is not None:
+            changes["rpcs"] = georef.move_rpcs(self.rpcs, matrix)
+        return self.replace(data=data, mask=mask, **changes)
 
     # ------------------------------------------------------------------ constructors
     @classmethod

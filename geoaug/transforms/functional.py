@@ -90,4 +90,4 @@ def warp(
         )
     if raster.mask.ndim == 2:
         mask = mask[0]
-    return raster.replace(data=data, mask=mask, transform=geometry.output_transform(raster.transform, matrix))
+    return raster.warped(data, mask, matrix)
