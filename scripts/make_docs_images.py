@@ -21,34 +21,17 @@ from rasterio.enums import Resampling
 
 import geoaug
 from geoaug.preview import composite, preview_grid, stretch_limits
+from geoaug.transforms import REGISTRY, GeometricTransform, SpectralTransform
+from geoaug.transforms.examples import example_args
 
 ROOT = Path(__file__).resolve().parents[1]
 BEN = ROOT / "fixtures/tiles/bigearthnet_s2_12band_uint16.tif"
 LANDSAT = ROOT / "fixtures/tiles/landsat8_sr_7band_uint16_collar.tif"
 
 #: one configured example per transform, shown on the BigEarthNet patch (B04, B03, B02)
-GALLERY = {
-    "HorizontalFlip": geoaug.HorizontalFlip(p=1),
-    "VerticalFlip": geoaug.VerticalFlip(p=1),
-    "Rot90": geoaug.Rot90(p=1),
-    "Transpose": geoaug.Transpose(p=1),
-    "Affine": geoaug.Affine(rotate=(-30, 30), scale=(0.9, 1.2), shear_x=(-10, 10)),
-    "RandomCrop": geoaug.RandomCrop(64, 64),
-    "CenterCrop": geoaug.CenterCrop(80, 80),
-    "RandomResizedCrop": geoaug.RandomResizedCrop(120, 120, scale=(0.2, 0.6)),
-    "Resize": geoaug.Resize(40, 60),
-    "Brightness": geoaug.Brightness((-0.02, 0.02), value_range=(0, 10000)),
-    "Contrast": geoaug.Contrast((0.6, 1.4)),
-    "Gamma": geoaug.Gamma((0.6, 1.6), value_range=(0, 2000)),
-    "BandGain": geoaug.BandGain((0.7, 1.3)),
-    "ChannelShift": geoaug.ChannelShift((-150, 150), per_band=True),
-    "GaussianNoise": geoaug.GaussianNoise((0.002, 0.004), value_range=(0, 10000)),
-    "BandDropout": geoaug.BandDropout(max_bands=6, fill="nodata"),
-    "PCAJitter": geoaug.PCAJitter(std=1.0, value_range=(0, 2000)),
-    "Normalize": geoaug.Normalize(stats=None, mean=600.0, std=400.0),
-    "PercentileStretch": geoaug.PercentileStretch((1, 10), (90, 99)),
-    "ToFloat": geoaug.ToFloat(value_range=(0, 10000)),
-}
+# the one table of examples (geoaug.transforms.examples), every transform always applied
+GALLERY = {name: REGISTRY[name](**{**example_args(name, 12), "p": 1.0})
+           for name, cls in REGISTRY.items() if issubclass(cls, (GeometricTransform, SpectralTransform))}
 
 
 def save_small(fig, out: Path, dpi: int) -> None:

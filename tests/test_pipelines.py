@@ -17,36 +17,13 @@ import geoaug
 from geoaug import GeoRaster
 from geoaug.transforms import REGISTRY
 from geoaug.transforms import compose as compose_mod
+from geoaug.transforms.examples import EXAMPLE_ARGS, example
 
 IMAGE = TILES / "sentinel2_l2a_12band_int16.tif"
 LABEL = FIXTURES / "labels" / "sentinel2_l2a_12band_int16.tif"
 
-# one configured instance per registered transform; the coverage test keeps this list complete
-EXAMPLES = {
-    "HorizontalFlip": lambda: geoaug.HorizontalFlip(p=0.7),
-    "VerticalFlip": lambda: geoaug.VerticalFlip(),
-    "Rot90": lambda: geoaug.Rot90(k=(1, 3), p=0.9),
-    "Transpose": lambda: geoaug.Transpose(p=0.6),
-    "Affine": lambda: geoaug.Affine(rotate=(-30, 30), scale=(0.9, 1.1), shear_y=(-4, 4), fill="mirror"),
-    "RandomCrop": lambda: geoaug.RandomCrop(64, 48),
-    "CenterCrop": lambda: geoaug.CenterCrop(80, 80),
-    "RandomResizedCrop": lambda: geoaug.RandomResizedCrop(50, 60, scale=(0.3, 0.9), interpolation="cubic"),
-    "Resize": lambda: geoaug.Resize(70, 90, interpolation="nearest"),
-    "Brightness": lambda: geoaug.Brightness((-0.05, 0.05), per_band=True, value_range=(0, 10000)),
-    "Contrast": lambda: geoaug.Contrast((0.7, 1.3)),
-    "Gamma": lambda: geoaug.Gamma((0.8, 1.2), value_range=[0, 10000]),
-    "BandGain": lambda: geoaug.BandGain((0.9, 1.1)),
-    "ChannelShift": lambda: geoaug.ChannelShift((-100, 100), per_band=True),
-    "GaussianNoise": lambda: geoaug.GaussianNoise((0.0, 0.01), value_range=(0, 10000)),
-    "BandDropout": lambda: geoaug.BandDropout(max_bands=2, fill="mean"),
-    "PCAJitter": lambda: geoaug.PCAJitter(std=0.2, value_range=(0, 10000)),
-    "Normalize": lambda: geoaug.Normalize(1000.0, [500.0] * 12),
-    "PercentileStretch": lambda: geoaug.PercentileStretch((1, 3), 97),
-    "ToFloat": lambda: geoaug.ToFloat(value_range=(0, 10000)),
-    "Compose": lambda: geoaug.Compose([geoaug.VerticalFlip(p=0.5), geoaug.Gamma(0.9)], seed=3),
-    "OneOf": lambda: geoaug.OneOf([geoaug.Rot90(k=1, p=1), geoaug.Brightness(0.01)], weights=[1, 2]),
-    "SomeOf": lambda: geoaug.SomeOf([geoaug.Transpose(p=1), geoaug.BandGain(1.1), geoaug.Contrast(1.1)], n=(1, 2)),
-}
+# one configured instance per registered transform, from the one table (geoaug.transforms.examples)
+EXAMPLES = {name: (lambda name=name: example(name, 12)) for name in EXAMPLE_ARGS}
 
 
 def digest(r: GeoRaster) -> str:
