@@ -52,21 +52,25 @@ class ParameterTypeError(ParameterError, TypeError):
 # ---------------------------------------------------------------------------------- Keras on demand
 _LOCK = threading.Lock()
 _WITH_PYDATASET: dict[type, type] = {}
-_WARNED = False
+_IMPORT_FAILED = False
 
 
 def _pydataset_base() -> type | None:
-    """``keras.utils.PyDataset`` if Keras imports now; None (with one warning if it is installed but fails)."""
-    global _WARNED
+    """``keras.utils.PyDataset`` if Keras imports now; None (with one warning if it is installed but fails).
+
+    A failed import is not retried (it costs seconds); once the user has
+    imported Keras (with a backend), ``sys.modules`` has it.
+    """
+    global _IMPORT_FAILED
     keras = sys.modules.get("keras")
     if keras is None:
-        if importlib.util.find_spec("keras") is None:
+        if _IMPORT_FAILED or importlib.util.find_spec("keras") is None:
             return None
         try:
             import keras
         except Exception as exc:  # no backend: Keras 3 defaults to tensorflow
-            if not _WARNED:
-                _WARNED = True
+            if not _IMPORT_FAILED:
+                _IMPORT_FAILED = True
                 warnings.warn(
                     f"geoaug.keras: Keras is installed but `import keras` failed ({type(exc).__name__}: {exc}). "
                     "Keras 3 needs a backend: set KERAS_BACKEND=torch (with torch installed), or install "

@@ -604,3 +604,17 @@ def test_keras_fit_with_two_workers_after_geoaug_ran_in_the_parent(use_multiproc
 def test_docs_keras_code_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ns = run_markdown_python("docs/keras.md", tmp_path, monkeypatch, min_blocks=2)
     assert ns["train"].samples == 8 and ns["x"].shape == (4, 32, 32, 12) and ns["w"].shape == (4,)
+
+
+def test_channels_first_and_no_generator(eurosat_like: Path) -> None:
+    kw = dict(rotation_range=25, horizontal_flip=True, brightness_range=(0.8, 1.2))
+    last = gk.ImageDataGenerator(**kw).flow_from_directory(eurosat_like, target_size=(16, 16), seed=3, batch_size=4)
+    first = gk.ImageDataGenerator(data_format="channels_first", **kw).flow_from_directory(
+        eurosat_like, target_size=(16, 16), seed=3, batch_size=4)
+    assert first.image_shape == (None, 16, 16) and last.image_shape == (16, 16, None)
+    np.testing.assert_allclose(np.moveaxis(first[1][0], 1, -1), last[1][0], rtol=1e-5, atol=1e-3)
+    plain = gk.DirectoryIterator(eurosat_like, None, target_size=(64, 64), class_mode="sparse", shuffle=False)
+    x, y = plain[0]
+    src = geoaug.read(plain.filepaths[0])
+    assert x.dtype == np.float32 and y.tolist() == [0.0] * 4 + [1.0] * 4
+    np.testing.assert_array_equal(np.moveaxis(x[0], -1, 0), np.where(src.band_mask, src.data, 0))
