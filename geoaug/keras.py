@@ -2,11 +2,17 @@
 
 Keras' legacy ``ImageDataGenerator`` reads images with PIL and adjusts
 brightness with PIL, so it cannot open a 6-band GeoTIFF and fails on 13-band
-arrays ("Unsupported channel number"). This one keeps Keras' argument names,
-meanings and random-parameter dictionaries, and does the work with geoaug's
-band-agnostic kernels. Batches are plain numpy arrays; when Keras is
-imported, the iterators are also ``keras.utils.PyDataset`` s, so they go
-straight into ``model.fit`` with any backend.
+arrays ("Unsupported channel number"). This one keeps Keras' arguments (the
+same names, order, defaults and meanings), its random-parameter dictionaries
+and its errors (as :class:`~geoaug.errors.ParameterError`, a ``ValueError``),
+and does the work with geoaug's band-agnostic kernels.
+
+Batches are numpy arrays. An iterator is a ``keras.utils.PyDataset`` whenever
+Keras can be imported when the iterator is created (geoaug itself never
+imports Keras), so it goes straight into ``model.fit``; ``workers``,
+``use_multiprocessing`` and ``max_queue_size`` are given to ``flow*``.
+Keras 3 needs a backend: ``KERAS_BACKEND=torch`` with the CPU torch wheel,
+or tensorflow / jax installed.
 
 Conventions follow Keras: arrays are ``(N, rows, cols, channels)``
 (``channels_last``, the default) or ``(N, channels, rows, cols)``;
@@ -21,34 +27,58 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import sys
 import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import geometry
+from ._keras_iterators import (
+    DataFrameIterator,
+    DirectoryIterator,
+    Iterator,
+    NumpyArrayIterator,
+    ParameterTypeError,
+)
 from .errors import ParameterError
-from .io import read
 from .raster import GeoRaster
 from .transforms.functional import warp
 
-__all__ = ["DirectoryIterator", "ImageDataGenerator", "NumpyArrayIterator"]
+__all__ = ["DataFrameIterator", "DirectoryIterator", "ImageDataGenerator", "Iterator", "NumpyArrayIterator",
+           "ParameterTypeError"]
 
 _FILL = {"constant": "constant", "nearest": "edge", "reflect": "reflect", "wrap": "wrap"}
 _ORDER = {0: "nearest", 1: "bilinear", 3: "cubic"}
+_DEPRECATED_DATAFRAME_KWARGS = ("has_ext", "sort", "drop_duplicates")
 
 
-def _shift_choice(rng: np.random.Generator, rng_spec: Any) -> float:
-    """Keras' width/height_shift_range draw: float -> uniform(-r, r); int or list -> choice x sign."""
-    if isinstance(rng_spec, (int, np.integer)) and not isinstance(rng_spec, bool):
-        values = np.arange(-int(rng_spec), int(rng_spec) + 1)
-        return float(rng.choice(values))
-    if isinstance(rng_spec, (list, tuple, np.ndarray)):
-        return float(rng.choice(np.asarray(rng_spec)) * rng.choice([-1, 1]))
-    return float(rng.uniform(-rng_spec, rng_spec))
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _check_shift_range(name: str, value: Any) -> Any:
+    """Keras' shift ranges: a float (fraction or pixels), an int (pixels) or a 1-D list of allowed values."""
+    if _is_number(value):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) == 1 and len(value) > 0 and all(
+            _is_number(v) for v in np.asarray(value).tolist()):
+        return value
+    raise ParameterError(f"{name} should be a float, an int or a 1-D list of numbers, got {value!r}")
+
+
+def _shift_choice(rng: np.random.Generator, spec: Any) -> float:
+    """Keras' width/height_shift_range draw.
+
+    A float ``r`` draws from uniform(-r, r); an int ``n`` draws one of
+    ``range(n)`` and a random sign (``2`` gives -1, 0 or +1); a list draws one
+    of its values and a random sign.
+    """
+    if isinstance(spec, (int, np.integer)):
+        return float(rng.choice(int(spec)) * rng.choice([-1, 1]))
+    if isinstance(spec, (list, tuple, np.ndarray)):
+        return float(rng.choice(np.asarray(spec)) * rng.choice([-1, 1]))
+    return float(rng.uniform(-spec, spec))
 
 
 class ImageDataGenerator:
@@ -57,15 +87,22 @@ class ImageDataGenerator:
     Parameters
     ----------
     featurewise_center, samplewise_center, featurewise_std_normalization, samplewise_std_normalization : bool
-        As in Keras (feature-wise statistics come from :meth:`fit`).
+        As in Keras (feature-wise statistics come from :meth:`fit`; a std
+        normalisation switches its centring on, with Keras' warning).
+    zca_whitening : bool
+        As in Keras (the whitening matrix is ``(rows * cols * bands)`` squared:
+        small images only).
+    zca_epsilon : float
+        Epsilon for ZCA whitening.
     rotation_range : float
         Degrees; a rotation is drawn from ``(-rotation_range, rotation_range)``.
     width_shift_range, height_shift_range : float, int or list
-        Fractions of the width/height when < 1, pixels otherwise; ints and
-        lists draw from the allowed values, as in Keras.
+        Fractions of the width/height when < 1, pixels otherwise; an int ``n``
+        draws from ``range(n)`` with a random sign, a list from its values
+        with a random sign, as in Keras.
     brightness_range : (float, float), optional
-        Brightness factor range; works on any band count (Keras' PIL-based
-        one accepts 1, 3 or 4 channels only).
+        Brightness factor range (a tuple or list of two floats); works on any
+        band count (Keras' PIL-based one accepts 1, 3 or 4 channels only).
     shear_range : float
         Degrees.
     zoom_range : float or (float, float)
@@ -76,20 +113,23 @@ class ImageDataGenerator:
         As in Keras (``wrap`` repeats the image; scipy's ``wrap`` differs at
         the seam by one pixel).
     cval : float
-        Value for ``fill_mode="constant"``, and for nodata pixels of GeoTIFFs.
+        Value for ``fill_mode="constant"``, and for nodata pixels of files.
     horizontal_flip, vertical_flip : bool
+        Random flips.
     rescale : float, optional
+        Multiplies the data after ``preprocessing_function``.
     preprocessing_function : callable, optional
         Applied to each image first in :meth:`standardize`, like Keras.
     data_format : {"channels_last", "channels_first"}, optional
+        None means "channels_last" (geoaug does not read Keras' configuration).
     validation_split : float
         Share of the data set aside for ``subset="validation"`` (the first
-        samples, per class for directories, as in Keras).
+        samples, per class for directories, as in Keras); strictly between 0 and 1, or 0.
     interpolation_order : {0, 1, 3}
         0 nearest, 1 bilinear (Keras' default), 3 cubic convolution (Keras
         would use scipy's cubic spline).
-    dtype : str
-        Batch dtype (default float32).
+    dtype : str, optional
+        Batch dtype; None means float32 (Keras' default floatx).
     """
 
     def __init__(
@@ -98,6 +138,8 @@ class ImageDataGenerator:
         samplewise_center: bool = False,
         featurewise_std_normalization: bool = False,
         samplewise_std_normalization: bool = False,
+        zca_whitening: bool = False,
+        zca_epsilon: float = 1e-6,
         rotation_range: float = 0,
         width_shift_range: float | int | Sequence[float] = 0.0,
         height_shift_range: float | int | Sequence[float] = 0.0,
@@ -114,15 +156,22 @@ class ImageDataGenerator:
         data_format: str | None = None,
         validation_split: float = 0.0,
         interpolation_order: int = 1,
-        dtype: str = "float32",
+        dtype: str | None = None,
     ) -> None:
         self.featurewise_center = featurewise_center
         self.samplewise_center = samplewise_center
         self.featurewise_std_normalization = featurewise_std_normalization
         self.samplewise_std_normalization = samplewise_std_normalization
+        self.zca_whitening = zca_whitening
+        self.zca_epsilon = zca_epsilon
+        for name, value in (("rotation_range", rotation_range), ("shear_range", shear_range),
+                            ("channel_shift_range", channel_shift_range), ("cval", cval),
+                            ("zca_epsilon", zca_epsilon)):
+            if not _is_number(value):
+                raise ParameterError(f"{name} should be a number, got {value!r}")
         self.rotation_range = rotation_range
-        self.width_shift_range = width_shift_range
-        self.height_shift_range = height_shift_range
+        self.width_shift_range = _check_shift_range("width_shift_range", width_shift_range)
+        self.height_shift_range = _check_shift_range("height_shift_range", height_shift_range)
         self.shear_range = shear_range
         self.channel_shift_range = channel_shift_range
         if fill_mode not in _FILL:
@@ -131,42 +180,84 @@ class ImageDataGenerator:
         self.cval = cval
         self.horizontal_flip = horizontal_flip
         self.vertical_flip = vertical_flip
+        if rescale is not None and not _is_number(rescale):
+            raise ParameterError(f"rescale should be a number or None, got {rescale!r}")
         self.rescale = rescale
+        if preprocessing_function is not None and not callable(preprocessing_function):
+            raise ParameterTypeError(f"preprocessing_function must be callable, got {preprocessing_function!r}")
         self.preprocessing_function = preprocessing_function
-        self.dtype = dtype
+        try:
+            self.dtype = np.dtype("float32" if dtype is None else dtype).name
+        except TypeError as exc:
+            raise ParameterTypeError(f"dtype {dtype!r} is not a numpy dtype") from exc
         if interpolation_order not in _ORDER:
             raise ParameterError(f"interpolation_order must be 0, 1 or 3, got {interpolation_order!r}")
         self.interpolation_order = interpolation_order
         data_format = data_format or "channels_last"
         if data_format not in ("channels_last", "channels_first"):
-            raise ParameterError(f"data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+            raise ParameterError('`data_format` should be `"channels_last"` (channel after row and column) or '
+                                 f'`"channels_first"` (channel before row and column). Received: {data_format!r}')
         self.data_format = data_format
         if data_format == "channels_first":
             self.channel_axis, self.row_axis, self.col_axis = 1, 2, 3
         else:
             self.channel_axis, self.row_axis, self.col_axis = 3, 1, 2
-        if not 0 <= validation_split < 1:
-            raise ParameterError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        if not _is_number(validation_split) or (validation_split and not 0 < validation_split < 1):
+            raise ParameterError(f"`validation_split` must be strictly between 0 and 1. Received: "
+                                 f"{validation_split!r}")
         self._validation_split = validation_split
-        if isinstance(zoom_range, numbers.Real):
-            self.zoom_range = [1 - zoom_range, 1 + zoom_range]
-        elif len(zoom_range) == 2:
-            self.zoom_range = [float(zoom_range[0]), float(zoom_range[1])]
-        else:
-            raise ParameterError(f"zoom_range should be a float or a pair of floats, got {zoom_range!r}")
-        if brightness_range is not None and len(brightness_range) != 2:
-            raise ParameterError(f"brightness_range should be a pair of floats, got {brightness_range!r}")
-        self.brightness_range = brightness_range
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
+        self.zca_whitening_matrix: np.ndarray | None = None
+        if _is_number(zoom_range):
+            self.zoom_range = [1 - zoom_range, 1 + zoom_range]
+        elif (isinstance(zoom_range, (list, tuple, np.ndarray)) and len(zoom_range) == 2
+              and all(_is_number(v) for v in np.asarray(zoom_range).tolist())):
+            self.zoom_range = [float(zoom_range[0]), float(zoom_range[1])]
+        else:
+            raise ParameterError(f"`zoom_range` should be a float or a tuple or list of two floats. "
+                                 f"Received: {zoom_range!r}")
+        if zca_whitening:
+            if not featurewise_center:
+                self.featurewise_center = True
+                warnings.warn("This ImageDataGenerator specifies `zca_whitening`, which overrides setting of "
+                              "`featurewise_center`.", stacklevel=2)
+            if featurewise_std_normalization:
+                self.featurewise_std_normalization = False
+                warnings.warn("This ImageDataGenerator specifies `zca_whitening` which overrides setting of "
+                              "`featurewise_std_normalization`.", stacklevel=2)
+        if featurewise_std_normalization and not featurewise_center:
+            self.featurewise_center = True
+            warnings.warn("This ImageDataGenerator specifies `featurewise_std_normalization`, which overrides "
+                          "setting of `featurewise_center`.", stacklevel=2)
+        if samplewise_std_normalization and not samplewise_center:
+            self.samplewise_center = True
+            warnings.warn("This ImageDataGenerator specifies `samplewise_std_normalization`, which overrides "
+                          "setting of `samplewise_center`.", stacklevel=2)
+        if brightness_range is not None and not (
+                isinstance(brightness_range, (tuple, list, np.ndarray)) and np.ndim(brightness_range) == 1
+                and len(brightness_range) == 2 and all(_is_number(v) for v in np.asarray(brightness_range).tolist())):
+            raise ParameterError(f"`brightness_range` should be a tuple or list of two floats. "
+                                 f"Received: {brightness_range!r}")
+        self.brightness_range = brightness_range
 
     # ------------------------------------------------------------------ parameters
     def get_random_transform(self, img_shape: Sequence[int], seed: int | np.random.Generator | None = None
                              ) -> dict[str, Any]:
         """Random transformation parameters (Keras' keys and meanings) for an image of ``img_shape``.
 
-        ``seed`` may be an int or a ``numpy.random.Generator``; geoaug never
-        touches numpy's global random state.
+        Parameters
+        ----------
+        img_shape : tuple of int
+            Shape of one image, in this generator's ``data_format``.
+        seed : int or numpy.random.Generator, optional
+            geoaug never touches numpy's global random state.
+
+        Returns
+        -------
+        dict
+            ``theta``, ``tx``, ``ty``, ``shear``, ``zx``, ``zy``, ``flip_horizontal``,
+            ``flip_vertical``, ``channel_shift_intensity``, ``brightness``.
         """
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         row_axis, col_axis = self.row_axis - 1, self.col_axis - 1
@@ -185,8 +276,8 @@ class ImageDataGenerator:
             zx = zy = 1.0
         else:
             zx, zy = (float(v) for v in rng.uniform(self.zoom_range[0], self.zoom_range[1], 2))
-        flip_h = bool(rng.random() < 0.5) and self.horizontal_flip
-        flip_v = bool(rng.random() < 0.5) and self.vertical_flip
+        flip_h = bool(rng.random() < 0.5) and bool(self.horizontal_flip)
+        flip_v = bool(rng.random() < 0.5) and bool(self.vertical_flip)
         shift = None
         if self.channel_shift_range != 0:
             shift = float(rng.uniform(-self.channel_shift_range, self.channel_shift_range))
@@ -266,7 +357,11 @@ class ImageDataGenerator:
         return self.apply_transform(x, self.get_random_transform(np.shape(x), seed))
 
     def standardize(self, x: np.ndarray) -> np.ndarray:
-        """Keras' normalisation, in place: preprocessing_function, rescale, sample- then feature-wise."""
+        """Keras' normalisation, in place, of one image or a batch.
+
+        Order: preprocessing_function, rescale, sample-wise centring and
+        normalisation, feature-wise centring and normalisation, ZCA whitening.
+        """
         if self.preprocessing_function:
             x = self.preprocessing_function(x)
         if self.rescale:
@@ -277,27 +372,51 @@ class ImageDataGenerator:
             x /= np.std(x, keepdims=True) + 1e-6
         if self.featurewise_center:
             if self.mean is None:
-                warnings.warn("featurewise_center is set but fit() was not called", stacklevel=2)
+                warnings.warn("This ImageDataGenerator specifies `featurewise_center`, but it hasn't been fit on "
+                              "any training data. Fit it first by calling `.fit(numpy_data)`.", stacklevel=2)
             else:
                 x -= self.mean
         if self.featurewise_std_normalization:
             if self.std is None:
-                warnings.warn("featurewise_std_normalization is set but fit() was not called", stacklevel=2)
+                warnings.warn("This ImageDataGenerator specifies `featurewise_std_normalization`, but it hasn't "
+                              "been fit on any training data. Fit it first by calling `.fit(numpy_data)`.",
+                              stacklevel=2)
             else:
                 x /= self.std + 1e-6
+        if self.zca_whitening:
+            if self.zca_whitening_matrix is None:
+                warnings.warn("This ImageDataGenerator specifies `zca_whitening`, but it hasn't been fit on any "
+                              "training data. Fit it first by calling `.fit(numpy_data)`.", stacklevel=2)
+            else:
+                flat = x.reshape(-1, math.prod(x.shape[-3:]))
+                x = np.reshape(flat @ self.zca_whitening_matrix, x.shape)
         return x
 
     def fit(self, x: np.ndarray, augment: bool = False, rounds: int = 1, seed: int | None = None) -> None:
-        """Feature-wise mean and std over a sample array ``(N, rows, cols, channels)`` (any channel count)."""
+        """Feature-wise statistics (mean, std, ZCA matrix) over sample data, any channel count.
+
+        Parameters
+        ----------
+        x : ndarray
+            Rank 4, ``(N, rows, cols, channels)`` (or channels first).
+        augment : bool
+            Fit on randomly augmented copies.
+        rounds : int
+            Augmentation passes when ``augment``.
+        seed : int, optional
+            Seed of the augmentation draws.
+        """
         x = np.asarray(x, dtype=self.dtype)
         if x.ndim != 4:
-            raise ParameterError(f"fit() expects rank 4 (N, rows, cols, channels), got shape {x.shape}")
+            raise ParameterError(f"Input to `.fit()` should have rank 4. Got array with shape: {x.shape}")
+        if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
+            raise ParameterError(f"rounds must be an integer >= 1, got {rounds!r}")
         x = np.copy(x)
         if self.rescale:
             x *= self.rescale
         if augment:
             rng = np.random.default_rng(seed)
-            x = np.stack([self.random_transform(img, rng) for _ in range(rounds) for img in x])
+            x = np.stack([self.random_transform(img, rng) for _ in range(rounds) for img in x]).astype(self.dtype)
         shape = [1, 1, 1]
         shape[self.channel_axis - 1] = x.shape[self.channel_axis]
         if self.featurewise_center:
@@ -305,31 +424,174 @@ class ImageDataGenerator:
             x -= self.mean
         if self.featurewise_std_normalization:
             self.std = np.std(x, axis=(0, self.row_axis, self.col_axis)).reshape(shape)
+            x /= self.std + 1e-6
+        if self.zca_whitening:
+            n = len(x)
+            flat = np.reshape(x, (n, -1))
+            u, s, _ = np.linalg.svd(flat.T, full_matrices=False)
+            s_inv = np.sqrt(n) / (s + self.zca_epsilon)
+            self.zca_whitening_matrix = (u * s_inv).dot(u.T)
 
     # ------------------------------------------------------------------ iterators
-    def flow(self, x: np.ndarray, y: Any = None, batch_size: int = 32, shuffle: bool = True,
-             seed: int | None = None, subset: str | None = None) -> NumpyArrayIterator:
-        """Batches of augmented arrays from ``x`` (N, rows, cols, channels) and optional labels ``y``."""
-        return _keras_aware(NumpyArrayIterator)(x, y, self, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                                                subset=subset)
+    def flow(self, x: Any, y: Any = None, batch_size: int = 32, shuffle: bool = True, sample_weight: Any = None,
+             seed: int | None = None, save_to_dir: str | os.PathLike[str] | None = None, save_prefix: str = "",
+             save_format: str = "png", ignore_class_split: bool = False, subset: str | None = None, *,
+             workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10) -> NumpyArrayIterator:
+        """Batches of augmented images from arrays, as Keras' ``flow``.
+
+        Parameters
+        ----------
+        x : ndarray or tuple
+            Images of rank 4 (any channel count), or ``(images, other)`` where
+            ``other`` is an array or a list of arrays given as extra inputs.
+        y : array-like, optional
+            Labels.
+        batch_size : int
+            Samples per batch.
+        shuffle : bool
+            Shuffle the order every epoch.
+        sample_weight : array-like, optional
+            Per-sample weights (batches are then ``(x, y, w)``).
+        seed : int, optional
+            Seed of the order and of every draw.
+        save_to_dir, save_prefix, save_format : optional
+            Save the augmented samples as ``{prefix}_{index}_{hash}.{format}``;
+            ``png``/``jpeg``/``bmp`` for 1, 3 (or 4) channels, ``tif`` for any.
+        ignore_class_split : bool
+            Skip the check that both subsets hold every class of ``y``.
+        subset : {"training", "validation"}, optional
+            Part of ``validation_split``.
+        workers, use_multiprocessing, max_queue_size
+            Given to ``keras.utils.PyDataset`` (``model.fit`` makes batches in
+            that many threads, or processes).
+
+        Returns
+        -------
+        NumpyArrayIterator
+        """
+        return NumpyArrayIterator(x, y, self, batch_size=batch_size, shuffle=shuffle, sample_weight=sample_weight,
+                                  seed=seed, data_format=self.data_format, save_to_dir=save_to_dir,
+                                  save_prefix=save_prefix, save_format=save_format,
+                                  ignore_class_split=ignore_class_split, subset=subset, dtype=self.dtype,
+                                  workers=workers, use_multiprocessing=use_multiprocessing,
+                                  max_queue_size=max_queue_size)
 
     def flow_from_directory(self, directory: str | os.PathLike[str], target_size: tuple[int, int] = (256, 256),
-                            classes: Sequence[str] | None = None, class_mode: str | None = "categorical",
-                            batch_size: int = 32, shuffle: bool = True, seed: int | None = None,
-                            subset: str | None = None, nodata: float | None = None,
-                            interpolation: str = "nearest") -> DirectoryIterator:
-        """Batches from class sub-folders of GeoTIFFs of any band count (the EuroSAT layout).
+                            color_mode: str | None = None, classes: Sequence[str] | None = None,
+                            class_mode: str | None = "categorical", batch_size: int = 32, shuffle: bool = True,
+                            seed: int | None = None, save_to_dir: str | os.PathLike[str] | None = None,
+                            save_prefix: str = "", save_format: str = "png", follow_links: bool = False,
+                            subset: str | None = None, interpolation: str = "nearest",
+                            keep_aspect_ratio: bool = False, *, nodata: float | None = None, workers: int = 1,
+                            use_multiprocessing: bool = False, max_queue_size: int = 10) -> DirectoryIterator:
+        """Batches from class sub-folders of images of any band count (the EuroSAT layout), as Keras'.
 
-        Files are read with :func:`geoaug.read` (nodata masks respected,
-        ``nodata=`` for untagged collars), resized to ``target_size`` with
-        ``interpolation``, augmented with their mask, and invalid pixels are
-        set to ``cval``. ``class_mode``: "categorical", "binary", "sparse",
-        "input" or None.
+        Parameters
+        ----------
+        directory : path
+            One sub-folder per class; files ``.tif``, ``.tiff``, ``.png``,
+            ``.jpg``, ``.jpeg``, ``.bmp``, ``.ppm``, read with :func:`geoaug.read`.
+        target_size : (int, int)
+            ``(rows, cols)``; files are resized with ``interpolation``.
+        color_mode : {None, "any", "rgb", "rgba", "grayscale"}
+            None (default) / "any": every band of the file. "rgb", "rgba",
+            "grayscale": Keras' (PIL's) meaning, for files of 1, 3 or 4 bands.
+        classes : list of str, optional
+            Sub-folders to use, in class-index order (default: all, sorted).
+        class_mode : {"categorical", "binary", "sparse", "input", None}
+            Label format.
+        batch_size, shuffle, seed
+            As in :meth:`flow`.
+        save_to_dir, save_prefix, save_format : optional
+            As in :meth:`flow`; ``tif`` keeps the augmented geotransform.
+        follow_links : bool
+            Follow symbolic links to sub-folders.
+        subset : {"training", "validation"}, optional
+            Part of ``validation_split`` (per class).
+        interpolation : {"nearest", "bilinear", "bicubic"}
+            Resampling to ``target_size``.
+        keep_aspect_ratio : bool
+            Crop the centre to the target aspect ratio before resizing.
+        nodata : float, optional
+            Nodata value for files without a nodata tag (pixels become ``cval``).
+        workers, use_multiprocessing, max_queue_size
+            As in :meth:`flow`.
+
+        Returns
+        -------
+        DirectoryIterator
         """
-        return _keras_aware(DirectoryIterator)(directory, self, target_size=target_size, classes=classes,
-                                               class_mode=class_mode, batch_size=batch_size, shuffle=shuffle,
-                                               seed=seed, subset=subset, nodata=nodata,
-                                               interpolation=interpolation)
+        return DirectoryIterator(directory, self, target_size=target_size, color_mode=color_mode, classes=classes,
+                                 class_mode=class_mode, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                 data_format=self.data_format, save_to_dir=save_to_dir, save_prefix=save_prefix,
+                                 save_format=save_format, follow_links=follow_links, subset=subset,
+                                 interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio,
+                                 dtype=self.dtype, nodata=nodata, workers=workers,
+                                 use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+
+    def flow_from_dataframe(self, dataframe: Any, directory: str | os.PathLike[str] | None = None,
+                            x_col: str = "filename", y_col: str | list[str] = "class",
+                            weight_col: str | None = None, target_size: tuple[int, int] = (256, 256),
+                            color_mode: str | None = None, classes: Sequence[str] | None = None,
+                            class_mode: str | None = "categorical", batch_size: int = 32, shuffle: bool = True,
+                            seed: int | None = None, save_to_dir: str | os.PathLike[str] | None = None,
+                            save_prefix: str = "", save_format: str = "png", subset: str | None = None,
+                            interpolation: str = "nearest", validate_filenames: bool = True, *,
+                            keep_aspect_ratio: bool = False, nodata: float | None = None, workers: int = 1,
+                            use_multiprocessing: bool = False, max_queue_size: int = 10,
+                            **kwargs: Any) -> DataFrameIterator:
+        """Batches from a pandas data frame of file names and labels, as Keras' (needs pandas).
+
+        Parameters
+        ----------
+        dataframe : pandas.DataFrame
+            One row per image.
+        directory : path, optional
+            Folder the file names are relative to (None: as written).
+        x_col : str
+            Column of file names (strings).
+        y_col : str or list of str
+            Label column (a list for ``class_mode="multi_output"`` or ``"raw"``).
+        weight_col : str, optional
+            Numeric column of sample weights.
+        target_size, color_mode, classes, batch_size, shuffle, seed, save_to_dir, save_prefix, save_format
+            As in :meth:`flow_from_directory`.
+        class_mode : {"categorical", "binary", "sparse", "input", "multi_output", "raw", None}
+            Label format; Keras' deprecated ``"other"`` means ``"raw"``.
+        subset : {"training", "validation"}, optional
+            Part of ``validation_split`` (the first rows are validation).
+        interpolation : {"nearest", "bilinear", "bicubic"}
+            Resampling to ``target_size``.
+        validate_filenames : bool
+            Drop rows whose file does not exist or is not an image (with a warning).
+        keep_aspect_ratio, nodata, workers, use_multiprocessing, max_queue_size
+            As in :meth:`flow_from_directory`.
+        **kwargs
+            Keras' deprecated ``has_ext``, ``sort``, ``drop_duplicates``
+            (a DeprecationWarning each); anything else is an error.
+
+        Returns
+        -------
+        DataFrameIterator
+        """
+        unknown = sorted(set(kwargs) - set(_DEPRECATED_DATAFRAME_KWARGS))
+        if unknown:
+            raise ParameterTypeError(f"flow_from_dataframe() got unexpected keyword arguments {unknown}")
+        for name in kwargs:
+            warnings.warn(f"{name} is deprecated (and ignored), as in Keras: batches follow the order of the data "
+                          "frame and file names must match the files exactly.", DeprecationWarning, stacklevel=2)
+        if class_mode == "other":
+            warnings.warn('`class_mode="other"` is deprecated, please use `class_mode="raw"`.', DeprecationWarning,
+                          stacklevel=2)
+            class_mode = "raw"
+        return DataFrameIterator(dataframe, directory, self, x_col=x_col, y_col=y_col, weight_col=weight_col,
+                                 target_size=target_size, color_mode=color_mode, classes=classes,
+                                 class_mode=class_mode, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                 data_format=self.data_format, save_to_dir=save_to_dir, save_prefix=save_prefix,
+                                 save_format=save_format, subset=subset, interpolation=interpolation,
+                                 keep_aspect_ratio=keep_aspect_ratio, dtype=self.dtype,
+                                 validate_filenames=validate_filenames, nodata=nodata, workers=workers,
+                                 use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
 
     # ------------------------------------------------------------------ layout helpers
     def _to_chw(self, x: np.ndarray) -> np.ndarray:
@@ -339,171 +601,3 @@ class ImageDataGenerator:
 
     def _from_chw(self, x: np.ndarray) -> np.ndarray:
         return np.moveaxis(x, 0, -1) if self.data_format == "channels_last" else x
-
-
-def _keras_aware(cls: type) -> type:
-    """``cls`` mixed with ``keras.utils.PyDataset`` when Keras has been imported (never imports it)."""
-    keras = sys.modules.get("keras")
-    base = getattr(getattr(keras, "utils", None), "PyDataset", None) if keras is not None else None
-    if base is None:
-        return cls
-    return type(cls.__name__, (cls, base), {"__module__": __name__})
-
-
-class _Iterator:
-    """Batches by index; each sample's draw comes from (seed, epoch, sample index) only."""
-
-    def __init__(self, n: int, generator: ImageDataGenerator, batch_size: int, shuffle: bool,
-                 seed: int | None) -> None:
-        if batch_size < 1:
-            raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
-        self.n, self.generator, self.batch_size, self.shuffle = n, generator, int(batch_size), shuffle
-        self.seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else int(seed)
-        self.epoch = 0
-        self._next = 0
-        for base in type(self).__mro__:
-            if base.__name__ == "PyDataset" and base is not _Iterator:
-                base.__init__(self)  # type: ignore[misc]
-                break
-
-    def __len__(self) -> int:
-        return (self.n + self.batch_size - 1) // self.batch_size
-
-    def _order(self) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(self.n)
-        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.epoch,))).permutation(self.n)
-
-    def _rng(self, index: int) -> np.random.Generator:
-        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.epoch, int(index))))
-
-    def __getitem__(self, idx: int) -> Any:
-        if idx >= len(self) or idx < 0:
-            raise IndexError(f"batch {idx} out of range (0..{len(self) - 1})")
-        indexes = self._order()[idx * self.batch_size:(idx + 1) * self.batch_size]
-        return self._batch(indexes)
-
-    def _batch(self, indexes: np.ndarray) -> Any:
-        raise NotImplementedError
-
-    def on_epoch_end(self) -> None:
-        """Advance to the next epoch: new order (if shuffling) and new draws."""
-        self.epoch += 1
-
-    def set_epoch(self, epoch: int) -> None:
-        """Jump to an epoch (draws depend only on seed, epoch and sample)."""
-        self.epoch = int(epoch)
-
-    def __iter__(self) -> _Iterator:
-        return self
-
-    def __next__(self) -> Any:
-        if self._next >= len(self):
-            self._next = 0
-            self.on_epoch_end()
-        batch = self[self._next]
-        self._next += 1
-        return batch
-
-
-class NumpyArrayIterator(_Iterator):
-    """Batches of augmented images from an array (what :meth:`ImageDataGenerator.flow` returns)."""
-
-    def __init__(self, x: np.ndarray, y: Any, generator: ImageDataGenerator, batch_size: int = 32,
-                 shuffle: bool = True, seed: int | None = None, subset: str | None = None) -> None:
-        x = np.asarray(x)
-        if x.ndim != 4:
-            raise ParameterError(f"flow() expects an array of rank 4, got shape {x.shape}")
-        if y is not None and len(y) != len(x):
-            raise ParameterError(f"x and y have different lengths: {len(x)} and {len(y)}")
-        split = generator._validation_split
-        if subset is not None:
-            if subset not in ("training", "validation"):
-                raise ParameterError(f"subset must be 'training' or 'validation', got {subset!r}")
-            k = int(len(x) * split)
-            sl = slice(None, k) if subset == "validation" else slice(k, None)
-            x = x[sl]
-            y = None if y is None else np.asarray(y)[sl]
-        self.x = x
-        self.y = None if y is None else np.asarray(y)
-        super().__init__(len(x), generator, batch_size, shuffle, seed)
-
-    def _batch(self, indexes: np.ndarray) -> Any:
-        g = self.generator
-        out = np.zeros((len(indexes), *self.x.shape[1:]), dtype=g.dtype)
-        for j, i in enumerate(indexes):
-            img = g.random_transform(self.x[i].astype(g.dtype), self._rng(i))
-            out[j] = g.standardize(img)
-        return out if self.y is None else (out, self.y[indexes])
-
-
-class DirectoryIterator(_Iterator):
-    """Batches from ``directory/<class>/*.tif`` (what :meth:`ImageDataGenerator.flow_from_directory` returns)."""
-
-    def __init__(self, directory: str | os.PathLike[str], generator: ImageDataGenerator,
-                 target_size: tuple[int, int] = (256, 256), classes: Sequence[str] | None = None,
-                 class_mode: str | None = "categorical", batch_size: int = 32, shuffle: bool = True,
-                 seed: int | None = None, subset: str | None = None, nodata: float | None = None,
-                 interpolation: str = "nearest") -> None:
-        root = Path(directory)
-        if not root.is_dir():
-            raise ParameterError(f"{root}: directory does not exist")
-        if class_mode not in ("categorical", "binary", "sparse", "input", None):
-            raise ParameterError(f"class_mode must be categorical, binary, sparse, input or None, got {class_mode!r}")
-        if subset not in (None, "training", "validation"):
-            raise ParameterError(f"subset must be 'training' or 'validation', got {subset!r}")
-        self.class_names = list(classes) if classes else sorted(p.name for p in root.iterdir() if p.is_dir())
-        self.class_indices = {c: i for i, c in enumerate(self.class_names)}
-        self.filenames: list[str] = []
-        labels: list[int] = []
-        split = generator._validation_split
-        for c in self.class_names:
-            files = sorted(p for p in (root / c).rglob("*") if p.suffix.lower() in (".tif", ".tiff"))
-            k = int(len(files) * split)
-            if subset == "validation":
-                files = files[:k]
-            elif subset == "training":
-                files = files[k:]
-            self.filenames += [str(f.relative_to(root)) for f in files]
-            labels += [self.class_indices[c]] * len(files)
-        self.directory, self.target_size, self.class_mode = root, tuple(target_size), class_mode
-        self.classes = np.asarray(labels, dtype=np.int64)
-        self.nodata, self.interpolation = nodata, interpolation
-        super().__init__(len(self.filenames), generator, batch_size, shuffle, seed)
-        print(f"Found {self.n} images belonging to {len(self.class_names)} classes.")
-
-    def load(self, i: int) -> GeoRaster:
-        """Sample ``i`` read and resized to ``target_size`` (mask kept)."""
-        r = read(self.directory / self.filenames[i], nodata=self.nodata)
-        h, w = self.target_size
-        if (r.height, r.width) != (h, w):
-            m, shape = geometry.resize((r.height, r.width), h, w)
-            r = warp(r, m, shape, self.interpolation)
-        return r
-
-    def _batch(self, indexes: np.ndarray) -> Any:
-        g = self.generator
-        images = []
-        for i in indexes:
-            r = g.apply_to_raster(self.load(int(i)), g.get_random_transform(
-                self._shape_for(g), self._rng(int(i))))
-            chw = np.where(r.band_mask, r.data, g.cval).astype(g.dtype)
-            images.append(g.standardize(g._from_chw(chw)))
-        x = np.stack(images)
-        labels = self.classes[indexes]
-        if self.class_mode == "categorical":
-            y = np.zeros((len(indexes), len(self.class_names)), dtype=g.dtype)
-            y[np.arange(len(indexes)), labels] = 1
-        elif self.class_mode == "binary":
-            y = labels.astype(g.dtype)
-        elif self.class_mode == "sparse":
-            y = labels
-        elif self.class_mode == "input":
-            y = x.copy()
-        else:
-            return x
-        return x, y
-
-    def _shape_for(self, g: ImageDataGenerator) -> tuple[int, int, int]:
-        h, w = self.target_size
-        return (h, w, 0) if g.data_format == "channels_last" else (0, h, w)
