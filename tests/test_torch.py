@@ -51,6 +51,7 @@ def _epochs(ds: gt.GeoTiffDataset, loader: torch.utils.data.DataLoader, n: int) 
 
 
 # ------------------------------------------------------------------------ epochs reach (persistent) workers
+@pytest.mark.filterwarnings("ignore:This DataLoader will create 4 worker processes")
 @pytest.mark.parametrize("context,workers,persistent", [
     ("fork", 2, True), ("fork", 4, True), ("fork", 2, False), ("spawn", 2, True), ("forkserver", 2, True)])
 def test_epochs_advance_in_workers_and_are_reproducible(folder: Path, context: str, workers: int,
@@ -366,3 +367,25 @@ def test_dataset_valid_key_and_torchgeo_format(tmp_path: Path) -> None:
     assert batch["transform"].shape == (1, 6) and batch["crs"] == ["EPSG:32601"]
     with pytest.raises(ParameterError, match="sample_format"):
         gt.GeoTiffDataset(images, sample_format="tg")
+
+
+# ------------------------------------------------------------------------ the docs' PyTorch section runs
+def test_training_doc_pytorch_section_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import re
+
+    from conftest import ROOT
+
+    text = (ROOT / "docs/training.md").read_text()
+    section = text[text.index("## PyTorch"):text.index("## Keras")]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) >= 5
+    for name in ("fixtures", "docs"):
+        os.symlink(ROOT / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/training.md", "exec"), ns)
+    assert tuple(ns["per"].shape) == (4, 12, 64, 64) and ns["per"].dtype == torch.int16
+    assert ns["out"]["transform"] != ns["r"].transform and ns["d"]["mask"].shape == (64, 64)
+    assert sorted(ns["s"]) == ["bounds", "crs", "image", "index", "mask", "transform", "valid"]
