@@ -18,6 +18,20 @@ array([[[2, 1, 0],
 >>> res = flip(a, rng=np.random.default_rng(0), labels=a[0], return_params=True)
 >>> res.params, res.labels.tolist()                # label rasters get the same draw
 ({'applied': True}, [[2, 1, 0], [5, 4, 3]])
+>>> flip(image=a, mask=a[0], rng=0)["mask"].tolist()   # keyword style: mask = the target raster
+[[2, 1, 0], [5, 4, 3]]
+>>> flip(np.zeros((4, 1, 2, 3), "uint8"), rng=0).shape  # a (B, bands, H, W) batch: one draw per sample
+(4, 1, 2, 3)
+>>> flip(np.zeros((32, 32, 3), "uint8"), rng=0)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+geoaug.errors.ParameterError: array of shape (32, 32, 3) looks like (H, W, C) with 3 channels; ...
+>>> flip(np.zeros((32, 32, 3), "uint8"), rng=0, layout="hwc").shape
+(32, 32, 3)
+
+CPU torch tensors give tensors back; dict samples (``{"image", "mask",
+"transform", "bounds", ...}``, torchgeo style) give dicts back with their
+geotransform and bounds moved by the same matrix.
 """
 
 from __future__ import annotations
