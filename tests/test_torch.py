@@ -59,7 +59,8 @@ def test_epochs_advance_in_workers_and_are_reproducible(folder: Path, context: s
     ds = gt.GeoTiffDataset(folder, PIPE, seed=3)
     ref = _epochs(ds, torch.utils.data.DataLoader(ds, batch_size=2), 3)  # in this process
     loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=workers, persistent_workers=persistent,
-                                         multiprocessing_context=context)
+                                         multiprocessing_context=context,
+                                         worker_init_fn=None if persistent else gt.worker_init_fn)
     got = _epochs(ds, loader, 3)
     for e in range(3):
         assert len(got[e]) == 2
@@ -82,7 +83,10 @@ NO_RNG = geoaug.Compose([geoaug.GaussianNoise(1.0)], seed=11)
 
 
 class NoiseDataset(torch.utils.data.Dataset):
-    """A user's own Dataset that calls a pipeline without ``rng``."""
+    """A user's own Dataset that calls its pipeline without ``rng`` (pickled into spawned workers)."""
+
+    def __init__(self, pipe: geoaug.Compose = NO_RNG) -> None:
+        self.pipe = pipe
 
     def __len__(self) -> int:
         return 8
@@ -90,33 +94,43 @@ class NoiseDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict:
         import numba
 
-        out = NO_RNG(np.zeros((2, 4, 4), np.float32))
+        out = self.pipe(np.zeros((2, 4, 4), np.float32))
         return {"x": torch.from_numpy(out), "threads": numba.get_num_threads(),
                 "worker": torch.utils.data.get_worker_info().id}
 
 
-def _noise_run(workers: int = 2) -> list[dict]:
-    torch.manual_seed(0)
-    loader = torch.utils.data.DataLoader(NoiseDataset(), batch_size=None, num_workers=workers,
-                                         multiprocessing_context="fork")
+def _noise_run(seed: int = 0, context: str = "fork") -> list[dict]:
+    torch.manual_seed(seed)
+    loader = torch.utils.data.DataLoader(NoiseDataset(), batch_size=None, num_workers=2,
+                                         multiprocessing_context=context)
     return list(loader)
+
+
+def _check_independent(samples: list[dict]) -> None:
+    assert {s["worker"] for s in samples} == {0, 1}
+    xs = [s["x"] for s in samples]
+    for i in range(len(xs)):
+        for j in range(i):
+            assert not torch.equal(xs[i], xs[j]), f"samples {i} and {j} got the same draw"
+    assert all(s["threads"] == 1 for s in samples)  # numba single-threaded inside workers
 
 
 def test_pipeline_without_rng_draws_independently_per_worker_and_reproducibly() -> None:
     NO_RNG(np.zeros((2, 4, 4), np.float32))  # the parent's generator exists before the fork
     a = _noise_run()
-    assert {s["worker"] for s in a} == {0, 1}
-    xs = [s["x"] for s in a]
-    for i in range(len(xs)):
-        for j in range(i):
-            assert not torch.equal(xs[i], xs[j]), f"samples {i} and {j} got the same draw"
-    assert all(s["threads"] == 1 for s in a)  # numba single-threaded inside workers
+    _check_independent(a)
     b = _noise_run()
     assert all(torch.equal(x["x"], y["x"]) for x, y in zip(a, b))  # torch.manual_seed -> same draws
-    torch.manual_seed(1)
-    c = list(torch.utils.data.DataLoader(NoiseDataset(), batch_size=None, num_workers=2,
-                                         multiprocessing_context="fork"))
+    c = _noise_run(seed=1)
     assert not torch.equal(a[0]["x"], c[0]["x"])
+
+
+def test_pipeline_without_rng_in_spawned_workers() -> None:
+    NO_RNG(np.zeros((2, 4, 4), np.float32))  # a generator with state: pickled, it must not be replayed
+    s = _noise_run(context="spawn")
+    _check_independent(s)
+    # the worker seeds come from torch's generator, whatever the start method: the same draws as fork
+    assert all(torch.equal(x["x"], y["x"]) for x, y in zip(s, _noise_run(context="fork")))
 
 
 def _noise_in_child(_: int) -> tuple[int, np.ndarray]:
