@@ -1,12 +1,19 @@
-"""Seeds that do not depend on order: one generator per (seed, input, copy)."""
+"""Seeds that do not depend on order: one generator per (seed, input, copy).
+
+Also the rule for generators nobody passed: a pipeline called without ``rng``
+uses :func:`default_generator` keyed on :func:`process_key`, so forked or
+spawned processes and DataLoader workers never replay one another's draws.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 
 import numpy as np
 
-__all__ = ["rng_for", "stable_key"]
+__all__ = ["default_generator", "process_key", "rng_for", "stable_key"]
 
 
 def stable_key(text: str) -> tuple[int, int]:
@@ -29,3 +36,90 @@ def rng_for(seed: int, name: str, copy: int) -> np.random.Generator:
     True
     """
     return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(*stable_key(name), int(copy))))
+
+
+# ------------------------------------------------------------------ per-process default generators
+#: ``()`` in the process that imported geoaug first; ``("pid", pid)`` in a forked or spawned child;
+#: ``("worker", seed)`` in a torch DataLoader worker (``get_worker_info().seed``)
+_process_key: tuple = ()
+_checked = False
+
+
+def _started_as_child() -> bool:
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None
+
+
+def _after_fork_in_child() -> None:
+    global _process_key, _checked
+    _process_key, _checked = ("pid", os.getpid()), False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+if _started_as_child():  # spawn / forkserver children import geoaug afresh
+    _process_key = ("pid", os.getpid())
+
+
+def _single_threaded_kernels() -> None:
+    """numba kernels run on one thread in a DataLoader worker (torch sets its own threads to 1 there)."""
+    from .kernels import threads
+
+    threads.configure()
+    import numba
+
+    numba.set_num_threads(1)
+
+
+def process_key() -> tuple:
+    """Which process this is, for default generators: ``()``, ``("pid", pid)`` or ``("worker", seed)``.
+
+    ``()`` in the main process; ``("worker", seed)`` in a torch ``DataLoader``
+    worker, where ``seed`` is ``torch.utils.data.get_worker_info().seed`` (it
+    derives from torch's generator, so ``torch.manual_seed`` before building
+    the loader makes it reproducible); ``("pid", pid)`` in any other child
+    process (``multiprocessing`` fork, spawn or forkserver). The first call in
+    a DataLoader worker also sets numba's thread count to 1 in that worker.
+    After the first call in a process this is one global lookup.
+    """
+    global _process_key, _checked
+    if not _checked:
+        _checked = True
+        torch = sys.modules.get("torch")
+        data = getattr(getattr(torch, "utils", None), "data", None)
+        info = data.get_worker_info() if data is not None else None
+        if info is not None:
+            _process_key = ("worker", int(info.seed))
+            _single_threaded_kernels()
+    return _process_key
+
+
+def default_generator(seed: int | None, key: tuple) -> np.random.Generator:
+    """The default generator of a pipeline with ``seed`` in the process ``key`` (see :func:`process_key`).
+
+    * main process: ``SeedSequence(seed)`` (fresh OS entropy when ``seed`` is None);
+    * DataLoader worker with torch seed ``s``: ``SeedSequence(seed, spawn_key=(1, s mod 2**32, s >> 32))``,
+      or ``SeedSequence(s)`` when ``seed`` is None;
+    * other child process with id ``pid``: ``SeedSequence(seed, spawn_key=(2, pid))``, or fresh OS entropy.
+
+    So no two processes replay one stream, and DataLoader workers are
+    reproducible given the pipeline seed and ``torch.manual_seed``.
+
+    Examples
+    --------
+    >>> a = default_generator(0, ()).random()
+    >>> a == default_generator(0, ()).random() != default_generator(0, ("worker", 7)).random()
+    True
+    """
+    if not key:
+        return np.random.default_rng(np.random.SeedSequence(seed))
+    kind, value = key
+    value = int(value) & 0xFFFFFFFFFFFFFFFF
+    if kind == "worker":
+        if seed is None:
+            return np.random.default_rng(np.random.SeedSequence(value))
+        return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(1, value & 0xFFFFFFFF, value >> 32)))
+    if seed is None:
+        return np.random.default_rng()
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(2, value)))

@@ -18,20 +18,40 @@ array([[[2, 1, 0],
 >>> res = flip(a, rng=np.random.default_rng(0), labels=a[0], return_params=True)
 >>> res.params, res.labels.tolist()                # label rasters get the same draw
 ({'applied': True}, [[2, 1, 0], [5, 4, 3]])
+>>> flip(image=a, mask=a[0], rng=0)["mask"].tolist()   # keyword style: mask = the target raster
+[[2, 1, 0], [5, 4, 3]]
+>>> flip(np.zeros((4, 1, 2, 3), "uint8"), rng=0).shape  # a (B, bands, H, W) batch: one draw per sample
+(4, 1, 2, 3)
+>>> flip(np.zeros((32, 32, 3), "uint8"), rng=0)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+geoaug.errors.ParameterError: array of shape (32, 32, 3) looks like (H, W, C) with 3 channels; ...
+>>> flip(np.zeros((32, 32, 3), "uint8"), rng=0, layout="hwc").shape
+(32, 32, 3)
+
+CPU torch tensors give tensors back; dict samples (``{"image", "mask",
+"transform", "bounds", ...}``, torchgeo style) give dicts back with their
+geotransform and bounds moved by the same matrix.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from affine import Affine
 
+from .. import seeding
 from ..errors import ParameterError
 from ..raster import GeoRaster
 
-__all__ = ["REGISTRY", "GeometricTransform", "Result", "Transform", "as_range", "draw"]
+__all__ = ["BATCH_DRAWS", "LAYOUTS", "REGISTRY", "GeometricTransform", "Result", "Transform", "as_range",
+           "check_layout", "draw", "looks_hwc"]
 
 #: name -> transform class, filled by subclassing (used by serialisation and the test suite)
 REGISTRY: dict[str, type[Transform]] = {}
@@ -119,35 +139,65 @@ class Transform:
             return {"applied": False}
         return {"applied": True, **self.sample_params(rng, raster)}
 
-    def apply(self, raster: RasterLike, params: dict[str, Any]) -> Any:
-        """Apply parameters from :meth:`sample` (replay). Arrays in, arrays out."""
-        r = _as_raster(raster)
+    def apply(self, raster: RasterLike, params: dict[str, Any], *, layout: str | None = None) -> Any:
+        """Apply parameters from :meth:`sample` (replay). Arrays in, arrays out; tensors in, tensors out."""
+        r = _as_raster(raster, layout)
         out = self.apply_params(r, params) if params.get("applied", True) else r
-        return _like_input(raster, out)
+        return _like_input(raster, out, layout)
 
-    def apply_label(self, label: RasterLike, params: dict[str, Any]) -> Any:
+    def apply_label(self, label: RasterLike, params: dict[str, Any], *, layout: str | None = None) -> Any:
         """Apply parameters to a label raster (nearest, no value changes)."""
-        r = _as_raster(label)
+        r, back = _as_target(label, layout)
         out = self.apply_label_params(r, params) if params.get("applied", True) else r
-        return _like_input(label, out)
+        return back(out)
 
     def __call__(
         self,
-        image: RasterLike,
+        image: Any = None,
         rng: np.random.Generator | int | None = None,
         *,
-        labels: RasterLike | None = None,
+        labels: Any = None,
+        mask: Any = None,
         return_params: bool = False,
+        layout: str | None = None,
+        batch_draw: str = "per_sample",
     ) -> Any:
-        """Sample and apply. Returns the image, or a :class:`Result` when
-        ``labels`` is given or ``return_params`` is True."""
+        """Sample and apply.
+
+        Parameters
+        ----------
+        image : GeoRaster, ndarray, CPU torch tensor or dict sample
+            ``(bands, H, W)`` or ``(H, W)``; ``(B, bands, H, W)`` for a batch;
+            ``(H, W, C)`` / ``(B, H, W, C)`` with ``layout="hwc"``; or a dict
+            sample with an ``"image"`` key (torchgeo style: ``"mask"`` is the
+            target, ``"transform"``/``"bounds"`` move with the draw).
+        rng : Generator or int, optional
+            The randomness (an int seeds a new generator).
+        labels, mask : raster-like, optional
+            A target raster (class labels...) given the same draw with nearest.
+            ``mask=`` is the keyword style (``pipe(image=x, mask=m)``) and
+            returns a dict.
+        return_params : bool
+            Also return the drawn parameters.
+        layout : {"chw", "hwc"}, optional
+            Axis order of 3-D (4-D for batches) arrays and tensors; by default
+            ``"chw"``, and an array that looks ``(H, W, C)`` is refused
+            (see :func:`check_layout`).
+        batch_draw : {"per_sample", "shared"}
+            For ``(B, ...)`` batches: one draw per sample, or one draw for all.
+
+        Returns
+        -------
+        object
+            The image, of the input's kind; a :class:`Result` (``image``,
+            ``labels``, ``params``) when ``labels`` is given or
+            ``return_params`` is True; a dict ``{"image", "mask"[, "params"]}``
+            when ``mask`` is given; a dict like the input for dict samples
+            (a :class:`Result` holding it with ``return_params``).
+        """
+        seeding.process_key()  # first call in a DataLoader worker: single-threaded kernels there
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        params = self.sample(gen, image)
-        out = self.apply(image, params)
-        if labels is None and not return_params:
-            return out
-        lab = self.apply_label(labels, params) if labels is not None else None
-        return Result(out, lab, params if return_params else None)
+        return _call(self, gen, image, labels, mask, return_params, layout, batch_draw)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -188,14 +238,305 @@ class GeometricTransform(Transform):
         return warp(label, m, shape, "nearest", label_fill(self.fill))
 
 
-def _as_raster(x: RasterLike) -> GeoRaster:
+# ------------------------------------------------------------------ inputs in, outputs of the same kind
+LAYOUTS = ("chw", "hwc")
+BATCH_DRAWS = ("per_sample", "shared")
+#: target dtypes the kernels lack, warped as a wider/narrower supported dtype and cast back
+_TARGET_CASTS = {np.dtype("int64"): np.dtype("int32"), np.dtype("bool"): np.dtype("uint8"),
+                 np.dtype("int8"): np.dtype("int16")}
+
+
+def looks_hwc(shape: tuple[int, ...]) -> bool:
+    """True when a 3-D shape ``(a, b, c)`` looks like ``(H, W, C)`` rather than ``(bands, H, W)``.
+
+    That is when the last axis is strictly the smallest, ``c < a`` and
+    ``c < b``, and either it is at most 4 while the first axis is over 4
+    (RGB, RGBA, one- or two-channel images), or it is at most 16 while both
+    other axes are at least 16 (a multispectral chip, up to 16 bands).
+    ``(bands, H, W)`` arrays that match (an image narrower than its band
+    count and height, e.g. 20 bands of 64 x 16) need ``layout="chw"``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        A 3-D shape.
+
+    Examples
+    --------
+    >>> [looks_hwc(s) for s in [(64, 64, 3), (256, 256, 13), (8, 8, 4), (13, 64, 64), (3, 2, 3), (1, 5, 5)]]
+    [True, True, True, False, False, False]
+    """
+    a, b, c = shape
+    return c < a and c < b and (c <= 4 < a or c <= 16 <= min(a, b))
+
+
+def check_layout(shape: tuple[int, ...], layout: str | None = None) -> str:
+    """The layout of a 3-D array: ``layout`` when given, else ``"chw"`` unless it looks HWC (refused).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The array's shape (one sample).
+    layout : {"chw", "hwc"} or None
+        What the caller says; None lets :func:`looks_hwc` guard the default.
+
+    Returns
+    -------
+    str
+        ``"chw"`` or ``"hwc"``.
+
+    Raises
+    ------
+    ParameterError
+        An unknown layout, or a shape that looks ``(H, W, C)`` without a layout.
+    """
+    if layout is None:
+        if len(shape) == 3 and looks_hwc(shape):
+            raise ParameterError(
+                f"array of shape {tuple(shape)} looks like (H, W, C) with {shape[2]} channels; geoaug reads "
+                f"(bands, H, W). Pass layout=\"hwc\" to augment it as (H, W, C) (returned as (H, W, C)), or "
+                f"layout=\"chw\" if it really is {shape[0]} bands of {shape[1]} x {shape[2]} pixels")
+        return "chw"
+    if layout not in LAYOUTS:
+        raise ParameterError(f"layout must be \"chw\" or \"hwc\", got {layout!r}")
+    return layout
+
+
+def _is_tensor(x: Any) -> bool:
+    torch = sys.modules.get("torch")  # never imported here: a tensor exists only if torch is loaded
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    """A numpy view of an ndarray or a CPU tensor (no copy); other array-likes through ``np.asarray``."""
+    if isinstance(x, np.ndarray):
+        return x
+    if _is_tensor(x):
+        if x.device.type != "cpu":
+            raise ParameterError(f"tensor on device {x.device}: geoaug augments CPU tensors (move it with .cpu())")
+        try:
+            return x.detach().numpy()
+        except TypeError as e:  # bfloat16 and other dtypes numpy lacks
+            from ..errors import UnsupportedDtypeError
+
+            raise UnsupportedDtypeError(f"tensor dtype {x.dtype} is not supported: {e}") from None
+    if isinstance(x, Mapping):
+        raise ParameterError("a dict sample is augmented by calling the transform on it, pipe(sample), "
+                             f"not by sample/apply; got keys {sorted(map(str, x))}")
+    arr = np.asarray(x)
+    if arr.dtype == object or arr.ndim == 0:
+        raise ParameterError(f"expected a raster (GeoRaster, ndarray or tensor (bands, H, W)), "
+                             f"got {type(x).__name__} of shape {arr.shape}")
+    return arr
+
+
+def _as_raster(x: RasterLike, layout: str | None = None) -> GeoRaster:
     if isinstance(x, GeoRaster):
         return x
-    return GeoRaster.from_array(np.asarray(x))
+    arr = x if type(x) is np.ndarray else _to_numpy(x)
+    if arr.ndim == 3:
+        if check_layout(arr.shape, layout) == "hwc":
+            arr = arr.transpose(2, 0, 1)
+    elif arr.ndim == 4:
+        raise ParameterError(f"a batch of shape {arr.shape}: call the transform on it (one draw per sample, "
+                             "or batch_draw=\"shared\"); sample/apply take one sample (bands, H, W)")
+    return GeoRaster.from_array(arr)
 
 
-def _like_input(original: RasterLike, out: GeoRaster) -> Any:
+def _like_input(original: RasterLike, out: GeoRaster, layout: str | None = None, dtype: Any = None) -> Any:
     if isinstance(original, GeoRaster):
         return out
-    arr = np.asarray(original)
-    return out.data[0] if arr.ndim == 2 else out.data
+    data = out.data
+    if dtype is not None and data.dtype != dtype:
+        data = data.astype(dtype)
+    ndim = original.ndim if hasattr(original, "ndim") else np.ndim(original)
+    if ndim == 2:
+        data = data[0]
+    elif layout == "hwc":
+        data = data.transpose(1, 2, 0)
+    if type(original) is np.ndarray or not _is_tensor(original):
+        return data
+    return _to_tensor(data)
+
+
+def _to_tensor(data: np.ndarray) -> Any:
+    if min(data.strides, default=0) < 0 or not data.flags.writeable:
+        data = np.ascontiguousarray(data) if data.flags.writeable else data.copy()
+    return sys.modules["torch"].from_numpy(data)
+
+
+def _target_array(label: Any) -> tuple[np.ndarray, np.dtype | None]:
+    """A target as an array of a dtype the kernels take, and the dtype to cast back to (or None)."""
+    arr = _to_numpy(label)
+    cast = _TARGET_CASTS.get(arr.dtype)
+    if cast is None:
+        return arr, None
+    info = np.iinfo(np.int32)
+    if arr.dtype == np.int64 and arr.size and (arr.min() < info.min or arr.max() > info.max):
+        raise ParameterError("int64 target values beyond the int32 range cannot be warped")
+    return arr.astype(cast), arr.dtype
+
+
+def _as_target(label: Any, layout: str | None = None) -> tuple[GeoRaster, Any]:
+    """A target raster and the function that gives the warped one back in the target's own kind and dtype."""
+    if isinstance(label, GeoRaster):
+        return label, lambda out: out
+    arr, dtype = _target_array(label)
+    return _as_raster(arr, layout), lambda out: _like_input(label, out, layout, dtype)
+
+
+def _call(t: Transform, gen: np.random.Generator, image: Any, labels: Any, mask: Any, return_params: bool,
+          layout: str | None, batch_draw: str) -> Any:
+    if image is None:
+        raise ParameterError(f"{type(t).__name__}: no image given; call it as t(image) or t(image=..., mask=...)")
+    if labels is not None and mask is not None:
+        raise ParameterError("labels= and mask= both name the target raster: give one of them")
+    if batch_draw not in BATCH_DRAWS:
+        raise ParameterError(f"batch_draw must be \"per_sample\" or \"shared\", got {batch_draw!r}")
+    if layout is not None and layout not in LAYOUTS:
+        raise ParameterError(f"layout must be \"chw\" or \"hwc\", got {layout!r}")
+    if isinstance(image, Mapping):
+        if labels is not None or mask is not None:
+            raise ParameterError("a dict sample carries its own target under \"mask\": don't pass labels=/mask=")
+        return _call_dict(t, gen, image, return_params, layout)
+    target = labels if labels is not None else mask
+    if getattr(image, "ndim", None) == 4:
+        out, tout, params = _call_batch(t, gen, image, target, layout, batch_draw)
+    else:
+        r = _as_raster(image, layout)
+        params = t.sample(gen, r)
+        out = _like_input(image, t.apply(r, params), layout)
+        tout = t.apply_label(target, params, layout=layout) if target is not None else None
+    if mask is not None:
+        res = {"image": out, "mask": tout}
+        if return_params:
+            res["params"] = params
+        return res
+    if labels is None and not return_params:
+        return out
+    return Result(out, tout, params if return_params else None)
+
+
+def _call_batch(t: Transform, gen: np.random.Generator, image: Any, target: Any, layout: str | None,
+                batch_draw: str) -> tuple[Any, Any, Any]:
+    """``(B, bands, H, W)`` (or ``(B, H, W, C)``): one draw per sample or one shared draw."""
+    arr = _to_numpy(image)
+    hwc = check_layout(arr.shape[1:], layout) == "hwc"
+    if hwc:
+        arr = arr.transpose(0, 3, 1, 2)
+    tarr, tdtype = (None, None) if target is None else _target_array(target)
+    if tarr is not None:
+        if tarr.shape[0] != arr.shape[0] or tarr.ndim not in (3, 4):
+            raise ParameterError(f"batch targets must be (B, H, W) or (B, k, H, W) for {arr.shape[0]} samples, "
+                                 f"got shape {tarr.shape}")
+        if tarr.ndim == 4 and hwc:
+            tarr = tarr.transpose(0, 3, 1, 2)
+    outs, touts, plist = [], [], []
+    params: dict[str, Any] = {}
+    for i in range(arr.shape[0]):
+        r = GeoRaster.from_array(arr[i])
+        if i == 0 or batch_draw == "per_sample":
+            params = t.sample(gen, r)
+        plist.append(params)
+        outs.append(t.apply(r, params).data)
+        if tarr is not None:
+            touts.append(t.apply_label(GeoRaster.from_array(tarr[i]), params).data)
+    try:
+        data = np.stack(outs)
+        tdata = np.stack(touts) if tarr is not None else None
+    except ValueError:
+        shapes = sorted({o.shape for o in outs})
+        raise ParameterError(f"the samples of the batch came out with different shapes {shapes}: give the "
+                             "pipeline a fixed output size, or use batch_draw=\"shared\"") from None
+    if hwc:
+        data = data.transpose(0, 2, 3, 1)
+    if tdata is not None:
+        if tdtype is not None:
+            tdata = tdata.astype(tdtype)
+        tdata = tdata[:, 0] if tarr.ndim == 3 else (tdata.transpose(0, 2, 3, 1) if hwc else tdata)
+    if _is_tensor(image):
+        data = _to_tensor(data)
+    if tdata is not None and _is_tensor(target):
+        tdata = _to_tensor(tdata)
+    return data, tdata, (plist if batch_draw == "per_sample" else plist[0])
+
+
+# -- dict samples (torchgeo style) -------------------------------------------------------
+def _call_dict(t: Transform, gen: np.random.Generator, sample: Mapping, return_params: bool,
+               layout: str | None) -> Any:
+    if "image" not in sample:
+        raise ParameterError(f"a dict sample needs an \"image\" key; got keys {sorted(map(str, sample))}")
+    image = sample["image"]
+    if getattr(image, "ndim", None) == 4:
+        raise ParameterError("a dict sample holds one image (bands, H, W); augment samples before collating "
+                             "them, or call the transform on the (B, bands, H, W) batch itself")
+    r = _as_raster(image, layout)
+    transform = _sample_transform(sample, r.height, r.width)
+    if transform is not None:
+        r = r.replace(transform=transform)
+    params = t.sample(gen, r)
+    o = t.apply(r, params)
+    out = dict(sample)
+    out["image"] = _like_input(image, o, layout)
+    if sample.get("mask") is not None:
+        out["mask"] = t.apply_label(sample["mask"], params, layout=layout)
+    if transform is not None:
+        if sample.get("transform") is not None:
+            out["transform"] = _transform_like(sample["transform"], o.transform)
+        if sample.get("bounds") is not None:
+            out["bounds"] = _bounds_like(sample["bounds"], o.bounds)
+    return Result(out, None, params) if return_params else out
+
+
+def _sample_transform(sample: Mapping, height: int, width: int) -> Affine | None:
+    """The sample's geotransform: its ``"transform"``, else north-up from its ``"bounds"``, else None."""
+    v = sample.get("transform")
+    if v is not None:
+        if isinstance(v, Affine):
+            return v
+        vals = np.asarray(v.detach().cpu().numpy() if _is_tensor(v) else v, dtype=float).ravel()
+        if vals.size == 9 and np.allclose(vals[6:], (0, 0, 1)):
+            vals = vals[:6]
+        if vals.size != 6:
+            raise ParameterError(f"sample \"transform\" must be an affine.Affine or its 6 (or 9) coefficients "
+                                 f"a, b, c, d, e, f; got {v!r}")
+        return Affine(*vals)
+    b = sample.get("bounds")
+    if b is None:
+        return None
+    left, bottom, right, top = _read_bounds(b)
+    return Affine((right - left) / width, 0.0, left, 0.0, -(top - bottom) / height, top)
+
+
+def _read_bounds(b: Any) -> tuple[float, float, float, float]:
+    if all(hasattr(b, k) for k in ("minx", "maxx", "miny", "maxy")):
+        return float(b.minx), float(b.miny), float(b.maxx), float(b.maxy)
+    if all(hasattr(b, k) for k in ("left", "bottom", "right", "top")):
+        return float(b.left), float(b.bottom), float(b.right), float(b.top)
+    raise ParameterError(f"sample \"bounds\" must have named fields (torchgeo's minx, maxx, miny, maxy or "
+                         f"rasterio's left, bottom, right, top): the order of a plain {type(b).__name__} is "
+                         f"ambiguous; got {b!r}")
+
+
+def _bounds_like(b: Any, new: tuple[float, float, float, float]) -> Any:
+    left, bottom, right, top = new
+    if hasattr(b, "minx"):
+        fields = {"minx": left, "maxx": right, "miny": bottom, "maxy": top}
+    else:
+        fields = {"left": left, "bottom": bottom, "right": right, "top": top}
+    if dataclasses.is_dataclass(b):
+        return dataclasses.replace(b, **fields)
+    if hasattr(b, "_replace"):
+        return b._replace(**fields)
+    return type(b)(**fields)
+
+
+def _transform_like(v: Any, new: Affine) -> Any:
+    if isinstance(v, Affine):
+        return new
+    vals = list(new)[: np.size(v.detach().cpu().numpy() if _is_tensor(v) else v)]
+    if _is_tensor(v):
+        return sys.modules["torch"].tensor(vals, dtype=v.dtype).reshape(v.shape)
+    if isinstance(v, np.ndarray):
+        return np.array(vals, dtype=v.dtype).reshape(v.shape)
+    return type(v)(vals)

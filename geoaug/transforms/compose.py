@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import seeding
 from ..errors import ParameterError
 from ..raster import GeoRaster
 from .base import GeometricTransform, RasterLike, Transform
@@ -106,7 +107,25 @@ class Compose(_Container):
         if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0):
             raise ParameterError(f"Compose: seed must be a non-negative int, got {seed!r}")
         self.seed = None if seed is None else int(seed)
-        self._rng = np.random.default_rng(np.random.SeedSequence(self.seed))
+        self._rng: np.random.Generator | None = None
+        self._rng_key: tuple | None = None
+
+    def default_rng(self) -> np.random.Generator:
+        """The generator used when no ``rng`` is passed: one per process (:func:`geoaug.seeding.default_generator`).
+
+        In the main process it is ``SeedSequence(seed)``; a DataLoader worker
+        or another forked or spawned process gets its own stream, keyed on the
+        worker's torch seed or the process id, so no two processes replay the
+        same draws. Successive calls in one process take successive draws.
+        """
+        key = seeding.process_key()
+        if self._rng is None or key != self._rng_key:
+            self._rng, self._rng_key = seeding.default_generator(self.seed, key), key
+        return self._rng
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a pickled pipeline (spawned workers) starts its own stream where it lands
+        return {**self.__dict__, "_rng": None, "_rng_key": None}
 
     def get_config(self) -> dict[str, Any]:
         return {"transforms": [to_entry(t) for t in self.transforms], "seed": self.seed, "p": self.p}
@@ -122,21 +141,46 @@ class Compose(_Container):
 
     def __call__(
         self,
-        image: RasterLike,
+        image: Any = None,
         rng: np.random.Generator | int | None = None,
         *,
-        labels: RasterLike | None = None,
+        labels: Any = None,
+        mask: Any = None,
         return_params: bool = False,
         return_record: bool = False,
+        layout: str | None = None,
+        batch_draw: str = "per_sample",
     ) -> Any:
-        """Sample and apply; without ``rng`` the pipeline's own seeded generator is used.
+        """Sample and apply; without ``rng`` the pipeline's per-process generator (:meth:`default_rng`) is used.
 
-        Returns the image, or a :class:`~geoaug.transforms.Result` (``image``,
-        ``labels``, ``params`` = the record) when ``labels`` is given or
-        ``return_params``/``return_record`` is True.
+        Parameters
+        ----------
+        image : GeoRaster, ndarray, CPU tensor or dict sample
+            As for :meth:`Transform.__call__ <geoaug.transforms.base.Transform.__call__>`:
+            ``(bands, H, W)``, ``(B, bands, H, W)`` batches, ``layout="hwc"``
+            arrays, torchgeo-style dicts.
+        rng : Generator or int, optional
+            The randomness; None for the pipeline's own generator.
+        labels, mask : raster-like, optional
+            A target raster (same draw, nearest); ``mask=`` returns a dict.
+        return_params, return_record : bool
+            Also return the record (the two names are synonyms).
+        layout : {"chw", "hwc"}, optional
+            Axis order of arrays and tensors (``(H, W, C)`` is refused without it).
+        batch_draw : {"per_sample", "shared"}
+            For batches: one draw per sample (default) or one for the batch.
+
+        Returns
+        -------
+        object
+            The image, or a :class:`~geoaug.transforms.Result` (``image``,
+            ``labels``, ``params`` = the record) when ``labels`` is given or
+            ``return_params``/``return_record`` is True; dicts for ``mask=`` and
+            dict samples.
         """
-        gen = self._rng if rng is None else rng
-        return super().__call__(image, gen, labels=labels, return_params=return_params or return_record)
+        gen = self.default_rng() if rng is None else rng
+        return super().__call__(image, gen, labels=labels, mask=mask, return_params=return_params or return_record,
+                                layout=layout, batch_draw=batch_draw)
 
     def to_dict(self) -> dict[str, Any]:
         """The pipeline as plain data (see docs/pipelines.md); ``Compose.from_dict`` reverses it."""
