@@ -661,10 +661,11 @@ class GeoAugDatasetAccessor:
         ref = self._ds[images[0]] if images else self._ds[spatial[0]]
         record = _sample(pipe, gen, ref)
         ref_bands = _as_3d(ref).shape[0]
-        for n in images:
+        spectral = any(not isinstance(t, GeometricTransform) for t, _ in flatten(pipe, record))
+        for n in images if spectral else []:
             if _as_3d(self._ds[n]).shape[0] != ref_bands:
-                raise ParameterError(f"image variables need one band count for one draw: {images[0]!r} has "
-                                     f"{ref_bands} bands, {n!r} {_as_3d(self._ds[n]).shape[0]}; "
+                raise ParameterError(f"image variables need one band count for one draw of spectral steps: "
+                                     f"{images[0]!r} has {ref_bands} bands, {n!r} {_as_3d(self._ds[n]).shape[0]}; "
                                      f"augment them separately or list label variables in labels=")
         out = self._apply(pipe, record, label_set)
         return (out, record) if return_record else out
