@@ -42,7 +42,7 @@ from affine import Affine
 from . import geometry
 from .errors import ParameterError
 from .io import _default_nodata
-from .raster import GeoRaster, valid_from_values
+from .raster import GeoRaster, collapse_mask, valid_from_values
 from .transforms.base import GeometricTransform, Transform
 from .transforms.compose import _fusable, flatten
 from .transforms.functional import label_fill, warp
@@ -298,7 +298,8 @@ def _blocks(lz: _Lazy, func: Callable[..., tuple[np.ndarray, np.ndarray]], dtype
 
 
 def _raster(data: np.ndarray, mask: np.ndarray, nodata: float | None) -> GeoRaster:
-    return GeoRaster(data=data, mask=mask[0] if mask.shape[0] == 1 else mask, nodata=nodata)
+    # one shared plane when every band agrees (the kernels' multi-band loops; same values as per band)
+    return GeoRaster(data=data, mask=mask[0] if mask.shape[0] == 1 else collapse_mask(mask), nodata=nodata)
 
 
 def _out(r: GeoRaster) -> tuple[np.ndarray, np.ndarray]:
