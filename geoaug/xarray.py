@@ -187,7 +187,13 @@ def _wrap(data: Any, t: Affine, crs: Any, nodata: float | None, like: xr.DataArr
         coords[yname] = t.f + t.d * jj
     else:
         dims = (band_dim, yname, xname)
-        cols, rows = np.meshgrid(jj, ii)
+        if _is_dask(data):  # 2-D coordinates of a big scene: lazy too, chunked like the pixels
+            import dask.array as dsa
+
+            rows = (dsa.arange(h, chunks=data.chunks[1]) + 0.5)[:, None]
+            cols = (dsa.arange(w, chunks=data.chunks[2]) + 0.5)[None, :]
+        else:
+            cols, rows = np.meshgrid(jj, ii)
         coords["xc"] = ((yname, xname), t.a * cols + t.b * rows + t.c)
         coords["yc"] = ((yname, xname), t.d * cols + t.e * rows + t.f)
     attrs = dict(like.attrs)
