@@ -379,3 +379,20 @@ def test_training_md_xarray_section_runs(tmp_path: Path, monkeypatch) -> None:
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, "docs/training.md", "exec"), namespace)
+
+
+def test_nodata_decided_without_pixels() -> None:
+    """Integer rasters without nodata: a dropped band needs one (the dtype's max), as in memory."""
+    da = rioxarray.open_rasterio(TILES / "bigearthnet_s2_12band_uint16.tif")
+    assert da.rio.nodata is None
+    pipe = geoaug.Compose([geoaug.BandDropout(3, fill="nodata"), geoaug.Affine(rotate=20)])
+    lazy = da.chunk({"x": 50, "y": 50}).geoaug.augment(pipe, seed=0)
+    _same(lazy, da.geoaug.augment(pipe, seed=0))
+    assert lazy.rio.nodata == 65535
+    plain = da.chunk({"x": 50, "y": 50}).geoaug.augment(geoaug.Affine(rotate=20), seed=0)
+    assert plain.rio.nodata is None  # no band dropped: like in memory, no nodata value
+    # float without nodata: NaN is declared up front (in memory only when a pixel is invalid)
+    f = xr.DataArray(smooth_image(2, 40, 40, "float32"), dims=("band", "y", "x"))
+    flipped = f.chunk({"x": 20, "y": 20}).geoaug.augment(geoaug.HorizontalFlip(p=1))
+    assert np.isnan(flipped.rio.nodata) and f.geoaug.augment(geoaug.HorizontalFlip(p=1)).rio.nodata is None
+    np.testing.assert_array_equal(flipped.values, f.values[:, :, ::-1])
