@@ -29,6 +29,7 @@ import numpy as np
 from affine import Affine
 
 __all__ = [
+    "KERNEL_SUPPORT",
     "about_center",
     "affine_matrix",
     "compose",
@@ -41,6 +42,7 @@ __all__ = [
     "rotation",
     "scaling",
     "shearing",
+    "source_window",
     "strided_plan",
     "to_affine",
     "to_opencv",
@@ -247,3 +249,47 @@ def to_opencv(matrix: np.ndarray) -> np.ndarray:
     Use it with ``cv2.warpAffine(..., flags=... | cv2.WARP_INVERSE_MAP)``.
     """
     return (translation(-0.5, -0.5) @ np.asarray(matrix, dtype=float) @ translation(0.5, 0.5))[:2]
+
+
+#: pixels a source window is widened by, per interpolation (taps beyond the source point, plus float slack)
+KERNEL_SUPPORT = {"nearest": 1, "bilinear": 1, "cubic": 2}
+
+
+def source_window(
+    matrix: np.ndarray, rows: tuple[int, int], cols: tuple[int, int], support: int = 1
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The input pixels an output block reads: ``((row_start, row_stop), (col_start, col_stop))``.
+
+    The bounding box of ``matrix`` applied to the corners of the output block
+    ``rows = (start, stop)`` x ``cols = (start, stop)`` (half-open, output
+    pixels), widened by ``support`` pixels on every side
+    (:data:`KERNEL_SUPPORT`: nearest 1, bilinear 1, cubic 2). Every input
+    pixel a warp of that block touches lies inside. The window is not clipped
+    to the input: clip it to the raster (and mind the fill mode) before reading.
+
+    Parameters
+    ----------
+    matrix : ndarray (3, 3)
+        Output pixel -> input pixel, pixel-corner origin.
+    rows, cols : (int, int)
+        The output block, half-open.
+    support : int
+        Widening in pixels.
+
+    Returns
+    -------
+    ((int, int), (int, int))
+        Half-open input rows and columns.
+
+    Examples
+    --------
+    >>> m, _ = hflip((100, 200))                       # x_in = 200 - x_out
+    >>> source_window(m, (0, 10), (0, 50), support=0)  # the last 50 columns
+    ((0, 10), (150, 200))
+    """
+    m = np.asarray(matrix, dtype=float)
+    (r0, r1), (c0, c1) = rows, cols
+    corners = np.array([[c0, c1, c0, c1], [r0, r0, r1, r1], [1.0, 1.0, 1.0, 1.0]], dtype=float)
+    x, y = m[:2] @ corners
+    s = int(support)
+    return ((math.floor(y.min()) - s, math.ceil(y.max()) + s), (math.floor(x.min()) - s, math.ceil(x.max()) + s))
