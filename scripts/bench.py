@@ -62,11 +62,12 @@ QUICK = {"sizes": ["13x64", "13x512", "1x512"], "dtypes": ["uint16"], "repeats":
 FULL = {"repeats": 21, "cold_runs": 3, "loader_workers": [0, 2, 4], "loader_contexts": ["fork", "spawn"],
         "loader_epochs": 3, "loader_chips": 64}
 SMOKE = {"sizes": ["13x16"], "dtypes": ["uint16"], "repeats": 3, "loader_workers": [0], "loader_contexts": ["fork"],
-         "loader_epochs": 1, "loader_chips": 4}
+         "loader_epochs": 1, "loader_chips": 2}
 ROTATE = 17.0          # degrees, every Affine row
 RRC_SCALE = 0.5        # RandomResizedCrop: fixed area share and ratio 1, so every call does the same work
 RESIZE_FACTOR = 0.75   # Resize: output side = round(0.75 * input side)
 COLLAR = 0.1           # nodata collar: this share of each side invalid
+NOISY = 1.5            # a row whose median / min exceeds this was disturbed by other work on the machine
 README_RANGE = (0, 10000)
 IMAGE = ROOT / "fixtures/tiles/sentinel2_l2a_12band_int16.tif"
 LABELS = ROOT / "fixtures/labels/sentinel2_l2a_12band_int16.tif"
@@ -87,17 +88,18 @@ def parse_size(s: str) -> tuple[int, int]:
     return out
 
 
-def timeit(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Best (min) time in ms of each function; warm-up first, then interleaved repeats."""
+def timeit(fns: dict[str, Callable[[], object]], repeats: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Best (min) and median time in ms of each function; warm-up first, then interleaved repeats."""
     for f in fns.values():
         f()
-    best = {k: math.inf for k in fns}
+    times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for k, f in fns.items():
             t = time.perf_counter()
             f()
-            best[k] = min(best[k], (time.perf_counter() - t) * 1e3)
-    return best
+            times[k].append((time.perf_counter() - t) * 1e3)
+    return ({k: min(v) for k, v in times.items()},
+            {k: sorted(v)[len(v) // 2] for k, v in times.items()})
 
 
 def make_array(bands: int, size: int, dtype: str):
@@ -250,7 +252,8 @@ def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, 
             else:
                 ok[k] = g
         ok["np.copy"] = a.copy
-        rows.append({"op": op, "bands": bands, "size": size, "dtype": dtype, "ms": timeit(ok, reps),
+        best, median = timeit(ok, reps)
+        rows.append({"op": op, "bands": bands, "size": size, "dtype": dtype, "ms": best, "median_ms": median,
                      "notes": notes})
 
     def geo(t) -> dict[str, Callable[[], object]]:
@@ -349,9 +352,11 @@ def bench_fixed_cost(repeats: int) -> list[dict]:
         r = geoaug.GeoRaster.from_array(a)
         t = geoaug.HorizontalFlip(p=p)
         ga, gr = np.random.default_rng(0), np.random.default_rng(0)
-        ms = timeit({"geoaug array": lambda t=t, a=a, g=ga: t(a, rng=g),
-                     "geoaug GeoRaster": lambda t=t, r=r, g=gr: t(r, rng=g), "np.copy": a.copy}, max(repeats, 21))
-        rows.append({"op": op, "bands": bands, "size": size, "dtype": "uint16", "ms": ms, "notes": {}})
+        best, median = timeit({"geoaug array": lambda t=t, a=a, g=ga: t(a, rng=g),
+                               "geoaug GeoRaster": lambda t=t, r=r, g=gr: t(r, rng=g), "np.copy": a.copy},
+                              max(repeats, 21))
+        rows.append({"op": op, "bands": bands, "size": size, "dtype": "uint16", "ms": best, "median_ms": median,
+                     "notes": {}})
     return rows
 
 
@@ -382,7 +387,8 @@ def child_run(args: argparse.Namespace) -> None:
             print(f"  [{threads} thread{'s' if threads > 1 else ''}] {bands}x{size}² {dtype}: {len(case)} ops, "
                   f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     Path(args.out).write_text(json.dumps({"threads": threads, "numba_threads": numba.get_num_threads(),
-                                          "cv2_threads": cv2.getNumThreads(), "rows": rows}))
+                                          "cv2_threads": cv2.getNumThreads(), "rows": rows,
+                                          "versions": versions(args.no_albumentations)}))
 
 
 # ------------------------------------------------------------------------------------------ cold start
@@ -491,8 +497,13 @@ def write_chips(folder: Path, n: int) -> list[str]:
 
 def loader_child(args: argparse.Namespace) -> None:
     """Samples/s of one DataLoader epoch (best of ``--loader-epochs`` after a warm-up epoch)."""
+    import warnings
+
     import torch
     from torch.utils.data import DataLoader
+
+    # torch warns when workers outnumber cores: 4 workers on 2 cores is one of the asked-for settings
+    warnings.filterwarnings("ignore", message="This DataLoader will create", category=UserWarning)
 
     import geoaug.torch as gt
 
@@ -582,14 +593,28 @@ def all_ratios(d: dict) -> dict[str, float]:
     return out
 
 
+def spread(r: dict) -> float:
+    """The row's largest median / min over its contenders: how much the machine disturbed it."""
+    med = r.get("median_ms") or {}
+    return max((med[k] / v for k, v in r["ms"].items() if k in med and v > 0), default=1.0)
+
+
+def noisy_rows(d: dict, limit: float = NOISY) -> set[str]:
+    """``"[t] row key"`` of the rows whose spread exceeds ``limit``."""
+    return {f"[{t}t] {row_key(r)}" for t, v in d.get("threads", {}).items() for r in v["rows"] if spread(r) > limit}
+
+
 def check(new: dict, old: dict, tolerance: float) -> list[str]:
-    """Ratios present in both runs that differ by more than ``tolerance`` (relative)."""
+    """Ratios present in both runs that differ by more than ``tolerance`` (relative), noisy rows marked."""
     a, b = all_ratios(new), all_ratios(old)
+    noisy = noisy_rows(new) | noisy_rows(old)
     bad = []
     for k in sorted(a.keys() & b.keys()):
         rel = a[k] / b[k] - 1 if b[k] else math.inf
         if abs(rel) > tolerance:
-            bad.append(f"{k}: {a[k]:.3f} vs {b[k]:.3f} ({rel:+.0%})")
+            row = k.split(":", 1)[0]
+            flag = f" [noisy: median/min > {NOISY:g} in a run]" if row in noisy else ""
+            bad.append(f"{k}: {a[k]:.3f} vs {b[k]:.3f} ({rel:+.0%}){flag}")
     return bad
 
 
@@ -711,14 +736,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     t_start = time.perf_counter()
-    thread_counts = [int(t) for t in args.threads.split(",")]
+    try:
+        thread_counts = [int(t) for t in args.threads.split(",")]
+    except ValueError:
+        ap.error(f"--threads: expected comma-separated integers, got {args.threads!r}")
+    if not thread_counts or min(thread_counts) < 1:
+        ap.error(f"--threads: thread counts must be >= 1, got {args.threads!r}")
     common = ["--repeats", str(args.repeats), "--only", ",".join(args.ops), "--sizes", ",".join(args.sizes),
               "--dtypes", ",".join(args.dtypes)] + (["--no-albumentations"] if args.no_albumentations else [])
     result: dict = {
         "meta": {"mode": mode, "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                  "command": " ".join(["python scripts/bench.py", *(argv if argv is not None else sys.argv[1:])]),
                  "git": git_rev(), "repeats": args.repeats, "ops": args.ops, "sizes": args.sizes,
-                 "dtypes": args.dtypes, "machine": machine(), "versions": versions(args.no_albumentations),
+                 "dtypes": args.dtypes, "machine": machine(),
                  "settings": {"rotate_deg": ROTATE, "rrc_scale": RRC_SCALE, "resize_factor": RESIZE_FACTOR,
                               "collar": COLLAR}},
         "threads": {},
@@ -749,6 +779,10 @@ def main(argv: list[str] | None = None) -> int:
                 if args.no_albumentations:
                     extra.append("--no-albumentations")
                 result["loader"] = run_child(extra, Path(tmp) / "loader.json")
+    # versions as the timing processes saw them (importing them here would only slow the parent down)
+    result["meta"]["versions"] = next(iter(result["threads"].values())).pop("versions")
+    for res in result["threads"].values():
+        res.pop("versions", None)
     result["meta"]["seconds"] = time.perf_counter() - t_start
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=1) + "\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench import GEO, row_key, row_ratios  # noqa: E402
+from bench import GEO, NOISY, row_key, row_ratios, spread  # noqa: E402
 
 WARPS = ("affine_nearest", "affine_bilinear", "affine_cubic")
 FLIPS = ("hflip", "vflip", "rot90")
@@ -142,8 +142,8 @@ def goal_lines(gs: list[dict]) -> list[str]:
 def result_lines(rows: list[dict]) -> list[str]:
     lines = ["| op | case | geoaug array | geoaug GeoRaster | OpenCV per band | OpenCV HWCx4 | albumentations | "
              "np.copy | other | array / CV per band | GeoRaster / CV per band | GeoRaster / fastest CV | "
-             "GeoRaster / np.copy | GeoRaster / albumentations |",
-             "|---|---|" + "---|" * 12]
+             "GeoRaster / np.copy | GeoRaster / albumentations | spread |",
+             "|---|---|" + "---|" * 13]
     for r in rows:
         ms, rat = r["ms"], row_ratios(r)
         other = [f"{k}: {fmt_ms(v)}" for k, v in ms.items() if k not in COLUMNS]
@@ -158,7 +158,8 @@ def result_lines(rows: list[dict]) -> list[str]:
                      f"{fmt_r(rat.get('geoaug GeoRaster / opencv per band'))} | "
                      f"{fmt_r(rat.get('geoaug GeoRaster / fastest opencv'))} | "
                      f"{fmt_r(rat.get('geoaug GeoRaster / np.copy'))} | "
-                     f"{fmt_r(rat.get('geoaug GeoRaster / albumentations'))} |")
+                     f"{fmt_r(rat.get('geoaug GeoRaster / albumentations'))} | "
+                     f"{spread(r):.2f}{' **noisy**' if spread(r) > NOISY else ''} |")
     return lines
 
 
@@ -280,7 +281,10 @@ def render(d: dict) -> str:
         "persistent_workers=True)`; one warm-up epoch (workers start, kernels load), then samples/s of the "
         "best following epoch.",
         "* **`--check OTHER.json`** compares every ratio of two runs (every ratio in the tables, every "
-        "2-thread / 1-thread figure, the DataLoader ratios) and prints those more than 15 % apart.",
+        "2-thread / 1-thread figure, the DataLoader ratios) and prints those more than 15 % apart (exit "
+        "status 1 if any), marking the rows that were noisy in either run (median / min above "
+        f"{NOISY:g}: another process took the core during that row). Two runs agree only on a quiet machine; "
+        "the load average of every phase is recorded below to tell.",
         "",
         "## Machine and versions", "",
         f"{m['cpu']}, {m['cores']} cores, {m['system']}; Python {v['python']}, numpy {v['numpy']}, numba "
@@ -298,7 +302,8 @@ def render(d: dict) -> str:
     for t, res in sorted(d.get("threads", {}).items()):
         out += ["", f"## Results at {t} thread{'s' if t != '1' else ''}", "",
                 f"numba threads {res['numba_threads']}, OpenCV threads {res['cv2_threads']}. Best of "
-                f"{meta['repeats']}; ratios < 1: geoaug is faster.", ""]
+                f"{meta['repeats']}; ratios < 1: geoaug is faster. *spread*: the row's largest median / min "
+                f"over its contenders; above {NOISY:g} (**noisy**) other work disturbed the row.", ""]
         out += result_lines(res["rows"])
     out += note_lines(d)
     cold = d.get("cold")

@@ -31,7 +31,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, sub
     tmp = tmp_path_factory.mktemp("bench")
     out_json, out_md = tmp / "run.json", tmp / "run.md"
     r = subprocess.run([sys.executable, str(BENCH), "--smoke", "--no-albumentations", "--no-cold",
-                        "--only", "hflip,rot90,affine_bilinear,resize,normalize,pipeline,fixed_cost",
+                        "--only", "hflip,affine_bilinear,normalize,pipeline,fixed_cost",
                         "--json", str(out_json), "--md", str(out_md)],
                        capture_output=True, text=True, env=_env(), timeout=120, check=False)
     return out_json, out_md, r
@@ -55,6 +55,7 @@ def test_smoke_run_writes_json_and_page(smoke_run: tuple[Path, Path, subprocess.
     assert "numpy (a - mean) / std" in by_op["normalize"]["ms"]
     assert by_op["hflip"]["notes"]["albumentations"] == "not installed"
     assert all(v > 0 for row in by_op.values() for v in row["ms"].values())
+    assert all(row["median_ms"][k] >= v for row in by_op.values() for k, v in row["ms"].items())
     assert "cold" not in d
     assert d["loader"]["runs"][0]["workers"] == 0 and d["loader"]["runs"][0]["geoaug_samples_s"] > 0
     page = out_md.read_text()
@@ -64,24 +65,33 @@ def test_smoke_run_writes_json_and_page(smoke_run: tuple[Path, Path, subprocess.
     assert "| Warp with a nodata collar vs all-valid (GeoRaster) | 1 thread |" in page
 
 
-def test_check_compares_two_runs(smoke_run: tuple[Path, Path, subprocess.CompletedProcess],
-                                 tmp_path: Path) -> None:
+def _check(this: Path, other: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = bench.main(["--from", str(this), "--check", str(other)])
+    return code, capsys.readouterr().out
+
+
+def test_check_compares_two_runs(smoke_run: tuple[Path, Path, subprocess.CompletedProcess], tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
     out_json = smoke_run[0]
-    same = subprocess.run([sys.executable, str(BENCH), "--from", str(out_json), "--check", str(out_json)],
-                          capture_output=True, text=True, env=_env(), check=False)
-    assert same.returncode == 0, same.stdout + same.stderr
-    assert "0 of" in same.stdout
+    code, out = _check(out_json, out_json, capsys)
+    assert code == 0, out
+    assert "--check: 0 of" in out
     d = json.loads(out_json.read_text())
     row = next(r for r in d["threads"]["1"]["rows"] if r["op"] == "hflip")
     row["ms"]["geoaug GeoRaster"] *= 1.3  # 30 % slower: every ratio of that figure moves by 30 %
     other = tmp_path / "other.json"
     other.write_text(json.dumps(d))
-    diff = subprocess.run([sys.executable, str(BENCH), "--from", str(out_json), "--check", str(other)],
-                          capture_output=True, text=True, env=_env(), check=False)
-    assert diff.returncode == 1
-    assert "[1t] hflip 13x16 uint16: geoaug GeoRaster / opencv per band" in diff.stdout
-    assert "[2t/1t] hflip 13x16 uint16: geoaug GeoRaster" in diff.stdout
-    assert not any(line.startswith("[1t] hflip 13x16 uint16: geoaug array") for line in diff.stdout.splitlines())
+    code, out = _check(out_json, other, capsys)
+    assert code == 1
+    assert "[1t] hflip 13x16 uint16: geoaug GeoRaster / opencv per band" in out
+    assert "[2t/1t] hflip 13x16 uint16: geoaug GeoRaster" in out
+    assert not any(line.startswith("[1t] hflip 13x16 uint16: geoaug array") for line in out.splitlines())
+    row["median_ms"]["np.copy"] = row["ms"]["np.copy"] * 3  # a disturbed row is marked as such
+    other.write_text(json.dumps(d))
+    code, out = _check(out_json, other, capsys)
+    assert code == 1 and "[1t] hflip 13x16 uint16: geoaug GeoRaster / np.copy" in out
+    flagged = [line for line in out.splitlines() if line.startswith("[1t] hflip")]
+    assert flagged and all("[noisy: median/min > 1.5 in a run]" in line for line in flagged)
 
 
 def test_goals_report_met_and_not_met() -> None:
@@ -102,9 +112,11 @@ def test_goals_report_met_and_not_met() -> None:
     assert "empty numba cache (s) | - | <= 5 s | not measured in this run" in lines
 
 
-def test_bad_selection_is_refused() -> None:
-    r = subprocess.run([sys.executable, str(BENCH), "--only", "hflop"], capture_output=True, text=True,
-                       env=_env(), check=False)
-    assert r.returncode == 2 and "unknown ops ['hflop']" in r.stderr
+def test_bad_selection_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, msg in ((["--only", "hflop"], "unknown ops ['hflop']"), (["--threads", "0"], "must be >= 1"),
+                      (["--dtypes", "uint8"], "--dtypes: choose from")):
+        with pytest.raises(SystemExit) as e:
+            bench.main(argv)
+        assert e.value.code == 2 and msg in capsys.readouterr().err
     with pytest.raises(SystemExit, match="BANDSxSIDE"):
         bench.parse_size("13by512")
