@@ -366,6 +366,10 @@ def child_run(args: argparse.Namespace) -> None:
     import cv2
     import numba
 
+    # geoaug before set_num_threads: importing geoaug picks numba's threading layer (TBB), while
+    # set_num_threads called first would start numba's default layer (OpenMP) for the whole process
+    import geoaug  # noqa: F401
+
     cv2.setNumThreads(threads)
     numba.set_num_threads(threads)
     A = None

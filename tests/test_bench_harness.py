@@ -43,6 +43,8 @@ def test_smoke_run_writes_json_and_page(smoke_run: tuple[Path, Path, subprocess.
     d = json.loads(out_json.read_text())
     assert d["meta"]["mode"] == "smoke" and d["meta"]["repeats"] == 3
     assert d["meta"]["versions"]["albumentations"] is None
+    # the layer geoaug chooses, not the OpenMP layer numba.set_num_threads starts when called first
+    assert d["meta"]["versions"]["threading_layer"] in ("tbb", "workqueue")
     assert set(d["threads"]) == {"1", "2"}
     assert d["threads"]["1"]["numba_threads"] == 1 and d["threads"]["2"]["numba_threads"] == 2
     rows = {(row["op"], row["bands"], row["size"]) for row in d["threads"]["1"]["rows"]}
