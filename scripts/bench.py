@@ -1,46 +1,95 @@
 #!/usr/bin/env python3
-"""Side-by-side timings: geoaug against the tools users would pick instead.
+"""Benchmark harness: geoaug against OpenCV, albumentations and ``np.copy``, as ratios.
 
-Needs the bench extra (``pip install -e ".[bench]"``: OpenCV, scipy, albumentations, matplotlib).
+Needs the bench extra (``pip install -e ".[bench]"``: OpenCV, albumentations; torch for the
+DataLoader figures). Without albumentations or torch those columns say so.
 
-One process, same data, interleaved repeats after warm-up; medians and
-minimums in milliseconds, and ratios to ``np.copy`` (the floor) and to the
-fastest peer. Peers: OpenCV per band on the (bands, H, W) layout, OpenCV on
-HWC chunks of 4 channels with the layout transposes (what albumentations
-does), albumentations itself when installed, scipy.ndimage per band, GDAL
-through ``rasterio.warp.reproject`` (2 threads).
+What it measures (docs/benchmarks.md explains every choice):
 
-Usage: ``python scripts/bench.py [--quick] [--json out.json]``
+* the matrix: sizes 13x64², 13x120², 12x256², 13x512², 4x512², 1x512², 200x256²; dtypes uint16,
+  int16, float32; ops hflip, vflip, rot90, affine_nearest, affine_bilinear, affine_cubic,
+  random_resized_crop, resize, normalize, pipeline (README.md "In 15 lines"), plus the fixed cost
+  per call (a p=0 call on 13x64², a 13x1x1 flip);
+* contenders: geoaug with a plain ndarray and with a GeoRaster (and a GeoRaster with a nodata collar
+  for the warps), OpenCV per band (preallocated ``dst=``), OpenCV in chunks of 4 channels (HWC,
+  transposes included), albumentations (native HWC prepared once), the plain numpy expression for
+  Normalize, ``np.copy`` of the same bytes;
+* interleaved in one process, warm-up first, best (min) of ``--repeats`` (>= 21 by default), once
+  per thread count, each thread count in its own subprocess (``numba.set_num_threads`` and
+  ``cv2.setNumThreads``);
+* cold start (``import geoaug``; the README pipeline's first call with an empty and with a warm numba
+  cache, each in a fresh subprocess, best of a few);
+* DataLoader epoch throughput: 13x120² uint16 GeoTIFF chips, ``geoaug.torch.GeoTiffDataset`` with the
+  README pipeline against rasterio + an albumentations Compose in a user's own torch Dataset.
+
+Usage::
+
+    python scripts/bench.py                       # everything (long), writes docs/benchmarks.{json,md}
+    python scripts/bench.py --quick               # a subset in < 2 minutes
+    python scripts/bench.py --only hflip,affine_bilinear --sizes 13x512,4x512 --dtypes uint16 --threads 1
+    python scripts/bench.py --check OTHER.json    # run, then list every ratio > 15 % off OTHER.json
+    python scripts/bench.py --from A.json --check B.json   # compare two runs without running
+
+Exit status 1 when ``--check`` finds a ratio that differs by more than ``--tolerance``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import importlib.metadata
 import json
+import math
 import os
 import platform
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-import cv2
-import numpy as np
-import rasterio
-import rasterio.warp
-from affine import Affine
-from rasterio.enums import Resampling
-from scipy import ndimage
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-import geoaug
-from geoaug import geometry
-from geoaug.kernels import index_copy, warp_affine
+SIZES = ["13x64", "13x120", "12x256", "13x512", "4x512", "1x512", "200x256"]
+DTYPES = ["uint16", "int16", "float32"]
+OPS = ["hflip", "vflip", "rot90", "affine_nearest", "affine_bilinear", "affine_cubic", "random_resized_crop",
+       "resize", "normalize", "pipeline", "fixed_cost"]
+QUICK = {"sizes": ["13x64", "13x512", "1x512"], "dtypes": ["uint16"], "repeats": 7, "cold_runs": 1,
+         "loader_workers": [0, 2], "loader_contexts": ["fork"], "loader_epochs": 1, "loader_chips": 16}
+FULL = {"repeats": 21, "cold_runs": 3, "loader_workers": [0, 2, 4], "loader_contexts": ["fork", "spawn"],
+        "loader_epochs": 3, "loader_chips": 64}
+SMOKE = {"sizes": ["13x16"], "dtypes": ["uint16"], "repeats": 3, "loader_workers": [0], "loader_contexts": ["fork"],
+         "loader_epochs": 1, "loader_chips": 2}
+ROTATE = 17.0          # degrees, every Affine row
+RRC_SCALE = 0.5        # RandomResizedCrop: fixed area share and ratio 1, so every call does the same work
+RESIZE_FACTOR = 0.75   # Resize: output side = round(0.75 * input side)
+COLLAR = 0.1           # nodata collar: this share of each side invalid
+NOISY = 1.5            # a row whose median / min exceeds this was disturbed by other work on the machine
+README_RANGE = (0, 10000)
+IMAGE = ROOT / "fixtures/tiles/sentinel2_l2a_12band_int16.tif"
+LABELS = ROOT / "fixtures/labels/sentinel2_l2a_12band_int16.tif"
+CHIP_SOURCE = ROOT / "fixtures/tiles/bigearthnet_s2_12band_uint16.tif"
 
-CV_INTERP = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
-GDAL_INTERP = {"nearest": Resampling.nearest, "bilinear": Resampling.bilinear, "cubic": Resampling.cubic}
-SCIPY_ORDER = {"nearest": 0, "bilinear": 1, "cubic": 3}
+# -------------------------------------------------------------------------------------------- helpers
 
 
-def timeit(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
-    """Interleaved repeats (so machine noise hits every method alike); (median, min) in ms."""
+def parse_size(s: str) -> tuple[int, int]:
+    """``"13x512"`` -> (13, 512): bands x side (square)."""
+    try:
+        b, n = s.lower().split("x")
+        out = int(b), int(n)
+    except ValueError:
+        raise SystemExit(f"--sizes: {s!r} is not BANDSxSIDE, e.g. 13x512") from None
+    if min(out) < 1:
+        raise SystemExit(f"--sizes: {s!r} must be positive")
+    return out
+
+
+def timeit(fns: dict[str, Callable[[], object]], repeats: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Best (min) and median time in ms of each function; warm-up first, then interleaved repeats."""
     for f in fns.values():
         f()
     times: dict[str, list[float]] = {k: [] for k in fns}
@@ -49,359 +98,719 @@ def timeit(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, tupl
             t = time.perf_counter()
             f()
             times[k].append((time.perf_counter() - t) * 1e3)
-    return {k: (float(np.median(v)), float(np.min(v))) for k, v in times.items()}
+    return ({k: min(v) for k, v in times.items()},
+            {k: sorted(v)[len(v) // 2] for k, v in times.items()})
 
 
-def hwc_chunks(a: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """albumentations' way for > 4 channels: HWC, chunks of 4 channels, back to CHW."""
-    x = np.ascontiguousarray(a.transpose(1, 2, 0))
-    outs = []
-    for k in range(0, x.shape[2], 4):
-        o = fn(np.ascontiguousarray(x[:, :, k:k + 4]))
-        outs.append(o if o.ndim == 3 else o[:, :, None])
-    return np.ascontiguousarray(np.concatenate(outs, axis=2).transpose(2, 0, 1))
+def make_array(bands: int, size: int, dtype: str):
+    import numpy as np
 
-
-def _albumentations():
-    try:
-        import albumentations as A
-    except ImportError:
-        return None
-    return A
-
-
-def _try(fn: Callable[[], object]) -> Callable[[], object] | None:
-    """``fn`` if it runs on this data, else None (reported as "fails")."""
-    try:
-        fn()
-    except Exception:
-        return None
-    return fn
-
-
-def bench_case(bands: int, size: int, dtype: str, repeats: int, ops: list[str]) -> list[dict]:
-    A = _albumentations()
     rng = np.random.default_rng(0)
     if dtype == "float32":
-        a = rng.random((bands, size, size), dtype=np.float32) * 10000
-    else:
-        a = rng.integers(0, 10000, (bands, size, size)).astype(dtype)
-    mask = np.ones((1, size, size), bool)
+        return (rng.random((bands, size, size), dtype=np.float32) * 10000).astype(np.float32)
+    return rng.integers(1, 10000, (bands, size, size)).astype(dtype)
+
+
+def readme_pipeline():
+    """README.md "In 15 lines", step for step."""
+    import geoaug
+
+    return geoaug.Compose([
+        geoaug.HorizontalFlip(), geoaug.Rot90(),
+        geoaug.Affine(rotate=(-20, 20), scale=(0.9, 1.1)),
+        geoaug.Brightness((-0.01, 0.01), value_range=README_RANGE),
+        geoaug.PCAJitter(std=0.1, value_range=README_RANGE),
+    ])
+
+
+def albumentations_pipeline(A):
+    """albumentations' closest Compose to the README pipeline (docs/benchmarks.md says why)."""
+    return A.Compose([
+        A.HorizontalFlip(p=0.5), A.RandomRotate90(p=0.5),
+        A.Affine(rotate=(-20, 20), scale=(0.9, 1.1), p=1.0),
+        A.RandomBrightnessContrast(brightness_limit=0.01, contrast_limit=0.0, p=1.0),
+        A.FancyPCA(alpha=0.1, p=1.0),
+    ])
+
+
+def albumentations_call(t, hwc, dtype: str):
+    """A callable running albumentations transform ``t`` on ``hwc``; a note if it needs float32 first."""
+    import numpy as np
+
+    def native():
+        return t(image=hwc)["image"]
+
+    try:
+        native()
+        return native, None
+    except Exception as e:  # its dtype rules: retry as a user must, through float32 and back
+        first = f"{type(e).__name__}: {str(e)[:80]}"
+    lo, hi = README_RANGE
+    info = np.iinfo(dtype) if dtype != "float32" else None
+
+    def via_float():
+        y = t(image=(hwc.astype(np.float32) - lo) / (hi - lo))["image"]
+        y = y * (hi - lo) + lo
+        if info is not None:
+            y = np.clip(np.rint(y), info.min, info.max).astype(dtype)
+        return y
+
+    try:
+        via_float()
+    except Exception as e:
+        return None, f"fails natively ({first}) and through float32 ({type(e).__name__}: {str(e)[:80]})"
+    return via_float, f"{dtype} refused ({first}); timed through float32 and back"
+
+
+class OpenCV:
+    """OpenCV called the two ways a (bands, H, W) user can: per band, and in HWC chunks of 4."""
+
+    def __init__(self, a, out_shape: tuple[int, int]) -> None:
+        import numpy as np
+
+        self.a = a
+        self.out = np.empty((a.shape[0], *out_shape), a.dtype)
+        self.chunks = []
+        for k in range(0, a.shape[0], 4):
+            c = min(4, a.shape[0] - k)
+            cin = np.empty((*a.shape[1:], c) if c > 1 else a.shape[1:], a.dtype)
+            cout = np.empty((*out_shape, c) if c > 1 else out_shape, a.dtype)
+            self.chunks.append((k, c, cin, cout))
+
+    def per_band(self, fn: Callable) -> Callable[[], object]:
+        """``fn(src, dst)`` on each band, into a preallocated output."""
+        a, out = self.a, self.out
+
+        def run():
+            for b in range(a.shape[0]):
+                fn(a[b], out[b])
+            return out
+        return run
+
+    def hwc4(self, fn: Callable) -> Callable[[], object]:
+        """What albumentations does beyond 4 channels: to HWC, chunks of 4, back to (bands, H, W)."""
+        import numpy as np
+
+        a, out, chunks = self.a, self.out, self.chunks
+
+        def run():
+            for k, c, cin, cout in chunks:
+                if c > 1:
+                    np.copyto(cin, a[k:k + c].transpose(1, 2, 0))
+                    fn(cin, cout)
+                    np.copyto(out[k:k + c], cout.transpose(2, 0, 1))
+                else:
+                    np.copyto(cin, a[k])
+                    fn(cin, cout)
+                    np.copyto(out[k], cout)
+            return out
+        return run
+
+
+def checked(fn: Callable[[], object]) -> tuple[Callable[[], object] | None, str | None]:
+    """``fn`` and None if it runs on this data, else None and why."""
+    try:
+        fn()
+    except Exception as e:
+        return None, f"{type(e).__name__}: {str(e)[:120]}"
+    return fn, None
+
+
+# ------------------------------------------------------------------------------------------ one case
+
+
+def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, A) -> list[dict]:
+    """Every selected op on one (bands, size, dtype): a row per op with min ms per contender."""
+    import cv2
+    import numpy as np
+
+    import geoaug
+    from geoaug import geometry
+
+    a = make_array(bands, size, dtype)
     shape = (size, size)
     hwc = np.ascontiguousarray(a.transpose(1, 2, 0))  # albumentations' native layout, made once
+    raster = geoaug.GeoRaster.from_array(a)
+    valid = np.ones((size, size), bool)
+    c = max(1, round(COLLAR * size))
+    valid[:c] = valid[-c:] = False
+    valid[:, :c] = valid[:, -c:] = False
+    collared = geoaug.GeoRaster.from_array(a, mask=valid)
     rows = []
-    failures: list[str] = []
-    copy = timeit({"np.copy": lambda: a.copy()}, repeats)["np.copy"]
 
-    def add(op: str, res: dict[str, tuple[float, float]]) -> None:
-        g = res.pop("geoaug")
-        res = {k: v for k, v in res.items() if v is not None}
-        peers = {k: v for k, v in res.items() if v is not None}
-        best = min(peers.items(), key=lambda kv: kv[1][0]) if peers else ("all fail", (float("nan"),) * 2)
-        rows.append({
-            "op": op, "bands": bands, "size": size, "dtype": dtype, "geoaug_ms": g[0], "geoaug_min_ms": g[1],
-            "copy_ms": copy[0], "peers_ms": {k: v[0] for k, v in peers.items()},
-            "fastest_peer": best[0], "ratio_to_copy": g[0] / copy[0], "ratio_to_fastest_peer": g[0] / best[1][0],
-            "ratio_to_albumentations": g[0] / res["albumentations"][0] if "albumentations" in res else None,
-            "failed_peers": [f for f in failures if f.startswith(op + ":")],
-        })
-
-    def timed(op: str, fns: dict[str, Callable[[], object] | None], reps: int) -> dict:
-        for k, f in list(fns.items()):
-            if f is None or _try(f) is None:
-                failures.append(f"{op}:{k}")
-                fns.pop(k)
-        return timeit(fns, reps)
-
-    if "hflip" in ops:
-        m, sh = geometry.hflip(shape)
-        plan = geometry.strided_plan(m, shape, sh)
-        add("hflip", timed("hflip", {
-            "geoaug": lambda: index_copy(a, mask, plan, sh),
-            "numpy [:, :, ::-1]": lambda: np.ascontiguousarray(a[:, :, ::-1]),
-            "opencv per band": lambda: np.stack([cv2.flip(b, 1) for b in a]),
-            "opencv hwc4": lambda: hwc_chunks(a, lambda x: cv2.flip(x, 1)),
-            "albumentations": (lambda: A.HorizontalFlip(p=1)(image=hwc)["image"]) if A else None,
-        }, repeats))
-    if "rot90" in ops:
-        m, sh = geometry.rot90(shape, 1)
-        plan = geometry.strided_plan(m, shape, sh)
-        add("rot90", timeit({
-            "geoaug": lambda: index_copy(a, mask, plan, sh),
-            "numpy rot90": lambda: np.ascontiguousarray(np.rot90(a, 1, axes=(1, 2))),
-            "opencv per band": lambda: np.stack([cv2.rotate(b, cv2.ROTATE_90_COUNTERCLOCKWISE) for b in a]),
-        }, repeats))
-    m = geometry.affine_matrix(shape, rotate=17)
-    mc = geometry.to_opencv(m)
-    lin = np.array([[mc[1, 1], mc[1, 0]], [mc[0, 1], mc[0, 0]]])
-    off = np.array([mc[1, 2], mc[0, 2]])
-    dst_t = Affine.identity() @ geometry.to_affine(m)
-    for interp in ("nearest", "bilinear", "cubic"):
-        if f"rotate_{interp}" not in ops:
-            continue
-        flag = CV_INTERP[interp] | cv2.WARP_INVERSE_MAP
-        fns: dict[str, Callable[[], object]] = {
-            "geoaug": lambda interp=interp: warp_affine(a, mask, m, shape, interp),
-        }
-        # per band works for any band count; a single OpenCV call would refuse > 128 channels
-        fns["opencv per band"] = lambda flag=flag: np.stack([cv2.warpAffine(b, mc, shape[::-1], flags=flag)
-                                                             for b in a])
-        fns["opencv hwc4"] = lambda flag=flag: hwc_chunks(a, lambda x: cv2.warpAffine(x, mc, shape[::-1],
-                                                                                    flags=flag))
-        if repeats >= 5 and bands * size * size <= 13 * 512 * 512:
-            fns["scipy per band"] = lambda interp=interp: np.stack([
-                ndimage.affine_transform(b, lin, off, order=SCIPY_ORDER[interp]) for b in a])
-
-        def gdal(interp=interp) -> np.ndarray:
-            out = np.zeros_like(a)
-            rasterio.warp.reproject(a, out, src_transform=Affine.identity(), dst_transform=dst_t,
-                                    src_crs="EPSG:3857", dst_crs="EPSG:3857", resampling=GDAL_INTERP[interp],
-                                    num_threads=2, warp_mem_limit=512)
-            return out
-        fns["gdal reproject"] = gdal
-        if A is not None:
-            t = A.Affine(rotate=(17, 17), interpolation=CV_INTERP[interp], p=1)
-            fns["albumentations"] = lambda t=t: t(image=hwc)["image"]
-        add(f"rotate_{interp}", timed(f"rotate_{interp}", fns, max(3, repeats // 2) if interp == "cubic" else repeats))
-    if "random_resized_crop" in ops:
-        rrc = geoaug.RandomResizedCrop(size, size, scale=(0.5, 1.0))
-        r = geoaug.GeoRaster.from_array(a)
-        fns = {"geoaug": lambda: rrc(r, rng=1)}
-        if A is not None:
-            t = A.RandomResizedCrop(size=(size, size), scale=(0.5, 1.0), p=1)
-            fns["albumentations"] = lambda t=t: t(image=hwc)["image"]
-        add("random_resized_crop", timed("random_resized_crop", fns, repeats))
-    if "pipeline" in ops:
-        top = 65535.0 if dtype == "uint16" else 1.0
-        pipe = geoaug.Compose([geoaug.HorizontalFlip(p=1), geoaug.Affine(rotate=17, scale=1.1),
-                               geoaug.BandGain((0.9, 1.1)), geoaug.GaussianNoise(0.01)])
-        r = geoaug.GeoRaster.from_array(a)
-        fns = {"geoaug": lambda: pipe(r, rng=1)}
-        if A is not None:
-            ap = A.Compose([A.HorizontalFlip(p=1), A.Affine(rotate=(17, 17), scale=(1.1, 1.1), p=1),
-                            A.MultiplicativeNoise(multiplier=(0.9, 1.1), per_channel=True, p=1),
-                            A.GaussNoise(std_range=(0.01, 0.01), p=1)])
-            if dtype == "uint16":  # its GaussNoise refuses uint16: to float and back, as a user must
-                fns["albumentations"] = lambda: np.clip(
-                    ap(image=hwc.astype(np.float32) / top)["image"] * top, 0, top).astype(np.uint16)
+    def row(op: str, fns: dict[str, Callable[[], object] | None], notes: dict[str, str] | None = None,
+            reps: int = repeats) -> None:
+        notes = dict(notes or {})
+        ok = {}
+        for k, f in fns.items():
+            if f is None:
+                notes.setdefault(k, "not measured")
+                continue
+            g, why = checked(f)
+            if g is None:
+                notes[k] = f"fails: {why}"
             else:
-                fns["albumentations"] = lambda: ap(image=hwc)["image"]
-        add("pipeline", timed("pipeline", fns, repeats))
+                ok[k] = g
+        ok["np.copy"] = a.copy
+        best, median = timeit(ok, reps)
+        rows.append({"op": op, "bands": bands, "size": size, "dtype": dtype, "ms": best, "median_ms": median,
+                     "notes": notes})
+
+    def geo(t) -> dict[str, Callable[[], object]]:
+        gen_a, gen_r = np.random.default_rng(0), np.random.default_rng(0)
+        return {"geoaug array": lambda: t(a, rng=gen_a), "geoaug GeoRaster": lambda: t(raster, rng=gen_r)}
+
+    def alb(make: Callable[[], object] | None) -> tuple[Callable[[], object] | None, dict[str, str]]:
+        if A is None:
+            return None, {"albumentations": "not installed"}
+        if make is None:
+            return None, {"albumentations": "no fixed-parameter equivalent"}
+        fn, note = albumentations_call(make(), hwc, dtype)
+        if fn is None:
+            return None, {"albumentations": note}
+        return fn, ({"albumentations": note} if note else {})
+
+    cv = OpenCV(a, shape)
+    for op, code, at in (("hflip", 1, "HorizontalFlip"), ("vflip", 0, "VerticalFlip")):
+        if op in ops:
+            t = geoaug.HorizontalFlip(p=1) if op == "hflip" else geoaug.VerticalFlip(p=1)
+            fa, na = alb(lambda at=at: getattr(A, at)(p=1))
+            row(op, {**geo(t),
+                     "opencv per band": cv.per_band(lambda s, d, code=code: cv2.flip(s, code, dst=d)),
+                     "opencv hwc4": cv.hwc4(lambda s, d, code=code: cv2.flip(s, code, dst=d)),
+                     "albumentations": fa}, na)
+    if "rot90" in ops:
+        t = geoaug.Rot90(k=1, p=1)
+        flag = cv2.ROTATE_90_COUNTERCLOCKWISE
+        _, na = alb(None)
+        # rot90's output is (size, size) here: square inputs only
+        row("rot90", {**geo(t),
+                      "opencv per band": cv.per_band(lambda s, d: cv2.rotate(s, flag, dst=d)),
+                      "opencv hwc4": cv.hwc4(lambda s, d: cv2.rotate(s, flag, dst=d)),
+                      "albumentations": None}, na)
+    m = geometry.affine_matrix(shape, rotate=ROTATE)
+    mc = geometry.to_opencv(m)
+    interp_cv = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
+    for interp, cvi in interp_cv.items():
+        op = f"affine_{interp}"
+        if op not in ops:
+            continue
+        t = geoaug.Affine(rotate=ROTATE, interpolation=interp)
+        gen_c = np.random.default_rng(0)
+        flags = cvi | cv2.WARP_INVERSE_MAP
+
+        def warp(s, d, flags=flags):
+            return cv2.warpAffine(s, mc, (size, size), dst=d, flags=flags, borderMode=cv2.BORDER_CONSTANT)
+        fa, na = alb(lambda cvi=cvi: A.Affine(rotate=(ROTATE, ROTATE), interpolation=cvi, p=1))
+        row(op, {**geo(t), "geoaug GeoRaster collar": lambda t=t, g=gen_c: t(collared, rng=g),
+                 "opencv per band": cv.per_band(warp), "opencv hwc4": cv.hwc4(warp), "albumentations": fa}, na)
+    if "random_resized_crop" in ops:
+        t = geoaug.RandomResizedCrop(size, size, scale=(RRC_SCALE, RRC_SCALE), ratio=(1.0, 1.0))
+        side = round(math.sqrt(size * size * RRC_SCALE))
+        crop = OpenCV(np.ascontiguousarray(a[:, :side, :side]), shape)
+        crop.a = a[:, :side, :side]  # a view, as a crop is
+        fa, na = alb(lambda: A.RandomResizedCrop(size=(size, size), scale=(RRC_SCALE, RRC_SCALE),
+                                                 ratio=(1.0, 1.0), p=1))
+
+        def rs(s, d):
+            return cv2.resize(s, (size, size), dst=d, interpolation=cv2.INTER_LINEAR)
+        row("random_resized_crop", {**geo(t), "opencv per band": crop.per_band(rs), "opencv hwc4": crop.hwc4(rs),
+                                    "albumentations": fa}, na)
+    if "resize" in ops:
+        n = max(1, round(size * RESIZE_FACTOR))
+        t = geoaug.Resize(n, n)
+        small = OpenCV(a, (n, n))
+        fa, na = alb(lambda: A.Resize(n, n, p=1))
+
+        def rs2(s, d):
+            return cv2.resize(s, (n, n), dst=d, interpolation=cv2.INTER_LINEAR)
+        row("resize", {**geo(t), "opencv per band": small.per_band(rs2), "opencv hwc4": small.hwc4(rs2),
+                       "albumentations": fa}, na)
+    if "normalize" in ops:
+        mean = [float(v) for v in np.linspace(900, 2100, bands)]
+        std = [float(v) for v in np.linspace(300, 700, bands)]
+        t = geoaug.Normalize(mean=mean, std=std)
+        m3 = np.asarray(mean, np.float32)[:, None, None]
+        s3 = np.asarray(std, np.float32)[:, None, None]
+        fa, na = alb(lambda: A.Normalize(mean=mean, std=std, max_pixel_value=1.0, p=1))
+        row("normalize", {**geo(t), "numpy (a - mean) / std": lambda: (a - m3) / s3, "albumentations": fa}, na)
+    if "pipeline" in ops:
+        fa, na = alb(lambda: albumentations_pipeline(A))
+        row("pipeline", {**geo(readme_pipeline()), "albumentations": fa}, na)
     return rows
 
 
-def bench_batch(n_tiles: int, copies: int) -> dict[str, float]:
-    """Throughput of the batch job on 13-band 512 x 512 uint16 tiles: in-process and 2 Dask workers."""
-    import shutil
-    import tempfile
-    from pathlib import Path
+def bench_fixed_cost(repeats: int) -> list[dict]:
+    """Fixed cost per call: a p=0 HorizontalFlip on 13x64² uint16, and a p=1 flip of a 13x1x1 array."""
+    import numpy as np
 
-    from geoaug.batch import _dask_client, augment_folder
+    import geoaug
 
-    root = Path(tempfile.mkdtemp(prefix="geoaug-bench-"))
-    try:
-        rng = np.random.default_rng(0)
-        yy, xx = np.mgrid[0:512, 0:512]
-        (root / "in").mkdir()
-        for i in range(n_tiles):
-            data = np.stack([(5000 + 3000 * np.sin(xx / (20 + b) + i) * np.cos(yy / (15 + b))).astype(np.uint16)
-                             for b in range(13)])
-            data += rng.integers(0, 200, data.shape, dtype=np.uint16)
-            geoaug.write(geoaug.GeoRaster.from_array(data, nodata=0), root / "in" / f"t{i:03d}.tif",
-                         compress="deflate", predictor=2, tiled=True, blockxsize=256, blockysize=256)
-        pipe = geoaug.load_pipeline(Path(__file__).resolve().parents[1] / "docs/examples/sentinel2_13band.yaml")
-        augment_folder(root / "in", root / "warm", pipe, copies=1, seed=0)  # compile outside the timing
-        one = augment_folder(root / "in", root / "one", pipe, copies=copies, seed=0)
-        out = {"tiles": n_tiles, "copies": copies, "in_process_mpx_s": one.mpx_per_s, "in_process_s": one.seconds}
-        # the clusters `--workers n` starts (_dask_client: cores / n numba threads per worker), and one
-        # single-threaded worker (the unit that scale-out multiplies), warmed up before the timed runs
-        for key, n, threads in (("workers1", 1, None), ("workers2", 2, None), ("workers1_1thread", 1, 1)):
-            with _dask_client(n, None, numba_threads=threads) as client:
-                address = client.scheduler.address
-                augment_folder(root / "in", root / f"warm{key}", pipe, copies=1, seed=0, scheduler=address)
-                run = augment_folder(root / "in", root / key, pipe, copies=copies, seed=0, scheduler=address)
-            out[f"{key}_mpx_s"], out[f"{key}_s"] = run.mpx_per_s, run.seconds
-        out["speedup_vs_in_process"] = out["workers2_mpx_s"] / out["in_process_mpx_s"]
-        out["speedup_vs_1_worker"] = out["workers2_mpx_s"] / out["workers1_mpx_s"]
-        out["speedup_vs_1_single_thread_worker"] = out["workers2_mpx_s"] / out["workers1_1thread_mpx_s"]
-        return out
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    rows = []
+    for op, bands, size, p in (("fixed_cost_p0", 13, 64, 0.0), ("fixed_cost_1x1", 13, 1, 1.0)):
+        a = make_array(bands, size, "uint16")
+        r = geoaug.GeoRaster.from_array(a)
+        t = geoaug.HorizontalFlip(p=p)
+        ga, gr = np.random.default_rng(0), np.random.default_rng(0)
+        best, median = timeit({"geoaug array": lambda t=t, a=a, g=ga: t(a, rng=g),
+                               "geoaug GeoRaster": lambda t=t, r=r, g=gr: t(r, rng=g), "np.copy": a.copy},
+                              max(repeats, 21))
+        rows.append({"op": op, "bands": bands, "size": size, "dtype": "uint16", "ms": best, "median_ms": median,
+                     "notes": {}})
+    return rows
 
 
-MEMORY_CHILD = """
-import json, sys, tempfile, numpy as np
-from pathlib import Path
+def child_run(args: argparse.Namespace) -> None:
+    """One thread count, in this (fresh) process: every selected case, rows as JSON to ``--out``."""
+    threads = args.threads_child
+    import cv2
+    import numba
+
+    # geoaug before set_num_threads: importing geoaug picks numba's threading layer (TBB), while
+    # set_num_threads called first would start numba's default layer (OpenMP) for the whole process
+    import geoaug  # noqa: F401
+
+    cv2.setNumThreads(threads)
+    numba.set_num_threads(threads)
+    A = None
+    if not args.no_albumentations:
+        try:
+            import albumentations as A
+        except ImportError:
+            A = None
+    ops = [o for o in args.ops if o != "fixed_cost"]
+    rows: list[dict] = []
+    if "fixed_cost" in args.ops:
+        rows += bench_fixed_cost(args.repeats)
+    for s in args.sizes:
+        bands, size = parse_size(s)
+        for dtype in args.dtypes:
+            t0 = time.perf_counter()
+            case = bench_case(bands, size, dtype, ops, args.repeats, A)
+            rows += case
+            print(f"  [{threads} thread{'s' if threads > 1 else ''}] {bands}x{size}² {dtype}: {len(case)} ops, "
+                  f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    Path(args.out).write_text(json.dumps({"threads": threads, "numba_threads": numba.get_num_threads(),
+                                          "cv2_threads": cv2.getNumThreads(), "rows": rows,
+                                          "versions": versions(args.no_albumentations)}))
+
+
+# ------------------------------------------------------------------------------------------ cold start
+
+COLD_CODE = """
+import json, sys, time
+t0 = time.perf_counter()
 import geoaug
-from geoaug.batch import plan, run_task
-size = int(sys.argv[2])
-root = Path(tempfile.mkdtemp(prefix="geoaug-mem-"))
-(root / "in").mkdir(); (root / "small").mkdir()
-data = np.random.default_rng(0).integers(1, 10000, (13, size, size), dtype=np.uint16)
-geoaug.write(geoaug.GeoRaster.from_array(data, nodata=0), root / "in" / "big.tif")
-del data
-geoaug.write(geoaug.GeoRaster.from_array(np.ones((13, 64, 64), np.uint16), nodata=0), root / "small" / "s.tif")
-pj = json.dumps(geoaug.load_pipeline(sys.argv[1]).to_dict(), sort_keys=True)
-for t in plan(root / "small", root / "o1", 1):
-    (root / "o1").mkdir(); run_task(t, pj, 0)  # compile first
-def status(key):
-    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(key))
-open("/proc/self/clear_refs", "w").write("5")
-base = status("VmRSS:")
-(root / "o2").mkdir()
-lines = run_task(plan(root / "in", root / "o2", 1)[0], pj, 0)
-print(json.dumps({"status": lines[0]["status"], "tile_bytes": 13 * size * size * 2,
-                  "peak_extra_bytes": status("VmHWM:") - base}))
-import shutil; shutil.rmtree(root)
+t1 = time.perf_counter()
+if sys.argv[1] == "import":
+    print(json.dumps({"import_s": t1 - t0})); raise SystemExit
+import numpy as np
+sys.path.insert(0, sys.argv[2])
+from bench import readme_pipeline
+image = geoaug.read(sys.argv[3])
+labels = geoaug.read(sys.argv[4])
+pipe = readme_pipeline()
+t2 = time.perf_counter()
+res = pipe(image, rng=np.random.default_rng(0), labels=labels, return_record=True)
+t3 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "first_call_s": t3 - t2}))
 """
 
 
-def bench_memory(size: int) -> dict[str, float]:
-    """Peak resident memory of one batch task (13 x size x size uint16) over the tile's size."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    policy = Path(__file__).resolve().parents[1] / "docs/examples/sentinel2_13band.yaml"
-    r = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(policy), str(size)], capture_output=True,
-                       text=True, check=True)
-    d = json.loads(r.stdout.strip().splitlines()[-1])
-    d["ratio"] = d["peak_extra_bytes"] / d["tile_bytes"]
-    d["size"] = size
-    return d
+def _cold_child(mode: str, cache: str | None) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    if cache is not None:
+        env["NUMBA_CACHE_DIR"] = cache
+    r = subprocess.run([sys.executable, "-c", COLD_CODE, mode, str(ROOT / "scripts"), str(IMAGE), str(LABELS)],
+                       capture_output=True, text=True, env=env, check=False)
+    if r.returncode != 0:
+        raise RuntimeError(f"cold-start child failed: {r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def compile_costs() -> dict[str, float]:
-    """``import geoaug``, and the first call of a transform with a cold and with a warm numba cache."""
-    import subprocess
-    import sys
-    import tempfile
-
-    code_import = "import time; t=time.perf_counter(); import geoaug; print(time.perf_counter()-t)"
-    code_first = (
-        "import numpy as np, time, geoaug; a=np.ones((13,256,256),'uint16'); t=time.perf_counter(); "
-        "geoaug.Affine(rotate=10)(a); print(time.perf_counter()-t)"
-    )
-    out = {}
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        for name, code in (("import_geoaug_s", code_import), ("cold_first_call_s", code_first),
-                           ("cached_first_call_s", code_first)):
-            r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-            out[name] = float(r.stdout.strip().splitlines()[-1])
+def bench_cold(runs: int, empty_cache: bool) -> dict:
+    """Best of ``runs`` fresh processes: import time; README pipeline's first call, empty and warm cache."""
+    out: dict = {"runs": runs}
+    out["import_s"] = min(_cold_child("import", None)["import_s"] for _ in range(max(runs, 3 if empty_cache else 1)))
+    with tempfile.TemporaryDirectory(prefix="geoaug-numba-cache-") as keep:
+        if empty_cache:
+            cold = []
+            for i in range(runs):
+                d = keep if i == 0 else tempfile.mkdtemp(prefix="geoaug-numba-cache-")
+                try:
+                    cold.append(_cold_child("first", d)["first_call_s"])
+                finally:
+                    if d != keep:
+                        shutil.rmtree(d, ignore_errors=True)
+            out["first_call_empty_cache_s"] = min(cold)
+            cache = keep
+        else:
+            cache = None  # the default cache location, warmed by the timing runs
+            _cold_child("first", cache)
+            out["note"] = "empty-cache figure not measured in this mode"
+        out["first_call_warm_cache_s"] = min(_cold_child("first", cache)["first_call_s"] for _ in range(runs))
     return out
 
 
-def band_sweep(path: str, repeats: int = 5) -> dict[str, dict[int, float]]:
-    """Bilinear rotation of 512 x 512 uint16 for 1..200 bands, per method; writes a PNG plot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    A = _albumentations()
-    shape = (512, 512)
-    m = geometry.affine_matrix(shape, rotate=17)
-    mc = geometry.to_opencv(m)
-    flag = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    results: dict[str, dict[int, float]] = {}
-    for bands in (1, 3, 4, 8, 13, 32, 64, 128, 200):
-        a = np.random.default_rng(0).integers(0, 10000, (bands, *shape)).astype(np.uint16)
-        hwc = np.ascontiguousarray(a.transpose(1, 2, 0))
-        mask = np.ones((1, *shape), bool)
-        fns: dict[str, Callable[[], object] | None] = {
-            "geoaug": lambda a=a, mask=mask: warp_affine(a, mask, m, shape, "bilinear"),
-            "opencv per band": lambda a=a: [cv2.warpAffine(b, mc, shape[::-1], flags=flag) for b in a],
-            "opencv hwc4 (albumentations' way)": lambda a=a: hwc_chunks(
-                a, lambda x: cv2.warpAffine(x, mc, shape[::-1], flags=flag)),
-        }
-        if A is not None:
-            t = A.Affine(rotate=(17, 17), p=1)
-            fns["albumentations Affine"] = lambda t=t, hwc=hwc: t(image=hwc)["image"]
-        fns = {k: f for k, f in fns.items() if f is not None and _try(f) is not None}
-        for k, (med, _) in timeit(fns, repeats).items():
-            results.setdefault(k, {})[bands] = med
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for k, v in results.items():
-        ax.plot(list(v), list(v.values()), marker="o", label=k)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("bands (512 x 512 uint16)")
-    ax.set_ylabel("median ms, bilinear rotation by 17 degrees")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return results
+# ----------------------------------------------------------------------------------------- DataLoader
 
 
-def _ratio(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f}"
+class AlbumentationsTiffDataset:
+    """What a user writes without geoaug: rasterio reads, albumentations augments, a float32 tensor out."""
+
+    def __init__(self, paths: list[str], seed: int = 0) -> None:
+        self.paths, self.seed = paths, seed
+        self.compose = None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> dict:
+        import albumentations as A
+        import numpy as np
+        import rasterio
+        import torch
+
+        if self.compose is None:
+            self.compose = albumentations_pipeline(A)
+        with rasterio.open(self.paths[i]) as src:
+            x = src.read()
+        y = self.compose(image=np.ascontiguousarray(x.transpose(1, 2, 0)))["image"]
+        return {"image": torch.from_numpy(np.ascontiguousarray(y.transpose(2, 0, 1), dtype=np.float32)),
+                "index": i}
 
 
-def main() -> None:
+def write_chips(folder: Path, n: int) -> list[str]:
+    """``n`` 13 x 120² uint16 GeoTIFF chips from the 12-band BigEarthNet fixture (13th band: B8A's twin)."""
+    import numpy as np
+    import rasterio
+
+    with rasterio.open(CHIP_SOURCE) as src:
+        data, profile = src.read(), src.profile
+    data = np.concatenate([data, data[-1:]], axis=0)[:, :120, :120]
+    profile.update(count=13, height=120, width=120, nodata=None)
+    paths = []
+    for i in range(n):
+        p = folder / f"chip{i:03d}.tif"
+        with rasterio.open(p, "w", **profile) as dst:
+            dst.write(np.roll(data, i, axis=2))
+        paths.append(str(p))
+    return paths
+
+
+def loader_child(args: argparse.Namespace) -> None:
+    """Samples/s of one DataLoader epoch (best of ``--loader-epochs`` after a warm-up epoch)."""
+    import warnings
+
+    import torch
+    from torch.utils.data import DataLoader
+
+    # torch warns when workers outnumber cores: 4 workers on 2 cores is one of the asked-for settings
+    warnings.filterwarnings("ignore", message="This DataLoader will create", category=UserWarning)
+
+    import geoaug.torch as gt
+
+    out: dict = {"chips": args.loader_chips, "batch_size": 16, "runs": [], "torch": torch.__version__}
+    try:
+        import albumentations  # noqa: F401
+
+        have_albu = not args.no_albumentations
+    except ImportError:
+        have_albu = False
+    out["albumentations"] = have_albu
+    with tempfile.TemporaryDirectory(prefix="geoaug-loader-") as tmp:
+        paths = write_chips(Path(tmp), args.loader_chips)
+        datasets = {"geoaug": gt.GeoTiffDataset(paths, pipeline=readme_pipeline())}
+        if have_albu:
+            datasets["albumentations"] = AlbumentationsTiffDataset(paths)
+        for ctx in args.loader_contexts:
+            for workers in args.loader_workers:
+                if workers == 0 and ctx != args.loader_contexts[0]:
+                    continue  # no workers: the start method does not matter
+                rec: dict = {"workers": workers, "context": ctx if workers else "-"}
+                for name, ds in datasets.items():
+                    dl = DataLoader(ds, batch_size=16, num_workers=workers, persistent_workers=workers > 0,
+                                    multiprocessing_context=ctx if workers else None)
+                    best = math.inf
+                    for epoch in range(args.loader_epochs + 1):  # epoch 0 warms up (workers start, compile)
+                        t = time.perf_counter()
+                        n = sum(len(b["index"]) for b in dl)
+                        if epoch:
+                            best = min(best, time.perf_counter() - t)
+                    del dl
+                    rec[f"{name}_samples_s"] = n / best
+                if "albumentations_samples_s" in rec:
+                    rec["ratio"] = rec["geoaug_samples_s"] / rec["albumentations_samples_s"]
+                out["runs"].append(rec)
+                print(f"  [loader] {rec}", file=sys.stderr, flush=True)
+    Path(args.out).write_text(json.dumps(out))
+
+
+# ------------------------------------------------------------------------------------------ ratios
+
+
+GEO = ("geoaug array", "geoaug GeoRaster")
+
+
+def row_key(r: dict) -> str:
+    return f"{r['op']} {r['bands']}x{r['size']} {r['dtype']}"
+
+
+def row_ratios(r: dict) -> dict[str, float]:
+    """Every geoaug figure over every other contender's, plus the collar over the all-valid GeoRaster."""
+    ms = r["ms"]
+    out = {}
+    for g in GEO:
+        if g not in ms:
+            continue
+        for k, v in ms.items():
+            if not k.startswith("geoaug") and v > 0:
+                out[f"{g} / {k}"] = ms[g] / v
+        cvs = [ms[k] for k in ("opencv per band", "opencv hwc4") if k in ms]
+        if cvs:
+            out[f"{g} / fastest opencv"] = ms[g] / min(cvs)
+    if "geoaug GeoRaster collar" in ms and "geoaug GeoRaster" in ms:
+        out["collar / all-valid"] = ms["geoaug GeoRaster collar"] / ms["geoaug GeoRaster"]
+    return out
+
+
+def all_ratios(d: dict) -> dict[str, float]:
+    """Flat ``{name: ratio}`` of a run: per-thread rows, 2-thread over 1-thread, DataLoader."""
+    out = {}
+    by_t = {t: {row_key(r): r for r in v["rows"]} for t, v in d.get("threads", {}).items()}
+    for t, rows in by_t.items():
+        for k, r in rows.items():
+            for name, v in row_ratios(r).items():
+                out[f"[{t}t] {k}: {name}"] = v
+    if "1" in by_t and "2" in by_t:
+        for k, r2 in by_t["2"].items():
+            r1 = by_t["1"].get(k)
+            if r1 is None:
+                continue
+            for g in (*GEO, "geoaug GeoRaster collar"):
+                if g in r1["ms"] and g in r2["ms"]:
+                    out[f"[2t/1t] {k}: {g}"] = r2["ms"][g] / r1["ms"][g]
+    for run in (d.get("loader") or {}).get("runs", []):
+        if "ratio" in run:
+            out[f"[loader] {run['workers']} workers {run['context']}: geoaug / albumentations samples/s"] = run["ratio"]
+    return out
+
+
+def spread(r: dict) -> float:
+    """The row's largest median / min over its contenders: how much the machine disturbed it."""
+    med = r.get("median_ms") or {}
+    return max((med[k] / v for k, v in r["ms"].items() if k in med and v > 0), default=1.0)
+
+
+def noisy_rows(d: dict, limit: float = NOISY) -> set[str]:
+    """``"[t] row key"`` of the rows whose spread exceeds ``limit``."""
+    return {f"[{t}t] {row_key(r)}" for t, v in d.get("threads", {}).items() for r in v["rows"] if spread(r) > limit}
+
+
+def check(new: dict, old: dict, tolerance: float) -> list[str]:
+    """Ratios present in both runs that differ by more than ``tolerance`` (relative), noisy rows marked."""
+    a, b = all_ratios(new), all_ratios(old)
+    noisy = noisy_rows(new) | noisy_rows(old)
+    bad = []
+    for k in sorted(a.keys() & b.keys()):
+        rel = a[k] / b[k] - 1 if b[k] else math.inf
+        if abs(rel) > tolerance:
+            row = k.split(":", 1)[0]
+            flag = f" [noisy: median/min > {NOISY:g} in a run]" if row in noisy else ""
+            bad.append(f"{k}: {a[k]:.3f} vs {b[k]:.3f} ({rel:+.0%}){flag}")
+    return bad
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def versions(no_albu: bool) -> dict:
+    import cv2
+    import numba
+    import numpy as np
+
+    import geoaug
+    from geoaug.kernels import threads
+
+    v = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+         "opencv": cv2.__version__, "geoaug": geoaug.__version__, "threading_layer": threads.threading_layer()}
+    for name in ("albumentations", "torch"):  # from the metadata: importing torch costs seconds
+        try:
+            v[name] = None if name == "albumentations" and no_albu else importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            v[name] = None
+    return v
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "system": platform.system(), "host": platform.node()}
+
+
+def git_rev() -> str | None:
+    r = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                       check=False)
+    return r.stdout.strip() or None
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (None where the system has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def run_child(extra: list[str], out: Path, env: dict | None = None) -> dict:
+    """Run this script in a fresh process; its JSON result, with the load average before and after."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), *extra, "--out", str(out)]
+    before, t = load_average(), time.perf_counter()
+    r = subprocess.run(cmd, env=env, check=False)
+    if r.returncode != 0:
+        raise SystemExit(f"benchmark child failed ({r.returncode}): {' '.join(cmd)}")
+    res = json.loads(out.read_text())
+    res["load_average"] = [before, load_average()]
+    res["seconds"] = time.perf_counter() - t
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="13 x 512^2 only, fewer repeats (< 60 s)")
-    ap.add_argument("--json", help="also write the rows as JSON here")
-    args = ap.parse_args()
-    ops = ["hflip", "rot90", "rotate_nearest", "rotate_bilinear", "rotate_cubic", "random_resized_crop", "pipeline"]
-    if args.quick:
-        cases, repeats = [(13, 512, "uint16"), (13, 512, "float32")], 7
-    else:
-        cases = [(4, 512, "uint16"), (13, 512, "uint16"), (13, 512, "float32"), (13, 1024, "uint16"),
-                 (200, 256, "float32")]
-        repeats = 21
-    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"python {platform.python_version()}, numpy {np.__version__}, opencv {cv2.__version__}, "
-          f"rasterio {rasterio.__version__} (GDAL {rasterio.__gdal_version__}), geoaug {geoaug.__version__}")
-    rows = []
-    print("| op | shape | dtype | geoaug ms | np.copy ms | fastest peer | peer ms | geoaug/copy | geoaug/peer "
-          "| geoaug/albumentations |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for bands, size, dtype in cases:
-        for r in bench_case(bands, size, dtype, repeats, ops):
-            rows.append(r)
-            peer = r["fastest_peer"]
-            print(f"| {r['op']} | {bands}x{size}x{size} | {dtype} | {r['geoaug_ms']:.2f} | {r['copy_ms']:.2f} | "
-                  f"{peer} | {r['peers_ms'].get(peer, float('nan')):.2f} | {r['ratio_to_copy']:.2f} | "
-                  f"{r['ratio_to_fastest_peer']:.2f} | {_ratio(r['ratio_to_albumentations'])} |", flush=True)
-    print()
-    print("| op | shape | dtype | all peers (median ms) |")
-    print("|---|---|---|---|")
-    for r in rows:
-        peers = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["peers_ms"].items(), key=lambda kv: kv[1]))
-        fails = ", ".join(f.split(":", 1)[1] + " fails" for f in r["failed_peers"])
-        print(f"| {r['op']} | {r['bands']}x{r['size']}x{r['size']} | {r['dtype']} | {peers}"
-              f"{'; ' + fails if fails else ''} |")
-    costs = compile_costs()
-    print(f"\nimport geoaug: {costs['import_geoaug_s']:.2f} s; first call of Affine on uint16 with a cold numba "
-          f"cache: {costs['cold_first_call_s']:.2f} s, with the cache warm: {costs['cached_first_call_s']:.2f} s")
-    batch = bench_batch(8 if args.quick else 24, 2)
-    print(f"\nbatch (geoaug augment, docs/examples/sentinel2_13band.yaml, {batch['tiles']} tiles 13 x 512^2 uint16 "
-          f"x {batch['copies']} copies): in-process {batch['in_process_mpx_s']:.2f} Mpx/s "
-          f"({batch['in_process_s']:.2f} s), 1 Dask worker {batch['workers1_mpx_s']:.2f} Mpx/s, 2 Dask workers "
-          f"{batch['workers2_mpx_s']:.2f} Mpx/s ({batch['workers2_s']:.2f} s): "
-          f"{batch['speedup_vs_1_worker']:.2f}x one worker, {batch['speedup_vs_in_process']:.2f}x in-process, "
-          f"{batch['speedup_vs_1_single_thread_worker']:.2f}x one single-threaded worker "
-          f"({batch['workers1_1thread_mpx_s']:.2f} Mpx/s)")
-    mem = bench_memory(1024 if args.quick else 4096)
-    print(f"memory of one task, 13 x {mem['size']}^2 uint16 ({mem['tile_bytes'] / 1e6:.0f} MB): peak "
-          f"{mem['peak_extra_bytes'] / 1e6:.0f} MB above the process baseline = {mem['ratio']:.2f}x the tile")
-    sweep = None
-    if not args.quick:
-        from pathlib import Path
+    ap.add_argument("--quick", action="store_true", help="a subset (13x64², 13x512², 1x512² uint16; < 2 minutes)")
+    ap.add_argument("--smoke", action="store_true", help="one tiny case, 3 repeats: checks the harness, not speed")
+    ap.add_argument("--only", help=f"comma-separated ops (default all): {','.join(OPS)}")
+    ap.add_argument("--sizes", help=f"comma-separated BANDSxSIDE (default {','.join(SIZES)})")
+    ap.add_argument("--dtypes", help=f"comma-separated (default {','.join(DTYPES)})")
+    ap.add_argument("--threads", default="1,2", help="thread counts, each in its own subprocess (default 1,2)")
+    ap.add_argument("--repeats", type=int, help="best of this many (default 21; --quick 9, --smoke 3)")
+    ap.add_argument("--no-cold", action="store_true", help="skip the cold-start figures")
+    ap.add_argument("--no-loader", action="store_true", help="skip the DataLoader figures")
+    ap.add_argument("--no-albumentations", action="store_true", help="leave albumentations out even if installed")
+    ap.add_argument("--json", default=str(ROOT / "docs/benchmarks.json"), help="where the results go")
+    ap.add_argument("--md", default=str(ROOT / "docs/benchmarks.md"),
+                    help="the page written from them ('-' for none)")
+    ap.add_argument("--check", metavar="OTHER.json", help="list every ratio that differs from OTHER.json's")
+    ap.add_argument("--from", dest="from_json", metavar="THIS.json", help="with --check: compare, don't run")
+    ap.add_argument("--tolerance", type=float, default=0.15, help="--check: relative difference (default 0.15)")
+    # internal: one thread count / the DataLoader figures in a child process
+    ap.add_argument("--threads-child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--loader-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--loader-workers", help=argparse.SUPPRESS)
+    ap.add_argument("--loader-contexts", help=argparse.SUPPRESS)
+    ap.add_argument("--loader-epochs", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--loader-chips", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
 
-        png = Path(__file__).resolve().parents[1] / "docs/images/benchmark_bands.png"
-        sweep = band_sweep(str(png))
-        print(f"\nband sweep (bilinear rotation, 512 x 512 uint16, median ms), plotted in {png}:")
-        for k, v in sweep.items():
-            print(f"  {k}: " + ", ".join(f"{b}: {t:.2f}" for b, t in v.items()))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"rows": rows, "compile": costs, "batch": batch, "memory": mem, "band_sweep": sweep}, fh,
-                      indent=1)
+    if args.from_json:
+        if not args.check:
+            ap.error("--from needs --check OTHER.json")
+        return report_check(json.loads(Path(args.from_json).read_text()), args)
+
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    preset = {"smoke": SMOKE, "quick": QUICK, "full": FULL}[mode]
+    args.ops = args.only.split(",") if args.only else list(OPS)
+    unknown = set(args.ops) - set(OPS)
+    if unknown:
+        ap.error(f"--only: unknown ops {sorted(unknown)}; choose from {','.join(OPS)}")
+    args.sizes = args.sizes.split(",") if args.sizes else preset.get("sizes", SIZES)
+    for s in args.sizes:
+        parse_size(s)
+    args.dtypes = args.dtypes.split(",") if args.dtypes else preset.get("dtypes", DTYPES)
+    if set(args.dtypes) - set(DTYPES):
+        ap.error(f"--dtypes: choose from {','.join(DTYPES)}")
+    args.repeats = args.repeats or preset.get("repeats", FULL["repeats"])
+    args.loader_workers = ([int(w) for w in args.loader_workers.split(",")] if args.loader_workers
+                           else preset.get("loader_workers", FULL["loader_workers"]))
+    args.loader_contexts = (args.loader_contexts.split(",") if args.loader_contexts
+                            else preset.get("loader_contexts", FULL["loader_contexts"]))
+    args.loader_epochs = args.loader_epochs or preset.get("loader_epochs", FULL["loader_epochs"])
+    args.loader_chips = args.loader_chips or preset.get("loader_chips", FULL["loader_chips"])
+
+    if args.threads_child is not None:
+        child_run(args)
+        return 0
+    if args.loader_child:
+        loader_child(args)
+        return 0
+
+    t_start = time.perf_counter()
+    try:
+        thread_counts = [int(t) for t in args.threads.split(",")]
+    except ValueError:
+        ap.error(f"--threads: expected comma-separated integers, got {args.threads!r}")
+    if not thread_counts or min(thread_counts) < 1:
+        ap.error(f"--threads: thread counts must be >= 1, got {args.threads!r}")
+    common = ["--repeats", str(args.repeats), "--only", ",".join(args.ops), "--sizes", ",".join(args.sizes),
+              "--dtypes", ",".join(args.dtypes)] + (["--no-albumentations"] if args.no_albumentations else [])
+    result: dict = {
+        "meta": {"mode": mode, "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                 "command": " ".join(["python scripts/bench.py", *(argv if argv is not None else sys.argv[1:])]),
+                 "git": git_rev(), "repeats": args.repeats, "ops": args.ops, "sizes": args.sizes,
+                 "dtypes": args.dtypes, "machine": machine(),
+                 "settings": {"rotate_deg": ROTATE, "rrc_scale": RRC_SCALE, "resize_factor": RESIZE_FACTOR,
+                              "collar": COLLAR}},
+        "threads": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="geoaug-bench-") as tmp:
+        for n in thread_counts:
+            print(f"timing at {n} thread(s) in a fresh process ...", file=sys.stderr, flush=True)
+            env = {**os.environ, "OMP_NUM_THREADS": str(n), "OPENBLAS_NUM_THREADS": str(n),
+                   "MKL_NUM_THREADS": str(n)}
+            result["threads"][str(n)] = run_child([*common, "--threads-child", str(n)], Path(tmp) / f"t{n}.json",
+                                                  env)
+        if not args.no_cold:
+            print("cold start ...", file=sys.stderr, flush=True)
+            before, t = load_average(), time.perf_counter()
+            result["cold"] = bench_cold(preset.get("cold_runs", 1), empty_cache=mode != "smoke")
+            result["cold"]["load_average"] = [before, load_average()]
+            result["cold"]["seconds"] = time.perf_counter() - t
+        if not args.no_loader:
+            try:
+                import torch  # noqa: F401
+            except ImportError:
+                result["loader"] = {"missing": "torch not installed"}
+            else:
+                print("DataLoader ...", file=sys.stderr, flush=True)
+                extra = ["--loader-child", "--loader-workers", ",".join(map(str, args.loader_workers)),
+                         "--loader-contexts", ",".join(args.loader_contexts), "--loader-epochs",
+                         str(args.loader_epochs), "--loader-chips", str(args.loader_chips)]
+                if args.no_albumentations:
+                    extra.append("--no-albumentations")
+                result["loader"] = run_child(extra, Path(tmp) / "loader.json")
+    # versions as the timing processes saw them (importing them here would only slow the parent down)
+    result["meta"]["versions"] = next(iter(result["threads"].values())).pop("versions")
+    for res in result["threads"].values():
+        res.pop("versions", None)
+    result["meta"]["seconds"] = time.perf_counter() - t_start
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.json} ({result['meta']['seconds']:.0f} s)", file=sys.stderr)
+    if args.md != "-":
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import bench_report
+
+        Path(args.md).write_text(bench_report.render(result))
+        print(f"wrote {args.md}", file=sys.stderr)
+    if args.check:
+        return report_check(result, args)
+    return 0
+
+
+def report_check(new: dict, args: argparse.Namespace) -> int:
+    old = json.loads(Path(args.check).read_text())
+    bad = check(new, old, args.tolerance)
+    shared = len(all_ratios(new).keys() & all_ratios(old).keys())
+    for line in bad:
+        print(line)
+    print(f"--check: {len(bad)} of {shared} shared ratios differ by > {args.tolerance:.0%} from {args.check}")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

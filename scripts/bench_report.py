@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write docs/benchmarks.md from the JSON of a full ``scripts/bench.py --json docs/benchmarks.json`` run.
+"""Write docs/benchmarks.md from the JSON of ``scripts/bench.py`` (which calls :func:`render` itself).
 
 Usage: ``python scripts/bench_report.py [docs/benchmarks.json] [docs/benchmarks.md]``
 """
@@ -8,167 +8,341 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
 
-HEADER = """# Benchmarks
+from bench import GEO, NOISY, row_key, row_ratios, spread  # noqa: E402
 
-`python scripts/bench.py` (full, about 7 minutes) or `python scripts/bench.py --quick` (13 x 512²
-only, about 35 s) times geoaug against the tools users would pick instead, in one process, on the
-same arrays, with interleaved repeats after a warm-up (medians in ms; the JSON also has minimums).
-`python scripts/bench.py --json docs/benchmarks.json && python scripts/bench_report.py` rewrites
-this page. `./scripts/test` installs what the benchmark needs except albumentations:
-`pip install -e ".[bench]"` adds it (without it those columns are left out).
-
-Peers:
-* **np.copy**: the floor, a plain memory copy of the `(bands, H, W)` array;
-* **opencv per band**: `cv2.warpAffine` / `cv2.flip` / `cv2.rotate` once per band on the
-  `(bands, H, W)` layout (the fastest way to use OpenCV on many bands; no channel limit);
-* **opencv hwc4**: what albumentations does beyond 4 channels: `(H, W, bands)`, OpenCV on chunks of
-  4 channels, transposes there and back included;
-* **albumentations** 2.0.8: `HorizontalFlip`, `Affine`, `RandomResizedCrop`, and the full pipeline as
-  an `A.Compose` (flip + affine + `MultiplicativeNoise` per channel + `GaussNoise`), on its native
-  `(H, W, bands)` layout prepared once (no transposes timed). Its `GaussNoise` refuses uint16 under
-  OpenCV 5, so for uint16 the conversion to float and back is timed, as a user must do; its
-  `HorizontalFlip` fails at 200 channels (OpenCV's channel limit);
-* **scipy per band**: `scipy.ndimage.affine_transform` band by band (13 x 512² and below);
-* **gdal reproject**: `rasterio.warp.reproject`, 2 threads, `warp_mem_limit=512`.
-
-Every rotation is 17 degrees; the pipeline is `HorizontalFlip, Affine(rotate=17, scale=1.1),
-BandGain((0.9, 1.1)), GaussianNoise(0.01)`.
-
-## Machine and versions
-AMD EPYC, 2 cores (2 MiB L2, 32 MiB L3), 24 GiB, Linux; Python 3.11.7, numpy 2.4.6, numba 0.68.1,
-OpenCV 5.0.0, albumentations 2.0.8, rasterio 1.4.4 / GDAL 3.10.3, scipy 1.17.1, dask 2026.8.0.
-This is a shared virtual machine and it is noisy: the same call varies by up to 2-3x between
-runs (the 13 x 512² uint16 bilinear rotation measured 7.1 to 12.5 ms across runs). Read ratios
-within one run.
-"""
+WARPS = ("affine_nearest", "affine_bilinear", "affine_cubic")
+FLIPS = ("hflip", "vflip", "rot90")
+COLUMNS = ("geoaug array", "geoaug GeoRaster", "opencv per band", "opencv hwc4", "albumentations", "np.copy")
 
 
-def find(rows: list[dict], op: str, bands: int, size: int, dtype: str) -> dict | None:
-    return next((r for r in rows if (r["op"], r["bands"], r["size"], r["dtype"]) == (op, bands, size, dtype)), None)
+def fmt_ms(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v * 1e3:.1f} µs" if v < 0.1 else f"{v:.3g} ms" if v < 10 else f"{v:.1f} ms"
 
 
-def ratio(r: dict | None, peer: str) -> float | None:
-    if r is None or peer not in r["peers_ms"]:
-        return None
-    return r["geoaug_ms"] / r["peers_ms"][peer]
-
-
-def f(v: float | None) -> str:
+def fmt_r(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
+
+
+# ------------------------------------------------------------------------------------------ goals
+
+def _figures(rows: list[dict], ops: tuple[str, ...], ratio: str, keep: Callable[[dict], bool] = lambda r: True,
+             ) -> list[tuple[str, float]]:
+    """``(where, value)`` of ``ratio`` for each geoaug variant of each row of ``ops`` that ``keep`` accepts."""
+    out = []
+    for r in rows:
+        if r["op"] not in ops or not keep(r):
+            continue
+        rat = row_ratios(r)
+        names = [ratio.format(g=g) for g in GEO] if "{g}" in ratio else [ratio]
+        for name in names:
+            if name in rat:
+                where = f"{r['op']} {r['bands']}x{r['size']}² {r['dtype']}"
+                if name.startswith("geoaug"):
+                    where += " (array)" if name.startswith("geoaug array") else " (GeoRaster)"
+                out.append((where, rat[name]))
+    return out
+
+
+def _fixed(rows: list[dict], op: str) -> list[tuple[str, float]]:
+    return [(f"{op} ({g.split()[1]})", r["ms"][g] * 1e3) for r in rows if r["op"] == op for g in GEO if g in r["ms"]]
+
+
+def goals(d: dict) -> list[dict]:
+    """Each goal: name, limit, sense ("<=" or ">="), and per scope ("1 thread", "2 threads", "-") its figures."""
+    out = []
+    by_t = {t: v["rows"] for t, v in d.get("threads", {}).items()}
+
+    def add(name: str, limit: float, figures: Callable[[list[dict]], list[tuple[str, float]]], unit: str = "x",
+            sense: str = "<=") -> None:
+        scopes = {f"{t} thread{'s' if t != '1' else ''}": figures(rows) for t, rows in sorted(by_t.items())}
+        out.append({"name": name, "limit": limit, "unit": unit, "sense": sense, "scopes": scopes})
+
+    small = lambda r: r["bands"] <= 4  # noqa: E731
+    many = lambda r: r["bands"] >= 12  # noqa: E731
+    add("Warp (nearest, bilinear, cubic) vs OpenCV per band, 1 and 4 bands", 1.0,
+        lambda rows: _figures(rows, WARPS, "{g} / opencv per band", small))
+    add("Warp (nearest, bilinear, cubic) vs OpenCV per band, >= 12 bands", 0.7,
+        lambda rows: _figures(rows, WARPS, "{g} / opencv per band", many))
+    add("Warp with a nodata collar vs all-valid (GeoRaster)", 1.3,
+        lambda rows: _figures(rows, WARPS, "collar / all-valid"))
+    add("Resize and RandomResizedCrop vs OpenCV resize per band", 1.0,
+        lambda rows: _figures(rows, ("resize", "random_resized_crop"), "{g} / opencv per band"))
+    add("Flips, rot90 vs OpenCV per band, every size", 1.0,
+        lambda rows: _figures(rows, FLIPS, "{g} / opencv per band"))
+    add("Flips, rot90 vs np.copy of the same bytes, 256² and up", 1.5,
+        lambda rows: _figures(rows, FLIPS, "{g} / np.copy", lambda r: r["size"] >= 256))
+    add("Fixed cost per call: p=0 HorizontalFlip on 13x64² (µs)", 15.0,
+        lambda rows: _fixed(rows, "fixed_cost_p0"), unit="µs")
+    add("Fixed cost per call: HorizontalFlip of 13x1x1 (µs)", 15.0,
+        lambda rows: _fixed(rows, "fixed_cost_1x1"), unit="µs")
+    add("13x64² hflip vs np.copy", 2.0,
+        lambda rows: _figures(rows, ("hflip",), "{g} / np.copy", lambda r: (r["bands"], r["size"]) == (13, 64)))
+    add("Normalize vs the plain numpy expression", 1.0,
+        lambda rows: _figures(rows, ("normalize",), "{g} / numpy (a - mean) / std"))
+    add("README pipeline vs albumentations' closest Compose, every size", 0.5,
+        lambda rows: _figures(rows, ("pipeline",), "{g} / albumentations"))
+    # every figure at 2 threads <= its figure at 1 thread
+    if "1" in by_t and "2" in by_t:
+        one = {row_key(r): r for r in by_t["1"]}
+        figs = []
+        for r2 in by_t["2"]:
+            r1 = one.get(row_key(r2))
+            if r1 is None:
+                continue
+            for g in (*GEO, "geoaug GeoRaster collar"):
+                if g in r1["ms"] and g in r2["ms"]:
+                    figs.append((f"{r2['op']} {r2['bands']}x{r2['size']}² {r2['dtype']} ({g})",
+                                 r2["ms"][g] / r1["ms"][g]))
+        out.append({"name": "Every geoaug figure at 2 threads vs at 1 thread", "limit": 1.0, "unit": "x",
+                    "sense": "<=", "scopes": {"2 threads / 1 thread": figs}})
+    cold = d.get("cold") or {}
+    for key, name, limit in (("first_call_empty_cache_s", "Cold start: README pipeline's first call, empty numba "
+                              "cache (s)", 5.0),
+                             ("first_call_warm_cache_s", "Cold start: README pipeline's first call, warm cache (s)",
+                              0.3),
+                             ("import_s", "`import geoaug` (s)", 0.5)):
+        figs = [("fresh process, 2 cores", cold[key])] if key in cold else []
+        out.append({"name": name, "limit": limit, "unit": "s", "sense": "<=", "scopes": {"-": figs}})
+    loader = d.get("loader") or {}
+    figs = [(f"2 workers, {run['context']}", run["ratio"]) for run in loader.get("runs", [])
+            if run["workers"] == 2 and "ratio" in run]
+    out.append({"name": "DataLoader: geoaug samples/s over rasterio + albumentations, 2 workers", "limit": 1.5,
+                "unit": "x", "sense": ">=", "scopes": {"-": figs}})
+    return out
+
+
+def goal_lines(gs: list[dict]) -> list[str]:
+    lines = ["| goal | scope | limit | worst measured (where) | cases met | met? |", "|---|---|---|---|---|---|"]
+    for g in gs:
+        for scope, figs in g["scopes"].items():
+            lim = f"{g['sense']} {g['limit']:g}{'' if g['unit'] == 'x' else ' '}{g['unit']}"
+            if not figs:
+                lines.append(f"| {g['name']} | {scope} | {lim} | not measured in this run | - | **not measured** |")
+                continue
+            lim_v, above = g["limit"], g["sense"] == ">="
+            worst = max(figs, key=lambda f: f[1]) if g["sense"] == "<=" else min(figs, key=lambda f: f[1])
+            n_ok = sum((v >= lim_v) if above else (v <= lim_v) for _, v in figs)
+            met = "**met**" if n_ok == len(figs) else "**not met**"
+            unit = "x" if g["unit"] == "x" else f" {g['unit']}"
+            lines.append(f"| {g['name']} | {scope} | {lim} | {worst[1]:.2f}{unit} ({worst[0]}) | "
+                         f"{n_ok}/{len(figs)} | {met} |")
+    return lines
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+def result_lines(rows: list[dict]) -> list[str]:
+    lines = ["| op | case | geoaug array | geoaug GeoRaster | OpenCV per band | OpenCV HWCx4 | albumentations | "
+             "np.copy | other | array / CV per band | GeoRaster / CV per band | GeoRaster / fastest CV | "
+             "GeoRaster / np.copy | GeoRaster / albumentations | spread |",
+             "|---|---|" + "---|" * 13]
+    for r in rows:
+        ms, rat = r["ms"], row_ratios(r)
+        other = [f"{k}: {fmt_ms(v)}" for k, v in ms.items() if k not in COLUMNS]
+        cells = [fmt_ms(ms.get(k)) if k in ms else ("n/a" if k in r["notes"] else "-") for k in COLUMNS]
+        other_r = "; ".join(other)
+        if "geoaug GeoRaster / numpy (a - mean) / std" in rat:
+            other_r += f" (GeoRaster / numpy {rat['geoaug GeoRaster / numpy (a - mean) / std']:.2f})"
+        if "collar / all-valid" in rat:
+            other_r += f" (collar / all-valid {rat['collar / all-valid']:.2f})"
+        lines.append(f"| {r['op']} | {r['bands']}x{r['size']}² {r['dtype']} | {' | '.join(cells)} | "
+                     f"{other_r or '-'} | {fmt_r(rat.get('geoaug array / opencv per band'))} | "
+                     f"{fmt_r(rat.get('geoaug GeoRaster / opencv per band'))} | "
+                     f"{fmt_r(rat.get('geoaug GeoRaster / fastest opencv'))} | "
+                     f"{fmt_r(rat.get('geoaug GeoRaster / np.copy'))} | "
+                     f"{fmt_r(rat.get('geoaug GeoRaster / albumentations'))} | "
+                     f"{spread(r):.2f}{' **noisy**' if spread(r) > NOISY else ''} |")
+    return lines
+
+
+def note_lines(d: dict) -> list[str]:
+    seen: dict[str, list[str]] = {}
+    for _, v in sorted(d.get("threads", {}).items()):
+        for r in v["rows"]:
+            for k, why in r["notes"].items():
+                seen.setdefault(f"{k}: {why}", []).append(f"{r['op']} {r['bands']}x{r['size']}² {r['dtype']}")
+    if not seen:
+        return []
+    out = ["", "### Contenders not measured, and how", ""]
+    for what, where in seen.items():
+        uniq = sorted(set(where))
+        shown = ", ".join(uniq[:6]) + (f" and {len(uniq) - 6} more" if len(uniq) > 6 else "")
+        out.append(f"* {what} ({shown})")
+    return out
+
+
+def load_lines(d: dict) -> list[str]:
+    """The machine's load during each phase: figures at 2 threads need both cores free."""
+    phases = [(f"{t} thread{'s' if t != '1' else ''}", v) for t, v in sorted(d.get("threads", {}).items())]
+    phases += [(name, d[key]) for key, name in (("cold", "cold start"), ("loader", "DataLoader"))
+               if isinstance(d.get(key), dict) and "load_average" in d[key]]
+    parts = []
+    peak = 0.0
+    for name, ph in phases:
+        la = [x for x in ph.get("load_average") or [] if x is not None]
+        if la:
+            peak = max(peak, *la)
+            parts.append(f"{name} {'/'.join(f'{x:.1f}' for x in la)} ({ph.get('seconds', 0):.0f} s)")
+    if not parts:
+        return []
+    cores = d["meta"]["machine"]["cores"] or 1
+    out = ["Load average (1 minute, before/after each phase, on this machine that other work shares): "
+           + "; ".join(parts) + "."]
+    if peak > cores:
+        out.append("")
+        out.append(f"**The load exceeded the {cores} cores during this run**: other processes were running, so "
+                   "threads waited for a core. Figures at 2 threads (a parallel region needs both cores at once) "
+                   "and the cold-start seconds are the most affected; rerun on a quiet machine and compare "
+                   "with `--check` before believing them.")
+    return out
+
+
+def render(d: dict) -> str:
+    """The whole page from one run's JSON."""
+    meta, v, m = d["meta"], d["meta"]["versions"], d["meta"]["machine"]
+    mode = meta["mode"]
+    out = ["# Benchmarks", ""]
+    if mode != "full":
+        out += [f"> **This page is from a `--{mode}` run** ({meta['date']}, commit `{meta['git']}`): a subset "
+                "that checks the harness on the code of that day, **not the final figures**. "
+                "The full run is `python scripts/bench.py` (below).", ""]
+    else:
+        out += [f"> Full run of {meta['date']}, commit `{meta['git']}`.", ""]
+    out += [
+        "## Reproduce", "",
+        "```bash",
+        'pip install -e ".[bench,torch]"    # OpenCV, albumentations; torch for the DataLoader figures',
+        "python scripts/bench.py            # the full matrix at 1 and 2 threads, cold start, DataLoader;",
+        "                                   # writes docs/benchmarks.json and this page",
+        "python scripts/bench.py --json /tmp/second.json --md - --check docs/benchmarks.json",
+        "                                   # a second run; lists every ratio > 15 % off the first, exit 1 if any",
+        "python scripts/bench.py --quick    # a subset in < 2 minutes",
+        "python scripts/bench.py --only affine_bilinear,resize --sizes 13x512,4x512 --dtypes uint16 --threads 1",
+        "```", "",
+        f"This page: `{meta['command']}` ({meta['seconds']:.0f} s). "
+        "`python scripts/bench_report.py JSON MD` rewrites a page from a JSON file.", "",
+        "## How it measures", "",
+        "* **Ratios, not times.** Every row times all its contenders in one process on the same array, "
+        "interleaved (one call of each in turn), after a warm-up call of each, and keeps the best (min) of "
+        f"{meta['repeats']} calls. Ratios within a row are what to read; absolute times on this shared "
+        "machine move with the load.",
+        "* **Threads.** Each thread count runs in its own fresh subprocess that calls "
+        "`numba.set_num_threads(n)` and `cv2.setNumThreads(n)` (and sets `OMP_NUM_THREADS`, "
+        "`OPENBLAS_NUM_THREADS` to n) before timing. The 1-thread and 2-thread tables are separate.",
+        "* **geoaug** is called as users call it: the transform object on a plain `(bands, H, W)` ndarray "
+        "(*geoaug array*) and on a `GeoRaster` (*geoaug GeoRaster*), with a `numpy.random.Generator` made "
+        "once. For the warps a third call uses a GeoRaster whose mask has a nodata collar "
+        f"({meta['settings']['collar']:.0%} of each side invalid).",
+        "* **OpenCV per band**: `cv2.flip` / `cv2.rotate` / `cv2.warpAffine` / `cv2.resize` once per band "
+        "into a preallocated output (`dst=`). **OpenCV HWCx4**: what albumentations does beyond 4 channels: "
+        "the array transposed to HWC in chunks of 4 channels, OpenCV on each chunk, transposed back; the "
+        "transposes are timed, the buffers are preallocated.",
+        "* **albumentations** runs on its native `(H, W, bands)` layout, prepared once (no transposes timed). "
+        "Where it refuses a dtype (int16 in its brightness and PCA steps) the row times what a user must do: "
+        "to float32 (scaled to 0..1) and back. Where it raises (OpenCV's channel limits), the row says "
+        "\"n/a\" and the reason is listed below the tables.",
+        "* **np.copy** of the same array is the floor.",
+        f"* **Ops**: flips and `Rot90(k=1)`; `Affine(rotate={meta['settings']['rotate_deg']:g})` with nearest, "
+        "bilinear, cubic (OpenCV `WARP_INVERSE_MAP` with geoaug's matrix converted to OpenCV's centre-origin "
+        "convention, constant border); `RandomResizedCrop(H, W, scale=("
+        f"{meta['settings']['rrc_scale']:g}, {meta['settings']['rrc_scale']:g}), ratio=(1, 1))` so every call "
+        "resamples the same area (OpenCV: `cv2.resize` of a crop of that size); `Resize` to "
+        f"{meta['settings']['resize_factor']:g} x the side (bilinear, no anti-aliasing on either side); "
+        "`Normalize(mean, std)` per band against the expression `(a - mean[:, None, None]) / std[:, None, None]` "
+        "with float32 mean and std; the fixed cost per call as a `HorizontalFlip(p=0)` call on 13x64² and "
+        "a `HorizontalFlip(p=1)` of a 13x1x1 array.",
+        "* **The README pipeline** (README.md \"In 15 lines\"): `HorizontalFlip(), Rot90(), Affine(rotate=(-20, "
+        "20), scale=(0.9, 1.1)), Brightness((-0.01, 0.01), value_range=(0, 10000)), PCAJitter(std=0.1, "
+        "value_range=(0, 10000))`. albumentations' closest Compose: `HorizontalFlip(p=0.5), "
+        "RandomRotate90(p=0.5), Affine(rotate=(-20, 20), scale=(0.9, 1.1)), "
+        "RandomBrightnessContrast(brightness_limit=0.01, contrast_limit=0)` (one additive brightness shift for "
+        "all bands, as `Brightness`; the size of the shift does not change the work) and `FancyPCA(alpha=0.1)` "
+        "(AlexNet's PCA colour jitter, which like `PCAJitter` takes the band covariance of each image and "
+        "works on any channel count). Both draw their parameters on every call, so the best of the calls "
+        "is a draw without flips or quarter turns on either side.",
+        "* **Cold start**: each figure in a fresh `python -c` process, best of "
+        f"{(d.get('cold') or {}).get('runs', '-')} (import: best of 3 or more): `import geoaug`; the README "
+        "snippet's first `pipe(image, labels=labels, ...)` call on `fixtures/tiles/sentinel2_l2a_12band_int16.tif` "
+        "with `NUMBA_CACHE_DIR` pointing at a new empty folder (everything compiles), and again with that "
+        "folder filled (the cache loads).",
+        "* **DataLoader**: 13x120² uint16 GeoTIFF chips written from "
+        "`fixtures/tiles/bigearthnet_s2_12band_uint16.tif` (its 12 bands plus a 13th copy of B8A, rolled "
+        "sideways per chip), `geoaug.torch.GeoTiffDataset(paths, pipeline=<README pipeline>)` against a "
+        "torch Dataset a user would write: `rasterio` reads the chip, the albumentations Compose above "
+        "augments it on HWC, a float32 CHW tensor comes out. `DataLoader(batch_size=16, "
+        "persistent_workers=True)`; one warm-up epoch (workers start, kernels load), then samples/s of the "
+        "best following epoch.",
+        "* **`--check OTHER.json`** compares every ratio of two runs (every ratio in the tables, every "
+        "2-thread / 1-thread figure, the DataLoader ratios) and prints those more than 15 % apart (exit "
+        "status 1 if any), marking the rows that were noisy in either run (median / min above "
+        f"{NOISY:g}: another process took the core during that row). Two runs agree only on a quiet machine; "
+        "the load average of every phase is recorded below to tell.",
+        "",
+        "## Machine and versions", "",
+        f"{m['cpu']}, {m['cores']} cores, {m['system']}; Python {v['python']}, numpy {v['numpy']}, numba "
+        f"{v['numba']} (threading layer {v['threading_layer']}), OpenCV {v['opencv']}, albumentations "
+        f"{v['albumentations'] or 'not installed (its columns are empty)'}, torch "
+        f"{v['torch'] or 'not installed (no DataLoader figures)'}, geoaug {v['geoaug']}.",
+        "", *load_lines(d), "",
+        "## Goals", "",
+        "Each goal holds for every case it covers (the matrix of this run: sizes "
+        f"{', '.join(s + '²' for s in meta['sizes'])}; dtypes {', '.join(meta['dtypes'])}; geoaug with a plain "
+        "array and with a GeoRaster). \"worst measured\" is the case furthest from the goal; \"cases met\" "
+        "counts the cases within it.", "",
+    ]
+    out += goal_lines(goals(d))
+    for t, res in sorted(d.get("threads", {}).items()):
+        out += ["", f"## Results at {t} thread{'s' if t != '1' else ''}", "",
+                f"numba threads {res['numba_threads']}, OpenCV threads {res['cv2_threads']}. Best of "
+                f"{meta['repeats']}; ratios < 1: geoaug is faster. *spread*: the row's largest median / min "
+                f"over its contenders; above {NOISY:g} (**noisy**) other work disturbed the row.", ""]
+        out += result_lines(res["rows"])
+    out += note_lines(d)
+    cold = d.get("cold")
+    out += ["", "## Cold start", ""]
+    if cold:
+        empty = cold.get("first_call_empty_cache_s")
+        out += ["| figure | seconds |", "|---|---|",
+                f"| `import geoaug` | {cold['import_s']:.3f} |",
+                f"| README pipeline's first call, empty numba cache | "
+                f"{'not measured' if empty is None else f'{empty:.2f}'} |",
+                f"| README pipeline's first call, warm cache | {cold['first_call_warm_cache_s']:.3f} |"]
+    else:
+        out.append("Not measured in this run (`--no-cold`).")
+    loader = d.get("loader")
+    out += ["", "## DataLoader epoch throughput", ""]
+    if not loader:
+        out.append("Not measured in this run (`--no-loader`).")
+    elif "missing" in loader:
+        out.append(f"Not measured: {loader['missing']}.")
+    else:
+        out += [f"{loader['chips']} chips of 13x120² uint16, batch size {loader['batch_size']}, torch "
+                f"{loader['torch']}." + ("" if loader["albumentations"] else
+                                         " albumentations not installed: no baseline, no ratio."), "",
+                "| workers | start method | geoaug samples/s | rasterio + albumentations samples/s | ratio |",
+                "|---|---|---|---|---|"]
+        for run in loader["runs"]:
+            alb = run.get("albumentations_samples_s")
+            out.append(f"| {run['workers']} | {run['context']} | {run['geoaug_samples_s']:.0f} | "
+                       f"{'-' if alb is None else f'{alb:.0f}'} | {fmt_r(run.get('ratio'))} |")
+    return "\n".join(out) + "\n"
 
 
 def main() -> None:
     src = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs/benchmarks.json"
     dst = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "docs/benchmarks.md"
-    d = json.loads(src.read_text())
-    rows, comp, batch, mem, sweep = d["rows"], d["compile"], d["batch"], d["memory"], d.get("band_sweep")
-    out = [HEADER, "## Results (one full run)",
-           "| op | shape | dtype | geoaug ms | np.copy ms | fastest peer | peer ms | geoaug/copy | geoaug/peer "
-           "| geoaug/albumentations |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        peer = r["fastest_peer"]
-        out.append(f"| {r['op']} | {r['bands']}x{r['size']}x{r['size']} | {r['dtype']} | {r['geoaug_ms']:.2f} | "
-                   f"{r['copy_ms']:.2f} | {peer} | {f(r['peers_ms'].get(peer))} | {r['ratio_to_copy']:.2f} | "
-                   f"{f(r['ratio_to_fastest_peer'] if r['peers_ms'] else None)} | {f(r['ratio_to_albumentations'])} |")
-    out += ["", "`geoaug/copy`: geoaug's time over `np.copy`'s; `geoaug/peer`: over the fastest other tool's;",
-            "`geoaug/albumentations`: over albumentations' (< 1: geoaug is faster).", "",
-            "All peers, fastest first (\"fails\": the peer raised on this data):", "",
-            "| op | shape | dtype | all peers (median ms) |", "|---|---|---|---|"]
-    for r in rows:
-        peers = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["peers_ms"].items(), key=lambda kv: kv[1]))
-        fails = ", ".join(x.split(":", 1)[1] + " fails" for x in r["failed_peers"])
-        out.append(f"| {r['op']} | {r['bands']}x{r['size']}x{r['size']} | {r['dtype']} | {peers}"
-                   f"{'; ' + fails if fails else ''} |")
-    if sweep:
-        out += ["", "## Band count", "Bilinear rotation of 512 x 512 uint16, median ms, 1 to 200 bands:", "",
-                "![time vs band count](images/benchmark_bands.png)", "", "| method | " +
-                " | ".join(str(b) for b in next(iter(sweep.values()))) + " |",
-                "|---|" + "---|" * len(next(iter(sweep.values())))]
-        for k, v in sweep.items():
-            out.append(f"| {k} | " + " | ".join(f"{t:.2f}" for t in v.values()) + " |")
-        out += ["", "Per band, OpenCV's SIMD fixed-point loop stays ahead of geoaug's scalar gather loop at "
-                "large band counts, but the two ways users reach it from many-band data, albumentations and "
-                "OpenCV on HWC chunks of 4, fall behind geoaug beyond about 32 bands."]
-    out += ["", "## Start-up and compilation",
-            f"`import geoaug`: {comp['import_geoaug_s']:.2f} s. First call of `Affine` on uint16 in a new "
-            f"process: {comp['cold_first_call_s']:.2f} s with a cold numba cache, "
-            f"{comp['cached_first_call_s']:.2f} s with it warm. Kernels compile only for the dtypes and mask "
-            "layouts actually used; the cache lives in `geoaug/kernels/__pycache__`.",
-            "", "## The batch command",
-            f"{batch['tiles']} synthetic 13 x 512 x 512 uint16 tiles (deflate), policy "
-            f"`docs/examples/sentinel2_13band.yaml`, {batch['copies']} copies each; clusters started as "
-            "`--workers N` starts them, warmed up before the timed runs:", "",
-            "| run | Mpx/s | s |", "|---|---|---|",
-            f"| in-process | {batch['in_process_mpx_s']:.2f} | {batch['in_process_s']:.2f} |",
-            f"| 1 Dask worker (2 numba threads) | {batch['workers1_mpx_s']:.2f} | {batch['workers1_s']:.2f} |",
-            f"| 1 Dask worker, 1 numba thread | {batch['workers1_1thread_mpx_s']:.2f} | "
-            f"{batch['workers1_1thread_s']:.2f} |",
-            f"| 2 Dask workers (1 numba thread each) | {batch['workers2_mpx_s']:.2f} | {batch['workers2_s']:.2f} |",
-            "", f"2 workers: {batch['speedup_vs_1_worker']:.2f}x one worker, "
-            f"{batch['speedup_vs_1_single_thread_worker']:.2f}x one single-threaded worker, "
-            f"{batch['speedup_vs_in_process']:.2f}x in-process. One worker with both cores already runs its "
-            "kernels (warp, noise, store) on two numba threads, so on this 2-core machine a second worker "
-            "gains on the serial parts (decoding, encoding, Python) only.", "",
-            f"Memory of one task on a 13 x {mem['size']} x {mem['size']} uint16 tile "
-            f"({mem['tile_bytes'] / 1e6:.0f} MB): peak resident set {mem['peak_extra_bytes'] / 1e6:.0f} MB above "
-            f"the process baseline, {mem['ratio']:.2f}x the tile (docs/cli.md: what it means for full "
-            "Sentinel-2 tiles)."]
-    t = []
-    for dt in ("uint16", "float32"):
-        for interp in ("bilinear", "cubic", "nearest"):
-            r = find(rows, f"rotate_{interp}", 13, 512, dt)
-            t.append((f"13 x 512² {dt} {interp} <= 1.0 vs OpenCV per band", ratio(r, "opencv per band")))
-            t.append((f"13 x 512² {dt} {interp} <= 0.5 vs albumentations", ratio(r, "albumentations"), 0.5))
-    for op in ("rotate_bilinear", "rotate_cubic", "hflip", "rot90"):
-        t.append((f"200 x 256² {op} <= 1.0 vs OpenCV per band", ratio(find(rows, op, 200, 256, "float32"),
-                                                                      "opencv per band")))
-    for b, s in ((4, 512), (13, 512), (13, 1024)):
-        for op in ("hflip", "rot90"):
-            t.append((f"{b} x {s}² {op} <= 1.0 vs OpenCV per band", ratio(find(rows, op, b, s, "uint16"),
-                                                                         "opencv per band")))
-    for op in ("hflip", "rot90"):
-        r = find(rows, op, 13, 1024, "uint16")
-        t.append((f"13 x 1024² {op} within 2x of np.copy", r["ratio_to_copy"] if r else None, 2.0))
-    for s in (512, 1024):
-        t.append((f"full pipeline 13 x {s}² uint16 <= 0.5 vs albumentations' Compose",
-                  ratio(find(rows, "pipeline", 13, s, "uint16"), "albumentations"), 0.5))
-    t.append(("`import geoaug` <= 1 s", comp["import_geoaug_s"]))
-    t.append(("cached first call <= 0.5 s", comp["cached_first_call_s"], 0.5))
-    t.append(("batch: 2 workers >= 1.6x one single-threaded worker", batch["speedup_vs_1_single_thread_worker"],
-              "speedup"))
-    t.append(("batch: 2 workers >= 1.6x one worker with 2 numba threads", batch["speedup_vs_1_worker"], "speedup"))
-    t.append(("memory of one task <= ~3x its tile", mem["ratio"], 3.0))
-    out += ["", "## Targets", "| target | measured | met |", "|---|---|---|"]
-    for item in t:
-        name, v = item[0], item[1]
-        limit = item[2] if len(item) > 2 else 1.0
-        if limit == "speedup":
-            met = "yes" if v >= 1.6 else "no"
-        else:
-            met = "-" if v is None else ("yes" if v <= limit else "no")
-        out.append(f"| {name} | {f(v)} | {met} |")
-    out += ["", "## What stands in the way, and what would help",
-            "* **Gather throughput.** geoaug's interpolation is a scalar loop over output pixels (indexes and "
-            "weights shared by all bands); OpenCV vectorises the same work with fixed-point SIMD. A SIMD-friendly "
-            "formulation (several output pixels per step, int16 weights for uint16 data) is the next step; a "
-            "tiled kernel (32 x 64 output tiles, every band per tile) was tried and was not faster here.",
-            "* **Small arrays.** At 1-4 bands the fixed cost per call (mask check, parallel launch, per-row "
-            "buffers) dominates, about 1.2 ms for one 512² band against OpenCV's 0.3 ms. `RandomResizedCrop` "
-            "goes through the general warp where albumentations calls `cv2.resize`; a first separable version "
-            "(two 1-D passes, parallel over bands, every input row) was 1.4x slower than the general warp at "
-            "13 bands and was dropped: one that resamples only the rows a crop needs, parallel over rows, is "
-            "the next attempt.",
-            "* **Transposes.** Quarter turns at 200 bands trail OpenCV's `cv2.rotate`; a cache-blocked "
-            "transpose per band would help.",
-            "* **Pipeline.** The Gaussian noise (a counter-based Box-Muller generator, parallel) is about half "
-            "of the full pipeline's time.", ""]
-    dst.write_text("\n".join(out))
+    dst.write_text(render(json.loads(src.read_text())))
     print(f"wrote {dst}")
 
 
 if __name__ == "__main__":
     main()
+

@@ -1,0 +1,124 @@
+"""The benchmark harness (scripts/bench.py, scripts/bench_report.py) runs end to end in its smallest mode.
+
+No timing is asserted: these tests keep the harness from rotting (API changes, JSON schema, the page,
+``--check``), without albumentations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "scripts" / "bench.py"
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import bench  # noqa: E402
+import bench_report  # noqa: E402
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    tmp = tmp_path_factory.mktemp("bench")
+    out_json, out_md = tmp / "run.json", tmp / "run.md"
+    r = subprocess.run([sys.executable, str(BENCH), "--smoke", "--no-albumentations", "--no-cold",
+                        "--only", "hflip,affine_bilinear,normalize,pipeline,fixed_cost",
+                        "--json", str(out_json), "--md", str(out_md)],
+                       capture_output=True, text=True, env=_env(), timeout=120, check=False)
+    return out_json, out_md, r
+
+
+def test_smoke_run_writes_json_and_page(smoke_run: tuple[Path, Path, subprocess.CompletedProcess]) -> None:
+    out_json, out_md, r = smoke_run
+    assert r.returncode == 0, r.stderr[-3000:]
+    d = json.loads(out_json.read_text())
+    assert d["meta"]["mode"] == "smoke" and d["meta"]["repeats"] == 3
+    assert d["meta"]["versions"]["albumentations"] is None
+    # the layer geoaug chooses, not the OpenMP layer numba.set_num_threads starts when called first
+    assert d["meta"]["versions"]["threading_layer"] in ("tbb", "workqueue")
+    assert set(d["threads"]) == {"1", "2"}
+    assert d["threads"]["1"]["numba_threads"] == 1 and d["threads"]["2"]["numba_threads"] == 2
+    rows = {(row["op"], row["bands"], row["size"]) for row in d["threads"]["1"]["rows"]}
+    assert {("hflip", 13, 16), ("affine_bilinear", 13, 16), ("pipeline", 13, 16), ("fixed_cost_p0", 13, 64),
+            ("fixed_cost_1x1", 13, 1)} <= rows
+    by_op = {row["op"]: row for row in d["threads"]["2"]["rows"]}
+    assert {"geoaug array", "geoaug GeoRaster", "opencv per band", "opencv hwc4", "np.copy"} <= set(
+        by_op["hflip"]["ms"])
+    assert "geoaug GeoRaster collar" in by_op["affine_bilinear"]["ms"]
+    assert "numpy (a - mean) / std" in by_op["normalize"]["ms"]
+    assert by_op["hflip"]["notes"]["albumentations"] == "not installed"
+    assert all(v > 0 for row in by_op.values() for v in row["ms"].values())
+    assert all(row["median_ms"][k] >= v for row in by_op.values() for k, v in row["ms"].items())
+    assert "cold" not in d
+    assert d["loader"]["runs"][0]["workers"] == 0 and d["loader"]["runs"][0]["geoaug_samples_s"] > 0
+    page = out_md.read_text()
+    assert "This page is from a `--smoke` run" in page
+    assert "## Results at 1 thread" in page and "## Results at 2 threads" in page
+    assert "albumentations not installed" in page
+    assert "| Warp with a nodata collar vs all-valid (GeoRaster) | 1 thread |" in page
+
+
+def _check(this: Path, other: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = bench.main(["--from", str(this), "--check", str(other)])
+    return code, capsys.readouterr().out
+
+
+def test_check_compares_two_runs(smoke_run: tuple[Path, Path, subprocess.CompletedProcess], tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out_json = smoke_run[0]
+    code, out = _check(out_json, out_json, capsys)
+    assert code == 0, out
+    assert "--check: 0 of" in out
+    d = json.loads(out_json.read_text())
+    row = next(r for r in d["threads"]["1"]["rows"] if r["op"] == "hflip")
+    row["ms"]["geoaug GeoRaster"] *= 1.3  # 30 % slower: every ratio of that figure moves by 30 %
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(d))
+    code, out = _check(out_json, other, capsys)
+    assert code == 1
+    assert "[1t] hflip 13x16 uint16: geoaug GeoRaster / opencv per band" in out
+    assert "[2t/1t] hflip 13x16 uint16: geoaug GeoRaster" in out
+    assert not any(line.startswith("[1t] hflip 13x16 uint16: geoaug array") for line in out.splitlines())
+    row["median_ms"]["np.copy"] = row["ms"]["np.copy"] * 3  # a disturbed row is marked as such
+    other.write_text(json.dumps(d))
+    code, out = _check(out_json, other, capsys)
+    assert code == 1 and "[1t] hflip 13x16 uint16: geoaug GeoRaster / np.copy" in out
+    flagged = [line for line in out.splitlines() if line.startswith("[1t] hflip")]
+    assert flagged and all("[noisy: median/min > 1.5 in a run]" in line for line in flagged)
+
+
+def test_goals_report_met_and_not_met() -> None:
+    rows = [{"op": "affine_bilinear", "bands": 13, "size": 512, "dtype": "uint16", "notes": {},
+             "ms": {"geoaug array": 6.0, "geoaug GeoRaster": 5.0, "geoaug GeoRaster collar": 7.0,
+                    "opencv per band": 10.0, "opencv hwc4": 12.0, "np.copy": 0.1}}]
+    d = {"threads": {"1": {"rows": rows}}, "cold": {"import_s": 0.4, "first_call_warm_cache_s": 0.5},
+         "loader": {"runs": [{"workers": 2, "context": "fork", "ratio": 1.6}]}}
+    goals = {g["name"]: g for g in bench_report.goals(d)}
+    warp = goals["Warp (nearest, bilinear, cubic) vs OpenCV per band, >= 12 bands"]["scopes"]["1 thread"]
+    assert sorted(v for _, v in warp) == [0.5, 0.6]
+    lines = "\n".join(bench_report.goal_lines(list(goals.values())))
+    assert "| 0.60x (affine_bilinear 13x512² uint16 (array)) | 2/2 | **met** |" in lines
+    assert "| 1.40x (affine_bilinear 13x512² uint16) | 0/1 | **not met** |" in lines  # collar 7 / 5
+    assert "| `import geoaug` (s) | - | <= 0.5 s | 0.40 s" in lines
+    assert "0.50 s (fresh process, 2 cores) | 0/1 | **not met** |" in lines
+    assert "1.60x (2 workers, fork) | 1/1 | **met** |" in lines
+    assert "empty numba cache (s) | - | <= 5 s | not measured in this run" in lines
+
+
+def test_bad_selection_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, msg in ((["--only", "hflop"], "unknown ops ['hflop']"), (["--threads", "0"], "must be >= 1"),
+                      (["--dtypes", "uint8"], "--dtypes: choose from")):
+        with pytest.raises(SystemExit) as e:
+            bench.main(argv)
+        assert e.value.code == 2 and msg in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="BANDSxSIDE"):
+        bench.parse_size("13by512")
