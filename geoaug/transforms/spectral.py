@@ -36,7 +36,7 @@ from ..errors import ParameterError
 from ..kernels.noise import gaussian_noise
 from ..kernels.store import store_band
 from ..raster import GeoRaster, nodata_safe_value
-from .base import Transform, as_range, draw
+from .base import MAX_MAGNITUDE, Transform, as_range, draw
 
 __all__ = [
     "BandDropout",
@@ -495,8 +495,8 @@ class PCAJitter(SpectralTransform):
     def __init__(self, std: float = 0.1, stats: BandStats | dict | str | os.PathLike[str] | None = None,
                  value_range: tuple[float, float] | None = None, p: float = 1.0) -> None:
         super().__init__(p)
-        if not isinstance(std, numbers.Real) or isinstance(std, bool) or std < 0:
-            raise ParameterError(f"PCAJitter: std must be a number >= 0, got {std!r}")
+        if not isinstance(std, numbers.Real) or isinstance(std, bool) or not 0 <= std <= MAX_MAGNITUDE:
+            raise ParameterError(f"PCAJitter: std must be a finite number >= 0, got {std!r}")
         self.std = float(std)
         if isinstance(stats, dict):
             stats = BandStats.from_dict(stats, source="PCAJitter.stats")
@@ -542,11 +542,13 @@ class PCAJitter(SpectralTransform):
 
 def _per_band_values(name: str, value: Any) -> float | list[float]:
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, Sequence) and not isinstance(value, str) and all(
+        out: float | list[float] = as_range(name, value)[0]
+    elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) > 0 and all(
             isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value):
-        return [float(v) for v in value]
-    raise ParameterError(f"{name} must be a number or a list of numbers (one per band), got {value!r}")
+        out = [as_range(f"{name}[{i}]", v)[0] for i, v in enumerate(value)]
+    else:
+        raise ParameterError(f"{name} must be a number or a list of numbers (one per band), got {value!r}")
+    return out
 
 
 class Normalize(SpectralTransform):
