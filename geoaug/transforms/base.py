@@ -77,7 +77,8 @@ def as_range(name: str, value: Any, *, low: float | None = None, high: float | N
     if lo > hi:
         raise ParameterError(f"{name}: low {lo} > high {hi}")
     if (low is not None and lo < low) or (high is not None and hi > high):
-        raise ParameterError(f"{name} must lie within [{low}, {high}], got {value!r}")
+        bounds = f">= {low}" if high is None else f"<= {high}" if low is None else f"within [{low}, {high}]"
+        raise ParameterError(f"{name} must lie {bounds}, got {value!r}")
     if max(abs(lo), abs(hi)) > MAX_MAGNITUDE:
         raise ParameterError(f"{name} must lie within [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}], got {value!r}")
     return lo, hi

@@ -42,7 +42,7 @@ def _check_parameters(cls: type[Transform], config: dict[Any, Any], source: str,
     valid = parameter_names(cls)
     for key in config:
         if key not in valid:
-            raise ParameterError(f"{source}: {where}: unknown parameter {key!r}{_suggest(key, valid)}; "
+            raise ParameterError(f"{source}: {where}: unexpected keyword argument {key!r}{_suggest(key, valid)}; "
                                  f"{cls.__name__} takes: {', '.join(valid)}")
 
 
