@@ -225,3 +225,13 @@ def test_output_size_checked_before_allocating() -> None:
     from geoaug.io import MAX_READ_BYTES
     from geoaug.transforms.geometric import MAX_OUTPUT_BYTES
     assert MAX_OUTPUT_BYTES == MAX_READ_BYTES
+
+
+def test_statistics_that_are_not_finite_are_refused(tmp_path: Path) -> None:
+    d = geoaug.stats([TILES / "sentinel2_l2a_12band_int16.tif"]).to_dict()
+    d["covariance"][0][0] = float("nan")
+    (tmp_path / "s.json").write_text(json.dumps(d))
+    path = tmp_path / "policy.yaml"
+    path.write_text(f"transforms: [PCAJitter: {{stats: {tmp_path / 's.json'}}}]\n")
+    with pytest.raises(ParameterError, match="PCAJitter: statistics .* covariance that is not finite"):
+        load_pipeline(path)

@@ -504,6 +504,8 @@ class PCAJitter(SpectralTransform):
         self._stats = None if stats is None else load_stats(stats)
         if self._stats is not None and self._stats.covariance is None:
             raise ParameterError(f"PCAJitter: statistics {stats} have no covariance")
+        if self._stats is not None and not np.isfinite(np.asarray(self._stats.covariance, dtype=float)).all():
+            raise ParameterError(f"PCAJitter: statistics {stats} have a covariance that is not finite")
         self.value_range = _check_value_range("PCAJitter", value_range)
 
     def get_config(self) -> dict[str, Any]:
