@@ -248,7 +248,8 @@ def test_throughput_units() -> None:
     assert format_rate(3e9, 1.0) == "3 Gpx/s"
 
 
-def test_ctrl_c_with_workers_is_one_line_and_exit_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [["--workers", "2"], []], ids=["dask", "in-process"])
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path, workers: list[str]) -> None:
     src = tmp_path / "in"
     src.mkdir()
     for i in range(40):
@@ -257,7 +258,7 @@ def test_ctrl_c_with_workers_is_one_line_and_exit_130(tmp_path: Path) -> None:
     slow.write_text("transforms:\n  - Resize: {height: 600, width: 600, interpolation: cubic}\n"
                     "  - Affine: {rotate: [-30, 30], interpolation: cubic}\n")
     proc = subprocess.Popen([sys.executable, "-m", "geoaug", "augment", str(src), str(tmp_path / "out"),
-                             "--pipeline", str(slow), "--copies", "4", "--workers", "2"],
+                             "--pipeline", str(slow), "--copies", "4", *workers],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
                             start_new_session=True)
     deadline = time.monotonic() + 180
