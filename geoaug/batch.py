@@ -317,14 +317,28 @@ def run_task(task: Task, pipeline_json: str, seed: int, overwrite: bool = False,
             line.update(params=record, status="ok", pixels=result.height * result.width)
             lines.append(line)
     except (GeoAugError, OSError, ValueError, MemoryError) as exc:
+        _reraise_interrupt(exc)
         msg = str(exc) if isinstance(exc, GeoAugError) else f"{task.input}: {type(exc).__name__}: {exc}"
         if isinstance(exc, DiskFullError) and exc.errno is not None:
             stop = errno.errorcode.get(exc.errno, str(exc.errno))
         _fail_rest(lines, task, base, msg, stop)
     except Exception as exc:  # a bug: report it with its traceback rather than lose the batch
+        _reraise_interrupt(exc)
         tb = traceback.format_exc(limit=3)
         _fail_rest(lines, task, base, f"{task.input}: unexpected {type(exc).__name__}: {exc}\n{tb}", None)
     return lines
+
+
+def _reraise_interrupt(exc: BaseException) -> None:
+    """Raise KeyboardInterrupt if ``exc`` wraps one (Ctrl-C inside a numba kernel surfaces as a
+    SystemError whose context is the KeyboardInterrupt; GDAL may turn it into a write error)."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
 
 
 def _fail_rest(lines: list[dict[str, Any]], task: Task, base: dict[str, Any], msg: str, stop: str | None) -> None:

@@ -70,12 +70,18 @@ def _work(dtype: np.dtype) -> type:
     return np.float64 if np.dtype(dtype) in (np.float64, np.int32) else np.float32
 
 
+#: smallest full-scale span (``value_range``) and ``Normalize`` std: dividing by less makes values
+#: no float32 holds
+MIN_SCALE = 1e-12
+
+
 def _check_value_range(name: str, value_range: Any) -> tuple[float, float] | None:
     if value_range is None:
         return None
     lo, hi = as_range(f"{name}.value_range", tuple(value_range) if isinstance(value_range, list) else value_range)
-    if not hi > lo:
-        raise ParameterError(f"{name}.value_range must have high > low, got {value_range!r}")
+    if not hi - lo >= MIN_SCALE:
+        raise ParameterError(f"{name}.value_range must have high > low (by at least {MIN_SCALE:g}), "
+                             f"got {value_range!r}")
     return lo, hi
 
 
@@ -581,8 +587,8 @@ class Normalize(SpectralTransform):
             raise ParameterError("Normalize: give mean and std, or stats")
         self.mean = _per_band_values("Normalize.mean", mean)
         self.std = _per_band_values("Normalize.std", std)
-        if np.any(np.asarray(self.std) <= 0):
-            raise ParameterError(f"Normalize.std must be > 0, got {std!r}")
+        if np.any(np.asarray(self.std) < MIN_SCALE):
+            raise ParameterError(f"Normalize.std must be >= {MIN_SCALE:g}, got {std!r}")
 
     def get_config(self) -> dict[str, Any]:
         if self.stats is not None and not isinstance(self.stats, BandStats):
