@@ -634,7 +634,10 @@ def augment_folder(
     summary = Summary(files=len(tasks), output_dir=str(out_dir))
     if overwrite:
         summary.removed = _remove_stale(out_dir, old_lines, tasks)
-    _write_json_atomic(out_dir / RUN_FILE, fp)
+    try:
+        _write_json_atomic(out_dir / RUN_FILE, fp)
+    except OSError as exc:
+        raise RasterWriteError(f"{out_dir / RUN_FILE}: cannot write the run record: {exc.strerror}") from exc
     _clean_partials(out_dir)
     _mkdirs(tasks)
     manifest = out_dir / MANIFEST
@@ -654,9 +657,12 @@ def augment_folder(
                           if k not in ("params", "pixels") and v is not None} for ln in lines]
             rel_lines = [_relative({**ln, "fingerprint": fp["fingerprint"]}, out_dir) for ln in lines]
             results[task.rel] = rel_lines
-            for ln in rel_lines:
-                live.write(json.dumps(ln, sort_keys=True) + "\n")
-            live.flush()
+            try:
+                for ln in rel_lines:
+                    live.write(json.dumps(ln, sort_keys=True) + "\n")
+                live.flush()
+            except OSError as exc:  # the manifest itself hit a full disk: stop (a rerun resumes)
+                summary.stopped = f"{manifest}: cannot write the manifest: {exc.strerror}"
             if failed:
                 summary.failures += 1
                 summary.failed_files.append((task.rel, failed[0]["error"]))
@@ -667,7 +673,7 @@ def augment_folder(
             summary.megapixels += sum(ln.get("pixels", 0) for ln in lines if ln["status"] == "ok") / 1e6
             if on_result:
                 on_result(task, rel_lines)
-            return bool(failed) and (fail_fast or bool(summary.stopped))
+            return bool(summary.stopped) or (bool(failed) and fail_fast)
 
         if workers is None and scheduler is None:
             for t in tasks:
@@ -694,11 +700,16 @@ def augment_folder(
                     client.cancel(list(futures))
     # the final manifest: sorted, written atomically over the live one
     tmp = manifest.with_name(f".{MANIFEST}.part-final")
-    with open(tmp, "w") as fh:
-        for rel in sorted(results):
-            for ln in sorted(results[rel], key=lambda x: x["copy"]):
-                fh.write(json.dumps(ln, sort_keys=True) + "\n")
-    os.replace(tmp, manifest)
+    try:
+        with open(tmp, "w") as fh:
+            for rel in sorted(results):
+                for ln in sorted(results[rel], key=lambda x: x["copy"]):
+                    fh.write(json.dumps(ln, sort_keys=True) + "\n")
+        os.replace(tmp, manifest)
+    except OSError as exc:  # the live manifest (unsorted, maybe partial) stays; a rerun resumes
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        summary.stopped = summary.stopped or f"{manifest}: cannot write the manifest: {exc.strerror}"
     summary.seconds = time.perf_counter() - start
     return summary
 

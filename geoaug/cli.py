@@ -275,10 +275,10 @@ def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, 
     for rel, err in summary.failed_files:
         click.echo(f"FAILED {rel}: {err.splitlines()[0]}", err=True)
     if summary.stopped:
-        click.echo(f"STOPPED at the first write that failed for lack of space ({summary.stopped.splitlines()[0]}): "
+        click.echo(f"STOPPED at the first write that failed ({summary.stopped.splitlines()[0]}): "
                    f"{summary.outputs + summary.skipped} outputs are done; free space (or raise the limit) "
                    f"and rerun the same command to resume", err=True)
-    sys.exit(1 if summary.failures else 0)
+    sys.exit(1 if summary.failures or summary.stopped else 0)
 
 
 @contextlib.contextmanager

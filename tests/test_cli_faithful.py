@@ -271,3 +271,43 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path, workers: list[str]) -> 
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert [ln for ln in err.splitlines() if ln.startswith("interrupted:")]
     assert "rerun the same command to resume" in err
+
+
+def test_a_full_disk_under_the_manifest_stops_and_a_rerun_resumes(tiles: Path, tmp_path: Path, monkeypatch) -> None:
+    import builtins
+    import errno
+
+    from geoaug import batch
+
+    class FullAfterOneLine:
+        def __init__(self, fh) -> None:
+            self.fh, self.lines = fh, 0
+
+        def write(self, text: str) -> int:
+            self.lines += 1
+            if self.lines > 1:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return self.fh.write(text)
+
+        def __getattr__(self, name: str):
+            return getattr(self.fh, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.fh.close()
+
+    def full_open(path, mode="r", *args, **kwargs):
+        fh = builtins.open(path, mode, *args, **kwargs)
+        return FullAfterOneLine(fh) if "manifest.jsonl" in str(path) and "w" in mode else fh
+
+    pipe = geoaug.load_pipeline(POLICY)
+    monkeypatch.setattr(batch, "open", full_open, raising=False)
+    summary = augment_folder(tiles, tmp_path / "out", pipe)
+    assert "cannot write the manifest: No space left on device" in summary.stopped
+    assert summary.outputs == 2 and summary.failures == 0  # the third input never started
+    monkeypatch.undo()
+    again = augment_folder(tiles, tmp_path / "out", pipe)
+    assert (again.outputs, again.skipped, again.stopped) == (1, 2, "")
+    assert len(manifest(tmp_path / "out")) == 3
