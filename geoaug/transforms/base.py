@@ -56,10 +56,10 @@ class Result:
 def as_range(name: str, value: Any, *, low: float | None = None, high: float | None = None) -> tuple[float, float]:
     """Validate a parameter that is a number (fixed) or a ``(low, high)`` tuple (uniform draw).
 
-    Both ends must be finite (NaN and infinities are refused) and lie within
-    ``[low, high]`` when those are given; with no bound given, their
-    magnitude must stay below :data:`MAX_MAGNITUDE`, so a draw between them
-    (``low + (high - low) * u``) is finite too.
+    Both ends must be finite (NaN and infinities are refused), lie within
+    ``[low, high]`` when those are given, and have a magnitude of at most
+    :data:`MAX_MAGNITUDE`, so a draw between them (``low + (high - low) * u``)
+    and what is computed from it stay finite.
     """
     try:
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
