@@ -121,8 +121,8 @@ def run_markdown(doc: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> di
 #: documents owned elsewhere whose blocks do not run yet (pseudo-code in a python block, a data set not in
 #: fixtures/, undefined names): strict, so the mark must go once they are fixed
 NOT_YET = {"docs/keras.md": "needs the EuroSAT data set, not in fixtures/",
-           "docs/training.md": "labels folder example does not run on the fixtures",
-           "docs/transforms.md": "uses an undefined raster"}
+           "docs/training.md": "placeholder paths (chips/, masks/, tile.tif), not the fixtures",
+           "docs/transforms.md": "uses an undefined raster and label"}
 
 
 @pytest.mark.parametrize("doc", [pytest.param(d, marks=pytest.mark.xfail(reason=NOT_YET[d], strict=True))
