@@ -14,12 +14,26 @@ Subcommands
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from .errors import GeoAugError
+
+# -- options shared by several commands, defined once (the style of rasterio's rio/options.py) --------------------
+nodata_opt = click.option("--nodata", type=float, default=None, metavar="VALUE",
+                          help="Nodata override for the inputs: pixels equal to VALUE are invalid "
+                               "(for files without a nodata tag, e.g. an untagged collar).")
+pipeline_opt = click.option("--pipeline", "pipeline_path", required=True, type=click.Path(path_type=Path),
+                            help="Pipeline file (YAML or JSON), see docs/pipelines.md.")
+seed_opt = click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+                        help="Seed of the draws.")
+patterns_opt = click.option("--pattern", "patterns", multiple=True, default=("*.tif", "*.tiff"), show_default=True,
+                            help="File name pattern inside folders, searched recursively (repeatable).")
+quiet_opt = click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 
 
 def find_rasters(root: Path, patterns: tuple[str, ...] = ("*.tif", "*.tiff")) -> list[Path]:
@@ -43,9 +57,30 @@ def main() -> None:
     """
 
 
+def expand_paths(paths: tuple[Path, ...], patterns: tuple[str, ...] = ("*.tif", "*.tiff")) -> list[Path]:
+    """Files of PATH arguments: folders searched recursively, files as given, globs expanded.
+
+    A path that is neither, or a glob matching nothing, is kept as it is, so
+    reading it reports the problem with its name.
+    """
+    import glob
+
+    files: list[Path] = []
+    for p in paths:
+        if p.exists():
+            files.extend(find_rasters(p, patterns))
+        elif glob.has_magic(str(p)):
+            matches = sorted(Path(m) for m in glob.glob(str(p), recursive=True) if Path(m).is_file())
+            files.extend(matches or [p])
+        else:
+            files.append(p)
+    return files
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def info(paths: tuple[Path, ...]) -> None:
+@nodata_opt
+def info(paths: tuple[Path, ...], nodata: float | None) -> None:
     """Print one summary line per raster (folders are searched recursively).
 
     \b
@@ -55,10 +90,9 @@ def info(paths: tuple[Path, ...]) -> None:
     from .io import read
 
     failed = 0
-    files = [f for p in paths for f in (find_rasters(p) if p.exists() else [p])]
-    for f in files:
+    for f in expand_paths(paths):
         try:
-            r = read(f)
+            r = read(f, nodata=nodata)
         except GeoAugError as exc:
             click.echo(f"ERROR {exc}", err=True)
             failed += 1
@@ -74,13 +108,12 @@ def info(paths: tuple[Path, ...]) -> None:
 
 
 @main.command("stats")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="JSON file to write.")
-@click.option("--pattern", multiple=True, default=("*.tif", "*.tiff"), show_default=True,
-              help="File name pattern inside folders (repeatable).")
+@patterns_opt
 @click.option("--percentiles", default="1,2,50,98,99", show_default=True, help="Comma-separated percentiles.")
-@click.option("--nodata", type=float, default=None, help="Nodata override for files without a tag.")
-def stats_cmd(paths: tuple[Path, ...], output: Path, pattern: tuple[str, ...], percentiles: str,
+@nodata_opt
+def stats_cmd(paths: tuple[Path, ...], output: Path, patterns: tuple[str, ...], percentiles: str,
               nodata: float | None) -> None:
     """Per-band statistics over the valid pixels of rasters (folders searched recursively).
 
@@ -93,28 +126,75 @@ def stats_cmd(paths: tuple[Path, ...], output: Path, pattern: tuple[str, ...], p
     """
     from .stats import stats
 
-    files = [f for p in paths for f in find_rasters(p, pattern)]
+    files = expand_paths(paths, patterns)
     if not files:
-        raise click.UsageError(f"no files matching {', '.join(pattern)} under {', '.join(map(str, paths))}")
+        raise click.UsageError(f"no files matching {', '.join(patterns)} under {', '.join(map(str, paths))}")
     try:
         qs = [float(q) for q in percentiles.split(",") if q.strip()]
+    except ValueError:
+        raise click.UsageError(f"--percentiles: not a comma-separated list of numbers: {percentiles!r}") from None
+    bad = [q for q in qs if not 0 <= q <= 100]
+    if bad:
+        raise click.UsageError(f"--percentiles: {bad[0]:g} is outside 0..100")
+    if not output.parent.is_dir():
+        raise click.UsageError(f"{output}: folder {output.parent} does not exist")
+    try:
         st = stats(files, percentiles=qs, nodata=nodata)
-        if not output.parent.exists():
-            raise click.UsageError(f"{output}: folder {output.parent} does not exist")
+        failed: list[tuple[Path, str]] = []
+    except GeoAugError:
+        # find the bad files (unreadable, or another band count than the first good file), then redo the rest
+        files, failed = _check_stats_inputs(files, nodata)
+        if not files:
+            for f, err in failed:
+                click.echo(f"FAILED {f}: {err}", err=True)
+            click.echo("ERROR no readable file: nothing written", err=True)
+            sys.exit(1)
+        try:
+            st = stats(files, percentiles=qs, nodata=nodata)
+        except GeoAugError as exc:
+            click.echo(f"ERROR {exc}", err=True)
+            sys.exit(1)
+    try:
         st.save(output)
-    except (GeoAugError, ValueError) as exc:
-        click.echo(f"ERROR {exc}", err=True)
+    except (GeoAugError, OSError) as exc:
+        click.echo(f"ERROR {output}: {exc}", err=True)
         sys.exit(1)
     click.echo(f"{len(files)} files, {st.bands} bands -> {output}")
     for i, name in enumerate(st.band_names):
         click.echo(f"  {name}: mean {st.mean[i]:.6g} std {st.std[i]:.6g} min {st.min[i]:.6g} max {st.max[i]:.6g}")
+    for f, err in failed:
+        click.echo(f"FAILED {f}: {err}", err=True)
+    if failed:
+        click.echo(f"{len(failed)} file(s) skipped; statistics are of the other {len(files)}", err=True)
+        sys.exit(1)
+
+
+def _check_stats_inputs(files: list[Path], nodata: float | None) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Split files into readable ones sharing the first readable file's band count, and failures."""
+    from .io import read
+
+    good: list[Path] = []
+    failed: list[tuple[Path, str]] = []
+    bands = None
+    for f in files:
+        try:
+            r = read(f, nodata=nodata)
+        except GeoAugError as exc:
+            failed.append((f, str(exc).splitlines()[0]))
+            continue
+        if bands is None:
+            bands = r.count
+        if r.count != bands:
+            failed.append((f, f"{r.count} bands, but {good[0]} has {bands}"))
+            continue
+        good.append(f)
+    return good, failed
 
 
 @main.command()
-@click.argument("input_dir", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("input_dir", metavar="INPUT")
 @click.argument("output_dir", metavar="OUTPUT", type=click.Path(path_type=Path))
-@click.option("--pipeline", "pipeline_path", required=True, type=click.Path(path_type=Path),
-              help="Pipeline file (YAML or JSON), see docs/pipelines.md.")
+@pipeline_opt
 @click.option("--copies", default=1, show_default=True, type=click.IntRange(min=1),
               help="Augmented copies per input.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
@@ -123,37 +203,45 @@ def stats_cmd(paths: tuple[Path, ...], output: Path, pattern: tuple[str, ...], p
               help="Start a local Dask cluster with this many worker processes.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Send the work to an existing Dask scheduler, e.g. tcp://127.0.0.1:8786.")
-@click.option("--pattern", "patterns", multiple=True, default=("*.tif", "*.tiff"), show_default=True,
-              help="File name pattern, searched recursively (repeatable).")
+@patterns_opt
 @click.option("--labels", "labels_dir", type=click.Path(path_type=Path), default=None,
               help="Folder of label rasters with the same relative names (same draw, nearest).")
+@nodata_opt
 @click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
-@click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def augment(input_dir: Path, output_dir: Path, pipeline_path: Path, copies: int, seed: int, workers: int | None,
-            scheduler: str | None, patterns: tuple[str, ...], labels_dir: Path | None, fail_fast: bool,
-            overwrite: bool, quiet: bool) -> None:
-    """Augment every raster under INPUT into OUTPUT (the tree is mirrored).
+@click.option("--resume/--overwrite", "resume", default=True, show_default=True,
+              help="--resume: skip outputs a run with the same pipeline, seed, copies and inputs already made "
+                   "(a folder made by another run is refused). --overwrite: redo every output.")
+@quiet_opt
+def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, seed: int, workers: int | None,
+            scheduler: str | None, patterns: tuple[str, ...], labels_dir: Path | None, nodata: float | None,
+            fail_fast: bool, resume: bool, quiet: bool) -> None:
+    """Augment the rasters of INPUT into OUTPUT (the tree is mirrored).
 
-    Copy k of INPUT/a/b.tif is OUTPUT/a/b_aug<k>.tif; label rasters (--labels)
-    go beside it as b_aug<k>_label.tif. OUTPUT/manifest.jsonl has one line per
-    output with the record of what was drawn (replayable with
-    Compose.replay). Outputs are written atomically; a rerun skips finished
-    outputs. Bad inputs are reported and skipped. Exit code: 0 all done,
-    1 some inputs failed, 2 bad usage or unusable output folder.
+    INPUT is a folder (searched recursively), one file, or a quoted glob
+    ("tiles/**/*_L2A.tif"). Copy k of INPUT/a/b.tif is OUTPUT/a/b_aug<k>.tif;
+    label rasters (--labels) go beside it as b_aug<k>_label.tif.
+    OUTPUT/manifest.jsonl has one line per output with the record of what was
+    drawn (replayable with Compose.replay). Outputs are written atomically; a
+    rerun resumes, and refuses a folder made by another pipeline, seed,
+    copies or inputs unless --overwrite. A failed input leaves no output and
+    the others are done; a full disk stops the run. Exit code: 0 all done,
+    1 some inputs failed or the disk is full, 2 bad usage, unusable output
+    folder or a folder of another run, 130 interrupted.
 
     \b
     Example:
       geoaug augment fixtures/tiles out/train --pipeline docs/examples/generic.yaml \\
           --copies 4 --seed 0 --labels fixtures/labels --workers 2
     """
-    from .batch import augment_folder
+    from .batch import augment_folder, check_output_dir, plan, resolve_inputs
     from .transforms.serialize import load_pipeline
 
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
-    if not input_dir.is_dir():
-        raise click.UsageError(f"{input_dir}: input folder does not exist")
+    try:
+        resolve_inputs(input_dir, patterns)
+    except GeoAugError as exc:
+        raise click.UsageError(f"INPUT {exc}") from None
     if labels_dir is not None and not labels_dir.is_dir():
         raise click.UsageError(f"{labels_dir}: labels folder does not exist")
     try:
@@ -165,40 +253,64 @@ def augment(input_dir: Path, output_dir: Path, pipeline_path: Path, copies: int,
             import dask.distributed  # noqa: F401
         except ImportError:
             raise click.UsageError("--workers/--scheduler need Dask: pip install 'geoaug[dask]'") from None
-    from .batch import check_output_dir, plan
-
     try:
         check_output_dir(output_dir)
     except GeoAugError as exc:
         raise click.UsageError(str(exc)) from None
-    total = len(plan(input_dir, output_dir, copies, patterns, labels_dir))
+    total = len(plan(Path(input_dir), output_dir, copies, patterns, labels_dir))
     progress = _Progress(total, quiet)
     try:
-        summary = augment_folder(input_dir, output_dir, pipe, copies=copies, seed=seed, workers=workers,
-                                 scheduler=scheduler, patterns=patterns, labels_dir=labels_dir,
-                                 fail_fast=fail_fast, overwrite=overwrite, on_result=progress.update)
+        with _quiet_interrupt(progress):
+            summary = augment_folder(input_dir, output_dir, pipe, copies=copies, seed=seed, workers=workers,
+                                     scheduler=scheduler, patterns=patterns, labels_dir=labels_dir, nodata=nodata,
+                                     fail_fast=fail_fast, overwrite=not resume, on_result=progress.update)
     except GeoAugError as exc:
         progress.close()
         raise click.UsageError(str(exc)) from None
     progress.close()
     click.echo(f"output: {summary.output_dir}")
+    removed = f", {summary.removed} outputs of the earlier run removed" if summary.removed else ""
     click.echo(f"files: {summary.files}, outputs: {summary.outputs} written, {summary.skipped} already done, "
-               f"failures: {summary.failures}, {summary.seconds:.1f} s, {summary.mpx_per_s:.1f} Mpx/s")
+               f"failures: {summary.failures}{removed}, {summary.seconds:.1f} s, {summary.rate}")
     for rel, err in summary.failed_files:
         click.echo(f"FAILED {rel}: {err.splitlines()[0]}", err=True)
-    sys.exit(1 if summary.failures else 0)
+    if summary.stopped:
+        click.echo(f"STOPPED at the first write that failed ({summary.stopped.splitlines()[0]}): "
+                   f"{summary.outputs + summary.skipped} outputs are done; free space (or raise the limit) "
+                   f"and rerun the same command to resume", err=True)
+    sys.exit(1 if summary.failures or summary.stopped else 0)
+
+
+@contextlib.contextmanager
+def _quiet_interrupt(progress: _Progress) -> Iterator[None]:
+    """Ctrl-C ends the command with one line on stderr and exit code 130.
+
+    Dask workers that geoaug starts ignore SIGINT (their nanny stops them,
+    see :func:`geoaug.batch._dask_client`) and Dask's logging is silenced
+    while the cluster shuts down, so an interrupt prints no tracebacks.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        import logging
+
+        for name in ("distributed", "tornado", "asyncio"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        progress.close()
+        click.echo(f"interrupted: {progress.done} of {progress.total} inputs finished; "
+                   f"rerun the same command to resume", err=True)
+        sys.exit(130)
 
 
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option("--pipeline", "pipeline_path", required=True, type=click.Path(path_type=Path),
-              help="Pipeline file (YAML or JSON).")
+@pipeline_opt
 @click.option("-n", "copies", default=8, show_default=True, type=click.IntRange(min=0),
               help="Number of augmented copies.")
 @click.option("--bands", default=None, help="Three bands (1-based indexes or names) for false colour, "
               "or one for grey, e.g. 4,3,2. Default: 3,2,1 (1 for one-band rasters).")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--nodata", type=float, default=None, help="Nodata override for files without a tag.")
+@seed_opt
+@nodata_opt
 @click.option("-o", "--output", default="preview.png", show_default=True, type=click.Path(path_type=Path),
               help="PNG file to write.")
 def preview(input_path: Path, pipeline_path: Path, copies: int, bands: str | None, seed: int,

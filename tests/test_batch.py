@@ -50,7 +50,7 @@ def test_cli_equals_python_api_and_manifest_replays(inputs: Path, tmp_path: Path
     code, out = run_cli(str(inputs), str(tmp_path / "cli"), "--pipeline", str(POLICY), "--copies", "2",
                         "--seed", "7", "--labels", str(FIXTURES / "labels"), "-q")
     assert code == 0, out
-    assert "files: 7, outputs: 14 written" in out and "Mpx/s" in out
+    assert "files: 7, outputs: 14 written" in out and "px/s" in out
     labels = tmp_path / "labels"
     shutil.copytree(FIXTURES / "labels", labels / "tiles")
     summary = augment_folder(inputs, tmp_path / "api", geoaug.load_pipeline(POLICY), copies=2, seed=7,

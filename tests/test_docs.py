@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import doctest
+import os
+import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT, TILES
-from helpers import run_markdown_python
 
 from geoaug.cli import main as cli
 
@@ -63,6 +66,80 @@ def test_every_transform_has_a_documented_picture() -> None:
         assert (ROOT / "docs/images/transforms" / f"{name}.png").exists(), name
 
 
-def test_tutorial_code_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run_markdown_python("docs/tutorial.md", tmp_path, monkeypatch, min_blocks=4)
-    assert (tmp_path / "out" / "tutorial" / "manifest.jsonl").exists()
+DOCS = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
+NO_TEST = re.compile(r"<!--\s*no-test:\s*(.+?)\s*-->")
+BLOCK = re.compile(r"^[ \t]*```(bash|python)\n(.*?)^[ \t]*```", re.S | re.M)
+#: blocks marked `<!-- no-test: reason -->` on the line before (the marks are counted)
+MARKED = {"README.md": 1, "docs/index.md": 1, "docs/cli.md": 1, "docs/georeferencing.md": 2}
+
+
+def markdown_blocks(doc: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """The runnable ```bash / ```python blocks of a document in order, and the reasons of marked ones."""
+    text = (ROOT / doc).read_text()
+    blocks, skipped = [], []
+    for m in BLOCK.finditer(text):
+        before = text[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        mark = NO_TEST.search(before)
+        if mark:
+            skipped.append(mark.group(1))
+        else:
+            blocks.append((m.group(1), textwrap.dedent(m.group(2))))
+    return blocks, skipped
+
+
+def run_markdown(doc: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Run every block of ``doc`` in order from ``workdir`` (which links fixtures/ and docs/).
+
+    Python blocks share one namespace (``>>>`` sessions run as doctests); shell blocks run in bash
+    with ``.venv/bin/`` replaced by this interpreter's bin folder (and that folder first on PATH,
+    this checkout first on PYTHONPATH).
+    """
+    blocks, _ = markdown_blocks(doc)
+    for name in ("fixtures", "docs", "scripts"):
+        os.symlink(ROOT / name, workdir / name)
+    monkeypatch.chdir(workdir)
+    bindir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), "MPLBACKEND": "Agg"}
+    namespace: dict = {}
+    for i, (lang, code) in enumerate(blocks):
+        if lang == "python" and code.lstrip().startswith(">>>"):  # an interactive session: run as a doctest
+            test = doctest.DocTestParser().get_doctest(code, namespace, f"{doc} block {i}", doc, 0)
+            runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+            runner.run(test)
+            assert runner.summarize(verbose=False).failed == 0, f"{doc} block {i}"
+        elif lang == "python":
+            exec(compile(code, f"{doc} block {i}", "exec"), namespace)
+        else:
+            script = code.replace(".venv/bin/", f"{bindir}/")
+            proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=workdir, env=env,
+                                  capture_output=True, text=True, timeout=600)
+            assert proc.returncode == 0, f"{doc} block {i}:\n{script}\n{proc.stdout}\n{proc.stderr}"
+    return namespace
+
+
+#: documents owned elsewhere whose blocks do not run yet (pseudo-code in a python block, a data set not in
+#: fixtures/, undefined names): strict, so the mark must go once they are fixed
+NOT_YET = {"docs/keras.md": "needs the EuroSAT data set, not in fixtures/",
+           "docs/training.md": "placeholder paths (chips/, masks/, tile.tif), not the fixtures",
+           "docs/transforms.md": "uses an undefined raster and label"}
+
+
+@pytest.mark.parametrize("doc", [pytest.param(d, marks=pytest.mark.xfail(reason=NOT_YET[d], strict=True))
+                                 if d in NOT_YET else d for d in DOCS])
+def test_every_doc_block_runs(doc: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks, skipped = markdown_blocks(doc)
+    assert len(skipped) == MARKED.get(doc, 0), (doc, skipped)
+    ns = run_markdown(doc, tmp_path, monkeypatch)
+    if doc == "docs/tutorial.md":
+        assert len(blocks) >= 8
+        assert (tmp_path / "out" / "tutorial" / "manifest.jsonl").exists()
+        lines = (tmp_path / "out" / "train" / "manifest.jsonl").read_text().splitlines()
+        assert lines and all('"status": "ok"' in ln for ln in lines)
+    if doc == "README.md":
+        assert ns["s2"].count == 12
+
+
+def test_no_test_marks_are_counted() -> None:
+    total = sum(len(markdown_blocks(d)[1]) for d in DOCS)
+    assert total == sum(MARKED.values())

@@ -37,6 +37,7 @@ geotransform and bounds moved by the same matrix.
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 import sys
 from collections.abc import Mapping
@@ -50,13 +51,17 @@ from .. import seeding
 from ..errors import ParameterError
 from ..raster import GeoRaster
 
-__all__ = ["BATCH_DRAWS", "LAYOUTS", "REGISTRY", "GeometricTransform", "Result", "Transform", "as_range",
-           "check_layout", "draw", "looks_hwc"]
+__all__ = ["BATCH_DRAWS", "LAYOUTS", "MAX_MAGNITUDE", "REGISTRY", "GeometricTransform", "Result", "Transform",
+           "as_range", "check_layout", "draw", "looks_hwc"]
 
 #: name -> transform class, filled by subclassing (used by serialisation and the test suite)
 REGISTRY: dict[str, type[Transform]] = {}
 
 RasterLike = GeoRaster | np.ndarray
+
+#: largest magnitude a transform parameter may have (angles, shifts, factors...): far beyond any
+#: meaningful value, small enough that differences and products of parameters stay finite
+MAX_MAGNITUDE = 1e12
 
 
 @dataclass(frozen=True)
@@ -69,19 +74,33 @@ class Result:
 
 
 def as_range(name: str, value: Any, *, low: float | None = None, high: float | None = None) -> tuple[float, float]:
-    """Validate a parameter that is a number (fixed) or a ``(low, high)`` tuple (uniform draw)."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        lo = hi = float(value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
-    ):
-        lo, hi = float(value[0]), float(value[1])
-    else:
-        raise ParameterError(f"{name} must be a number or a (low, high) pair, got {value!r}")
+    """Validate a parameter that is a number (fixed) or a ``(low, high)`` tuple (uniform draw).
+
+    Both ends must be finite (NaN and infinities are refused), lie within
+    ``[low, high]`` when those are given, and have a magnitude of at most
+    :data:`MAX_MAGNITUDE`, so a draw between them (``low + (high - low) * u``)
+    and what is computed from it stay finite.
+    """
+    try:
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            lo = hi = float(value)
+        elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
+        ):
+            lo, hi = float(value[0]), float(value[1])
+        else:
+            raise ParameterError(f"{name} must be a number or a (low, high) pair, got {value!r}")
+    except OverflowError:  # an int too large for a float
+        raise ParameterError(f"{name} must be finite, got {value!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ParameterError(f"{name} must be finite (no NaN or infinity), got {value!r}")
     if lo > hi:
         raise ParameterError(f"{name}: low {lo} > high {hi}")
     if (low is not None and lo < low) or (high is not None and hi > high):
-        raise ParameterError(f"{name} must lie within [{low}, {high}], got {value!r}")
+        bounds = f">= {low}" if high is None else f"<= {high}" if low is None else f"within [{low}, {high}]"
+        raise ParameterError(f"{name} must lie {bounds}, got {value!r}")
+    if max(abs(lo), abs(hi)) > MAX_MAGNITUDE:
+        raise ParameterError(f"{name} must lie within [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}], got {value!r}")
     return lo, hi
 
 

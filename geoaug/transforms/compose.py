@@ -26,6 +26,8 @@ __all__ = ["FORMAT_VERSION", "Compose", "OneOf", "SomeOf", "flatten"]
 
 #: version of the pipeline dict/YAML format written by ``to_dict``
 FORMAT_VERSION = 1
+#: largest ``n`` SomeOf takes (it applies at most as many transforms as it holds)
+MAX_CHOICES = 1000
 
 
 def _proxy(count: int, height: int, width: int, dtype: np.dtype) -> GeoRaster:
@@ -257,8 +259,8 @@ class SomeOf(_Container):
             lo, hi = int(n[0]), int(n[1])
         else:
             raise ParameterError(f"SomeOf: n must be an int or an (int, int) range, got {n!r}")
-        if lo < 0 or lo > hi:
-            raise ParameterError(f"SomeOf: n range {n!r} must satisfy 0 <= low <= high")
+        if lo < 0 or lo > hi or hi > MAX_CHOICES:
+            raise ParameterError(f"SomeOf: n range {n!r} must satisfy 0 <= low <= high <= {MAX_CHOICES}")
         self.n = n if isinstance(n, int) else [lo, hi]
         self._n = (lo, hi)
 

@@ -31,6 +31,7 @@ __all__ = [
     "Rot90",
     "Transpose",
     "VerticalFlip",
+    "check_output_size",
 ]
 
 
@@ -83,6 +84,38 @@ class Transpose(_Mirror):
     _build = staticmethod(geometry.transpose)
 
 
+#: largest number of quarter turns Rot90 takes (only k mod 4 matters)
+MAX_TURNS = 1000
+
+#: largest output a sizing transform (Resize, RandomResizedCrop) may make: rows x cols x bands x
+#: bytes per value. The same bound as :data:`geoaug.io.MAX_READ_BYTES` (8 GiB).
+MAX_OUTPUT_BYTES = 8 * 1024**3
+
+
+def _check_turns(v: int, k: Any) -> None:
+    if not -MAX_TURNS <= v <= MAX_TURNS:
+        raise ParameterError(f"Rot90: k must lie within [-{MAX_TURNS}, {MAX_TURNS}] quarter turns, got {k!r}")
+
+
+def check_output_size(name: str, height: int, width: int, bands: int = 1, dtype: Any = "uint8") -> None:
+    """Refuse an output of ``height x width x bands`` values of ``dtype`` above :data:`MAX_OUTPUT_BYTES`.
+
+    Called before anything is allocated: at construction (one band of bytes)
+    and when a draw is sampled or applied (the raster's bands and dtype).
+
+    Raises
+    ------
+    ParameterError
+        The output would exceed :data:`MAX_OUTPUT_BYTES`.
+    """
+    nbytes = int(height) * int(width) * int(bands) * np.dtype(dtype).itemsize
+    if nbytes > MAX_OUTPUT_BYTES:
+        raise ParameterError(
+            f"{name}: output {height} x {width} x {bands} bands of {np.dtype(dtype).name} is "
+            f"{nbytes / 1024**3:.3g} GiB, above the {MAX_OUTPUT_BYTES / 1024**3:g} GiB limit per raster"
+        )
+
+
 class Rot90(GeometricTransform):
     """Quarter turns counter-clockwise as displayed, like ``np.rot90(a, k, axes=(1, 2))``. Exact.
 
@@ -100,6 +133,7 @@ class Rot90(GeometricTransform):
     def __init__(self, k: int | tuple[int, int] = (1, 3), p: float = 0.5) -> None:
         super().__init__(p)
         if isinstance(k, numbers.Integral) and not isinstance(k, bool):
+            _check_turns(int(k), k)
             self.k: int | tuple[int, int] = int(k)
             self._k = (int(k), int(k))
         elif (
@@ -108,6 +142,8 @@ class Rot90(GeometricTransform):
         ):
             if k[0] > k[1]:
                 raise ParameterError(f"Rot90: k low {k[0]} > high {k[1]}")
+            for v in k:
+                _check_turns(int(v), k)
             self.k = (int(k[0]), int(k[1]))
             self._k = self.k
         else:
@@ -182,8 +218,9 @@ class Affine(GeometricTransform):
         }
         self.interpolation = check_interpolation(interpolation)
         self.fill = check_fill(fill)
-        if fill_value is not None and not isinstance(fill_value, numbers.Real):
-            raise ParameterError(f"Affine: fill_value must be a number, got {fill_value!r}")
+        if fill_value is not None and (not isinstance(fill_value, numbers.Real) or isinstance(fill_value, bool)
+                                       or not math.isfinite(fill_value)):
+            raise ParameterError(f"Affine: fill_value must be a finite number, got {fill_value!r}")
         self.fill_value = fill_value
 
     def get_config(self) -> dict[str, Any]:
@@ -205,6 +242,7 @@ def _check_size(name: str, height: Any, width: Any) -> tuple[int, int]:
     for label, v in (("height", height), ("width", width)):
         if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v <= 0:
             raise ParameterError(f"{name}: {label} must be a positive int, got {v!r}")
+    check_output_size(name, int(height), int(width))
     return int(height), int(width)
 
 
@@ -311,6 +349,7 @@ class RandomResizedCrop(GeometricTransform):
         }
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        check_output_size("RandomResizedCrop", self.height, self.width, raster.count, raster.dtype)
         h, w = raster.height, raster.width
         area = h * w
         log_r = (math.log(self.ratio[0]), math.log(self.ratio[1]))
@@ -336,6 +375,10 @@ class RandomResizedCrop(GeometricTransform):
         box = (float(params["row"]), float(params["col"]), float(params["crop_height"]), float(params["crop_width"]))
         return geometry.resize(shape, self.height, self.width, box)
 
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        check_output_size("RandomResizedCrop", self.height, self.width, raster.count, raster.dtype)
+        return super().apply_params(raster, params)
+
 
 class Resize(GeometricTransform):
     """Resample the whole raster to ``height`` x ``width`` (pixel size changes accordingly).
@@ -357,5 +400,13 @@ class Resize(GeometricTransform):
     def get_config(self) -> dict[str, Any]:
         return {"height": self.height, "width": self.width, "interpolation": self.interpolation, "p": self.p}
 
+    def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
+        check_output_size("Resize", self.height, self.width, raster.count, raster.dtype)
+        return {}
+
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         return geometry.resize(shape, self.height, self.width)
+
+    def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        check_output_size("Resize", self.height, self.width, raster.count, raster.dtype)
+        return super().apply_params(raster, params)

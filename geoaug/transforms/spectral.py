@@ -36,7 +36,7 @@ from ..errors import ParameterError
 from ..kernels.noise import gaussian_noise
 from ..kernels.store import store_band
 from ..raster import GeoRaster, nodata_safe_value
-from .base import Transform, as_range, draw
+from .base import MAX_MAGNITUDE, Transform, as_range, draw
 
 __all__ = [
     "BandDropout",
@@ -70,12 +70,18 @@ def _work(dtype: np.dtype) -> type:
     return np.float64 if np.dtype(dtype) in (np.float64, np.int32) else np.float32
 
 
+#: smallest full-scale span (``value_range``) and ``Normalize`` std: dividing by less makes values
+#: no float32 holds
+MIN_SCALE = 1e-12
+
+
 def _check_value_range(name: str, value_range: Any) -> tuple[float, float] | None:
     if value_range is None:
         return None
     lo, hi = as_range(f"{name}.value_range", tuple(value_range) if isinstance(value_range, list) else value_range)
-    if not hi > lo:
-        raise ParameterError(f"{name}.value_range must have high > low, got {value_range!r}")
+    if not hi - lo >= MIN_SCALE:
+        raise ParameterError(f"{name}.value_range must have high > low (by at least {MIN_SCALE:g}), "
+                             f"got {value_range!r}")
     return lo, hi
 
 
@@ -495,8 +501,8 @@ class PCAJitter(SpectralTransform):
     def __init__(self, std: float = 0.1, stats: BandStats | dict | str | os.PathLike[str] | None = None,
                  value_range: tuple[float, float] | None = None, p: float = 1.0) -> None:
         super().__init__(p)
-        if not isinstance(std, numbers.Real) or isinstance(std, bool) or std < 0:
-            raise ParameterError(f"PCAJitter: std must be a number >= 0, got {std!r}")
+        if not isinstance(std, numbers.Real) or isinstance(std, bool) or not 0 <= std <= MAX_MAGNITUDE:
+            raise ParameterError(f"PCAJitter: std must be a finite number >= 0, got {std!r}")
         self.std = float(std)
         if isinstance(stats, dict):
             stats = BandStats.from_dict(stats, source="PCAJitter.stats")
@@ -504,6 +510,8 @@ class PCAJitter(SpectralTransform):
         self._stats = None if stats is None else load_stats(stats)
         if self._stats is not None and self._stats.covariance is None:
             raise ParameterError(f"PCAJitter: statistics {stats} have no covariance")
+        if self._stats is not None and not np.isfinite(np.asarray(self._stats.covariance, dtype=float)).all():
+            raise ParameterError(f"PCAJitter: statistics {stats} have a covariance that is not finite")
         self.value_range = _check_value_range("PCAJitter", value_range)
 
     def get_config(self) -> dict[str, Any]:
@@ -542,11 +550,13 @@ class PCAJitter(SpectralTransform):
 
 def _per_band_values(name: str, value: Any) -> float | list[float]:
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, Sequence) and not isinstance(value, str) and all(
+        out: float | list[float] = as_range(name, value)[0]
+    elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) > 0 and all(
             isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value):
-        return [float(v) for v in value]
-    raise ParameterError(f"{name} must be a number or a list of numbers (one per band), got {value!r}")
+        out = [as_range(f"{name}[{i}]", v)[0] for i, v in enumerate(value)]
+    else:
+        raise ParameterError(f"{name} must be a number or a list of numbers (one per band), got {value!r}")
+    return out
 
 
 class Normalize(SpectralTransform):
@@ -577,8 +587,8 @@ class Normalize(SpectralTransform):
             raise ParameterError("Normalize: give mean and std, or stats")
         self.mean = _per_band_values("Normalize.mean", mean)
         self.std = _per_band_values("Normalize.std", std)
-        if np.any(np.asarray(self.std) <= 0):
-            raise ParameterError(f"Normalize.std must be > 0, got {std!r}")
+        if np.any(np.asarray(self.std) < MIN_SCALE):
+            raise ParameterError(f"Normalize.std must be >= {MIN_SCALE:g}, got {std!r}")
 
     def get_config(self) -> dict[str, Any]:
         if self.stats is not None and not isinstance(self.stats, BandStats):
