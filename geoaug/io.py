@@ -8,6 +8,7 @@ whose message names the file and the problem.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import uuid
@@ -511,7 +512,12 @@ def write(raster: GeoRaster, path: str | os.PathLike[str], *, keep_lossy: bool =
         _remove_quietly(tmp)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        raise RasterWriteError(f"{path}: cannot write raster: {_short(exc)}") from None
+        code = _os_cause(exc, folder, raster.data.nbytes + raster.mask.size)
+        if code is None:
+            raise RasterWriteError(f"{path}: cannot write raster: {_short(exc)}") from exc
+        err = RasterWriteError(f"{path}: cannot write raster: {os.strerror(code)} ({_short(exc)})")
+        err.errno = code  # the message keeps its "path: problem" form (no strerror/filename: str() would drop it)
+        raise err from exc
     return path
 
 
@@ -531,6 +537,36 @@ def _write_georef_extras(dst: Any, raster: GeoRaster, alpha: bool) -> None:
     if ci:
         with contextlib.suppress(Exception):  # GDAL refuses some combinations (e.g. YCbCr names); keep pixels
             dst.colorinterp = [ColorInterp[c] for c in ci]
+
+
+def _os_cause(exc: BaseException, folder: Path, nbytes: int) -> int | None:
+    """The OS reason of a failed write: an errno in the exception chain, else a full disk or a file-size limit.
+
+    GDAL reports "Write failed" and libtiff prints the reason to stderr only, so the disk's free space
+    and the process's file-size limit are checked against the bytes the raster needs.
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and isinstance(e.errno, int) and e.errno > 0:
+            return e.errno
+        e = e.__cause__ or e.__context__
+    try:
+        st = os.statvfs(folder)
+        if st.f_bavail * st.f_frsize < nbytes:
+            return errno.ENOSPC
+    except (OSError, AttributeError):
+        pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft != resource.RLIM_INFINITY and soft < nbytes:
+            return errno.EFBIG
+    except (ImportError, OSError, ValueError):
+        pass
+    return None
 
 
 def _remove_quietly(p: Path) -> None:

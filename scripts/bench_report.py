@@ -218,6 +218,7 @@ def render(d: dict) -> str:
         out += [f"> Full run of {meta['date']}, commit `{meta['git']}`.", ""]
     out += [
         "## Reproduce", "",
+        "<!-- no-test: a full benchmark run takes long; tests/test_bench_harness.py runs the harness -->",
         "```bash",
         'pip install -e ".[bench,torch]"    # OpenCV, albumentations; torch for the DataLoader figures',
         "python scripts/bench.py            # the full matrix at 1 and 2 threads, cold start, DataLoader;",

@@ -275,3 +275,24 @@ def test_unsupported_dtypes_are_refused_naming_the_file(tmp_path: Path, dtype: s
 def test_geometry_rule_still_one_line() -> None:
     m, _ = geometry.hflip((4, 6))
     assert geometry.output_transform(T, m) == T @ Affine(*m[:2].ravel())
+
+
+def test_write_error_carries_the_os_cause(tmp_path: Path) -> None:
+    """A real file-size limit (EFBIG) in a child process: the error says so and has the errno."""
+    import subprocess
+    import sys
+
+    code = f"""
+import errno, resource, signal, numpy as np, geoaug
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+r = geoaug.GeoRaster.from_array(np.random.default_rng(0).integers(0, 60000, (4, 256, 256), dtype="uint16"))
+try:
+    geoaug.write(r, {str(tmp_path / 'big.tif')!r})
+except geoaug.RasterWriteError as e:
+    assert e.errno == errno.EFBIG and "File too large" in str(e) and str(e).startswith({str(tmp_path)!r}), e
+    print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "ok", proc.stderr
+    assert not list(tmp_path.iterdir())  # nothing half-written left behind

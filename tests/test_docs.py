@@ -70,7 +70,7 @@ DOCS = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "do
 NO_TEST = re.compile(r"<!--\s*no-test:\s*(.+?)\s*-->")
 BLOCK = re.compile(r"^[ \t]*```(bash|python)\n(.*?)^[ \t]*```", re.S | re.M)
 #: blocks marked `<!-- no-test: reason -->` on the line before (the marks are counted)
-MARKED = {"README.md": 1, "docs/index.md": 1, "docs/cli.md": 1, "docs/georeferencing.md": 2}
+MARKED = {"README.md": 1, "docs/index.md": 1, "docs/cli.md": 1, "docs/georeferencing.md": 2, "docs/benchmarks.md": 1}
 
 
 def markdown_blocks(doc: str) -> tuple[list[tuple[str, str]], list[str]]:
@@ -120,9 +120,7 @@ def run_markdown(doc: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> di
 
 #: documents owned elsewhere whose blocks do not run yet (pseudo-code in a python block, a data set not in
 #: fixtures/, undefined names): strict, so the mark must go once they are fixed
-NOT_YET = {"docs/keras.md": "needs the EuroSAT data set, not in fixtures/",
-           "docs/training.md": "placeholder paths (chips/, masks/, tile.tif), not the fixtures",
-           "docs/transforms.md": "uses an undefined raster and label"}
+NOT_YET: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("doc", [pytest.param(d, marks=pytest.mark.xfail(reason=NOT_YET[d], strict=True))
