@@ -73,6 +73,8 @@ class Summary:
     stopped: str = ""
     #: outputs of earlier runs removed by ``overwrite`` because this run does not make them
     removed: int = 0
+    #: (input, note) for inputs written differently from their source, e.g. a lossy codec replaced
+    notes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def mpx_per_s(self) -> float:
@@ -100,16 +102,21 @@ def format_rate(pixels: float, seconds: float) -> str:
     return f"{rate:.3g} px/s"
 
 
+def _tif_suffix(p: Path) -> str:
+    """Outputs are GeoTIFFs: a .tif/.tiff input keeps its spelling, anything else (.vrt, .jp2, .img) gets .tif."""
+    return p.suffix if p.suffix.lower() in (".tif", ".tiff") else ".tif"
+
+
 def output_name(rel: str, copy: int) -> str:
-    """``a/b.tif`` -> ``a/b_aug<copy>.tif``."""
+    """``a/b.tif`` -> ``a/b_aug<copy>.tif`` (``a/b.vrt`` -> ``a/b_aug<copy>.tif``: the format written)."""
     p = Path(rel)
-    return (p.parent / f"{p.stem}_aug{copy}{p.suffix}").as_posix()
+    return (p.parent / f"{p.stem}_aug{copy}{_tif_suffix(p)}").as_posix()
 
 
 def label_name(rel: str, copy: int) -> str:
     """``a/b.tif`` -> ``a/b_aug<copy>_label.tif``: the label raster beside its image."""
     p = Path(rel)
-    return (p.parent / f"{p.stem}_aug{copy}_label{p.suffix}").as_posix()
+    return (p.parent / f"{p.stem}_aug{copy}_label{_tif_suffix(p)}").as_posix()
 
 
 def find_inputs(root: Path, patterns: Sequence[str]) -> list[Path]:
@@ -270,7 +277,7 @@ def run_task(task: Task, pipeline_json: str, seed: int, overwrite: bool = False,
     """
     import numpy as np
 
-    from .io import read
+    from .io import lossless_note, read
     from .raster import GeoRaster
     from .transforms.compose import _proxy
 
@@ -315,6 +322,9 @@ def run_task(task: Task, pipeline_json: str, seed: int, overwrite: bool = False,
             if label is not None:
                 _write(pipe.apply_label(label, record), task.label_outputs[k])
             line.update(params=record, status="ok", pixels=result.height * result.width)
+            note = lossless_note(image)
+            if note:
+                line["note"] = note
             lines.append(line)
     except (GeoAugError, OSError, ValueError, MemoryError) as exc:
         _reraise_interrupt(exc)
@@ -669,6 +679,9 @@ def augment_folder(
                 if failed[0].get("stop"):
                     summary.stopped = failed[0]["error"]
             summary.outputs += sum(ln["status"] == "ok" for ln in lines)
+            note = next((ln["note"] for ln in lines if ln.get("note")), None)
+            if note:
+                summary.notes.append((task.rel, note))
             summary.skipped += sum(ln["status"] == "skipped" for ln in lines)
             summary.megapixels += sum(ln.get("pixels", 0) for ln in lines if ln["status"] == "ok") / 1e6
             if on_result:

@@ -272,6 +272,8 @@ def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, 
     removed = f", {summary.removed} outputs of the earlier run removed" if summary.removed else ""
     click.echo(f"files: {summary.files}, outputs: {summary.outputs} written, {summary.skipped} already done, "
                f"failures: {summary.failures}{removed}, {summary.seconds:.1f} s, {summary.rate}")
+    for rel, note in summary.notes:
+        click.echo(f"  note {rel}: {note}")
     for rel, err in summary.failed_files:
         click.echo(f"FAILED {rel}: {err.splitlines()[0]}", err=True)
     if summary.stopped:

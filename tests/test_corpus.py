@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from conftest import BY_DTYPE
+from conftest import BY_DTYPE, ROOT
 from rasterio.control import GroundControlPoint
 from rasterio.crs import CRS
 from rasterio.enums import ColorInterp
@@ -296,3 +296,30 @@ except geoaug.RasterWriteError as e:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "ok", proc.stderr
     assert not list(tmp_path.iterdir())  # nothing half-written left behind
+
+
+def test_batch_vrt_and_jpeg_inputs_become_lossless_geotiffs(tmp_path: Path) -> None:
+    """A .vrt input gives .tif outputs; a JPEG-compressed input gets a lossless codec and a note."""
+    from click.testing import CliRunner
+
+    from geoaug.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    base = write_tif(src / "raw.tif", landsat(), transform=T, crs=UTM, compress="jpeg")
+    (src / "scan.vrt").write_text(
+        f'<VRTDataset rasterXSize="80" rasterYSize="64"><SRS>EPSG:32633</SRS>'
+        f"<GeoTransform>{T.c}, 30, 0, {T.f}, 0, -30</GeoTransform>"
+        + "".join(f'<VRTRasterBand dataType="Byte" band="{b}"><SimpleSource><SourceFilename relativeToVRT="1">'
+                  f"{base.name}</SourceFilename><SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>"
+                  for b in (1, 2, 3)) + "</VRTDataset>")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["augment", str(src), str(out), "--pattern", "*.tif", "--pattern", "*.vrt",
+                                    "--copies", "1", "--seed", "0",
+                                    "--pipeline", str(ROOT / "docs/examples/generic.yaml")])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.glob("*.tif")) == ["raw_aug0.tif", "scan_aug0.tif"]
+    assert not list(out.glob("*.vrt"))
+    assert "jpeg (lossy) replaced by deflate" in res.output
+    with rasterio.open(out / "raw_aug0.tif") as f:
+        assert f.compression.name.lower() == "deflate"
