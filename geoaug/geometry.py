@@ -201,7 +201,18 @@ def output_transform(transform: Affine, matrix: np.ndarray) -> Affine:
     >>> tuple(output_transform(t, m))[:6]             # mirrored: x resolution -10
     (-10.0, 0.0, 502000.0, -0.0, -10.0, 4000000.0)
     """
-    return transform @ to_affine(matrix)
+    if type(transform) is not Affine:
+        return transform @ to_affine(matrix)
+    # Affine.__matmul__ written out (the same products in the same order, so the same floats):
+    # a 64x64 chip's whole flip costs about what building and multiplying two Affine objects does
+    (a, b, c), (d, e, f) = _rows(matrix)[:2]
+    sa, sb, sc, sd, se, sf = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
+    return Affine(
+        sa * a + sb * d, sa * b + sb * e, sa * c + sb * f + sc, sd * a + se * d, sd * b + se * e, sd * c + se * f + sf
+    )
+
+
+_PLANS: dict[tuple, tuple[int, int, int, int, int, int] | None] = {}
 
 
 def strided_plan(
@@ -213,8 +224,26 @@ def strided_plan(
     is input pixel ``(r0 + ri*i + rj*j, c0 + ci*i + cj*j)``, exactly the
     pixel nearest interpolation would copy, when the linear part is a signed
     permutation, the offsets are integers and every index lies inside the input.
+    Plain Python arithmetic on the nine numbers (no numpy reductions); answers
+    are cached per (matrix, shapes).
     """
-    (a, b, c), (d, e, f), (g, hh, k) = _rows(matrix)
+    rows = _rows(matrix)
+    key = (*rows[0], *rows[1], *rows[2], *in_shape, *out_shape, atol)
+    try:
+        return _PLANS[key]
+    except KeyError:
+        pass
+    plan = _strided_plan(rows, in_shape, out_shape, atol)
+    if len(_PLANS) >= 1024:
+        _PLANS.clear()
+    _PLANS[key] = plan
+    return plan
+
+
+def _strided_plan(
+    rows: list[list[float]], in_shape: tuple[int, int], out_shape: tuple[int, int], atol: float
+) -> tuple[int, int, int, int, int, int] | None:
+    (a, b, c), (d, e, f), (g, hh, k) = rows
     if abs(g) > atol or abs(hh) > atol or abs(k - 1.0) > atol:
         return None
     # signed permutation: every entry within atol of -1, 0 or 1, one non-zero per row and column

@@ -9,8 +9,8 @@ How each case is copied
 -----------------------
 * unit column stride (crops, vertical flips): numpy slice copies, whole rows
   at memcpy speed;
-* mirrored rows (horizontal flips, rot180): :func:`_copy_rows_*`, a numba loop
-  that LLVM vectorises (unsigned indexes, no wraparound checks);
+* mirrored rows (horizontal flips, rot180): a numba loop that LLVM
+  vectorises (flat unsigned indexes, no wraparound checks);
 * transposing maps (rot90, rot270, transpose): square tiles so reads stay in cache.
 
 Data and mask planes are copied in one kernel call (one parallel region); a
@@ -20,6 +20,8 @@ more than they save.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numba as nb
 import numpy as np
@@ -33,77 +35,87 @@ _TILE = 64
 SERIAL_BELOW = 1 << 21
 
 
-@nb.njit(cache=True, inline="always")
-def _mirror_row(srow, o, last, out_w):  # pragma: no cover - numba
-    # unsigned indexes: numba then drops its negative-index wraparound and LLVM vectorises the loop
-    lst = np.uint64(last)
-    for j in range(out_w):
-        uj = np.uint64(j)
-        o[uj] = srow[lst - uj]
+# Flat, unsigned indexes throughout: numba then drops its negative-index wraparound and bounds
+# bookkeeping, and LLVM vectorises the mirrored row loop (about 10x faster than 3-D indexing).
 
 
 @nb.njit(cache=True, inline="always")
-def _row_unit(src, dst, k, out_h, r0, ri, c0, ci, cj):  # pragma: no cover - numba
-    plane = k // out_h
-    i = k - plane * out_h
-    row = r0 + ri * i
-    col = c0 + ci * i
-    o = dst[plane, i]
-    w = o.shape[0]
+def _row_unit(s, d, k, nchunk, out_h, out_w, in_h, in_w, r0, ri, c0, ci, cj):  # pragma: no cover - numba
+    # unit k: plane k // nchunk, a block of consecutive output rows
+    plane = k // nchunk
+    q = k - plane * nchunk
+    i0 = out_h * q // nchunk
+    i1 = out_h * (q + 1) // nchunk
+    so = (plane * in_h + r0) * in_w + c0  # source offset of output row 0
+    step = ri * in_w + ci
+    do = plane * out_h * out_w
     if cj == 1:
-        o[:] = src[plane, row, col : col + w]
+        for i in range(i0, i1):
+            uso = np.uint64(so + i * step)
+            udo = np.uint64(do + i * out_w)
+            for j in range(out_w):
+                uj = np.uint64(j)
+                d[udo + uj] = s[uso + uj]
     else:
-        _mirror_row(src[plane, row], o, col, w)
+        for i in range(i0, i1):
+            uso = np.uint64(so + i * step)
+            udo = np.uint64(do + i * out_w)
+            for j in range(out_w):
+                uj = np.uint64(j)
+                d[udo + uj] = s[uso - uj]
 
 
 @nb.njit(cache=True, inline="always")
-def _tile_unit(src, dst, k, nbi, r0, rj, c0, ci):  # pragma: no cover - numba
+def _tile_unit(s, d, k, nbi, out_h, out_w, in_h, in_w, r0, rj, c0, ci):  # pragma: no cover - numba
     plane = k // nbi
-    out_h = dst.shape[1]
-    out_w = dst.shape[2]
     ib = (k - plane * nbi) * _TILE
-    a = src[plane]
-    o = dst[plane]
+    sp = plane * in_h * in_w
+    dp = plane * out_h * out_w
     ie = min(ib + _TILE, out_h)
     for jb in range(0, out_w, _TILE):
         je = min(jb + _TILE, out_w)
         for i in range(ib, ie):
-            col = np.uint64(c0 + ci * i)
-            orow = o[i]
+            col = sp + c0 + ci * i
+            do = dp + i * out_w
             for j in range(jb, je):
-                orow[np.uint64(j)] = a[np.uint64(r0 + rj * j), col]
+                d[np.uint64(do + j)] = s[np.uint64(col + (r0 + rj * j) * in_w)]
 
 
 @nb.njit(cache=True, inline="always")
-def _unit(k, nd, src, dst, msrc, mdst, r0, ri, rj, c0, ci, cj):  # pragma: no cover - numba
-    # units [0, nd) copy data, the rest copy mask planes
+def _unit(k, nd, nchunk, s, d, ms, md, out_h, out_w, in_h, in_w, r0, ri, rj, c0, ci, cj):  # pragma: no cover - numba
+    # units [0, nd) copy data, the rest copy mask planes; arrays are flat C-order views
     if rj == 0:
-        per = dst.shape[1]
         if k < nd:
-            _row_unit(src, dst, k, per, r0, ri, c0, ci, cj)
+            _row_unit(s, d, k, nchunk, out_h, out_w, in_h, in_w, r0, ri, c0, ci, cj)
         else:
-            _row_unit(msrc, mdst, k - nd, per, r0, ri, c0, ci, cj)
+            _row_unit(ms, md, k - nd, nchunk, out_h, out_w, in_h, in_w, r0, ri, c0, ci, cj)
     else:
-        per = (dst.shape[1] + _TILE - 1) // _TILE
+        per = nchunk
         if k < nd:
-            _tile_unit(src, dst, k, per, r0, rj, c0, ci)
+            _tile_unit(s, d, k, per, out_h, out_w, in_h, in_w, r0, rj, c0, ci)
         else:
-            _tile_unit(msrc, mdst, k - nd, per, r0, rj, c0, ci)
+            _tile_unit(ms, md, k - nd, per, out_h, out_w, in_h, in_w, r0, rj, c0, ci)
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
-def _copy_par(nunits, nd, src, dst, msrc, mdst, r0, ri, rj, c0, ci, cj):  # pragma: no cover - numba
+def _copy_par(nunits, nd, nchunk, s, d, ms, md, out_h, out_w, in_h, in_w, r0, ri, rj, c0, ci, cj):  # pragma: no cover
     for k in nb.prange(nunits):
-        _unit(k, nd, src, dst, msrc, mdst, r0, ri, rj, c0, ci, cj)
+        _unit(k, nd, nchunk, s, d, ms, md, out_h, out_w, in_h, in_w, r0, ri, rj, c0, ci, cj)
 
 
 @nb.njit(cache=True, nogil=True)
-def _copy_ser(nunits, nd, src, dst, msrc, mdst, r0, ri, rj, c0, ci, cj):  # pragma: no cover - numba
+def _copy_ser(nunits, nd, nchunk, s, d, ms, md, out_h, out_w, in_h, in_w, r0, ri, rj, c0, ci, cj):  # pragma: no cover
     for k in range(nunits):
-        _unit(k, nd, src, dst, msrc, mdst, r0, ri, rj, c0, ci, cj)
+        _unit(k, nd, nchunk, s, d, ms, md, out_h, out_w, in_h, in_w, r0, ri, rj, c0, ci, cj)
 
 
-_NO_MASK = np.empty((0, 1, 1), dtype=np.uint8)
+_NO_MASK = np.empty(0, dtype=np.uint8)
+
+
+@functools.lru_cache(maxsize=256)
+def true_mask(shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only broadcast of True of ``shape`` (cached: building one costs more than a small flip)."""
+    return np.broadcast_to(np.True_, shape)
 
 
 def is_all_true(mask: np.ndarray) -> bool:
@@ -160,7 +172,7 @@ def index_copy(
     skip_mask = mask is None or is_all_true(mask)
     if skip_mask:
         nm = 0
-        dmask = np.broadcast_to(np.True_, (1, h, w))
+        dmask = true_mask((1, h, w))
     else:
         nm = mask.shape[0]
         dmask = np.empty((nm, h, w), dtype=np.bool_)
@@ -174,15 +186,20 @@ def index_copy(
         return dst, dmask
     src = np.ascontiguousarray(src)
     if nm:
-        msrc = np.ascontiguousarray(mask).view(np.uint8)
-        mdst = dmask.view(np.uint8)
+        msrc = np.ascontiguousarray(mask).view(np.uint8).reshape(-1)
+        mdst = dmask.view(np.uint8).reshape(-1)
     else:
         msrc = mdst = _NO_MASK
-    per = h if rj == 0 else (h + _TILE - 1) // _TILE
+    nbytes = src.itemsize * nbands * h * w + nm * h * w
+    parallel = nbytes >= SERIAL_BELOW and nb.get_num_threads() > 1
+    if rj == 0:  # blocks of rows: one per plane on one thread, about 4 per thread and plane in parallel
+        per = min(h, 4 * nb.get_num_threads()) if parallel else 1
+    else:  # tiles of _TILE output rows
+        per = (h + _TILE - 1) // _TILE
     nd = nbands * per
     nunits = nd + nm * per
-    nbytes = src.itemsize * nbands * h * w + nm * h * w
-    kernel = _copy_par if nbytes >= SERIAL_BELOW and nb.get_num_threads() > 1 else _copy_ser
+    kernel = _copy_par if parallel else _copy_ser
     with threads.launch_lock:
-        kernel(nunits, nd, src, dst, msrc, mdst, int(r0), int(ri), int(rj), int(c0), int(ci), int(cj))
+        kernel(nunits, nd, per, src.reshape(-1), dst.reshape(-1), msrc, mdst, h, w, src.shape[1], src.shape[2],
+               int(r0), int(ri), int(rj), int(c0), int(ci), int(cj))
     return dst, dmask

@@ -36,6 +36,7 @@ from numba.core import types
 from numba.extending import overload
 
 from . import threads
+from .flip import true_mask
 
 __all__ = ["AREA", "CUBIC", "LINEAR", "NEAREST", "resize_separable"]
 
@@ -269,7 +270,7 @@ def _resize_ser(nchunks, nstrips, src, mask, iy, wy, ny, ix, wx, nx, okx, oky, t
 
 
 def _axis_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, work: type) -> tuple:
-    kmax = {NEAREST: 1, LINEAR: 2, CUBIC: 4}.get(kind, int(math.ceil(abs(s))) + 2)
+    kmax = {NEAREST: 1, LINEAR: 2, CUBIC: 4}.get(kind, math.ceil(abs(s)) + 2)
     idx = np.zeros((n_out, kmax + 4), dtype=np.int64)
     w = np.zeros((n_out, kmax + 4), dtype=work)
     cnt = np.zeros(n_out, dtype=np.int64)
@@ -346,7 +347,7 @@ def resize_separable(
         dst = out
     src = np.ascontiguousarray(src)
     iy, wy, ny, oky, ky = _axis_taps(h, scale[0], offset[0], in_h, kind[0], mode, work)
-    ix, wx, nx, okx, kx = _axis_taps(w, scale[1], offset[1], in_w, kind[1], mode, work)
+    ix, wx, nx, okx, _kx = _axis_taps(w, scale[1], offset[1], in_w, kind[1], mode, work)
     all_ok = bool(oky.all()) and bool(okx.all())
     nm = 0 if mask is None else mask.shape[0]
     units = nb_ + nm
@@ -358,7 +359,7 @@ def resize_separable(
     if mode in (_REFLECT, _MIRROR, _WRAP):
         maxrows = in_h
     else:
-        maxrows = min(in_h, int(math.ceil((rows_per - 1) * abs(scale[0]))) + 2 * ky + 8)
+        maxrows = min(in_h, math.ceil((rows_per - 1) * abs(scale[0])) + 2 * ky + 8)
     tmp = np.empty((nb_ * nstrips, maxrows + 1, w), dtype=work)
     if mask is not None:
         mask = np.ascontiguousarray(mask, dtype=np.bool_)
@@ -378,7 +379,7 @@ def resize_separable(
             np.copyto(dst, dt.type(out_fill), where=np.broadcast_to(invalid, dst.shape))
         return dst, dmask
     if all_ok:
-        return dst, np.broadcast_to(np.True_, (1, h, w))
+        return dst, true_mask((1, h, w))
     valid = (oky[:, None] & okx[None, :])[None]
     np.copyto(dst, dt.type(out_fill), where=np.broadcast_to(~valid, dst.shape))
     return dst, valid

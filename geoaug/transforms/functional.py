@@ -134,4 +134,4 @@ def warp(
         mask = mask[0]
     elif mask.shape[0] == 1 and raster.count > 1:
         mask = np.broadcast_to(mask, (raster.count, h, w))
-    return raster.replace(data=data, mask=mask, transform=geometry.output_transform(raster.transform, matrix))
+    return raster.evolve(data, mask, geometry.output_transform(raster.transform, matrix))
