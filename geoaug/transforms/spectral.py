@@ -437,12 +437,21 @@ class GaussianNoise(SpectralTransform):
 
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
         lo, hi = full_scale(raster.dtype, self.value_range)
-        return int(params["seed"]), _per_band(params, "std", raster.count) * (hi - lo)
+        seed = int(params["seed"])
+        count, rows, cols = raster.shape
+        field = None
+        if count * rows * cols <= _CHUNK_VALUES:
+            # the whole (bands, rows, cols) field in one kernel call (one parallel region at most)
+            field = gaussian_noise(seed, (count * rows, cols), dtype=_work(raster.dtype)).reshape(count, rows, cols)
+        return seed, _per_band(params, "std", raster.count) * (hi - lo), field
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
-        seed, sigma = ctx
+        seed, sigma, field = ctx
         # element (b, i, j) of one counter-based noise field: the same numbers for any band subset or thread count
-        noise = gaussian_noise(seed, x.shape, offset=b * x.size, dtype=x.dtype)
+        if field is not None:
+            noise = field[b]
+        else:
+            noise = gaussian_noise(seed, x.shape, offset=b * x.size, dtype=x.dtype)
         noise *= x.dtype.type(sigma[b])
         noise += x
         return noise
