@@ -91,10 +91,16 @@ def _cubic(t, a):  # pragma: no cover - numba
 
 
 @nb.njit(cache=True, nogil=True)
-def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok):  # pragma: no cover - numba
-    """Fill the taps of one axis: ``idx``/``w`` (n_out, kmax), ``cnt`` taps used, ``ok`` False = invalid."""
+def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok, inside, cnt_max):  # pragma: no cover - numba
+    """Fill the taps of one axis: ``idx``/``w`` (n_out, kmax), ``cnt`` taps used, ``ok`` False = invalid.
+
+    Unused slots up to ``kmax`` repeat the first tap with weight 0, so the data pass may run a fixed
+    number of taps; ``inside[0]`` tells whether every tap is a real pixel (no outside/constant tap).
+    """
     tk = np.empty(kmax + 4, dtype=np.int64)
     tw = np.empty(kmax + 4, dtype=np.float64)
+    inside[0] = True
+    most = 0
     for o in range(n_out):
         x = s * (o + 0.5) + t
         n = 0
@@ -148,11 +154,22 @@ def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok):  # pragma: n
             idx[o, m] = k
             w[o, m] = tw[q]
             m += 1
+            if k < 0:
+                inside[0] = False
         cnt[o] = m
+        most = max(most, m)
+        if m == 0:
+            inside[0] = False
+    for o in range(n_out):  # pad every output up to the largest tap count with zero-weight repeats
+        for q in range(cnt[o], most):
+            idx[o, q] = idx[o, 0] if cnt[o] > 0 else -1
+            w[o, q] = 0.0
+    inside[1] = most > 0 and inside[0]
+    cnt_max[0] = most
 
 
 @nb.njit(cache=True, inline="always")
-def _data_rows(src, b, i0, i1, iy, wy, ny, ix, wx, nx, tmp, dst, fill, is_int, lo, hi):  # pragma: no cover
+def _data_rows(src, b, i0, i1, iy, wy, ny, ix, wx, nx, kx, tmp, dst, fill, is_int, lo, hi):  # pragma: no cover
     out_w = dst.shape[2]
     z = lo - lo
     yl = src.shape[1]
@@ -168,18 +185,43 @@ def _data_rows(src, b, i0, i1, iy, wy, ny, ix, wx, nx, tmp, dst, fill, is_int, l
     for y in range(yl, yh + 1):
         srow = plane[y]
         trow = tmp[y - yl]
-        for j in range(out_w):
-            acc = z
-            for q in range(nx[j]):
-                k = ix[j, q]
-                if k >= 0:
-                    acc += wx[j, q] * _work_value(srow[k], z)
-                else:
-                    acc += wx[j, q] * fill
-            trow[j] = acc
+        if kx == 2:  # every column has two real taps (bilinear inside): no branches, fixed count
+            for j in range(out_w):
+                trow[j] = (wx[j, 0] * _work_value(srow[ix[j, 0]], z)
+                           + wx[j, 1] * _work_value(srow[ix[j, 1]], z))
+        elif kx > 0:  # a fixed number of real taps
+            for j in range(out_w):
+                acc = z
+                for q in range(kx):
+                    acc += wx[j, q] * _work_value(srow[ix[j, q]], z)
+                trow[j] = acc
+        else:
+            for j in range(out_w):
+                acc = z
+                for q in range(nx[j]):
+                    k = ix[j, q]
+                    if k >= 0:
+                        acc += wx[j, q] * _work_value(srow[k], z)
+                    else:
+                        acc += wx[j, q] * fill
+                trow[j] = acc
     # vertical pass: contiguous runs over the output row
     acc_row = tmp[tmp.shape[0] - 1]
     for i in range(i0, i1):
+        orow = dst[b, i]
+        if ny[i] == 2 and iy[i, 0] >= 0 and iy[i, 1] >= 0:
+            # two rows (bilinear): one fused pass, weights and store together
+            t0 = tmp[iy[i, 0] - yl]
+            t1 = tmp[iy[i, 1] - yl]
+            w0 = wy[i, 0]
+            w1 = wy[i, 1]
+            if is_int:
+                for j in range(out_w):
+                    orow[j] = max(lo, min(hi, np.rint(w0 * t0[j] + w1 * t1[j])))
+            else:
+                for j in range(out_w):
+                    orow[j] = w0 * t0[j] + w1 * t1[j]
+            continue
         for j in range(out_w):
             acc_row[j] = z
         for q in range(ny[i]):
@@ -192,7 +234,6 @@ def _data_rows(src, b, i0, i1, iy, wy, ny, ix, wx, nx, tmp, dst, fill, is_int, l
             else:
                 for j in range(out_w):
                     acc_row[j] += wv * fill
-        orow = dst[b, i]
         if is_int:
             for j in range(out_w):
                 r = np.rint(acc_row[j])
@@ -240,7 +281,7 @@ def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask):  # pragma:
 
 
 @nb.njit(cache=True, inline="always")
-def _chunk(c, nstrips, nbands, src, mask, iy, wy, ny, ix, wx, nx, okx, oky, tmp, tm, dst, dmask, fill,
+def _chunk(c, nstrips, nbands, src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask, fill,
            is_int, lo, hi):  # pragma: no cover - numba
     unit = c // nstrips
     strip = c - unit * nstrips
@@ -248,24 +289,24 @@ def _chunk(c, nstrips, nbands, src, mask, iy, wy, ny, ix, wx, nx, okx, oky, tmp,
     i0 = out_h * strip // nstrips
     i1 = out_h * (strip + 1) // nstrips
     if unit < nbands:
-        _data_rows(src, unit, i0, i1, iy, wy, ny, ix, wx, nx, tmp[c], dst, fill, is_int, lo, hi)
+        _data_rows(src, unit, i0, i1, iy, wy, ny, ix, wx, nx, kx, tmp[c], dst, fill, is_int, lo, hi)
     else:
         _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[c - nbands * nstrips], dmask)
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
-def _resize_par(nchunks, nstrips, src, mask, iy, wy, ny, ix, wx, nx, okx, oky, tmp, tm, dst, dmask, fill,
+def _resize_par(nchunks, nstrips, src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask, fill,
                 is_int, lo, hi):  # pragma: no cover - numba
     for c in nb.prange(nchunks):
-        _chunk(c, nstrips, src.shape[0], src, mask, iy, wy, ny, ix, wx, nx, okx, oky, tmp, tm, dst, dmask,
+        _chunk(c, nstrips, src.shape[0], src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask,
                fill, is_int, lo, hi)
 
 
 @nb.njit(cache=True, nogil=True)
-def _resize_ser(nchunks, nstrips, src, mask, iy, wy, ny, ix, wx, nx, okx, oky, tmp, tm, dst, dmask, fill,
+def _resize_ser(nchunks, nstrips, src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask, fill,
                 is_int, lo, hi):  # pragma: no cover - numba
     for c in range(nchunks):
-        _chunk(c, nstrips, src.shape[0], src, mask, iy, wy, ny, ix, wx, nx, okx, oky, tmp, tm, dst, dmask,
+        _chunk(c, nstrips, src.shape[0], src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask,
                fill, is_int, lo, hi)
 
 
@@ -275,8 +316,11 @@ def _axis_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, 
     w = np.zeros((n_out, kmax + 4), dtype=work)
     cnt = np.zeros(n_out, dtype=np.int64)
     ok = np.empty(n_out, dtype=np.bool_)
-    _taps(n_out, float(s), float(t), n_in, kind, mode, -0.75, kmax, idx, w, cnt, ok)
-    return idx, w, cnt, ok, kmax
+    inside = np.empty(2, dtype=np.bool_)
+    most = np.zeros(1, dtype=np.int64)
+    _taps(n_out, float(s), float(t), n_in, kind, mode, -0.75, kmax, idx, w, cnt, ok, inside, most)
+    # (taps, weights, counts, validity, slots, fixed tap count for the branch-free pass or 0)
+    return idx, w, cnt, ok, kmax, int(most[0]) if inside[1] else 0
 
 
 def resize_separable(
@@ -346,8 +390,8 @@ def resize_separable(
             )
         dst = out
     src = np.ascontiguousarray(src)
-    iy, wy, ny, oky, ky = _axis_taps(h, scale[0], offset[0], in_h, kind[0], mode, work)
-    ix, wx, nx, okx, _kx = _axis_taps(w, scale[1], offset[1], in_w, kind[1], mode, work)
+    iy, wy, ny, oky, ky, _ = _axis_taps(h, scale[0], offset[0], in_h, kind[0], mode, work)
+    ix, wx, nx, okx, _, kfix = _axis_taps(w, scale[1], offset[1], in_w, kind[1], mode, work)
     all_ok = bool(oky.all()) and bool(okx.all())
     nm = 0 if mask is None else mask.shape[0]
     units = nb_ + nm
@@ -371,7 +415,7 @@ def resize_separable(
         mask = tm
     kernel = _resize_par if parallel else _resize_ser
     with threads.launch_lock:
-        kernel(units * nstrips, nstrips, src, mask, iy, wy, ny, ix, wx, nx, okx, oky, tmp, tm, dst, dmask,
+        kernel(units * nstrips, nstrips, src, mask, iy, wy, ny, ix, wx, nx, kfix, okx, oky, tmp, tm, dst, dmask,
                work(fill_value), is_int, lo, hi)
     if nm:
         invalid = ~dmask
