@@ -110,6 +110,7 @@ def _copy_ser(nunits, nd, nchunk, s, d, ms, md, out_h, out_w, in_h, in_w, r0, ri
 
 
 _NO_MASK = np.empty(0, dtype=np.uint8)
+_BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 @functools.lru_cache(maxsize=256)
@@ -200,6 +201,9 @@ def index_copy(
     nunits = nd + nm * per
     kernel = _copy_par if parallel else _copy_ser
     with threads.launch_lock:
-        kernel(nunits, nd, per, src.reshape(-1), dst.reshape(-1), msrc, mdst, h, w, src.shape[1], src.shape[2],
+        # copies move bits: every dtype goes through the unsigned type of its size (4 compiled variants at most)
+        kind = _BITS[src.itemsize]
+        kernel(nunits, nd, per, src.view(kind).reshape(-1), dst.view(kind).reshape(-1), msrc, mdst, h, w,
+               src.shape[1], src.shape[2],
                int(r0), int(ri), int(rj), int(c0), int(ci), int(cj))
     return dst, dmask
