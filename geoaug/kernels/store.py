@@ -82,6 +82,77 @@ def _store_ser(nrows, per_row, nplanes, new, old, valid, out, lo, hi, is_int, cl
 
 
 @nb.njit(cache=True, inline="always")
+def _affine_mul(x, out, base, cols, ab, sb, cb, lo, hi, is_int, clip, nan_zero):  # pragma: no cover - numba
+    if is_int:
+        for j in range(cols):
+            k = np.uint64(base + j)
+            xv = _work_value(x[k], ab)
+            v = (xv - ab) * sb + cb
+            out[k] = min(max(np.rint(v), lo), hi) if v == v else xv
+    elif clip:
+        for j in range(cols):
+            k = np.uint64(base + j)
+            xv = _work_value(x[k], ab)
+            v = (xv - ab) * sb + cb
+            out[k] = min(max(v, lo), hi) if v == v else xv
+    else:
+        z = ab - ab
+        for j in range(cols):
+            k = np.uint64(base + j)
+            xv = _work_value(x[k], ab)
+            v = (xv - ab) * sb + cb
+            out[k] = v if v == v else (z if nan_zero else xv)
+
+
+@nb.njit(cache=True, inline="always")
+def _affine_div(x, out, base, cols, ab, sb, cb, lo, hi, is_int, clip, nan_zero):  # pragma: no cover - numba
+    if is_int:
+        for j in range(cols):
+            k = np.uint64(base + j)
+            xv = _work_value(x[k], ab)
+            v = (xv - ab) / sb + cb
+            out[k] = min(max(np.rint(v), lo), hi) if v == v else xv
+    elif clip:
+        for j in range(cols):
+            k = np.uint64(base + j)
+            xv = _work_value(x[k], ab)
+            v = (xv - ab) / sb + cb
+            out[k] = min(max(v, lo), hi) if v == v else xv
+    else:
+        z = ab - ab
+        for j in range(cols):
+            k = np.uint64(base + j)
+            xv = _work_value(x[k], ab)
+            v = (xv - ab) / sb + cb
+            out[k] = v if v == v else (z if nan_zero else xv)
+
+
+@nb.njit(cache=True, inline="always")
+def _flat_unit(u, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
+    # unit u: a contiguous stretch of band u // nsplit (whole bands, not rows: short rows never vectorise)
+    b = u // nsplit
+    part = u - b * nsplit
+    start = b * plane + plane * part // nsplit
+    stop = b * plane + plane * (part + 1) // nsplit
+    if div:
+        _affine_div(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, clip, nan_zero)
+    else:
+        _affine_mul(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, clip, nan_zero)
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _flat_par(nunits, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
+    for u in nb.prange(nunits):
+        _flat_unit(u, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero)
+
+
+@nb.njit(cache=True, nogil=True)
+def _flat_ser(nunits, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
+    for u in range(nunits):
+        _flat_unit(u, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero)
+
+
+@nb.njit(cache=True, inline="always")
 def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
                 nodata, safe):  # pragma: no cover - numba
     rows = per_row[0]
@@ -89,10 +160,10 @@ def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int
     b = r // rows
     i = r - b * rows
     base = r * cols
-    vbase = ((b if nplanes > 1 else 0) * rows + i) * cols
     ab = a[b]
     sb = s[b]
     cb = c[b]
+    vbase = ((b if nplanes > 1 else 0) * rows + i) * cols
     for j in range(cols):
         k = np.uint64(base + j)
         ok = True if nplanes == 0 else valid[np.uint64(vbase + j)]
@@ -224,9 +295,19 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
     has, nd, sf = _nodata_args(nodata, safe, dt)
     bands, rows, cols = out.shape
     xf = np.ascontiguousarray(x).reshape(-1)
+    s = s.astype(a.dtype)
+    c = c.astype(a.dtype)
+    if nplanes == 0 and not has:
+        # every pixel valid, nothing to move off nodata: flat loops over whole bands (vectorised)
+        parallel = xf.size >= SERIAL_BELOW and nb.get_num_threads() > 1
+        nsplit = max(1, -(-4 * nb.get_num_threads() // bands)) if parallel else 1
+        with threads.launch_lock:
+            (_flat_par if parallel else _flat_ser)(bands * nsplit, nsplit, rows * cols, xf, a, s, c, divide,
+                                                   out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero)
+        return
     _launch(_affine_par, _affine_ser, xf.size,
-            (bands * rows, np.array([rows, cols], dtype=np.int64), nplanes, xf, a, s.astype(a.dtype),
-             c.astype(a.dtype), divide, vflat, out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero, has,
+            (bands * rows, np.array([rows, cols], dtype=np.int64), nplanes, xf, a, s,
+             c, divide, vflat, out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero, has,
              nd, sf))
 
 
