@@ -396,8 +396,8 @@ def resize_separable(
     nm = 0 if mask is None else mask.shape[0]
     units = nb_ + nm
     total = nb_ * h * w
-    nthreads = nb.get_num_threads()
-    parallel = nthreads > 1 and total >= SERIAL_BELOW
+    nthreads = nb.get_num_threads() if total >= SERIAL_BELOW else 1
+    parallel = nthreads > 1
     nstrips = max(1, min(h, -(-2 * nthreads // units))) if parallel else 1
     rows_per = -(-h // nstrips)
     if mode in (_REFLECT, _MIRROR, _WRAP):
