@@ -272,8 +272,8 @@ def kernel_cache_cold() -> bool:
 def announce_compile() -> None:
     """Say once, on stderr, that kernels are being compiled when numba's cache for them is empty."""
     if kernel_cache_cold():
-        click.echo("geoaug: compiling the numba kernels on first use (about 10-20 s, cached for later runs)...",
-                   err=True)
+        click.echo("geoaug: compiling the numba kernels on first use "
+                   "(up to about half a minute; cached for later runs)", err=True)
 
 
 class _Progress:
