@@ -279,6 +279,9 @@ def test_results_do_not_depend_on_threads_or_serial_thresholds(monkeypatch: pyte
                            geoaug.Brightness(0.02, value_range=(0, 10000)), geoaug.Gamma(),
                            geoaug.GaussianNoise(0.01)])
     base = pipe(r, rng=7)
+    bare = geoaug.GeoRaster.from_array(geoaug.read(S2).data)  # all valid, no nodata: the flat store loops
+    spectral = geoaug.Compose([geoaug.Brightness(0.02), geoaug.Contrast(), geoaug.Normalize(1000.0, 300.0)])
+    base2 = spectral(bare, rng=3)
     before = numba.get_num_threads()
     try:
         for mod in (flip, resize, store, noise):
@@ -288,6 +291,7 @@ def test_results_do_not_depend_on_threads_or_serial_thresholds(monkeypatch: pyte
             out = pipe(r, rng=7)
             np.testing.assert_array_equal(out.data, base.data)
             np.testing.assert_array_equal(out.mask, base.mask)
+            assert spectral(bare, rng=3).data.tobytes() == base2.data.tobytes()
     finally:
         numba.set_num_threads(before)
 
@@ -396,3 +400,19 @@ def test_cold_cache_is_detected_and_announced(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
     assert run.stderr == ""
+
+
+@pytest.mark.parametrize("name", sorted(SPECTRAL))
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "uint16", "int32", "float32", "float64"])
+def test_spectral_store_on_all_valid_rasters_is_byte_identical(name: str, dtype: str) -> None:
+    data = geoaug.read(S2).data[:5]
+    if dtype == "uint8":
+        data = data // 64
+    r = geoaug.GeoRaster.from_array(data.astype(dtype))  # broadcast all-valid mask, no nodata: flat loops
+    assert is_all_valid_mask(r.mask)
+    t = SPECTRAL[name]()
+    params = t.sample(np.random.default_rng(4), r)
+    out = t.apply(r, params)
+    ref = _old_store(r, t, params)
+    assert out.data.dtype == ref.dtype
+    assert out.data.tobytes() == ref.tobytes()
