@@ -258,6 +258,8 @@ def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, 
     except GeoAugError as exc:
         raise click.UsageError(str(exc)) from None
     total = len(plan(Path(input_dir), output_dir, copies, patterns, labels_dir))
+    if not quiet:
+        announce_compile()
     progress = _Progress(total, quiet)
     try:
         with _quiet_interrupt(progress):
@@ -344,11 +346,48 @@ def preview(input_path: Path, pipeline_path: Path, copies: int, bands: str | Non
         raise click.UsageError(str(exc)) from None
     if not output.parent.is_dir():
         raise click.UsageError(f"{output}: folder {output.parent} does not exist")
+    announce_compile()
     try:
         preview_grid(raster, pipe, n=copies, bands=bands, seed=seed, path=output)
     except GeoAugError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"wrote {output} ({copies} copies of {input_path})")
+
+
+#: kernel modules whose numba cache decides whether a first call compiles
+_KERNEL_MODULES = ("flip", "noise", "resize", "store", "warp")
+
+
+def kernel_cache_cold() -> bool:
+    """True when numba's on-disk cache lacks geoaug's kernels, so the first calls will compile them.
+
+    Cheap: looks for each kernel module's cache index files (``<module>.*.nbi``)
+    in the folder numba caches it in (``__pycache__`` beside the module, or
+    under ``NUMBA_CACHE_DIR``); compiles nothing.
+    """
+    import importlib
+
+    for name in _KERNEL_MODULES:
+        try:
+            mod = importlib.import_module(f"geoaug.kernels.{name}")
+        except ImportError:
+            continue
+        for obj in vars(mod).values():
+            cache = getattr(obj, "_cache", None)
+            folder = getattr(cache, "_cache_path", None)
+            if folder is None:
+                continue
+            if not any(Path(folder).glob(f"{name}.*.nbi")):
+                return True
+            break
+    return False
+
+
+def announce_compile() -> None:
+    """Say once, on stderr, that kernels are being compiled when numba's cache for them is empty."""
+    if kernel_cache_cold():
+        click.echo("geoaug: compiling the numba kernels on first use "
+                   "(up to about half a minute; cached for later runs)", err=True)
 
 
 class _Progress:

@@ -32,6 +32,7 @@ __all__ = [
     "KERNEL_SUPPORT",
     "about_center",
     "affine_matrix",
+    "axis_aligned",
     "compose",
     "crop",
     "hflip",
@@ -202,7 +203,18 @@ def output_transform(transform: Affine, matrix: np.ndarray) -> Affine:
     >>> tuple(output_transform(t, m))[:6]             # mirrored: x resolution -10
     (-10.0, 0.0, 502000.0, -0.0, -10.0, 4000000.0)
     """
-    return transform @ to_affine(matrix)
+    if type(transform) is not Affine:
+        return transform @ to_affine(matrix)
+    # Affine.__matmul__ written out (the same products in the same order, so the same floats):
+    # a 64x64 chip's whole flip costs about what building and multiplying two Affine objects does
+    (a, b, c), (d, e, f) = _rows(matrix)[:2]
+    sa, sb, sc, sd, se, sf = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
+    return Affine(
+        sa * a + sb * d, sa * b + sb * e, sa * c + sb * f + sc, sd * a + se * d, sd * b + se * e, sd * c + se * f + sf
+    )
+
+
+_PLANS: dict[tuple, tuple[int, int, int, int, int, int] | None] = {}
 
 
 def strided_plan(
@@ -214,20 +226,39 @@ def strided_plan(
     is input pixel ``(r0 + ri*i + rj*j, c0 + ci*i + cj*j)``, exactly the
     pixel nearest interpolation would copy, when the linear part is a signed
     permutation, the offsets are integers and every index lies inside the input.
+    Plain Python arithmetic on the nine numbers (no numpy reductions); answers
+    are cached per (matrix, shapes).
     """
-    m = np.asarray(matrix, dtype=float)
-    lin = m[:2, :2]
-    if not np.allclose(np.abs(lin).sum(axis=0), 1.0, atol=atol) or not np.allclose(np.abs(lin) % 1.0, 0, atol=atol):
+    rows = _rows(matrix)
+    key = (*rows[0], *rows[1], *rows[2], *in_shape, *out_shape, atol)
+    try:
+        return _PLANS[key]
+    except KeyError:
+        pass
+    plan = _strided_plan(rows, in_shape, out_shape, atol)
+    if len(_PLANS) >= 1024:
+        _PLANS.clear()
+    _PLANS[key] = plan
+    return plan
+
+
+def _strided_plan(
+    rows: list[list[float]], in_shape: tuple[int, int], out_shape: tuple[int, int], atol: float
+) -> tuple[int, int, int, int, int, int] | None:
+    (a, b, c), (d, e, f), (g, hh, k) = rows
+    if abs(g) > atol or abs(hh) > atol or abs(k - 1.0) > atol:
         return None
-    if not np.allclose(m[2], [0, 0, 1], atol=atol):
+    # signed permutation: every entry within atol of -1, 0 or 1, one non-zero per row and column
+    lin = (a, b, d, e)
+    r = [round(v) for v in lin]
+    if any(abs(v - q) > atol or abs(q) > 1 for v, q in zip(lin, r)):
         return None
-    offs = m[:2, 2]
-    if not np.allclose(offs, np.round(offs), atol=atol):
+    if abs(c - round(c)) > atol or abs(f - round(f)) > atol:
         return None
-    a, b, c = (round(v) for v in m[0])
-    d, e, f = (round(v) for v in m[1])
+    a, b, d, e = r
+    c, f = round(c), round(f)
     cj, ci, rj, ri = a, b, d, e
-    if abs(cj) + abs(ci) != 1 or abs(rj) + abs(ri) != 1:
+    if abs(cj) + abs(ci) != 1 or abs(rj) + abs(ri) != 1 or abs(a) + abs(d) != 1 or abs(b) + abs(e) != 1:
         return None
     # x_in = a*(j+.5) + b*(i+.5) + c = a*j + b*i + c + (a+b)/2 with a+b = +-1: the column is
     # floor(x_in) = a*j + b*i + c + (a+b-1)/2 (likewise rows)
@@ -235,11 +266,45 @@ def strided_plan(
     r0 = f + (d + e - 1) // 2
     h, w = out_shape
     ih, iw = in_shape
-    cols = [c0 + ci * i + cj * j for i in (0, h - 1) for j in (0, w - 1)]
-    rows = [r0 + ri * i + rj * j for i in (0, h - 1) for j in (0, w - 1)]
-    if min(cols) < 0 or max(cols) >= iw or min(rows) < 0 or max(rows) >= ih:
+    # each index is linear in (i, j): its extremes are at the corners
+    cmin = c0 + min(0, ci * (h - 1)) + min(0, cj * (w - 1))
+    cmax = c0 + max(0, ci * (h - 1)) + max(0, cj * (w - 1))
+    rmin = r0 + min(0, ri * (h - 1)) + min(0, rj * (w - 1))
+    rmax = r0 + max(0, ri * (h - 1)) + max(0, rj * (w - 1))
+    if cmin < 0 or cmax >= iw or rmin < 0 or rmax >= ih:
         return None
     return (r0, ri, rj, c0, ci, cj)
+
+
+def _rows(matrix: np.ndarray) -> list[list[float]]:
+    """The three rows of a 3x3 matrix (or 2x3, completed with ``[0, 0, 1]``) as Python floats."""
+    m = matrix.tolist() if isinstance(matrix, np.ndarray) else [list(map(float, r)) for r in matrix]
+    if len(m) == 2:
+        m = [m[0], m[1], [0.0, 0.0, 1.0]]
+    return m
+
+
+def axis_aligned(matrix: np.ndarray) -> tuple[float, float, float, float] | None:
+    """``(sy, ty, sx, tx)`` when ``matrix`` is a pure scale + translate (no rotation or shear), else ``None``.
+
+    Then ``x_in = sx * x_out + tx`` and ``y_in = sy * y_out + ty``: rows and
+    columns resample independently (:func:`geoaug.kernels.resize.resize_separable`).
+    The off-diagonal terms must be exactly 0 and the scales finite and non-zero.
+
+    Examples
+    --------
+    >>> axis_aligned(resize((100, 100), 50, 25)[0])
+    (2.0, 0.0, 4.0, 0.0)
+    >>> axis_aligned(rotation(10)) is None
+    True
+    """
+    (a, b, c), (d, e, f), (g, h, k) = _rows(matrix)
+    if b != 0.0 or d != 0.0 or g != 0.0 or h != 0.0 or k != 1.0:
+        return None
+    if not (a != 0.0 and e != 0.0 and math.isfinite(a) and math.isfinite(e) and math.isfinite(c)
+            and math.isfinite(f)):
+        return None
+    return (e, f, a, c)
 
 
 def to_opencv(matrix: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ Conventions
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,12 +29,59 @@ from affine import Affine
 from . import geometry, georef
 from .errors import ParameterError, UnsupportedDtypeError
 
-__all__ = ["SUPPORTED_DTYPES", "GeoRaster", "check_dtype", "nodata_safe_value"]
+__all__ = ["SUPPORTED_DTYPES", "GeoRaster", "all_valid_mask", "check_dtype", "is_all_valid_mask", "nodata_safe_value"]
 
 #: Pixel dtypes every geoaug operation accepts.
 SUPPORTED_DTYPES: tuple[np.dtype, ...] = tuple(
     np.dtype(t) for t in ("uint8", "uint16", "int16", "int32", "float32", "float64")
 )
+
+
+_IDENTITY = Affine.identity()
+_SUPPORTED_STR = frozenset(d.str for d in SUPPORTED_DTYPES)
+
+
+@functools.lru_cache(maxsize=256)
+def all_valid_mask(shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only mask of ``shape`` that is True everywhere, stored as one broadcast value.
+
+    Rasters with no invalid pixel carry it: operations recognise it without
+    scanning (:func:`is_all_valid_mask`) and skip mask work entirely.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(rows, cols)`` or ``(bands, rows, cols)``.
+
+    Returns
+    -------
+    ndarray of bool
+        Every stride 0; cached per shape.
+
+    Examples
+    --------
+    >>> m = all_valid_mask((3, 4))
+    >>> m.shape, bool(m.all()), m.strides, is_all_valid_mask(m)
+    ((3, 4), True, (0, 0), True)
+    """
+    return np.broadcast_to(np.True_, tuple(int(v) for v in shape))
+
+
+def is_all_valid_mask(mask: np.ndarray) -> bool:
+    """True when ``mask`` is a broadcast of True (see :func:`all_valid_mask`); O(1), never scans.
+
+    A full ``np.ones`` mask returns False: it is all valid, but finding out costs a scan.
+
+    Parameters
+    ----------
+    mask : ndarray of bool
+        A raster's mask.
+
+    Returns
+    -------
+    bool
+    """
+    return mask.size > 0 and not any(mask.strides) and bool(mask.flat[0])
 
 
 def check_dtype(dtype: Any, where: str = "array") -> np.dtype:
@@ -91,6 +139,7 @@ def nodata_safe_value(nodata: float, dtype: np.dtype) -> float:
     return float(up)
 
 
+@functools.lru_cache(maxsize=64)
 def _default_names(count: int) -> tuple[str, ...]:
     return tuple(f"band_{i}" for i in range(1, count + 1))
 
@@ -171,31 +220,43 @@ class GeoRaster:
         if not isinstance(data, np.ndarray) or data.ndim != 3:
             shape = getattr(data, "shape", None)
             raise ParameterError(f"GeoRaster data must be an ndarray (bands, rows, cols), got shape {shape}")
-        if data.shape[0] == 0:
+        count = data.shape[0]
+        if count == 0:
             raise ParameterError("GeoRaster data has zero bands")
-        check_dtype(data.dtype)
-        mask = np.asarray(self.mask)
-        if mask.dtype != np.bool_:
-            mask = mask.astype(bool)
-        if mask.shape not in (data.shape[1:], data.shape):
+        if data.dtype.str not in _SUPPORTED_STR:
+            check_dtype(data.dtype)
+        mask = self.mask
+        if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
+            mask = np.asarray(mask)
+            if mask.dtype != np.bool_:
+                mask = mask.astype(bool)
+            object.__setattr__(self, "mask", mask)
+        if mask.shape != data.shape[1:] and mask.shape != data.shape:
             raise ParameterError(
                 f"GeoRaster mask shape {mask.shape} matches neither (rows, cols) {data.shape[1:]} "
                 f"nor (bands, rows, cols) {data.shape}"
             )
-        object.__setattr__(self, "mask", mask)
         if not isinstance(self.transform, Affine):
             object.__setattr__(self, "transform", Affine(*tuple(self.transform)[:6]))
-        names = tuple(self.band_names) or _default_names(data.shape[0])
-        if len(names) != data.shape[0]:
-            raise ParameterError(f"{len(names)} band names for {data.shape[0]} bands")
-        object.__setattr__(self, "band_names", tuple(str(n) for n in names))
-        btags = tuple(dict(t) for t in self.band_tags) or tuple({} for _ in range(data.shape[0]))
-        if len(btags) != data.shape[0]:
-            raise ParameterError(f"{len(btags)} band tag dicts for {data.shape[0]} bands")
-        object.__setattr__(self, "band_tags", btags)
+        names = self.band_names
+        if not names:
+            object.__setattr__(self, "band_names", _default_names(count))
+        elif not (type(names) is tuple and len(names) == count and all(type(n) is str for n in names)):
+            names = tuple(names)
+            if len(names) != count:
+                raise ParameterError(f"{len(names)} band names for {count} bands")
+            object.__setattr__(self, "band_names", tuple(str(n) for n in names))
+        btags = self.band_tags
+        if not btags:
+            object.__setattr__(self, "band_tags", tuple({} for _ in range(count)))
+        elif not (type(btags) is tuple and len(btags) == count and all(type(t) is dict for t in btags)):
+            btags = tuple(dict(t) for t in btags)
+            if len(btags) != count:
+                raise ParameterError(f"{len(btags)} band tag dicts for {count} bands")
+            object.__setattr__(self, "band_tags", btags)
         object.__setattr__(self, "tags", dict(self.tags))
         object.__setattr__(self, "profile", dict(self.profile))
-        if self.nodata is not None:
+        if self.nodata is not None and type(self.nodata) is not float:
             object.__setattr__(self, "nodata", float(self.nodata))
         object.__setattr__(self, "gcps", tuple(self.gcps))
         if self.colorinterp and len(self.colorinterp) != data.shape[0]:
@@ -217,7 +278,10 @@ class GeoRaster:
         matrix : ndarray (3, 3)
             Output pixel -> input pixel of the draw that made them.
         """
-        changes: dict[str, Any] = {"transform": geometry.output_transform(self.transform, matrix)}
+        transform = geometry.output_transform(self.transform, matrix)
+        if not self.gcps and self.rpcs is None:
+            return self.evolve(data, mask, transform)
+        changes: dict[str, Any] = {"transform": transform}
         if self.gcps:
             changes["gcps"] = georef.move_gcps(self.gcps, matrix)
         if self.rpcs is not None:
@@ -245,7 +309,10 @@ class GeoRaster:
             A 2-D array becomes one band.
         mask : ndarray of bool, optional
             ``True`` = valid. By default a pixel is invalid where it is NaN or
-            equals ``nodata`` (per band), valid elsewhere.
+            equals ``nodata`` (per band), valid elsewhere; when no pixel is
+            invalid the mask is :func:`all_valid_mask` (no memory, and
+            operations skip mask work). Integer data without ``nodata`` is
+            not scanned at all.
         transform, crs, nodata, band_names, tags
             As for :class:`GeoRaster`.
         """
@@ -255,8 +322,17 @@ class GeoRaster:
         if arr.ndim != 3:
             raise ParameterError(f"expected an array (bands, rows, cols) or (rows, cols), got shape {arr.shape}")
         check_dtype(arr.dtype)
+        if mask is None and transform is None and crs is None and not band_names and not tags and arr.shape[0]:
+            # the common case, a bare array: everything is known valid, skip the general validation
+            new = object.__new__(cls)
+            new.__dict__.update(
+                data=arr, mask=_valid_or_all(arr, nodata), transform=_IDENTITY, crs=None,
+                nodata=None if nodata is None else float(nodata), band_names=_default_names(arr.shape[0]),
+                tags={}, band_tags=tuple([{} for _ in range(arr.shape[0])]), profile={},
+            )
+            return new
         if mask is None:
-            mask = valid_from_values(arr, nodata)
+            mask = _valid_or_all(arr, nodata)
         return cls(
             data=arr,
             mask=mask,
@@ -266,6 +342,42 @@ class GeoRaster:
             band_names=tuple(band_names or ()),
             tags=dict(tags or {}),
         )
+
+    def evolve(self, data: np.ndarray, mask: np.ndarray, transform: Affine | None = None) -> GeoRaster:
+        """A raster with new pixels (and transform) and this one's metadata, without re-validating it.
+
+        For operations that produced ``data`` and ``mask`` themselves: the
+        shapes must agree (``data`` 3-D of a supported dtype, ``mask`` boolean
+        ``(rows, cols)`` or ``(bands, rows, cols)``); only that is checked.
+        Band names and tags carry over (copied), as with :meth:`replace`.
+
+        Parameters
+        ----------
+        data : ndarray (bands, rows, cols)
+            New pixels; the band count must be this raster's.
+        mask : ndarray of bool
+            Their validity.
+        transform : affine.Affine, optional
+            New georeferencing (default: this raster's).
+
+        Returns
+        -------
+        GeoRaster
+        """
+        if (data.ndim != 3 or data.shape[0] != self.data.shape[0] or mask.dtype != np.bool_
+                or (mask.shape != data.shape[1:] and mask.shape != data.shape)):
+            return self.replace(data=data, mask=mask, transform=self.transform if transform is None else transform)
+        new = object.__new__(GeoRaster)
+        fields = new.__dict__
+        fields.update(self.__dict__)
+        fields["data"] = data
+        fields["mask"] = mask
+        if transform is not None:
+            fields["transform"] = transform
+        fields["tags"] = dict(self.tags)
+        fields["profile"] = dict(self.profile)
+        fields["band_tags"] = tuple(dict(t) for t in self.band_tags)
+        return new
 
     def replace(self, **changes: Any) -> GeoRaster:
         """A copy with some fields replaced (``dataclasses.replace``)."""
@@ -378,6 +490,25 @@ def collapse_mask(valid: np.ndarray) -> np.ndarray:
     if valid.ndim == 3 and (valid == valid[:1]).all():
         return valid[0].copy()
     return valid
+
+
+def _valid_or_all(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    """:func:`valid_from_values`, or :func:`all_valid_mask` when nothing is invalid.
+
+    Integers without a nodata value are not scanned at all.
+    """
+    has_nd = nodata is not None and not math.isnan(nodata) and fits_dtype(nodata, data.dtype)
+    if data.dtype.kind == "f":
+        invalid = np.isnan(data)
+        if has_nd:
+            invalid |= data == data.dtype.type(nodata)
+    elif has_nd:
+        invalid = data == data.dtype.type(nodata)
+    else:
+        return all_valid_mask(data.shape[1:])
+    if not invalid.any():
+        return all_valid_mask(data.shape[1:])
+    return collapse_mask(~invalid)
 
 
 def valid_from_values(data: np.ndarray, nodata: float | None) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import threads
 
-__all__ = ["gaussian_noise"]
+__all__ = ["SERIAL_BELOW", "gaussian_noise"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -46,22 +46,38 @@ def _pair(key, pair):  # pragma: no cover - numba
     return r * cs, r * sn
 
 
+@nb.njit(cache=True, inline="always")
+def _noise_row(key, offset, i, cols, out):  # pragma: no cover - numba
+    start = offset + i * cols
+    j = 0
+    if start & 1:  # the row starts on the second element of a pair
+        out[i, 0] = _pair(key, start >> 1)[1]
+        j = 1
+    while j + 1 < cols:
+        c, s = _pair(key, (start + j) >> 1)
+        out[i, j] = c
+        out[i, j + 1] = s
+        j += 2
+    if j < cols:
+        out[i, j] = _pair(key, (start + j) >> 1)[0]
+
+
 @nb.njit(cache=True, parallel=True, nogil=True)
 def _noise(seed, offset, rows, cols, out):  # pragma: no cover - numba
     key = _splitmix64(np.uint64(seed))
     for i in nb.prange(rows):
-        start = offset + i * cols
-        j = 0
-        if start & 1:  # the row starts on the second element of a pair
-            out[i, 0] = _pair(key, start >> 1)[1]
-            j = 1
-        while j + 1 < cols:
-            c, s = _pair(key, (start + j) >> 1)
-            out[i, j] = c
-            out[i, j + 1] = s
-            j += 2
-        if j < cols:
-            out[i, j] = _pair(key, (start + j) >> 1)[0]
+        _noise_row(key, offset, i, cols, out)
+
+
+@nb.njit(cache=True, nogil=True)
+def _noise_ser(seed, offset, rows, cols, out):  # pragma: no cover - numba
+    key = _splitmix64(np.uint64(seed))
+    for i in range(rows):
+        _noise_row(key, offset, i, cols, out)
+
+
+#: fields smaller than this many values are made on one thread
+SERIAL_BELOW = 1 << 15
 
 
 def gaussian_noise(seed: int, shape: tuple[int, int], offset: int = 0, dtype: np.dtype = np.float32) -> np.ndarray:
@@ -87,6 +103,7 @@ def gaussian_noise(seed: int, shape: tuple[int, int], offset: int = 0, dtype: np
     True
     """
     out = np.empty(shape, dtype=dtype)
+    kernel = _noise if out.size >= SERIAL_BELOW and nb.get_num_threads() > 1 else _noise_ser
     with threads.launch_lock:
-        _noise(np.uint64(int(seed) % 2**64), int(offset), int(shape[0]), int(shape[1]), out)
+        kernel(np.uint64(int(seed) % 2**64), int(offset), int(shape[0]), int(shape[1]), out)
     return out

@@ -1,7 +1,17 @@
 """Write computed band values back into a raster's dtype: round, saturate, keep NaN out, avoid nodata.
 
-One pass per band, parallel over rows, used by the spectral transforms for
-bands without invalid pixels (the common case).
+Two entry points, each **one kernel call for all bands** (one parallel region,
+or none: below :data:`SERIAL_BELOW` values the serial twin runs):
+
+* :func:`store_bands`: values computed elsewhere (``new``, in the work dtype);
+* :func:`store_affine`: per-band ``(x - a_b) * s_b + c_b`` (or ``/ s_b``)
+  computed inside the kernel, in the dtype of ``a``/``s``/``c``, with no
+  temporary array: Brightness, BandGain, Contrast, PCAJitter, Normalize, ToFloat.
+
+Rules (the spectral transforms' contract): only valid pixels are written; a NaN
+result keeps the old value (``nan_zero``: becomes 0); integers are rounded half
+to even and saturated to the dtype's range, floats clipped to ``[lo, hi]`` when
+``clip``; a valid pixel never ends on ``nodata``: it gets ``safe``.
 """
 
 from __future__ import annotations
@@ -10,35 +20,300 @@ import numba as nb
 import numpy as np
 
 from . import threads
+from .resize import _work_value
 
-__all__ = ["store_band"]
+__all__ = ["SERIAL_BELOW", "store_affine", "store_band", "store_bands"]
+
+#: below this many values (bands x rows x cols) the kernels run on one thread
+SERIAL_BELOW = 1 << 18
+
+
+@nb.njit(cache=True, inline="always")
+def _put(v, old, out, k, valid, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe):  # pragma: no cover
+    if not valid:
+        out[k] = old  # invalid pixels keep their value (cast to out's dtype): out need not be initialised
+        return
+    if np.isnan(v):
+        if nan_zero:
+            out[k] = 0
+        else:
+            out[k] = old
+        return
+    if is_int:
+        v = np.rint(v)
+    if clip:
+        if v < lo:
+            v = lo
+        elif v > hi:
+            v = hi
+    out[k] = v
+    if has_nodata and out[k] == nodata:
+        out[k] = safe
+
+
+@nb.njit(cache=True, inline="always")
+def _row_new(r, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
+             safe):  # pragma: no cover - numba
+    # row r of the flattened (bands * rows): band r // rows
+    rows = per_row[0]
+    cols = per_row[1]
+    b = r // rows
+    i = r - b * rows
+    base = r * cols
+    vbase = ((b if nplanes > 1 else 0) * rows + i) * cols
+    for j in range(cols):
+        k = np.uint64(base + j)
+        ok = True if nplanes == 0 else valid[np.uint64(vbase + j)]
+        _put(new[k], old[k], out, k, ok, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
-def _store(new, old, valid, out, lo, hi, is_int, has_nodata, nodata, safe):  # pragma: no cover - numba
-    rows, cols = new.shape
-    for i in nb.prange(rows):
+def _store_par(nrows, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
+               safe):  # pragma: no cover - numba
+    for r in nb.prange(nrows):
+        _row_new(r, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
+
+
+@nb.njit(cache=True, nogil=True)
+def _store_ser(nrows, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
+               safe):  # pragma: no cover - numba
+    for r in range(nrows):
+        _row_new(r, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
+
+
+@nb.njit(cache=True, inline="always")
+def _affine_mul(x, out, base, cols, ab, sb, cb, lo, hi, is_int, clip, nan_zero):  # pragma: no cover - numba
+    if is_int:
         for j in range(cols):
-            if not valid[i, j]:
-                continue  # invalid pixels keep their value
-            v = new[i, j]
-            if np.isnan(v):
-                out[i, j] = old[i, j]
-                continue
-            if is_int:
-                v = np.rint(v)
-            if v < lo:
-                v = lo
-            elif v > hi:
-                v = hi
-            out[i, j] = v
-            if has_nodata and out[i, j] == nodata:
-                out[i, j] = safe
+            k = np.uint64(base + j)
+            xv = _work_value(x[k], ab)
+            v = (xv - ab) * sb + cb
+            out[k] = min(max(np.rint(v), lo), hi) if v == v else xv
+    elif clip:
+        for j in range(cols):
+            k = np.uint64(base + j)
+            xv = _work_value(x[k], ab)
+            v = (xv - ab) * sb + cb
+            out[k] = min(max(v, lo), hi) if v == v else xv
+    else:
+        z = ab - ab
+        for j in range(cols):
+            k = np.uint64(base + j)
+            xv = _work_value(x[k], ab)
+            v = (xv - ab) * sb + cb
+            out[k] = v if v == v else (z if nan_zero else xv)
+
+
+@nb.njit(cache=True, inline="always")
+def _affine_div(x, out, base, cols, ab, sb, cb, lo, hi, is_int, clip, nan_zero):  # pragma: no cover - numba
+    if is_int:
+        for j in range(cols):
+            k = np.uint64(base + j)
+            xv = _work_value(x[k], ab)
+            v = (xv - ab) / sb + cb
+            out[k] = min(max(np.rint(v), lo), hi) if v == v else xv
+    elif clip:
+        for j in range(cols):
+            k = np.uint64(base + j)
+            xv = _work_value(x[k], ab)
+            v = (xv - ab) / sb + cb
+            out[k] = min(max(v, lo), hi) if v == v else xv
+    else:
+        z = ab - ab
+        for j in range(cols):
+            k = np.uint64(base + j)
+            xv = _work_value(x[k], ab)
+            v = (xv - ab) / sb + cb
+            out[k] = v if v == v else (z if nan_zero else xv)
+
+
+@nb.njit(cache=True, inline="always")
+def _flat_unit(u, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
+    # unit u: a contiguous stretch of band u // nsplit (whole bands, not rows: short rows never vectorise)
+    b = u // nsplit
+    part = u - b * nsplit
+    start = b * plane + plane * part // nsplit
+    stop = b * plane + plane * (part + 1) // nsplit
+    if div:
+        _affine_div(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, clip, nan_zero)
+    else:
+        _affine_mul(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, clip, nan_zero)
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _flat_par(nunits, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
+    for u in nb.prange(nunits):
+        _flat_unit(u, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero)
+
+
+@nb.njit(cache=True, nogil=True)
+def _flat_ser(nunits, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
+    for u in range(nunits):
+        _flat_unit(u, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero)
+
+
+@nb.njit(cache=True, inline="always")
+def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                nodata, safe):  # pragma: no cover - numba
+    rows = per_row[0]
+    cols = per_row[1]
+    b = r // rows
+    i = r - b * rows
+    base = r * cols
+    ab = a[b]
+    sb = s[b]
+    cb = c[b]
+    vbase = ((b if nplanes > 1 else 0) * rows + i) * cols
+    for j in range(cols):
+        k = np.uint64(base + j)
+        ok = True if nplanes == 0 else valid[np.uint64(vbase + j)]
+        xv = x[k]
+        t = _work_value(xv, ab) - ab
+        if div:
+            v = t / sb + cb
+        else:
+            v = t * sb + cb
+        _put(v, xv, out, k, ok, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _affine_par(nrows, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                nodata, safe):  # pragma: no cover - numba
+    for r in nb.prange(nrows):
+        _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                    nodata, safe)
+
+
+@nb.njit(cache=True, nogil=True)
+def _affine_ser(nrows, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                nodata, safe):  # pragma: no cover - numba
+    for r in range(nrows):
+        _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                    nodata, safe)
+
+
+_NO_VALID = np.ones(1, dtype=np.bool_)
+
+
+def _limits(dt: np.dtype, work: type) -> tuple:
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return work(info.min), work(info.max), True
+    info = np.finfo(dt)
+    return work(max(float(info.min), float(np.finfo(work).min))), work(min(float(info.max),
+                                                                          float(np.finfo(work).max))), False
+
+
+def _valid_arg(valid: np.ndarray | None, shape: tuple[int, int, int]) -> tuple[int, np.ndarray]:
+    """``(planes, flat mask)``: 0 planes when every pixel is valid (None or a broadcast of True)."""
+    if valid is None or (valid.size and not any(valid.strides) and bool(valid.flat[0])):
+        return 0, _NO_VALID
+    v = valid if valid.ndim == 3 else valid[None]
+    if v.shape[0] != 1 and v.shape[0] != shape[0]:
+        v = np.broadcast_to(v, shape)
+    return v.shape[0], np.ascontiguousarray(v, dtype=np.bool_).reshape(-1)
+
+
+def _nodata_args(nodata: float | None, safe: float, dt: np.dtype) -> tuple:
+    has = nodata is not None and not np.isnan(nodata)
+    return has, dt.type(nodata if has else 0), dt.type(safe if has else 0)
+
+
+def _launch(par, ser, total: int, args: tuple) -> None:
+    kernel = par if total >= SERIAL_BELOW and nb.get_num_threads() > 1 else ser
+    with threads.launch_lock:
+        kernel(*args)
+
+
+def store_bands(new: np.ndarray, old: np.ndarray, valid: np.ndarray | None, out: np.ndarray,
+                nodata: float | None, safe: float, *, nan_zero: bool = False, clip: bool = True) -> None:
+    """``out = new`` on valid pixels of every band, in one kernel call.
+
+    Parameters
+    ----------
+    new : ndarray (bands, rows, cols), float32 or float64
+        Computed values.
+    old : ndarray (bands, rows, cols)
+        The previous values: kept where ``new`` is NaN (unless ``nan_zero``).
+    valid : ndarray of bool (rows, cols), (1 or bands, rows, cols), or None
+        Pixels to write; ``None`` or a broadcast of True: all (the mask is not read).
+    out : ndarray (bands, rows, cols), C-contiguous
+        Destination (may be ``old`` itself); invalid pixels get ``old``.
+    nodata : float or None
+        Values landing on it are replaced by ``safe``.
+    safe : float
+        The replacement (:func:`geoaug.raster.nodata_safe_value`).
+    nan_zero : bool
+        NaN results become 0 instead of keeping the old value.
+    clip : bool
+        Saturate to ``out``'s range (always done for integers).
+    """
+    dt = out.dtype
+    work = new.dtype.type
+    lo, hi, is_int = _limits(dt, work)
+    nplanes, vflat = _valid_arg(valid, out.shape)
+    has, nd, sf = _nodata_args(nodata, safe, dt)
+    bands, rows, cols = out.shape
+    new = np.ascontiguousarray(new).reshape(-1)
+    old = np.ascontiguousarray(old).reshape(-1)
+    _launch(_store_par, _store_ser, new.size,
+            (bands * rows, np.array([rows, cols], dtype=np.int64), nplanes, new, old, vflat, out.reshape(-1),
+             lo, hi, is_int, clip or is_int, nan_zero, has, nd, sf))
+
+
+def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, valid: np.ndarray | None,
+                 out: np.ndarray, nodata: float | None, safe: float, *, divide: bool = False,
+                 nan_zero: bool = False, clip: bool = True) -> None:
+    """``out = (x - a_b) * s_b + c_b`` (``/ s_b`` with ``divide``) on valid pixels, all bands in one call.
+
+    The arithmetic runs in the dtype of ``a`` (float32 or float64) with the
+    operations in exactly that order, then the rules of :func:`store_bands`
+    apply (a NaN result keeps ``x``).
+
+    Parameters
+    ----------
+    x : ndarray (bands, rows, cols)
+        The input values (any supported dtype); may be ``out`` itself.
+    a, s, c : ndarray (bands,)
+        Per-band constants, all of one float dtype (the work dtype).
+    valid : ndarray of bool or None
+        As for :func:`store_bands`.
+    out : ndarray (bands, rows, cols), C-contiguous
+        Destination, any supported dtype (may be ``x`` itself); invalid
+        pixels get ``x`` cast to its dtype.
+    nodata, safe : float
+        As for :func:`store_bands`.
+    divide : bool
+        Divide by ``s`` instead of multiplying.
+    nan_zero, clip : bool
+        As for :func:`store_bands`.
+    """
+    dt = out.dtype
+    work = a.dtype.type
+    lo, hi, is_int = _limits(dt, work)
+    nplanes, vflat = _valid_arg(valid, out.shape)
+    has, nd, sf = _nodata_args(nodata, safe, dt)
+    bands, rows, cols = out.shape
+    xf = np.ascontiguousarray(x).reshape(-1)
+    s = s.astype(a.dtype)
+    c = c.astype(a.dtype)
+    if nplanes == 0 and not has:
+        # every pixel valid, nothing to move off nodata: flat loops over whole bands (vectorised)
+        parallel = xf.size >= SERIAL_BELOW and nb.get_num_threads() > 1
+        nsplit = max(1, -(-4 * nb.get_num_threads() // bands)) if parallel else 1
+        with threads.launch_lock:
+            (_flat_par if parallel else _flat_ser)(bands * nsplit, nsplit, rows * cols, xf, a, s, c, divide,
+                                                   out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero)
+        return
+    _launch(_affine_par, _affine_ser, xf.size,
+            (bands * rows, np.array([rows, cols], dtype=np.int64), nplanes, xf, a, s,
+             c, divide, vflat, out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero, has,
+             nd, sf))
 
 
 def store_band(new: np.ndarray, old: np.ndarray, valid: np.ndarray, out: np.ndarray, nodata: float | None,
                safe: float) -> None:
-    """``out = new`` on valid pixels, rounded half to even (integers) and saturated to ``out``'s dtype.
+    """One band: ``out = new`` on valid pixels (kept for callers of the per-band API; see :func:`store_bands`).
 
     Parameters
     ----------
@@ -47,22 +322,12 @@ def store_band(new: np.ndarray, old: np.ndarray, valid: np.ndarray, out: np.ndar
     old : ndarray (rows, cols)
         The previous values: kept where ``new`` is NaN.
     valid : ndarray of bool (rows, cols)
-        Pixels to write; the others are left as they are in ``out``.
-    out : ndarray (rows, cols)
-        Destination, the raster's dtype, holding ``old`` (a copy, or ``old`` itself).
+        Pixels to write; the others get ``old``.
+    out : ndarray (rows, cols), C-contiguous
+        Destination, the raster's dtype.
     nodata : float or None
         Values landing on it are replaced by ``safe``.
     safe : float
         The replacement (:func:`geoaug.raster.nodata_safe_value`).
     """
-    dt = out.dtype
-    if dt.kind in "iu":
-        info = np.iinfo(dt)
-        lo, hi, is_int = float(info.min), float(info.max), True
-    else:
-        info = np.finfo(dt)
-        lo, hi, is_int = float(info.min), float(info.max), False
-    has = nodata is not None and not np.isnan(nodata)
-    nd, sf = dt.type(nodata if has else 0), dt.type(safe if has else 0)
-    with threads.launch_lock:
-        _store(new, old, np.ascontiguousarray(valid), out, lo, hi, is_int, has, nd, sf)
+    store_bands(new[None], old[None], valid, out[None], nodata, safe)

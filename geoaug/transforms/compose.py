@@ -298,8 +298,9 @@ def flatten(t: Transform, params: dict[str, Any]) -> list[tuple[Transform, dict[
 def _fusable(group: list[tuple[GeometricTransform, dict]], t: GeometricTransform) -> bool:
     if t.exact:
         return True
+    key = (t.interpolation, t.fill, t.fill_value, getattr(t, "antialias", False))
     for g, _ in group:
-        if not g.exact and (g.interpolation, g.fill, g.fill_value) != (t.interpolation, t.fill, t.fill_value):
+        if not g.exact and (g.interpolation, g.fill, g.fill_value, getattr(g, "antialias", False)) != key:
             return False
     return True
 
@@ -319,7 +320,8 @@ def run(steps: list[tuple[Transform, dict[str, Any]]], raster: GeoRaster, label:
         if label:
             out = warp(r, m, shape, "nearest", label_fill(lead.fill))
         else:
-            out = warp(r, m, shape, lead.interpolation, lead.fill, lead.fill_value)
+            out = warp(r, m, shape, lead.interpolation, lead.fill, lead.fill_value,
+                       antialias=getattr(lead, "antialias", False))
         group.clear()
         return out
 

@@ -9,6 +9,8 @@ import numpy as np
 from .. import geometry
 from ..errors import ParameterError
 from ..kernels import FILL_MODES, INTERPOLATIONS, index_copy, warp_affine
+from ..kernels import resize as _resize
+from ..kernels.flip import is_all_true
 from ..raster import GeoRaster
 
 __all__ = ["check_fill", "check_interpolation", "warp"]
@@ -33,6 +35,9 @@ def label_fill(fill: str) -> str:
     return fill if fill in ("edge", "reflect", "mirror", "wrap") else "nodata"
 
 
+_KIND = {"nearest": _resize.NEAREST, "bilinear": _resize.LINEAR, "cubic": _resize.CUBIC}
+
+
 def warp(
     raster: GeoRaster,
     matrix: np.ndarray,
@@ -41,13 +46,23 @@ def warp(
     fill: str = "nodata",
     fill_value: float | None = None,
     renormalize: bool = False,
+    antialias: bool = False,
+    out: np.ndarray | None = None,
 ) -> GeoRaster:
     """Resample ``raster`` through an output->input pixel matrix.
 
-    Exact flips, quarter turns, transposes and integer crops (and their
-    compositions) take the strided fast path; everything else goes through
-    the numba warp kernel. The output transform is
-    ``raster.transform @ Affine(matrix)`` (:func:`geoaug.geometry.output_transform`).
+    Three paths, chosen from the matrix alone:
+
+    * exact flips, quarter turns, transposes and integer crops (and their
+      compositions) are strided copies (:func:`geoaug.kernels.flip.index_copy`);
+    * a pure scale + translate (no rotation or shear,
+      :func:`geoaug.geometry.axis_aligned`) is resampled separably
+      (:func:`geoaug.kernels.resize.resize_separable`), with the same taps,
+      validity and fill rules as the warp;
+    * everything else goes through the numba warp kernel.
+
+    The output transform is ``raster.transform @ Affine(matrix)``
+    (:func:`geoaug.geometry.output_transform`).
 
     Parameters
     ----------
@@ -66,28 +81,57 @@ def warp(
         Value for ``fill="constant"`` (default 0).
     renormalize : bool
         Weighted mean over the valid taps instead of invalidating.
+    antialias : bool
+        For a pure scale + translate with ``bilinear`` or ``cubic``: an axis
+        that shrinks (more than one input pixel per output pixel) takes the
+        area average over each output pixel's footprint instead
+        (OpenCV's ``INTER_AREA``). Ignored for other matrices.
+    out : ndarray (bands, rows, cols), optional
+        Destination for the data (C-contiguous, the raster's dtype), e.g. a
+        reused batch buffer; allocated when not given.
 
     Returns
     -------
     GeoRaster
     """
-    check_interpolation(interpolation)
-    check_fill(fill)
+    if interpolation not in INTERPOLATIONS:
+        check_interpolation(interpolation)
+    if fill not in FILL_MODES:
+        check_fill(fill)
     h, w = int(out_shape[0]), int(out_shape[1])
     if h <= 0 or w <= 0:
         raise ParameterError(f"output shape must be positive, got {(h, w)}")
-    mask3 = raster.mask if raster.mask.ndim == 3 else raster.mask[None]
+    rmask = raster.mask
+    trivial = is_all_true(rmask)
+    mask3 = None if trivial else (rmask if rmask.ndim == 3 else rmask[None])
     plan = geometry.strided_plan(matrix, (raster.height, raster.width), (h, w))
+    nd = raster.nodata
     if plan is not None:
-        data, mask = index_copy(raster.data, mask3, plan, (h, w))
-    else:
-        nd = raster.nodata
+        data, mask = index_copy(raster.data, mask3, plan, (h, w), out=out)
+    elif not renormalize and (aa := geometry.axis_aligned(matrix)) is not None:
+        sy, ty, sx, tx = aa
+        kind = _KIND[interpolation]
+        ky = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sy) > 1.0 else kind
+        kx = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sx) > 1.0 else kind
         out_fill = 0.0 if nd is None or (math.isnan(nd) and raster.dtype.kind != "f") else nd
+        data, mask = _resize.resize_separable(
+            raster.data, mask3, (sy, sx), (ty, tx), (h, w), kind=(ky, kx), mode=FILL_MODES[fill],
+            fill_value=0.0 if fill_value is None else float(fill_value), out_fill=out_fill, out=out,
+        )
+    else:
+        out_fill = 0.0 if nd is None or (math.isnan(nd) and raster.dtype.kind != "f") else nd
+        if mask3 is None:
+            mask3 = np.ones((1, raster.height, raster.width), dtype=bool)
         data, mask = warp_affine(
             raster.data, mask3, matrix, (h, w), interpolation=interpolation, fill=fill,
             fill_value=0.0 if fill_value is None else float(fill_value), out_fill=out_fill,
             renormalize=renormalize,
         )
-    if raster.mask.ndim == 2:
+        if out is not None:
+            np.copyto(out, data)
+            data = out
+    if rmask.ndim == 2:
         mask = mask[0]
+    elif mask.shape[0] == 1 and raster.count > 1:
+        mask = np.broadcast_to(mask, (raster.count, h, w))
     return raster.warped(data, mask, matrix)

@@ -19,7 +19,7 @@ from .. import geometry
 from ..errors import ParameterError
 from ..raster import GeoRaster
 from .base import GeometricTransform, as_range, draw
-from .functional import check_fill, check_interpolation
+from .functional import check_fill, check_interpolation, warp
 
 __all__ = [
     "Affine",
@@ -246,6 +246,12 @@ def _check_size(name: str, height: Any, width: Any) -> tuple[int, int]:
     return int(height), int(width)
 
 
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _fits(name: str, height: int, width: int, shape: tuple[int, int]) -> None:
     if height > shape[0] or width > shape[1]:
         raise ParameterError(f"{name}: crop {height} x {width} is larger than the raster {shape[0]} x {shape[1]}")
@@ -324,7 +330,18 @@ class RandomResizedCrop(GeometricTransform):
     ratio : (float, float)
         Width / height of the crop.
     interpolation : {"nearest", "bilinear", "cubic"}
+    antialias : bool
+        When the crop is larger than the output along an axis, average the
+        input pixels under each output pixel (area filter, OpenCV's
+        ``INTER_AREA``) instead of interpolating (which skips pixels and
+        aliases). Default True. Not used with ``nearest``.
     p : float
+
+    Notes
+    -----
+    The crop box is resampled separably (rows and columns independently,
+    :func:`geoaug.kernels.resize.resize_separable`); the output transform is
+    ``transform @ Affine(M)`` as for every geometric transform.
     """
 
     def __init__(
@@ -334,9 +351,11 @@ class RandomResizedCrop(GeometricTransform):
         scale: tuple[float, float] = (0.5, 1.0),
         ratio: tuple[float, float] = (3 / 4, 4 / 3),
         interpolation: str = "bilinear",
+        antialias: bool = True,
         p: float = 1.0,
     ) -> None:
         super().__init__(p)
+        self.antialias = _check_bool("RandomResizedCrop.antialias", antialias)
         self.height, self.width = _check_size("RandomResizedCrop", height, width)
         self.scale = as_range("RandomResizedCrop.scale", scale, low=1e-6, high=1.0)
         self.ratio = as_range("RandomResizedCrop.ratio", ratio, low=1e-6)
@@ -345,7 +364,7 @@ class RandomResizedCrop(GeometricTransform):
     def get_config(self) -> dict[str, Any]:
         return {
             "height": self.height, "width": self.width, "scale": list(self.scale), "ratio": list(self.ratio),
-            "interpolation": self.interpolation, "p": self.p,
+            "interpolation": self.interpolation, "antialias": self.antialias, "p": self.p,
         }
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
@@ -377,7 +396,8 @@ class RandomResizedCrop(GeometricTransform):
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         check_output_size("RandomResizedCrop", self.height, self.width, raster.count, raster.dtype)
-        return super().apply_params(raster, params)
+        m, shape = self.matrix(params, (raster.height, raster.width))
+        return warp(raster, m, shape, self.interpolation, self.fill, self.fill_value, antialias=self.antialias)
 
 
 class Resize(GeometricTransform):
@@ -388,17 +408,35 @@ class Resize(GeometricTransform):
     height, width : int
         Output size in pixels.
     interpolation : {"nearest", "bilinear", "cubic"}
-        No anti-aliasing filter is applied when shrinking (like OpenCV's warps).
+        Used when enlarging (and along any axis when ``antialias`` is False).
+    antialias : bool
+        When shrinking along an axis, average the input pixels under each
+        output pixel, weighted by the share of each inside the output pixel's
+        footprint (area filter, OpenCV's ``INTER_AREA``; a plain box mean for
+        integer factors) instead of interpolating between a few of them.
+        Default True. Not used with ``nearest``.
     p : float
+
+    Notes
+    -----
+    Rows and columns are resampled separably with taps computed once
+    (:func:`geoaug.kernels.resize.resize_separable`). Output pixel centres
+    map through the matrix to the input as for every geometric transform, so
+    ``bilinear`` enlarging equals ``cv2.resize(..., INTER_LINEAR)`` inside the
+    raster; at the border the default ``fill="nodata"`` marks output pixels
+    that would need a pixel outside the input as invalid.
     """
 
-    def __init__(self, height: int, width: int, interpolation: str = "bilinear", p: float = 1.0) -> None:
+    def __init__(self, height: int, width: int, interpolation: str = "bilinear", antialias: bool = True,
+                 p: float = 1.0) -> None:
         super().__init__(p)
         self.height, self.width = _check_size("Resize", height, width)
         self.interpolation = check_interpolation(interpolation)
+        self.antialias = _check_bool("Resize.antialias", antialias)
 
     def get_config(self) -> dict[str, Any]:
-        return {"height": self.height, "width": self.width, "interpolation": self.interpolation, "p": self.p}
+        return {"height": self.height, "width": self.width, "interpolation": self.interpolation,
+                "antialias": self.antialias, "p": self.p}
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         check_output_size("Resize", self.height, self.width, raster.count, raster.dtype)
@@ -409,4 +447,5 @@ class Resize(GeometricTransform):
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         check_output_size("Resize", self.height, self.width, raster.count, raster.dtype)
-        return super().apply_params(raster, params)
+        m, shape = self.matrix(params, (raster.height, raster.width))
+        return warp(raster, m, shape, self.interpolation, self.fill, self.fill_value, antialias=self.antialias)

@@ -34,7 +34,7 @@ import numpy as np
 from ..bandstats import BandStats, load_stats
 from ..errors import ParameterError
 from ..kernels.noise import gaussian_noise
-from ..kernels.store import store_band
+from ..kernels.store import store_affine, store_band, store_bands
 from ..raster import GeoRaster, nodata_safe_value
 from .base import MAX_MAGNITUDE, Transform, as_range, draw
 
@@ -64,6 +64,10 @@ def full_scale(dtype: np.dtype, value_range: tuple[float, float] | None) -> tupl
         info = np.iinfo(dt)
         return float(info.min), float(info.max)
     return 0.0, 1.0
+
+
+#: values of scratch (float) per store call for transforms computed band by band: bounds memory on big tiles
+_CHUNK_VALUES = 1 << 23
 
 
 def _work(dtype: np.dtype) -> type:
@@ -126,6 +130,13 @@ def finish_float32_band(r: GeoRaster, out: np.ndarray, b: int, new: np.ndarray) 
     out[b][valid] = v
 
 
+def _shift(raster: GeoRaster, offsets: Any) -> tuple:
+    """``(x - 0) * 1 + c_b``: exactly ``x + c_b`` in the work dtype."""
+    w = _work(raster.dtype)
+    n = raster.count
+    return np.zeros(n, w), np.ones(n, w), np.asarray(offsets).astype(w), False
+
+
 class SpectralTransform(Transform):
     """A transform that changes values, never geometry; label rasters pass unchanged.
 
@@ -156,17 +167,47 @@ class SpectralTransform(Transform):
         intermediates they own, so a step costs one band of memory instead of a raster copy)."""
         return self._apply(raster, params, inplace=True)
 
+    def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
+        """``(a, s, c, divide)`` when the new values are ``(x - a_b) * s_b + c_b`` (``/ s_b`` with ``divide``).
+
+        Per-band float arrays in the work dtype, the operations in exactly
+        that order; ``None`` (the default) when the transform is not of that
+        form. When given, the whole raster is done by one kernel call with no
+        temporary arrays (:func:`geoaug.kernels.store.store_affine`);
+        otherwise :meth:`band` computes each band and one kernel call stores
+        them (:func:`geoaug.kernels.store.store_bands`).
+        """
+        return None
+
     def _apply(self, raster: GeoRaster, params: dict[str, Any], inplace: bool) -> GeoRaster:
         ctx = self.prepare(raster, params)
-        if self.out_dtype is not None:
-            out = raster.data.astype(self.out_dtype)
-            for b in range(raster.count):
-                finish_float32_band(raster, out, b, self.band(raster.data[b].astype(np.float64), b, params, ctx))
+        nd = raster.nodata
+        finite_nd = nd is not None and not math.isnan(nd)
+        to_float = self.out_dtype is not None
+        out_dt = np.dtype(self.out_dtype) if to_float else raster.dtype
+        data = raster.data
+        if not to_float and inplace and data.flags.writeable and data.flags.c_contiguous:
+            out = data
         else:
-            w = _work(raster.dtype)
-            out = raster.data if inplace and raster.data.flags.writeable else raster.data.copy()
-            for b in range(raster.count):
-                finish_band(raster, out, b, self.band(raster.data[b].astype(w), b, params, ctx))
+            out = np.empty(data.shape, dtype=out_dt)
+        safe = nodata_safe_value(nd, out_dt) if finite_nd else 0.0
+        lin = self.linear(raster, params, ctx)
+        if lin is not None:
+            a, s, c, divide = lin
+            store_affine(data, a, s, c, raster.mask, out, nd, safe, divide=divide, nan_zero=to_float,
+                         clip=not to_float)
+            return raster.replace(data=out)
+        w = np.float64 if to_float else _work(raster.dtype)
+        count, rows, cols = data.shape
+        step = max(1, _CHUNK_VALUES // max(1, rows * cols))  # bands per store call: bounded scratch memory
+        new = np.empty((min(step, count), rows, cols), dtype=w)
+        for b0 in range(0, count, step):
+            b1 = min(count, b0 + step)
+            for b in range(b0, b1):
+                new[b - b0] = self.band(data[b].astype(w), b, params, ctx)
+            mask = raster.mask[b0:b1] if raster.mask.ndim == 3 else raster.mask
+            store_bands(new[: b1 - b0], data[b0:b1], mask, out[b0:b1], nd, safe, nan_zero=to_float,
+                        clip=not to_float)
         return raster.replace(data=out)
 
     def _draw(self, rng: np.random.Generator, bounds: tuple[float, float], per_band: bool, n: int) -> Any:
@@ -215,6 +256,9 @@ class Brightness(SpectralTransform):
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
         return x + x.dtype.type(ctx[b])
 
+    def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
+        return _shift(raster, ctx)
+
 
 class Contrast(SpectralTransform):
     """Scale each band about its mean over valid pixels: ``mean + factor * (x - mean)``.
@@ -245,6 +289,11 @@ class Contrast(SpectralTransform):
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
         mean, f = x.dtype.type(ctx[0][b]), x.dtype.type(ctx[1][b])
         return mean + f * (x - mean)
+
+    def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
+        w = _work(raster.dtype)
+        mean = np.asarray(ctx[0]).astype(w)
+        return mean, np.asarray(ctx[1]).astype(w), mean, False  # (x - mean) * f + mean
 
 
 class Gamma(SpectralTransform):
@@ -310,6 +359,11 @@ class BandGain(SpectralTransform):
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
         return x * x.dtype.type(ctx[b])
+
+    def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
+        w = _work(raster.dtype)
+        n = raster.count
+        return np.zeros(n, w), np.asarray(ctx).astype(w), np.full(n, -0.0, w), False  # (x - 0) * g + (-0)
 
 
 class ChannelShift(SpectralTransform):
@@ -389,12 +443,21 @@ class GaussianNoise(SpectralTransform):
 
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
         lo, hi = full_scale(raster.dtype, self.value_range)
-        return int(params["seed"]), _per_band(params, "std", raster.count) * (hi - lo)
+        seed = int(params["seed"])
+        count, rows, cols = raster.shape
+        field = None
+        if count * rows * cols <= _CHUNK_VALUES:
+            # the whole (bands, rows, cols) field in one kernel call (one parallel region at most)
+            field = gaussian_noise(seed, (count * rows, cols), dtype=_work(raster.dtype)).reshape(count, rows, cols)
+        return seed, _per_band(params, "std", raster.count) * (hi - lo), field
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
-        seed, sigma = ctx
+        seed, sigma, field = ctx
         # element (b, i, j) of one counter-based noise field: the same numbers for any band subset or thread count
-        noise = gaussian_noise(seed, x.shape, offset=b * x.size, dtype=x.dtype)
+        if field is not None:
+            noise = field[b]
+        else:
+            noise = gaussian_noise(seed, x.shape, offset=b * x.size, dtype=x.dtype)
         noise *= x.dtype.type(sigma[b])
         noise += x
         return noise
@@ -547,6 +610,9 @@ class PCAJitter(SpectralTransform):
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
         return x + x.dtype.type(ctx[b])
 
+    def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
+        return _shift(raster, ctx)
+
 
 def _per_band_values(name: str, value: Any) -> float | list[float]:
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
@@ -601,6 +667,11 @@ class Normalize(SpectralTransform):
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
         return (x - ctx[0][b]) / ctx[1][b]
+
+    def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
+        n = raster.count
+        return (np.ascontiguousarray(ctx[0], dtype=np.float64), np.ascontiguousarray(ctx[1], dtype=np.float64),
+                np.full(n, -0.0), True)  # (x - mean) / std in float64, stored as float32
 
 
 class PercentileStretch(SpectralTransform):
@@ -668,3 +739,7 @@ class ToFloat(SpectralTransform):
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
         return (x - ctx[0]) / (ctx[1] - ctx[0])
+
+    def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
+        n = raster.count
+        return np.full(n, float(ctx[0])), np.full(n, float(ctx[1]) - float(ctx[0])), np.full(n, -0.0), True
