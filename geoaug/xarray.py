@@ -341,7 +341,7 @@ def _clip(lo: int, hi: int, n: int, fill: str) -> tuple[int, int]:
 
 
 def _warp_lazy(lz: _Lazy, m: np.ndarray, shape: tuple[int, int], interpolation: str, fill: str,
-               fill_value: float | None) -> _Lazy:
+               fill_value: float | None, antialias: bool = False) -> _Lazy:
     import dask
     import dask.array as dsa
 
@@ -355,10 +355,12 @@ def _warp_lazy(lz: _Lazy, m: np.ndarray, shape: tuple[int, int], interpolation: 
     out_rows = [(s, min(s + ch, shape[0])) for s in range(0, shape[0], ch)]
     out_cols = [(s, min(s + cw, shape[1])) for s in range(0, shape[1], cw)]
     support = geometry.KERNEL_SUPPORT[interpolation]
+    if antialias:  # an area filter when shrinking reads the output pixel's whole footprint
+        support += int(np.ceil(max(np.abs(m[:2, :2]).sum(axis=1))))
     nodata = lz.nodata
 
     def block(data: np.ndarray, mask: np.ndarray, mb: np.ndarray, bshape: tuple[int, int]) -> tuple:
-        r = warp(_raster(data, mask, nodata), mb, bshape, interpolation, fill, fill_value)
+        r = warp(_raster(data, mask, nodata), mb, bshape, interpolation, fill, fill_value, antialias=antialias)
         return _out(r)
 
     fn = dask.delayed(block, nout=2, pure=False)
@@ -389,7 +391,7 @@ def _noise_block(t: GaussianNoise, params: dict[str, Any], lz: _Lazy) -> Callabl
 
     def block(data: np.ndarray, mask: np.ndarray, row0: int, col0: int) -> tuple:
         r = _raster(data, mask, nodata)
-        seed, sigma = t.prepare(r, params)
+        seed, sigma = t.noise_scale(r, params)
         work = _work(r.dtype)
         out = r.data.copy()
         for b in range(r.count):
@@ -462,7 +464,8 @@ def _run_lazy(steps: list[tuple[Transform, dict[str, Any]]], lz: _Lazy, label: b
         group.clear()
         if label:
             return _warp_lazy(z, m, shape, "nearest", label_fill(lead.fill), None)
-        return _warp_lazy(z, m, shape, lead.interpolation, lead.fill, lead.fill_value)
+        return _warp_lazy(z, m, shape, lead.interpolation, lead.fill, lead.fill_value,
+                          getattr(lead, "antialias", False))
 
     for t, p in steps:
         if isinstance(t, GeometricTransform):

@@ -441,15 +441,19 @@ class GaussianNoise(SpectralTransform):
         return {"std": self._draw(rng, self._std, self.per_band, raster.count),
                 "seed": int(rng.integers(0, 2**63 - 1))}
 
-    def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
+    def noise_scale(self, raster: GeoRaster, params: dict[str, Any]) -> tuple[int, np.ndarray]:
+        """The noise field's seed and each band's standard deviation in data units."""
         lo, hi = full_scale(raster.dtype, self.value_range)
-        seed = int(params["seed"])
+        return int(params["seed"]), _per_band(params, "std", raster.count) * (hi - lo)
+
+    def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
+        seed, sigma = self.noise_scale(raster, params)
         count, rows, cols = raster.shape
         field = None
         if count * rows * cols <= _CHUNK_VALUES:
             # the whole (bands, rows, cols) field in one kernel call (one parallel region at most)
             field = gaussian_noise(seed, (count * rows, cols), dtype=_work(raster.dtype)).reshape(count, rows, cols)
-        return seed, _per_band(params, "std", raster.count) * (hi - lo), field
+        return seed, sigma, field
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
         seed, sigma, field = ctx
