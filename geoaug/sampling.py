@@ -401,6 +401,7 @@ def find_scenes(
     source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Scene | Sequence[Scene],
     stack: Sequence[str] | None = None,
     bands: Sequence[str] | None = None,
+    errors: list[tuple[str, str]] | None = None,
 ) -> list[Scene]:
     """Every scene in ``source``: a file, a list, a folder, a VRT mosaic or a local STAC item/collection.
 
@@ -419,6 +420,11 @@ def find_scenes(
         band files must have these bands, stacked in this order.
     bands : sequence of str, optional
         Common names or asset keys for STAC items (default all, spectral order).
+    errors : list, optional
+        When given, a scene that cannot be opened (missing or unreadable file,
+        STAC item with a missing asset, band files in different CRSs) is
+        appended as ``(path, message)`` and the others are still returned;
+        otherwise the first such error is raised.
 
     Returns
     -------
@@ -440,30 +446,41 @@ def find_scenes(
         items = list(source)
     scenes: list[Scene] = []
     loose: list[Path] = []
+
+    def guard(where: Any, make: Any) -> None:
+        _collect(scenes, errors, where, make)
+
     for it in items:
         if isinstance(it, Scene):
             scenes.append(it)
             continue
         p = Path(os.fspath(it))
         if not p.exists():
-            raise RasterNotFoundError(f"{p}: no such file or folder")
-        if p.is_dir():
-            scenes.extend(_scenes_in_folder(p, stack, bands))
+            guard(p, lambda p=p: _missing(p))
+        elif p.is_dir():
+            guard(p, lambda p=p: _scenes_in_folder(p, stack, bands, errors))
         elif p.suffix.lower() == ".json":
-            scenes.extend(_stac_scenes(p, bands))
+            guard(p, lambda p=p: _stac_scenes(p, bands, errors))
         else:
             loose.append(p)
     if loose:
         groups, rest = _stack_groups(loose, stack) if stack is not None or len(loose) > 1 else ([], loose)
-        scenes.extend(Scene.from_bands([str(f) for f in g]) for g in groups)
-        scenes.extend(Scene.from_file(str(f)) for f in rest)
-    if not scenes:
+        for g in groups:
+            guard(g[0], lambda g=g: Scene.from_bands([str(f) for f in g]))
+        for f in rest:
+            guard(f, lambda f=f: Scene.from_file(str(f)))
+    if not scenes and not errors:
         raise ParameterError(f"{source}: no scenes found (rasters {', '.join(RASTER_PATTERNS)}, band-file folders, "
                              f"STAC JSON)")
     return scenes
 
 
-def _scenes_in_folder(root: Path, stack: Sequence[str] | None, bands: Sequence[str] | None) -> list[Scene]:
+def _missing(p: Path) -> list[Scene]:
+    raise RasterNotFoundError(f"{p}: no such file or folder")
+
+
+def _scenes_in_folder(root: Path, stack: Sequence[str] | None, bands: Sequence[str] | None,
+                      errors: list[tuple[str, str]] | None = None) -> list[Scene]:
     by_dir: dict[Path, list[Path]] = {}
     stac: list[Path] = []
     for f in sorted(root.rglob("*")):
@@ -485,12 +502,26 @@ def _scenes_in_folder(root: Path, stack: Sequence[str] | None, bands: Sequence[s
             rel = g[0].parent.relative_to(root).as_posix()
             prefix = _BAND_RE.match(g[0].stem).group("prefix")  # type: ignore[union-attr]
             name = "/".join(x for x in (rel if rel != "." else "", prefix) if x) or root.name
-            scenes.append(Scene.from_bands([str(f) for f in g], name=name))
+            _collect(scenes, errors, g[0].parent, lambda g=g, name=name: Scene.from_bands([str(f) for f in g],
+                                                                                        name=name))
         if stack is None:
-            scenes.extend(Scene.from_file(str(f), name=f.relative_to(root).as_posix()) for f in rest)
+            for f in rest:
+                _collect(scenes, errors, f, lambda f=f: Scene.from_file(str(f), name=f.relative_to(root).as_posix()))
     for f in stac:
-        scenes.extend(_stac_scenes(f, bands))
+        _collect(scenes, errors, f, lambda f=f: _stac_scenes(f, bands, errors))
     return sorted(scenes, key=lambda s: s.name)
+
+
+def _collect(scenes: list[Scene], errors: list[tuple[str, str]] | None, where: Any, make: Any) -> None:
+    """Add what ``make()`` returns; with an ``errors`` list, record a GeoAugError there instead of raising."""
+    try:
+        got = make()
+    except GeoAugError as exc:
+        if errors is None:
+            raise
+        errors.append((str(where), str(exc)))
+        return
+    scenes.extend(got if isinstance(got, list) else [got])
 
 
 def _looks_like_stac(path: Path) -> bool:
@@ -502,16 +533,21 @@ def _looks_like_stac(path: Path) -> bool:
     return isinstance(d, dict) and "stac_version" in d and d.get("type") == "Feature"
 
 
-def _stac_scenes(path: Path, bands: Sequence[str] | None) -> list[Scene]:
-    import pystac
-
+def _stac_scenes(path: Path, bands: Sequence[str] | None, errors: list[tuple[str, str]] | None = None) -> list[Scene]:
+    try:
+        import pystac
+    except ImportError:
+        raise ParameterError(f"{path}: reading STAC needs pystac (pip install 'geoaug[stac]')") from None
     try:
         obj = pystac.read_file(str(path))
     except Exception as exc:
         raise RasterReadError(f"{path}: not a STAC item, collection or catalog: {exc}") from None
     if isinstance(obj, pystac.Item):
         return [Scene.from_stac(obj, bands)]
-    return [Scene.from_stac(it, bands) for it in obj.get_items(recursive=True)]
+    scenes: list[Scene] = []
+    for it in obj.get_items(recursive=True):
+        _collect(scenes, errors, it.get_self_href() or it.id, lambda it=it: Scene.from_stac(it, bands))
+    return scenes
 
 
 # ---------------------------------------------------------------------------- windows
@@ -1108,7 +1144,11 @@ def sample(
         raise ParameterError(f"copies must be a positive int, got {copies!r}")
     sampler = make_sampler(size, count, stride, overlap, min_valid, balance, max_tries)
     pipe = _pipeline(pipeline)
-    for scene in find_scenes(scenes, stack=stack, bands=bands):
+    errors: list[tuple[str, str]] | None = [] if on_error == "skip" else None
+    found = find_scenes(scenes, stack=stack, bands=bands, errors=errors)
+    for _, msg in errors or ():
+        warnings.warn(msg, SceneWarning, stacklevel=2)
+    for scene in found:
         try:
             lab = _labels_for(labels, scene, label_field)
             yield from scene_chips(scene, sampler, pipe, seed, lab, copies)
