@@ -296,7 +296,7 @@ class Scene:
         return self._read_stack(row, col, h, w)
 
     def _read_stack(self, row: int, col: int, h: int, w: int) -> GeoRaster:
-        dst_t = self.transform * Affine.translation(col, row)
+        dst_t = self.transform @ Affine.translation(col, row)
         method = Resampling[self.resampling]
         bands, masks = [], []
         nodata = None
@@ -308,7 +308,7 @@ class Scene:
             else:
                 # the band file's pixels under the window, with a margin for the resampling kernel
                 inv = ~t
-                xs, ys = zip(*[inv * (dst_t * (x, y)) for x in (0, w) for y in (0, h)])
+                xs, ys = zip(*[inv @ (dst_t @ (x, y)) for x in (0, w) for y in (0, h)])
                 c0 = max(0, math.floor(min(xs)) - 3)
                 r0 = max(0, math.floor(min(ys)) - 3)
                 c1 = min(hd["width"], math.ceil(max(xs)) + 3)
@@ -765,11 +765,11 @@ class LabelSource:
         hd = self._header
         assert hd is not None
         # the label pixels under the chip's footprint (with a margin), then nearest onto its grid
-        xs, ys = zip(*[transform * (x, y) for x in (0, w) for y in (0, h)])
+        xs, ys = zip(*[transform @ (x, y) for x in (0, w) for y in (0, h)])
         if hd["crs"] is not None and crs is not None and hd["crs"] != crs:
             xs, ys = rasterio.warp.transform(crs, hd["crs"], list(xs), list(ys))
         inv = ~hd["transform"]
-        cs, rs = zip(*[inv * (x, y) for x, y in zip(xs, ys)])
+        cs, rs = zip(*[inv @ (x, y) for x, y in zip(xs, ys)])
         c0, r0 = max(0, math.floor(min(cs)) - 2), max(0, math.floor(min(rs)) - 2)
         c1, r1 = min(hd["width"], math.ceil(max(cs)) + 2), min(hd["height"], math.ceil(max(rs)) + 2)
         dtype = np.dtype(hd["dtype"])
@@ -801,14 +801,14 @@ class LabelSource:
         with rasterio.open(self.path) as src:
             arr = src.read(1, out_shape=(oh, ow), resampling=Resampling.nearest)
             valid = src.read_masks(1, out_shape=(oh, ow), resampling=Resampling.nearest) > 0
-            t = src.transform * Affine.scale(src.width / ow, src.height / oh)
+            t = src.transform @ Affine.scale(src.width / ow, src.height / oh)
         out: dict[int, np.ndarray] = {}
         for c in np.unique(arr[valid]):
             rows, cols = np.nonzero((arr == c) & valid)
-            xs, ys = t * (cols + 0.5, rows + 0.5)
+            xs, ys = t @ (cols + 0.5, rows + 0.5)
             if hd["crs"] is not None and scene.crs is not None and hd["crs"] != scene.crs:
                 xs, ys = (np.asarray(v) for v in rasterio.warp.transform(hd["crs"], scene.crs, xs, ys))
-            px, py = ~scene.transform * (np.asarray(xs), np.asarray(ys))
+            px, py = ~scene.transform @ (np.asarray(xs), np.asarray(ys))
             inside = (px >= 0) & (px < scene.width) & (py >= 0) & (py < scene.height)
             if inside.any():
                 out[int(c)] = np.stack([px[inside], py[inside]], axis=1)
