@@ -389,3 +389,10 @@ def test_scene_dataset_same_samples_with_0_or_2_workers(scenes: dict[str, Path])
     grid = SceneDataset(scenes["clear"], 32, stride=200, labels=None)
     assert len(grid) == len(it) == 16
     assert grid[0]["window"].tolist() == [0, 0, 32, 32]
+
+
+def test_docs_scenes_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers import run_markdown_python
+
+    ns = run_markdown_python("docs/scenes.md", tmp_path, monkeypatch, min_blocks=5)
+    assert ns["summary"].outputs == 6 and (tmp_path / "chips" / "manifest.jsonl").exists()
