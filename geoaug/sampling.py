@@ -1205,3 +1205,94 @@ def scene_chips(scene: Scene, sampler: RandomChips | GridChips, pipeline: Transf
 
 
 __all__ += ["chip_count", "chip_window", "make_sampler", "scene_chips", "window_rng"]
+
+
+class ChipSet:
+    """Chips of scenes by index, for loaders: draw ``i`` of epoch ``e`` from ``SeedSequence(seed, spawn_key=(e, i))``.
+
+    The torch-free core of :class:`geoaug.scenes_torch.SceneDataset` and of the Keras
+    ``flow_from_scenes`` iterator. Random mode (``length``): each index draws a scene (in
+    proportion to its area), a window (retried up to ``max_tries`` for ``min_valid``) and a
+    pipeline draw; grid mode: index ``i`` is the ``i``-th window of a ``stride`` grid over every scene.
+
+    Parameters
+    ----------
+    scenes : path-like, Scene, or a sequence of them
+        As :func:`find_scenes`.
+    size : int or (int, int)
+        Chip size in pixels.
+    length : int, optional
+        Random chips per epoch; without it, a grid.
+    stride : int, optional
+        Grid step (default ``size``).
+    pipeline : Transform, dict or path, optional
+        The augmentation.
+    labels : path-like, LabelSource or mapping scene name -> path, optional
+        Labels on each chip's grid.
+    seed : int
+        Base seed.
+    min_valid : float
+        Least valid fraction of a random window.
+    max_tries : int
+        Windows tried per random chip.
+    stack, bands : sequence of str, optional
+        Band order of band-file folders; STAC common names.
+    """
+
+    def __init__(self, scenes: Any, size: int | tuple[int, int] = 256, length: int | None = None,
+                 stride: int | None = None, pipeline: Any = None, labels: Any = None, seed: int = 0,
+                 min_valid: float = 0.0, max_tries: int = 100, stack: Sequence[str] | None = None,
+                 bands: Sequence[str] | None = None) -> None:
+        self.scenes: list[Scene] = find_scenes(scenes, stack=stack, bands=bands)
+        self._grid: list[tuple[int, tuple[int, int, int, int]]] = []
+        if length is not None:
+            if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+                raise ParameterError(f"length must be a positive int, got {length!r}")
+            self.sampler: RandomChips | GridChips = RandomChips(size, length, min_valid, max_tries)
+            for s in self.scenes:
+                _check_fits(s, *_size("RandomChips", size))
+            areas = np.array([s.height * s.width for s in self.scenes], float)
+            self._weights = areas / areas.sum()
+            self._length = int(length)
+        else:
+            self.sampler = GridChips(size, stride, 0, min_valid)
+            self._grid = [(k, w) for k, s in enumerate(self.scenes) for w in self.sampler.windows(s)]
+            self._length = len(self._grid)
+        self.pipeline = _pipeline(pipeline)
+        self.labels = [_labels_for(labels, s, None) for s in self.scenes]
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the draws of ``epoch``."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def rng(self, index: int) -> np.random.Generator:
+        """The generator of chip ``index`` in the current epoch."""
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.epoch, int(index))))
+
+    def chip(self, index: int, rng: np.random.Generator | None = None) -> Chip:
+        """Chip ``index`` of the current epoch (``rng`` defaults to :meth:`rng`)."""
+        if not 0 <= index < self._length:
+            raise IndexError(f"index {index} out of range for {self._length} chips")
+        rng = self.rng(index) if rng is None else rng
+        if isinstance(self.sampler, RandomChips):
+            k = int(rng.choice(len(self.scenes), p=self._weights))
+            scene = self.scenes[k]
+            for _ in range(self.sampler.max_tries):
+                win = self.sampler.draw(scene, index, rng)
+                if self.sampler.min_valid <= 0 or _valid_fraction(scene, win) >= self.sampler.min_valid:
+                    break
+            else:
+                raise NoValidChipError(f"{scene.name}: no window with at least {self.sampler.min_valid:.0%} valid "
+                                       f"pixels in {self.sampler.max_tries} tries (sample {index})")
+        else:
+            k, win = self._grid[index]
+            scene = self.scenes[k]
+        return make_chip(scene, win, self.pipeline, rng, labels=self.labels[k], index=index)
+
+
+__all__ += ["ChipSet"]

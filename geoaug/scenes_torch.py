@@ -17,20 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from .errors import ParameterError
-from .sampling import (
-    Chip,
-    GridChips,
-    LabelSource,
-    NoValidChipError,
-    RandomChips,
-    Scene,
-    _labels_for,
-    _pipeline,
-    find_scenes,
-    make_chip,
-    make_sampler,
-)
+from .sampling import Chip, ChipSet, Scene
 
 __all__ = ["IterableSceneDataset", "SceneDataset"]
 
@@ -89,58 +76,31 @@ class SceneDataset(Dataset):
         bands: Sequence[str] | None = None,
         label_fill: int = -1,
     ) -> None:
-        self.scenes: list[Scene] = find_scenes(scenes, stack=stack, bands=bands)
-        if length is not None:
-            if not isinstance(length, int) or isinstance(length, bool) or length < 1:
-                raise ParameterError(f"SceneDataset: length must be a positive int, got {length!r}")
-            self.sampler: RandomChips | GridChips = make_sampler(size, length, None, 0, min_valid,
-                                                                 max_tries=max_tries)
-            areas = np.array([s.height * s.width for s in self.scenes], float)
-            self._weights = areas / areas.sum()
-            self._grid: list[tuple[int, tuple[int, int, int, int]]] = []
-            self._length = int(length)
-        else:
-            sampler = make_sampler(size, None, stride, 0, min_valid)
-            assert isinstance(sampler, GridChips)
-            self.sampler = sampler
-            self._grid = [(k, w) for k, s in enumerate(self.scenes) for w in sampler.windows(s)]
-            self._length = len(self._grid)
-        self.pipeline = _pipeline(pipeline)
-        self.labels = [_labels_for(labels, s, None) if not isinstance(labels, LabelSource) else labels
-                       for s in self.scenes]
-        self.seed, self.label_fill = int(seed), int(label_fill)
-        self.epoch = 0
+        self.chips = ChipSet(scenes, size, length, stride, pipeline, labels, seed, min_valid, max_tries, stack,
+                             bands)
+        self.scenes: list[Scene] = self.chips.scenes
+        self.pipeline = self.chips.pipeline
+        self.label_fill = int(label_fill)
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch."""
+        return self.chips.epoch
 
     def set_epoch(self, epoch: int) -> None:
         """Use the draws of ``epoch`` (call it before iterating each epoch)."""
-        self.epoch = int(epoch)
+        self.chips.set_epoch(epoch)
 
     def __len__(self) -> int:
-        return self._length
+        return len(self.chips)
 
     def rng(self, index: int) -> np.random.Generator:
         """The generator of sample ``index`` in the current epoch."""
-        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.epoch, int(index))))
+        return self.chips.rng(index)
 
     def chip(self, index: int) -> Chip:
         """Sample ``index`` of the current epoch as a :class:`~geoaug.sampling.Chip` (GeoRasters)."""
-        if not 0 <= index < self._length:
-            raise IndexError(f"index {index} out of range for {self._length} chips")
-        rng = self.rng(index)
-        if isinstance(self.sampler, RandomChips):
-            k = int(rng.choice(len(self.scenes), p=self._weights))
-            scene = self.scenes[k]
-            for _ in range(self.sampler.max_tries):
-                win = self.sampler.draw(scene, index, rng)
-                if self.sampler.min_valid <= 0 or scene.read(win).valid_fraction >= self.sampler.min_valid:
-                    break
-            else:
-                raise NoValidChipError(f"{scene.name}: no window with at least {self.sampler.min_valid:.0%} valid "
-                                       f"pixels in {self.sampler.max_tries} tries (sample {index})")
-        else:
-            k, win = self._grid[index]
-            scene = self.scenes[k]
-        return make_chip(scene, win, self.pipeline, rng, labels=self.labels[k], index=index)
+        return self.chips.chip(index)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         return to_sample(self.chip(int(index)), self.label_fill)

@@ -396,3 +396,25 @@ def test_docs_scenes_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
     ns = run_markdown_python("docs/scenes.md", tmp_path, monkeypatch, min_blocks=5)
     assert ns["summary"].outputs == 6 and (tmp_path / "chips" / "manifest.jsonl").exists()
+
+
+def test_keras_flow_from_scenes(scenes: dict[str, Path], tmp_path: Path) -> None:
+    pytest.importorskip("keras")
+    import keras  # noqa: F401  (makes the iterator a PyDataset)
+
+    from geoaug.keras import ImageDataGenerator
+    from geoaug.scenes_keras import flow_from_scenes
+
+    full = geoaug.read(scenes["clear"])
+    lab = write_tif(tmp_path / "lab.tif", ((full.data[3] > 20000) + 1).astype("uint8")[None], full.transform,
+                    full.crs, nodata=0)
+    gen = ImageDataGenerator(horizontal_flip=True)
+    it = flow_from_scenes(gen, scenes["clear"], 48, length=6, pipeline=ROT, labels=lab, batch_size=4, seed=3)
+    assert len(it) == 2 and type(it).__mro__[1].__name__ == "SceneIterator"
+    x, y = it[0]
+    assert x.shape == (4, 48, 48, 4) and y.shape == (4, 48, 48) and y.dtype == np.int64
+    x2, y2 = it[0]
+    assert np.array_equal(x, x2) and np.array_equal(y, y2)
+    assert set(np.unique(y)) <= {-1, 1, 2}
+    grid = flow_from_scenes(gen, scenes["clear"], 200, stride=200, batch_size=3, shuffle=False, seed=0)
+    assert len(grid) == 6 and grid[0].shape == (3, 200, 200, 4)  # 16 windows (4 x 4, the last flush)
