@@ -418,3 +418,19 @@ def test_keras_flow_from_scenes(scenes: dict[str, Path], tmp_path: Path) -> None
     assert set(np.unique(y)) <= {-1, 1, 2}
     grid = flow_from_scenes(gen, scenes["clear"], 200, stride=200, batch_size=3, shuffle=False, seed=0)
     assert len(grid) == 6 and grid[0].shape == (3, 200, 200, 4)  # 16 windows (4 x 4, the last flush)
+
+
+def test_xarray_dataarray_scene_is_read_window_by_window(scenes: dict[str, Path]) -> None:
+    rioxarray = pytest.importorskip("rioxarray")
+    pytest.importorskip("dask")
+    from geoaug.scenes_xarray import sample as xr_sample
+
+    da = rioxarray.open_rasterio(scenes["collar"], chunks={"x": 128, "y": 128})
+    chips = list(xr_sample(da, 64, count=3, pipeline=ROT, seed=2, min_valid=0.5, name="landsat_c2_sr.tif"))
+    ref = list(geoaug.sample(scenes["collar"], 64, count=3, pipeline=ROT, seed=2, min_valid=0.5))
+    assert len(chips) == 3
+    for c, r in zip(chips, ref):
+        assert c.attrs["geoaug_window"] == list(r.window)
+        valid = r.image.pixel_mask
+        assert np.array_equal(c.values[:, valid], r.image.data[:, valid])
+        assert c.rio.transform().almost_equals(r.image.transform, precision=1e-6)
