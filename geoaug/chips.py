@@ -192,6 +192,7 @@ def run_chips(
     stack: Sequence[str] | None = None,
     bands: Sequence[str] | None = None,
     per_band: bool = False,
+    same_crs: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
     block: int | None = None,
@@ -235,6 +236,8 @@ def run_chips(
         Band order of band-file folders; STAC common names.
     per_band : bool
         Write one file per band (same draw) instead of one multi-band GeoTIFF.
+    same_crs : bool
+        Report scenes in another CRS than the first as failed (the others go on).
     workers : int, optional
         A local Dask cluster of this many processes.
     scheduler : str, optional
@@ -267,7 +270,7 @@ def run_chips(
         pipe_dict = Compose([pipe]).to_dict()
     out_dir = check_output_dir(Path(output_dir)).resolve()
     errors: list[tuple[str, str]] = []
-    found = find_scenes(scenes, stack=stack, bands=bands, errors=errors)
+    found = find_scenes(scenes, stack=stack, bands=bands, errors=errors, same_crs=same_crs)
     summary = Summary(files=len(found) + len(errors), output_dir=str(out_dir))
     for where, msg in errors:
         summary.failures += 1

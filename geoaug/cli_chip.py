@@ -45,6 +45,7 @@ def _names(value: str | None) -> tuple[str, ...] | None:
 @click.option("--stack", help="Band order of band-file folders, e.g. B04,B03,B02,B08.")
 @click.option("--bands", help="STAC common names in band order, e.g. red,green,blue,nir.")
 @click.option("--per-band", is_flag=True, help="One file per band (same draw) instead of one multi-band GeoTIFF.")
+@click.option("--same-crs", is_flag=True, help="Report scenes in another CRS than the first as failed.")
 @click.option("--workers", type=click.IntRange(min=1), help="Local Dask worker processes.")
 @click.option("--scheduler", help="Address of a Dask scheduler (tcp://HOST:8786).")
 @click.option("--block", type=click.IntRange(min=1), help="Chips per task (default: a scene per task).")
@@ -54,8 +55,8 @@ def _names(value: str | None) -> tuple[str, ...] | None:
 def chip(scenes: tuple[Path, ...], out: Path, size: int, count: int | None, stride: int | None, overlap: int,
          pipeline_path: Path | None, copies: int, seed: int, labels: Path | None, label_field: str | None,
          min_valid: float, max_tries: int, balance: bool, stack: str | None, bands: str | None, per_band: bool,
-         workers: int | None, scheduler: str | None, block: int | None, overwrite: bool, fail_fast: bool,
-         as_json: bool) -> None:
+         same_crs: bool, workers: int | None, scheduler: str | None, block: int | None, overwrite: bool,
+         fail_fast: bool, as_json: bool) -> None:
     """Sample, augment and write chips from whole SCENES into OUT.
 
     SCENES are scene files (GeoTIFF, COG, VRT, JPEG 2000), folders (band files
@@ -85,7 +86,8 @@ def chip(scenes: tuple[Path, ...], out: Path, size: int, count: int | None, stri
             [str(s) for s in scenes], out, pipeline, size=size, count=count, stride=stride, overlap=overlap,
             copies=copies, seed=seed, labels=labels, label_field=label_field, min_valid=min_valid,
             balance=balance, max_tries=max_tries, stack=_names(stack), bands=_names(bands), per_band=per_band,
-            workers=workers, scheduler=scheduler, block=block, overwrite=overwrite, fail_fast=fail_fast,
+            same_crs=same_crs, workers=workers, scheduler=scheduler, block=block, overwrite=overwrite,
+            fail_fast=fail_fast,
         )
     except GeoAugError as exc:
         click.echo(f"ERROR {exc}", err=True)

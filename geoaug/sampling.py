@@ -402,6 +402,7 @@ def find_scenes(
     stack: Sequence[str] | None = None,
     bands: Sequence[str] | None = None,
     errors: list[tuple[str, str]] | None = None,
+    same_crs: bool = False,
 ) -> list[Scene]:
     """Every scene in ``source``: a file, a list, a folder, a VRT mosaic or a local STAC item/collection.
 
@@ -425,6 +426,10 @@ def find_scenes(
         STAC item with a missing asset, band files in different CRSs) is
         appended as ``(path, message)`` and the others are still returned;
         otherwise the first such error is raised.
+    same_crs : bool
+        Refuse (``StackMismatchError`` naming the file) scenes whose CRS differs
+        from the first scene's. By default every scene keeps its own CRS: chips
+        never mix scenes, and each chip's transform points at its own pixels.
 
     Returns
     -------
@@ -472,6 +477,19 @@ def find_scenes(
     if not scenes and not errors:
         raise ParameterError(f"{source}: no scenes found (rasters {', '.join(RASTER_PATTERNS)}, band-file folders, "
                              f"STAC JSON)")
+    if same_crs and scenes:
+        first = scenes[0]
+        kept = [first]
+        for sc in scenes[1:]:
+            if sc.crs == first.crs:
+                kept.append(sc)
+                continue
+            where = sc.paths[0] if len(sc.paths) == 1 else sc.name
+            msg = f"{where}: CRS {sc.crs} differs from {first.crs} of the first scene {first.name} (same_crs)"
+            if errors is None:
+                raise StackMismatchError(msg)
+            errors.append((where, msg))
+        scenes = kept
     return scenes
 
 
@@ -1085,6 +1103,7 @@ def sample(
     max_tries: int = 100,
     stack: Sequence[str] | None = None,
     bands: Sequence[str] | None = None,
+    same_crs: bool = False,
     on_error: str = "raise",
 ) -> Iterator[Chip]:
     """Chips from whole scenes: random (``count``) or on a grid (``stride``/``overlap``), read window by window.
@@ -1121,6 +1140,8 @@ def sample(
         Windows tried per random chip before :class:`NoValidChipError`.
     stack, bands : sequence of str, optional
         Band order of band-file folders; common names of STAC items.
+    same_crs : bool
+        Refuse scenes in another CRS than the first (see :func:`find_scenes`).
     on_error : {"raise", "skip"}
         ``skip``: a failing scene is reported as a :class:`SceneWarning`
         naming the file, and the other scenes go on.
@@ -1145,7 +1166,7 @@ def sample(
     sampler = make_sampler(size, count, stride, overlap, min_valid, balance, max_tries)
     pipe = _pipeline(pipeline)
     errors: list[tuple[str, str]] | None = [] if on_error == "skip" else None
-    found = find_scenes(scenes, stack=stack, bands=bands, errors=errors)
+    found = find_scenes(scenes, stack=stack, bands=bands, errors=errors, same_crs=same_crs)
     for _, msg in errors or ():
         warnings.warn(msg, SceneWarning, stacklevel=2)
     for scene in found:

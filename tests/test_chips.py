@@ -154,3 +154,14 @@ def test_scene_names_and_chip_names() -> None:
     s = sampling.Scene.from_file(ROOT / "fixtures" / "tiles" / "landsat8_sr_7band_uint16_collar.tif")
     assert scene_folder(s) == "landsat8_sr_7band_uint16_collar"
     assert chip_names(s, 3, 1)["output"] == "landsat8_sr_7band_uint16_collar/chip00003_aug1.tif"
+
+
+def test_same_crs_refuses_other_crs_scenes_and_goes_on(data: dict[str, Path], tmp_path: Path) -> None:
+    d = tmp_path / "mixed"
+    d.mkdir()
+    clear_scene(d)  # EPSG:32616, sorted first
+    res = CliRunner().invoke(chip, [str(d / "landsat_l1t.tif"), str(data["collar"]), str(tmp_path / "out"),
+                                    "--size", "32", "--count", "1", "--same-crs"])
+    assert res.exit_code == 1 and "landsat_c2_sr.tif: CRS" in res.output
+    ok = [ln for ln in _manifest(tmp_path / "out") if ln["status"] == "ok"]
+    assert [ln["scene"] for ln in ok] == ["landsat_l1t.tif"]

@@ -157,6 +157,12 @@ def test_scenes_in_different_crs_each_keep_their_own(scenes: dict[str, Path], tm
     """Chips never mix scenes: each chip is in its scene's CRS, with a transform that points at its pixels."""
     chips = list(geoaug.sample([scenes["collar"], scenes["clear"]], 32, count=1, seed=0))
     assert chips[0].image.crs.to_epsg() == 32618 and chips[1].image.crs.to_epsg() == 32616
+    # or refused clearly, naming the file, while the first CRS's scenes go on
+    with pytest.raises(StackMismatchError, match=r"landsat_l1t\.tif: CRS .* differs .* \(same_crs\)"):
+        sampling.find_scenes([scenes["collar"], scenes["clear"]], same_crs=True)
+    with pytest.warns(sampling.SceneWarning, match="landsat_l1t.tif"):
+        kept = list(geoaug.sample([scenes["collar"], scenes["clear"]], 32, count=1, same_crs=True, on_error="skip"))
+    assert [c.scene for c in kept] == ["landsat_c2_sr.tif"]
     # band files of one scene in different CRSs are refused, naming the file
     d = tmp_path / "mixed"
     d.mkdir()
