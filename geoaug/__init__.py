@@ -18,6 +18,7 @@ from .errors import (
 )
 from .io import read, read_stack, write
 from .raster import GeoRaster
+from .sampling import sample
 from .stats import stats
 from .transforms import (
     Affine,
@@ -86,6 +87,7 @@ __all__ = [
     "load_stats",
     "read",
     "read_stack",
+    "sample",
     "stats",
     "warp",
     "write",
