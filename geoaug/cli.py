@@ -418,5 +418,13 @@ class _Progress:
             self.bar.close()
 
 
+def _register_chip() -> None:
+    from .cli_chip import chip
+
+    main.add_command(chip)
+
+
+_register_chip()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -529,6 +529,27 @@ class ImageDataGenerator:
                                  dtype=self.dtype, nodata=nodata, workers=workers,
                                  use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
 
+    def flow_from_scenes(self, scenes: Any, size: int | tuple[int, int] = 256, **kwargs: Any) -> Any:
+        """Batches of chips read window by window from whole scenes (see :func:`geoaug.scenes_keras.flow_from_scenes`).
+
+        Parameters
+        ----------
+        scenes : path-like, Scene, or a sequence of them
+            Scene files, folders, VRT mosaics, band-file folders or STAC JSON.
+        size : int or (int, int)
+            Chip size in pixels.
+        **kwargs
+            ``length``, ``stride``, ``pipeline``, ``labels``, ``batch_size``, ``shuffle``, ``seed``,
+            ``min_valid``, ``max_tries``, ``stack``, ``bands``, ``label_fill``.
+
+        Returns
+        -------
+        SceneIterator
+        """
+        from .scenes_keras import flow_from_scenes
+
+        return flow_from_scenes(self, scenes, size, **kwargs)
+
     def flow_from_dataframe(self, dataframe: Any, directory: str | os.PathLike[str] | None = None,
                             x_col: str = "filename", y_col: str | list[str] = "class",
                             weight_col: str | None = None, target_size: tuple[int, int] = (256, 256),

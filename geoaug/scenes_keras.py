@@ -15,33 +15,40 @@ from typing import Any
 
 import numpy as np
 
+from ._keras_iterators import Iterator
 from .errors import ParameterError
-from .keras import ImageDataGenerator, _Iterator, _keras_aware
+from .keras import ImageDataGenerator
 from .sampling import ChipSet
 from .transforms.functional import warp
 
 __all__ = ["SceneIterator", "flow_from_scenes"]
 
 
-class SceneIterator(_Iterator):
-    """Batches of chips of whole scenes (what :func:`flow_from_scenes` returns)."""
+class SceneIterator(Iterator):
+    """Batches of chips of whole scenes (what :func:`flow_from_scenes` returns).
+
+    A ``keras.utils.PyDataset`` when Keras can be imported (``workers``,
+    ``use_multiprocessing``, ``max_queue_size`` as for ``flow_from_directory``).
+    """
 
     def __init__(self, chips: ChipSet, generator: ImageDataGenerator, batch_size: int = 32, shuffle: bool = True,
-                 seed: int | None = None, label_fill: int = -1) -> None:
+                 seed: int | None = None, label_fill: int = -1, workers: int = 1,
+                 use_multiprocessing: bool = False, max_queue_size: int = 10) -> None:
         self.chips = chips
+        self.generator = generator
         self.label_fill = int(label_fill)
-        super().__init__(len(chips), generator, batch_size, shuffle, seed)
+        self._init_iterator(len(chips), batch_size, shuffle, seed, workers, use_multiprocessing, max_queue_size)
         self.chips.seed = self.seed
 
-    def _batch(self, indexes: np.ndarray) -> Any:
+    def _get_batches_of_transformed_samples(self, index_array: np.ndarray) -> Any:
         g = self.generator
         self.chips.set_epoch(self.epoch)
         images, labels = [], []
-        for i in indexes:
+        for i in index_array:
             rng = self._rng(int(i))
             chip = self.chips.chip(int(i), rng)
             r = chip.image
-            shape = (r.height, r.width, 0) if g.data_format == "channels_last" else (0, r.height, r.width)
+            shape = (r.height, r.width, r.count) if g.data_format == "channels_last" else r.shape
             params = g.get_random_transform(shape, rng)
             r = g.apply_to_raster(r, params)
             chw = np.where(r.band_mask, r.data, g.cval).astype(g.dtype)
@@ -72,6 +79,9 @@ def flow_from_scenes(
     stack: Sequence[str] | None = None,
     bands: Sequence[str] | None = None,
     label_fill: int = -1,
+    workers: int = 1,
+    use_multiprocessing: bool = False,
+    max_queue_size: int = 10,
 ) -> SceneIterator:
     """Batches of chips from whole scenes, read window by window.
 
@@ -105,6 +115,8 @@ def flow_from_scenes(
         Band order of band-file folders; STAC common names.
     label_fill : int
         Label value where labels are invalid.
+    workers, use_multiprocessing, max_queue_size
+        ``keras.utils.PyDataset`` settings, as for ``flow_from_directory``.
 
     Returns
     -------
@@ -116,4 +128,5 @@ def flow_from_scenes(
                              f"got {type(generator).__name__}")
     chips = ChipSet(scenes, size, length, stride, pipeline, labels, 0 if seed is None else seed, min_valid,
                     max_tries, stack, bands)
-    return _keras_aware(SceneIterator)(chips, generator, batch_size, shuffle, seed, label_fill)
+    return SceneIterator(chips, generator, batch_size, shuffle, seed, label_fill, workers, use_multiprocessing,
+                         max_queue_size)

@@ -28,7 +28,7 @@ from .io import read
 from .transforms.base import Transform
 from .transforms.compose import Compose
 
-__all__ = ["SAMPLE_FORMATS", "GeoTiffDataset", "worker_init_fn"]
+__all__ = ["SAMPLE_FORMATS", "GeoTiffDataset", "IterableSceneDataset", "SceneDataset", "worker_init_fn"]
 
 #: what :class:`GeoTiffDataset` samples look like: geoaug's keys, or torchgeo's ("mask" = the target)
 SAMPLE_FORMATS = ("geoaug", "torchgeo")
@@ -198,3 +198,6 @@ class GeoTiffDataset(Dataset):
             sample["transform"] = torch.tensor(tuple(t)[:6], dtype=torch.float64)
             sample["bounds"] = torch.tensor((left, right, bottom, top), dtype=torch.float64)
         return sample
+
+
+from .scenes_torch import IterableSceneDataset, SceneDataset  # noqa: E402  (scenes -> chips, same draw rule)

@@ -540,6 +540,29 @@ class GeoAugAccessor:
         """
         return to_raster(self._da)
 
+    def sample(self, size: int | tuple[int, int] = 256, count: int | None = None, stride: int | None = None,
+               **kwargs: Any) -> Any:
+        """Chips of this DataArray scene, read window by window (see :func:`geoaug.scenes_xarray.sample`).
+
+        Parameters
+        ----------
+        size : int or (int, int)
+            Chip size in pixels.
+        count : int, optional
+            Random chips (else a grid of ``stride``).
+        stride : int, optional
+            Grid step.
+        **kwargs
+            ``overlap``, ``pipeline``, ``copies``, ``seed``, ``min_valid``, ``max_tries``, ``name``.
+
+        Returns
+        -------
+        iterator of xarray.DataArray
+        """
+        from .scenes_xarray import sample
+
+        return sample(self._da, size, count, stride, **kwargs)
+
     def augment(self, pipeline: Transform | str, seed: int | None = None,
                 rng: np.random.Generator | None = None, return_record: bool = False,
                 label: bool = False) -> Any:
