@@ -37,6 +37,8 @@ geotransform and bounds moved by the same matrix.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import math
 import numbers
 import sys
@@ -126,6 +128,8 @@ class Transform:
         super().__init_subclass__(**kwargs)
         if not cls.__dict__.get("abstract", False) and not cls.__name__.startswith("_"):
             REGISTRY[cls.__name__] = cls
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording_init(cls.__dict__["__init__"])  # type: ignore[method-assign]
 
     def __init__(self, p: float = 1.0) -> None:
         if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= float(p) <= 1.0:
@@ -146,8 +150,15 @@ class Transform:
         return label
 
     def get_config(self) -> dict[str, Any]:
-        """Constructor arguments (used by ``repr`` and serialisation)."""
-        return {"p": self.p}
+        """The constructor's arguments, every parameter named (defaults filled in).
+
+        Taken from the call itself (the signature of the class's ``__init__``),
+        so a configuration is written once, in the constructor, and
+        ``type(t)(**t.get_config())`` rebuilds an equal transform. Used by
+        ``repr`` and serialisation.
+        """
+        args = self.__dict__.get("_init_args")
+        return dict(args) if args is not None else {"p": self.p}
 
     # -- public API ------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, raster: RasterLike) -> dict[str, Any]:
@@ -347,6 +358,29 @@ def _to_numpy(x: Any) -> np.ndarray:
         raise ParameterError(f"expected a raster (GeoRaster, ndarray or tensor (bands, H, W)), "
                              f"got {type(x).__name__} of shape {arr.shape}")
     return arr
+
+
+def _recording_init(init: Any) -> Any:
+    """Wrap a transform's ``__init__`` to record its bound arguments (the outermost call's only)."""
+    sig = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapped(self: Transform, *args: Any, **kwargs: Any) -> None:
+        if "_init_args" not in self.__dict__:
+            try:
+                bound = sig.bind(self, *args, **kwargs)
+            except TypeError:
+                init(self, *args, **kwargs)  # let the real signature raise its own error
+                raise
+            bound.apply_defaults()
+            values = dict(list(bound.arguments.items())[1:])
+            for name, param in list(sig.parameters.items())[1:]:
+                if param.kind is inspect.Parameter.VAR_KEYWORD:
+                    values.update(values.pop(name, {}))
+            self.__dict__["_init_args"] = values
+        init(self, *args, **kwargs)
+
+    return wrapped
 
 
 def _as_raster(x: RasterLike, layout: str | None = None) -> GeoRaster:

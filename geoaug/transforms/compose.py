@@ -10,6 +10,7 @@ one resampling, not three.
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,9 +62,6 @@ class _Container(Transform):
 
     abstract = True
     transforms: list[Transform]
-
-    def get_config(self) -> dict[str, Any]:
-        return {"transforms": [to_entry(t) for t in self.transforms], "p": self.p}
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         return run(flatten(self, params), raster, label=False)
@@ -128,9 +126,6 @@ class Compose(_Container):
     def __getstate__(self) -> dict[str, Any]:
         # a pickled pipeline (spawned workers) starts its own stream where it lands
         return {**self.__dict__, "_rng": None, "_rng_key": None}
-
-    def get_config(self) -> dict[str, Any]:
-        return {"transforms": [to_entry(t) for t in self.transforms], "seed": self.seed, "p": self.p}
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         r = _proxy(raster.count, raster.height, raster.width, raster.dtype)
@@ -230,9 +225,6 @@ class OneOf(_Container):
         self.weights = None if weights is None else [float(x) for x in w]
         self._prob = w / w.sum()
 
-    def get_config(self) -> dict[str, Any]:
-        return {"transforms": [to_entry(t) for t in self.transforms], "weights": self.weights, "p": self.p}
-
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         i = int(rng.choice(len(self.transforms), p=self._prob))
         return {"choice": i, "params": self.transforms[i].sample(rng, raster)}
@@ -263,9 +255,6 @@ class SomeOf(_Container):
             raise ParameterError(f"SomeOf: n range {n!r} must satisfy 0 <= low <= high <= {MAX_CHOICES}")
         self.n = n if isinstance(n, int) else [lo, hi]
         self._n = (lo, hi)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"transforms": [to_entry(t) for t in self.transforms], "n": self.n, "p": self.p}
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         k = min(int(rng.integers(self._n[0], self._n[1] + 1)), len(self.transforms))
@@ -349,6 +338,11 @@ def to_entry(t: Transform) -> dict[str, Any]:
 
 
 def _plain(v: Any) -> Any:
+    """A configuration value as plain data (JSON/YAML): transforms as entries, statistics as dicts."""
+    if isinstance(v, Transform):
+        return to_entry(v)
+    if isinstance(v, os.PathLike):
+        return os.fspath(v)
     if isinstance(v, dict):
         return {str(k): _plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):

@@ -149,9 +149,6 @@ class Rot90(GeometricTransform):
         else:
             raise ParameterError(f"Rot90: k must be an int or an (int, int) range, got {k!r}")
 
-    def get_config(self) -> dict[str, Any]:
-        return {"k": self.k, "p": self.p}
-
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         return {"k": int(rng.integers(self._k[0], self._k[1] + 1))}
 
@@ -223,13 +220,6 @@ class Affine(GeometricTransform):
             raise ParameterError(f"Affine: fill_value must be a finite number, got {fill_value!r}")
         self.fill_value = fill_value
 
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "rotate": self.rotate, "translate_x": self.translate_x, "translate_y": self.translate_y,
-            "scale": self.scale, "shear_x": self.shear_x, "shear_y": self.shear_y,
-            "interpolation": self.interpolation, "fill": self.fill, "fill_value": self.fill_value, "p": self.p,
-        }
-
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         return {name: draw(rng, bounds) for name, bounds in self._ranges.items()}
 
@@ -274,9 +264,6 @@ class RandomCrop(GeometricTransform):
         super().__init__(p)
         self.height, self.width = _check_size("RandomCrop", height, width)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"height": self.height, "width": self.width, "p": self.p}
-
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         _fits("RandomCrop", self.height, self.width, (raster.height, raster.width))
         row = int(rng.integers(0, raster.height - self.height + 1))
@@ -304,9 +291,6 @@ class CenterCrop(GeometricTransform):
     def __init__(self, height: int, width: int, p: float = 1.0) -> None:
         super().__init__(p)
         self.height, self.width = _check_size("CenterCrop", height, width)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"height": self.height, "width": self.width, "p": self.p}
 
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         _fits("CenterCrop", self.height, self.width, shape)
@@ -360,12 +344,6 @@ class RandomResizedCrop(GeometricTransform):
         self.scale = as_range("RandomResizedCrop.scale", scale, low=1e-6, high=1.0)
         self.ratio = as_range("RandomResizedCrop.ratio", ratio, low=1e-6)
         self.interpolation = check_interpolation(interpolation)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "height": self.height, "width": self.width, "scale": list(self.scale), "ratio": list(self.ratio),
-            "interpolation": self.interpolation, "antialias": self.antialias, "p": self.p,
-        }
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         check_output_size("RandomResizedCrop", self.height, self.width, raster.count, raster.dtype)
@@ -433,10 +411,6 @@ class Resize(GeometricTransform):
         self.height, self.width = _check_size("Resize", height, width)
         self.interpolation = check_interpolation(interpolation)
         self.antialias = _check_bool("Resize.antialias", antialias)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"height": self.height, "width": self.width, "interpolation": self.interpolation,
-                "antialias": self.antialias, "p": self.p}
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         check_output_size("Resize", self.height, self.width, raster.count, raster.dtype)

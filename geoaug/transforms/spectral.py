@@ -243,9 +243,6 @@ class Brightness(SpectralTransform):
         self._delta = as_range("Brightness.delta", delta)
         self.value_range = _check_value_range("Brightness", value_range)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"delta": self.delta, "per_band": self.per_band, "value_range": self.value_range, "p": self.p}
-
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         return {"delta": self._draw(rng, self._delta, self.per_band, raster.count)}
 
@@ -276,9 +273,6 @@ class Contrast(SpectralTransform):
         super().__init__(p)
         self.factor, self.per_band = factor, bool(per_band)
         self._factor = as_range("Contrast.factor", factor, low=0.0)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"factor": self.factor, "per_band": self.per_band, "p": self.p}
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         return {"factor": self._draw(rng, self._factor, self.per_band, raster.count)}
@@ -317,9 +311,6 @@ class Gamma(SpectralTransform):
         self._gamma = as_range("Gamma.gamma", gamma, low=1e-6)
         self.value_range = _check_value_range("Gamma", value_range)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"gamma": self.gamma, "per_band": self.per_band, "value_range": self.value_range, "p": self.p}
-
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         return {"gamma": self._draw(rng, self._gamma, self.per_band, raster.count)}
 
@@ -347,9 +338,6 @@ class BandGain(SpectralTransform):
         super().__init__(p)
         self.gain = gain
         self._gain = as_range("BandGain.gain", gain, low=0.0)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"gain": self.gain, "p": self.p}
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         return {"gain": self._draw(rng, self._gain, True, raster.count)}
@@ -387,9 +375,6 @@ class ChannelShift(SpectralTransform):
         super().__init__(p)
         self.shift, self.per_band = shift, bool(per_band)
         self._shift = as_range("ChannelShift.shift", shift)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"shift": self.shift, "per_band": self.per_band, "p": self.p}
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         return {"shift": self._draw(rng, self._shift, self.per_band, raster.count)}
@@ -433,9 +418,6 @@ class GaussianNoise(SpectralTransform):
         self.std, self.per_band = std, bool(per_band)
         self._std = as_range("GaussianNoise.std", std, low=0.0)
         self.value_range = _check_value_range("GaussianNoise", value_range)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"std": self.std, "per_band": self.per_band, "value_range": self.value_range, "p": self.p}
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         return {"std": self._draw(rng, self._std, self.per_band, raster.count),
@@ -491,9 +473,6 @@ class BandDropout(SpectralTransform):
         if fill not in ("nodata", "zero", "mean"):
             raise ParameterError(f"BandDropout: fill must be 'nodata', 'zero' or 'mean', got {fill!r}")
         self.max_bands, self.fill = int(max_bands), fill
-
-    def get_config(self) -> dict[str, Any]:
-        return {"max_bands": self.max_bands, "fill": self.fill, "p": self.p}
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         most = min(self.max_bands, raster.count - 1)
@@ -581,10 +560,6 @@ class PCAJitter(SpectralTransform):
             raise ParameterError(f"PCAJitter: statistics {stats} have a covariance that is not finite")
         self.value_range = _check_value_range("PCAJitter", value_range)
 
-    def get_config(self) -> dict[str, Any]:
-        stats = self.stats.to_dict() if isinstance(self.stats, BandStats) else self.stats
-        return {"std": self.std, "stats": stats, "value_range": self.value_range, "p": self.p}
-
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         return {"alpha": [float(a) for a in rng.normal(0.0, self.std, raster.count)]}
 
@@ -660,11 +635,6 @@ class Normalize(SpectralTransform):
         if np.any(np.asarray(self.std) < MIN_SCALE):
             raise ParameterError(f"Normalize.std must be >= {MIN_SCALE:g}, got {std!r}")
 
-    def get_config(self) -> dict[str, Any]:
-        if self.stats is not None and not isinstance(self.stats, BandStats):
-            return {"stats": self.stats, "p": self.p}
-        return {"mean": self.mean, "std": self.std, "p": self.p}
-
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
         return (np.broadcast_to(np.asarray(self.mean, dtype=float), (raster.count,)),
                 np.broadcast_to(np.asarray(self.std, dtype=float), (raster.count,)))
@@ -699,9 +669,6 @@ class PercentileStretch(SpectralTransform):
         if self._low[1] >= self._high[0]:
             raise ParameterError(f"PercentileStretch: low {low!r} must lie below high {high!r}")
 
-    def get_config(self) -> dict[str, Any]:
-        return {"low": self.low, "high": self.high, "p": self.p}
-
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         return {"low": draw(rng, self._low), "high": draw(rng, self._high)}
 
@@ -734,9 +701,6 @@ class ToFloat(SpectralTransform):
     def __init__(self, value_range: tuple[float, float] | None = None, p: float = 1.0) -> None:
         super().__init__(p)
         self.value_range = _check_value_range("ToFloat", value_range)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"value_range": self.value_range, "p": self.p}
 
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
         return full_scale(raster.dtype, self.value_range)
