@@ -187,9 +187,9 @@ def plan(
 
 @functools.lru_cache(maxsize=8)
 def _pipeline(pipeline_json: str) -> Any:
-    from .transforms.compose import Compose
+    from .transforms.serialize import as_pipeline
 
-    return Compose.from_dict(json.loads(pipeline_json))
+    return as_pipeline(pipeline_json)
 
 
 def _header(path: str) -> tuple[int, int, int, str]:

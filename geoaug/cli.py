@@ -234,7 +234,7 @@ def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, 
           --copies 4 --seed 0 --labels fixtures/labels --workers 2
     """
     from .batch import augment_folder, check_output_dir, plan, resolve_inputs
-    from .transforms.serialize import load_pipeline
+    from .transforms.serialize import as_pipeline
 
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
@@ -245,7 +245,7 @@ def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, 
     if labels_dir is not None and not labels_dir.is_dir():
         raise click.UsageError(f"{labels_dir}: labels folder does not exist")
     try:
-        pipe = load_pipeline(pipeline_path)
+        pipe = as_pipeline(pipeline_path)
     except GeoAugError as exc:
         raise click.UsageError(str(exc)) from None
     if workers is not None or scheduler is not None:
@@ -331,7 +331,7 @@ def preview(input_path: Path, pipeline_path: Path, copies: int, bands: str | Non
           --pipeline docs/examples/sentinel2_13band.yaml -n 8 --bands 4,3,2 -o grid.png
     """
     from .io import read
-    from .transforms.serialize import load_pipeline
+    from .transforms.serialize import as_pipeline
 
     try:
         import matplotlib  # noqa: F401
@@ -340,7 +340,7 @@ def preview(input_path: Path, pipeline_path: Path, copies: int, bands: str | Non
     from .preview import preview_grid
 
     try:
-        pipe = load_pipeline(pipeline_path)
+        pipe = as_pipeline(pipeline_path)
         raster = read(input_path, nodata=nodata)
     except GeoAugError as exc:
         raise click.UsageError(str(exc)) from None

@@ -79,9 +79,9 @@ def chip(scenes: tuple[Path, ...], out: Path, size: int, count: int | None, stri
     pipeline = None
     try:
         if pipeline_path is not None:
-            from .transforms.serialize import load_pipeline
+            from .transforms.serialize import as_pipeline
 
-            pipeline = load_pipeline(pipeline_path)
+            pipeline = as_pipeline(pipeline_path)
         summary = run_chips(
             [str(s) for s in scenes], out, pipeline, size=size, count=count, stride=stride, overlap=overlap,
             copies=copies, seed=seed, labels=labels, label_field=label_field, min_valid=min_valid,

@@ -44,7 +44,7 @@ from .io import _to_grid, read
 from .raster import GeoRaster
 from .seeding import rng_for
 from .transforms.base import GeometricTransform, Transform
-from .transforms.compose import Compose, _proxy, flatten, run
+from .transforms.compose import _proxy, flatten, run
 
 __all__ = [
     "RASTER_PATTERNS",
@@ -1077,13 +1077,9 @@ def chip_window(scene: Scene, sampler: RandomChips | GridChips, index: int, seed
 
 
 def _pipeline(pipeline: Any) -> Transform | None:
-    if pipeline is None or isinstance(pipeline, Transform):
-        return pipeline
-    if isinstance(pipeline, dict):
-        return Compose.from_dict(pipeline)
-    from .transforms.serialize import load_pipeline
+    from .transforms.serialize import as_pipeline
 
-    return load_pipeline(pipeline)
+    return None if pipeline is None else as_pipeline(pipeline)
 
 
 def sample(

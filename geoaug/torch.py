@@ -26,7 +26,7 @@ from .batch import find_inputs
 from .errors import ParameterError
 from .io import read
 from .transforms.base import Transform
-from .transforms.compose import Compose
+from .transforms.serialize import as_pipeline
 
 __all__ = ["SAMPLE_FORMATS", "GeoTiffDataset", "IterableSceneDataset", "SceneDataset", "worker_init_fn"]
 
@@ -110,14 +110,7 @@ class GeoTiffDataset(Dataset):
             self.paths = [os.fspath(p) for p in paths_or_folder]  # type: ignore[union-attr]
         if not self.paths:
             raise ParameterError(f"{paths_or_folder}: no GeoTIFFs found")
-        if pipeline is None or isinstance(pipeline, Transform):
-            self.pipeline = pipeline
-        elif isinstance(pipeline, dict):
-            self.pipeline = Compose.from_dict(pipeline)
-        else:
-            from .transforms.serialize import load_pipeline
-
-            self.pipeline = load_pipeline(pipeline)
+        self.pipeline = None if pipeline is None else as_pipeline(pipeline)
         self.label_paths: list[str] | None = None
         self.class_labels: np.ndarray | None = None
         if isinstance(labels, (str, os.PathLike)):

@@ -46,6 +46,7 @@ from .raster import GeoRaster, collapse_mask, valid_from_values
 from .transforms.base import GeometricTransform, Transform
 from .transforms.compose import _fusable, flatten
 from .transforms.functional import label_fill, warp
+from .transforms.serialize import as_pipeline
 from .transforms.spectral import BandDropout, BandGain, Brightness, Gamma, GaussianNoise, Normalize, ToFloat
 
 __all__ = ["GeoAugAccessor", "GeoAugDatasetAccessor", "from_raster", "to_raster"]
@@ -235,13 +236,7 @@ def from_raster(r: GeoRaster, like: xr.DataArray) -> xr.DataArray:
 
 # ------------------------------------------------------------------------------------------ the draw
 def _load(pipeline: Transform | str) -> Transform:
-    if isinstance(pipeline, str) or hasattr(pipeline, "__fspath__"):
-        from .transforms.serialize import load_pipeline
-
-        return load_pipeline(pipeline)
-    if not isinstance(pipeline, Transform):
-        raise ParameterError(f"pipeline must be a transform, a pipeline or a pipeline file, got {pipeline!r}")
-    return pipeline
+    return as_pipeline(pipeline)
 
 
 def _proxy(count: int, height: int, width: int, dtype: np.dtype) -> GeoRaster:

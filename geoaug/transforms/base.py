@@ -149,6 +149,14 @@ class Transform:
         """Apply drawn parameters to a label raster (default: unchanged)."""
         return label
 
+    def apply_inplace(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
+        """Like :meth:`apply_params`, but free to overwrite ``raster.data`` (default: no different).
+
+        Pipelines call it on intermediates they made themselves; spectral
+        transforms override it to work in place.
+        """
+        return self.apply_params(raster, params)
+
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments, every parameter named (defaults filled in).
 

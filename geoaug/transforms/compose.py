@@ -21,12 +21,10 @@ from ..errors import ParameterError
 from ..raster import GeoRaster
 from .base import GeometricTransform, RasterLike, Transform
 from .functional import label_fill, warp
-from .spectral import SpectralTransform
+from .serialize import FORMAT_VERSION, compose_from_dict
 
 __all__ = ["FORMAT_VERSION", "Compose", "OneOf", "SomeOf", "flatten"]
 
-#: version of the pipeline dict/YAML format written by ``to_dict``
-FORMAT_VERSION = 1
 #: largest ``n`` SomeOf takes (it applies at most as many transforms as it holds)
 MAX_CHOICES = 1000
 
@@ -189,8 +187,6 @@ class Compose(_Container):
 
         ``source`` names the file in error messages.
         """
-        from .serialize import compose_from_dict
-
         return compose_from_dict(d, source)
 
 
@@ -325,7 +321,7 @@ def run(steps: list[tuple[Transform, dict[str, Any]]], raster: GeoRaster, label:
             raster, owned = flush(raster), True
         if label:
             raster = t.apply_label_params(raster, p)
-        elif owned and isinstance(t, SpectralTransform):
+        elif owned:
             raster = t.apply_inplace(raster, p)
         else:
             raster, owned = t.apply_params(raster, p), True

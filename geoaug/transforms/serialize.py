@@ -18,7 +18,8 @@ from typing import Any
 from ..errors import GeoAugError, ParameterError
 from .base import REGISTRY, Transform
 
-__all__ = ["MAX_DEPTH", "compose_from_dict", "load_pipeline", "parameter_names", "transform_from_entry"]
+__all__ = ["FORMAT_VERSION", "MAX_DEPTH", "as_pipeline", "compose_from_dict", "load_pipeline", "parameter_names",
+           "transform_from_entry"]
 
 
 #: deepest nesting of pipelines (Compose/OneOf/SomeOf inside each other) a file may have
@@ -139,10 +140,13 @@ def _check_shape(d: Any, source: str) -> None:
         stack.extend((x, level + 1) for x in items)
 
 
-def compose_from_dict(d: Any, source: str = "pipeline") -> Any:
-    """A :class:`~geoaug.transforms.compose.Compose` from its dict form."""
-    from .compose import FORMAT_VERSION, Compose
+#: version of the pipeline dict/YAML format written by ``Compose.to_dict`` (read: 1..FORMAT_VERSION)
+FORMAT_VERSION = 1
 
+
+def compose_from_dict(d: Any, source: str = "pipeline") -> Any:
+    """A :class:`~geoaug.transforms.compose.Compose` from its dict form (found through the registry)."""
+    Compose = REGISTRY["Compose"]
     _check_shape(d, source)
     if isinstance(d, list):
         d = {"transforms": d}
@@ -162,6 +166,42 @@ def compose_from_dict(d: Any, source: str = "pipeline") -> Any:
     t = transform_from_entry({"Compose": {k: v for k, v in d.items() if k != "version"}}, source, "pipeline")
     assert isinstance(t, Compose)
     return t
+
+
+def as_pipeline(obj: Any, source: str = "pipeline") -> Any:
+    """Any way of naming a pipeline as a transform: the one entry point of every loader and command.
+
+    Parameters
+    ----------
+    obj : Transform, dict, list, JSON string, or path-like
+        A transform (returned as is), a ``Compose.to_dict`` dict or a list of
+        entries, a JSON text (as the batch job passes to its workers), or a
+        YAML/JSON pipeline file.
+    source : str
+        What to call ``obj`` in error messages (a dict's origin).
+
+    Returns
+    -------
+    Transform
+
+    Raises
+    ------
+    ParameterError
+        Anything that is not a pipeline, with the file or source and the key.
+    """
+    if isinstance(obj, Transform):
+        return obj
+    if isinstance(obj, (dict, list)):
+        return compose_from_dict(obj, source)
+    if isinstance(obj, str) and obj.lstrip().startswith(("{", "[")):
+        try:
+            return compose_from_dict(json.loads(obj), source)
+        except json.JSONDecodeError as exc:
+            raise ParameterError(f"{source}: not a JSON pipeline: {exc.msg}") from None
+    if isinstance(obj, (str, os.PathLike)):
+        return load_pipeline(obj)
+    raise ParameterError(f"{source}: a pipeline is a transform, a dict, or a YAML/JSON file; "
+                         f"got {type(obj).__name__}")
 
 
 def load_pipeline(path: str | os.PathLike[str]) -> Any:
