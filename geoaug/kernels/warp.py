@@ -66,7 +66,7 @@ PARALLEL_MIN_WORK = 1 << 18
 _NODATA, _CONSTANT, _EDGE, _REFLECT, _MIRROR, _WRAP = 0, 1, 2, 3, 4, 5
 _TAPS = (1, 2, 4)
 _DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
-_BIG = 1e15  # source coordinates are clamped to +-_BIG (far outside any raster) before going to integers
+_BIG = 1e15  # source coordinates beyond +-_BIG are refused (they would not fit the integer taps)
 # rows of the int64 scratch: 0 flat offset of the first tap, 1 x base tap, 2 y base tap, 3 fix-up list,
 # then K mapped x taps and K mapped y taps (border pixels); float scratch: K x weights, K y weights, 1/sum
 _I_OFF, _I_BX, _I_BY, _I_BAD, _I_G = 0, 1, 2, 3, 4
@@ -145,41 +145,63 @@ def _cubic(t, a):  # pragma: no cover - numba
 
 
 @nb.njit(cache=True, nogil=True)
-def _interior(plane, orow, iscr, fscr, jlo, jhi, in_w, interp):  # pragma: no cover - numba
-    """Fast path of one band over the interior run ``[jlo, jhi)``: every tap inside, no mask."""
+def _interior(plane, orow, iscr, fscr, tscr, jlo, jhi, in_w, interp):  # pragma: no cover - numba
+    """Fast path of one band over the interior run ``[jlo, jhi)``: every tap inside, no mask.
+
+    Indexes are unsigned (they are all >= 0 here), so numba emits no negative-index
+    wraparound and the loop is straight-line code over contiguous outputs.
+    """
     off = iscr[_I_OFF]
+    u1 = np.uint64(1)
+    u2 = np.uint64(2)
+    u3 = np.uint64(3)
+    uw = np.uint64(in_w)
     if interp == 0:
-        for j in range(jlo, jhi):
-            orow[j] = plane[off[j]]
+        for j in range(np.uint64(jlo), np.uint64(jhi)):
+            orow[j] = plane[np.uint64(off[j])]
     elif interp == 1:
+        # gather the taps (scalar loads, no arithmetic), then interpolate in a vectorised pass
+        t00, t01, t10, t11 = tscr[0], tscr[1], tscr[2], tscr[3]
+        for j in range(np.uint64(jlo), np.uint64(jhi)):
+            o = np.uint64(off[j])
+            t00[j] = plane[o]
+            t01[j] = plane[o + u1]
+            t10[j] = plane[o + uw]
+            t11[j] = plane[o + uw + u1]
         fx = fscr[1]
         fy = fscr[3]
-        for j in range(jlo, jhi):
-            o = off[j]
-            p00 = _as_work(plane[o], plane)
-            p01 = _as_work(plane[o + 1], plane)
-            p10 = _as_work(plane[o + in_w], plane)
-            p11 = _as_work(plane[o + in_w + 1], plane)
+        for j in range(np.uint64(jlo), np.uint64(jhi)):
+            p00 = _as_work(t00[j], plane)
+            p01 = _as_work(t01[j], plane)
+            p10 = _as_work(t10[j], plane)
+            p11 = _as_work(t11[j], plane)
             top = p00 + fx[j] * (p01 - p00)
             bot = p10 + fx[j] * (p11 - p10)
             _put(orow, j, top + fy[j] * (bot - top))
     else:
+        for j in range(np.uint64(jlo), np.uint64(jhi)):
+            o = np.uint64(off[j])
+            for ty in range(4):
+                tscr[4 * ty, j] = plane[o]
+                tscr[4 * ty + 1, j] = plane[o + u1]
+                tscr[4 * ty + 2, j] = plane[o + u2]
+                tscr[4 * ty + 3, j] = plane[o + u3]
+                o += uw
         wx0, wx1, wx2, wx3 = fscr[0], fscr[1], fscr[2], fscr[3]
         wy0, wy1, wy2, wy3 = fscr[4], fscr[5], fscr[6], fscr[7]
-        for j in range(jlo, jhi):
-            o = off[j]
+        q0, q1, q2, q3, q4, q5, q6, q7 = tscr[0], tscr[1], tscr[2], tscr[3], tscr[4], tscr[5], tscr[6], tscr[7]
+        q8, q9, q10, q11, q12, q13, q14, q15 = (tscr[8], tscr[9], tscr[10], tscr[11], tscr[12], tscr[13], tscr[14],
+                                                tscr[15])
+        for j in range(np.uint64(jlo), np.uint64(jhi)):
             a0, a1, a2, a3 = wx0[j], wx1[j], wx2[j], wx3[j]
-            r0 = (a0 * _as_work(plane[o], plane) + a1 * _as_work(plane[o + 1], plane)
-                  + a2 * _as_work(plane[o + 2], plane) + a3 * _as_work(plane[o + 3], plane))
-            o += in_w
-            r1 = (a0 * _as_work(plane[o], plane) + a1 * _as_work(plane[o + 1], plane)
-                  + a2 * _as_work(plane[o + 2], plane) + a3 * _as_work(plane[o + 3], plane))
-            o += in_w
-            r2 = (a0 * _as_work(plane[o], plane) + a1 * _as_work(plane[o + 1], plane)
-                  + a2 * _as_work(plane[o + 2], plane) + a3 * _as_work(plane[o + 3], plane))
-            o += in_w
-            r3 = (a0 * _as_work(plane[o], plane) + a1 * _as_work(plane[o + 1], plane)
-                  + a2 * _as_work(plane[o + 2], plane) + a3 * _as_work(plane[o + 3], plane))
+            r0 = (a0 * _as_work(q0[j], plane) + a1 * _as_work(q1[j], plane)
+                  + a2 * _as_work(q2[j], plane) + a3 * _as_work(q3[j], plane))
+            r1 = (a0 * _as_work(q4[j], plane) + a1 * _as_work(q5[j], plane)
+                  + a2 * _as_work(q6[j], plane) + a3 * _as_work(q7[j], plane))
+            r2 = (a0 * _as_work(q8[j], plane) + a1 * _as_work(q9[j], plane)
+                  + a2 * _as_work(q10[j], plane) + a3 * _as_work(q11[j], plane))
+            r3 = (a0 * _as_work(q12[j], plane) + a1 * _as_work(q13[j], plane)
+                  + a2 * _as_work(q14[j], plane) + a3 * _as_work(q15[j], plane))
             _put(orow, j, wy0[j] * r0 + wy1[j] * r1 + wy2[j] * r2 + wy3[j] * r3)
 
 
@@ -195,7 +217,7 @@ def _tap(iscr, j, t, K, inner, in_w, in_h, y):  # pragma: no cover - numba
 def _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm):  # pragma: no cover - numba
     """0 invalid, 2 valid (generic sum); stores 1/sum of the valid weights for renormalize."""
     good = True
-    wsum = fscr[2 * K, j] * 0.0
+    wsum = fscr[0, j] * 0.0
     for ty in range(K):
         yy = _tap(iscr, j, ty, K, inner, in_w, in_h, True)
         wyv = fscr[K + ty, j]
@@ -221,7 +243,7 @@ def _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm):  
 def _generic(plane, orow, mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, fill_value,
              renorm):  # pragma: no cover - numba
     """One band of one valid pixel through the tap rule (fill mode, mask, renormalize)."""
-    acc = fscr[2 * K, j] * 0.0
+    acc = fscr[0, j] * 0.0
     for ty in range(K):
         yy = _tap(iscr, j, ty, K, inner, in_w, in_h, True)
         wyv = fscr[K + ty, j]
@@ -242,8 +264,8 @@ def _generic(plane, orow, mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mo
 
 @nb.njit(cache=True, nogil=True)
 def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode, fill_value, out_fill, renorm,
-          a, skip_valid_rows, row_ok, iscr, fscr, st):  # pragma: no cover - numba
-    """Output rows ``[r0, r1)``; ``iscr``/``fscr``/``st`` are this chunk's scratch rows.
+          a, skip_valid_rows, row_ok, iscr, fscr, tscr, st):  # pragma: no cover - numba
+    """Output rows ``[r0, r1)``; ``iscr``/``fscr``/``tscr``/``st`` are this chunk's scratch rows.
 
     ``src`` is ``(bands, in_h * in_w)`` and ``mask`` ``(planes, in_h * in_w)`` (flat planes).
     """
@@ -251,7 +273,6 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
     nm = dmask.shape[0]
     out_w = dst.shape[2]
     K = 1 if interp == 0 else (2 if interp == 1 else 4)
-    before = 1 if interp == 2 else 0  # taps before the base index
     half = 0.0 if interp == 0 else 0.5  # nearest: pixel containing the point; else centre-based
     off = iscr[_I_OFF]
     bxs = iscr[_I_BX]
@@ -261,49 +282,67 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
         yc = i + 0.5
         xr = m[0] * 0.5 + m[1] * yc + m[2] - half
         yr = m[3] * 0.5 + m[4] * yc + m[5] - half
-        jlo = out_w
-        jhi = 0
-        ninner = 0
-        for j in range(out_w):
-            xs = xr + m[0] * j
-            ys = yr + m[3] * j
-            xs = xs if xs > -_BIG else -_BIG  # also maps NaN (overflowed matrices) far outside
-            xs = xs if xs < _BIG else _BIG
-            ys = ys if ys > -_BIG else -_BIG
-            ys = ys if ys < _BIG else _BIG
-            fxs = np.floor(xs)
-            fys = np.floor(ys)
-            fx = xs - fxs
-            fy = ys - fys
-            bx = np.int64(fxs) - before
-            by = np.int64(fys) - before
-            bxs[j] = bx
-            bys[j] = by
-            if interp == 0:
+        m0 = m[0]
+        m3 = m[3]
+        # coordinates, base taps, flat offsets and weights of the whole row: one vectorisable loop
+        if interp == 0:
+            for j in range(out_w):
+                fxs = np.floor(xr + m0 * j)
+                fys = np.floor(yr + m3 * j)
+                bx = np.int64(fxs)
+                by = np.int64(fys)
+                bxs[j] = bx
+                bys[j] = by
+                off[j] = by * in_w + bx
                 fscr[0, j] = 1.0
                 fscr[1, j] = 1.0
-            elif interp == 1:
+        elif interp == 1:
+            for j in range(out_w):
+                xs = xr + m0 * j
+                ys = yr + m3 * j
+                fxs = np.floor(xs)
+                fys = np.floor(ys)
+                fx = xs - fxs
+                fy = ys - fys
+                bx = np.int64(fxs)
+                by = np.int64(fys)
+                bxs[j] = bx
+                bys[j] = by
+                off[j] = by * in_w + bx
                 fscr[0, j] = 1.0 - fx
                 fscr[1, j] = fx
                 fscr[2, j] = 1.0 - fy
                 fscr[3, j] = fy
-            else:
+        else:
+            for j in range(out_w):
+                xs = xr + m0 * j
+                ys = yr + m3 * j
+                fxs = np.floor(xs)
+                fys = np.floor(ys)
+                fx = xs - fxs
+                fy = ys - fys
+                bx = np.int64(fxs) - 1
+                by = np.int64(fys) - 1
+                bxs[j] = bx
+                bys[j] = by
+                off[j] = by * in_w + bx
                 for t in range(4):
                     fscr[t, j] = _cubic(fx - (t - 1), a)
                     fscr[4 + t, j] = _cubic(fy - (t - 1), a)
-            fscr[2 * K, j] = 1.0
-            if bx >= 0 and bx + K <= in_w and by >= 0 and by + K <= in_h:
-                off[j] = by * in_w + bx
-                ninner += 1
-                jlo = min(jlo, j)
-                jhi = j + 1
-        if ninner != jhi - jlo:  # not one run (only for pathological matrices): everything generic
+        # the interior run: floor() of an affine coordinate is monotonic along the row, so the
+        # pixels with every tap inside are one run [jlo, jhi), found from both ends
+        jlo = 0
+        while jlo < out_w and not (bxs[jlo] >= 0 and bxs[jlo] + K <= in_w and bys[jlo] >= 0
+                                   and bys[jlo] + K <= in_h):
+            jlo += 1
+        jhi = out_w
+        while jhi > jlo and not (bxs[jhi - 1] >= 0 and bxs[jhi - 1] + K <= in_w and bys[jhi - 1] >= 0
+                                 and bys[jhi - 1] + K <= in_h):
+            jhi -= 1
+        if jhi == jlo:
             jlo = jhi = 0
-        elif ninner == 0:
-            jlo = jhi = 0
-        for j in range(out_w):
-            if j >= jlo and j < jhi:
-                continue
+        for jb in range(out_w - jhi + jlo):  # the pixels outside the interior run
+            j = jb if jb < jlo else jb + jhi - jlo
             for t in range(K):
                 iscr[_I_G + t, j] = _map_index(bxs[j] + t, in_w, mode)
                 iscr[_I_G + K + t, j] = _map_index(bys[j] + t, in_h, mode)
@@ -312,29 +351,30 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
             # status of border pixels (generic path): 0 invalid, 2 valid
             if p == 0 or not all_valid:  # with an all-valid input every plane has the same status
                 border_valid = True
-                for j in range(out_w):
-                    if j >= jlo and j < jhi:
-                        continue
+                for jb in range(out_w - jhi + jlo):  # the pixels outside the interior run
+                    j = jb if jb < jlo else jb + jhi - jlo
                     st[j] = _status(mk, all_valid, iscr, fscr, j, K, False, in_w, in_h, mode, renorm)
                     border_valid = border_valid and st[j] != 0
             row_valid = border_valid
             # interior: all taps inside; with a mask, AND their mask bytes, fix up the rest later
             nbad = 0
             if not all_valid and jhi > jlo:
+                u1 = np.uint64(1)
+                uw = np.uint64(in_w)
                 if interp == 0:
-                    for j in range(jlo, jhi):
-                        st[j] = mk[off[j]]
+                    for j in range(np.uint64(jlo), np.uint64(jhi)):
+                        st[j] = mk[np.uint64(off[j])]
                 elif interp == 1:
-                    for j in range(jlo, jhi):
-                        o = off[j]
-                        st[j] = mk[o] & mk[o + 1] & mk[o + in_w] & mk[o + in_w + 1]
+                    for j in range(np.uint64(jlo), np.uint64(jhi)):
+                        o = np.uint64(off[j])
+                        st[j] = mk[o] & mk[o + u1] & mk[o + uw] & mk[o + uw + u1]
                 else:
-                    for j in range(jlo, jhi):
-                        o = off[j]
+                    for j in range(np.uint64(jlo), np.uint64(jhi)):
+                        q = np.uint64(off[j])
                         v = True
-                        for ty in range(4):
-                            q = o + ty * in_w
-                            v = v & mk[q] & mk[q + 1] & mk[q + 2] & mk[q + 3]
+                        for _ in range(4):
+                            v = v & mk[q] & mk[q + u1] & mk[q + u1 + u1] & mk[q + u1 + u1 + u1]
+                            q += uw
                         st[j] = v
                 for j in range(jlo, jhi):
                     if st[j] == 0:
@@ -349,8 +389,10 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                 row_ok[p, i] = 1
             else:
                 mrow = dmask[p, i]
-                for j in range(out_w):
-                    mrow[j] = st[j] != 0 if (j < jlo or j >= jhi) else True
+                mrow[jlo:jhi] = True
+                for jb in range(out_w - jhi + jlo):  # the pixels outside the interior run
+                    j = jb if jb < jlo else jb + jhi - jlo
+                    mrow[j] = st[j] != 0
                 for k in range(nbad):
                     j = bad[k]
                     mrow[j] = st[j] != 0
@@ -360,7 +402,7 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                 plane = src[b]
                 orow = dst[b, i]
                 if jhi > jlo:
-                    _interior(plane, orow, iscr, fscr, jlo, jhi, in_w, interp)
+                    _interior(plane, orow, iscr, fscr, tscr, jlo, jhi, in_w, interp)
                 for k in range(nbad):
                     j = bad[k]
                     if st[j] == 0:
@@ -368,9 +410,8 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                     else:
                         _generic(plane, orow, mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, fill_value,
                                  renorm)
-                for j in range(out_w):
-                    if j >= jlo and j < jhi:
-                        continue
+                for jb in range(out_w - jhi + jlo):  # the pixels outside the interior run
+                    j = jb if jb < jlo else jb + jhi - jlo
                     if st[j] == 0:
                         orow[j] = out_fill
                     else:
@@ -380,21 +421,21 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, fill_value, out_fill, renorm,
-                   a, skip_valid_rows, row_ok, iscr, fscr, st):  # pragma: no cover - numba
+                   a, skip_valid_rows, row_ok, iscr, fscr, tscr, st):  # pragma: no cover - numba
     """The one parallel region: chunks of output rows, each with its own scratch (allocated outside)."""
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
         _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, c * out_h // nchunks, (c + 1) * out_h // nchunks,
-              interp, mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[c], fscr[c], st[c])
+              interp, mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[c], fscr[c], tscr[c], st[c])
 
 
 @nb.njit(cache=True, nogil=True)
 def _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, fill_value, out_fill, renorm,
-                 a, skip_valid_rows, row_ok, iscr, fscr, st):  # pragma: no cover - numba
+                 a, skip_valid_rows, row_ok, iscr, fscr, tscr, st):  # pragma: no cover - numba
     """The serial twin of :func:`_warp_parallel` (one chunk), for warps too small to pay for threads."""
     _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, 0, dst.shape[1], interp, mode, fill_value, out_fill,
-          renorm, a, skip_valid_rows, row_ok, iscr[0], fscr[0], st[0])
+          renorm, a, skip_valid_rows, row_ok, iscr[0], fscr[0], tscr[0], st[0])
 
 
 _NO_ROWS = np.zeros((1, 1), dtype=np.uint8)
@@ -499,8 +540,11 @@ def warp_affine(
     if m.shape not in ((3, 3), (2, 3)):
         raise ParameterError(f"matrix must be 3x3 or 2x3, got shape {m.shape}")
     m = np.ascontiguousarray(m[:2]).reshape(6)
-    if not np.isfinite(m).all():
-        raise ParameterError(f"matrix must be finite, got {m.reshape(2, 3).tolist()}")
+    corners = m.reshape(2, 3) @ np.array([[0.5, out_w - 0.5, 0.5, out_w - 0.5], [0.5, 0.5, out_h - 0.5, out_h - 0.5],
+                                          [1.0, 1.0, 1.0, 1.0]])
+    if not (np.isfinite(m).all() and np.abs(corners).max() < _BIG):
+        raise ParameterError(f"matrix must be finite and map the output within +-{_BIG:g} pixels, "
+                             f"got {m.reshape(2, 3).tolist()}")
     if mask is None:
         nm, all_valid, mask2 = 1, True, _ALL_VALID_MASK
     else:
@@ -532,11 +576,12 @@ def warp_affine(
     iscr = np.empty((nchunks, _I_G + 2 * K, out_w), dtype=np.int64)
     fscr = np.empty((nchunks, 2 * K + 1, out_w), dtype=_work_dtype(dt))
     st = np.empty((nchunks, out_w), dtype=np.uint8)
+    tscr = np.empty((nchunks, K * K if interp else 1, out_w), dtype=dt)
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
     kernel = _warp_parallel if nchunks > 1 else _warp_serial
     with threads.launch_lock:
         kernel(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, interp, mode, float(fill_value), dt.type(out_fill),
-               bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, st)
+               bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st)
     if not skip:
         return dst, dmask
     if row_ok.all():
