@@ -54,8 +54,12 @@ def _cubic(t: np.ndarray, a: float = CUBIC_A) -> np.ndarray:
 
 def reference_warp(src: np.ndarray, mask: np.ndarray, m: np.ndarray, out_shape: tuple[int, int], interp: str,
                    fill: str, fill_value: float = 0.0, out_fill: float = 0.0,
-                   renormalize: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """float64 numpy warp with the kernel's documented rules."""
+                   renormalize: bool = False, cond: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """float64 numpy warp with the kernel's documented rules.
+
+    ``cond``, if given (planes, rows, cols), receives each pixel's condition number
+    ``sum |w| / |sum w|`` over the valid taps: how much renormalising amplifies rounding.
+    """
     nb, ih, iw = src.shape
     oh, ow = out_shape
     ii, jj = np.mgrid[0:oh, 0:ow].astype(np.float64)
@@ -82,6 +86,7 @@ def reference_warp(src: np.ndarray, mask: np.ndarray, m: np.ndarray, out_shape: 
         bands = range(nb) if nm == 1 else [p]
         acc = np.zeros((nb, oh, ow))
         wsum = np.zeros((oh, ow))
+        wabs = np.zeros((oh, ow))
         good = np.ones((oh, ow), bool)
         for ty, oy in enumerate(offs):
             yy = _map(y0 + oy, ih, fill)
@@ -91,11 +96,14 @@ def reference_warp(src: np.ndarray, mask: np.ndarray, m: np.ndarray, out_shape: 
                 outside = (yy < 0) | (xx < 0)
                 tap_valid = np.where(outside, fill == "constant", mk[yy.clip(0), xx.clip(0)])
                 wsum += np.where(tap_valid, w, 0.0)
+                wabs += np.where(tap_valid, np.abs(w), 0.0)
                 good &= tap_valid | (w == 0.0)
                 use = tap_valid & (w != 0.0)
                 for b in bands:
                     v = np.where(outside, fill_value, data[b][yy.clip(0), xx.clip(0)])
                     acc[b] += np.where(use, w * np.where(use, v, 0.0), 0.0)
+        if cond is not None:
+            cond[p] = np.where(np.abs(wsum) > 1e-6, wabs / np.maximum(np.abs(wsum), 1e-6), 1.0)
         if renormalize:
             good = np.abs(wsum) > 1e-6
             for b in bands:
@@ -135,20 +143,31 @@ def _data(rng: np.random.Generator, bands: int, h: int, w: int, dtype: str) -> n
     return rng.integers(info.min, info.max, (bands, h, w), endpoint=True, dtype=dt)
 
 
-def _assert_close(out: np.ndarray, ref: np.ndarray, src: np.ndarray) -> None:
+def _assert_close(out: np.ndarray, ref: np.ndarray, src: np.ndarray, cond: np.ndarray | None = None) -> None:
+    """1 DN (integers) or 1e-5 of the data's magnitude (float32; 1e-9 float64).
+
+    ``cond`` (renormalised pixels' ``sum |w| / |sum w|``) widens the bound where renormalising
+    over nearly cancelling cubic weights amplifies the float32 rounding of the weights.
+    """
+    amp = 1.0 if cond is None else np.broadcast_to(cond if cond.shape[0] == out.shape[0] else cond[:1], out.shape)
+    diff = np.abs(out.astype(np.float64) - ref.astype(np.float64))
     if src.dtype.kind in "iu":
-        diff = np.abs(out.astype(np.float64) - ref.astype(np.float64))
-        assert diff.max(initial=0) <= 1, diff.max()
+        bits = 2.0**-23 if np.dtype(src.dtype).itemsize < 4 else 2.0**-52
+        tol = 1.0 + 16 * bits * np.abs(ref.astype(np.float64)) * (amp - 1.0)
+        assert (diff <= tol).all(), diff.max()
     else:
         scale = max(1.0, float(np.abs(src[np.isfinite(src)]).max(initial=0.0)))
         rel = 1e-5 if src.dtype == np.float32 else 1e-9
-        np.testing.assert_allclose(out, ref, rtol=rel, atol=rel * scale)
+        tol = rel * amp * (scale + np.abs(ref.astype(np.float64)))
+        bad = ~(diff <= tol) & ~(np.isnan(out) & np.isnan(ref))
+        assert not bad.any(), (diff[bad].max(), out[bad][:5], ref[bad][:5])
 
 
+@pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("interp", INTERPS)
-def test_matches_float64_reference(dtype: str, interp: str) -> None:
-    rng = np.random.default_rng(abs(hash((dtype, interp))) % 2**32)
+def test_matches_float64_reference(dtype: str, interp: str, seed: int) -> None:
+    rng = np.random.default_rng([seed, DTYPES.index(dtype), INTERPS.index(interp)])
     for k in range(18):
         ih, iw = rng.integers(1, 23, 2)
         oh, ow = rng.integers(1, 23, 2)
@@ -171,10 +190,11 @@ def test_matches_float64_reference(dtype: str, interp: str) -> None:
         fill_value = float(rng.integers(0, 100))
         out_fill = float(info.max if info is not None else -9999.0)
         out, valid = warp_affine(src, mask, m, (oh, ow), interp, fill, fill_value, out_fill, renorm)
-        ref, rvalid = reference_warp(src, mask, m, (oh, ow), interp, fill, fill_value, out_fill, renorm)
+        cond = np.ones((mask.shape[0], oh, ow))
+        ref, rvalid = reference_warp(src, mask, m, (oh, ow), interp, fill, fill_value, out_fill, renorm, cond)
         assert out.dtype == src.dtype and out.shape == (bands, oh, ow)
         np.testing.assert_array_equal(valid, rvalid, err_msg=f"{fill} renorm={renorm} case {k}")
-        _assert_close(out, ref, src)
+        _assert_close(out, ref, src, cond if renorm else None)
 
 
 @pytest.mark.parametrize("bands", [1, 4, 13, 200])

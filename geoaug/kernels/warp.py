@@ -61,7 +61,7 @@ FILL_MODES = {"nodata": 0, "constant": 1, "edge": 2, "reflect": 3, "mirror": 4, 
 #: the cubic convolution parameter (OpenCV's value)
 CUBIC_A = -0.75
 #: below this many (bands x output pixels x taps) a warp runs on one thread: a parallel launch costs more
-PARALLEL_MIN_WORK = 1 << 18
+PARALLEL_MIN_WORK = 1 << 21
 
 _NODATA, _CONSTANT, _EDGE, _REFLECT, _MIRROR, _WRAP = 0, 1, 2, 3, 4, 5
 _TAPS = (1, 2, 4)
@@ -217,13 +217,13 @@ def _tap(iscr, j, t, K, inner, in_w, in_h, y):  # pragma: no cover - numba
 def _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm):  # pragma: no cover - numba
     """0 invalid, 2 valid (generic sum); stores 1/sum of the valid weights for renormalize."""
     good = True
-    wsum = fscr[0, j] * 0.0
+    wsum = 0.0  # float64: a per-pixel sum (not per band), and renormalised cubic weights can nearly cancel
     for ty in range(K):
         yy = _tap(iscr, j, ty, K, inner, in_w, in_h, True)
         wyv = fscr[K + ty, j]
         for tx in range(K):
             xx = _tap(iscr, j, tx, K, inner, in_w, in_h, False)
-            w = wyv * fscr[tx, j]
+            w = np.float64(wyv) * np.float64(fscr[tx, j])
             if yy < 0 or xx < 0:
                 if mode == _CONSTANT:
                     wsum += w
@@ -278,6 +278,9 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
     bxs = iscr[_I_BX]
     bys = iscr[_I_BY]
     bad = iscr[_I_BAD]
+    if interp == 0:  # nearest: one tap of weight 1, the same for every row
+        fscr[0, :] = 1.0
+        fscr[1, :] = 1.0
     for i in range(r0, r1):
         yc = i + 0.5
         xr = m[0] * 0.5 + m[1] * yc + m[2] - half
@@ -294,8 +297,6 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                 bxs[j] = bx
                 bys[j] = by
                 off[j] = by * in_w + bx
-                fscr[0, j] = 1.0
-                fscr[1, j] = 1.0
         elif interp == 1:
             for j in range(out_w):
                 xs = xr + m0 * j
@@ -572,7 +573,7 @@ def warp_affine(
     K = _TAPS[interp]
     work = nbands * out_h * out_w * K * K
     nthreads = nb.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
-    nchunks = min(out_h, 4 * nthreads) if nthreads > 1 else 1
+    nchunks = min(out_h, 8 * nthreads) if nthreads > 1 else 1
     iscr = np.empty((nchunks, _I_G + 2 * K, out_w), dtype=np.int64)
     fscr = np.empty((nchunks, 2 * K + 1, out_w), dtype=_work_dtype(dt))
     st = np.empty((nchunks, out_w), dtype=np.uint8)
