@@ -33,8 +33,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geoaug import geometry  # noqa: E402
-from geoaug.kernels import warp_affine  # noqa: E402
+from geoaug import geometry
+from geoaug.kernels import warp_affine
 
 SIZES = ("13x64x64", "13x120x120", "12x256x256", "13x512x512", "4x512x512", "1x512x512", "200x256x256")
 DTYPES = ("uint16", "int16", "float32")
