@@ -134,16 +134,6 @@ def _map_index(k, n, mode):  # pragma: no cover - numba
     return -1
 
 
-@nb.njit(cache=True, inline="always")
-def _cubic(t, a):  # pragma: no cover - numba
-    t = abs(t)
-    if t <= 1.0:
-        return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
-    if t < 2.0:
-        return ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
-    return 0.0
-
-
 @nb.njit(cache=True, nogil=True)
 def _interior(plane, orow, iscr, fscr, tscr, jlo, jhi, in_w, interp):  # pragma: no cover - numba
     """Fast path of one band over the interior run ``[jlo, jhi)``: every tap inside, no mask.
@@ -187,22 +177,19 @@ def _interior(plane, orow, iscr, fscr, tscr, jlo, jhi, in_w, interp):  # pragma:
                 tscr[4 * ty + 2, j] = plane[o + u2]
                 tscr[4 * ty + 3, j] = plane[o + u3]
                 o += uw
+        # two short passes rather than one with 24 input streams: LLVM vectorises a loop only when
+        # its runtime alias checks stay few (at most 8 inputs against the output here)
         wx0, wx1, wx2, wx3 = fscr[0], fscr[1], fscr[2], fscr[3]
+        for ty in range(4):
+            r = fscr[9 + ty]
+            q0, q1, q2, q3 = tscr[4 * ty], tscr[4 * ty + 1], tscr[4 * ty + 2], tscr[4 * ty + 3]
+            for j in range(np.uint64(jlo), np.uint64(jhi)):
+                r[j] = (wx0[j] * _as_work(q0[j], plane) + wx1[j] * _as_work(q1[j], plane)
+                        + wx2[j] * _as_work(q2[j], plane) + wx3[j] * _as_work(q3[j], plane))
         wy0, wy1, wy2, wy3 = fscr[4], fscr[5], fscr[6], fscr[7]
-        q0, q1, q2, q3, q4, q5, q6, q7 = tscr[0], tscr[1], tscr[2], tscr[3], tscr[4], tscr[5], tscr[6], tscr[7]
-        q8, q9, q10, q11, q12, q13, q14, q15 = (tscr[8], tscr[9], tscr[10], tscr[11], tscr[12], tscr[13], tscr[14],
-                                                tscr[15])
+        r0, r1, r2, r3 = fscr[9], fscr[10], fscr[11], fscr[12]
         for j in range(np.uint64(jlo), np.uint64(jhi)):
-            a0, a1, a2, a3 = wx0[j], wx1[j], wx2[j], wx3[j]
-            r0 = (a0 * _as_work(q0[j], plane) + a1 * _as_work(q1[j], plane)
-                  + a2 * _as_work(q2[j], plane) + a3 * _as_work(q3[j], plane))
-            r1 = (a0 * _as_work(q4[j], plane) + a1 * _as_work(q5[j], plane)
-                  + a2 * _as_work(q6[j], plane) + a3 * _as_work(q7[j], plane))
-            r2 = (a0 * _as_work(q8[j], plane) + a1 * _as_work(q9[j], plane)
-                  + a2 * _as_work(q10[j], plane) + a3 * _as_work(q11[j], plane))
-            r3 = (a0 * _as_work(q12[j], plane) + a1 * _as_work(q13[j], plane)
-                  + a2 * _as_work(q14[j], plane) + a3 * _as_work(q15[j], plane))
-            _put(orow, j, wy0[j] * r0 + wy1[j] * r1 + wy2[j] * r2 + wy3[j] * r3)
+            _put(orow, j, wy0[j] * r0[j] + wy1[j] * r1[j] + wy2[j] * r2[j] + wy3[j] * r3[j])
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -327,9 +314,22 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                 bxs[j] = bx
                 bys[j] = by
                 off[j] = by * in_w + bx
-                for t in range(4):
-                    fscr[t, j] = _cubic(fx - (t - 1), a)
-                    fscr[4 + t, j] = _cubic(fy - (t - 1), a)
+                # Keys weights at distances 1+f, f, 1-f, 2-f: each distance's branch of the kernel for
+                # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises
+                t = 1.0 + fx
+                fscr[0, j] = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+                fscr[1, j] = ((a + 2.0) * fx - (a + 3.0)) * fx * fx + 1.0
+                t = 1.0 - fx
+                fscr[2, j] = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+                t = 2.0 - fx
+                fscr[3, j] = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+                t = 1.0 + fy
+                fscr[4, j] = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+                fscr[5, j] = ((a + 2.0) * fy - (a + 3.0)) * fy * fy + 1.0
+                t = 1.0 - fy
+                fscr[6, j] = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+                t = 2.0 - fy
+                fscr[7, j] = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
         # the interior run: floor() of an affine coordinate is monotonic along the row, so the
         # pixels with every tap inside are one run [jlo, jhi), found from both ends
         jlo = 0
@@ -575,7 +575,7 @@ def warp_affine(
     nthreads = nb.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
     nchunks = min(out_h, 8 * nthreads) if nthreads > 1 else 1
     iscr = np.empty((nchunks, _I_G + 2 * K, out_w), dtype=np.int64)
-    fscr = np.empty((nchunks, 2 * K + 1, out_w), dtype=_work_dtype(dt))
+    fscr = np.empty((nchunks, 2 * K + 1 + (4 if interp == 2 else 0), out_w), dtype=_work_dtype(dt))
     st = np.empty((nchunks, out_w), dtype=np.uint8)
     tscr = np.empty((nchunks, K * K if interp else 1, out_w), dtype=dt)
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
