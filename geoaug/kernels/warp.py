@@ -362,29 +362,44 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
             if not all_valid and jhi > jlo:
                 u1 = np.uint64(1)
                 uw = np.uint64(in_w)
+                # per interior pixel: (every tap valid) + (any tap valid), so 2 all, 0 none, 1 mixed
                 if interp == 0:
                     for j in range(np.uint64(jlo), np.uint64(jhi)):
-                        st[j] = mk[np.uint64(off[j])]
+                        st[j] = mk[np.uint64(off[j])] * np.uint8(2)
                 elif interp == 1:
                     for j in range(np.uint64(jlo), np.uint64(jhi)):
                         o = np.uint64(off[j])
-                        st[j] = mk[o] & mk[o + u1] & mk[o + uw] & mk[o + uw + u1]
+                        v0 = mk[o]
+                        v1 = mk[o + u1]
+                        v2 = mk[o + uw]
+                        v3 = mk[o + uw + u1]
+                        st[j] = np.uint8(v0 & v1 & v2 & v3) + np.uint8(v0 | v1 | v2 | v3)
                 else:
                     for j in range(np.uint64(jlo), np.uint64(jhi)):
                         q = np.uint64(off[j])
-                        v = True
+                        va = True
+                        vo = False
                         for _ in range(4):
-                            v = v & mk[q] & mk[q + u1] & mk[q + u1 + u1] & mk[q + u1 + u1 + u1]
+                            v0 = mk[q]
+                            v1 = mk[q + u1]
+                            v2 = mk[q + u1 + u1]
+                            v3 = mk[q + u1 + u1 + u1]
+                            va = va & v0 & v1 & v2 & v3
+                            vo = vo | v0 | v1 | v2 | v3
                             q += uw
-                        st[j] = v
+                        st[j] = np.uint8(va) + np.uint8(vo)
                 for j in range(jlo, jhi):
-                    if st[j] == 0:
+                    if st[j] != 2:
                         bad[nbad] = j
                         nbad += 1
+                # no valid tap: invalid outright; mixed: the weights decide (a tap of weight 0 does not count)
                 for k in range(nbad):
                     j = bad[k]
-                    st[j] = _status(mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, renorm)
-                    row_valid = row_valid and st[j] != 0
+                    if st[j] == 0:
+                        row_valid = False
+                    else:
+                        st[j] = _status(mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, renorm)
+                        row_valid = row_valid and st[j] != 0
             # the output mask row
             if skip_valid_rows and row_valid:
                 row_ok[p, i] = 1
