@@ -10,35 +10,43 @@ Conventions
   (``floor(x), floor(y)``); bilinear and cubic interpolate between input pixel
   centres. Cubic is the Keys convolution kernel with ``a = -0.75`` (OpenCV's
   ``INTER_CUBIC``, so OpenCV/albumentations outputs can be matched).
-* The source coordinate (float64), the integer base tap and the weights (work
-  dtype, below) are computed **once per output pixel** for a whole output row,
-  into small per-chunk scratch rows, and shared by every band. Then the band
-  loop runs outside and the pixel loop inside, so each band's interior is one
-  contiguous, branch-free run of outputs that the compiler vectorises.
+* The source coordinate (float64), the integer base tap, its flat offset and
+  the weights (work dtype, below) are computed **once per output pixel** for a
+  whole output row, in one vectorised pass, into small per-chunk scratch rows
+  allocated outside the kernel, and shared by every band. Then the band loop
+  runs outside and the pixel loop inside: per band, the taps of the row's
+  interior run are gathered into scratch (plain loads, unsigned indexes: no
+  negative-index wraparound code), and a second, branch-free pass over those
+  contiguous rows interpolates, rounds and stores; the compiler vectorises it.
 * Interior and border: in an output row, the pixels whose taps all lie inside
   the input form one contiguous run (the matrix is affine, so ``floor`` of the
-  source coordinate is monotonic along the row). That run takes the fast path;
-  the pixels before and after it take the generic path, which maps each tap
-  through the fill mode.
+  source coordinate is monotonic along the row), found from both ends. That run
+  takes the fast path; the pixels before and after it take the generic path,
+  which maps each tap through the fill mode.
 * Validity: an output pixel is valid only if every input tap with non-zero
   weight is valid; with ``renormalize`` it is valid when the valid taps' weights
-  do not sum to zero, and the value is the weighted mean over the valid taps.
-  Taps outside the input follow the fill mode: ``nodata`` makes them invalid;
-  ``constant`` gives them the value ``fill_value`` (valid); ``edge``/``reflect``/
-  ``mirror``/``wrap`` map them back inside.
+  do not sum to zero (``|sum| > 1e-6``, summed per pixel in float64), and the
+  value is the weighted mean over the valid taps. Taps outside the input follow
+  the fill mode: ``nodata`` makes them invalid; ``constant`` gives them the
+  value ``fill_value`` (valid); ``edge``/``reflect``/``mirror``/``wrap`` map
+  them back inside.
 * All-valid input (``mask`` is None or all True) never reads a mask: the
-  interior run is computed straight. Otherwise one cheap pass per output row
-  and mask plane ANDs the taps' mask bytes; the interior run is still computed
-  branch-free and only the pixels with an invalid tap are fixed up afterwards
-  (set to ``out_fill``, or recomputed over their valid non-zero-weight taps).
+  interior run is computed straight. Otherwise one pass per output row and mask
+  plane sorts the interior pixels by their taps' mask bytes into all valid,
+  none valid (invalid) and mixed (the weights decide); the interior run is still
+  computed branch-free for every band and only the other pixels are fixed up
+  afterwards (``out_fill``, or a sum over their valid non-zero-weight taps).
 * Work dtype: uint8, uint16, int16 and float32 are computed in float32, never
   float64 (within 1 DN, resp. 1e-5 of the data's magnitude, of a float64
-  computation); int32 and float64 in float64 (float32 cannot hold int32 values).
-  Integers are rounded half to even and saturated to the dtype's range.
-* Memory: outputs are allocated with numpy outside the kernels (or given by the
-  caller with ``out=`` / ``out_mask=``); nothing is allocated inside the
-  parallel loop. One parallel region per call, over chunks of output rows, and
-  only above :data:`PARALLEL_MIN_WORK`; smaller warps run serially.
+  computation; ``tests/test_warp_kernel.py`` checks it against a numpy float64
+  implementation); int32 and float64 in float64 (float32 cannot hold int32
+  values). Integers are rounded half to even and saturated to the dtype's range.
+* Memory and threads: outputs are allocated with numpy outside the kernels (or
+  given by the caller with ``out=`` / ``out_mask=``, reusable across calls);
+  nothing is allocated inside the parallel loop. At most one parallel region
+  per call, over chunks of output rows, and only above :data:`PARALLEL_MIN_WORK`
+  (bands x output pixels x taps) when numba has more than one thread; smaller
+  warps run the serial twin. Every launch holds ``threads.launch_lock``.
 """
 
 from __future__ import annotations
