@@ -15,7 +15,8 @@ writing into a preallocated output:
 * **cv/4**: ``cv2.warpAffine`` on HWC chunks of at most 4 bands (prepared before timing).
 
 Columns: ``ratio`` = geoaug / fastest OpenCV way, ``vs band`` = geoaug / cv per band,
-``vs 4`` = geoaug / cv chunks of 4, ``nodata`` = nodata / all-valid geoaug time.
+``vs 4`` = geoaug / cv chunks of 4, ``nodata`` = nodata / all-valid geoaug time,
+``n/1`` = geoaug at this thread count / geoaug on one thread (timed in the same loop).
 The matrix rotates by 17 degrees and zooms by 1.1 about the centre (the output is the
 input's size). Thread counts are set with ``cv2.setNumThreads`` and ``numba.set_num_threads``.
 """
@@ -77,6 +78,13 @@ def bench_case(bands: int, h: int, w: int, dtype: str, interp: str, repeat: int)
     def geo_nodata() -> None:
         warp_affine(src, collar, m, (h, w), interp, out=out, out_mask=out_mask)
 
+    threads = numba.get_num_threads()
+
+    def geo_one_thread() -> None:
+        numba.set_num_threads(1)
+        warp_affine(src, mask, m, (h, w), interp, out=out, out_mask=out_mask)
+        numba.set_num_threads(threads)
+
     def per_band() -> None:
         for b in range(bands):
             cv2.warpAffine(src[b], mc, (w, h), dst=dst[b], flags=flag, borderMode=cv2.BORDER_CONSTANT)
@@ -86,8 +94,12 @@ def bench_case(bands: int, h: int, w: int, dtype: str, interp: str, repeat: int)
             cv2.warpAffine(c, mc, (w, h), dst=d if d.shape[2] > 1 else d[:, :, 0], flags=flag,
                            borderMode=cv2.BORDER_CONSTANT)
 
-    t = _best({"geo": geo, "nodata": geo_nodata, "band": per_band, "four": by_four}, repeat)
+    funcs = {"geo": geo, "nodata": geo_nodata, "band": per_band, "four": by_four}
+    if threads > 1:
+        funcs["geo1"] = geo_one_thread
+    t = _best(funcs, repeat)
     return {
+        "n/1": t["geo"] / t["geo1"] if threads > 1 else 1.0,
         "ratio": t["geo"] / min(t["band"], t["four"]),
         "vs band": t["geo"] / t["band"],
         "vs 4": t["geo"] / t["four"],
@@ -104,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--repeat", type=int, default=21)
     args = ap.parse_args(argv)
-    print(f"{'case':<14}{'dtype':<9}{'interp':<10}{'thr':>4}{'ratio':>8}{'vs band':>9}{'vs 4':>7}{'nodata':>8}")
+    print(f"{'case':<14}{'dtype':<9}{'interp':<10}{'thr':>4}{'ratio':>8}{'vs band':>9}{'vs 4':>7}{'nodata':>8}"
+          f"{'n/1':>6}")
     for n in args.threads:
         cv2.setNumThreads(n)
         numba.set_num_threads(n)
@@ -114,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
                 for interp in args.interps:
                     r = bench_case(bands, h, w, dtype, interp, args.repeat)
                     print(f"{size:<14}{dtype:<9}{interp:<10}{n:>4}{r['ratio']:>8.2f}{r['vs band']:>9.2f}"
-                          f"{r['vs 4']:>7.2f}{r['nodata']:>8.2f}", flush=True)
+                          f"{r['vs 4']:>7.2f}{r['nodata']:>8.2f}{r['n/1']:>6.2f}", flush=True)
 
 
 if __name__ == "__main__":
