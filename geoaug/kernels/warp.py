@@ -4,31 +4,62 @@ Conventions
 -----------
 * ``m`` holds the first two rows of the 3x3 matrix that maps **output** pixel
   coordinates to **input** pixel coordinates, pixel-corner origin (GDAL/rasterio):
-  the centre of output pixel ``(i, j)`` is ``(j + 0.5, i + 0.5)``.
+  the centre of output pixel ``(i, j)`` is ``(j + 0.5, i + 0.5)``. The third row
+  is not read (the map is affine).
 * nearest copies the input pixel that contains the source point
   (``floor(x), floor(y)``); bilinear and cubic interpolate between input pixel
   centres. Cubic is the Keys convolution kernel with ``a = -0.75`` (OpenCV's
   ``INTER_CUBIC``, so OpenCV/albumentations outputs can be matched).
-* The source coordinate is computed once per output pixel; the band loop is
-  inside, reusing indexes and weights.
+* The source coordinate (float64), the integer base tap, its flat offset and
+  the weights (work dtype, below) are computed **once per output pixel** for a
+  whole output row, in one vectorised pass, into small per-chunk scratch rows
+  allocated outside the kernel, and shared by every band. Then the band loop
+  runs outside and the pixel loop inside: per band, the taps of the row's
+  interior run are gathered into scratch (plain loads, unsigned indexes: no
+  negative-index wraparound code), and a second, branch-free pass over those
+  contiguous rows interpolates, rounds and stores; the compiler vectorises it.
+* Interior and border: in an output row, the pixels whose taps all lie inside
+  the input form one contiguous run (the matrix is affine, so ``floor`` of the
+  source coordinate is monotonic along the row), found from both ends. That run
+  takes the fast path; the pixels before and after it take the generic path,
+  which maps each tap through the fill mode.
 * Validity: an output pixel is valid only if every input tap with non-zero
-  weight is valid; with ``renormalize`` it is valid when any tap is, and the
-  value is the weighted mean over the valid taps. Taps outside the input
-  follow the fill mode: ``nodata`` makes them invalid; ``constant`` gives them
-  the value ``fill_value`` (valid); ``edge``/``reflect``/``mirror``/``wrap``
-  map them back inside.
-* Integers are computed in float32 (int32 in float64), rounded half to even
-  and saturated to the dtype's range; float32 in float32; float64 in float64.
+  weight is valid; with ``renormalize`` it is valid when the valid taps' weights
+  do not sum to zero (``|sum| > 1e-6``, summed per pixel in float64), and the
+  value is the weighted mean over the valid taps. Taps outside the input follow
+  the fill mode: ``nodata`` makes them invalid; ``constant`` gives them the
+  value ``fill_value`` (valid); ``edge``/``reflect``/``mirror``/``wrap`` map
+  them back inside.
+* All-valid input (``mask`` is None or all True) never reads a mask: the
+  interior run is computed straight. Otherwise one pass per output row and mask
+  plane sorts the interior pixels by their taps' mask bytes into all valid,
+  none valid (invalid) and mixed (the weights decide); the interior run is still
+  computed branch-free for every band and only the other pixels are fixed up
+  afterwards (``out_fill``, or a sum over their valid non-zero-weight taps).
+* Work dtype: uint8, uint16, int16 and float32 are computed in float32, never
+  float64 (within 1 DN, resp. 1e-5 of the data's magnitude, of a float64
+  computation; ``tests/test_warp_kernel.py`` checks it against a numpy float64
+  implementation); int32 and float64 in float64 (float32 cannot hold int32
+  values). Integers are rounded half to even and saturated to the dtype's range.
+* Memory and threads: outputs are allocated with numpy outside the kernels (or
+  given by the caller with ``out=`` / ``out_mask=``, reusable across calls);
+  nothing is allocated inside the parallel loop. At most one parallel region
+  per call, over chunks of output rows, and only above :data:`PARALLEL_MIN_WORK`
+  (bands x output pixels x taps) when numba has more than one thread; smaller
+  warps run the serial twin. Every launch holds ``threads.launch_lock``.
 """
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
+from ..errors import ParameterError, UnsupportedDtypeError
 from . import threads
 
-__all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "warp_affine"]
+__all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "warp_affine"]
 
 #: interpolation name -> kernel code
 INTERPOLATIONS = {"nearest": 0, "bilinear": 1, "cubic": 2}
@@ -37,8 +68,57 @@ INTERPOLATIONS = {"nearest": 0, "bilinear": 1, "cubic": 2}
 FILL_MODES = {"nodata": 0, "constant": 1, "edge": 2, "reflect": 3, "mirror": 4, "wrap": 5}
 #: the cubic convolution parameter (OpenCV's value)
 CUBIC_A = -0.75
+#: below this many (bands x output pixels x taps) a warp runs on one thread: a parallel launch costs more
+PARALLEL_MIN_WORK = 1 << 21
 
 _NODATA, _CONSTANT, _EDGE, _REFLECT, _MIRROR, _WRAP = 0, 1, 2, 3, 4, 5
+_TAPS = (1, 2, 4)
+_DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
+_BIG = 1e15  # source coordinates beyond +-_BIG are refused (they would not fit the integer taps)
+# rows of the int64 scratch: 0 flat offset of the first tap, 1 x base tap, 2 y base tap, 3 fix-up list,
+# then K mapped x taps and K mapped y taps (border pixels); float scratch: K x weights, K y weights, 1/sum
+_I_OFF, _I_BX, _I_BY, _I_BAD, _I_G = 0, 1, 2, 3, 4
+
+
+def _work_dtype(dt: np.dtype) -> type:
+    return np.float64 if dt in (np.float64, np.int32) else np.float32
+
+
+def _as_work(x, src):  # pragma: no cover - replaced by the overload in compiled code
+    raise NotImplementedError
+
+
+@overload(_as_work)
+def _as_work_ov(x, src):  # pragma: no cover - numba typing
+    dt = src.dtype
+    if dt == types.float64 or dt == types.int32:
+        return lambda x, src: np.float64(x)
+    return lambda x, src: np.float32(x)
+
+
+def _put(orow, j, acc):  # pragma: no cover - replaced by the overload in compiled code
+    raise NotImplementedError
+
+
+@overload(_put)
+def _put_ov(orow, j, acc):  # pragma: no cover - numba typing
+    dt = orow.dtype
+    if isinstance(dt, types.Integer):
+        info = np.iinfo(np.dtype(str(dt)))
+        if isinstance(acc, types.Float) and acc.bitwidth == 32:
+            lo, hi = np.float32(info.min), np.float32(info.max)
+        else:
+            lo, hi = np.float64(info.min), np.float64(info.max)
+
+        def put_int(orow, j, acc):
+            orow[j] = min(max(np.rint(acc), lo), hi)
+
+        return put_int
+
+    def put_float(orow, j, acc):
+        orow[j] = acc
+
+    return put_float
 
 
 @nb.njit(cache=True, inline="always")
@@ -62,201 +142,344 @@ def _map_index(k, n, mode):  # pragma: no cover - numba
     return -1
 
 
-@nb.njit(cache=True, inline="always")
-def _cubic(t, a):  # pragma: no cover - numba
-    t = abs(t)
-    if t <= 1.0:
-        return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
-    if t < 2.0:
-        return ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
-    return 0.0
+@nb.njit(cache=True, nogil=True)
+def _interior(plane, orow, iscr, fscr, tscr, jlo, jhi, in_w, interp):  # pragma: no cover - numba
+    """Fast path of one band over the interior run ``[jlo, jhi)``: every tap inside, no mask.
 
-
-@nb.njit(cache=True, inline="always")
-def _store(orow, j, acc, is_int, lo, hi):  # pragma: no cover - numba
-    if is_int:
-        r = np.rint(acc)
-        if r < lo:
-            r = lo
-        elif r > hi:
-            r = hi
-        orow[j] = r
+    Indexes are unsigned (they are all >= 0 here), so numba emits no negative-index
+    wraparound and the loop is straight-line code over contiguous outputs.
+    """
+    off = iscr[_I_OFF]
+    u1 = np.uint64(1)
+    u2 = np.uint64(2)
+    u3 = np.uint64(3)
+    uw = np.uint64(in_w)
+    if interp == 0:
+        for j in range(np.uint64(jlo), np.uint64(jhi)):
+            orow[j] = plane[np.uint64(off[j])]
+    elif interp == 1:
+        # gather the taps (scalar loads, no arithmetic), then interpolate in a vectorised pass
+        t00, t01, t10, t11 = tscr[0], tscr[1], tscr[2], tscr[3]
+        for j in range(np.uint64(jlo), np.uint64(jhi)):
+            o = np.uint64(off[j])
+            t00[j] = plane[o]
+            t01[j] = plane[o + u1]
+            t10[j] = plane[o + uw]
+            t11[j] = plane[o + uw + u1]
+        fx = fscr[1]
+        fy = fscr[3]
+        for j in range(np.uint64(jlo), np.uint64(jhi)):
+            p00 = _as_work(t00[j], plane)
+            p01 = _as_work(t01[j], plane)
+            p10 = _as_work(t10[j], plane)
+            p11 = _as_work(t11[j], plane)
+            top = p00 + fx[j] * (p01 - p00)
+            bot = p10 + fx[j] * (p11 - p10)
+            _put(orow, j, top + fy[j] * (bot - top))
     else:
-        orow[j] = acc
+        for j in range(np.uint64(jlo), np.uint64(jhi)):
+            o = np.uint64(off[j])
+            for ty in range(4):
+                tscr[4 * ty, j] = plane[o]
+                tscr[4 * ty + 1, j] = plane[o + u1]
+                tscr[4 * ty + 2, j] = plane[o + u2]
+                tscr[4 * ty + 3, j] = plane[o + u3]
+                o += uw
+        # two short passes rather than one with 24 input streams: LLVM vectorises a loop only when
+        # its runtime alias checks stay few (at most 8 inputs against the output here)
+        wx0, wx1, wx2, wx3 = fscr[0], fscr[1], fscr[2], fscr[3]
+        for ty in range(4):
+            r = fscr[9 + ty]
+            q0, q1, q2, q3 = tscr[4 * ty], tscr[4 * ty + 1], tscr[4 * ty + 2], tscr[4 * ty + 3]
+            for j in range(np.uint64(jlo), np.uint64(jhi)):
+                r[j] = (wx0[j] * _as_work(q0[j], plane) + wx1[j] * _as_work(q1[j], plane)
+                        + wx2[j] * _as_work(q2[j], plane) + wx3[j] * _as_work(q3[j], plane))
+        wy0, wy1, wy2, wy3 = fscr[4], fscr[5], fscr[6], fscr[7]
+        r0, r1, r2, r3 = fscr[9], fscr[10], fscr[11], fscr[12]
+        for j in range(np.uint64(jlo), np.uint64(jhi)):
+            _put(orow, j, wy0[j] * r0[j] + wy1[j] * r1[j] + wy2[j] * r2[j] + wy3[j] * r3[j])
 
 
-@nb.njit(cache=True, parallel=True, nogil=True)
-def _warp(src, mask, all_valid, m, out_h, out_w, interp, mode, fill_value, out_fill, renorm, wproto, lo, hi,
-          is_int, a):  # pragma: no cover - numba
-    nbands, in_h, in_w = src.shape
-    nm = mask.shape[0]
-    K = 1 if interp == 0 else (2 if interp == 1 else 4)
-    before = 1 if interp == 2 else 0  # taps before the base index
-    after = K - 1 - before  # taps after it
-    half = 0.0 if interp == 0 else 0.5  # nearest: pixel containing the point; else centre-based
-    dst = np.empty((nbands, out_h, out_w), dtype=src.dtype)
-    dmask = np.empty((nm, out_h, out_w), dtype=np.bool_)
-    for i in nb.prange(out_h):
-        # per output pixel: base tap (x0, y0) and weights, or generic taps near the border
-        bx = np.empty(out_w, dtype=np.int64)
-        by = np.empty(out_w, dtype=np.int64)
-        wx = np.empty((out_w, K), dtype=wproto.dtype)
-        wy = np.empty((out_w, K), dtype=wproto.dtype)
-        gx = np.empty((out_w, K), dtype=np.int64)
-        gy = np.empty((out_w, K), dtype=np.int64)
-        inner = np.empty(out_w, dtype=np.bool_)
-        status = np.empty(out_w, dtype=np.uint8)  # 0 invalid, 1 fast interior, 2 generic
-        norm = np.empty(out_w, dtype=wproto.dtype)
-        yc = i + 0.5
-        x = m[0] * 0.5 + m[1] * yc + m[2] - half
-        y = m[3] * 0.5 + m[4] * yc + m[5] - half
-        for j in range(out_w):
-            xs = x + m[0] * j
-            ys = y + m[3] * j
-            if not (np.isfinite(xs) and np.isfinite(ys)):
-                inner[j] = False
-                gx[j, :] = -1
-                gy[j, :] = -1
-                wx[j, :] = 0.0
-                wy[j, :] = 0.0
+@nb.njit(cache=True, nogil=True, inline="always")
+def _tap(iscr, j, t, K, inner, in_w, in_h, y):  # pragma: no cover - numba
+    """Index of tap ``t`` of pixel ``j`` along x (``y`` False) or y, -1 when outside (nodata/constant)."""
+    if inner:
+        return iscr[_I_BY if y else _I_BX, j] + t
+    return iscr[_I_G + (K if y else 0) + t, j]
+
+
+@nb.njit(cache=True, nogil=True)
+def _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm):  # pragma: no cover - numba
+    """0 invalid, 2 valid (generic sum); stores 1/sum of the valid weights for renormalize."""
+    good = True
+    wsum = 0.0  # float64: a per-pixel sum (not per band), and renormalised cubic weights can nearly cancel
+    for ty in range(K):
+        yy = _tap(iscr, j, ty, K, inner, in_w, in_h, True)
+        wyv = fscr[K + ty, j]
+        for tx in range(K):
+            xx = _tap(iscr, j, tx, K, inner, in_w, in_h, False)
+            w = np.float64(wyv) * np.float64(fscr[tx, j])
+            if yy < 0 or xx < 0:
+                if mode == _CONSTANT:
+                    wsum += w
+                elif w != 0.0:
+                    good = False
+            elif all_valid or mk[yy * in_w + xx]:
+                wsum += w
+            elif w != 0.0:
+                good = False
+    if renorm:
+        good = abs(wsum) > 1e-6
+        fscr[2 * K, j] = 1.0 / wsum if good else 1.0
+    return 2 if good else 0
+
+
+@nb.njit(cache=True, nogil=True)
+def _generic(plane, orow, mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, fill_value,
+             renorm):  # pragma: no cover - numba
+    """One band of one valid pixel through the tap rule (fill mode, mask, renormalize)."""
+    acc = fscr[0, j] * 0.0
+    for ty in range(K):
+        yy = _tap(iscr, j, ty, K, inner, in_w, in_h, True)
+        wyv = fscr[K + ty, j]
+        for tx in range(K):
+            w = wyv * fscr[tx, j]
+            if w == 0.0:
                 continue
-            x0 = int(np.floor(xs))
-            y0 = int(np.floor(ys))
-            fx = xs - x0
-            fy = ys - y0
-            bx[j] = x0
-            by[j] = y0
-            if interp == 0:
-                wx[j, 0] = 1.0
-                wy[j, 0] = 1.0
-            elif interp == 1:
-                wx[j, 0] = 1.0 - fx
-                wx[j, 1] = fx
-                wy[j, 0] = 1.0 - fy
-                wy[j, 1] = fy
-            else:
-                for t in range(4):
-                    wx[j, t] = _cubic(fx - (t - 1), a)
-                    wy[j, t] = _cubic(fy - (t - 1), a)
-            inner[j] = x0 - before >= 0 and x0 + after < in_w and y0 - before >= 0 and y0 + after < in_h
-            if not inner[j]:
-                for t in range(K):
-                    gx[j, t] = _map_index(x0 - before + t, in_w, mode)
-                    gy[j, t] = _map_index(y0 - before + t, in_h, mode)
-        for pm in range(nm):
-            mk = mask[pm]
+            xx = _tap(iscr, j, tx, K, inner, in_w, in_h, False)
+            if yy < 0 or xx < 0:
+                if mode == _CONSTANT:
+                    acc += w * fill_value
+            elif all_valid or mk[yy * in_w + xx]:
+                acc += w * _as_work(plane[yy * in_w + xx], plane)
+    if renorm:
+        acc *= fscr[2 * K, j]
+    _put(orow, j, acc)
+
+
+@nb.njit(cache=True, nogil=True)
+def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode, fill_value, out_fill, renorm,
+          a, skip_valid_rows, row_ok, iscr, fscr, tscr, st):  # pragma: no cover - numba
+    """Output rows ``[r0, r1)``; ``iscr``/``fscr``/``tscr``/``st`` are this chunk's scratch rows.
+
+    ``src`` is ``(bands, in_h * in_w)`` and ``mask`` ``(planes, in_h * in_w)`` (flat planes).
+    """
+    nbands = src.shape[0]
+    nm = dmask.shape[0]
+    out_w = dst.shape[2]
+    K = 1 if interp == 0 else (2 if interp == 1 else 4)
+    half = 0.0 if interp == 0 else 0.5  # nearest: pixel containing the point; else centre-based
+    off = iscr[_I_OFF]
+    bxs = iscr[_I_BX]
+    bys = iscr[_I_BY]
+    bad = iscr[_I_BAD]
+    if interp == 0:  # nearest: one tap of weight 1, the same for every row
+        fscr[0, :] = 1.0
+        fscr[1, :] = 1.0
+    for i in range(r0, r1):
+        yc = i + 0.5
+        xr = m[0] * 0.5 + m[1] * yc + m[2] - half
+        yr = m[3] * 0.5 + m[4] * yc + m[5] - half
+        m0 = m[0]
+        m3 = m[3]
+        # coordinates, base taps, flat offsets and weights of the whole row: one vectorisable loop
+        if interp == 0:
             for j in range(out_w):
-                if inner[j] and all_valid:
-                    status[j] = 1
-                    dmask[pm, i, j] = True
-                    continue
-                good = True
-                every = True  # every tap (whatever its weight) valid and inside
-                wsum = 0.0
-                for ty in range(K):
-                    wyv = wy[j, ty]
-                    yy = by[j] - before + ty if inner[j] else gy[j, ty]
-                    for tx in range(K):
-                        w = wyv * wx[j, tx]
-                        xx = bx[j] - before + tx if inner[j] else gx[j, tx]
-                        if yy < 0 or xx < 0:
-                            every = False
-                            if w != 0.0:
-                                if mode == _CONSTANT:
-                                    wsum += w
-                                else:
-                                    good = False
-                        elif mk[yy, xx]:
-                            wsum += w
-                        else:
-                            every = False
-                            if w != 0.0:
-                                good = False
-                if renorm:
-                    good = abs(wsum) > 1e-6
-                    norm[j] = 1.0 / wsum if good else 1.0
-                dmask[pm, i, j] = good
-                if not good:
-                    status[j] = 0
-                elif inner[j] and every:
-                    status[j] = 1
+                fxs = np.floor(xr + m0 * j)
+                fys = np.floor(yr + m3 * j)
+                bx = np.int64(fxs)
+                by = np.int64(fys)
+                bxs[j] = bx
+                bys[j] = by
+                off[j] = by * in_w + bx
+        elif interp == 1:
+            for j in range(out_w):
+                xs = xr + m0 * j
+                ys = yr + m3 * j
+                fxs = np.floor(xs)
+                fys = np.floor(ys)
+                fx = xs - fxs
+                fy = ys - fys
+                bx = np.int64(fxs)
+                by = np.int64(fys)
+                bxs[j] = bx
+                bys[j] = by
+                off[j] = by * in_w + bx
+                fscr[0, j] = 1.0 - fx
+                fscr[1, j] = fx
+                fscr[2, j] = 1.0 - fy
+                fscr[3, j] = fy
+        else:
+            for j in range(out_w):
+                xs = xr + m0 * j
+                ys = yr + m3 * j
+                fxs = np.floor(xs)
+                fys = np.floor(ys)
+                fx = xs - fxs
+                fy = ys - fys
+                bx = np.int64(fxs) - 1
+                by = np.int64(fys) - 1
+                bxs[j] = bx
+                bys[j] = by
+                off[j] = by * in_w + bx
+                # Keys weights at distances 1+f, f, 1-f, 2-f: each distance's branch of the kernel for
+                # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises
+                t = 1.0 + fx
+                fscr[0, j] = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+                fscr[1, j] = ((a + 2.0) * fx - (a + 3.0)) * fx * fx + 1.0
+                t = 1.0 - fx
+                fscr[2, j] = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+                t = 2.0 - fx
+                fscr[3, j] = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+                t = 1.0 + fy
+                fscr[4, j] = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+                fscr[5, j] = ((a + 2.0) * fy - (a + 3.0)) * fy * fy + 1.0
+                t = 1.0 - fy
+                fscr[6, j] = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+                t = 2.0 - fy
+                fscr[7, j] = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+        # the interior run: floor() of an affine coordinate is monotonic along the row, so the
+        # pixels with every tap inside are one run [jlo, jhi), found from both ends
+        jlo = 0
+        while jlo < out_w and not (bxs[jlo] >= 0 and bxs[jlo] + K <= in_w and bys[jlo] >= 0
+                                   and bys[jlo] + K <= in_h):
+            jlo += 1
+        jhi = out_w
+        while jhi > jlo and not (bxs[jhi - 1] >= 0 and bxs[jhi - 1] + K <= in_w and bys[jhi - 1] >= 0
+                                 and bys[jhi - 1] + K <= in_h):
+            jhi -= 1
+        if jhi == jlo:
+            jlo = jhi = 0
+        for jb in range(out_w - jhi + jlo):  # the pixels outside the interior run
+            j = jb if jb < jlo else jb + jhi - jlo
+            for t in range(K):
+                iscr[_I_G + t, j] = _map_index(bxs[j] + t, in_w, mode)
+                iscr[_I_G + K + t, j] = _map_index(bys[j] + t, in_h, mode)
+        for p in range(nm):
+            mk = mask[p if mask.shape[0] > 1 else 0]
+            # status of border pixels (generic path): 0 invalid, 2 valid
+            if p == 0 or not all_valid:  # with an all-valid input every plane has the same status
+                border_valid = True
+                for jb in range(out_w - jhi + jlo):  # the pixels outside the interior run
+                    j = jb if jb < jlo else jb + jhi - jlo
+                    st[j] = _status(mk, all_valid, iscr, fscr, j, K, False, in_w, in_h, mode, renorm)
+                    border_valid = border_valid and st[j] != 0
+            row_valid = border_valid
+            # interior: all taps inside; with a mask, AND their mask bytes, fix up the rest later
+            nbad = 0
+            if not all_valid and jhi > jlo:
+                u1 = np.uint64(1)
+                uw = np.uint64(in_w)
+                # per interior pixel: (every tap valid) + (any tap valid), so 2 all, 0 none, 1 mixed
+                if interp == 0:
+                    for j in range(np.uint64(jlo), np.uint64(jhi)):
+                        st[j] = mk[np.uint64(off[j])] * np.uint8(2)
+                elif interp == 1:
+                    for j in range(np.uint64(jlo), np.uint64(jhi)):
+                        o = np.uint64(off[j])
+                        v0 = mk[o]
+                        v1 = mk[o + u1]
+                        v2 = mk[o + uw]
+                        v3 = mk[o + uw + u1]
+                        st[j] = np.uint8(v0 & v1 & v2 & v3) + np.uint8(v0 | v1 | v2 | v3)
                 else:
-                    status[j] = 2
-            b0 = 0 if nm == 1 else pm
-            b1 = nbands if nm == 1 else pm + 1
-            if interp == 1 and b1 - b0 > 1:
-                # bilinear, several bands: coordinates and weights loaded once per pixel
-                for j in range(out_w):
-                    if status[j] != 1:
-                        continue
-                    x0 = bx[j]
-                    y0 = by[j]
-                    fx = wx[j, 1]
-                    fy = wy[j, 1]
-                    for b in range(b0, b1):
-                        p00 = wproto[0] + src[b, y0, x0]
-                        p01 = wproto[0] + src[b, y0, x0 + 1]
-                        p10 = wproto[0] + src[b, y0 + 1, x0]
-                        p11 = wproto[0] + src[b, y0 + 1, x0 + 1]
-                        top = p00 + fx * (p01 - p00)
-                        bot = p10 + fx * (p11 - p10)
-                        _store(dst[b, i], j, top + fy * (bot - top), is_int, lo, hi)
+                    for j in range(np.uint64(jlo), np.uint64(jhi)):
+                        q = np.uint64(off[j])
+                        va = True
+                        vo = False
+                        for _ in range(4):
+                            v0 = mk[q]
+                            v1 = mk[q + u1]
+                            v2 = mk[q + u1 + u1]
+                            v3 = mk[q + u1 + u1 + u1]
+                            va = va & v0 & v1 & v2 & v3
+                            vo = vo | v0 | v1 | v2 | v3
+                            q += uw
+                        st[j] = np.uint8(va) + np.uint8(vo)
+                for j in range(jlo, jhi):
+                    if st[j] != 2:
+                        bad[nbad] = j
+                        nbad += 1
+                # no valid tap: invalid outright; mixed: the weights decide (a tap of weight 0 does not count)
+                for k in range(nbad):
+                    j = bad[k]
+                    if st[j] == 0:
+                        row_valid = False
+                    else:
+                        st[j] = _status(mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, renorm)
+                        row_valid = row_valid and st[j] != 0
+            # the output mask row
+            if skip_valid_rows and row_valid:
+                row_ok[p, i] = 1
+            else:
+                mrow = dmask[p, i]
+                mrow[jlo:jhi] = True
+                for jb in range(out_w - jhi + jlo):  # the pixels outside the interior run
+                    j = jb if jb < jlo else jb + jhi - jlo
+                    mrow[j] = st[j] != 0
+                for k in range(nbad):
+                    j = bad[k]
+                    mrow[j] = st[j] != 0
+            b0 = 0 if nm == 1 else p
+            b1 = nbands if nm == 1 else p + 1
             for b in range(b0, b1):
                 plane = src[b]
                 orow = dst[b, i]
-                for j in range(out_w):
-                    st = status[j]
-                    if st == 1 and interp == 1 and b1 - b0 > 1:
-                        continue
-                    if st == 1:
-                        x0 = bx[j]
-                        y0 = by[j]
-                        if interp == 0:
-                            orow[j] = plane[y0, x0]
-                            continue
-                        if interp == 1:
-                            fx = wx[j, 1]
-                            fy = wy[j, 1]
-                            p00 = wproto[0] + plane[y0, x0]
-                            p01 = wproto[0] + plane[y0, x0 + 1]
-                            p10 = wproto[0] + plane[y0 + 1, x0]
-                            p11 = wproto[0] + plane[y0 + 1, x0 + 1]
-                            top = p00 + fx * (p01 - p00)
-                            bot = p10 + fx * (p11 - p10)
-                            acc = top + fy * (bot - top)
-                        else:
-                            acc = wproto[0]
-                            for ty in range(4):
-                                row = plane[y0 - 1 + ty]
-                                racc = (wx[j, 0] * row[x0 - 1] + wx[j, 1] * row[x0]
-                                        + wx[j, 2] * row[x0 + 1] + wx[j, 3] * row[x0 + 2])
-                                acc += wy[j, ty] * racc
-                        _store(orow, j, acc, is_int, lo, hi)
-                    elif st == 0:
+                if jhi > jlo:
+                    _interior(plane, orow, iscr, fscr, tscr, jlo, jhi, in_w, interp)
+                for k in range(nbad):
+                    j = bad[k]
+                    if st[j] == 0:
                         orow[j] = out_fill
                     else:
-                        acc = wproto[0]
-                        for ty in range(K):
-                            wyv = wy[j, ty]
-                            yy = by[j] - before + ty if inner[j] else gy[j, ty]
-                            for tx in range(K):
-                                w = wyv * wx[j, tx]
-                                if w == 0.0:
-                                    continue
-                                xx = bx[j] - before + tx if inner[j] else gx[j, tx]
-                                if yy < 0 or xx < 0:
-                                    acc += w * fill_value
-                                elif mk[yy, xx]:
-                                    acc += w * plane[yy, xx]
-                        if renorm:
-                            acc *= norm[j]
-                        _store(orow, j, acc, is_int, lo, hi)
-    return dst, dmask
+                        _generic(plane, orow, mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, fill_value,
+                                 renorm)
+                for jb in range(out_w - jhi + jlo):  # the pixels outside the interior run
+                    j = jb if jb < jlo else jb + jhi - jlo
+                    if st[j] == 0:
+                        orow[j] = out_fill
+                    else:
+                        _generic(plane, orow, mk, all_valid, iscr, fscr, j, K, False, in_w, in_h, mode,
+                                 fill_value, renorm)
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, fill_value, out_fill, renorm,
+                   a, skip_valid_rows, row_ok, iscr, fscr, tscr, st):  # pragma: no cover - numba
+    """The one parallel region: chunks of output rows, each with its own scratch (allocated outside)."""
+    nchunks = iscr.shape[0]
+    out_h = dst.shape[1]
+    for c in nb.prange(nchunks):
+        _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, c * out_h // nchunks, (c + 1) * out_h // nchunks,
+              interp, mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[c], fscr[c], tscr[c], st[c])
+
+
+@nb.njit(cache=True, nogil=True)
+def _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, fill_value, out_fill, renorm,
+                 a, skip_valid_rows, row_ok, iscr, fscr, tscr, st):  # pragma: no cover - numba
+    """The serial twin of :func:`_warp_parallel` (one chunk), for warps too small to pay for threads."""
+    _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, 0, dst.shape[1], interp, mode, fill_value, out_fill,
+          renorm, a, skip_valid_rows, row_ok, iscr[0], fscr[0], tscr[0], st[0])
+
+
+_NO_ROWS = np.zeros((1, 1), dtype=np.uint8)
+_ALL_VALID_MASK = np.ones((1, 1), dtype=np.bool_)
+
+
+def _check_out(arr: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype, name: str) -> np.ndarray:
+    if arr is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(arr, np.ndarray) or arr.shape != shape or arr.dtype != dtype:
+        got = (arr.shape, arr.dtype) if isinstance(arr, np.ndarray) else type(arr).__name__
+        raise ParameterError(f"{name} must be an ndarray of shape {shape} and dtype {dtype}, got {got}")
+    if not arr.flags.c_contiguous or not arr.flags.writeable:
+        raise ParameterError(f"{name} must be C-contiguous and writeable")
+    return arr
 
 
 def warp_affine(
     src: np.ndarray,
-    mask: np.ndarray,
+    mask: np.ndarray | None,
     matrix: np.ndarray,
     out_shape: tuple[int, int],
     interpolation: str = "bilinear",
@@ -264,15 +487,20 @@ def warp_affine(
     fill_value: float = 0.0,
     out_fill: float = 0.0,
     renormalize: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
+    *,
+    out: np.ndarray | None = None,
+    out_mask: np.ndarray | None = None,
+    return_all_valid: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray | None, bool]:
     """Warp ``(bands, rows, cols)`` through an output->input affine matrix.
 
     Parameters
     ----------
     src : ndarray (bands, rows, cols)
         uint8, uint16, int16, int32, float32 or float64.
-    mask : ndarray of bool (planes, rows, cols)
-        ``planes`` is 1 (shared by all bands) or ``bands``.
+    mask : ndarray of bool (planes, rows, cols), or None
+        ``planes`` is 1 (shared by all bands) or ``bands``. None means every
+        input pixel is valid (one shared output plane), and skips the check.
     matrix : ndarray (3, 3) or (2, 3)
         Output pixel coordinates -> input pixel coordinates, pixel-corner origin.
     out_shape : (rows, cols)
@@ -287,26 +515,100 @@ def warp_affine(
         The value stored under invalid output pixels (the raster's nodata).
     renormalize : bool
         Average over valid taps instead of invalidating the output pixel.
+    out : ndarray (bands, out_rows, out_cols) of ``src.dtype``, optional
+        C-contiguous buffer the data is written into (and returned); reuse it
+        across calls to skip allocating (and page-faulting) a new output.
+    out_mask : ndarray of bool (planes, out_rows, out_cols), optional
+        Likewise for the output mask.
+    return_all_valid : bool
+        Return ``(data, mask, all_valid)`` instead of ``(data, mask)``. When
+        every output pixel is valid, ``all_valid`` is True and ``mask`` is None:
+        no output mask was written, so the caller can skip building one
+        (``out_mask``, if given, is then left as it was). Otherwise ``mask`` is
+        the full output mask and ``all_valid`` is False.
 
     Returns
     -------
-    (ndarray, ndarray)
+    (ndarray, ndarray) or (ndarray, ndarray or None, bool)
         Data ``(bands, out_rows, out_cols)`` of ``src.dtype`` and mask
-        ``(planes, out_rows, out_cols)``.
+        ``(planes, out_rows, out_cols)``; see ``return_all_valid``.
+
+    Raises
+    ------
+    ParameterError
+        Unknown interpolation or fill mode, arrays of the wrong shape, a
+        non-finite matrix, an empty input or output, an ``out_fill`` the
+        dtype cannot hold, or unsuitable ``out`` / ``out_mask`` buffers.
+    UnsupportedDtypeError
+        ``src`` is not one of the dtypes above.
     """
+    try:
+        interp = INTERPOLATIONS[interpolation]
+    except (KeyError, TypeError):
+        raise ParameterError(f"interpolation must be one of {sorted(INTERPOLATIONS)}, got {interpolation!r}") from None
+    try:
+        mode = FILL_MODES[fill]
+    except (KeyError, TypeError):
+        raise ParameterError(f"fill must be one of {sorted(FILL_MODES)}, got {fill!r}") from None
+    src = np.asarray(src)
+    if src.ndim != 3 or src.shape[1] == 0 or src.shape[2] == 0 or src.shape[0] == 0:
+        raise ParameterError(f"src must be a non-empty (bands, rows, cols) array, got shape {src.shape}")
     dt = src.dtype
-    work = np.float64 if dt in (np.float64, np.int32) else np.float32
+    if dt.name not in _DTYPES:
+        raise UnsupportedDtypeError(f"warp_affine handles {', '.join(_DTYPES)}, not {dt}")
+    nbands, in_h, in_w = src.shape
+    out_h, out_w = int(out_shape[0]), int(out_shape[1])
+    if out_h <= 0 or out_w <= 0:
+        raise ParameterError(f"out_shape must be positive, got {tuple(out_shape)}")
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.shape not in ((3, 3), (2, 3)):
+        raise ParameterError(f"matrix must be 3x3 or 2x3, got shape {m.shape}")
+    m = np.ascontiguousarray(m[:2]).reshape(6)
+    corners = m.reshape(2, 3) @ np.array([[0.5, out_w - 0.5, 0.5, out_w - 0.5], [0.5, 0.5, out_h - 0.5, out_h - 0.5],
+                                          [1.0, 1.0, 1.0, 1.0]])
+    if not (np.isfinite(m).all() and np.abs(corners).max() < _BIG):
+        raise ParameterError(f"matrix must be finite and map the output within +-{_BIG:g} pixels, "
+                             f"got {m.reshape(2, 3).tolist()}")
+    if mask is None:
+        nm, all_valid, mask2 = 1, True, _ALL_VALID_MASK
+    else:
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_ or mask.ndim != 3 or mask.shape[1:] != src.shape[1:] \
+                or mask.shape[0] not in (1, nbands):
+            raise ParameterError(
+                f"mask must be bool (1 or {nbands}, {in_h}, {in_w}), got {mask.dtype} {mask.shape}")
+        nm = mask.shape[0]
+        mask2 = np.ascontiguousarray(mask).reshape(nm, in_h * in_w)
+        all_valid = bool(mask2.all())
     if dt.kind in "iu":
         info = np.iinfo(dt)
-        lo, hi, is_int = float(info.min), float(info.max), True
+        if not (np.isfinite(out_fill) and info.min <= out_fill <= info.max):
+            raise ParameterError(f"out_fill {out_fill!r} does not fit {dt}")
+    dst = _check_out(out, (nbands, out_h, out_w), dt, "out")
+    skip = bool(return_all_valid)
+    if skip:
+        row_ok = np.zeros((nm, out_h), dtype=np.uint8)
+        dmask = out_mask if out_mask is not None else np.empty((nm, out_h, out_w), dtype=np.bool_)
+        dmask = _check_out(dmask, (nm, out_h, out_w), np.dtype(np.bool_), "out_mask")
     else:
-        lo, hi, is_int = 0.0, 0.0, False
-    m = np.ascontiguousarray(np.asarray(matrix, dtype=np.float64)[:2].ravel())
-    mask = np.ascontiguousarray(mask, dtype=np.bool_)
-    src = np.ascontiguousarray(src)
+        row_ok = _NO_ROWS
+        dmask = _check_out(out_mask, (nm, out_h, out_w), np.dtype(np.bool_), "out_mask")
+    K = _TAPS[interp]
+    work = nbands * out_h * out_w * K * K
+    nthreads = nb.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
+    nchunks = min(out_h, 8 * nthreads) if nthreads > 1 else 1
+    iscr = np.empty((nchunks, _I_G + 2 * K, out_w), dtype=np.int64)
+    fscr = np.empty((nchunks, 2 * K + 1 + (4 if interp == 2 else 0), out_w), dtype=_work_dtype(dt))
+    st = np.empty((nchunks, out_w), dtype=np.uint8)
+    tscr = np.empty((nchunks, K * K if interp else 1, out_w), dtype=dt)
+    src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
+    kernel = _warp_parallel if nchunks > 1 else _warp_serial
     with threads.launch_lock:
-        return _warp(
-            src, mask, bool(mask.all()), m, int(out_shape[0]), int(out_shape[1]),
-            INTERPOLATIONS[interpolation], FILL_MODES[fill], float(fill_value), dt.type(out_fill),
-            bool(renormalize), np.zeros(1, dtype=work), lo, hi, is_int, CUBIC_A,
-        )
+        kernel(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, interp, mode, float(fill_value), dt.type(out_fill),
+               bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st)
+    if not skip:
+        return dst, dmask
+    if row_ok.all():
+        return dst, None, True
+    dmask[row_ok.astype(np.bool_)] = True  # rows found all valid were not written
+    return dst, dmask, False
