@@ -355,7 +355,7 @@ def test_source_window_of_a_flip_is_the_mirrored_block() -> None:
 
 def test_bad_arguments_are_parameter_errors() -> None:
     da = rioxarray.open_rasterio(BY_DTYPE["uint8"]).chunk({"x": 64, "y": 64})
-    with pytest.raises(ParameterError, match="pipeline must be a transform"):
+    with pytest.raises(ParameterError, match="a pipeline is a transform"):
         da.geoaug.augment(42)
     with pytest.raises(ParameterError, match="rng must be a numpy.random.Generator"):
         da.geoaug.augment(geoaug.HorizontalFlip(), rng=3)

@@ -11,7 +11,7 @@ from ..errors import ParameterError
 from ..kernels import FILL_MODES, INTERPOLATIONS, index_copy, warp_affine
 from ..kernels import resize as _resize
 from ..kernels.flip import is_all_true
-from ..raster import GeoRaster
+from ..raster import GeoRaster, all_valid_mask
 
 __all__ = ["check_fill", "check_interpolation", "warp"]
 
@@ -120,16 +120,13 @@ def warp(
         )
     else:
         out_fill = 0.0 if nd is None or (math.isnan(nd) and raster.dtype.kind != "f") else nd
-        if mask3 is None:
-            mask3 = np.ones((1, raster.height, raster.width), dtype=bool)
-        data, mask = warp_affine(
+        data, mask, every = warp_affine(
             raster.data, mask3, matrix, (h, w), interpolation=interpolation, fill=fill,
             fill_value=0.0 if fill_value is None else float(fill_value), out_fill=out_fill,
-            renormalize=renormalize,
+            renormalize=renormalize, out=out, return_all_valid=True,
         )
-        if out is not None:
-            np.copyto(out, data)
-            data = out
+        if every:  # no output pixel invalid: the free all-valid mask, none was built
+            return raster.warped(data, all_valid_mask((h, w) if rmask.ndim == 2 else (raster.count, h, w)), matrix)
     if rmask.ndim == 2:
         mask = mask[0]
     elif mask.shape[0] == 1 and raster.count > 1:
