@@ -29,6 +29,7 @@ from . import geometry
 from .errors import ParameterError
 from .io import read, write
 from .raster import GeoRaster
+from .seeding import loader_rng
 from .transforms.functional import warp
 
 if TYPE_CHECKING:
@@ -202,8 +203,7 @@ class Iterator:
         return np.random.default_rng(ss).permutation(self.n)
 
     def _rng(self, index: int, stream: int = 0) -> np.random.Generator:
-        ss = np.random.SeedSequence(self.seed, spawn_key=(self.epoch, int(index), stream))
-        return np.random.default_rng(ss)
+        return loader_rng(self.seed, self.epoch, index, stream)
 
     def __getitem__(self, idx: int) -> Any:
         """Batch ``idx`` of the current epoch (ValueError past the end, as in Keras)."""

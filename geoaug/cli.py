@@ -317,8 +317,11 @@ def _quiet_interrupt(progress: _Progress) -> Iterator[None]:
 @nodata_opt
 @click.option("-o", "--output", default="preview.png", show_default=True, type=click.Path(path_type=Path),
               help="PNG file to write.")
+@click.option("--name", default=None, metavar="REL",
+              help="The input's path relative to the folder given to `geoaug augment` (default: its file name); "
+                   "copy k then shows exactly what augment writes as copy k with the same --seed.")
 def preview(input_path: Path, pipeline_path: Path, copies: int, bands: str | None, seed: int,
-            nodata: float | None, output: Path) -> None:
+            nodata: float | None, output: Path, name: str | None) -> None:
     """Draw the input and N augmented copies as one PNG grid.
 
     Bands are shown as a false-colour composite with a 2-98 % stretch of the
@@ -348,7 +351,8 @@ def preview(input_path: Path, pipeline_path: Path, copies: int, bands: str | Non
         raise click.UsageError(f"{output}: folder {output.parent} does not exist")
     announce_compile()
     try:
-        preview_grid(raster, pipe, n=copies, bands=bands, seed=seed, path=output)
+        preview_grid(raster, pipe, n=copies, bands=bands, seed=seed, path=output,
+                     name=name or input_path.name)
     except GeoAugError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"wrote {output} ({copies} copies of {input_path})")

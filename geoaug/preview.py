@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import ParameterError
 from .raster import GeoRaster
+from .seeding import rng_for
 from .transforms.base import Transform
 from .transforms.compose import flatten
 
@@ -120,6 +121,7 @@ def preview_grid(
     panel_size: float = 2.6,
     title: str | None = None,
     dpi: int = 80,
+    name: str = "preview",
 ) -> Any:
     """The input and ``n`` augmented copies as one figure (saved as PNG when ``path`` is given).
 
@@ -130,7 +132,9 @@ def preview_grid(
     transform : Transform or Compose
         What to draw copies of.
     n : int
-        Number of augmented copies; copy ``k`` uses ``numpy.random.default_rng([seed, k])``.
+        Number of augmented copies; copy ``k`` draws from
+        ``geoaug.seeding.rng_for(seed, name, k)``, the batch job's rule, so it
+        is what ``geoaug augment --seed seed`` writes as copy ``k`` of ``name``.
     bands : str or sequence, optional
         "4,3,2" (1-based) or band names: a false-colour composite of three
         bands, or one band in grey.
@@ -146,6 +150,9 @@ def preview_grid(
         A title over the grid.
     dpi : int
         Resolution of the PNG.
+    name : str
+        The input's name for the seeding rule: its path relative to the folder
+        a batch job would be given (``geoaug preview`` passes the file name).
 
     Returns
     -------
@@ -167,7 +174,7 @@ def preview_grid(
     limits = stretch_limits(raster, idx)
     panels = [("input", raster)]
     for k in range(n):
-        res = transform(raster, np.random.default_rng([seed, k]), return_params=True)
+        res = transform(raster, rng_for(seed, name, k), return_params=True)
         panels.append((describe(transform, res.params), res.image))
     cols = columns or min(len(panels), 5)
     rows = math.ceil(len(panels) / cols)

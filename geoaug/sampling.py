@@ -42,7 +42,7 @@ from . import geometry
 from .errors import GeoAugError, ParameterError, RasterNotFoundError, RasterReadError, StackMismatchError
 from .io import _to_grid, read
 from .raster import GeoRaster
-from .seeding import rng_for
+from .seeding import chip_rng, rng_for
 from .transforms.base import GeometricTransform, Transform
 from .transforms.compose import _proxy, flatten, run
 
@@ -1027,15 +1027,6 @@ def make_chip(
     return Chip(image, label, scene.name, (row, col, h, w), a_all, record, index, copy)
 
 
-def chip_rng(seed: int, scene: str, index: int, copy: int = 0) -> np.random.Generator:
-    """The generator of copy ``copy`` of chip ``index`` of ``scene``: independent of order and workers.
-
-    ``SeedSequence(seed, spawn_key=(*stable_key(scene), index, copy))``.
-    """
-    from .seeding import stable_key
-
-    return np.random.default_rng(np.random.SeedSequence(int(seed),
-                                                        spawn_key=(*stable_key(scene), int(index), int(copy))))
 
 
 def window_rng(seed: int, scene: str, index: int) -> np.random.Generator:
@@ -1289,7 +1280,9 @@ class ChipSet:
 
     def rng(self, index: int) -> np.random.Generator:
         """The generator of chip ``index`` in the current epoch."""
-        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.epoch, int(index))))
+        from .seeding import loader_rng
+
+        return loader_rng(self.seed, self.epoch, index)
 
     def chip(self, index: int, rng: np.random.Generator | None = None) -> Chip:
         """Chip ``index`` of the current epoch (``rng`` defaults to :meth:`rng`)."""

@@ -1,6 +1,11 @@
-"""Seeds that do not depend on order: one generator per (seed, input, copy).
+"""Seeds that do not depend on order: the one home of every seeding rule in geoaug.
 
-Also the rule for generators nobody passed: a pipeline called without ``rng``
+* batch jobs and previews: ``(seed, input name, copy)`` -> :func:`rng_for`;
+* scene chips: ``(seed, scene, chip index, copy)`` -> :func:`chip_rng`;
+* loaders (torch datasets, the Keras iterators, scene datasets): ``(seed, epoch, index)``
+  -> :func:`loader_rng`.
+
+No transform keeps generator state. Also the rule for generators nobody passed: a pipeline called without ``rng``
 uses :func:`default_generator` keyed on :func:`process_key`, so forked or
 spawned processes and DataLoader workers never replay one another's draws.
 """
@@ -13,7 +18,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["default_generator", "process_key", "rng_for", "stable_key"]
+__all__ = ["chip_rng", "default_generator", "loader_rng", "process_key", "rng_for", "stable_key"]
 
 
 def stable_key(text: str) -> tuple[int, int]:
@@ -36,6 +41,33 @@ def rng_for(seed: int, name: str, copy: int) -> np.random.Generator:
     True
     """
     return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(*stable_key(name), int(copy))))
+
+
+def chip_rng(seed: int, scene: str, index: int, copy: int = 0) -> np.random.Generator:
+    """The generator of copy ``copy`` of chip ``index`` of ``scene``: independent of order and workers.
+
+    ``SeedSequence(seed, spawn_key=(*stable_key(scene), index, copy))``.
+    """
+    return np.random.default_rng(np.random.SeedSequence(int(seed),
+                                                        spawn_key=(*stable_key(scene), int(index), int(copy))))
+
+
+def loader_rng(seed: int, epoch: int, index: int, *streams: int) -> np.random.Generator:
+    """The generator of sample ``index`` in ``epoch`` of a loader.
+
+    ``SeedSequence(seed, spawn_key=(epoch, index, *streams))``.
+
+    The same in the main process, in threads and in any worker, so batches do
+    not depend on the number of workers; ``streams`` separates several draws of
+    one sample (the Keras iterators use stream 0).
+
+    Examples
+    --------
+    >>> loader_rng(0, 1, 2).random() == loader_rng(0, 1, 2).random() != loader_rng(0, 2, 2).random()
+    True
+    """
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(epoch), int(index),
+                                                                              *map(int, streams))))
 
 
 # ------------------------------------------------------------------ per-process default generators

@@ -162,7 +162,7 @@ class GeoTiffDataset(Dataset):
 
     def rng(self, index: int) -> np.random.Generator:
         """The generator of sample ``index`` in the current epoch."""
-        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.epoch, int(index))))
+        return seeding.loader_rng(self.seed, self.epoch, index)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         seeding.process_key()  # first sample in a DataLoader worker: single-threaded kernels there

@@ -311,3 +311,39 @@ def test_a_full_disk_under_the_manifest_stops_and_a_rerun_resumes(tiles: Path, t
     again = augment_folder(tiles, tmp_path / "out", pipe)
     assert (again.outputs, again.skipped, again.stopped) == (1, 2, "")
     assert len(manifest(tmp_path / "out")) == 3
+
+
+def test_preview_shows_what_augment_writes(tmp_path: Path) -> None:
+    """Same seed, same file: the preview's copy k has exactly the draw augment wrote as copy k."""
+    import json
+
+    from click.testing import CliRunner
+
+    import geoaug
+    from geoaug.cli import main
+    from geoaug.seeding import rng_for
+
+    src = tmp_path / "in"
+    src.mkdir()
+    tile = "bigearthnet_s2_12band_uint16.tif"
+    (src / tile).write_bytes((Path(__file__).resolve().parents[1] / "fixtures" / "tiles" / tile).read_bytes())
+    pipe = Path(__file__).resolve().parents[1] / "docs" / "examples" / "generic.yaml"
+    res = CliRunner().invoke(main, ["augment", str(src), str(tmp_path / "out"), "--pipeline", str(pipe),
+                                    "--copies", "2", "--seed", "7", "--quiet"])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(x) for x in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
+    written = {ln["copy"]: ln["params"] for ln in lines if "copy" in ln}
+    p = geoaug.load_pipeline(pipe)
+    r = geoaug.read(src / tile)
+    from geoaug.preview import describe, preview_grid
+
+    fig = preview_grid(r, p, n=2, seed=7, name=tile)
+    titles = [ax.get_title() for ax in fig.axes][1:]
+    for k in (0, 1):  # the batch job's rule; the preview's panels are titled with the same draws
+        drawn = p(r, rng_for(7, tile, k), return_params=True).params
+        assert json.loads(json.dumps(drawn)) == written[k]
+        assert titles[k] == describe(p, drawn)
+    out = tmp_path / "grid.png"
+    res = CliRunner().invoke(main, ["preview", str(src / tile), "--pipeline", str(pipe), "-n", "2",
+                                    "--seed", "7", "-o", str(out)])
+    assert res.exit_code == 0 and out.exists(), res.output
