@@ -194,10 +194,10 @@ def _pipeline(pipeline_json: str) -> Any:
 
 def _header(path: str) -> tuple[int, int, int, str]:
     """count, height, width, dtype of a raster without reading pixels."""
-    import rasterio
+    from .io import read_header
 
-    with rasterio.open(path) as src:
-        return src.count, src.height, src.width, src.dtypes[0]
+    h = read_header(path)
+    return h["count"], h["height"], h["width"], h["dtype"]
 
 
 def _errno_in_chain(exc: BaseException) -> int | None:
@@ -279,7 +279,6 @@ def run_task(task: Task, pipeline_json: str, seed: int, overwrite: bool = False,
 
     from .io import lossless_note, read
     from .raster import GeoRaster
-    from .transforms.compose import _proxy
 
     pipe = _pipeline(pipeline_json)
     lines: list[dict[str, Any]] = []
@@ -309,7 +308,7 @@ def run_task(task: Task, pipeline_json: str, seed: int, overwrite: bool = False,
                 if header is None:
                     header = _header(task.input)
                 count, h, w, dt = header
-                line["params"] = pipe.sample(rng, _proxy(count, h, w, np.dtype(dt)))
+                line["params"] = pipe.sample(rng, GeoRaster.proxy(count, h, w, np.dtype(dt)))
                 line["status"] = "skipped"
                 _, oh, ow, _ = _header(out)
                 line["pixels"] = oh * ow
@@ -383,7 +382,7 @@ def check_output_dir(output_dir: Path) -> Path:
     return output_dir
 
 
-def _clean_partials(output_dir: Path) -> int:
+def clean_partials(output_dir: Path) -> int:
     """Remove temporary ``.*.part`` files an interrupted run left behind."""
     n = 0
     for p in output_dir.rglob("*.part"):
@@ -409,7 +408,7 @@ def _mkdirs(tasks: list[Task]) -> None:
 
 
 @contextlib.contextmanager
-def _dask_client(workers: int | None, scheduler: str | None, numba_threads: int | None = None) -> Iterator[Any]:
+def dask_client(workers: int | None, scheduler: str | None, numba_threads: int | None = None) -> Iterator[Any]:
     """A client of ``scheduler``, or of a local cluster of ``workers`` processes (closed afterwards).
 
     Local workers get ``numba_threads`` numba threads each (default: cores / workers).
@@ -648,7 +647,7 @@ def augment_folder(
         _write_json_atomic(out_dir / RUN_FILE, fp)
     except OSError as exc:
         raise RasterWriteError(f"{out_dir / RUN_FILE}: cannot write the run record: {exc.strerror}") from exc
-    _clean_partials(out_dir)
+    clean_partials(out_dir)
     _mkdirs(tasks)
     manifest = out_dir / MANIFEST
     results: dict[str, list[dict[str, Any]]] = {}
@@ -695,7 +694,7 @@ def augment_folder(
         else:
             from dask.distributed import as_completed
 
-            with _dask_client(workers, scheduler) as client:
+            with dask_client(workers, scheduler) as client:
                 futures = {client.submit(run_task, t, pipeline_json, seed, overwrite, nodata, pure=False,
                                          key=f"geoaug-{i}-{time.time_ns()}"): t for i, t in enumerate(tasks)}
                 try:

@@ -379,6 +379,28 @@ class GeoRaster:
         fields["band_tags"] = tuple(dict(t) for t in self.band_tags)
         return new
 
+    @classmethod
+    def proxy(cls, count: int, height: int, width: int, dtype: Any) -> GeoRaster:
+        """A zero-memory raster of a shape and dtype, for drawing parameters without pixels.
+
+        Pipelines sample on proxies (a draw depends only on the shape and
+        dtype, never on pixel values), so a batch job can re-derive a record
+        without reading the file.
+
+        Parameters
+        ----------
+        count, height, width : int
+            Bands, rows, columns.
+        dtype : dtype-like
+            The pixel dtype.
+
+        Returns
+        -------
+        GeoRaster
+        """
+        data = np.broadcast_to(np.zeros(1, dtype=dtype), (int(count), int(height), int(width)))
+        return cls(data=data, mask=all_valid_mask((int(height), int(width))))
+
     def replace(self, **changes: Any) -> GeoRaster:
         """A copy with some fields replaced (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)
@@ -410,11 +432,6 @@ class GeoRaster:
         return self.data.dtype
 
     @property
-    def per_band_mask(self) -> bool:
-        """True when the mask is ``(bands, rows, cols)``."""
-        return self.mask.ndim == 3
-
-    @property
     def band_mask(self) -> np.ndarray:
         """The mask broadcast to ``(bands, rows, cols)`` (a read-only view)."""
         return np.broadcast_to(self.mask, self.data.shape)
@@ -441,6 +458,30 @@ class GeoRaster:
         t = self.transform
         xs, ys = zip(*(t @ c for c in ((0, 0), (self.width, 0), (0, self.height), (self.width, self.height))))
         return (min(xs), min(ys), max(xs), max(ys))
+
+    def write_nodata(self) -> float | None:
+        """The nodata value a file of this raster gets (the write rule).
+
+        Its own ``nodata`` when set or when every pixel is valid; otherwise
+        none when the mask is stored as the source stored it (an alpha band, a
+        dataset mask) or as an internal mask (integers, one mask for all
+        bands); NaN for floats; the dtype's maximum (unsigned) or minimum
+        (signed) for integers with per-band masks.
+
+        Returns
+        -------
+        float or None
+        """
+        if self.nodata is not None or is_all_valid_mask(self.mask) or self.mask.all():
+            return self.nodata
+        if self.mask_kind in ("alpha", "dataset") and self.mask.ndim == 2:
+            return None
+        if self.dtype.kind == "f":
+            return math.nan
+        if self.mask.ndim == 2:
+            return None
+        info = np.iinfo(self.dtype)
+        return float(info.max if self.dtype.kind == "u" else info.min)
 
     # ------------------------------------------------------------------ conversions
     def filled(self) -> np.ndarray:

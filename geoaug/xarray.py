@@ -41,10 +41,9 @@ from affine import Affine
 
 from . import geometry
 from .errors import ParameterError
-from .io import _default_nodata
 from .raster import GeoRaster, collapse_mask, valid_from_values
 from .transforms.base import GeometricTransform, Transform
-from .transforms.compose import _fusable, flatten
+from .transforms.compose import flatten, fusable
 from .transforms.functional import label_fill, warp
 from .transforms.serialize import as_pipeline
 from .transforms.spectral import BandDropout, BandGain, Brightness, Gamma, GaussianNoise, Normalize, ToFloat
@@ -81,7 +80,7 @@ def _transform_from_coords(da: xr.DataArray) -> Affine | None:
     return Affine(0, dx, float(x[0]) - dx / 2, dy, 0, float(y[0]) - dy / 2)
 
 
-def _transform_of(da: xr.DataArray) -> Affine:
+def transform_of(da: xr.DataArray) -> Affine:
     # GDAL's GeoTransform in spatial_ref first: rioxarray's rio.transform() drops the terms of
     # transforms with a zero diagonal (quarter turns, transposes). It must agree with 1-D
     # coordinates, else (a transposed view of an earlier output) the coordinates are the truth.
@@ -149,7 +148,7 @@ def to_raster(da: xr.DataArray) -> GeoRaster:
     data = np.asarray(da.values)
     names = da.attrs.get("long_name")
     names = tuple(names) if isinstance(names, (list, tuple)) and len(names) == data.shape[0] else ()
-    return GeoRaster(data=data, mask=valid_from_values(data, nodata), transform=_transform_of(da),
+    return GeoRaster(data=data, mask=valid_from_values(data, nodata), transform=transform_of(da),
                      crs=_crs_of(da), nodata=nodata, band_names=names)
 
 
@@ -229,7 +228,7 @@ def from_raster(r: GeoRaster, like: xr.DataArray) -> xr.DataArray:
     -------
     xarray.DataArray
     """
-    nodata = _default_nodata(r)
+    nodata = r.write_nodata()
     data = r.replace(nodata=nodata).filled() if nodata is not None else r.data
     return _wrap(data, r.transform, r.crs, nodata, like)
 
@@ -237,12 +236,6 @@ def from_raster(r: GeoRaster, like: xr.DataArray) -> xr.DataArray:
 # ------------------------------------------------------------------------------------------ the draw
 def _load(pipeline: Transform | str) -> Transform:
     return as_pipeline(pipeline)
-
-
-def _proxy(count: int, height: int, width: int, dtype: np.dtype) -> GeoRaster:
-    """A zero-memory raster of a shape: the draw depends only on shape and dtype, never on pixels."""
-    data = np.broadcast_to(np.zeros(1, dtype=dtype), (count, height, width))
-    return GeoRaster(data=data, mask=np.broadcast_to(np.ones(1, bool), (height, width)))
 
 
 def _is_dask(data: Any) -> bool:
@@ -273,7 +266,7 @@ def _lazy_from(da: xr.DataArray) -> _Lazy:
     data = data.rechunk({0: -1})  # every chunk holds all bands (per-pixel steps see the whole spectrum)
     nodata = _nodata_of(da)
     mask = data.map_blocks(_valid_block, nodata, dtype=bool)
-    return _Lazy(data, mask, _transform_of(da), nodata)
+    return _Lazy(data, mask, transform_of(da), nodata)
 
 
 def _blocks(lz: _Lazy, func: Callable[..., tuple[np.ndarray, np.ndarray]], dtype: np.dtype) -> _Lazy:
@@ -379,7 +372,7 @@ def _warp_lazy(lz: _Lazy, m: np.ndarray, shape: tuple[int, int], interpolation: 
 def _noise_block(t: GaussianNoise, params: dict[str, Any], lz: _Lazy) -> Callable[..., tuple]:
     """GaussianNoise per chunk: element (b, i, j) of the same counter-based field as the whole image."""
     from .kernels.noise import gaussian_noise
-    from .transforms.spectral import _work, finish_band
+    from .transforms.spectral import finish_band, work_dtype
 
     _, height, width = lz.data.shape
     nodata = lz.nodata
@@ -387,7 +380,7 @@ def _noise_block(t: GaussianNoise, params: dict[str, Any], lz: _Lazy) -> Callabl
     def block(data: np.ndarray, mask: np.ndarray, row0: int, col0: int) -> tuple:
         r = _raster(data, mask, nodata)
         seed, sigma = t.noise_scale(r, params)
-        work = _work(r.dtype)
+        work = work_dtype(r.dtype)
         out = r.data.copy()
         for b in range(r.count):
             x = r.data[b].astype(work)
@@ -464,7 +457,7 @@ def _run_lazy(steps: list[tuple[Transform, dict[str, Any]]], lz: _Lazy, label: b
 
     for t, p in steps:
         if isinstance(t, GeometricTransform):
-            if group and not _fusable(group, t):
+            if group and not fusable(group, t):
                 lz = flush(lz)
             group.append((t, p))
             continue
@@ -509,7 +502,7 @@ def _augment_one(da: xr.DataArray, pipeline: Transform, record: dict[str, Any], 
 
 def _sample(pipeline: Transform, gen: np.random.Generator, da: xr.DataArray) -> dict[str, Any]:
     da = _as_3d(da)
-    return pipeline.sample(gen, _proxy(da.shape[0], da.shape[1], da.shape[2], da.dtype))
+    return pipeline.sample(gen, GeoRaster.proxy(da.shape[0], da.shape[1], da.shape[2], da.dtype))
 
 
 def _generator(seed: int | None, rng: np.random.Generator | None) -> np.random.Generator:

@@ -70,7 +70,7 @@ def full_scale(dtype: np.dtype, value_range: tuple[float, float] | None) -> tupl
 _CHUNK_VALUES = 1 << 23
 
 
-def _work(dtype: np.dtype) -> type:
+def work_dtype(dtype: np.dtype) -> type:
     return np.float64 if np.dtype(dtype) in (np.float64, np.int32) else np.float32
 
 
@@ -132,7 +132,7 @@ def finish_float32_band(r: GeoRaster, out: np.ndarray, b: int, new: np.ndarray) 
 
 def _shift(raster: GeoRaster, offsets: Any) -> tuple:
     """``(x - 0) * 1 + c_b``: exactly ``x + c_b`` in the work dtype."""
-    w = _work(raster.dtype)
+    w = work_dtype(raster.dtype)
     n = raster.count
     return np.zeros(n, w), np.ones(n, w), np.asarray(offsets).astype(w), False
 
@@ -146,7 +146,6 @@ class SpectralTransform(Transform):
     one band, not a float copy of the whole raster.
     """
 
-    kind = "spectral"
     abstract = True
     #: output dtype; None keeps the input's
     out_dtype: Any = None
@@ -197,7 +196,7 @@ class SpectralTransform(Transform):
             store_affine(data, a, s, c, raster.mask, out, nd, safe, divide=divide, nan_zero=to_float,
                          clip=not to_float)
             return raster.replace(data=out)
-        w = np.float64 if to_float else _work(raster.dtype)
+        w = np.float64 if to_float else work_dtype(raster.dtype)
         count, rows, cols = data.shape
         step = max(1, _CHUNK_VALUES // max(1, rows * cols))  # bands per store call: bounded scratch memory
         new = np.empty((min(step, count), rows, cols), dtype=w)
@@ -285,7 +284,7 @@ class Contrast(SpectralTransform):
         return mean + f * (x - mean)
 
     def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
-        w = _work(raster.dtype)
+        w = work_dtype(raster.dtype)
         mean = np.asarray(ctx[0]).astype(w)
         return mean, np.asarray(ctx[1]).astype(w), mean, False  # (x - mean) * f + mean
 
@@ -349,7 +348,7 @@ class BandGain(SpectralTransform):
         return x * x.dtype.type(ctx[b])
 
     def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
-        w = _work(raster.dtype)
+        w = work_dtype(raster.dtype)
         n = raster.count
         return np.zeros(n, w), np.asarray(ctx).astype(w), np.full(n, -0.0, w), False  # (x - 0) * g + (-0)
 
@@ -434,7 +433,8 @@ class GaussianNoise(SpectralTransform):
         field = None
         if count * rows * cols <= _CHUNK_VALUES:
             # the whole (bands, rows, cols) field in one kernel call (one parallel region at most)
-            field = gaussian_noise(seed, (count * rows, cols), dtype=_work(raster.dtype)).reshape(count, rows, cols)
+            field = gaussian_noise(seed, (count * rows, cols), dtype=work_dtype(raster.dtype))
+            field = field.reshape(count, rows, cols)
         return seed, sigma, field
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
