@@ -36,7 +36,7 @@ from .errors import (
 )
 from .raster import GeoRaster, check_dtype, fits_dtype, valid_from_values
 
-__all__ = ["MAX_READ_BYTES", "lossless_note", "read", "read_header", "read_stack", "to_grid", "write"]
+__all__ = ["MAX_READ_BYTES", "find_rasters", "lossless_note", "read", "read_header", "read_stack", "to_grid", "write"]
 
 #: Largest uncompressed size :func:`read` will allocate in one call (bytes).
 #: A corrupt header can claim absurd sizes; bigger reads must use ``window=``.
@@ -126,6 +126,41 @@ def read(
         raise RasterReadError(f"{path}: not enough memory to read it; use window=") from None
     except Exception as exc:  # rasterio/GDAL errors of every kind
         raise RasterReadError(f"{path}: cannot read raster: {_short(exc)}") from None
+
+
+def find_rasters(root: str | os.PathLike[str], patterns: Sequence[str] = ("*.tif", "*.tiff")) -> list[Path]:
+    """The files under ``root`` (recursive) whose name matches a pattern, case-insensitively, sorted.
+
+    The one folder walker of geoaug (the batch job, the commands, the loaders).
+    Hidden files (``.name``) are left out; ``root`` itself is returned when it
+    is a file. Matching ignores case, so ``*.tif`` finds Landsat's ``*.TIF``.
+
+    Parameters
+    ----------
+    root : path-like
+        A folder or a file.
+    patterns : sequence of str
+        ``fnmatch`` patterns of file names (``*_B04.tif``), or of paths
+        relative to ``root`` when they contain ``/``.
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
+    import fnmatch
+
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    pats = [p.lower() for p in patterns]
+    found = []
+    for p in root.rglob("*"):
+        if p.name.startswith(".") or not p.is_file():
+            continue
+        name, rel = p.name.lower(), p.relative_to(root).as_posix().lower()
+        if any(fnmatch.fnmatchcase(rel if "/" in pat else name, pat) for pat in pats):
+            found.append(p)
+    return sorted(found)
 
 
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -1200,7 +1200,7 @@ __all__ += ["chip_count", "chip_window", "make_sampler", "scene_chips", "window_
 class ChipSet:
     """Chips of scenes by index, for loaders: draw ``i`` of epoch ``e`` from ``SeedSequence(seed, spawn_key=(e, i))``.
 
-    The torch-free core of :class:`geoaug.scenes_torch.SceneDataset` and of the Keras
+    The torch-free core of :class:`geoaug.loaders.scenes_torch.SceneDataset` and of the Keras
     ``flow_from_scenes`` iterator. Random mode (``length``): each index draws a scene (in
     proportion to its area), a window (retried up to ``max_tries`` for ``min_valid``) and a
     pipeline draw; grid mode: index ``i`` is the ``i``-th window of a ``stride`` grid over every scene.

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import geometry
-from .errors import ParameterError
-from .io import read, write
-from .raster import GeoRaster
-from .seeding import loader_rng
-from .transforms.functional import warp
+from .. import geometry
+from ..errors import ParameterError
+from ..io import read, write
+from ..raster import GeoRaster
+from ..seeding import loader_rng
+from ..transforms.functional import warp
 
 if TYPE_CHECKING:
     from .keras import ImageDataGenerator

@@ -15,10 +15,10 @@ import numpy as np
 import xarray as xr
 from affine import Affine
 
-from .errors import ParameterError
-from .raster import GeoRaster
-from .sampling import Scene, make_sampler, scene_chips
-from .transforms.serialize import as_pipeline
+from ..errors import ParameterError
+from ..raster import GeoRaster
+from ..sampling import Scene, make_sampler, scene_chips
+from ..transforms.serialize import as_pipeline
 from .xarray import from_raster, to_raster, transform_of
 
 __all__ = ["DataArrayScene", "sample"]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from .sampling import Chip, ChipSet, Scene
+from ..sampling import Chip, ChipSet, Scene
 
 __all__ = ["IterableSceneDataset", "SceneDataset"]
 

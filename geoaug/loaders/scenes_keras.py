@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ParameterError
+from ..sampling import ChipSet
+from ..transforms.functional import warp
 from ._keras_iterators import Iterator
-from .errors import ParameterError
 from .keras import ImageDataGenerator
-from .sampling import ChipSet
-from .transforms.functional import warp
 
 __all__ = ["SceneIterator", "flow_from_scenes"]
 
