@@ -57,9 +57,8 @@ def stretch_limits(raster: GeoRaster, bands: Sequence[int], low: float = 2, high
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Per displayed band, the ``low``/``high`` percentiles of its valid pixels."""
     lo, hi = np.zeros(len(bands)), np.ones(len(bands))
-    bm = raster.band_mask
     for k, b in enumerate(bands):
-        v = raster.data[b][bm[b]]
+        v = raster.valid_values(b)
         if v.size:
             lo[k], hi[k] = np.percentile(v.astype(np.float64), [low, high])
             if hi[k] <= lo[k]:

@@ -483,6 +483,41 @@ class GeoRaster:
         info = np.iinfo(self.dtype)
         return float(info.max if self.dtype.kind == "u" else info.min)
 
+    def valid_values(self, band: int) -> np.ndarray:
+        """The values of band ``band`` (0-based) at its valid pixels, as a 1-D array.
+
+        Parameters
+        ----------
+        band : int
+            0-based band index.
+
+        Returns
+        -------
+        ndarray
+        """
+        m = self.mask if self.mask.ndim == 2 else self.mask[band]
+        return self.data[band][m]
+
+    def filled_with(self, value: float, dtype: Any = None) -> np.ndarray:
+        """The pixels with ``value`` under every invalid one (``(bands, rows, cols)``, a new array).
+
+        For models that take plain arrays: the mask goes its own way (a tensor,
+        a loss weight) and invalid pixels hold a harmless constant.
+
+        Parameters
+        ----------
+        value : float
+            What invalid pixels become.
+        dtype : dtype-like, optional
+            The result's dtype (default: the raster's).
+
+        Returns
+        -------
+        ndarray
+        """
+        out = np.where(self.band_mask, self.data, value)
+        return out.astype(self.dtype if dtype is None else dtype, copy=False)
+
     # ------------------------------------------------------------------ conversions
     def filled(self) -> np.ndarray:
         """Pixels ready to be written: invalid pixels hold ``nodata``.

@@ -349,7 +349,7 @@ class ImageDataGenerator:
         """Apply parameters from :meth:`get_random_transform` to one image (rows, cols, channels)."""
         chw = self._to_chw(np.asarray(x))
         r = self.apply_to_raster(GeoRaster.from_array(chw.astype(np.float64, copy=False)), transform_parameters)
-        out = np.where(r.band_mask, r.data, self.cval).astype(self.dtype)
+        out = r.filled_with(self.cval, self.dtype)
         return self._from_chw(out)
 
     def random_transform(self, x: np.ndarray, seed: int | np.random.Generator | None = None) -> np.ndarray:

@@ -51,7 +51,7 @@ class SceneIterator(Iterator):
             shape = (r.height, r.width, r.count) if g.data_format == "channels_last" else r.shape
             params = g.get_random_transform(shape, rng)
             r = g.apply_to_raster(r, params)
-            chw = np.where(r.band_mask, r.data, g.cval).astype(g.dtype)
+            chw = r.filled_with(g.cval, g.dtype)
             images.append(g.standardize(g._from_chw(chw)))
             if chip.label is not None:
                 m = g.transform_matrix(params, (chip.label.height, chip.label.width))

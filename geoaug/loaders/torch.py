@@ -170,7 +170,7 @@ class GeoTiffDataset(Dataset):
         if self.pipeline is not None:
             res = self.pipeline(image, self.rng(index), labels=label, return_params=True)
             image, label = res.image, res.labels
-        data = np.where(image.band_mask, image.data, 0).astype(np.float32)
+        data = image.filled_with(0, np.float32)
         valid = torch.from_numpy(np.ascontiguousarray(image.pixel_mask))
         sample: dict[str, Any] = {"image": torch.from_numpy(data), "valid": valid}
         torchgeo = self.sample_format == "torchgeo"

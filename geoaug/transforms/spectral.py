@@ -96,10 +96,9 @@ def _per_band(params: dict[str, Any], key: str, n: int) -> np.ndarray:
 
 def band_means(r: GeoRaster) -> np.ndarray:
     """Mean of each band over its valid pixels (NaN for a band with none), float64."""
-    bm = r.band_mask
     out = np.full(r.count, np.nan)
     for i in range(r.count):
-        v = r.data[i][bm[i]]
+        v = r.valid_values(i)
         if v.size:
             out[i] = v.astype(np.float64).mean()
     return out
@@ -379,10 +378,9 @@ class ChannelShift(SpectralTransform):
         return {"shift": self._draw(rng, self._shift, self.per_band, raster.count)}
 
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
-        bm = raster.band_mask
         lo, hi = np.inf, -np.inf
         for i in range(raster.count):
-            v = raster.data[i][bm[i]]
+            v = raster.valid_values(i)
             if v.size:
                 lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
         return lo, hi, _per_band(params, "shift", raster.count)
@@ -673,11 +671,10 @@ class PercentileStretch(SpectralTransform):
         return {"low": draw(rng, self._low), "high": draw(rng, self._high)}
 
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
-        bm = raster.band_mask
         lo = np.zeros(raster.count)
         hi = np.ones(raster.count)
         for i in range(raster.count):
-            v = raster.data[i][bm[i]]
+            v = raster.valid_values(i)
             if v.size:
                 lo[i], hi[i] = np.percentile(v, [float(params["low"]), float(params["high"])])
         return lo, np.where(hi > lo, hi - lo, 1.0)
