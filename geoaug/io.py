@@ -34,7 +34,7 @@ from .errors import (
     StackMismatchError,
     UnsupportedDtypeError,
 )
-from .raster import GeoRaster, check_dtype, fits_dtype, valid_from_values
+from .raster import GeoRaster, band_indexes, check_dtype, fits_dtype, valid_from_values
 
 __all__ = ["MAX_READ_BYTES", "find_rasters", "lossless_note", "read", "read_header", "read_stack", "to_grid", "write"]
 
@@ -200,21 +200,11 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
 def _band_indexes(src: Any, path: str, bands: Sequence[int | str] | int | str | None) -> list[int]:
     if bands is None:
         return list(range(1, src.count + 1))
-    if isinstance(bands, (int, str, np.integer)):
-        bands = [bands]
     names = [d or f"band_{i}" for i, d in enumerate(src.descriptions, start=1)]
-    out = []
-    for b in bands:
-        if isinstance(b, str):
-            if b not in names:
-                raise RasterReadError(f"{path}: no band named {b!r} (bands: {', '.join(names)})")
-            out.append(names.index(b) + 1)
-        else:
-            i = int(b)
-            if not 1 <= i <= src.count:
-                raise RasterReadError(f"{path}: band {i} out of range 1..{src.count}")
-            out.append(i)
-    return out
+    try:
+        return band_indexes([bands] if isinstance(bands, str) else bands, names, path)
+    except ParameterError as exc:
+        raise RasterReadError(str(exc)) from None
 
 
 def _to_window(src: Any, path: str, window: Any) -> Window | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -559,6 +560,47 @@ class GeoRaster:
             f"dtype={self.dtype.name}, crs={crs}, nodata={self.nodata}, "
             f"valid={self.valid_fraction:.3f})"
         )
+
+
+def band_indexes(spec: Any, names: Sequence[str], where: str = "bands") -> list[int]:
+    """1-based band indexes from a band spec: ``"4,3,2"``, band names, ints, or a mix.
+
+    The one band-spec parser (``geoaug.read(bands=...)``, ``geoaug preview --bands``).
+
+    Parameters
+    ----------
+    spec : str, int or sequence of int/str
+        Comma-separated text, one band, or a sequence; numbers are 1-based
+        (rasterio's convention), text that is not a number is a band name.
+    names : sequence of str
+        The raster's band names (its band count is their number).
+    where : str
+        What to name in errors (a file path).
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    ParameterError
+        An unknown name or an index out of range.
+    """
+    items = [s.strip() for s in spec.split(",") if s.strip()] if isinstance(spec, str) else (
+        [spec] if isinstance(spec, (int, np.integer)) else list(spec))
+    out = []
+    for it in items:
+        if isinstance(it, str) and it in names:
+            out.append(list(names).index(it) + 1)
+            continue
+        try:
+            i = int(it)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{where}: no band named {it!r} (bands: {', '.join(names)})") from None
+        if not 1 <= i <= len(names):
+            raise ParameterError(f"{where}: band {i} out of range 1..{len(names)}")
+        out.append(i)
+    return out
 
 
 def collapse_mask(valid: np.ndarray) -> np.ndarray:
