@@ -119,7 +119,8 @@ def finish_band(r: GeoRaster, out: np.ndarray, b: int, new: np.ndarray) -> None:
 def finish_float32_band(r: GeoRaster, out: np.ndarray, b: int, new: np.ndarray) -> None:
     """float32 outputs: valid pixels of band ``b`` get ``new``; invalid ones keep their (cast) value."""
     valid = r.band_mask[b]
-    v = new[valid].astype(np.float32)
+    big = float(np.finfo(np.float32).max)
+    v = np.clip(new[valid], -big, big).astype(np.float32)  # saturate: a huge input never becomes inf
     v[np.isnan(v)] = 0.0
     nd = r.nodata
     if nd is not None and not math.isnan(nd):
@@ -193,7 +194,7 @@ class SpectralTransform(Transform):
         if lin is not None:
             a, s, c, divide = lin
             store_affine(data, a, s, c, raster.mask, out, nd, safe, divide=divide, nan_zero=to_float,
-                         clip=not to_float)
+                         clip=True)  # floats saturate to the output dtype's finite range too
             return raster.replace(data=out)
         w = np.float64 if to_float else work_dtype(raster.dtype)
         count, rows, cols = data.shape
@@ -205,7 +206,7 @@ class SpectralTransform(Transform):
                 new[b - b0] = self.band(data[b].astype(w), b, params, ctx)
             mask = raster.mask[b0:b1] if raster.mask.ndim == 3 else raster.mask
             store_bands(new[: b1 - b0], data[b0:b1], mask, out[b0:b1], nd, safe, nan_zero=to_float,
-                        clip=not to_float)
+                        clip=True)  # floats saturate to the output dtype's finite range too
         return raster.replace(data=out)
 
     def _draw(self, rng: np.random.Generator, bounds: tuple[float, float], per_band: bool, n: int) -> Any:
