@@ -42,7 +42,7 @@ from . import geometry
 from .errors import GeoAugError, ParameterError, RasterNotFoundError, RasterReadError, StackMismatchError
 from .io import read, read_header, to_grid
 from .raster import GeoRaster
-from .seeding import chip_rng, rng_for
+from .seeding import chip_rng, window_rng
 from .transforms.base import GeometricTransform, Transform
 from .transforms.compose import flatten, run
 
@@ -1009,11 +1009,6 @@ def make_chip(
     return Chip(image, label, scene.name, (row, col, h, w), a_all, record, index, copy)
 
 
-
-
-def window_rng(seed: int, scene: str, index: int) -> np.random.Generator:
-    """The generator of the window of chip ``index`` (its tries follow one another in it)."""
-    return rng_for(seed, f"{scene}#window", index)
 
 
 def _valid_fraction(scene: Scene, window: tuple[int, int, int, int]) -> float:

@@ -99,8 +99,6 @@ class Compose(_Container):
         if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0):
             raise ParameterError(f"Compose: seed must be a non-negative int, got {seed!r}")
         self.seed = None if seed is None else int(seed)
-        self._rng: np.random.Generator | None = None
-        self._rng_key: tuple | None = None
 
     def default_rng(self) -> np.random.Generator:
         """The generator used when no ``rng`` is passed: one per process (:func:`geoaug.seeding.default_generator`).
@@ -110,14 +108,7 @@ class Compose(_Container):
         worker's torch seed or the process id, so no two processes replay the
         same draws. Successive calls in one process take successive draws.
         """
-        key = seeding.process_key()
-        if self._rng is None or key != self._rng_key:
-            self._rng, self._rng_key = seeding.default_generator(self.seed, key), key
-        return self._rng
-
-    def __getstate__(self) -> dict[str, Any]:
-        # a pickled pipeline (spawned workers) starts its own stream where it lands
-        return {**self.__dict__, "_rng": None, "_rng_key": None}
+        return seeding.stream_for(self, self.seed)
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         r = GeoRaster.proxy(raster.count, raster.height, raster.width, raster.dtype)
