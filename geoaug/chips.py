@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from .batch import MANIFEST, Summary, _clean_partials, _dask_client, check_output_dir
+from .batch import MANIFEST, Summary, check_output_dir, clean_partials, dask_client
 from .errors import GeoAugError, ParameterError
+from .raster import GeoRaster
 from .sampling import (
     RandomChips,
     Scene,
@@ -122,11 +123,10 @@ def run_chip_task(task: ChipTask, config_json: str, output_dir: str, overwrite: 
                     wanted.append(names["label_output"])
                 rng = chip_rng(seed, scene.name, i, k)
                 if not overwrite and all((out_dir / w).exists() for w in wanted):
-                    from .transforms.compose import _proxy
 
                     record = None
                     if pipe is not None:
-                        record = pipe.sample(rng, _proxy(scene.count, win[2], win[3], np.dtype(scene.dtype)))
+                        record = pipe.sample(rng, GeoRaster.proxy(scene.count, win[2], win[3], np.dtype(scene.dtype)))
                     plan = _plan(pipe, record, (win[2], win[3]))
                     from .geometry import translation
 
@@ -288,7 +288,7 @@ def run_chips(
         except GeoAugError as exc:  # e.g. a chip larger than this scene
             summary.failures += 1
             summary.failed_files.append((s.name, str(exc)))
-    _clean_partials(out_dir)
+    clean_partials(out_dir)
     for t in tasks:
         (out_dir / scene_folder(t.scene)).mkdir(parents=True, exist_ok=True)
     manifest = out_dir / MANIFEST
@@ -320,7 +320,7 @@ def run_chips(
         else:
             from dask.distributed import as_completed
 
-            with _dask_client(workers, scheduler) as client:
+            with dask_client(workers, scheduler) as client:
                 futures = {client.submit(run_chip_task, t, config_json, str(out_dir), overwrite, pure=False,
                                          key=f"geoaug-chip-{i}-{time.time_ns()}"): t for i, t in enumerate(tasks)}
                 for fut in as_completed(list(futures)):

@@ -36,16 +36,6 @@ patterns_opt = click.option("--pattern", "patterns", multiple=True, default=("*.
 quiet_opt = click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 
 
-def find_rasters(root: Path, patterns: tuple[str, ...] = ("*.tif", "*.tiff")) -> list[Path]:
-    """Files under ``root`` (recursive) matching any pattern, sorted; ``root`` itself if a file."""
-    if root.is_file():
-        return [root]
-    found: set[Path] = set()
-    for pat in patterns:
-        found.update(p for p in root.rglob(pat) if p.is_file() and not p.name.startswith("."))
-    return sorted(found)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="geoaug")
 def main() -> None:
@@ -64,6 +54,8 @@ def expand_paths(paths: tuple[Path, ...], patterns: tuple[str, ...] = ("*.tif", 
     reading it reports the problem with its name.
     """
     import glob
+
+    from .io import find_rasters
 
     files: list[Path] = []
     for p in paths:

@@ -34,9 +34,9 @@ from .errors import (
     StackMismatchError,
     UnsupportedDtypeError,
 )
-from .raster import GeoRaster, check_dtype, fits_dtype, valid_from_values
+from .raster import GeoRaster, band_indexes, check_dtype, fits_dtype, valid_from_values
 
-__all__ = ["MAX_READ_BYTES", "lossless_note", "read", "read_stack", "write"]
+__all__ = ["MAX_READ_BYTES", "find_rasters", "lossless_note", "read", "read_header", "read_stack", "to_grid", "write"]
 
 #: Largest uncompressed size :func:`read` will allocate in one call (bytes).
 #: A corrupt header can claim absurd sizes; bigger reads must use ``window=``.
@@ -128,24 +128,83 @@ def read(
         raise RasterReadError(f"{path}: cannot read raster: {_short(exc)}") from None
 
 
+def find_rasters(root: str | os.PathLike[str], patterns: Sequence[str] = ("*.tif", "*.tiff")) -> list[Path]:
+    """The files under ``root`` (recursive) whose name matches a pattern, case-insensitively, sorted.
+
+    The one folder walker of geoaug (the batch job, the commands, the loaders).
+    Hidden files (``.name``) are left out; ``root`` itself is returned when it
+    is a file. Matching ignores case, so ``*.tif`` finds Landsat's ``*.TIF``.
+
+    Parameters
+    ----------
+    root : path-like
+        A folder or a file.
+    patterns : sequence of str
+        ``fnmatch`` patterns of file names (``*_B04.tif``), or of paths
+        relative to ``root`` when they contain ``/``.
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
+    import fnmatch
+
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    pats = [p.lower() for p in patterns]
+    found = []
+    for p in root.rglob("*"):
+        if p.name.startswith(".") or not p.is_file():
+            continue
+        name, rel = p.name.lower(), p.relative_to(root).as_posix().lower()
+        if any(fnmatch.fnmatchcase(rel if "/" in pat else name, pat) for pat in pats):
+            found.append(p)
+    return sorted(found)
+
+
+def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What a raster file holds, without reading pixels.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A raster file.
+
+    Returns
+    -------
+    dict
+        ``height``, ``width``, ``count``, ``dtype`` (of band 1), ``transform``,
+        ``crs``, ``bounds``, ``descriptions``, ``nodata``.
+
+    Raises
+    ------
+    RasterNotFoundError, RasterReadError
+        A missing file, a folder, zero bands, or anything GDAL cannot open.
+    """
+    path = os.fspath(path)
+    _check_input_path(path)
+    try:
+        with _gdal_quiet(path), rasterio.open(path) as src:
+            if src.count == 0:
+                raise RasterReadError(f"{path}: raster has zero bands")
+            return {"height": src.height, "width": src.width, "count": src.count, "dtype": src.dtypes[0],
+                    "transform": src.transform, "crs": src.crs, "bounds": tuple(src.bounds),
+                    "descriptions": tuple(src.descriptions), "nodata": src.nodata}
+    except GeoAugError:
+        raise
+    except Exception as exc:
+        raise RasterReadError(f"{path}: cannot read raster: {_short(exc)}") from None
+
+
 def _band_indexes(src: Any, path: str, bands: Sequence[int | str] | int | str | None) -> list[int]:
     if bands is None:
         return list(range(1, src.count + 1))
-    if isinstance(bands, (int, str, np.integer)):
-        bands = [bands]
     names = [d or f"band_{i}" for i, d in enumerate(src.descriptions, start=1)]
-    out = []
-    for b in bands:
-        if isinstance(b, str):
-            if b not in names:
-                raise RasterReadError(f"{path}: no band named {b!r} (bands: {', '.join(names)})")
-            out.append(names.index(b) + 1)
-        else:
-            i = int(b)
-            if not 1 <= i <= src.count:
-                raise RasterReadError(f"{path}: band {i} out of range 1..{src.count}")
-            out.append(i)
-    return out
+    try:
+        return band_indexes([bands] if isinstance(bands, str) else bands, names, path)
+    except ParameterError as exc:
+        raise RasterReadError(str(exc)) from None
 
 
 def _to_window(src: Any, path: str, window: Any) -> Window | None:
@@ -344,9 +403,6 @@ class _FilledRows:
         self.raster = raster
         self.shape = raster.shape
 
-    def __getitem__(self, b: int) -> np.ndarray:
-        return self.raster.filled_rows(0, self.raster.height)[b]
-
     def rows(self, start: int, stop: int) -> np.ndarray:
         return self.raster.filled_rows(start, stop)
 
@@ -408,20 +464,6 @@ def _write_profile(raster: GeoRaster, nodata: float | None, overrides: dict[str,
     return prof
 
 
-def _default_nodata(raster: GeoRaster) -> float | None:
-    """Nodata to write when the raster has invalid pixels but no nodata value."""
-    if raster.nodata is not None or raster.mask.all():
-        return raster.nodata
-    if raster.mask_kind in ("alpha", "dataset") and raster.mask.ndim == 2:
-        return None  # stored as the source stored it: an alpha band or a dataset mask, no nodata invented
-    if raster.dtype.kind == "f":
-        return math.nan
-    if raster.mask.ndim == 2:
-        return None  # an internal per-dataset mask carries it
-    info = np.iinfo(raster.dtype)
-    return float(info.max if raster.dtype.kind == "u" else info.min)
-
-
 def write(raster: GeoRaster, path: str | os.PathLike[str], *, keep_lossy: bool = False, **profile: Any) -> Path:
     """Write a raster as a GeoTIFF, atomically.
 
@@ -468,7 +510,7 @@ def write(raster: GeoRaster, path: str | os.PathLike[str], *, keep_lossy: bool =
         raise RasterWriteError(f"{path}: {folder} is not a folder")
     if path.is_dir():
         raise RasterWriteError(f"{path}: is a folder")
-    nodata = _default_nodata(raster)
+    nodata = raster.write_nodata()
     alpha = raster.mask_kind == "alpha" and raster.mask.ndim == 2 and nodata is None
     if raster.mask_kind == "alpha" and not alpha:
         raster = raster.replace(mask_kind=None)  # a per-band mask cannot be one alpha band
@@ -659,7 +701,7 @@ def read_stack(
     labels = _band_labels(paths)
     for p, r, label in zip(paths, rasters, labels):
         for b in range(r.count):
-            data, valid = _to_grid(p, r, b, dst_transform, height, width, method)
+            data, valid = to_grid(p, r, b, dst_transform, height, width, method)
             bands.append(data.astype(dtype, copy=False))
             masks.append(valid)
             names.append(label if r.count == 1 else f"{label}_{r.band_names[b]}")
@@ -678,7 +720,7 @@ def read_stack(
     ).collapse_mask()
 
 
-def _to_grid(
+def to_grid(
     path: str, r: GeoRaster, b: int, dst_transform: Any, height: int, width: int, method: Resampling
 ) -> tuple[np.ndarray, np.ndarray]:
     """One band of ``r`` on the target grid, with its validity."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ParameterError
-from .raster import GeoRaster
+from .raster import GeoRaster, band_indexes
 from .seeding import rng_for
 from .transforms.base import Transform
 from .transforms.compose import flatten
@@ -34,20 +34,7 @@ def parse_bands(spec: str | Sequence[int | str] | None, raster: GeoRaster) -> li
     """
     if spec is None:
         return [0] if raster.count < 3 else [2, 1, 0]
-    items = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
-    out = []
-    for it in items:
-        if isinstance(it, str) and it in raster.band_names:
-            out.append(raster.band_names.index(it))
-            continue
-        try:
-            i = int(it)
-        except (TypeError, ValueError):
-            raise ParameterError(f"band {it!r} is neither a 1-based index nor a band name "
-                                 f"({', '.join(raster.band_names)})") from None
-        if not 1 <= i <= raster.count:
-            raise ParameterError(f"band {i} out of range 1..{raster.count}")
-        out.append(i - 1)
+    out = [i - 1 for i in band_indexes(spec, raster.band_names, "--bands")]
     if len(out) not in (1, 3):
         raise ParameterError(f"give 1 or 3 bands, got {len(out)}")
     return out
@@ -57,9 +44,8 @@ def stretch_limits(raster: GeoRaster, bands: Sequence[int], low: float = 2, high
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Per displayed band, the ``low``/``high`` percentiles of its valid pixels."""
     lo, hi = np.zeros(len(bands)), np.ones(len(bands))
-    bm = raster.band_mask
     for k, b in enumerate(bands):
-        v = raster.data[b][bm[b]]
+        v = raster.valid_values(b)
         if v.size:
             lo[k], hi[k] = np.percentile(v.astype(np.float64), [low, high])
             if hi[k] <= lo[k]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -379,6 +380,28 @@ class GeoRaster:
         fields["band_tags"] = tuple(dict(t) for t in self.band_tags)
         return new
 
+    @classmethod
+    def proxy(cls, count: int, height: int, width: int, dtype: Any) -> GeoRaster:
+        """A zero-memory raster of a shape and dtype, for drawing parameters without pixels.
+
+        Pipelines sample on proxies (a draw depends only on the shape and
+        dtype, never on pixel values), so a batch job can re-derive a record
+        without reading the file.
+
+        Parameters
+        ----------
+        count, height, width : int
+            Bands, rows, columns.
+        dtype : dtype-like
+            The pixel dtype.
+
+        Returns
+        -------
+        GeoRaster
+        """
+        data = np.broadcast_to(np.zeros(1, dtype=dtype), (int(count), int(height), int(width)))
+        return cls(data=data, mask=all_valid_mask((int(height), int(width))))
+
     def replace(self, **changes: Any) -> GeoRaster:
         """A copy with some fields replaced (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)
@@ -410,11 +433,6 @@ class GeoRaster:
         return self.data.dtype
 
     @property
-    def per_band_mask(self) -> bool:
-        """True when the mask is ``(bands, rows, cols)``."""
-        return self.mask.ndim == 3
-
-    @property
     def band_mask(self) -> np.ndarray:
         """The mask broadcast to ``(bands, rows, cols)`` (a read-only view)."""
         return np.broadcast_to(self.mask, self.data.shape)
@@ -441,6 +459,65 @@ class GeoRaster:
         t = self.transform
         xs, ys = zip(*(t @ c for c in ((0, 0), (self.width, 0), (0, self.height), (self.width, self.height))))
         return (min(xs), min(ys), max(xs), max(ys))
+
+    def write_nodata(self) -> float | None:
+        """The nodata value a file of this raster gets (the write rule).
+
+        Its own ``nodata`` when set or when every pixel is valid; otherwise
+        none when the mask is stored as the source stored it (an alpha band, a
+        dataset mask) or as an internal mask (integers, one mask for all
+        bands); NaN for floats; the dtype's maximum (unsigned) or minimum
+        (signed) for integers with per-band masks.
+
+        Returns
+        -------
+        float or None
+        """
+        if self.nodata is not None or is_all_valid_mask(self.mask) or self.mask.all():
+            return self.nodata
+        if self.mask_kind in ("alpha", "dataset") and self.mask.ndim == 2:
+            return None
+        if self.dtype.kind == "f":
+            return math.nan
+        if self.mask.ndim == 2:
+            return None
+        info = np.iinfo(self.dtype)
+        return float(info.max if self.dtype.kind == "u" else info.min)
+
+    def valid_values(self, band: int) -> np.ndarray:
+        """The values of band ``band`` (0-based) at its valid pixels, as a 1-D array.
+
+        Parameters
+        ----------
+        band : int
+            0-based band index.
+
+        Returns
+        -------
+        ndarray
+        """
+        m = self.mask if self.mask.ndim == 2 else self.mask[band]
+        return self.data[band][m]
+
+    def filled_with(self, value: float, dtype: Any = None) -> np.ndarray:
+        """The pixels with ``value`` under every invalid one (``(bands, rows, cols)``, a new array).
+
+        For models that take plain arrays: the mask goes its own way (a tensor,
+        a loss weight) and invalid pixels hold a harmless constant.
+
+        Parameters
+        ----------
+        value : float
+            What invalid pixels become.
+        dtype : dtype-like, optional
+            The result's dtype (default: the raster's).
+
+        Returns
+        -------
+        ndarray
+        """
+        out = np.where(self.band_mask, self.data, value)
+        return out.astype(self.dtype if dtype is None else dtype, copy=False)
 
     # ------------------------------------------------------------------ conversions
     def filled(self) -> np.ndarray:
@@ -483,6 +560,47 @@ class GeoRaster:
             f"dtype={self.dtype.name}, crs={crs}, nodata={self.nodata}, "
             f"valid={self.valid_fraction:.3f})"
         )
+
+
+def band_indexes(spec: Any, names: Sequence[str], where: str = "bands") -> list[int]:
+    """1-based band indexes from a band spec: ``"4,3,2"``, band names, ints, or a mix.
+
+    The one band-spec parser (``geoaug.read(bands=...)``, ``geoaug preview --bands``).
+
+    Parameters
+    ----------
+    spec : str, int or sequence of int/str
+        Comma-separated text, one band, or a sequence; numbers are 1-based
+        (rasterio's convention), text that is not a number is a band name.
+    names : sequence of str
+        The raster's band names (its band count is their number).
+    where : str
+        What to name in errors (a file path).
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    ParameterError
+        An unknown name or an index out of range.
+    """
+    items = [s.strip() for s in spec.split(",") if s.strip()] if isinstance(spec, str) else (
+        [spec] if isinstance(spec, (int, np.integer)) else list(spec))
+    out = []
+    for it in items:
+        if isinstance(it, str) and it in names:
+            out.append(list(names).index(it) + 1)
+            continue
+        try:
+            i = int(it)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{where}: no band named {it!r} (bands: {', '.join(names)})") from None
+        if not 1 <= i <= len(names):
+            raise ParameterError(f"{where}: band {i} out of range 1..{len(names)}")
+        out.append(i)
+    return out
 
 
 def collapse_mask(valid: np.ndarray) -> np.ndarray:

@@ -40,11 +40,11 @@ from rasterio.enums import Resampling
 
 from . import geometry
 from .errors import GeoAugError, ParameterError, RasterNotFoundError, RasterReadError, StackMismatchError
-from .io import _to_grid, read
+from .io import read, read_header, to_grid
 from .raster import GeoRaster
-from .seeding import chip_rng, rng_for
+from .seeding import chip_rng, window_rng
 from .transforms.base import GeometricTransform, Transform
-from .transforms.compose import _proxy, flatten, run
+from .transforms.compose import flatten, run
 
 __all__ = [
     "RASTER_PATTERNS",
@@ -150,7 +150,7 @@ class Scene:
         Scene
         """
         p = os.fspath(path)
-        h = _header(p)
+        h = read_header(p)
         names = tuple(d or f"band_{i}" for i, d in enumerate(h["descriptions"], start=1))
         return cls((p,), name or Path(p).name, h["height"], h["width"], h["count"], h["dtype"], h["transform"],
                    h["crs"], names, _headers=(h,))
@@ -185,7 +185,7 @@ class Scene:
             raise ParameterError("Scene.from_bands: no band files given")
         if resampling not in Resampling.__members__:
             raise ParameterError(f"Scene.from_bands: unknown resampling {resampling!r}")
-        hs = [_header(p) for p in ps]
+        hs = [read_header(p) for p in ps]
         first = hs[0]
         for p, h in zip(ps, hs):
             if h["count"] != 1:
@@ -314,7 +314,7 @@ class Scene:
                 c1 = min(hd["width"], math.ceil(max(xs)) + 3)
                 r1 = min(hd["height"], math.ceil(max(ys)) + 3)
                 r = read(p, window=((r0, r1), (c0, c1)))
-                data, valid = _to_grid(p, r, 0, dst_t, h, w, method)
+                data, valid = to_grid(p, r, 0, dst_t, h, w, method)
             if nodata is None and r.nodata is not None:
                 nodata = r.nodata
             bands.append(data.astype(self.dtype, copy=False))
@@ -325,24 +325,6 @@ class Scene:
     def __repr__(self) -> str:
         kind = f"{len(self.paths)} band files" if len(self.paths) > 1 else self.paths[0]
         return f"Scene({self.name!r}, {self.count} x {self.height} x {self.width} {self.dtype}, {kind})"
-
-
-def _header(path: str) -> dict[str, Any]:
-    if not os.path.exists(path):
-        raise RasterNotFoundError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise RasterReadError(f"{path}: is a folder, not a raster file")
-    try:
-        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), rasterio.open(path) as src:
-            if src.count == 0:
-                raise RasterReadError(f"{path}: raster has zero bands")
-            return {"height": src.height, "width": src.width, "count": src.count, "dtype": src.dtypes[0],
-                    "transform": src.transform, "crs": src.crs, "bounds": tuple(src.bounds),
-                    "descriptions": tuple(src.descriptions), "nodata": src.nodata}
-    except GeoAugError:
-        raise
-    except Exception as exc:
-        raise RasterReadError(f"{path}: cannot read raster: {str(exc).strip().splitlines()[0]}") from None
 
 
 def _band_label(path: str) -> str:
@@ -718,7 +700,7 @@ class LabelSource:
             raise RasterNotFoundError(f"{self.path}: no such label file")
         self.field, self.fill = field, int(fill)
         self.is_vector = Path(self.path).suffix.lower() in (".geojson", ".json", ".gpkg")
-        self._header = None if self.is_vector else _header(self.path)
+        self._header = None if self.is_vector else read_header(self.path)
 
     def same_grid(self, scene: Scene) -> bool:
         """True when the label raster has the scene's grid (then the draw is replayed on it exactly)."""
@@ -998,7 +980,7 @@ def make_chip(
             raise ParameterError("make_chip: a pipeline needs rng= or record=")
         if not isinstance(pipeline, Transform):
             raise ParameterError(f"make_chip: pipeline must be a Transform, got {type(pipeline).__name__}")
-        record = pipeline.sample(rng, _proxy(scene.count, h, w, np.dtype(scene.dtype)))
+        record = pipeline.sample(rng, GeoRaster.proxy(scene.count, h, w, np.dtype(scene.dtype)))
     plan = _plan(pipeline, record, (h, w))
     if "wrap" in plan["fills"]:
         raise ParameterError(f"{scene.name}: fill='wrap' has no meaning on a scene chip (it would wrap around "
@@ -1027,11 +1009,6 @@ def make_chip(
     return Chip(image, label, scene.name, (row, col, h, w), a_all, record, index, copy)
 
 
-
-
-def window_rng(seed: int, scene: str, index: int) -> np.random.Generator:
-    """The generator of the window of chip ``index`` (its tries follow one another in it)."""
-    return rng_for(seed, f"{scene}#window", index)
 
 
 def _valid_fraction(scene: Scene, window: tuple[int, int, int, int]) -> float:
@@ -1218,7 +1195,7 @@ __all__ += ["chip_count", "chip_window", "make_sampler", "scene_chips", "window_
 class ChipSet:
     """Chips of scenes by index, for loaders: draw ``i`` of epoch ``e`` from ``SeedSequence(seed, spawn_key=(e, i))``.
 
-    The torch-free core of :class:`geoaug.scenes_torch.SceneDataset` and of the Keras
+    The torch-free core of :class:`geoaug.loaders.scenes_torch.SceneDataset` and of the Keras
     ``flow_from_scenes`` iterator. Random mode (``length``): each index draws a scene (in
     proportion to its area), a window (retried up to ``max_tries`` for ``min_valid``) and a
     pipeline draw; grid mode: index ``i`` is the ``i``-th window of a ``stride`` grid over every scene.

@@ -1,7 +1,8 @@
 """Seeds that do not depend on order: the one home of every seeding rule in geoaug.
 
 * batch jobs and previews: ``(seed, input name, copy)`` -> :func:`rng_for`;
-* scene chips: ``(seed, scene, chip index, copy)`` -> :func:`chip_rng`;
+* scene chips: ``(seed, scene, chip index, copy)`` -> :func:`chip_rng`, their windows
+  :func:`window_rng`;
 * loaders (torch datasets, the Keras iterators, scene datasets): ``(seed, epoch, index)``
   -> :func:`loader_rng`.
 
@@ -15,10 +16,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import threading
+import weakref
 
 import numpy as np
 
-__all__ = ["chip_rng", "default_generator", "loader_rng", "process_key", "rng_for", "stable_key"]
+__all__ = ["chip_rng", "default_generator", "loader_rng", "process_key", "rng_for", "stable_key", "stream_for",
+           "window_rng"]
 
 
 def stable_key(text: str) -> tuple[int, int]:
@@ -50,6 +54,14 @@ def chip_rng(seed: int, scene: str, index: int, copy: int = 0) -> np.random.Gene
     """
     return np.random.default_rng(np.random.SeedSequence(int(seed),
                                                         spawn_key=(*stable_key(scene), int(index), int(copy))))
+
+
+def window_rng(seed: int, scene: str, index: int) -> np.random.Generator:
+    """The generator of the window of chip ``index`` of ``scene`` (its tries follow one another in it).
+
+    :func:`rng_for` ``(seed, scene + "#window", index)``.
+    """
+    return rng_for(seed, f"{scene}#window", index)
 
 
 def loader_rng(seed: int, epoch: int, index: int, *streams: int) -> np.random.Generator:
@@ -125,6 +137,39 @@ def process_key() -> tuple:
             _process_key = ("worker", int(info.seed))
             _single_threaded_kernels()
     return _process_key
+
+
+#: the running streams of objects called without ``rng`` (pipelines), per object, kept here and not on
+#: the object: a transform holds no generator state, and a pickled copy starts its own stream
+_streams: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_streams_lock = threading.Lock()
+
+
+def stream_for(owner: object, seed: int | None) -> np.random.Generator:
+    """The running generator of ``owner`` (e.g. a pipeline called without ``rng``) in this process.
+
+    Created on first use as :func:`default_generator` ``(seed, process_key())``
+    and kept (weakly) by owner; a new process, a DataLoader worker or a copy
+    of ``owner`` starts its own. Successive calls take successive draws.
+
+    Parameters
+    ----------
+    owner : object
+        Whose stream (any weak-referenceable object).
+    seed : int or None
+        The owner's seed.
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
+    key = process_key()
+    with _streams_lock:
+        got = _streams.get(owner)
+        if got is None or got[0] != key:
+            got = (key, default_generator(seed, key))
+            _streams[owner] = got
+        return got[1]
 
 
 def default_generator(seed: int | None, key: tuple) -> np.random.Generator:

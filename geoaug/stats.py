@@ -69,9 +69,8 @@ def stats(
         elif r.count != len(n):
             raise ParameterError(f"{f}: {r.count} bands, but {files[0]} has {len(n)}")
         dtypes.add(r.dtype)
-        bm = r.band_mask
         for i in range(r.count):
-            v = r.data[i][bm[i]].astype(np.float64)
+            v = r.valid_values(i).astype(np.float64)
             if v.size == 0:
                 continue
             bn, bmean = v.size, v.mean()
@@ -119,9 +118,8 @@ def _percentiles(
         hists = [np.zeros(_BINS, np.int64) for _ in range(b)]
     for f in files:
         r = read(f, nodata=nodata)
-        bm = r.band_mask
         for i in range(b):
-            v = r.data[i][bm[i]]
+            v = r.valid_values(i)
             if v.size == 0:
                 continue
             if exact:

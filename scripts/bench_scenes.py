@@ -108,7 +108,7 @@ class PlainWindows(torch.utils.data.Dataset):
 def run_one(kind: str, path: str, workers: int, n: int, size: int) -> dict:
     """One measurement in this (fresh) process."""
     import geoaug
-    from geoaug.scenes_torch import SceneDataset
+    from geoaug.loaders.scenes_torch import SceneDataset
 
     if kind == "geoaug":
         ds = SceneDataset(path, size, length=n, pipeline=geoaug.Compose([geoaug.Affine(rotate=(-45, 45))]), seed=0)

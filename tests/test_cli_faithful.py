@@ -167,7 +167,7 @@ def test_full_disk_is_named_and_stops_in_process(tiles: Path, tmp_path: Path, mo
     import errno
 
     import geoaug.io
-    from geoaug import batch
+    from geoaug.batch import run as batch
 
     real = geoaug.io.write
     calls = []
@@ -277,7 +277,7 @@ def test_a_full_disk_under_the_manifest_stops_and_a_rerun_resumes(tiles: Path, t
     import builtins
     import errno
 
-    from geoaug import batch
+    from geoaug.batch import run as batch
 
     class FullAfterOneLine:
         def __init__(self, fh) -> None:

@@ -28,7 +28,14 @@ from geoaug import GeoRaster
 from geoaug.transforms import REGISTRY, GeometricTransform
 from geoaug.transforms.compose import Compose, to_entry
 from geoaug.transforms.examples import EXAMPLE_ARGS, example, example_args
-from geoaug.transforms.spectral import SpectralTransform
+from geoaug.transforms.spectral import (
+    BandGain,
+    Contrast,
+    Normalize,
+    PercentileStretch,
+    SpectralTransform,
+    ToFloat,
+)
 
 BANDS = (1, 4, 13, 200)
 #: transforms whose output dtype is float32 by design, whatever the input's
@@ -177,3 +184,18 @@ def test_normalize_keeps_mean_beside_stats_on_a_round_trip(tmp_path) -> None:
     assert again.get_config()["stats"] == str(path)
     assert digest(again(r, rng=0)) == digest(t(r, rng=0))
     assert type(t)(**t.get_config()).get_config() == t.get_config()
+
+
+@pytest.mark.parametrize("make", [lambda: ToFloat(value_range=(0, 1e-3)), lambda: Normalize(mean=0.0, std=1e-3),
+                                  lambda: PercentileStretch(0, 1e-6), lambda: Contrast(5.0), lambda: BandGain(9.0)],
+                         ids=["ToFloat", "Normalize", "PercentileStretch", "Contrast", "BandGain"])
+def test_huge_float_values_saturate_never_become_infinite(make) -> None:
+    """Saturating float outputs: a scale that overflows float32 gives its largest value, never inf or NaN."""
+    r = image(4, "float32")
+    data = r.data.copy()
+    data[:, 10:20, 10:20] = 3.0e38
+    data[:, 20:30, 10:20] = -3.0e38
+    r = GeoRaster(data=data, mask=r.mask, transform=r.transform)
+    out = make()(r, rng=0)
+    v = out.data[out.band_mask]
+    assert np.isfinite(v).all()

@@ -374,7 +374,7 @@ def test_scene_dataset_same_samples_with_0_or_2_workers(scenes: dict[str, Path])
     torch = pytest.importorskip("torch")
     from torch.utils.data import DataLoader
 
-    from geoaug.scenes_torch import IterableSceneDataset, SceneDataset
+    from geoaug.loaders.scenes_torch import IterableSceneDataset, SceneDataset
 
     ds = SceneDataset([scenes["collar"], scenes["vrt"]], 48, length=6, pipeline=ROT, seed=4, min_valid=0.5)
     assert len(ds) == 6
@@ -409,7 +409,7 @@ def test_keras_flow_from_scenes(scenes: dict[str, Path], tmp_path: Path) -> None
     import keras  # noqa: F401  (makes the iterator a PyDataset)
 
     from geoaug.keras import ImageDataGenerator
-    from geoaug.scenes_keras import flow_from_scenes
+    from geoaug.loaders.scenes_keras import flow_from_scenes
 
     full = geoaug.read(scenes["clear"])
     lab = write_tif(tmp_path / "lab.tif", ((full.data[3] > 20000) + 1).astype("uint8")[None], full.transform,
@@ -429,7 +429,7 @@ def test_keras_flow_from_scenes(scenes: dict[str, Path], tmp_path: Path) -> None
 def test_xarray_dataarray_scene_is_read_window_by_window(scenes: dict[str, Path]) -> None:
     rioxarray = pytest.importorskip("rioxarray")
     pytest.importorskip("dask")
-    from geoaug.scenes_xarray import sample as xr_sample
+    from geoaug.loaders.scenes_xarray import sample as xr_sample
 
     da = rioxarray.open_rasterio(scenes["collar"], chunks={"x": 128, "y": 128})
     chips = list(xr_sample(da, 64, count=3, pipeline=ROT, seed=2, min_valid=0.5, name="landsat_c2_sr.tif"))

@@ -34,7 +34,7 @@ def test_chip_is_a_geoaug_command(scene: Path, tmp_path: Path) -> None:
 
 def test_scene_dataset_from_geoaug_torch(scene: Path) -> None:
     import geoaug.torch as gt
-    from geoaug.scenes_torch import SceneDataset
+    from geoaug.loaders.scenes_torch import SceneDataset
 
     assert gt.SceneDataset is SceneDataset
     ds = gt.SceneDataset([scene], size=32, length=4, seed=1)
@@ -54,7 +54,7 @@ def test_flow_from_scenes_on_the_generator(scene: Path) -> None:
 
 def test_dataarray_sample_accessor(scene: Path) -> None:
     rioxarray = pytest.importorskip("rioxarray")
-    from geoaug.scenes_xarray import sample
+    from geoaug.loaders.scenes_xarray import sample
 
     da = rioxarray.open_rasterio(scene)
     got = [c.values for c in da.geoaug.sample(32, count=3, seed=2)]

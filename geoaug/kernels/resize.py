@@ -47,11 +47,11 @@ _NODATA, _CONSTANT, _EDGE, _REFLECT, _MIRROR, _WRAP = 0, 1, 2, 3, 4, 5
 SERIAL_BELOW = 1 << 18
 
 
-def _work_value(v, z):  # pragma: no cover - typing stub, replaced by the overload
+def work_value(v, z):  # pragma: no cover - typing stub, replaced by the overload
     raise NotImplementedError
 
 
-@overload(_work_value, inline="always")
+@overload(work_value, inline="always")
 def _ol_work_value(v, z):  # pragma: no cover - numba
     # convert a pixel to the work dtype (float32 / float64) without a float64 detour
     if z == types.float32:
@@ -187,13 +187,13 @@ def _data_rows(src, b, i0, i1, iy, wy, ny, ix, wx, nx, kx, tmp, dst, fill, is_in
         trow = tmp[y - yl]
         if kx == 2:  # every column has two real taps (bilinear inside): no branches, fixed count
             for j in range(out_w):
-                trow[j] = (wx[j, 0] * _work_value(srow[ix[j, 0]], z)
-                           + wx[j, 1] * _work_value(srow[ix[j, 1]], z))
+                trow[j] = (wx[j, 0] * work_value(srow[ix[j, 0]], z)
+                           + wx[j, 1] * work_value(srow[ix[j, 1]], z))
         elif kx > 0:  # a fixed number of real taps
             for j in range(out_w):
                 acc = z
                 for q in range(kx):
-                    acc += wx[j, q] * _work_value(srow[ix[j, q]], z)
+                    acc += wx[j, q] * work_value(srow[ix[j, q]], z)
                 trow[j] = acc
         else:
             for j in range(out_w):
@@ -201,7 +201,7 @@ def _data_rows(src, b, i0, i1, iy, wy, ny, ix, wx, nx, kx, tmp, dst, fill, is_in
                 for q in range(nx[j]):
                     k = ix[j, q]
                     if k >= 0:
-                        acc += wx[j, q] * _work_value(srow[k], z)
+                        acc += wx[j, q] * work_value(srow[k], z)
                     else:
                         acc += wx[j, q] * fill
                 trow[j] = acc

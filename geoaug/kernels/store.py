@@ -20,7 +20,7 @@ import numba as nb
 import numpy as np
 
 from . import threads
-from .resize import _work_value
+from .resize import work_value
 
 __all__ = ["SERIAL_BELOW", "store_affine", "store_band", "store_bands"]
 
@@ -86,20 +86,20 @@ def _affine_mul(x, out, base, cols, ab, sb, cb, lo, hi, is_int, clip, nan_zero):
     if is_int:
         for j in range(cols):
             k = np.uint64(base + j)
-            xv = _work_value(x[k], ab)
+            xv = work_value(x[k], ab)
             v = (xv - ab) * sb + cb
             out[k] = min(max(np.rint(v), lo), hi) if v == v else xv
     elif clip:
         for j in range(cols):
             k = np.uint64(base + j)
-            xv = _work_value(x[k], ab)
+            xv = work_value(x[k], ab)
             v = (xv - ab) * sb + cb
             out[k] = min(max(v, lo), hi) if v == v else xv
     else:
         z = ab - ab
         for j in range(cols):
             k = np.uint64(base + j)
-            xv = _work_value(x[k], ab)
+            xv = work_value(x[k], ab)
             v = (xv - ab) * sb + cb
             out[k] = v if v == v else (z if nan_zero else xv)
 
@@ -109,20 +109,20 @@ def _affine_div(x, out, base, cols, ab, sb, cb, lo, hi, is_int, clip, nan_zero):
     if is_int:
         for j in range(cols):
             k = np.uint64(base + j)
-            xv = _work_value(x[k], ab)
+            xv = work_value(x[k], ab)
             v = (xv - ab) / sb + cb
             out[k] = min(max(np.rint(v), lo), hi) if v == v else xv
     elif clip:
         for j in range(cols):
             k = np.uint64(base + j)
-            xv = _work_value(x[k], ab)
+            xv = work_value(x[k], ab)
             v = (xv - ab) / sb + cb
             out[k] = min(max(v, lo), hi) if v == v else xv
     else:
         z = ab - ab
         for j in range(cols):
             k = np.uint64(base + j)
-            xv = _work_value(x[k], ab)
+            xv = work_value(x[k], ab)
             v = (xv - ab) / sb + cb
             out[k] = v if v == v else (z if nan_zero else xv)
 
@@ -168,7 +168,7 @@ def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int
         k = np.uint64(base + j)
         ok = True if nplanes == 0 else valid[np.uint64(vbase + j)]
         xv = x[k]
-        t = _work_value(xv, ab) - ab
+        t = work_value(xv, ab) - ab
         if div:
             v = t / sb + cb
         else:

@@ -120,7 +120,6 @@ class Transform:
     operation). ``p`` is the probability of applying.
     """
 
-    kind: ClassVar[str] = "transform"
     #: base classes set this in their own body to stay out of the registry
     abstract: ClassVar[bool] = True
 
@@ -250,7 +249,6 @@ class GeometricTransform(Transform):
     geotransform by the rule in :mod:`geoaug.geometry`.
     """
 
-    kind = "geometric"
     abstract = True
     #: True for exact index maps (flips, quarter turns, transposes, integer crops): fusing them
     #: with any other geometric transform leaves that transform's interpolation in charge

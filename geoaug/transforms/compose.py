@@ -29,16 +29,10 @@ __all__ = ["FORMAT_VERSION", "Compose", "OneOf", "SomeOf", "flatten"]
 MAX_CHOICES = 1000
 
 
-def _proxy(count: int, height: int, width: int, dtype: np.dtype) -> GeoRaster:
-    """A zero-memory raster of a given shape, for sampling without pixels."""
-    data = np.broadcast_to(np.zeros(1, dtype=dtype), (count, height, width))
-    return GeoRaster(data=data, mask=np.broadcast_to(np.ones(1, bool), (height, width)))
-
-
 def _next_proxy(t: Transform, params: dict[str, Any], r: GeoRaster) -> GeoRaster:
     if params.get("applied", True) and isinstance(t, GeometricTransform):
         _, (h, w) = t.matrix(params, (r.height, r.width))
-        return _proxy(r.count, h, w, r.dtype)
+        return GeoRaster.proxy(r.count, h, w, r.dtype)
     if isinstance(t, _Container):
         for sub, sp in flatten(t, params):
             r = _next_proxy(sub, sp, r)
@@ -105,8 +99,6 @@ class Compose(_Container):
         if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0):
             raise ParameterError(f"Compose: seed must be a non-negative int, got {seed!r}")
         self.seed = None if seed is None else int(seed)
-        self._rng: np.random.Generator | None = None
-        self._rng_key: tuple | None = None
 
     def default_rng(self) -> np.random.Generator:
         """The generator used when no ``rng`` is passed: one per process (:func:`geoaug.seeding.default_generator`).
@@ -116,17 +108,10 @@ class Compose(_Container):
         worker's torch seed or the process id, so no two processes replay the
         same draws. Successive calls in one process take successive draws.
         """
-        key = seeding.process_key()
-        if self._rng is None or key != self._rng_key:
-            self._rng, self._rng_key = seeding.default_generator(self.seed, key), key
-        return self._rng
-
-    def __getstate__(self) -> dict[str, Any]:
-        # a pickled pipeline (spawned workers) starts its own stream where it lands
-        return {**self.__dict__, "_rng": None, "_rng_key": None}
+        return seeding.stream_for(self, self.seed)
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
-        r = _proxy(raster.count, raster.height, raster.width, raster.dtype)
+        r = GeoRaster.proxy(raster.count, raster.height, raster.width, raster.dtype)
         steps = []
         for t in self.transforms:
             params = t.sample(rng, r)
@@ -255,7 +240,7 @@ class SomeOf(_Container):
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         k = min(int(rng.integers(self._n[0], self._n[1] + 1)), len(self.transforms))
         chosen = sorted(int(i) for i in rng.choice(len(self.transforms), size=k, replace=False))
-        r = _proxy(raster.count, raster.height, raster.width, raster.dtype)
+        r = GeoRaster.proxy(raster.count, raster.height, raster.width, raster.dtype)
         steps = []
         for i in chosen:
             params = self.transforms[i].sample(rng, r)
@@ -280,7 +265,7 @@ def flatten(t: Transform, params: dict[str, Any]) -> list[tuple[Transform, dict[
     return [(t, params)]
 
 
-def _fusable(group: list[tuple[GeometricTransform, dict]], t: GeometricTransform) -> bool:
+def fusable(group: list[tuple[GeometricTransform, dict]], t: GeometricTransform) -> bool:
     if t.exact:
         return True
     key = (t.interpolation, t.fill, t.fill_value, getattr(t, "antialias", False))
@@ -313,7 +298,7 @@ def run(steps: list[tuple[Transform, dict[str, Any]]], raster: GeoRaster, label:
     owned = False  # True once ``raster`` is an intermediate made here (safe to modify in place)
     for t, p in steps:
         if isinstance(t, GeometricTransform):
-            if group and not _fusable(group, t):
+            if group and not fusable(group, t):
                 raster, owned = flush(raster), True
             group.append((t, p))
             continue

@@ -70,7 +70,7 @@ def full_scale(dtype: np.dtype, value_range: tuple[float, float] | None) -> tupl
 _CHUNK_VALUES = 1 << 23
 
 
-def _work(dtype: np.dtype) -> type:
+def work_dtype(dtype: np.dtype) -> type:
     return np.float64 if np.dtype(dtype) in (np.float64, np.int32) else np.float32
 
 
@@ -96,10 +96,9 @@ def _per_band(params: dict[str, Any], key: str, n: int) -> np.ndarray:
 
 def band_means(r: GeoRaster) -> np.ndarray:
     """Mean of each band over its valid pixels (NaN for a band with none), float64."""
-    bm = r.band_mask
     out = np.full(r.count, np.nan)
     for i in range(r.count):
-        v = r.data[i][bm[i]]
+        v = r.valid_values(i)
         if v.size:
             out[i] = v.astype(np.float64).mean()
     return out
@@ -120,7 +119,8 @@ def finish_band(r: GeoRaster, out: np.ndarray, b: int, new: np.ndarray) -> None:
 def finish_float32_band(r: GeoRaster, out: np.ndarray, b: int, new: np.ndarray) -> None:
     """float32 outputs: valid pixels of band ``b`` get ``new``; invalid ones keep their (cast) value."""
     valid = r.band_mask[b]
-    v = new[valid].astype(np.float32)
+    big = float(np.finfo(np.float32).max)
+    v = np.clip(new[valid], -big, big).astype(np.float32)  # saturate: a huge input never becomes inf
     v[np.isnan(v)] = 0.0
     nd = r.nodata
     if nd is not None and not math.isnan(nd):
@@ -132,7 +132,7 @@ def finish_float32_band(r: GeoRaster, out: np.ndarray, b: int, new: np.ndarray) 
 
 def _shift(raster: GeoRaster, offsets: Any) -> tuple:
     """``(x - 0) * 1 + c_b``: exactly ``x + c_b`` in the work dtype."""
-    w = _work(raster.dtype)
+    w = work_dtype(raster.dtype)
     n = raster.count
     return np.zeros(n, w), np.ones(n, w), np.asarray(offsets).astype(w), False
 
@@ -146,7 +146,6 @@ class SpectralTransform(Transform):
     one band, not a float copy of the whole raster.
     """
 
-    kind = "spectral"
     abstract = True
     #: output dtype; None keeps the input's
     out_dtype: Any = None
@@ -195,9 +194,9 @@ class SpectralTransform(Transform):
         if lin is not None:
             a, s, c, divide = lin
             store_affine(data, a, s, c, raster.mask, out, nd, safe, divide=divide, nan_zero=to_float,
-                         clip=not to_float)
+                         clip=True)  # floats saturate to the output dtype's finite range too
             return raster.replace(data=out)
-        w = np.float64 if to_float else _work(raster.dtype)
+        w = np.float64 if to_float else work_dtype(raster.dtype)
         count, rows, cols = data.shape
         step = max(1, _CHUNK_VALUES // max(1, rows * cols))  # bands per store call: bounded scratch memory
         new = np.empty((min(step, count), rows, cols), dtype=w)
@@ -207,7 +206,7 @@ class SpectralTransform(Transform):
                 new[b - b0] = self.band(data[b].astype(w), b, params, ctx)
             mask = raster.mask[b0:b1] if raster.mask.ndim == 3 else raster.mask
             store_bands(new[: b1 - b0], data[b0:b1], mask, out[b0:b1], nd, safe, nan_zero=to_float,
-                        clip=not to_float)
+                        clip=True)  # floats saturate to the output dtype's finite range too
         return raster.replace(data=out)
 
     def _draw(self, rng: np.random.Generator, bounds: tuple[float, float], per_band: bool, n: int) -> Any:
@@ -285,7 +284,7 @@ class Contrast(SpectralTransform):
         return mean + f * (x - mean)
 
     def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
-        w = _work(raster.dtype)
+        w = work_dtype(raster.dtype)
         mean = np.asarray(ctx[0]).astype(w)
         return mean, np.asarray(ctx[1]).astype(w), mean, False  # (x - mean) * f + mean
 
@@ -349,7 +348,7 @@ class BandGain(SpectralTransform):
         return x * x.dtype.type(ctx[b])
 
     def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
-        w = _work(raster.dtype)
+        w = work_dtype(raster.dtype)
         n = raster.count
         return np.zeros(n, w), np.asarray(ctx).astype(w), np.full(n, -0.0, w), False  # (x - 0) * g + (-0)
 
@@ -380,10 +379,9 @@ class ChannelShift(SpectralTransform):
         return {"shift": self._draw(rng, self._shift, self.per_band, raster.count)}
 
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
-        bm = raster.band_mask
         lo, hi = np.inf, -np.inf
         for i in range(raster.count):
-            v = raster.data[i][bm[i]]
+            v = raster.valid_values(i)
             if v.size:
                 lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
         return lo, hi, _per_band(params, "shift", raster.count)
@@ -434,7 +432,8 @@ class GaussianNoise(SpectralTransform):
         field = None
         if count * rows * cols <= _CHUNK_VALUES:
             # the whole (bands, rows, cols) field in one kernel call (one parallel region at most)
-            field = gaussian_noise(seed, (count * rows, cols), dtype=_work(raster.dtype)).reshape(count, rows, cols)
+            field = gaussian_noise(seed, (count * rows, cols), dtype=work_dtype(raster.dtype))
+            field = field.reshape(count, rows, cols)
         return seed, sigma, field
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
@@ -673,11 +672,10 @@ class PercentileStretch(SpectralTransform):
         return {"low": draw(rng, self._low), "high": draw(rng, self._high)}
 
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
-        bm = raster.band_mask
         lo = np.zeros(raster.count)
         hi = np.ones(raster.count)
         for i in range(raster.count):
-            v = raster.data[i][bm[i]]
+            v = raster.valid_values(i)
             if v.size:
                 lo[i], hi[i] = np.percentile(v, [float(params["low"]), float(params["high"])])
         return lo, np.where(hi > lo, hi - lo, 1.0)

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import geometry
-from .errors import ParameterError
-from .io import read, write
-from .raster import GeoRaster
-from .seeding import loader_rng
-from .transforms.functional import warp
+from .. import geometry
+from ..errors import ParameterError
+from ..io import read, write
+from ..raster import GeoRaster
+from ..seeding import loader_rng
+from ..transforms.functional import warp
 
 if TYPE_CHECKING:
     from .keras import ImageDataGenerator
@@ -535,7 +535,7 @@ class BatchFromFilesMixin:
                 shape = (r.height, r.width, r.count) if self.data_format == "channels_last" else r.shape
                 r = g.apply_to_raster(r, g.get_random_transform(shape, self._rng(int(j))))
                 fill = g.cval
-            chw = np.where(r.band_mask, r.data, fill).astype(self.dtype)
+            chw = r.filled_with(fill, self.dtype)
             x = chw if self.data_format == "channels_first" else np.moveaxis(chw, 0, -1)
             if g is not None:
                 x = g.standardize(x)

@@ -15,10 +15,11 @@ import numpy as np
 import xarray as xr
 from affine import Affine
 
-from .errors import ParameterError
-from .raster import GeoRaster
-from .sampling import Scene, _pipeline, make_sampler, scene_chips
-from .xarray import _transform_of, from_raster, to_raster
+from ..errors import ParameterError
+from ..raster import GeoRaster
+from ..sampling import Scene, make_sampler, scene_chips
+from ..transforms.serialize import as_pipeline
+from .xarray import from_raster, to_raster, transform_of
 
 __all__ = ["DataArrayScene", "sample"]
 
@@ -60,7 +61,7 @@ class DataArrayScene(Scene):
             f"band_{i}" for i in range(1, count + 1))
         return cls(paths=(str(name or da.name or "dataarray"),), name=str(name or da.name or "dataarray"),
                    height=int(da.shape[1]), width=int(da.shape[2]), count=count, dtype=str(da.dtype),
-                   transform=_transform_of(da), crs=crs, band_names=names, data_array=da)
+                   transform=transform_of(da), crs=crs, band_names=names, data_array=da)
 
     def read(self, window: tuple[int, int, int, int]) -> GeoRaster:
         """Compute the window ``(row, col, height, width)`` only."""
@@ -120,7 +121,7 @@ def sample(
     """
     scene = DataArrayScene.from_dataarray(da, name)
     sampler = make_sampler(size, count, stride, overlap, min_valid, max_tries=max_tries)
-    for chip in scene_chips(scene, sampler, _pipeline(pipeline), seed, None, copies):
+    for chip in scene_chips(scene, sampler, None if pipeline is None else as_pipeline(pipeline), seed, None, copies):
         out = from_raster(chip.image, da)
         out.attrs.update(geoaug_window=list(chip.window), geoaug_index=chip.index, geoaug_copy=chip.copy,
                          geoaug_matrix=[float(v) for v in np.asarray(chip.matrix).ravel()])

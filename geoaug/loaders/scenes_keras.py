@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ParameterError
+from ..sampling import ChipSet
+from ..transforms.functional import warp
 from ._keras_iterators import Iterator
-from .errors import ParameterError
 from .keras import ImageDataGenerator
-from .sampling import ChipSet
-from .transforms.functional import warp
 
 __all__ = ["SceneIterator", "flow_from_scenes"]
 
@@ -51,7 +51,7 @@ class SceneIterator(Iterator):
             shape = (r.height, r.width, r.count) if g.data_format == "channels_last" else r.shape
             params = g.get_random_transform(shape, rng)
             r = g.apply_to_raster(r, params)
-            chw = np.where(r.band_mask, r.data, g.cval).astype(g.dtype)
+            chw = r.filled_with(g.cval, g.dtype)
             images.append(g.standardize(g._from_chw(chw)))
             if chip.label is not None:
                 m = g.transform_matrix(params, (chip.label.height, chip.label.width))

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from .sampling import Chip, ChipSet, Scene
+from ..sampling import Chip, ChipSet, Scene
 
 __all__ = ["IterableSceneDataset", "SceneDataset"]
 
@@ -135,7 +135,7 @@ class IterableSceneDataset(IterableDataset):
 def to_sample(chip: Chip, label_fill: int = -1) -> dict[str, Any]:
     """A chip as a dict of tensors (see :class:`SceneDataset`)."""
     image = chip.image
-    data = np.where(image.band_mask, image.data, 0).astype(np.float32)
+    data = image.filled_with(0, np.float32)
     out: dict[str, Any] = {
         "image": torch.from_numpy(data),
         "mask": torch.from_numpy(np.ascontiguousarray(image.pixel_mask)),

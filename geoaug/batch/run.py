@@ -1,60 +1,61 @@
-"""Batch augmentation of a folder of tiles: plan, run one task per input, write a manifest.
-
-One task per input file: it reads the tile (and its label raster), makes
-every copy with its own generator (:func:`geoaug.seeding.rng_for`), writes
-each output atomically and returns the manifest lines. Tasks run in-process
-or on Dask workers; workers read and write paths themselves, so no pixel
-passes through the client. Outputs are byte-identical whatever runs them.
-"""
+"""Running a batch job: one task per input (in-process or on Dask), atomic writes, the summary."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import functools
-import glob
-import hashlib
 import json
 import os
 import re
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import GeoAugError, ParameterError, RasterWriteError
-from .seeding import rng_for
+from ..errors import GeoAugError, ParameterError, RasterWriteError
+from ..seeding import rng_for
+from .dask import dask_client
+from .manifest import (
+    MANIFEST,
+    RUN_FILE,
+    check_rerun,
+    fingerprint,
+    relative_line,
+    remove_stale,
+    write_json_atomic,
+)
+from .plan import (
+    Task,
+    check_output_dir,
+    make_folders,
+    plan,
+    resolve_inputs,
+)
 
-__all__ = ["MANIFEST", "RUN_FILE", "DiskFullError", "RerunMismatchError", "Summary", "Task", "augment_folder",
-           "fingerprint", "format_rate", "label_name", "output_name", "plan", "resolve_inputs", "run_task"]
+__all__ = [
+    "FULL_ERRNOS",
+    "DiskFullError",
+    "Summary",
+    "augment_folder",
+    "clean_partials",
+    "format_rate",
+    "run_task",
+    "summary_dict",
+]
 
-MANIFEST = "manifest.jsonl"
-#: written before any output: what the run in this folder is (its fingerprint and what went into it)
-RUN_FILE = ".geoaug-run.json"
+
 _PART = re.compile(r"^\..+\.[0-9a-f]{12}\.part$")
+
+
 #: the write failures that stop a run: no space, file too large (RLIMIT_FSIZE), quota exceeded
 FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
-class RerunMismatchError(GeoAugError, ValueError):
-    """The output folder holds outputs of another run (other pipeline, seed, copies, nodata or inputs)."""
-
-
 class DiskFullError(RasterWriteError):
     """A write failed because the disk, the file-size limit or the quota is full; ``errno`` says which."""
-
-
-@dataclass(frozen=True)
-class Task:
-    """Everything a worker needs for one input file (paths are absolute strings)."""
-
-    input: str
-    rel: str
-    outputs: tuple[str, ...]
-    label: str | None = None
-    label_outputs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -102,102 +103,19 @@ def format_rate(pixels: float, seconds: float) -> str:
     return f"{rate:.3g} px/s"
 
 
-def _tif_suffix(p: Path) -> str:
-    """Outputs are GeoTIFFs: a .tif/.tiff input keeps its spelling, anything else (.vrt, .jp2, .img) gets .tif."""
-    return p.suffix if p.suffix.lower() in (".tif", ".tiff") else ".tif"
-
-
-def output_name(rel: str, copy: int) -> str:
-    """``a/b.tif`` -> ``a/b_aug<copy>.tif`` (``a/b.vrt`` -> ``a/b_aug<copy>.tif``: the format written)."""
-    p = Path(rel)
-    return (p.parent / f"{p.stem}_aug{copy}{_tif_suffix(p)}").as_posix()
-
-
-def label_name(rel: str, copy: int) -> str:
-    """``a/b.tif`` -> ``a/b_aug<copy>_label.tif``: the label raster beside its image."""
-    p = Path(rel)
-    return (p.parent / f"{p.stem}_aug{copy}_label{_tif_suffix(p)}").as_posix()
-
-
-def find_inputs(root: Path, patterns: Sequence[str]) -> list[Path]:
-    """Files under ``root`` (recursive) matching any of ``patterns``, hidden files excluded, sorted."""
-    found: set[Path] = set()
-    for pat in patterns:
-        found.update(p for p in root.rglob(pat) if p.is_file() and not p.name.startswith("."))
-    return sorted(found)
-
-
-def resolve_inputs(spec: str | os.PathLike[str], patterns: Sequence[str] = ("*.tif", "*.tiff")
-                   ) -> tuple[Path, list[Path]]:
-    """The root and the files of an INPUT: a folder (searched recursively), a file, or a glob.
-
-    Relative names (which make output names and seeds) are relative to the
-    root: the folder itself, a file's folder, or the folder part of a glob
-    before its first wildcard (``tiles/**/*_B04.tif`` has root ``tiles``).
-
-    Raises
-    ------
-    ParameterError
-        Nothing exists at ``spec`` or nothing matches the glob.
-    """
-    text = os.fspath(spec)
-    p = Path(text)
-    if p.is_dir():
-        return p.resolve(), find_inputs(p.resolve(), patterns)
-    if p.is_file():
-        return p.parent.resolve(), [p.resolve()]
-    if glob.has_magic(text):
-        parts = p.parts
-        fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
-        root = Path(*parts[:fixed]) if fixed else Path(".")
-        files = sorted({Path(f).resolve() for f in glob.glob(text, recursive=True)
-                        if Path(f).is_file() and not Path(f).name.startswith(".")})
-        if not files:
-            raise ParameterError(f"{text}: no file matches this pattern")
-        return root.resolve(), files
-    raise ParameterError(f"{text}: no such file or folder")
-
-
-def plan(
-    input_dir: Path, output_dir: Path, copies: int, patterns: Sequence[str] = ("*.tif", "*.tiff"),
-    labels_dir: Path | None = None,
-) -> list[Task]:
-    """One :class:`Task` per input file; outputs mirror the input tree.
-
-    ``input_dir`` may also be one file or a glob (:func:`resolve_inputs`).
-    """
-    input_dir, files = resolve_inputs(input_dir, patterns)
-    output_dir = Path(output_dir).resolve()
-    tasks = []
-    for f in files:
-        if output_dir == f.parent or output_dir in f.parents:
-            continue  # never take our own outputs as inputs
-        rel = f.relative_to(input_dir).as_posix()
-        # a tile without a label raster of the same relative name is augmented on its own
-        lab = Path(labels_dir).resolve() / rel if labels_dir is not None else None
-        label = str(lab) if lab is not None and lab.is_file() else None
-        tasks.append(Task(
-            input=str(f), rel=rel,
-            outputs=tuple(str(output_dir / output_name(rel, k)) for k in range(copies)),
-            label=label,
-            label_outputs=tuple(str(output_dir / label_name(rel, k)) for k in range(copies)) if label else (),
-        ))
-    return tasks
-
-
 @functools.lru_cache(maxsize=8)
 def _pipeline(pipeline_json: str) -> Any:
-    from .transforms.serialize import as_pipeline
+    from ..transforms.serialize import as_pipeline
 
     return as_pipeline(pipeline_json)
 
 
 def _header(path: str) -> tuple[int, int, int, str]:
     """count, height, width, dtype of a raster without reading pixels."""
-    import rasterio
+    from ..io import read_header
 
-    with rasterio.open(path) as src:
-        return src.count, src.height, src.width, src.dtypes[0]
+    h = read_header(path)
+    return h["count"], h["height"], h["width"], h["dtype"]
 
 
 def _errno_in_chain(exc: BaseException) -> int | None:
@@ -248,7 +166,7 @@ def _write(raster: Any, path: str) -> None:
     the same folder. A full disk, file-size limit or quota raises
     :class:`DiskFullError`.
     """
-    from .io import write
+    from ..io import write
 
     try:
         write(raster, path)
@@ -277,9 +195,8 @@ def run_task(task: Task, pipeline_json: str, seed: int, overwrite: bool = False,
     """
     import numpy as np
 
-    from .io import lossless_note, read
-    from .raster import GeoRaster
-    from .transforms.compose import _proxy
+    from ..io import lossless_note, read
+    from ..raster import GeoRaster
 
     pipe = _pipeline(pipeline_json)
     lines: list[dict[str, Any]] = []
@@ -309,7 +226,7 @@ def run_task(task: Task, pipeline_json: str, seed: int, overwrite: bool = False,
                 if header is None:
                     header = _header(task.input)
                 count, h, w, dt = header
-                line["params"] = pipe.sample(rng, _proxy(count, h, w, np.dtype(dt)))
+                line["params"] = pipe.sample(rng, GeoRaster.proxy(count, h, w, np.dtype(dt)))
                 line["status"] = "skipped"
                 _, oh, ow, _ = _header(out)
                 line["pixels"] = oh * ow
@@ -361,29 +278,7 @@ def _fail_rest(lines: list[dict[str, Any]], task: Task, base: dict[str, Any], ms
             lines.append(line)
 
 
-def check_output_dir(output_dir: Path) -> Path:
-    """Create ``output_dir`` (its parent must exist) and check it is writable; raise RasterWriteError."""
-    output_dir = Path(output_dir)
-    if not output_dir.exists():
-        if not output_dir.parent.is_dir():
-            raise RasterWriteError(f"{output_dir}: output folder does not exist, nor does its parent "
-                                   f"{output_dir.parent}")
-        try:
-            output_dir.mkdir()
-        except OSError as exc:
-            raise RasterWriteError(f"{output_dir}: cannot create output folder: {exc.strerror}") from None
-    if not output_dir.is_dir():
-        raise RasterWriteError(f"{output_dir}: is not a folder")
-    probe = output_dir / f".geoaug-probe-{os.getpid()}"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise RasterWriteError(f"{output_dir}: output folder is not writable: {exc.strerror}") from None
-    return output_dir
-
-
-def _clean_partials(output_dir: Path) -> int:
+def clean_partials(output_dir: Path) -> int:
     """Remove temporary ``.*.part`` files an interrupted run left behind."""
     n = 0
     for p in output_dir.rglob("*.part"):
@@ -392,178 +287,6 @@ def _clean_partials(output_dir: Path) -> int:
                 p.unlink()
                 n += 1
     return n
-
-
-def _relative(line: dict[str, Any], output_dir: Path) -> dict[str, Any]:
-    out = dict(line)
-    for key in ("output", "label_output"):
-        if key in out:
-            out[key] = Path(out[key]).relative_to(output_dir).as_posix()
-    return out
-
-
-def _mkdirs(tasks: list[Task]) -> None:
-    for t in tasks:
-        for o in (*t.outputs, *t.label_outputs):
-            Path(o).parent.mkdir(parents=True, exist_ok=True)
-
-
-@contextlib.contextmanager
-def _dask_client(workers: int | None, scheduler: str | None, numba_threads: int | None = None) -> Iterator[Any]:
-    """A client of ``scheduler``, or of a local cluster of ``workers`` processes (closed afterwards).
-
-    Local workers get ``numba_threads`` numba threads each (default: cores / workers).
-    """
-    from dask.distributed import Client, LocalCluster
-
-    if scheduler:
-        client = Client(scheduler, timeout="30s")
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    import dask
-
-    threads = numba_threads or max(1, (os.cpu_count() or 1) // max(1, workers or 1))
-    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=64 KiB in workers; that switches off glibc's
-    # adaptive mmap threshold, so every large array is a fresh mmap and page-faults: tasks ran
-    # 1.6x slower. Unset it for the clusters we start (see docs/cli.md for existing clusters).
-    # The workers' statistical profiler samples every thread's stack every 10 ms; with one
-    # worker per core it competed with the tasks (measured: 2 workers were 1.1x one). Off here.
-    # NUMBA_NUM_THREADS must be in the environment before the worker imports numba: the nanny's
-    # `env` arrives too late (each worker then ran 2 numba threads on 2 cores: 2 workers were
-    # 1.1x one), so it goes into the pre-spawn environment.
-    settings = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-                "distributed.nanny.pre-spawn-environ.NUMBA_NUM_THREADS": str(threads),
-                "distributed.worker.profile.enabled": False}
-    # the nanny lets this process's environment override that configuration (and writes the
-    # pre-spawn values into it), so the variable is set here too while the workers start
-    saved = os.environ.get("NUMBA_NUM_THREADS")
-    os.environ["NUMBA_NUM_THREADS"] = str(threads)
-    import signal
-
-    try:  # workers inherit an ignored SIGINT: Ctrl-C stops the client, which stops them (no tracebacks)
-        saved_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        saved_int = None
-    try:
-        with dask.config.set(settings):
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "1"})
-    finally:
-        if saved_int is not None:
-            signal.signal(signal.SIGINT, saved_int)
-        if saved is None:
-            os.environ.pop("NUMBA_NUM_THREADS", None)
-        else:
-            os.environ["NUMBA_NUM_THREADS"] = saved
-    client = Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
-
-
-def _stat(path: str | None) -> list[Any] | None:
-    if path is None:
-        return None
-    st = os.stat(path)
-    return [st.st_size, st.st_mtime_ns]
-
-
-def fingerprint(pipeline_json: str, seed: int, copies: int, tasks: Sequence[Task],
-                nodata: float | None = None) -> dict[str, Any]:
-    """What a run is made of, and its SHA-256: the pipeline, seed, copies, nodata override and inputs.
-
-    Inputs are their relative paths, sizes and modification times, and those
-    of their label rasters. Two runs with the same fingerprint make the same
-    outputs; the batch refuses to mix runs with different ones in one folder.
-    """
-    inputs = [[t.rel, _stat(t.input), _stat(t.label)] for t in tasks]
-    parts = {
-        "pipeline": hashlib.sha256(pipeline_json.encode()).hexdigest(),
-        "seed": int(seed), "copies": int(copies), "nodata": nodata,
-        "inputs": hashlib.sha256(json.dumps(inputs).encode()).hexdigest(), "files": len(tasks),
-    }
-    parts["fingerprint"] = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-    return parts
-
-
-def _previous(out_dir: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The run file and the manifest lines an earlier run left in ``out_dir``."""
-    run = None
-    with contextlib.suppress(OSError, ValueError):
-        run = json.loads((out_dir / RUN_FILE).read_text())
-    lines = []
-    with contextlib.suppress(OSError):
-        for text in (out_dir / MANIFEST).read_text().splitlines():
-            with contextlib.suppress(ValueError):
-                ln = json.loads(text)
-                if isinstance(ln, dict):
-                    lines.append(ln)
-    return run if isinstance(run, dict) else None, lines
-
-
-def _differences(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
-    if old is None:
-        return "no record of the run that made them"
-    diffs = []
-    for key, what in (("pipeline", "another pipeline"), ("inputs", "other inputs")):
-        if old.get(key) != new[key]:
-            diffs.append(what + (" (or inputs changed since)" if key == "inputs" else ""))
-    for key in ("seed", "copies", "nodata"):
-        if old.get(key) != new[key]:
-            diffs.append(f"{key} {old.get(key)!r}, not {new[key]!r}")
-    return ", ".join(diffs) or "another run"
-
-
-def _check_rerun(out_dir: Path, tasks: list[Task], fp: dict[str, Any], overwrite: bool
-                 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """Refuse to resume into a folder made by a run with another fingerprint (unless ``overwrite``)."""
-    run, lines = _previous(out_dir)
-    if overwrite:
-        return run, lines
-    ours = {fp["fingerprint"]}
-    theirs = ({run["fingerprint"]} if run and "fingerprint" in run else set()) | {
-        ln.get("fingerprint") for ln in lines}
-    listed = [out_dir / ln[k] for ln in lines for k in ("output", "label_output") if isinstance(ln.get(k), str)]
-    existing = any(Path(o).exists() for t in tasks for o in (*t.outputs, *t.label_outputs)) or any(
-        p.exists() for p in listed)
-    if theirs - ours and existing:
-        raise RerunMismatchError(
-            f"{out_dir}: holds outputs of another run ({_differences(run, fp)}); resuming would mix their draws "
-            f"with this run's and the manifest would no longer describe the files. Use --overwrite "
-            f"(overwrite=True) to redo every output, or another output folder")
-    if existing and run is None and not lines:
-        raise RerunMismatchError(
-            f"{out_dir}: holds outputs but no record of the run that made them ({RUN_FILE}, {MANIFEST}); "
-            f"use --overwrite (overwrite=True) to redo every output, or another output folder")
-    return run, lines
-
-
-def _remove_stale(out_dir: Path, lines: list[dict[str, Any]], tasks: list[Task]) -> int:
-    """Remove outputs an earlier run's manifest lists that this run does not make."""
-    keep = {o for t in tasks for o in (*t.outputs, *t.label_outputs)}
-    n = 0
-    for ln in lines:
-        for key in ("output", "label_output"):
-            rel = ln.get(key)
-            if not isinstance(rel, str) or ln.get("status") == "failed":
-                continue
-            p = (out_dir / rel).resolve()
-            if out_dir in p.parents and str(p) not in keep and p.is_file():
-                with contextlib.suppress(OSError):
-                    p.unlink()
-                    n += 1
-    return n
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
-    tmp.write_text(json.dumps(data, sort_keys=True, indent=1) + "\n")
-    os.replace(tmp, path)
 
 
 def augment_folder(
@@ -629,7 +352,7 @@ def augment_folder(
         disk (ENOSPC, EFBIG, EDQUOT) stops the run after the first failure
         (``Summary.stopped``); a rerun resumes.
     """
-    from .transforms.compose import Compose
+    from ..transforms.compose import Compose
 
     start = time.perf_counter()
     if copies < 1:
@@ -640,16 +363,16 @@ def augment_folder(
     pipeline_json = json.dumps(pipe_dict, sort_keys=True)
     tasks = plan(Path(input_dir), out_dir, copies, patterns, Path(labels_dir) if labels_dir else None)
     fp = fingerprint(pipeline_json, seed, copies, tasks, nodata)
-    _, old_lines = _check_rerun(out_dir, tasks, fp, overwrite)
+    _, old_lines = check_rerun(out_dir, tasks, fp, overwrite)
     summary = Summary(files=len(tasks), output_dir=str(out_dir))
     if overwrite:
-        summary.removed = _remove_stale(out_dir, old_lines, tasks)
+        summary.removed = remove_stale(out_dir, old_lines, tasks)
     try:
-        _write_json_atomic(out_dir / RUN_FILE, fp)
+        write_json_atomic(out_dir / RUN_FILE, fp)
     except OSError as exc:
         raise RasterWriteError(f"{out_dir / RUN_FILE}: cannot write the run record: {exc.strerror}") from exc
-    _clean_partials(out_dir)
-    _mkdirs(tasks)
+    clean_partials(out_dir)
+    make_folders(tasks)
     manifest = out_dir / MANIFEST
     results: dict[str, list[dict[str, Any]]] = {}
 
@@ -665,7 +388,7 @@ def augment_folder(
                 lines = [{k: v for k, v in {**ln, "status": "failed", "error": first["error"],
                                              "stop": first.get("stop")}.items()
                           if k not in ("params", "pixels") and v is not None} for ln in lines]
-            rel_lines = [_relative({**ln, "fingerprint": fp["fingerprint"]}, out_dir) for ln in lines]
+            rel_lines = [relative_line({**ln, "fingerprint": fp["fingerprint"]}, out_dir) for ln in lines]
             results[task.rel] = rel_lines
             try:
                 for ln in rel_lines:
@@ -695,7 +418,7 @@ def augment_folder(
         else:
             from dask.distributed import as_completed
 
-            with _dask_client(workers, scheduler) as client:
+            with dask_client(workers, scheduler) as client:
                 futures = {client.submit(run_task, t, pipeline_json, seed, overwrite, nodata, pure=False,
                                          key=f"geoaug-{i}-{time.time_ns()}"): t for i, t in enumerate(tasks)}
                 try:
