@@ -188,8 +188,11 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
         with _gdal_quiet(path), rasterio.open(path) as src:
             if src.count == 0:
                 raise RasterReadError(f"{path}: raster has zero bands")
+            with warnings.catch_warnings():  # rasterio's bounds use affine's `*` (a pending deprecation)
+                warnings.simplefilter("ignore", PendingDeprecationWarning)
+                bounds = tuple(src.bounds)
             return {"height": src.height, "width": src.width, "count": src.count, "dtype": src.dtypes[0],
-                    "transform": src.transform, "crs": src.crs, "bounds": tuple(src.bounds),
+                    "transform": src.transform, "crs": src.crs, "bounds": bounds,
                     "descriptions": tuple(src.descriptions), "nodata": src.nodata}
     except GeoAugError:
         raise

@@ -242,7 +242,7 @@ def test_failed_write_leaves_nothing_and_keeps_old_file(tmp_path: Path, monkeypa
     dest = tmp_path / "out.tif"
 
     def broken(dst, data):  # writes one band, then the disk "fills up"
-        dst.write(data[0], 1)
+        dst.write(data.rows(0, data.shape[1])[0], 1)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(gio, "_write_pixels", broken)
