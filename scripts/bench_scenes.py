@@ -1,7 +1,7 @@
 """Chips from a whole scene: chips/s and peak memory, geoaug's SceneDataset against a plain window loop.
 
 Builds (once, in --work) a 4-band uint16 deflate-tiled COG of --side x --side pixels by tiling the
-real Landsat 8 L1T bands of shared/data/real, and a VRT mosaic twice its width. Then, each in a
+real Landsat 8 L1T bands of fixtures/scenes, and a VRT mosaic twice its width. Then, each in a
 fresh process: 256 x 256 chips with a random rotation through a torch DataLoader (0 and 2 workers)
 from
 
@@ -29,9 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "landsat8_l1t_LC80200392015216"
-if not REAL.is_dir():
-    REAL = Path("/work/shared/data/real/landsat8_l1t_LC80200392015216")
+REAL = Path(__file__).resolve().parents[1] / "fixtures" / "scenes" / "landsat8_l1t_LC80200392015216"
 
 
 def build(work: Path, side: int) -> tuple[Path, Path]:

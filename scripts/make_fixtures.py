@@ -28,10 +28,34 @@ def crop(r: GeoRaster, rows: slice, cols: slice) -> GeoRaster:
     return r.replace(data=r.data[:, rows, cols].copy(), mask=mask.copy(), transform=t)
 
 
+#: whole real band files the scene tests (tests/_scenes.py) build their scenes from, copied as they are
+SCENE_FILES = {
+    "landsat8_c2l2_LC08_008059_20191201": [f"SR_B{b}.tif" for b in (2, 3, 4)],
+    "landsat8_l1t_LC80200392015216": [f"l8_B{b}_30m.tif" for b in (2, 3, 4, 5)],
+    "sentinel2_l2a_T01UBT_20230122_1098m": [f"T01UBT_20230122T231849_{b}.tif" for b in ("B01_20m", "B02_10m",
+                                                                                     "B05_20m")],
+}
+
+
+def scenes(real: Path) -> None:
+    """fixtures/scenes: the band files the scene/chip tests mosaic, tile and stack into scenes."""
+    out = FIX / "scenes"
+    shutil.rmtree(out, ignore_errors=True)
+    for folder, names in SCENE_FILES.items():
+        (out / folder).mkdir(parents=True)
+        for n in names:
+            shutil.copyfile(real / folder / n, out / folder / n)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data" / "real"))
-    real = Path(ap.parse_args().shared)
+    ap.add_argument("--only-scenes", action="store_true", help="copy only fixtures/scenes")
+    args = ap.parse_args()
+    real = Path(args.shared)
+    scenes(real)
+    if args.only_scenes:
+        return
     tiles, stacks, labels, misc = (FIX / d for d in ("tiles", "stacks", "labels", "misc"))
     for d in (tiles, stacks, labels, misc):
         shutil.rmtree(d, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Scene builders for the scene/chip tests: real pixels from shared/data/real, written in tmp."""
+"""Scene builders for the scene/chip tests: real pixels from fixtures/ (scenes/, stacks/), written in tmp."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ import numpy as np
 import rasterio
 from affine import Affine
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-if not REAL.is_dir():
-    REAL = Path("/work/shared/data/real")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+REAL = FIXTURES / "scenes"  # real band files, copied by scripts/make_fixtures.py (provenance: fixtures/README.md)
 L8_C2 = REAL / "landsat8_c2l2_LC08_008059_20191201"
 L8_L1T = REAL / "landsat8_l1t_LC80200392015216"
 S2_L2A = REAL / "sentinel2_l2a_T01UBT_20230122_1098m"
-BEN = REAL / "bigearthnet_s2_S2B_MSIL2A_20170924T093019_43_47"
+BEN = FIXTURES / "stacks" / "bigearthnet_S2B_43_47"
 
 
 def write_tif(path: Path, data: np.ndarray, transform: Affine, crs: object, nodata: float | None = None,
