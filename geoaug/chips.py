@@ -198,6 +198,7 @@ def run_chips(
     block: int | None = None,
     overwrite: bool = False,
     fail_fast: bool = False,
+    nodata: float | None = None,
     on_result: Callable[[ChipTask, list[dict[str, Any]]], None] | None = None,
 ) -> Summary:
     """Chips of whole scenes into ``output_dir``, with ``manifest.jsonl``.
@@ -248,6 +249,8 @@ def run_chips(
         Redo chips that exist.
     fail_fast : bool
         Stop at the first failed task.
+    nodata : float, optional
+        Overrides the scene files' nodata (:func:`geoaug.sample`).
     on_result : callable, optional
         Called with each finished task and its manifest lines.
 
@@ -270,14 +273,14 @@ def run_chips(
         pipe_dict = Compose([pipe]).to_dict()
     out_dir = check_output_dir(Path(output_dir)).resolve()
     errors: list[tuple[str, str]] = []
-    found = find_scenes(scenes, stack=stack, bands=bands, errors=errors, same_crs=same_crs)
+    found = find_scenes(scenes, stack=stack, bands=bands, errors=errors, same_crs=same_crs, nodata=nodata)
     summary = Summary(files=len(found) + len(errors), output_dir=str(out_dir))
     for where, msg in errors:
         summary.failures += 1
         summary.failed_files.append((where, msg))
     cfg = {"pipeline": pipe_dict, "size": list(size) if isinstance(size, tuple) else size, "count": count,
            "stride": stride, "overlap": overlap, "min_valid": min_valid, "balance": balance,
-           "max_tries": max_tries, "copies": copies, "seed": seed, "per_band": per_band,
+           "max_tries": max_tries, "copies": copies, "seed": seed, "nodata": nodata, "per_band": per_band,
            "label_field": label_field}
     config_json = json.dumps(cfg, sort_keys=True)
     tasks: list[ChipTask] = []

@@ -52,11 +52,14 @@ def _names(value: str | None) -> tuple[str, ...] | None:
 @click.option("--overwrite", is_flag=True, help="Redo chips that exist (default: resume).")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed scene.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--nodata", type=float, default=None, metavar="VALUE",
+              help="Nodata override for the scenes: pixels equal to VALUE are invalid "
+                   "(for files without a nodata tag, e.g. an untagged collar).")
 def chip(scenes: tuple[Path, ...], out: Path, size: int, count: int | None, stride: int | None, overlap: int,
          pipeline_path: Path | None, copies: int, seed: int, labels: Path | None, label_field: str | None,
          min_valid: float, max_tries: int, balance: bool, stack: str | None, bands: str | None, per_band: bool,
          same_crs: bool, workers: int | None, scheduler: str | None, block: int | None, overwrite: bool,
-         fail_fast: bool, as_json: bool) -> None:
+         fail_fast: bool, as_json: bool, nodata: float | None) -> None:
     """Sample, augment and write chips from whole SCENES into OUT.
 
     SCENES are scene files (GeoTIFF, COG, VRT, JPEG 2000), folders (band files
@@ -87,7 +90,7 @@ def chip(scenes: tuple[Path, ...], out: Path, size: int, count: int | None, stri
             copies=copies, seed=seed, labels=labels, label_field=label_field, min_valid=min_valid,
             balance=balance, max_tries=max_tries, stack=_names(stack), bands=_names(bands), per_band=per_band,
             same_crs=same_crs, workers=workers, scheduler=scheduler, block=block, overwrite=overwrite,
-            fail_fast=fail_fast,
+            fail_fast=fail_fast, nodata=nodata,
         )
     except GeoAugError as exc:
         click.echo(f"ERROR {exc}", err=True)

@@ -21,6 +21,7 @@ footprint or where the scene has nodata. The output transform is
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -132,6 +133,8 @@ class Scene:
     band_names: tuple[str, ...]
     resampling: str = "bilinear"
     _headers: tuple[Any, ...] = field(default=(), repr=False)
+    #: a nodata value that overrides the files' (untagged collars), as ``geoaug.read(nodata=)``
+    nodata: float | None = None
 
     # -- constructors --------------------------------------------------------------------
     @classmethod
@@ -291,7 +294,7 @@ class Scene:
             raise ParameterError(f"{self.name}: window {window} lies outside the scene "
                                  f"({self.height} x {self.width})")
         if len(self.paths) == 1:
-            r = read(self.paths[0], window=((row, row + h), (col, col + w)))
+            r = read(self.paths[0], window=((row, row + h), (col, col + w)), nodata=self.nodata)
             return r.replace(band_names=self.band_names) if r.count == len(self.band_names) else r
         return self._read_stack(row, col, h, w)
 
@@ -303,7 +306,7 @@ class Scene:
         for p, hd in zip(self.paths, self._headers):
             t = hd["transform"]
             if t.almost_equals(self.transform) and (hd["height"], hd["width"]) == (self.height, self.width):
-                r = read(p, window=((row, row + h), (col, col + w)))
+                r = read(p, window=((row, row + h), (col, col + w)), nodata=self.nodata)
                 data, valid = r.data[0], r.band_mask[0]
             else:
                 # the band file's pixels under the window, with a margin for the resampling kernel
@@ -313,7 +316,7 @@ class Scene:
                 r0 = max(0, math.floor(min(ys)) - 3)
                 c1 = min(hd["width"], math.ceil(max(xs)) + 3)
                 r1 = min(hd["height"], math.ceil(max(ys)) + 3)
-                r = read(p, window=((r0, r1), (c0, c1)))
+                r = read(p, window=((r0, r1), (c0, c1)), nodata=self.nodata)
                 data, valid = to_grid(p, r, 0, dst_t, h, w, method)
             if nodata is None and r.nodata is not None:
                 nodata = r.nodata
@@ -385,6 +388,7 @@ def find_scenes(
     bands: Sequence[str] | None = None,
     errors: list[tuple[str, str]] | None = None,
     same_crs: bool = False,
+    nodata: float | None = None,
 ) -> list[Scene]:
     """Every scene in ``source``: a file, a list, a folder, a VRT mosaic or a local STAC item/collection.
 
@@ -412,6 +416,8 @@ def find_scenes(
         Refuse (``StackMismatchError`` naming the file) scenes whose CRS differs
         from the first scene's. By default every scene keeps its own CRS: chips
         never mix scenes, and each chip's transform points at its own pixels.
+    nodata : float, optional
+        Overrides the files' nodata in every scene found (``geoaug.read(nodata=)``).
 
     Returns
     -------
@@ -472,6 +478,8 @@ def find_scenes(
                 raise StackMismatchError(msg)
             errors.append((where, msg))
         scenes = kept
+    if nodata is not None:
+        scenes = [dataclasses.replace(s, nodata=float(nodata)) for s in scenes]
     return scenes
 
 
@@ -1069,6 +1077,7 @@ def sample(
     bands: Sequence[str] | None = None,
     same_crs: bool = False,
     on_error: str = "raise",
+    nodata: float | None = None,
 ) -> Iterator[Chip]:
     """Chips from whole scenes: random (``count``) or on a grid (``stride``/``overlap``), read window by window.
 
@@ -1109,6 +1118,9 @@ def sample(
     on_error : {"raise", "skip"}
         ``skip``: a failing scene is reported as a :class:`SceneWarning`
         naming the file, and the other scenes go on.
+    nodata : float, optional
+        Overrides the scene files' nodata (pixels equal to it are invalid), as
+        ``geoaug.read(nodata=)``: for collars without a nodata tag.
 
     Yields
     ------
@@ -1130,7 +1142,7 @@ def sample(
     sampler = make_sampler(size, count, stride, overlap, min_valid, balance, max_tries)
     pipe = _pipeline(pipeline)
     errors: list[tuple[str, str]] | None = [] if on_error == "skip" else None
-    found = find_scenes(scenes, stack=stack, bands=bands, errors=errors, same_crs=same_crs)
+    found = find_scenes(scenes, stack=stack, bands=bands, errors=errors, same_crs=same_crs, nodata=nodata)
     for _, msg in errors or ():
         warnings.warn(msg, SceneWarning, stacklevel=2)
     for scene in found:

@@ -61,3 +61,19 @@ def test_dataarray_sample_accessor(scene: Path) -> None:
     want = [c.values for c in sample(da, 32, 3, seed=2)]
     assert len(got) == 3 and all(np.array_equal(g, w) for g, w in zip(got, want))
     assert geoaug.sample is not None
+
+
+def test_nodata_override_for_scenes(tmp_path: Path) -> None:
+    """An untagged zero collar: without --nodata its zeros are data; with it they are invalid (sample and chip)."""
+    from conftest import UNTAGGED
+
+    plain = next(geoaug.sample(UNTAGGED, 200, stride=200))
+    over = next(geoaug.sample(UNTAGGED, 200, stride=200, nodata=0))
+    zeros = plain.image.data[0] == 0
+    assert zeros.any() and plain.image.pixel_mask.all()
+    assert not over.image.pixel_mask[zeros].any() and over.image.pixel_mask[~zeros].all()
+    res = CliRunner().invoke(main, ["chip", str(UNTAGGED), str(tmp_path / "o"), "--size", "200", "--stride", "200",
+                                    "--nodata", "0"])
+    assert res.exit_code == 0, res.output
+    out = geoaug.read(next((tmp_path / "o").rglob("*.tif")))
+    assert np.array_equal(out.pixel_mask, over.image.pixel_mask)
