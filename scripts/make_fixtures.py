@@ -39,12 +39,17 @@ SCENE_FILES = {
 
 def scenes(real: Path) -> None:
     """fixtures/scenes: the band files the scene/chip tests mosaic, tile and stack into scenes."""
+    from rasterio.shutil import copy as rio_copy
+
     out = FIX / "scenes"
     shutil.rmtree(out, ignore_errors=True)
     for folder, names in SCENE_FILES.items():
         (out / folder).mkdir(parents=True)
-        for n in names:
-            shutil.copyfile(real / folder / n, out / folder / n)
+        for n in names:  # the same pixels and georeferencing, compressed losslessly (DEFLATE, predictor 2)
+            rio_copy(str(real / folder / n), str(out / folder / n), driver="GTiff", compress="deflate",
+                     predictor=2, zlevel=9)
+        for side in (out / folder).glob("*.IMD"):  # GDAL's Landsat metadata sidecars: not needed
+            side.unlink()
 
 
 def main() -> None:
