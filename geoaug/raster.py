@@ -141,7 +141,9 @@ def nodata_safe_value(nodata: float, dtype: np.dtype) -> float:
 
 
 @functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64)
 def _default_names(count: int) -> tuple[str, ...]:
+    # cached: every plain array wrapped for a call needs them (a tuple, so sharing is safe)
     return tuple(f"band_{i}" for i in range(1, count + 1))
 
 

@@ -36,13 +36,17 @@ from numba.core import types
 from numba.extending import overload
 
 from . import threads
+from .borders import MIRROR as _MIRROR
+from .borders import NODATA as _NODATA
+from .borders import REFLECT as _REFLECT
+from .borders import WRAP as _WRAP
+from .borders import map_index
 from .flip import true_mask
 
 __all__ = ["AREA", "CUBIC", "LINEAR", "NEAREST", "resize_separable"]
 
 #: filter codes of :func:`resize_separable`
 NEAREST, LINEAR, CUBIC, AREA = 0, 1, 2, 3
-_NODATA, _CONSTANT, _EDGE, _REFLECT, _MIRROR, _WRAP = 0, 1, 2, 3, 4, 5
 #: below this many output values (bands x rows x cols) the kernel runs on one thread
 SERIAL_BELOW = 1 << 18
 
@@ -57,27 +61,6 @@ def _ol_work_value(v, z):  # pragma: no cover - numba
     if z == types.float32:
         return lambda v, z: np.float32(v)
     return lambda v, z: np.float64(v)
-
-
-@nb.njit(cache=True, inline="always")
-def _map(k, n, mode):  # pragma: no cover - numba
-    if k >= 0 and k < n:
-        return k
-    if mode == _EDGE:
-        return 0 if k < 0 else n - 1
-    if mode == _REFLECT:
-        p = 2 * n
-        k = k % p
-        return k if k < n else p - 1 - k
-    if mode == _MIRROR:
-        if n == 1:
-            return 0
-        p = 2 * n - 2
-        k = k % p
-        return k if k < n else p - k
-    if mode == _WRAP:
-        return k % n
-    return -1
 
 
 @nb.njit(cache=True, inline="always")
@@ -148,7 +131,7 @@ def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok, inside, cnt_m
         for q in range(n):
             if tw[q] == 0.0:
                 continue
-            k = _map(tk[q], n_in, mode)
+            k = map_index(tk[q], n_in, mode)
             if k < 0 and mode == _NODATA:
                 ok[o] = False
             idx[o, m] = k
@@ -169,10 +152,9 @@ def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok, inside, cnt_m
 
 
 @nb.njit(cache=True, inline="always")
-def _data_rows(src, b, i0, i1, iy, wy, ny, ix, wx, nx, kx, tmp, dst, fill, is_int, lo, hi):  # pragma: no cover
-    out_w = dst.shape[2]
-    z = lo - lo
-    yl = src.shape[1]
+def _row_span(iy, ny, i0, i1, n):  # pragma: no cover - numba
+    # the input rows (first, last) that output rows i0..i1 read: the strip the horizontal pass fills
+    yl = n
     yh = -1
     for i in range(i0, i1):
         for q in range(ny[i]):
@@ -180,6 +162,14 @@ def _data_rows(src, b, i0, i1, iy, wy, ny, ix, wx, nx, kx, tmp, dst, fill, is_in
             if y >= 0:
                 yl = min(yl, y)
                 yh = max(yh, y)
+    return yl, yh
+
+
+@nb.njit(cache=True, inline="always")
+def _data_rows(src, b, i0, i1, iy, wy, ny, ix, wx, nx, kx, tmp, dst, fill, is_int, lo, hi):  # pragma: no cover
+    out_w = dst.shape[2]
+    z = lo - lo
+    yl, yh = _row_span(iy, ny, i0, i1, src.shape[1])
     plane = src[b]
     # horizontal pass: the input rows these output rows need
     for y in range(yl, yh + 1):
@@ -247,14 +237,7 @@ def _data_rows(src, b, i0, i1, iy, wy, ny, ix, wx, nx, kx, tmp, dst, fill, is_in
 @nb.njit(cache=True, inline="always")
 def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask):  # pragma: no cover - numba
     out_w = dmask.shape[2]
-    yl = mask.shape[1]
-    yh = -1
-    for i in range(i0, i1):
-        for q in range(ny[i]):
-            y = iy[i, q]
-            if y >= 0:
-                yl = min(yl, y)
-                yh = max(yh, y)
+    yl, yh = _row_span(iy, ny, i0, i1, mask.shape[1])
     mk = mask[p]
     for y in range(yl, yh + 1):
         mrow = mk[y]

@@ -225,6 +225,15 @@ def _launch(par, ser, total: int, args: tuple) -> None:
         kernel(*args)
 
 
+def _store_args(out: np.ndarray, work: type, valid: np.ndarray | None, nodata: float | None,
+                safe: float) -> tuple:
+    """The kernel arguments every store shares: output range, mask planes, nodata rule."""
+    lo, hi, is_int = _limits(out.dtype, work)
+    nplanes, vflat = _valid_arg(valid, out.shape)
+    has, nd, sf = _nodata_args(nodata, safe, out.dtype)
+    return lo, hi, is_int, nplanes, vflat, has, nd, sf
+
+
 def store_bands(new: np.ndarray, old: np.ndarray, valid: np.ndarray | None, out: np.ndarray,
                 nodata: float | None, safe: float, *, nan_zero: bool = False, clip: bool = True) -> None:
     """``out = new`` on valid pixels of every band, in one kernel call.
@@ -248,11 +257,7 @@ def store_bands(new: np.ndarray, old: np.ndarray, valid: np.ndarray | None, out:
     clip : bool
         Saturate to ``out``'s range (always done for integers).
     """
-    dt = out.dtype
-    work = new.dtype.type
-    lo, hi, is_int = _limits(dt, work)
-    nplanes, vflat = _valid_arg(valid, out.shape)
-    has, nd, sf = _nodata_args(nodata, safe, dt)
+    lo, hi, is_int, nplanes, vflat, has, nd, sf = _store_args(out, new.dtype.type, valid, nodata, safe)
     bands, rows, cols = out.shape
     new = np.ascontiguousarray(new).reshape(-1)
     old = np.ascontiguousarray(old).reshape(-1)
@@ -288,11 +293,7 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
     nan_zero, clip : bool
         As for :func:`store_bands`.
     """
-    dt = out.dtype
-    work = a.dtype.type
-    lo, hi, is_int = _limits(dt, work)
-    nplanes, vflat = _valid_arg(valid, out.shape)
-    has, nd, sf = _nodata_args(nodata, safe, dt)
+    lo, hi, is_int, nplanes, vflat, has, nd, sf = _store_args(out, a.dtype.type, valid, nodata, safe)
     bands, rows, cols = out.shape
     xf = np.ascontiguousarray(x).reshape(-1)
     s = s.astype(a.dtype)

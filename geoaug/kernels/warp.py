@@ -58,20 +58,19 @@ from numba.extending import overload
 
 from ..errors import ParameterError, UnsupportedDtypeError
 from . import threads
+from .borders import CONSTANT as _CONSTANT
+from .borders import FILL_MODES
+from .borders import map_index as _map_index
 
 __all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "warp_affine"]
 
 #: interpolation name -> kernel code
 INTERPOLATIONS = {"nearest": 0, "bilinear": 1, "cubic": 2}
-#: fill mode name -> kernel code. reflect: ``dcba|abcd|dcba`` (scipy "reflect",
-#: OpenCV BORDER_REFLECT); mirror: ``dcb|abcd|cba`` (scipy "mirror", OpenCV BORDER_REFLECT_101).
-FILL_MODES = {"nodata": 0, "constant": 1, "edge": 2, "reflect": 3, "mirror": 4, "wrap": 5}
 #: the cubic convolution parameter (OpenCV's value)
 CUBIC_A = -0.75
 #: below this many (bands x output pixels x taps) a warp runs on one thread: a parallel launch costs more
 PARALLEL_MIN_WORK = 1 << 21
 
-_NODATA, _CONSTANT, _EDGE, _REFLECT, _MIRROR, _WRAP = 0, 1, 2, 3, 4, 5
 _TAPS = (1, 2, 4)
 _DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 _BIG = 1e15  # source coordinates beyond +-_BIG are refused (they would not fit the integer taps)
@@ -119,27 +118,6 @@ def _put_ov(orow, j, acc):  # pragma: no cover - numba typing
         orow[j] = acc
 
     return put_float
-
-
-@nb.njit(cache=True, inline="always")
-def _map_index(k, n, mode):  # pragma: no cover - numba
-    if k >= 0 and k < n:
-        return k
-    if mode == _EDGE:
-        return 0 if k < 0 else n - 1
-    if mode == _REFLECT:
-        p = 2 * n
-        k = k % p
-        return k if k < n else p - 1 - k
-    if mode == _MIRROR:
-        if n == 1:
-            return 0
-        p = 2 * n - 2
-        k = k % p
-        return k if k < n else p - k
-    if mode == _WRAP:
-        return k % n
-    return -1
 
 
 @nb.njit(cache=True, nogil=True)

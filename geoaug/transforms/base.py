@@ -52,6 +52,7 @@ from affine import Affine
 from .. import seeding
 from ..errors import ParameterError
 from ..raster import GeoRaster
+from .functional import label_fill, warp
 
 __all__ = ["BATCH_DRAWS", "LAYOUTS", "MAX_MAGNITUDE", "REGISTRY", "GeometricTransform", "Result", "Transform",
            "as_range", "check_layout", "draw", "looks_hwc"]
@@ -262,14 +263,10 @@ class GeometricTransform(Transform):
         raise NotImplementedError
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
-        from .functional import warp
-
         m, shape = self.matrix(params, (raster.height, raster.width))
         return warp(raster, m, shape, self.interpolation, self.fill, self.fill_value)
 
     def apply_label_params(self, label: GeoRaster, params: dict[str, Any]) -> GeoRaster:
-        from .functional import label_fill, warp
-
         m, shape = self.matrix(params, (label.height, label.width))
         return warp(label, m, shape, "nearest", label_fill(self.fill))
 
