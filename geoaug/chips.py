@@ -137,11 +137,7 @@ def run_chip_task(task: ChipTask, config_json: str, output_dir: str, overwrite: 
                 chip = make_chip(scene, win, pipe, rng, labels=labels, index=i, copy=k)
                 if per_band:
                     for b, rel in enumerate(names["bands"]):
-                        img = chip.image
-                        one = img.replace(data=img.data[b:b + 1], mask=img.band_mask[b],
-                                          band_names=(img.band_names[b],), band_tags=(img.band_tags[b],),
-                                          colorinterp=())
-                        write(one, out_dir / rel)
+                        write(chip.image.select([b]), out_dir / rel)
                 else:
                     write(chip.image, out_dir / names["output"])
                 if chip.label is not None:

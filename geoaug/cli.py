@@ -199,6 +199,12 @@ def _check_stats_inputs(files: list[Path], nodata: float | None) -> tuple[list[P
 @click.option("--labels", "labels_dir", type=click.Path(path_type=Path), default=None,
               help="Folder of label rasters with the same relative names (same draw, nearest).")
 @nodata_opt
+@click.option("--stack", "stack", default="auto", show_default=True, metavar="auto|none|B04,B03,...",
+              help="Band files of one scene (<prefix>_B02.tif ..., *_SR_B4.TIF, a SAFE IMG_DATA tree) are one "
+                   "input: stacked onto one grid, drawn once, written as one multi-band GeoTIFF. A comma-"
+                   "separated band order stacks just those bands; 'none' takes every file on its own.")
+@click.option("--per-band", is_flag=True,
+              help="Write a stack's copies as one GeoTIFF per band (same draw), named after the band files.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
 @click.option("--resume/--overwrite", "resume", default=True, show_default=True,
               help="--resume: skip outputs a run with the same pipeline, seed, copies and inputs already made "
@@ -206,12 +212,14 @@ def _check_stats_inputs(files: list[Path], nodata: float | None) -> tuple[list[P
 @quiet_opt
 def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, seed: int, workers: int | None,
             scheduler: str | None, patterns: tuple[str, ...], labels_dir: Path | None, nodata: float | None,
-            fail_fast: bool, resume: bool, quiet: bool) -> None:
+            stack: str, per_band: bool, fail_fast: bool, resume: bool, quiet: bool) -> None:
     """Augment the rasters of INPUT into OUTPUT (the tree is mirrored).
 
     INPUT is a folder (searched recursively), one file, or a quoted glob
     ("tiles/**/*_L2A.tif"). Copy k of INPUT/a/b.tif is OUTPUT/a/b_aug<k>.tif;
-    label rasters (--labels) go beside it as b_aug<k>_label.tif.
+    label rasters (--labels) go beside it as b_aug<k>_label.tif. The band
+    files of one scene (a/S2A_x_B02.tif, a/S2A_x_B03.tif ...) are one input
+    named a/S2A_x: one draw, written as a/S2A_x_aug<k>.tif (see --stack).
     OUTPUT/manifest.jsonl has one line per output with the record of what was
     drawn (replayable with Compose.replay). Outputs are written atomically; a
     rerun resumes, and refuses a folder made by another pipeline, seed,
@@ -249,7 +257,14 @@ def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, 
         check_output_dir(output_dir)
     except GeoAugError as exc:
         raise click.UsageError(str(exc)) from None
-    total = len(plan(Path(input_dir), output_dir, copies, patterns, labels_dir))
+    stack_arg = _stack_option(stack)
+    if per_band and stack_arg is None:
+        raise click.UsageError("--per-band writes the bands of a stack: it needs --stack auto or a band order")
+    try:
+        total = len(plan(Path(input_dir), output_dir, copies, patterns, labels_dir, stack=stack_arg,
+                         per_band=per_band))
+    except GeoAugError as exc:
+        raise click.UsageError(str(exc)) from None
     if not quiet:
         announce_compile()
     progress = _Progress(total, quiet)
@@ -257,7 +272,8 @@ def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, 
         with _quiet_interrupt(progress):
             summary = augment_folder(input_dir, output_dir, pipe, copies=copies, seed=seed, workers=workers,
                                      scheduler=scheduler, patterns=patterns, labels_dir=labels_dir, nodata=nodata,
-                                     fail_fast=fail_fast, overwrite=not resume, on_result=progress.update)
+                                     fail_fast=fail_fast, overwrite=not resume, on_result=progress.update,
+                                     stack=stack_arg, per_band=per_band)
     except GeoAugError as exc:
         progress.close()
         raise click.UsageError(str(exc)) from None
@@ -275,6 +291,17 @@ def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, 
                    f"{summary.outputs + summary.skipped} outputs are done; free space (or raise the limit) "
                    f"and rerun the same command to resume", err=True)
     sys.exit(1 if summary.failures or summary.stopped else 0)
+
+
+def _stack_option(text: str) -> str | list[str] | None:
+    """``--stack``: "auto", "none" (None) or a comma-separated band order."""
+    low = text.strip().lower()
+    if low in ("auto", "none"):
+        return "auto" if low == "auto" else None
+    bands = [b.strip() for b in text.split(",") if b.strip()]
+    if not bands:
+        raise click.BadParameter(f"{text!r}: give auto, none or band names like B04,B03,B02", param_hint="--stack")
+    return bands
 
 
 @contextlib.contextmanager

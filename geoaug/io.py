@@ -36,7 +36,8 @@ from .errors import (
 )
 from .raster import GeoRaster, band_indexes, check_dtype, fits_dtype, valid_from_values
 
-__all__ = ["MAX_READ_BYTES", "find_rasters", "lossless_note", "read", "read_header", "read_stack", "to_grid", "write"]
+__all__ = ["MAX_READ_BYTES", "find_rasters", "lossless_note", "read", "read_header", "read_stack", "stack_header",
+           "to_grid", "write"]
 
 #: Largest uncompressed size :func:`read` will allocate in one call (bytes).
 #: A corrupt header can claim absurd sizes; bigger reads must use ``window=``.
@@ -623,8 +624,13 @@ def _remove_quietly(p: Path) -> None:
 
 
 def _band_labels(paths: Sequence[str]) -> list[str]:
-    """Band names from file stems, with the stems' common prefix/suffix removed."""
+    """Band names: the band tokens of band files (``B02``, ``SR_B4``: :mod:`geoaug.bandfiles`), else the
+    file stems with their common prefix/suffix removed."""
+    from .bandfiles import BAND_RE, band_label
+
     stems = [Path(p).stem for p in paths]
+    if all(BAND_RE.match(s) for s in stems) and len({band_label(p) for p in paths}) == len(paths):
+        return [band_label(p) for p in paths]
     if len(stems) < 2:
         return stems
     pre = os.path.commonprefix(stems)
@@ -641,6 +647,7 @@ def read_stack(
     paths: Sequence[str | os.PathLike[str]],
     resolution: float | tuple[float, float] | None = None,
     resampling: str = "bilinear",
+    nodata: float | None = None,
 ) -> GeoRaster:
     """Stack one-file-per-band rasters of one scene onto one grid.
 
@@ -655,6 +662,8 @@ def read_stack(
     resampling : str
         A :class:`rasterio.enums.Resampling` name for bands that need
         resampling ("bilinear", "nearest", "cubic", "average", ...).
+    nodata : float, optional
+        Overrides every file's nodata value (as :func:`read` does).
 
     Returns
     -------
@@ -674,7 +683,7 @@ def read_stack(
         method = Resampling[resampling]
     except KeyError:
         raise ParameterError(f"read_stack: unknown resampling {resampling!r}") from None
-    rasters = [read(p) for p in paths]
+    rasters = [read(p, nodata=nodata) for p in paths]
     first = rasters[0]
     for p, r in zip(paths, rasters):
         if (r.crs is None) != (first.crs is None) or (r.crs is not None and r.crs != first.crs):
@@ -687,15 +696,8 @@ def read_stack(
                 f"{p}: footprint {tuple(round(v, 3) for v in r.bounds)} differs from "
                 f"{tuple(round(v, 3) for v in first.bounds)} of {paths[0]}"
             )
-    if resolution is None:
-        ref = min(rasters, key=lambda r: r.res[0] * r.res[1])
-        dst_transform, height, width = ref.transform, ref.height, ref.width
-    else:
-        xres, yres = (resolution, resolution) if np.isscalar(resolution) else resolution
-        left, bottom, right, top = first.bounds
-        width = max(1, round((right - left) / xres))
-        height = max(1, round((top - bottom) / yres))
-        dst_transform = rasterio.transform.from_origin(left, top, xres, yres)
+    dst_transform, height, width = _stack_grid(
+        [(r.transform, r.height, r.width) for r in rasters], first.bounds, resolution)
     dtype = np.result_type(*[r.dtype for r in rasters])
     check_dtype(dtype, where=paths[0])
     nds = [r.nodata for r in rasters if r.nodata is not None]
@@ -721,6 +723,26 @@ def read_stack(
         band_tags=tuple(btags),
         profile=first.profile,
     ).collapse_mask()
+
+
+def _stack_grid(grids: Sequence[tuple[Any, int, int]], bounds: tuple[float, float, float, float],
+                resolution: float | tuple[float, float] | None) -> tuple[Any, int, int]:
+    """The stack's grid: the finest file's (transform, height, width), or ``bounds`` at ``resolution``."""
+    if resolution is None:
+        return min(grids, key=lambda g: abs(g[0].a * g[0].e))
+    xres, yres = (resolution, resolution) if np.isscalar(resolution) else resolution
+    left, bottom, right, top = bounds
+    width = max(1, round((right - left) / xres))
+    height = max(1, round((top - bottom) / yres))
+    return rasterio.transform.from_origin(left, top, xres, yres), height, width
+
+
+def stack_header(paths: Sequence[str | os.PathLike[str]]) -> tuple[int, int, int, str]:
+    """``(count, height, width, dtype)`` that :func:`read_stack` returns for ``paths``, without reading pixels."""
+    hs = [read_header(p) for p in paths]
+    _, height, width = _stack_grid([(h["transform"], h["height"], h["width"]) for h in hs], hs[0]["bounds"], None)
+    dtype = np.result_type(*[np.dtype(h["dtype"]) for h in hs])
+    return sum(h["count"] for h in hs), height, width, dtype.name
 
 
 def to_grid(

@@ -547,6 +547,33 @@ class GeoRaster:
         out[~valid] = out.dtype.type(nd)
         return out
 
+    def select(self, indexes: Sequence[int]) -> GeoRaster:
+        """The bands ``indexes`` (0-based, in that order) as a raster of their own.
+
+        Their names, tags, colour interpretation, masks and scales/offsets go
+        with them; georeferencing and nodata are shared.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> r = GeoRaster.from_array(np.zeros((3, 4, 4), "uint8"), band_names=["B02", "B03", "B04"])
+        >>> r.select([2, 0]).band_names
+        ('B04', 'B02')
+        """
+        idx = [int(i) for i in indexes]
+        for i in idx:
+            if not -self.count <= i < self.count:
+                raise ParameterError(f"band index {i} out of range for {self.count} bands")
+        profile = dict(self.profile)
+        for key in ("scales", "offsets"):
+            if profile.get(key) and len(profile[key]) == self.count:
+                profile[key] = [profile[key][i] for i in idx]
+        return self.replace(
+            data=self.data[idx], mask=self.mask[idx] if self.mask.ndim == 3 else self.mask,
+            band_names=tuple(self.band_names[i] for i in idx), band_tags=tuple(self.band_tags[i] for i in idx),
+            colorinterp=tuple(self.colorinterp[i] for i in idx) if self.colorinterp else (), profile=profile,
+        ).collapse_mask()
+
     def collapse_mask(self) -> GeoRaster:
         """Return a raster whose per-band mask is ``(rows, cols)`` when all bands agree."""
         if self.mask.ndim == 3:

@@ -25,7 +25,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from affine import Affine
 from rasterio.enums import Resampling
 
 from . import geometry
+from .bandfiles import BAND_RE, band_label, scene_folder, stack_groups
 from .errors import GeoAugError, ParameterError, RasterNotFoundError, RasterReadError, StackMismatchError
 from .io import read, read_header, to_grid
 from .raster import GeoRaster
@@ -68,8 +68,6 @@ RASTER_PATTERNS = ("*.tif", "*.tiff", "*.vrt", "*.jp2")
 _RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".jp2"}
 #: kernel support (pixels either side of the sample point) per interpolation
 SUPPORT = {"nearest": 0, "bilinear": 1, "cubic": 2}
-#: a band file: ``PREFIX_B02``, ``PREFIX_B8A_20m``, ``PREFIX_SR_B4``, ``SR_B1`` (case-insensitive)
-_BAND_RE = re.compile(r"^(?P<prefix>.*?)[_-]?(?P<band>(?:SR_|ST_)?B(?:\d{1,2}|8A))(?:_(?P<res>\d+)m)?$", re.I)
 #: STAC common names in spectral order (default band order of a STAC item)
 COMMON_NAMES = ("coastal", "blue", "green", "red", "yellow", "pan", "rededge", "rededge071", "rededge075",
                 "rededge078", "nir", "nir08", "nir09", "cirrus", "swir16", "swir22", "lwir", "lwir11", "lwir12")
@@ -84,14 +82,6 @@ class SceneWarning(UserWarning):
 
 
 # ---------------------------------------------------------------------------- scenes
-
-
-def _band_key(band: str) -> tuple[int, float]:
-    """Spectral order of a band token: plain B.., then SR_B.., then ST_B..; B8A right after B08."""
-    b = band.upper()
-    kind = 1 if b.startswith("SR_") else 2 if b.startswith("ST_") else 0
-    num = b.rsplit("B", 1)[1]
-    return kind, 8.5 if num == "8A" else float(num)
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,7 +195,7 @@ class Scene:
                                          f"{tuple(round(v, 3) for v in first['bounds'])} of {ps[0]}")
         ref = min(hs, key=lambda h: abs(h["transform"].a * h["transform"].e))
         if band_names is None:
-            band_names = [_band_label(p) for p in ps]
+            band_names = [band_label(p) for p in ps]
         if len(band_names) != len(ps):
             raise ParameterError(f"Scene.from_bands: {len(band_names)} band names for {len(ps)} files")
         default_name = os.path.commonpath([os.path.abspath(p) for p in ps])
@@ -330,11 +320,6 @@ class Scene:
         return f"Scene({self.name!r}, {self.count} x {self.height} x {self.width} {self.dtype}, {kind})"
 
 
-def _band_label(path: str) -> str:
-    m = _BAND_RE.match(Path(path).stem)
-    return m.group("band").upper() if m else Path(path).stem
-
-
 def _common_name(asset: Any) -> str | None:
     for key in ("eo:bands", "bands"):
         bands = asset.extra_fields.get(key)
@@ -350,36 +335,6 @@ def _common_name(asset: Any) -> str | None:
 
 def _is_raster(p: Path) -> bool:
     return p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _RASTER_SUFFIXES
-
-
-def _stack_groups(files: Sequence[Path], stack: Sequence[str] | None) -> tuple[list[list[Path]], list[Path]]:
-    """Band files grouped by scene prefix (each group in band order), and the files left over."""
-    groups: dict[str, dict[str, tuple[int, Path]]] = {}
-    rest = []
-    for f in files:
-        m = _BAND_RE.match(f.stem)
-        if m is None:
-            rest.append(f)
-            continue
-        band, res = m.group("band").upper(), int(m.group("res") or 0)
-        g = groups.setdefault(m.group("prefix").lower(), {})
-        if band not in g or res < g[band][0]:  # a SAFE band at several resolutions: its finest
-            g[band] = (res, f)
-    out = []
-    for prefix, g in sorted(groups.items()):
-        if stack is not None:
-            want = [b.upper() for b in stack]
-            missing = [b for b in want if b not in g]
-            if missing:
-                where = next(iter(g.values()))[1].parent
-                raise ParameterError(f"{where}: stack {prefix!r} has no band file for {', '.join(missing)} "
-                                     f"(found {', '.join(sorted(g))})")
-            out.append([g[b][1] for b in want])
-        elif len(g) >= 2:
-            out.append([g[b][1] for b in sorted(g, key=_band_key)])
-        else:
-            rest.extend(f for _, f in g.values())
-    return out, rest
 
 
 def find_scenes(
@@ -457,7 +412,7 @@ def find_scenes(
         else:
             loose.append(p)
     if loose:
-        groups, rest = _stack_groups(loose, stack) if stack is not None or len(loose) > 1 else ([], loose)
+        groups, rest = stack_groups(loose, stack) if stack is not None or len(loose) > 1 else ([], loose)
         for g in groups:
             guard(g[0], lambda g=g: Scene.from_bands([str(f) for f in g]))
         for f in rest:
@@ -502,13 +457,12 @@ def _scenes_in_folder(root: Path, stack: Sequence[str] | None, bands: Sequence[s
     # a Sentinel-2 SAFE product keeps one scene's bands under GRANULE/*/IMG_DATA[/R10m|R20m|R60m]
     merged: dict[Path, list[Path]] = {}
     for d, files in by_dir.items():
-        key = d.parent if d.name.upper() in ("R10M", "R20M", "R60M") and d.parent.name.upper() == "IMG_DATA" else d
-        merged.setdefault(key, []).extend(files)
+        merged.setdefault(scene_folder(d), []).extend(files)
     for _, files in sorted(merged.items()):
-        groups, rest = _stack_groups(files, stack)
+        groups, rest = stack_groups(files, stack)
         for g in groups:
             rel = g[0].parent.relative_to(root).as_posix()
-            prefix = _BAND_RE.match(g[0].stem).group("prefix")  # type: ignore[union-attr]
+            prefix = BAND_RE.match(g[0].stem).group("prefix")  # type: ignore[union-attr]
             name = "/".join(x for x in (rel if rel != "." else "", prefix) if x) or root.name
             _collect(scenes, errors, g[0].parent, lambda g=g, name=name: Scene.from_bands([str(f) for f in g],
                                                                                         name=name))

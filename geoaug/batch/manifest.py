@@ -34,7 +34,18 @@ def relative_line(line: dict[str, Any], output_dir: Path) -> dict[str, Any]:
     for key in ("output", "label_output"):
         if key in out:
             out[key] = Path(out[key]).relative_to(output_dir).as_posix()
+    if "band_outputs" in out:
+        out["band_outputs"] = [Path(o).relative_to(output_dir).as_posix() for o in out["band_outputs"]]
     return out
+
+
+def _listed(line: dict[str, Any]) -> list[str]:
+    """The output files a manifest line names (relative to the output folder)."""
+    files = [line[k] for k in ("output", "label_output") if isinstance(line.get(k), str)]
+    bands = line.get("band_outputs")
+    if isinstance(bands, list):
+        files.extend(b for b in bands if isinstance(b, str))
+    return files
 
 
 def _stat(path: str | None) -> list[Any] | None:
@@ -52,7 +63,9 @@ def fingerprint(pipeline_json: str, seed: int, copies: int, tasks: Sequence[Task
     of their label rasters. Two runs with the same fingerprint make the same
     outputs; the batch refuses to mix runs with different ones in one folder.
     """
-    inputs = [[t.rel, _stat(t.input), _stat(t.label)] for t in tasks]
+    inputs = [[t.rel, _stat(t.input), _stat(t.label)] if not t.bands else
+              [t.rel, [[os.path.basename(b), _stat(b)] for b in t.bands], _stat(t.label), bool(t.band_outputs)]
+              for t in tasks]
     parts = {
         "pipeline": hashlib.sha256(pipeline_json.encode()).hexdigest(),
         "seed": int(seed), "copies": int(copies), "nodata": nodata,
@@ -99,8 +112,8 @@ def check_rerun(out_dir: Path, tasks: list[Task], fp: dict[str, Any], overwrite:
     ours = {fp["fingerprint"]}
     theirs = ({run["fingerprint"]} if run and "fingerprint" in run else set()) | {
         ln.get("fingerprint") for ln in lines}
-    listed = [out_dir / ln[k] for ln in lines for k in ("output", "label_output") if isinstance(ln.get(k), str)]
-    existing = any(Path(o).exists() for t in tasks for o in (*t.outputs, *t.label_outputs)) or any(
+    listed = [out_dir / f for ln in lines for f in _listed(ln)]
+    existing = any(Path(o).exists() for t in tasks for o in t.all_outputs()) or any(
         p.exists() for p in listed)
     if theirs - ours and existing:
         raise RerunMismatchError(
@@ -116,13 +129,12 @@ def check_rerun(out_dir: Path, tasks: list[Task], fp: dict[str, Any], overwrite:
 
 def remove_stale(out_dir: Path, lines: list[dict[str, Any]], tasks: list[Task]) -> int:
     """Remove outputs an earlier run's manifest lists that this run does not make."""
-    keep = {o for t in tasks for o in (*t.outputs, *t.label_outputs)}
+    keep = {o for t in tasks for o in t.all_outputs()}
     n = 0
     for ln in lines:
-        for key in ("output", "label_output"):
-            rel = ln.get(key)
-            if not isinstance(rel, str) or ln.get("status") == "failed":
-                continue
+        if ln.get("status") == "failed":
+            continue
+        for rel in _listed(ln):
             p = (out_dir / rel).resolve()
             if out_dir in p.parents and str(p) not in keep and p.is_file():
                 with contextlib.suppress(OSError):

@@ -10,18 +10,48 @@ from pathlib import Path
 
 from ..errors import ParameterError, RasterWriteError
 
-__all__ = ["Task", "check_output_dir", "find_inputs", "label_name", "output_name", "plan", "resolve_inputs"]
+__all__ = ["AUTO", "Task", "check_output_dir", "find_inputs", "label_name", "output_name", "plan", "resolve_inputs"]
+
+
+#: ``stack=`` of :func:`plan`: band files of one scene are one input (recognised by their names)
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
 class Task:
-    """Everything a worker needs for one input file (paths are absolute strings)."""
+    """Everything a worker needs for one input (paths are absolute strings).
+
+    An input is one raster file, or the band files of one scene (``bands``,
+    in band order; ``input`` is then their folder): those are stacked onto one
+    grid (:func:`geoaug.read_stack`), get one draw, and are written as one
+    multi-band output per copy, or as one output per band with the same draw
+    (``band_outputs[k]``, then ``outputs[k]`` is the first of them).
+    ``error``: the input is known to be unusable at planning time (a stack
+    missing a band): it is reported failed and the run goes on.
+    """
 
     input: str
     rel: str
     outputs: tuple[str, ...]
     label: str | None = None
     label_outputs: tuple[str, ...] = ()
+    bands: tuple[str, ...] = ()
+    band_outputs: tuple[tuple[str, ...], ...] = ()
+    error: str | None = None
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The files read for this input."""
+        return self.bands or (self.input,)
+
+    def copy_outputs(self, k: int) -> tuple[str, ...]:
+        """Every file copy ``k`` writes (image or its bands, and the label)."""
+        images = self.band_outputs[k] if self.band_outputs else (self.outputs[k],)
+        return (*images, *((self.label_outputs[k],) if self.label_outputs else ()))
+
+    def all_outputs(self) -> tuple[str, ...]:
+        """Every file this input's copies write."""
+        return tuple(o for k in range(len(self.outputs)) for o in self.copy_outputs(k))
 
 
 def _tif_suffix(p: Path) -> str:
@@ -81,29 +111,84 @@ def resolve_inputs(spec: str | os.PathLike[str], patterns: Sequence[str] = ("*.t
 
 def plan(
     input_dir: Path, output_dir: Path, copies: int, patterns: Sequence[str] = ("*.tif", "*.tiff"),
-    labels_dir: Path | None = None,
+    labels_dir: Path | None = None, stack: str | Sequence[str] | None = AUTO, per_band: bool = False,
 ) -> list[Task]:
-    """One :class:`Task` per input file; outputs mirror the input tree.
+    """One :class:`Task` per input; outputs mirror the input tree.
 
     ``input_dir`` may also be one file or a glob (:func:`resolve_inputs`).
+    ``stack``: ``"auto"`` makes the band files of one scene one input
+    (:mod:`geoaug.bandfiles`: same prefix in one folder, or a SAFE
+    ``IMG_DATA`` tree), a band order (``["B04", "B03", "B02"]``) stacks just
+    those bands of every scene (other files are left out), ``None`` takes
+    every file on its own. A stack ``a/S2A_x_B02.tif ...`` is named
+    ``a/S2A_x``: its copy ``k`` is ``a/S2A_x_aug<k>.tif`` (per band:
+    ``a/S2A_x_B02_aug<k>.tif ...``) and its label raster is
+    ``LABELS/a/S2A_x.tif``.
     """
+    from ..bandfiles import scene_folder, stack_groups, stack_name
+
     input_dir, files = resolve_inputs(input_dir, patterns)
     output_dir = Path(output_dir).resolve()
-    tasks = []
-    for f in files:
-        if output_dir == f.parent or output_dir in f.parents:
-            continue  # never take our own outputs as inputs
+    labels_root = Path(labels_dir).resolve() if labels_dir is not None else None
+    files = [f for f in files if not (output_dir == f.parent or output_dir in f.parents)]  # never our outputs
+    singles: list[Path] = []
+    stacks: list[tuple[str, list[Path]]] = []
+    failed: list[Task] = []
+    if stack is None:
+        singles = files
+    else:
+        order = None if isinstance(stack, str) and stack == AUTO else [str(b) for b in stack]
+        folders: dict[Path, list[Path]] = {}
+        for f in files:
+            folders.setdefault(scene_folder(f.parent), []).append(f)
+        for folder, group_files in folders.items():
+            base = folder.relative_to(input_dir) if input_dir in folder.parents else None
+            try:
+                groups, rest = stack_groups(group_files, order)
+            except ParameterError as exc:  # a scene missing a band of the order: that input fails, others go on
+                rel = (base or Path(folder.name)).as_posix()
+                failed.append(Task(input=str(folder), rel=rel, error=str(exc),
+                                   outputs=tuple(str(output_dir / f"{rel}_aug{k}.tif") for k in range(copies))))
+                continue
+            if order is None:
+                singles.extend(rest)
+            for g in groups:
+                stacks.append(((base / stack_name(g)).as_posix() if base else stack_name(g), g))
+
+    def label_for(rel: str) -> str | None:
+        # an input without a label raster of the same relative name is augmented on its own
+        if labels_root is None:
+            return None
+        for cand in (labels_root / rel, labels_root / f"{rel}.tif", labels_root / f"{rel}.tiff"):
+            if cand.is_file():
+                return str(cand)
+        return None
+
+    tasks = failed
+    for f in singles:
         rel = f.relative_to(input_dir).as_posix()
-        # a tile without a label raster of the same relative name is augmented on its own
-        lab = Path(labels_dir).resolve() / rel if labels_dir is not None else None
-        label = str(lab) if lab is not None and lab.is_file() else None
+        label = label_for(rel)
         tasks.append(Task(
             input=str(f), rel=rel,
             outputs=tuple(str(output_dir / output_name(rel, k)) for k in range(copies)),
             label=label,
             label_outputs=tuple(str(output_dir / label_name(rel, k)) for k in range(copies)) if label else (),
         ))
-    return tasks
+    for rel, g in stacks:
+        label = label_for(rel)
+        band_outputs: tuple[tuple[str, ...], ...] = ()
+        if per_band:
+            folder = (output_dir / rel).parent
+            band_outputs = tuple(tuple(str(folder / f"{b.stem}_aug{k}.tif") for b in g) for k in range(copies))
+        tasks.append(Task(
+            input=str(scene_folder(g[0].parent)), rel=rel,
+            outputs=tuple(bo[0] for bo in band_outputs) if per_band else tuple(
+                str(output_dir / f"{rel}_aug{k}.tif") for k in range(copies)),
+            label=label,
+            label_outputs=tuple(str(output_dir / f"{rel}_aug{k}_label.tif") for k in range(copies)) if label else (),
+            bands=tuple(str(b) for b in g), band_outputs=band_outputs,
+        ))
+    return sorted(tasks, key=lambda t: t.rel)
 
 
 def check_output_dir(output_dir: Path) -> Path:
@@ -130,5 +215,5 @@ def check_output_dir(output_dir: Path) -> Path:
 
 def make_folders(tasks: list[Task]) -> None:
     for t in tasks:
-        for o in (*t.outputs, *t.label_outputs):
+        for o in t.all_outputs():
             Path(o).parent.mkdir(parents=True, exist_ok=True)

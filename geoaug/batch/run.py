@@ -28,6 +28,7 @@ from .manifest import (
     write_json_atomic,
 )
 from .plan import (
+    AUTO,
     Task,
     check_output_dir,
     make_folders,
@@ -110,12 +111,21 @@ def _pipeline(pipeline_json: str) -> Any:
     return as_pipeline(pipeline_json)
 
 
-def _header(path: str) -> tuple[int, int, int, str]:
-    """count, height, width, dtype of a raster without reading pixels."""
+def _header(task: Task) -> tuple[int, int, int, str]:
+    """count, height, width, dtype of a task's input (a raster or a band stack) without reading pixels."""
+    from ..io import read_header, stack_header
+
+    if task.bands:
+        return stack_header(task.bands)
+    h = read_header(task.input)
+    return h["count"], h["height"], h["width"], h["dtype"]
+
+
+def _output_size(path: str) -> int:
     from ..io import read_header
 
     h = read_header(path)
-    return h["count"], h["height"], h["width"], h["dtype"]
+    return int(h["height"] * h["width"])
 
 
 def _errno_in_chain(exc: BaseException) -> int | None:
@@ -195,23 +205,24 @@ def run_task(task: Task, pipeline_json: str, seed: int, overwrite: bool = False,
     """
     import numpy as np
 
-    from ..io import lossless_note, read
+    from ..io import lossless_note, read, read_stack
     from ..raster import GeoRaster
 
     pipe = _pipeline(pipeline_json)
     lines: list[dict[str, Any]] = []
     base = {"input": task.rel}
     todo = []
-    for k, out in enumerate(task.outputs):
-        lab = task.label_outputs[k] if task.label else None
-        done = Path(out).exists() and (lab is None or Path(lab).exists())
+    for k in range(len(task.outputs)):
+        done = all(Path(o).exists() for o in task.copy_outputs(k))
         todo.append(overwrite or not done)
     image = label = None
     header: tuple[int, int, int, str] | None = None
     stop = None
     try:
+        if task.error:
+            raise ParameterError(task.error)
         if any(todo):
-            image = read(task.input, nodata=nodata)
+            image = read_stack(task.bands, nodata=nodata) if task.bands else read(task.input, nodata=nodata)
             if task.label:
                 label = read(task.label)
                 if label.shape[1:] != image.shape[1:]:
@@ -221,21 +232,26 @@ def run_task(task: Task, pipeline_json: str, seed: int, overwrite: bool = False,
             line: dict[str, Any] = {**base, "output": out, "copy": k}
             if task.label:
                 line["label_output"] = task.label_outputs[k]
+            if task.band_outputs:
+                line["band_outputs"] = list(task.band_outputs[k])
             rng = rng_for(seed, task.rel, k)
             if not todo[k]:
                 if header is None:
-                    header = _header(task.input)
+                    header = _header(task)
                 count, h, w, dt = header
                 line["params"] = pipe.sample(rng, GeoRaster.proxy(count, h, w, np.dtype(dt)))
                 line["status"] = "skipped"
-                _, oh, ow, _ = _header(out)
-                line["pixels"] = oh * ow
+                line["pixels"] = _output_size(out)
                 lines.append(line)
                 continue
             assert isinstance(image, GeoRaster)
             record = pipe.sample(rng, image)
             result = pipe.apply(image, record)
-            _write(result, out)
+            if task.band_outputs:  # one file per band, all from the one draw
+                for b, band_out in enumerate(task.band_outputs[k]):
+                    _write(result.select([b]), band_out)
+            else:
+                _write(result, out)
             if label is not None:
                 _write(pipe.apply_label(label, record), task.label_outputs[k])
             line.update(params=record, status="ok", pixels=result.height * result.width)
@@ -303,6 +319,8 @@ def augment_folder(
     overwrite: bool = False,
     on_result: Callable[[Task, list[dict[str, Any]]], None] | None = None,
     nodata: float | None = None,
+    stack: str | Sequence[str] | None = AUTO,
+    per_band: bool = False,
 ) -> Summary:
     """Augment every raster under ``input_dir`` into ``output_dir``.
 
@@ -342,6 +360,16 @@ def augment_folder(
         Called with each finished task and its manifest lines (progress).
     nodata : float, optional
         Nodata override for the inputs (pixels equal to it are invalid).
+    stack : "auto", sequence of str or None
+        ``"auto"`` (default): the band files of one scene (``<prefix>_B02.tif``
+        ..., Landsat ``*_SR_B4.TIF``, a SAFE ``IMG_DATA`` tree with
+        ``--pattern '*.jp2'``) are one input, stacked onto the finest band's
+        grid, drawn once and written as one multi-band GeoTIFF with band names.
+        A band order (``["B04", "B03", "B02"]``) stacks those bands of every
+        scene and leaves other files out; ``None`` takes every file on its own.
+    per_band : bool
+        Write a stack's copy as one GeoTIFF per band (``<band file>_aug<k>.tif``),
+        all from the same draw.
 
     Returns
     -------
@@ -361,7 +389,8 @@ def augment_folder(
     out_dir = check_output_dir(Path(output_dir)).resolve()
     pipe_dict = pipeline.to_dict() if isinstance(pipeline, Compose) else Compose.from_dict(pipeline).to_dict()
     pipeline_json = json.dumps(pipe_dict, sort_keys=True)
-    tasks = plan(Path(input_dir), out_dir, copies, patterns, Path(labels_dir) if labels_dir else None)
+    tasks = plan(Path(input_dir), out_dir, copies, patterns, Path(labels_dir) if labels_dir else None,
+                 stack=stack, per_band=per_band)
     fp = fingerprint(pipeline_json, seed, copies, tasks, nodata)
     _, old_lines = check_rerun(out_dir, tasks, fp, overwrite)
     summary = Summary(files=len(tasks), output_dir=str(out_dir))
@@ -381,7 +410,7 @@ def augment_folder(
             """Count and log one task; True if the run should stop (fail-fast, full disk)."""
             failed = [ln for ln in lines if ln["status"] == "failed"]
             if failed:  # all or nothing: a failed input leaves no output
-                for o in (*task.outputs, *task.label_outputs):
+                for o in task.all_outputs():
                     with contextlib.suppress(OSError):
                         os.unlink(o)
                 first = failed[0]
