@@ -11,8 +11,10 @@ import contextlib
 import errno
 import math
 import os
+import threading
 import uuid
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,8 +64,11 @@ def _gdal_quiet(path: str | None = None) -> Iterator[None]:
         readdir = "FALSE"  # GDAL finds .msk / .aux.xml sidecars through the folder listing
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        # GDAL_NUM_THREADS stays 1: GDAL's decoder thread pool does not survive a fork (a forked
+        # DataLoader worker's first multi-block read then waits forever)
         with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN=readdir, CPL_LOG="/dev/null", GDAL_CACHEMAX=_CACHE_MB):
             yield
+
 
 
 def _short(exc: BaseException) -> str:
@@ -119,6 +124,9 @@ def read(
     path = os.fspath(path)
     _check_input_path(path)
     try:
+        if window is not None:  # windows of one file come in series (chips): keep it open, and its blocks cached
+            with _gdal_quiet(path):
+                return _read_open(_open_for_windows(path), path, bands, window, nodata)
         with _gdal_quiet(path), rasterio.open(path, "r") as src:
             return _read_open(src, path, bands, window, nodata)
     except GeoAugError:
@@ -127,6 +135,53 @@ def read(
         raise RasterReadError(f"{path}: not enough memory to read it; use window=") from None
     except Exception as exc:  # rasterio/GDAL errors of every kind
         raise RasterReadError(f"{path}: cannot read raster: {_short(exc)}") from None
+
+
+class _OpenFiles(threading.local):
+    """Datasets kept open for windowed reads, per thread (a rasterio dataset is not thread-safe)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.files: OrderedDict[str, tuple[tuple[int, int, int], Any]] = OrderedDict()
+
+
+_open_files = _OpenFiles()
+
+#: files kept open per thread for windowed reads (GDAL's block cache, 64 MB, is shared by all of them)
+KEEP_OPEN = 8
+
+
+def _open_for_windows(path: str) -> Any:
+    """``path`` opened for reading, kept open for the next window (reopened when the file changed).
+
+    Handles belong to the process and thread that opened them: a forked
+    child (a DataLoader or pool worker) opens its own and leaves its copy of
+    the parent's alone.
+    """
+    of = _open_files
+    if of.pid != os.getpid():
+        of.files, of.pid = OrderedDict(), os.getpid()  # the parent's handles: not ours to use or close
+    st = os.stat(path)
+    sig = (st.st_ino, st.st_size, st.st_mtime_ns)
+    hit = of.files.get(path)
+    if hit is not None and hit[0] == sig and not hit[1].closed:
+        of.files.move_to_end(path)
+        return hit[1]
+    if hit is not None:
+        hit[1].close()
+    src = rasterio.open(path, "r")
+    of.files[path] = (sig, src)
+    while len(of.files) > KEEP_OPEN:
+        _, (_, old) = of.files.popitem(last=False)
+        old.close()
+    return src
+
+
+def close_files() -> None:
+    """Close the files this thread keeps open for windowed reads."""
+    while _open_files.files:
+        _, (_, src) = _open_files.files.popitem()
+        src.close()
 
 
 def find_rasters(root: str | os.PathLike[str], patterns: Sequence[str] = ("*.tif", "*.tiff")) -> list[Path]:
@@ -668,8 +723,10 @@ def read_stack(
     Returns
     -------
     GeoRaster
-        Band names are the file names without their common prefix and
-        suffix (``B02``, ``B8A``...). Nodata areas of every file are respected.
+        Band names are the band tokens of band files (``B02``, ``B8A``,
+        ``SR_B4``: :mod:`geoaug.bandfiles`, as :func:`geoaug.sample` names
+        them), else the file names without their common prefix and suffix.
+        Nodata areas of every file are respected.
 
     Raises
     ------

@@ -157,7 +157,7 @@ def test_read_stack_respects_nodata(tmp_path: Path) -> None:
         r = full.replace(data=full.data[i : i + 1], band_names=(full.band_names[i],), band_tags=({},))
         paths.append(geoaug.write(r, tmp_path / f"scene_{full.band_names[i]}.tif"))
     s = geoaug.read_stack(paths)
-    assert s.band_names == ("B1", "B2")  # common prefix "scene_SR_" removed
+    assert s.band_names == ("SR_B1", "SR_B2")  # the band tokens, as geoaug.sample names them
     np.testing.assert_array_equal(s.mask, full.mask)
 
 
@@ -278,3 +278,37 @@ def test_validity_equals_gdal_masks(dtype_file: Path) -> None:
         if src.dtypes[0].startswith("float"):
             gdal &= ~np.isnan(src.read())
     np.testing.assert_array_equal(r.band_mask, gdal)
+
+
+# ----------------------------------------------------------------------------- windows from kept-open files
+
+
+def test_windowed_reads_see_a_rewritten_file_and_threads_read_their_own(tmp_path: Path) -> None:
+    """Files stay open between windows (per process and thread), yet a rewritten file is read afresh."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from geoaug import io
+
+    src = geoaug.read(BY_DTYPE["uint16"])
+    path = tmp_path / "scene.tif"
+    geoaug.write(src, path)
+    whole = geoaug.read(path).data  # a whole read never keeps the file open
+    win = ((3, 40), (5, 50))
+    np.testing.assert_array_equal(geoaug.read(path, window=win).data, whole[:, 3:40, 5:50])
+    assert str(path) in io._open_files.files
+    geoaug.write(src.replace(data=src.data[:, ::-1].copy(), mask=src.mask[..., ::-1, :].copy()), path)
+    flipped = geoaug.read(path).data  # replaced atomically: another file
+    assert not np.array_equal(flipped, whole)
+    np.testing.assert_array_equal(geoaug.read(path, window=win).data, flipped[:, 3:40, 5:50])
+    with rasterio.open(path, "r+") as dst:  # changed in place
+        dst.write(np.full_like(whole, 7))
+    assert (geoaug.read(path, window=win).data == 7).all()
+    # four threads, many windows: each thread its own handle, every window right
+    geoaug.write(src, path)
+    wins = [((r, r + 20), (c, c + 30)) for r in range(0, 60, 7) for c in range(0, 60, 11)]
+    with ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(lambda w: geoaug.read(path, window=w).data, wins * 4))
+    for w, g in zip(wins * 4, got):
+        np.testing.assert_array_equal(g, whole[:, w[0][0]:w[0][1], w[1][0]:w[1][1]])
+    io.close_files()
+    assert not io._open_files.files
