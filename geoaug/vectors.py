@@ -327,7 +327,7 @@ def footprint(transform: Affine, shape: tuple[int, int]) -> Any:
     import shapely
 
     h, w = shape
-    corners = [transform * c for c in ((0, 0), (w, 0), (w, h), (0, h))]
+    corners = [transform @ c for c in ((0, 0), (w, 0), (w, h), (0, h))]
     return shapely.Polygon(corners)
 
 

@@ -549,7 +549,8 @@ class _Targets:
 
     @property
     def any(self) -> bool:
-        return any(v is not None for v in (self.bboxes, self.keypoints, self.oriented_bboxes, self.vectors))
+        return any(v is not None for v in (self.bboxes, self.keypoints, self.oriented_bboxes, self.vectors,
+                                           self.bbox_labels, self.bbox_polygons, self.keypoint_labels))
 
     def move(self, t: Transform, params: dict[str, Any], r: GeoRaster, o: GeoRaster) -> dict[str, Any]:
         """The moved targets of one draw from input ``r`` to output ``o``, as :class:`Result` fields."""
