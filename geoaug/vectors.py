@@ -21,7 +21,9 @@ Rules for bad input (each counted in :attr:`VectorLayer.counts` and then in
 a :class:`~geoaug.transforms.Result` or the batch summary):
 
 * a file without a CRS is read as WGS 84 longitude/latitude (RFC 7946, the
-  GeoJSON rule): ``counts["assumed_wgs84"] = 1``;
+  GeoJSON rule). GDAL applies it to GeoJSON itself (a GeoJSON without a
+  ``crs`` member *is* WGS 84); other files without one (a GeoPackage with an
+  undefined spatial reference) are counted: ``counts["assumed_wgs84"] = 1``;
 * invalid geometries (self-intersecting rings...) are repaired with
   ``shapely.make_valid`` (``"repaired"``); features without a geometry are
   dropped (``"null"``);
@@ -453,7 +455,7 @@ def write_vectors(layer: VectorLayer, path: str | os.PathLike[str]) -> Path:
     crs = layer.crs.to_wkt() if layer.crs is not None else None
     try:
         pyogrio.raw.write(str(tmp), shapely.to_wkb(layer.geometries) if len(layer) else np.empty(0, dtype=object),
-                          data, fields, driver=driver, geometry_type=gtype, crs=crs,
+                          data, fields, layer=_layer_name(p), driver=driver, geometry_type=gtype, crs=crs,
                           **({"SPATIAL_INDEX": "NO"} if driver == "GPKG" else {}))
         os.replace(tmp, p)
     except Exception as exc:
@@ -461,6 +463,13 @@ def write_vectors(layer: VectorLayer, path: str | os.PathLike[str]) -> Path:
             tmp.unlink()
         raise VectorWriteError(f"{p}: cannot write vector features: {str(exc).splitlines()[0]}") from exc
     return p
+
+
+def _layer_name(p: Path) -> str:
+    """The layer name of an output (GeoPackage layer names take letters, digits and underscores)."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_]", "_", p.stem) or "features"
 
 
 def _writable(col: np.ndarray) -> np.ndarray:
