@@ -57,6 +57,7 @@ __all__ = [
     "clip_to_output",
     "find_vectors",
     "footprint",
+    "label_raster",
     "rasterize",
     "read_vectors",
     "reproject",
@@ -548,3 +549,42 @@ def rasterize(layer: VectorLayer, transform: Affine, shape: tuple[int, int], att
     out = burn(zip(layer.geometries, values.tolist()), out_shape=(h, w), transform=transform, fill=fill,
                dtype=burn_dt, all_touched=all_touched)
     return out.astype(dt, copy=False)
+
+
+def label_raster(layer: VectorLayer, raster: Any, attribute: str | None = None, *,
+                 classes: Mapping[Any, int] | None = None) -> Any:
+    """A label raster on ``raster``'s grid from vector labels (attribute -> class value).
+
+    Parameters
+    ----------
+    layer : VectorLayer
+        Clipped to ``raster`` (:func:`clip_to_output`): in its CRS, or in its
+        pixel coordinates when it has none.
+    raster : GeoRaster
+        The grid (an augmented output).
+    attribute : str, optional
+        The field with whole-number class values (default: 1 for every feature).
+    classes : mapping, optional
+        Attribute value -> class value, for text attributes.
+
+    Returns
+    -------
+    GeoRaster
+        One uint8 band (int32 when a class value exceeds 254), 0 where no
+        feature lies, valid where ``raster`` has a valid pixel in any band;
+        nodata 255 (uint8) or -2147483648 (int32).
+    """
+    from .raster import GeoRaster
+
+    # clip_to_output gives pixel coordinates for a raster without CRS: burn them on the identity grid
+    transform = raster.transform if raster.crs is not None else Affine.identity()
+    data = rasterize(layer, transform, (raster.height, raster.width), attribute, classes=classes, dtype="int32")
+    if data.size == 0 or (data.min() >= 0 and data.max() <= 254):
+        data, nodata = data.astype(np.uint8), 255.0
+    else:
+        nodata = float(np.iinfo(np.int32).min)
+        if (data == nodata).any():
+            raise ParameterError(f"class value {int(nodata)} is the int32 nodata of label rasters")
+    mask = raster.mask if raster.mask.ndim == 2 else raster.mask.any(axis=0)
+    return GeoRaster(data[None], mask, transform=raster.transform, crs=raster.crs, nodata=nodata,
+                     band_names=(attribute or "label",))

@@ -31,7 +31,7 @@ class RerunMismatchError(GeoAugError, ValueError):
 
 def relative_line(line: dict[str, Any], output_dir: Path) -> dict[str, Any]:
     out = dict(line)
-    for key in ("output", "label_output"):
+    for key in ("output", "label_output", "vector_output"):
         if key in out:
             out[key] = Path(out[key]).relative_to(output_dir).as_posix()
     return out
@@ -49,10 +49,12 @@ def fingerprint(pipeline_json: str, seed: int, copies: int, tasks: Sequence[Task
     """What a run is made of, and its SHA-256: the pipeline, seed, copies, nodata override and inputs.
 
     Inputs are their relative paths, sizes and modification times, and those
-    of their label rasters. Two runs with the same fingerprint make the same
-    outputs; the batch refuses to mix runs with different ones in one folder.
+    of their label rasters and vector labels (with the rasterised attribute).
+    Two runs with the same fingerprint make the same outputs; the batch
+    refuses to mix runs with different ones in one folder.
     """
-    inputs = [[t.rel, _stat(t.input), _stat(t.label)] for t in tasks]
+    inputs = [[t.rel, _stat(t.input), _stat(t.label),
+               *([_stat(t.vector), t.rasterize_vectors] if t.vector else [])] for t in tasks]
     parts = {
         "pipeline": hashlib.sha256(pipeline_json.encode()).hexdigest(),
         "seed": int(seed), "copies": int(copies), "nodata": nodata,
@@ -116,10 +118,10 @@ def check_rerun(out_dir: Path, tasks: list[Task], fp: dict[str, Any], overwrite:
 
 def remove_stale(out_dir: Path, lines: list[dict[str, Any]], tasks: list[Task]) -> int:
     """Remove outputs an earlier run's manifest lists that this run does not make."""
-    keep = {o for t in tasks for o in (*t.outputs, *t.label_outputs)}
+    keep = {o for t in tasks for o in (*t.outputs, *t.label_outputs, *t.vector_outputs)}
     n = 0
     for ln in lines:
-        for key in ("output", "label_output"):
+        for key in ("output", "label_output", "vector_output"):
             rel = ln.get(key)
             if not isinstance(rel, str) or ln.get("status") == "failed":
                 continue

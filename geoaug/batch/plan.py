@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..errors import ParameterError, RasterWriteError
 
-__all__ = ["Task", "check_output_dir", "find_inputs", "label_name", "output_name", "plan", "resolve_inputs"]
+__all__ = ["Task", "check_output_dir", "find_inputs", "label_name", "output_name", "plan", "resolve_inputs",
+           "vector_name"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,11 @@ class Task:
     outputs: tuple[str, ...]
     label: str | None = None
     label_outputs: tuple[str, ...] = ()
+    #: the input's vector labels (GeoJSON/GeoPackage of the same relative name) and their outputs
+    vector: str | None = None
+    vector_outputs: tuple[str, ...] = ()
+    #: attribute burnt into ``label_outputs`` from the vector labels (``--rasterize-vectors``)
+    rasterize_vectors: str | None = None
 
 
 def _tif_suffix(p: Path) -> str:
@@ -39,6 +45,13 @@ def label_name(rel: str, copy: int) -> str:
     """``a/b.tif`` -> ``a/b_aug<copy>_label.tif``: the label raster beside its image."""
     p = Path(rel)
     return (p.parent / f"{p.stem}_aug{copy}_label{_tif_suffix(p)}").as_posix()
+
+
+def vector_name(rel: str, copy: int, suffix: str) -> str:
+    """``a/b.tif`` -> ``a/b_aug<copy>.geojson`` (or ``.gpkg``): the vector labels beside their image."""
+    p = Path(rel)
+    suffix = ".geojson" if suffix.lower() == ".json" else suffix.lower()
+    return (p.parent / f"{p.stem}_aug{copy}{suffix}").as_posix()
 
 
 def find_inputs(root: Path, patterns: Sequence[str]) -> list[Path]:
@@ -81,12 +94,22 @@ def resolve_inputs(spec: str | os.PathLike[str], patterns: Sequence[str] = ("*.t
 
 def plan(
     input_dir: Path, output_dir: Path, copies: int, patterns: Sequence[str] = ("*.tif", "*.tiff"),
-    labels_dir: Path | None = None,
+    labels_dir: Path | None = None, vectors_dir: Path | None = None, rasterize_vectors: str | None = None,
 ) -> list[Task]:
     """One :class:`Task` per input file; outputs mirror the input tree.
 
     ``input_dir`` may also be one file or a glob (:func:`resolve_inputs`).
+    ``vectors_dir`` holds vector labels of the same relative names
+    (``a/b.geojson`` or ``a/b.gpkg`` for ``a/b.tif``,
+    :func:`geoaug.vectors.find_vectors`); ``rasterize_vectors`` names the
+    attribute burnt into each output's label raster (then ``labels_dir`` must
+    be None).
     """
+    from ..vectors import find_vectors
+
+    if rasterize_vectors is not None and (labels_dir is not None or vectors_dir is None):
+        raise ParameterError("rasterize_vectors makes the label rasters from vectors_dir: give vectors_dir, "
+                             "and no labels_dir")
     input_dir, files = resolve_inputs(input_dir, patterns)
     output_dir = Path(output_dir).resolve()
     tasks = []
@@ -97,11 +120,18 @@ def plan(
         # a tile without a label raster of the same relative name is augmented on its own
         lab = Path(labels_dir).resolve() / rel if labels_dir is not None else None
         label = str(lab) if lab is not None and lab.is_file() else None
+        vfile = find_vectors(vectors_dir, rel) if vectors_dir is not None else None
+        burn = rasterize_vectors if vfile is not None else None
         tasks.append(Task(
             input=str(f), rel=rel,
             outputs=tuple(str(output_dir / output_name(rel, k)) for k in range(copies)),
             label=label,
-            label_outputs=tuple(str(output_dir / label_name(rel, k)) for k in range(copies)) if label else (),
+            label_outputs=tuple(str(output_dir / label_name(rel, k)) for k in range(copies))
+            if label or burn is not None else (),
+            vector=str(vfile.resolve()) if vfile is not None else None,
+            vector_outputs=tuple(str(output_dir / vector_name(rel, k, vfile.suffix)) for k in range(copies))
+            if vfile is not None else (),
+            rasterize_vectors=burn,
         ))
     return tasks
 
@@ -130,5 +160,5 @@ def check_output_dir(output_dir: Path) -> Path:
 
 def make_folders(tasks: list[Task]) -> None:
     for t in tasks:
-        for o in (*t.outputs, *t.label_outputs):
+        for o in (*t.outputs, *t.label_outputs, *t.vector_outputs):
             Path(o).parent.mkdir(parents=True, exist_ok=True)
