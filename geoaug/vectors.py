@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -455,9 +456,13 @@ def write_vectors(layer: VectorLayer, path: str | os.PathLike[str]) -> Path:
     tmp = p.with_name(f".{p.name}.{secrets.token_hex(6)}.part")
     crs = layer.crs.to_wkt() if layer.crs is not None else None
     try:
-        pyogrio.raw.write(str(tmp), shapely.to_wkb(layer.geometries) if len(layer) else np.empty(0, dtype=object),
-                          data, fields, layer=_layer_name(p), driver=driver, geometry_type=gtype, crs=crs,
-                          **({"SPATIAL_INDEX": "NO"} if driver == "GPKG" else {}))
+        with warnings.catch_warnings():
+            # the temporary name ends in .part (GDAL would like .gpkg); a layer without CRS holds pixel coordinates
+            warnings.filterwarnings("ignore", message="The filename extension should be", category=RuntimeWarning)
+            warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
+            pyogrio.raw.write(str(tmp), shapely.to_wkb(layer.geometries) if len(layer) else np.empty(0, dtype=object),
+                              data, fields, layer=_layer_name(p), driver=driver, geometry_type=gtype, crs=crs,
+                              **({"SPATIAL_INDEX": "NO"} if driver == "GPKG" else {}))
         os.replace(tmp, p)
     except Exception as exc:
         with contextlib.suppress(OSError):
