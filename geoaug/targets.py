@@ -51,6 +51,7 @@ __all__ = [
     "BBOX_FORMATS",
     "KEYPOINT_FORMATS",
     "KEYPOINT_ORIGINS",
+    "as_table",
     "check_label_fields",
     "move_bboxes",
     "move_keypoints",
@@ -93,8 +94,27 @@ def move_points(points: Any, matrix: np.ndarray) -> np.ndarray:
     return p @ inv[:2, :2].T + inv[:2, 2]
 
 
-def _as_table(name: str, values: Any, min_cols: int) -> np.ndarray:
-    """A target list as a float64 ``(N, k)`` table, ``k >= min_cols``, every value finite."""
+def as_table(name: str, values: Any, min_cols: int) -> np.ndarray:
+    """A target list as a float64 ``(N, k)`` table, ``k >= min_cols``, its coordinates finite.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for messages.
+    values : array-like or None
+        ``(N, k)`` rows (one row may be given flat); None for none.
+    min_cols : int
+        The columns the format needs (4 for boxes, 8 for oriented boxes...).
+
+    Returns
+    -------
+    ndarray (N, k)
+
+    Raises
+    ------
+    ParameterError
+        Not numbers, too few columns, or a NaN/infinite coordinate (the row is named).
+    """
     if values is None:
         return np.zeros((0, min_cols))
     try:
@@ -240,7 +260,7 @@ def move_bboxes(
     """
     _check_format(bbox_format)
     _check_filters(min_area, min_visibility)
-    arr = _as_table("bboxes", bboxes, 4)
+    arr = as_table("bboxes", bboxes, 4)
     n = arr.shape[0]
     if n == 0:
         return arr, np.zeros(0, dtype=int)
@@ -260,7 +280,7 @@ def move_bboxes(
             raise ParameterError(f"{len(polygons)} bbox polygons for {n} bboxes: give one outline per box")
         lo, hi = np.empty((n, 2)), np.empty((n, 2))
         for i, poly in enumerate(polygons):
-            p = _as_table(f"bbox_polygons[{i}]", poly, 2)[:, :2]
+            p = as_table(f"bbox_polygons[{i}]", poly, 2)[:, :2]
             if p.shape[0] == 0:
                 raise ParameterError(f"bbox_polygons[{i}] is empty")
             mp = move_points(p, matrix)
@@ -333,7 +353,7 @@ def move_keypoints(
     if keypoint_origin not in KEYPOINT_ORIGINS:
         raise ParameterError(f"keypoint_origin must be \"corner\" or \"center\", got {keypoint_origin!r}")
     k = len(keypoint_format)
-    arr = _as_table("keypoints", keypoints, k)
+    arr = as_table("keypoints", keypoints, k)
     if arr.shape[0] == 0:
         return arr, np.zeros(0, dtype=int)
     col = {c: i for i, c in enumerate(keypoint_format)}
@@ -398,7 +418,7 @@ def move_oriented_bboxes(
     import shapely
 
     _check_filters(min_area, min_visibility)
-    arr = _as_table("oriented_bboxes", boxes, 8)
+    arr = as_table("oriented_bboxes", boxes, 8)
     n = arr.shape[0]
     if n == 0:
         return arr, np.zeros(0, dtype=int)

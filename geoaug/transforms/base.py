@@ -564,7 +564,7 @@ class _Targets:
             boxes, kept = tg.move_bboxes(self.bboxes, m, in_shape, shape, bbox_format=self.bbox_format,
                                          min_area=self.min_area, min_visibility=self.min_visibility,
                                          polygons=self.bbox_polygons)
-            n = len(tg._as_table("bboxes", self.bboxes, 4))
+            n = len(tg.as_table("bboxes", self.bboxes, 4))
             fields = tg.check_label_fields("bbox_labels", self.bbox_labels, n)
             res["bboxes"] = boxes
             res["bbox_labels"] = {k: [v[i] for i in kept] for k, v in fields.items()}
@@ -575,7 +575,7 @@ class _Targets:
             pts, kept = tg.move_keypoints(self.keypoints, m, shape, keypoint_format=self.keypoint_format,
                                           keypoint_origin=self.keypoint_origin,
                                           remove_invisible=self.remove_invisible)
-            n = len(tg._as_table("keypoints", self.keypoints, len(self.keypoint_format)))
+            n = len(tg.as_table("keypoints", self.keypoints, len(self.keypoint_format)))
             fields = tg.check_label_fields("keypoint_labels", self.keypoint_labels, n)
             res["keypoints"] = pts
             res["keypoint_labels"] = {k: [v[i] for i in kept] for k, v in fields.items()}
@@ -585,7 +585,7 @@ class _Targets:
         if self.oriented_bboxes is not None:
             ob, kept = tg.move_oriented_bboxes(self.oriented_bboxes, m, shape, min_area=self.min_area,
                                                min_visibility=self.min_visibility)
-            n = len(tg._as_table("oriented_bboxes", self.oriented_bboxes, 8))
+            n = len(tg.as_table("oriented_bboxes", self.oriented_bboxes, 8))
             res["oriented_bboxes"] = ob
             counts["oriented_bboxes"] = {"in": n, "kept": len(kept), "dropped": n - len(kept)}
         if self.vectors is not None:
