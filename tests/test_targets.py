@@ -279,3 +279,26 @@ def test_move_functions_directly() -> None:
     assert b.tolist() == [[15.0, 0.0, 5.0, 5.0]] and k.tolist() == [0]
     p, k = move_keypoints([[1.0, 2.0]], m, shape, keypoint_format="yx")
     assert p.tolist() == [[1.0, 18.0]]
+
+
+@pytest.mark.parametrize("name", sorted(geoaug.transforms.REGISTRY))
+def test_every_transform_moves_targets_with_its_pixels(name: str) -> None:
+    """Every registered transform: a keypoint keeps its ground position ((T @ M) q == T p), a box holds the
+    moved corners; transforms that move no pixel leave targets exactly as they are."""
+    from geoaug.transforms.examples import example
+
+    raster = geoaug.read(TILES / "sentinel2_l2a_12band_int16.tif")
+    t = example(name, raster.count)
+    pts = np.array([[20.25, 30.5], [70.0, 45.75], [50.0, 50.0]])
+    for seed in range(3):
+        res = t(raster, rng=seed, keypoints=pts, remove_invisible=False, bboxes=[[40, 40, 60, 60]],
+                return_params=True)
+        ground = np.array([res.image.transform @ tuple(q) for q in res.keypoints])
+        np.testing.assert_allclose(ground, [raster.transform @ tuple(p) for p in pts], atol=1e-6)
+        m, shape = t.record_matrix(res.params, (raster.height, raster.width))
+        assert shape == (res.image.height, res.image.width)
+        want, _ = move_bboxes([[40, 40, 60, 60]], m, (raster.height, raster.width), shape)
+        np.testing.assert_array_equal(res.bboxes, want)
+        if np.allclose(m, np.eye(3)) and shape == (raster.height, raster.width):
+            np.testing.assert_array_equal(res.keypoints, pts)
+            np.testing.assert_array_equal(res.bboxes, [[40, 40, 60, 60]])

@@ -7,6 +7,7 @@ real fixture GeoTIFF. Vector fixtures are built here from the rasters' bounds wi
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,10 @@ def polygons_on(raster: geoaug.GeoRaster, n: int = 6, seed: int = 0, radius: tup
 
 
 def write_layer(path: Path, geoms: list, attrs: dict, crs: str | None) -> Path:
+    """A vector file written with pyogrio directly (crs None: a file without a CRS, as some tools write)."""
     fields = list(attrs)
+    if crs is None:
+        warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
     pyogrio.raw.write(str(path), shapely.to_wkb(np.array(geoms, dtype=object)), [np.asarray(attrs[k]) for k in fields],
                       fields, crs=crs, geometry_type="Unknown",
                       driver="GPKG" if path.suffix == ".gpkg" else "GeoJSON")
