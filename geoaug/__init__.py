@@ -15,6 +15,8 @@ from .errors import (
     RasterWriteError,
     StackMismatchError,
     UnsupportedDtypeError,
+    VectorReadError,
+    VectorWriteError,
 )
 from .io import read, read_stack, write
 from .raster import GeoRaster
@@ -47,6 +49,7 @@ from .transforms import (
     load_pipeline,
     warp,
 )
+from .vectors import VectorLayer, read_vectors, write_vectors
 
 __version__ = "0.1.0"
 
@@ -82,13 +85,18 @@ __all__ = [
     "ToFloat",
     "Transpose",
     "UnsupportedDtypeError",
+    "VectorLayer",
+    "VectorReadError",
+    "VectorWriteError",
     "VerticalFlip",
     "load_pipeline",
     "load_stats",
     "read",
     "read_stack",
+    "read_vectors",
     "sample",
     "stats",
     "warp",
     "write",
+    "write_vectors",
 ]

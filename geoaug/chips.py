@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .batch import MANIFEST, Summary, check_output_dir, clean_partials, dask_client
+from .batch.run import add_vector_counts
 from .errors import GeoAugError, ParameterError
 from .raster import GeoRaster
 from .sampling import (
@@ -97,12 +98,23 @@ def run_chip_task(task: ChipTask, config_json: str, output_dir: str, overwrite: 
     labels = _labels_for(task.labels, scene, cfg.get("label_field")) if task.labels else None
     error: str | None = None
     classes = None
+    layer, burn = None, cfg.get("rasterize_vectors")
+    if cfg.get("vectors"):
+        from .vectors import read_vectors
+
+        try:
+            layer = read_vectors(cfg["vectors"])
+        except GeoAugError as exc:
+            error = str(exc)
+    vsuffix = ".gpkg" if str(cfg.get("vectors", "")).lower().endswith(".gpkg") else ".geojson"
     for i in task.indexes:
         for k in range(copies):
             names = chip_names(scene, i, k, scene.band_names if per_band else None)
             line: dict[str, Any] = {**base, "index": i, "copy": k, "output": names["output"]}
-            if labels is not None:
+            if labels is not None or burn is not None:
                 line["label_output"] = names["label_output"]
+            if cfg.get("vectors"):
+                line["vector_output"] = names["output"][: -len(".tif")] + vsuffix
             if per_band:
                 line["band_outputs"] = names["bands"]
             if error is not None:
@@ -119,8 +131,10 @@ def run_chip_task(task: ChipTask, config_json: str, output_dir: str, overwrite: 
                     break
                 line["window"] = list(win)
                 wanted = [names["output"]] if not per_band else list(names["bands"])
-                if labels is not None:
+                if labels is not None or burn is not None:
                     wanted.append(names["label_output"])
+                if layer is not None:
+                    wanted.append(line["vector_output"])
                 rng = chip_rng(seed, scene.name, i, k)
                 if not overwrite and all((out_dir / w).exists() for w in wanted):
 
@@ -142,6 +156,8 @@ def run_chip_task(task: ChipTask, config_json: str, output_dir: str, overwrite: 
                     write(chip.image, out_dir / names["output"])
                 if chip.label is not None:
                     write(chip.label, out_dir / names["label_output"])
+                if layer is not None:
+                    line["vectors"] = _chip_vectors(layer, chip.image, out_dir, line, burn)
                 line.update(status="ok", params=chip.params, matrix=chip.record()["matrix"],
                             valid=round(float(chip.image.valid_fraction), 6),
                             pixels=chip.image.height * chip.image.width)
@@ -153,6 +169,19 @@ def run_chip_task(task: ChipTask, config_json: str, output_dir: str, overwrite: 
                 error = f"{scene.name}: unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
                 lines.append({**line, "status": "failed", "error": error})
     return lines
+
+
+def _chip_vectors(layer: Any, image: GeoRaster, out_dir: Path, line: dict[str, Any], burn: str | None
+                  ) -> dict[str, int]:
+    """Clip the vector labels to one chip's footprint, write them beside it (and their label raster)."""
+    from .io import write
+    from .vectors import clip_to_output, label_raster, write_vectors
+
+    clipped = clip_to_output(layer, image.transform, (image.height, image.width), image.crs)
+    write_vectors(clipped, out_dir / line["vector_output"])
+    if burn is not None:
+        write(label_raster(clipped, image, burn), out_dir / line["label_output"])
+    return dict(clipped.counts)
 
 
 def _tasks(scene: Scene, sampler: Any, labels: Any, single: bool, workers: int | None, distributed: bool,
@@ -196,6 +225,8 @@ def run_chips(
     fail_fast: bool = False,
     nodata: float | None = None,
     on_result: Callable[[ChipTask, list[dict[str, Any]]], None] | None = None,
+    vectors: str | os.PathLike[str] | None = None,
+    rasterize_vectors: str | None = None,
 ) -> Summary:
     """Chips of whole scenes into ``output_dir``, with ``manifest.jsonl``.
 
@@ -249,6 +280,13 @@ def run_chips(
         Overrides the scene files' nodata (:func:`geoaug.sample`).
     on_result : callable, optional
         Called with each finished task and its manifest lines.
+    vectors : path-like, optional
+        Vector labels (GeoJSON/GeoPackage, any CRS) clipped to each chip's
+        footprint and written beside it in its CRS: ``chip<i>_aug<k>.geojson``
+        (``.gpkg`` for a GeoPackage).
+    rasterize_vectors : str, optional
+        Attribute of ``vectors`` (whole numbers) burnt onto each chip's grid
+        as its label raster ``..._label.tif`` (not with ``labels``).
 
     Returns
     -------
@@ -260,6 +298,14 @@ def run_chips(
     start = time.perf_counter()
     if not isinstance(copies, int) or copies < 1:
         raise ParameterError(f"copies must be >= 1, got {copies!r}")
+    if rasterize_vectors is not None and (vectors is None or labels is not None):
+        raise ParameterError("rasterize_vectors makes the label rasters from vectors: give vectors, and no labels")
+    if vectors is not None:
+        from .vectors import VECTOR_SUFFIXES, read_vectors
+
+        if Path(vectors).suffix.lower() not in VECTOR_SUFFIXES:
+            raise ParameterError(f"{vectors}: vector labels are .geojson, .json or .gpkg files")
+        read_vectors(vectors)  # a missing or unreadable file is reported before any chip is cut
     sampler = make_sampler(size, count, stride, overlap, min_valid, balance, max_tries)
     pipe = _pipeline(pipeline)
     pipe_dict = pipe.to_dict() if pipe is not None and hasattr(pipe, "to_dict") else None
@@ -277,7 +323,8 @@ def run_chips(
     cfg = {"pipeline": pipe_dict, "size": list(size) if isinstance(size, tuple) else size, "count": count,
            "stride": stride, "overlap": overlap, "min_valid": min_valid, "balance": balance,
            "max_tries": max_tries, "copies": copies, "seed": seed, "nodata": nodata, "per_band": per_band,
-           "label_field": label_field}
+           "label_field": label_field,
+           **({"vectors": str(Path(vectors).resolve()), "rasterize_vectors": rasterize_vectors} if vectors else {})}
     config_json = json.dumps(cfg, sort_keys=True)
     tasks: list[ChipTask] = []
     for s in found:
@@ -308,6 +355,11 @@ def run_chips(
             summary.outputs += sum(ln["status"] == "ok" for ln in lines)
             summary.skipped += sum(ln["status"] == "skipped" for ln in lines)
             summary.megapixels += sum(ln.get("pixels", 0) for ln in lines if ln["status"] == "ok") / 1e6
+            counts: dict[str, int] = {}
+            add_vector_counts(counts, lines)
+            for key, n in counts.items():  # the file's own counts once, the per-chip ones summed
+                summary.vectors[key] = n if key in ("read", "null", "repaired", "assumed_wgs84") \
+                    else summary.vectors.get(key, 0) + n
             if on_result:
                 on_result(task, lines)
             return bool(failed)

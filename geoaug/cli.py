@@ -34,6 +34,22 @@ seed_opt = click.option("--seed", default=0, show_default=True, type=click.IntRa
 patterns_opt = click.option("--pattern", "patterns", multiple=True, default=("*.tif", "*.tiff"), show_default=True,
                             help="File name pattern inside folders, searched recursively (repeatable).")
 quiet_opt = click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+rasterize_vectors_opt = click.option(
+    "--rasterize-vectors", "rasterize_vectors", default=None, metavar="ATTR",
+    help="Burn the vector labels onto each output's grid as its label raster (*_label.tif): the class value of "
+         "a pixel is the attribute ATTR (whole numbers) of the feature over its centre, 0 elsewhere.")
+
+
+def vector_counts_line(counts: dict[str, int]) -> str:
+    """One line saying what happened to the vector labels (nothing is dropped without a count)."""
+    parts = [f"{counts.get('read', 0)} features read"]
+    for key, what in (("null", "without geometry dropped"), ("repaired", "invalid repaired"),
+                      ("assumed_wgs84", "file(s) without CRS read as WGS 84")):
+        if counts.get(key):
+            parts.append(f"{counts[key]} {what}")
+    parts.append(f"in the outputs: {counts.get('kept', 0)} kept ({counts.get('clipped', 0)} clipped at the edge), "
+                 f"{counts.get('outside', 0)} outside an output")
+    return "vectors: " + ", ".join(parts)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -198,6 +214,10 @@ def _check_stats_inputs(files: list[Path], nodata: float | None) -> tuple[list[P
 @patterns_opt
 @click.option("--labels", "labels_dir", type=click.Path(path_type=Path), default=None,
               help="Folder of label rasters with the same relative names (same draw, nearest).")
+@click.option("--vectors", "vectors_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of vector labels (GeoJSON/GeoPackage) with the same relative names (a/b.geojson for "
+                   "a/b.tif): clipped to each output's footprint, written beside it in its CRS.")
+@rasterize_vectors_opt
 @nodata_opt
 @click.option("--stack", "stack", default="auto", show_default=True, metavar="auto|none|B04,B03,...",
               help="Band files of one scene (<prefix>_B02.tif ..., *_SR_B4.TIF, a SAFE IMG_DATA tree) are one "
@@ -211,15 +231,19 @@ def _check_stats_inputs(files: list[Path], nodata: float | None) -> tuple[list[P
                    "(a folder made by another run is refused). --overwrite: redo every output.")
 @quiet_opt
 def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, seed: int, workers: int | None,
-            scheduler: str | None, patterns: tuple[str, ...], labels_dir: Path | None, nodata: float | None,
-            stack: str, per_band: bool, fail_fast: bool, resume: bool, quiet: bool) -> None:
+            scheduler: str | None, patterns: tuple[str, ...], labels_dir: Path | None, vectors_dir: Path | None,
+            rasterize_vectors: str | None, nodata: float | None, stack: str, per_band: bool, fail_fast: bool,
+            resume: bool, quiet: bool) -> None:
     """Augment the rasters of INPUT into OUTPUT (the tree is mirrored).
 
     INPUT is a folder (searched recursively), one file, or a quoted glob
     ("tiles/**/*_L2A.tif"). Copy k of INPUT/a/b.tif is OUTPUT/a/b_aug<k>.tif;
-    label rasters (--labels) go beside it as b_aug<k>_label.tif. The band
-    files of one scene (a/S2A_x_B02.tif, a/S2A_x_B03.tif ...) are one input
-    named a/S2A_x: one draw, written as a/S2A_x_aug<k>.tif (see --stack).
+    label rasters (--labels) go beside it as b_aug<k>_label.tif, vector labels
+    (--vectors) as b_aug<k>.geojson (or .gpkg), clipped to the output's
+    footprint; --rasterize-vectors ATTR burns them into b_aug<k>_label.tif.
+    The band files of one scene (a/S2A_x_B02.tif, a/S2A_x_B03.tif ...) are
+    one input named a/S2A_x: one draw, written as a/S2A_x_aug<k>.tif (see
+    --stack).
     OUTPUT/manifest.jsonl has one line per output with the record of what was
     drawn (replayable with Compose.replay). Outputs are written atomically; a
     rerun resumes, and refuses a folder made by another pipeline, seed,
@@ -244,6 +268,11 @@ def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, 
         raise click.UsageError(f"INPUT {exc}") from None
     if labels_dir is not None and not labels_dir.is_dir():
         raise click.UsageError(f"{labels_dir}: labels folder does not exist")
+    if vectors_dir is not None and not vectors_dir.is_dir():
+        raise click.UsageError(f"{vectors_dir}: vectors folder does not exist")
+    if rasterize_vectors is not None and (vectors_dir is None or labels_dir is not None):
+        raise click.UsageError("--rasterize-vectors writes the label rasters from --vectors: give --vectors, "
+                               "and not --labels")
     try:
         pipe = as_pipeline(pipeline_path)
     except GeoAugError as exc:
@@ -262,7 +291,7 @@ def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, 
         raise click.UsageError("--per-band writes the bands of a stack: it needs --stack auto or a band order")
     try:
         total = len(plan(Path(input_dir), output_dir, copies, patterns, labels_dir, stack=stack_arg,
-                         per_band=per_band))
+                         per_band=per_band, vectors_dir=vectors_dir, rasterize_vectors=rasterize_vectors))
     except GeoAugError as exc:
         raise click.UsageError(str(exc)) from None
     if not quiet:
@@ -273,7 +302,8 @@ def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, 
             summary = augment_folder(input_dir, output_dir, pipe, copies=copies, seed=seed, workers=workers,
                                      scheduler=scheduler, patterns=patterns, labels_dir=labels_dir, nodata=nodata,
                                      fail_fast=fail_fast, overwrite=not resume, on_result=progress.update,
-                                     stack=stack_arg, per_band=per_band)
+                                     stack=stack_arg, per_band=per_band, vectors_dir=vectors_dir,
+                                     rasterize_vectors=rasterize_vectors)
     except GeoAugError as exc:
         progress.close()
         raise click.UsageError(str(exc)) from None
@@ -282,6 +312,8 @@ def augment(input_dir: str, output_dir: Path, pipeline_path: Path, copies: int, 
     removed = f", {summary.removed} outputs of the earlier run removed" if summary.removed else ""
     click.echo(f"files: {summary.files}, outputs: {summary.outputs} written, {summary.skipped} already done, "
                f"failures: {summary.failures}{removed}, {summary.seconds:.1f} s, {summary.rate}")
+    if summary.vectors:
+        click.echo(vector_counts_line(summary.vectors))
     for rel, note in summary.notes:
         click.echo(f"  note {rel}: {note}")
     for rel, err in summary.failed_files:

@@ -37,6 +37,12 @@ def _names(value: str | None) -> tuple[str, ...] | None:
 @click.option("--labels", type=click.Path(exists=True, path_type=Path),
               help="Label raster (any CRS/resolution) or GeoJSON, brought onto each chip's grid.")
 @click.option("--label-field", help="GeoJSON property holding the class value (default: 1).")
+@click.option("--vectors", "vectors", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="Vector labels (GeoJSON/GeoPackage, any CRS) clipped to each chip's footprint and written "
+                   "beside it in its CRS (chip<i>_aug<k>.geojson or .gpkg).")
+@click.option("--rasterize-vectors", "rasterize_vectors", default=None, metavar="ATTR",
+              help="Burn --vectors onto each chip's grid as its label raster (*_label.tif): the class value of a "
+                   "pixel is the attribute ATTR (whole numbers) of the feature over its centre, 0 elsewhere.")
 @click.option("--min-valid", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Least valid fraction of a window.")
 @click.option("--max-tries", default=100, show_default=True, type=click.IntRange(min=1),
@@ -57,6 +63,7 @@ def _names(value: str | None) -> tuple[str, ...] | None:
                    "(for files without a nodata tag, e.g. an untagged collar).")
 def chip(scenes: tuple[Path, ...], out: Path, size: int, count: int | None, stride: int | None, overlap: int,
          pipeline_path: Path | None, copies: int, seed: int, labels: Path | None, label_field: str | None,
+         vectors: Path | None, rasterize_vectors: str | None,
          min_valid: float, max_tries: int, balance: bool, stack: str | None, bands: str | None, per_band: bool,
          same_crs: bool, workers: int | None, scheduler: str | None, block: int | None, overwrite: bool,
          fail_fast: bool, as_json: bool, nodata: float | None) -> None:
@@ -90,7 +97,7 @@ def chip(scenes: tuple[Path, ...], out: Path, size: int, count: int | None, stri
             copies=copies, seed=seed, labels=labels, label_field=label_field, min_valid=min_valid,
             balance=balance, max_tries=max_tries, stack=_names(stack), bands=_names(bands), per_band=per_band,
             same_crs=same_crs, workers=workers, scheduler=scheduler, block=block, overwrite=overwrite,
-            fail_fast=fail_fast, nodata=nodata,
+            fail_fast=fail_fast, nodata=nodata, vectors=vectors, rasterize_vectors=rasterize_vectors,
         )
     except GeoAugError as exc:
         click.echo(f"ERROR {exc}", err=True)
@@ -102,5 +109,9 @@ def chip(scenes: tuple[Path, ...], out: Path, size: int, count: int | None, stri
     else:
         click.echo(f"{summary.outputs} chips written, {summary.skipped} skipped, {summary.failures} failed "
                    f"({summary.files} scenes) in {summary.seconds:.1f} s -> {summary.output_dir}")
+        if summary.vectors:
+            from .cli import vector_counts_line
+
+            click.echo(vector_counts_line(summary.vectors))
     if summary.failures:
         sys.exit(1)

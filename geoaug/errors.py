@@ -16,6 +16,8 @@ __all__ = [
     "RasterWriteError",
     "StackMismatchError",
     "UnsupportedDtypeError",
+    "VectorReadError",
+    "VectorWriteError",
 ]
 
 
@@ -45,3 +47,11 @@ class StackMismatchError(GeoAugError, ValueError):
 
 class ParameterError(GeoAugError, ValueError):
     """A transform or function parameter is out of range or of the wrong type."""
+
+
+class VectorReadError(GeoAugError, OSError):
+    """A vector label file (GeoJSON, GeoPackage) is missing or cannot be read."""
+
+
+class VectorWriteError(GeoAugError, OSError):
+    """Vector labels could not be written (unknown suffix, missing folder, GDAL failure)."""

@@ -31,7 +31,7 @@ class RerunMismatchError(GeoAugError, ValueError):
 
 def relative_line(line: dict[str, Any], output_dir: Path) -> dict[str, Any]:
     out = dict(line)
-    for key in ("output", "label_output"):
+    for key in ("output", "label_output", "vector_output"):
         if key in out:
             out[key] = Path(out[key]).relative_to(output_dir).as_posix()
     if "band_outputs" in out:
@@ -41,7 +41,7 @@ def relative_line(line: dict[str, Any], output_dir: Path) -> dict[str, Any]:
 
 def _listed(line: dict[str, Any]) -> list[str]:
     """The output files a manifest line names (relative to the output folder)."""
-    files = [line[k] for k in ("output", "label_output") if isinstance(line.get(k), str)]
+    files = [line[k] for k in ("output", "label_output", "vector_output") if isinstance(line.get(k), str)]
     bands = line.get("band_outputs")
     if isinstance(bands, list):
         files.extend(b for b in bands if isinstance(b, str))
@@ -60,12 +60,14 @@ def fingerprint(pipeline_json: str, seed: int, copies: int, tasks: Sequence[Task
     """What a run is made of, and its SHA-256: the pipeline, seed, copies, nodata override and inputs.
 
     Inputs are their relative paths, sizes and modification times, and those
-    of their label rasters. Two runs with the same fingerprint make the same
-    outputs; the batch refuses to mix runs with different ones in one folder.
+    of their label rasters and vector labels (with the rasterised attribute).
+    Two runs with the same fingerprint make the same outputs; the batch
+    refuses to mix runs with different ones in one folder.
     """
     inputs = [[t.rel, _stat(t.input), _stat(t.label)] if not t.bands else
               [t.rel, [[os.path.basename(b), _stat(b)] for b in t.bands], _stat(t.label), bool(t.band_outputs)]
               for t in tasks]
+    inputs = [[*i, _stat(t.vector), t.rasterize_vectors] if t.vector else i for i, t in zip(inputs, tasks)]
     parts = {
         "pipeline": hashlib.sha256(pipeline_json.encode()).hexdigest(),
         "seed": int(seed), "copies": int(copies), "nodata": nodata,

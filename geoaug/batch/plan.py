@@ -7,10 +7,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ParameterError, RasterWriteError
 
-__all__ = ["AUTO", "Task", "check_output_dir", "find_inputs", "label_name", "output_name", "plan", "resolve_inputs"]
+__all__ = ["AUTO", "Task", "check_output_dir", "find_inputs", "label_name", "output_name", "plan", "resolve_inputs",
+           "vector_name"]
 
 
 #: ``stack=`` of :func:`plan`: band files of one scene are one input (recognised by their names)
@@ -38,6 +40,11 @@ class Task:
     bands: tuple[str, ...] = ()
     band_outputs: tuple[tuple[str, ...], ...] = ()
     error: str | None = None
+    #: the input's vector labels (GeoJSON/GeoPackage of the same relative name) and their outputs
+    vector: str | None = None
+    vector_outputs: tuple[str, ...] = ()
+    #: attribute burnt into ``label_outputs`` from the vector labels (``--rasterize-vectors``)
+    rasterize_vectors: str | None = None
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -47,7 +54,8 @@ class Task:
     def copy_outputs(self, k: int) -> tuple[str, ...]:
         """Every file copy ``k`` writes (image or its bands, and the label)."""
         images = self.band_outputs[k] if self.band_outputs else (self.outputs[k],)
-        return (*images, *((self.label_outputs[k],) if self.label_outputs else ()))
+        return (*images, *((self.label_outputs[k],) if self.label_outputs else ()),
+                *((self.vector_outputs[k],) if self.vector_outputs else ()))
 
     def all_outputs(self) -> tuple[str, ...]:
         """Every file this input's copies write."""
@@ -69,6 +77,13 @@ def label_name(rel: str, copy: int) -> str:
     """``a/b.tif`` -> ``a/b_aug<copy>_label.tif``: the label raster beside its image."""
     p = Path(rel)
     return (p.parent / f"{p.stem}_aug{copy}_label{_tif_suffix(p)}").as_posix()
+
+
+def vector_name(rel: str, copy: int, suffix: str) -> str:
+    """``a/b.tif`` -> ``a/b_aug<copy>.geojson`` (or ``.gpkg``): the vector labels beside their image."""
+    p = Path(rel)
+    suffix = ".geojson" if suffix.lower() == ".json" else suffix.lower()
+    return (p.parent / f"{p.stem}_aug{copy}{suffix}").as_posix()
 
 
 def find_inputs(root: Path, patterns: Sequence[str]) -> list[Path]:
@@ -112,6 +127,7 @@ def resolve_inputs(spec: str | os.PathLike[str], patterns: Sequence[str] = ("*.t
 def plan(
     input_dir: Path, output_dir: Path, copies: int, patterns: Sequence[str] = ("*.tif", "*.tiff"),
     labels_dir: Path | None = None, stack: str | Sequence[str] | None = AUTO, per_band: bool = False,
+    vectors_dir: Path | None = None, rasterize_vectors: str | None = None,
 ) -> list[Task]:
     """One :class:`Task` per input; outputs mirror the input tree.
 
@@ -124,8 +140,18 @@ def plan(
     ``a/S2A_x``: its copy ``k`` is ``a/S2A_x_aug<k>.tif`` (per band:
     ``a/S2A_x_B02_aug<k>.tif ...``) and its label raster is
     ``LABELS/a/S2A_x.tif``.
+    ``vectors_dir`` holds vector labels of the same relative names
+    (``a/b.geojson`` or ``a/b.gpkg`` for ``a/b.tif``, ``a/S2A_x.geojson`` for
+    a stack; :func:`geoaug.vectors.find_vectors`); ``rasterize_vectors`` names
+    the attribute burnt into each output's label raster (then ``labels_dir``
+    must be None).
     """
     from ..bandfiles import scene_folder, stack_groups, stack_name
+    from ..vectors import find_vectors
+
+    if rasterize_vectors is not None and (labels_dir is not None or vectors_dir is None):
+        raise ParameterError("rasterize_vectors makes the label rasters from vectors_dir: give vectors_dir, "
+                             "and no labels_dir")
 
     input_dir, files = resolve_inputs(input_dir, patterns)
     output_dir = Path(output_dir).resolve()
@@ -164,18 +190,31 @@ def plan(
                 return str(cand)
         return None
 
+    def vectors_for(rel: str, stacked: bool) -> dict[str, Any]:
+        vfile = find_vectors(vectors_dir, rel + (".tif" if stacked else "")) if vectors_dir is not None else None
+        if vfile is None:
+            return {}
+        suffix = ".geojson" if vfile.suffix.lower() == ".json" else vfile.suffix.lower()
+        names = [f"{rel}_aug{k}{suffix}" if stacked else vector_name(rel, k, vfile.suffix) for k in range(copies)]
+        return {"vector": str(vfile.resolve()), "vector_outputs": tuple(str(output_dir / n) for n in names),
+                "rasterize_vectors": rasterize_vectors}
+
     tasks = failed
     for f in singles:
         rel = f.relative_to(input_dir).as_posix()
         label = label_for(rel)
+        vec = vectors_for(rel, False)
         tasks.append(Task(
             input=str(f), rel=rel,
             outputs=tuple(str(output_dir / output_name(rel, k)) for k in range(copies)),
             label=label,
-            label_outputs=tuple(str(output_dir / label_name(rel, k)) for k in range(copies)) if label else (),
+            label_outputs=tuple(str(output_dir / label_name(rel, k)) for k in range(copies))
+            if label or vec.get("rasterize_vectors") is not None else (),
+            **vec,
         ))
     for rel, g in stacks:
         label = label_for(rel)
+        vec = vectors_for(rel, True)
         band_outputs: tuple[tuple[str, ...], ...] = ()
         if per_band:
             folder = (output_dir / rel).parent
@@ -185,8 +224,9 @@ def plan(
             outputs=tuple(bo[0] for bo in band_outputs) if per_band else tuple(
                 str(output_dir / f"{rel}_aug{k}.tif") for k in range(copies)),
             label=label,
-            label_outputs=tuple(str(output_dir / f"{rel}_aug{k}_label.tif") for k in range(copies)) if label else (),
-            bands=tuple(str(b) for b in g), band_outputs=band_outputs,
+            label_outputs=tuple(str(output_dir / f"{rel}_aug{k}_label.tif") for k in range(copies))
+            if label or vec.get("rasterize_vectors") is not None else (),
+            bands=tuple(str(b) for b in g), band_outputs=band_outputs, **vec,
         ))
     return sorted(tasks, key=lambda t: t.rel)
 

@@ -77,6 +77,13 @@ class Summary:
     removed: int = 0
     #: (input, note) for inputs written differently from their source, e.g. a lossy codec replaced
     notes: list[tuple[str, str]] = field(default_factory=list)
+    #: vector labels: features ``read``, ``null`` (no geometry, dropped), ``repaired``, ``assumed_wgs84``
+    #: (files), and over every output ``kept``, ``clipped`` and ``outside`` (dropped from that output)
+    vectors: dict[str, int] = field(default_factory=dict)
+
+    def add_vectors(self, lines: list[dict[str, Any]]) -> None:
+        """Count the vector labels of one input's manifest lines (per file once, per output summed)."""
+        add_vector_counts(self.vectors, lines)
 
     @property
     def mpx_per_s(self) -> float:
@@ -87,6 +94,23 @@ class Summary:
     def rate(self) -> str:
         """Output pixels per second with a unit that suits the size: ``px/s``, ``kpx/s`` or ``Mpx/s``."""
         return format_rate(self.megapixels * 1e6, self.seconds)
+
+
+#: vector counts that describe the file (counted once per input), the others describe each output
+_PER_FILE = ("read", "null", "repaired", "assumed_wgs84")
+
+
+def add_vector_counts(total: dict[str, int], lines: list[dict[str, Any]]) -> None:
+    """Add the ``"vectors"`` counts of one input's (or scene's) manifest lines to ``total``."""
+    counted = [ln["vectors"] for ln in lines if ln.get("vectors") and ln.get("status") == "ok"]
+    if not counted:
+        return
+    for key in _PER_FILE:
+        if counted[0].get(key):
+            total[key] = total.get(key, 0) + int(counted[0][key])
+    for c in counted:
+        for key in ("kept", "clipped", "outside"):
+            total[key] = total.get(key, 0) + int(c.get(key, 0))
 
 
 def format_rate(pixels: float, seconds: float) -> str:
@@ -192,6 +216,17 @@ def _write(raster: Any, path: str) -> None:
         raise err from exc
 
 
+def _write_vectors(layer: Any, result: Any, task: Task, k: int) -> dict[str, int]:
+    """Clip the input's vector labels to output ``k`` and write them (and their label raster); their counts."""
+    from ..vectors import clip_to_output, label_raster, write_vectors
+
+    clipped = clip_to_output(layer, result.transform, (result.height, result.width), result.crs)
+    write_vectors(clipped, task.vector_outputs[k])
+    if task.rasterize_vectors is not None:
+        _write(label_raster(clipped, result, task.rasterize_vectors), task.label_outputs[k])
+    return dict(clipped.counts)
+
+
 def run_task(task: Task, pipeline_json: str, seed: int, overwrite: bool = False,
              nodata: float | None = None) -> list[dict[str, Any]]:
     """Make every copy of one input; return one manifest line per output.
@@ -215,7 +250,7 @@ def run_task(task: Task, pipeline_json: str, seed: int, overwrite: bool = False,
     for k in range(len(task.outputs)):
         done = all(Path(o).exists() for o in task.copy_outputs(k))
         todo.append(overwrite or not done)
-    image = label = None
+    image = label = layer = None
     header: tuple[int, int, int, str] | None = None
     stop = None
     try:
@@ -228,12 +263,18 @@ def run_task(task: Task, pipeline_json: str, seed: int, overwrite: bool = False,
                 if label.shape[1:] != image.shape[1:]:
                     raise ParameterError(f"{task.label}: label grid {label.shape[1:]} differs from the image's "
                                          f"{image.shape[1:]}")
+            if task.vector:
+                from ..vectors import read_vectors
+
+                layer = read_vectors(task.vector)
         for k, out in enumerate(task.outputs):
             line: dict[str, Any] = {**base, "output": out, "copy": k}
-            if task.label:
+            if task.label_outputs:
                 line["label_output"] = task.label_outputs[k]
             if task.band_outputs:
                 line["band_outputs"] = list(task.band_outputs[k])
+            if task.vector:
+                line["vector_output"] = task.vector_outputs[k]
             rng = rng_for(seed, task.rel, k)
             if not todo[k]:
                 if header is None:
@@ -254,6 +295,8 @@ def run_task(task: Task, pipeline_json: str, seed: int, overwrite: bool = False,
                 _write(result, out)
             if label is not None:
                 _write(pipe.apply_label(label, record), task.label_outputs[k])
+            if layer is not None:
+                line["vectors"] = _write_vectors(layer, result, task, k)
             line.update(params=record, status="ok", pixels=result.height * result.width)
             note = lossless_note(image)
             if note:
@@ -321,6 +364,8 @@ def augment_folder(
     nodata: float | None = None,
     stack: str | Sequence[str] | None = AUTO,
     per_band: bool = False,
+    vectors_dir: str | os.PathLike[str] | None = None,
+    rasterize_vectors: str | None = None,
 ) -> Summary:
     """Augment every raster under ``input_dir`` into ``output_dir``.
 
@@ -370,6 +415,14 @@ def augment_folder(
     per_band : bool
         Write a stack's copy as one GeoTIFF per band (``<band file>_aug<k>.tif``),
         all from the same draw.
+    vectors_dir : path-like, optional
+        Vector labels (GeoJSON/GeoPackage) with the same relative names
+        (``a/b.geojson`` for ``a/b.tif``): clipped to each output's footprint
+        and written beside it in its CRS as ``a/b_aug<k>.geojson`` (or ``.gpkg``).
+    rasterize_vectors : str, optional
+        Attribute of the vector labels (whole numbers) burnt onto each
+        output's grid as its label raster ``a/b_aug<k>_label.tif`` (not with
+        ``labels_dir``).
 
     Returns
     -------
@@ -390,7 +443,8 @@ def augment_folder(
     pipe_dict = pipeline.to_dict() if isinstance(pipeline, Compose) else Compose.from_dict(pipeline).to_dict()
     pipeline_json = json.dumps(pipe_dict, sort_keys=True)
     tasks = plan(Path(input_dir), out_dir, copies, patterns, Path(labels_dir) if labels_dir else None,
-                 stack=stack, per_band=per_band)
+                 stack=stack, per_band=per_band, vectors_dir=Path(vectors_dir) if vectors_dir else None,
+                 rasterize_vectors=rasterize_vectors)
     fp = fingerprint(pipeline_json, seed, copies, tasks, nodata)
     _, old_lines = check_rerun(out_dir, tasks, fp, overwrite)
     summary = Summary(files=len(tasks), output_dir=str(out_dir))
@@ -436,6 +490,7 @@ def augment_folder(
                 summary.notes.append((task.rel, note))
             summary.skipped += sum(ln["status"] == "skipped" for ln in lines)
             summary.megapixels += sum(ln.get("pixels", 0) for ln in lines if ln["status"] == "ok") / 1e6
+            summary.add_vectors(lines)
             if on_result:
                 on_result(task, rel_lines)
             return bool(summary.stopped) or (bool(failed) and fail_fast)

@@ -69,11 +69,27 @@ MAX_MAGNITUDE = 1e12
 
 @dataclass(frozen=True)
 class Result:
-    """What a transform call returns when labels or params are asked for."""
+    """What a transform call returns when labels, params or targets are asked for.
+
+    ``bboxes``, ``keypoints``, ``oriented_bboxes`` (pixel coordinates of the
+    output, :mod:`geoaug.targets`) and ``vectors`` (a
+    :class:`~geoaug.vectors.VectorLayer` clipped to the output's footprint,
+    :mod:`geoaug.vectors`) are set when they were given; ``bbox_labels`` /
+    ``keypoint_labels`` hold the label fields of the kept ones;
+    ``target_counts`` says per kind how many came in, were kept, dropped
+    (and clipped, repaired) so nothing is lost silently.
+    """
 
     image: Any
     labels: Any = None
     params: dict[str, Any] | None = None
+    bboxes: np.ndarray | None = None
+    keypoints: np.ndarray | None = None
+    oriented_bboxes: np.ndarray | None = None
+    vectors: Any = None
+    bbox_labels: dict[str, list[Any]] | None = None
+    keypoint_labels: dict[str, list[Any]] | None = None
+    target_counts: dict[str, dict[str, int]] | None = None
 
 
 def as_range(name: str, value: Any, *, low: float | None = None, high: float | None = None) -> tuple[float, float]:
@@ -149,6 +165,28 @@ class Transform:
         """Apply drawn parameters to a label raster (default: unchanged)."""
         return label
 
+    def record_matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        """The total output->input pixel matrix of a draw and its output ``(rows, cols)``.
+
+        The identity for transforms that move no pixel (spectral ones) and for
+        draws that did not apply; pipelines compose their steps' matrices
+        (one matrix rules geometry: the pixels, the geotransform and the
+        targets all follow it).
+
+        Parameters
+        ----------
+        params : dict
+            A draw of this transform (:meth:`sample`).
+        shape : (rows, cols)
+            The input's size.
+
+        Returns
+        -------
+        matrix : ndarray (3, 3)
+        shape : (rows, cols)
+        """
+        return np.eye(3), (int(shape[0]), int(shape[1]))
+
     def apply_inplace(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         """Like :meth:`apply_params`, but free to overwrite ``raster.data`` (default: no different).
 
@@ -199,6 +237,19 @@ class Transform:
         return_params: bool = False,
         layout: str | None = None,
         batch_draw: str = "per_sample",
+        bboxes: Any = None,
+        bbox_format: str = "pascal_voc",
+        bbox_labels: Mapping[str, Any] | None = None,
+        bbox_polygons: Any = None,
+        min_area: float = 0.0,
+        min_visibility: float = 0.0,
+        keypoints: Any = None,
+        keypoint_format: str = "xy",
+        keypoint_labels: Mapping[str, Any] | None = None,
+        keypoint_origin: str = "corner",
+        remove_invisible: bool = True,
+        oriented_bboxes: Any = None,
+        vectors: Any = None,
     ) -> Any:
         """Sample and apply.
 
@@ -223,19 +274,51 @@ class Transform:
             (see :func:`check_layout`).
         batch_draw : {"per_sample", "shared"}
             For ``(B, ...)`` batches: one draw per sample, or one draw for all.
+        bboxes : array-like (N, >= 4), optional
+            Axis-aligned boxes in ``bbox_format`` (pixel coordinates,
+            pixel-corner origin), moved by the same draw: ``res.bboxes``.
+        bbox_format : {"pascal_voc", "coco", "yolo", "albumentations"}
+            As albumentations names them.
+        bbox_labels : dict of str to sequence, optional
+            Label fields, one value per box, filtered like the boxes: ``res.bbox_labels``.
+        bbox_polygons : sequence of (K, 2) arrays, optional
+            One outline per box: a moved box is the box of its moved outline.
+        min_area, min_visibility : float
+            Drop boxes (and oriented boxes) whose clipped area in pixels, or
+            whose share left inside the output, is below these.
+        keypoints : array-like (N, >= len(keypoint_format)), optional
+            Points moved by the same draw: ``res.keypoints``.
+        keypoint_format : {"xy", "yx", "xya", "xys", "xyas", "xysa"}
+            Angles in degrees.
+        keypoint_labels : dict of str to sequence, optional
+            Label fields of the keypoints: ``res.keypoint_labels``.
+        keypoint_origin : {"corner", "center"}
+            ``"center"`` for albumentations/OpenCV pixel-centre coordinates.
+        remove_invisible : bool
+            Drop keypoints that leave the output.
+        oriented_bboxes : array-like (N, >= 8), optional
+            Four corners each, moved exactly: ``res.oriented_bboxes``.
+        vectors : VectorLayer or path, optional
+            Vector labels in map coordinates (any CRS), clipped to the output's
+            footprint: ``res.vectors`` (in the raster's CRS; for rasters
+            without CRS, pixel coordinates in and out).
 
         Returns
         -------
         object
             The image, of the input's kind; a :class:`Result` (``image``,
-            ``labels``, ``params``) when ``labels`` is given or
-            ``return_params`` is True; a dict ``{"image", "mask"[, "params"]}``
-            when ``mask`` is given; a dict like the input for dict samples
-            (a :class:`Result` holding it with ``return_params``).
+            ``labels``, ``params``, and the targets given) when ``labels`` or
+            a target is given or ``return_params`` is True; a dict
+            ``{"image", "mask"[, "params"]}`` when ``mask`` is given; a dict
+            like the input for dict samples (a :class:`Result` holding it with
+            ``return_params``).
         """
         seeding.process_key()  # first call in a DataLoader worker: single-threaded kernels there
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        return _call(self, gen, image, labels, mask, return_params, layout, batch_draw)
+        targets = _Targets(bboxes, bbox_format, bbox_labels, bbox_polygons, min_area, min_visibility, keypoints,
+                           keypoint_format, keypoint_labels, keypoint_origin, remove_invisible, oriented_bboxes,
+                           vectors)
+        return _call(self, gen, image, labels, mask, return_params, layout, batch_draw, targets)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -261,6 +344,11 @@ class GeometricTransform(Transform):
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         """Output->input matrix and output ``(rows, cols)`` for an input of ``shape``."""
         raise NotImplementedError
+
+    def record_matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        if not params.get("applied", True):
+            return np.eye(3), (int(shape[0]), int(shape[1]))
+        return self.matrix(params, shape)
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         m, shape = self.matrix(params, (raster.height, raster.width))
@@ -441,8 +529,83 @@ def _as_target(label: Any, layout: str | None = None) -> tuple[GeoRaster, Any]:
     return _as_raster(arr, layout), lambda out: _like_input(label, out, layout, dtype)
 
 
+@dataclass(frozen=True)
+class _Targets:
+    """The pixel-space and vector targets of one call (:mod:`geoaug.targets`, :mod:`geoaug.vectors`)."""
+
+    bboxes: Any = None
+    bbox_format: str = "pascal_voc"
+    bbox_labels: Any = None
+    bbox_polygons: Any = None
+    min_area: float = 0.0
+    min_visibility: float = 0.0
+    keypoints: Any = None
+    keypoint_format: str = "xy"
+    keypoint_labels: Any = None
+    keypoint_origin: str = "corner"
+    remove_invisible: bool = True
+    oriented_bboxes: Any = None
+    vectors: Any = None
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in (self.bboxes, self.keypoints, self.oriented_bboxes, self.vectors,
+                                           self.bbox_labels, self.bbox_polygons, self.keypoint_labels))
+
+    def move(self, t: Transform, params: dict[str, Any], r: GeoRaster, o: GeoRaster) -> dict[str, Any]:
+        """The moved targets of one draw from input ``r`` to output ``o``, as :class:`Result` fields."""
+        from .. import targets as tg
+
+        m, shape = t.record_matrix(params, (r.height, r.width))
+        in_shape = (r.height, r.width)
+        res: dict[str, Any] = {}
+        counts: dict[str, dict[str, int]] = {}
+        if self.bboxes is not None:
+            boxes, kept = tg.move_bboxes(self.bboxes, m, in_shape, shape, bbox_format=self.bbox_format,
+                                         min_area=self.min_area, min_visibility=self.min_visibility,
+                                         polygons=self.bbox_polygons)
+            n = len(tg.as_table("bboxes", self.bboxes, 4))
+            fields = tg.check_label_fields("bbox_labels", self.bbox_labels, n)
+            res["bboxes"] = boxes
+            res["bbox_labels"] = {k: [v[i] for i in kept] for k, v in fields.items()}
+            counts["bboxes"] = {"in": n, "kept": len(kept), "dropped": n - len(kept)}
+        elif self.bbox_labels is not None or self.bbox_polygons is not None:
+            raise ParameterError("bbox_labels/bbox_polygons given without bboxes")
+        if self.keypoints is not None:
+            pts, kept = tg.move_keypoints(self.keypoints, m, shape, keypoint_format=self.keypoint_format,
+                                          keypoint_origin=self.keypoint_origin,
+                                          remove_invisible=self.remove_invisible)
+            n = len(tg.as_table("keypoints", self.keypoints, len(self.keypoint_format)))
+            fields = tg.check_label_fields("keypoint_labels", self.keypoint_labels, n)
+            res["keypoints"] = pts
+            res["keypoint_labels"] = {k: [v[i] for i in kept] for k, v in fields.items()}
+            counts["keypoints"] = {"in": n, "kept": len(kept), "dropped": n - len(kept)}
+        elif self.keypoint_labels is not None:
+            raise ParameterError("keypoint_labels given without keypoints")
+        if self.oriented_bboxes is not None:
+            ob, kept = tg.move_oriented_bboxes(self.oriented_bboxes, m, shape, min_area=self.min_area,
+                                               min_visibility=self.min_visibility)
+            n = len(tg.as_table("oriented_bboxes", self.oriented_bboxes, 8))
+            res["oriented_bboxes"] = ob
+            counts["oriented_bboxes"] = {"in": n, "kept": len(kept), "dropped": n - len(kept)}
+        if self.vectors is not None:
+            from .. import vectors as vec
+
+            layer = self.vectors
+            if isinstance(layer, (str, bytes)) or hasattr(layer, "__fspath__"):
+                layer = vec.read_vectors(layer)
+            if not isinstance(layer, vec.VectorLayer):
+                raise ParameterError(f"vectors must be a VectorLayer or a path to a vector file, "
+                                     f"got {type(layer).__name__}")
+            out = vec.clip_to_output(layer, o.transform, (o.height, o.width), o.crs, input_transform=r.transform)
+            res["vectors"] = out
+            counts["vectors"] = {"in": len(layer), **out.counts}
+        res["target_counts"] = counts
+        return res
+
+
 def _call(t: Transform, gen: np.random.Generator, image: Any, labels: Any, mask: Any, return_params: bool,
-          layout: str | None, batch_draw: str) -> Any:
+          layout: str | None, batch_draw: str, targets: _Targets | None = None) -> Any:
     if image is None:
         raise ParameterError(f"{type(t).__name__}: no image given; call it as t(image) or t(image=..., mask=...)")
     if labels is not None and mask is not None:
@@ -451,6 +614,10 @@ def _call(t: Transform, gen: np.random.Generator, image: Any, labels: Any, mask:
         raise ParameterError(f"batch_draw must be \"per_sample\" or \"shared\", got {batch_draw!r}")
     if layout is not None and layout not in LAYOUTS:
         raise ParameterError(f"layout must be \"chw\" or \"hwc\", got {layout!r}")
+    moving = targets is not None and targets.any
+    if moving and (isinstance(image, Mapping) or getattr(image, "ndim", None) == 4):
+        raise ParameterError("bboxes/keypoints/oriented_bboxes/vectors go with one image (bands, H, W) or a "
+                             "GeoRaster, not a batch or a dict sample: call the pipeline once per sample")
     if isinstance(image, Mapping):
         if labels is not None or mask is not None:
             raise ParameterError("a dict sample carries its own target under \"mask\": don't pass labels=/mask=")
@@ -461,16 +628,18 @@ def _call(t: Transform, gen: np.random.Generator, image: Any, labels: Any, mask:
     else:
         r = _as_raster(image, layout)
         params = t.sample(gen, r)
-        out = _like_input(image, t.apply(r, params), layout)
+        o = t.apply(r, params)
+        out = _like_input(image, o, layout)
         tout = t.apply_label(target, params, layout=layout) if target is not None else None
+    moved = targets.move(t, params, r, o) if moving else {}
     if mask is not None:
-        res = {"image": out, "mask": tout}
+        res = {"image": out, "mask": tout, **moved}
         if return_params:
             res["params"] = params
         return res
-    if labels is None and not return_params:
+    if labels is None and not return_params and not moving:
         return out
-    return Result(out, tout, params if return_params else None)
+    return Result(out, tout, params if return_params else None, **moved)
 
 
 def _call_batch(t: Transform, gen: np.random.Generator, image: Any, target: Any, layout: str | None,

@@ -61,6 +61,15 @@ class _Container(Transform):
     def apply_label_params(self, label: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         return run(flatten(self, params), label, label=True)
 
+    def record_matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        """The total matrix of a record: its applied geometric steps composed (``M1 @ M2 @ ...``)."""
+        m = np.eye(3)
+        shape = (int(shape[0]), int(shape[1]))
+        for t, p in flatten(self, params):
+            mi, shape = t.record_matrix(p, shape)
+            m = m @ mi
+        return m, shape
+
     def replay(self, raster: RasterLike, record: dict[str, Any]) -> Any:
         """Apply a record from an earlier call (byte-identical; any raster of the same grid)."""
         return self.apply(raster, record)
@@ -130,6 +139,7 @@ class Compose(_Container):
         return_record: bool = False,
         layout: str | None = None,
         batch_draw: str = "per_sample",
+        **targets: Any,
     ) -> Any:
         """Sample and apply; without ``rng`` the pipeline's per-process generator (:meth:`default_rng`) is used.
 
@@ -149,18 +159,26 @@ class Compose(_Container):
             Axis order of arrays and tensors (``(H, W, C)`` is refused without it).
         batch_draw : {"per_sample", "shared"}
             For batches: one draw per sample (default) or one for the batch.
+        **targets
+            ``bboxes``, ``bbox_format``, ``bbox_labels``, ``bbox_polygons``,
+            ``min_area``, ``min_visibility``, ``keypoints``, ``keypoint_format``,
+            ``keypoint_labels``, ``keypoint_origin``, ``remove_invisible``,
+            ``oriented_bboxes``, ``vectors``: targets moved by the same draw,
+            as for :meth:`Transform.__call__ <geoaug.transforms.base.Transform.__call__>`
+            (see docs/vectors.md).
 
         Returns
         -------
         object
             The image, or a :class:`~geoaug.transforms.Result` (``image``,
-            ``labels``, ``params`` = the record) when ``labels`` is given or
+            ``labels``, ``params`` = the record, ``bboxes``, ``keypoints``,
+            ``vectors``...) when ``labels`` or a target is given or
             ``return_params``/``return_record`` is True; dicts for ``mask=`` and
             dict samples.
         """
         gen = self.default_rng() if rng is None else rng
         return super().__call__(image, gen, labels=labels, mask=mask, return_params=return_params or return_record,
-                                layout=layout, batch_draw=batch_draw)
+                                layout=layout, batch_draw=batch_draw, **targets)
 
     def to_dict(self) -> dict[str, Any]:
         """The pipeline as plain data (see docs/pipelines.md); ``Compose.from_dict`` reverses it."""
