@@ -15,8 +15,9 @@ Conventions
   window's weights are renormalised). ``constant`` is not offered.
 * The result stored is ``c0 * x + c1 * blurred``: ``(0, 1)`` is a blur,
   ``(1 + a, -a)`` the unsharp mask ``x + a * (x - blurred)``.
-* Work dtype float32 (float64 for int32 and float64 data); integers are
-  rounded half to even and saturated, floats clipped to their finite range.
+* Work dtype float32 (float64 for int32 and float64 data; the final
+  ``c0 * x + c1 * blurred`` of float data in float64); integers are rounded
+  half to even and saturated, floats clipped to their finite range.
 * Memory and threads: the caller allocates the output; per-chunk scratch is
   allocated outside the kernel. One parallel region per call, over chunks of
   bands, and only above :data:`SERIAL_BELOW` values; every launch holds
@@ -272,6 +273,8 @@ def convolve_separable(
     elif out.shape != src.shape or out.dtype != dt or not out.flags.c_contiguous or not out.flags.writeable:
         raise ParameterError(f"out must be a writeable C-contiguous {dt} array of shape {src.shape}")
     w = taps.astype(work)
+    # the final c0 * x + c1 * blurred in float64 for float data: no inf - inf (NaN) near the float32 maximum
+    cw = np.float64 if dt.kind == "f" else work
     nthreads = nb.get_num_threads() if src.size >= SERIAL_BELOW else 1
     nchunks = max(1, min(nbands, nthreads))
     pad = np.empty((nchunks, wd + 2 * r), dtype=work)
@@ -289,6 +292,5 @@ def convolve_separable(
     src = np.ascontiguousarray(src)
     kernel = _conv_par if nchunks > 1 else _conv_ser
     with threads.launch_lock:
-        kernel(nchunks, src, mask3, all_valid, norm, den, w, r, code, work(coeffs[0]), work(coeffs[1]), out, pad, tmp,
-               acc)
+        kernel(nchunks, src, mask3, all_valid, norm, den, w, r, code, cw(coeffs[0]), cw(coeffs[1]), out, pad, tmp, acc)
     return out
