@@ -190,7 +190,7 @@ def test_downscale_masked_uses_valid_pixels_only() -> None:
 def test_downscale_gsd_in_metres() -> None:
     r = geoaug.read(S2)  # 10 m pixels, projected CRS
     by_gsd = geoaug.Downscale(gsd=30.0)(r, rng=3, return_params=True)
-    assert by_gsd.params["factor_x"] == pytest.approx(3.0) and by_gsd.params["factor_y"] == pytest.approx(3.0)
+    assert by_gsd.params["gsd"] == 30.0 and geoaug.Downscale.factors(r, by_gsd.params) == pytest.approx((3.0, 3.0))
     assert np.array_equal(by_gsd.image.data, geoaug.Downscale(factor=3.0)(r, rng=3).data)
     with pytest.raises(ParameterError, match="gsd"):
         geoaug.Downscale(gsd=30.0)(r.data, rng=0)  # a plain array has no pixel size in metres
@@ -198,6 +198,11 @@ def test_downscale_gsd_in_metres() -> None:
         geoaug.Downscale(gsd=5.0)(r, rng=0)
     with pytest.raises(ParameterError, match="gsd"):
         geoaug.Downscale(gsd=30.0)(geoaug.read(BY_DTYPE["float32"]), rng=0)  # geographic CRS: degrees
+    # in a pipeline the pixel size is the raster's at that step: after halving the size, 20 m pixels
+    pipe = Compose([geoaug.Resize(60, 60), geoaug.Downscale(gsd=40.0, interpolation="nearest")])
+    out = pipe(r, rng=0)
+    half = geoaug.Resize(60, 60)(r, rng=0)
+    assert np.array_equal(out.data, geoaug.Downscale(factor=2.0, interpolation="nearest")(half, rng=0).data)
 
 
 def test_replay_and_round_trip_through_a_pipeline_file(tmp_path) -> None:

@@ -171,8 +171,9 @@ class Downscale(Transform):
         Target ground sampling distance in metres (fixed or drawn), e.g. 30
         to make a 10 m Sentinel-2 chip look like Landsat. Needs a raster with
         a projected CRS (the pixel size is read from its transform, converted
-        to metres); plain arrays and geographic CRSs are refused. A gsd finer
-        than the raster's pixel is refused.
+        to metres) when the draw is applied, so the pixel size is the one the
+        raster has at that point of a pipeline; plain arrays and geographic
+        CRSs are refused. A gsd finer than the raster's pixel is refused.
     interpolation : {"nearest", "bilinear", "cubic"}
         How the coarse image is resampled back to the input grid.
     p : float
@@ -219,22 +220,29 @@ class Downscale(Transform):
         if self._factor is not None:
             f = draw(rng, self._factor)
             return {"factor_y": f, "factor_x": f}
+        return {"gsd": draw(rng, self._gsd)}
+
+    @staticmethod
+    def factors(raster: GeoRaster, params: dict[str, Any]) -> tuple[float, float]:
+        """``(factor_y, factor_x)`` of a draw: given, or the drawn gsd over the raster's pixel size in metres."""
+        if "gsd" not in params:
+            return float(params["factor_y"]), float(params["factor_x"])
+        g = float(params["gsd"])
         per_unit = _metres_per_unit(raster.crs)
         if per_unit is None:
             what = "a raster without a CRS (a plain array)" if raster.crs is None else f"CRS {raster.crs}"
             raise ParameterError(f"Downscale: gsd in metres needs a raster with a projected CRS; got {what}. "
                                  "Use factor= (a ratio) instead")
-        g = draw(rng, self._gsd)
         rx, ry = (v * per_unit for v in raster.res)
         if not (rx > 0 and ry > 0):
             raise ParameterError(f"Downscale: the raster's transform has no pixel size ({raster.transform})")
         if g < min(rx, ry) * (1 - 1e-9):
             raise ParameterError(f"Downscale: gsd {g:g} m is finer than the raster's pixel size "
                                  f"({rx:g} x {ry:g} m)")
-        return {"factor_y": max(1.0, g / ry), "factor_x": max(1.0, g / rx)}
+        return max(1.0, g / ry), max(1.0, g / rx)
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
-        fy, fx = float(params["factor_y"]), float(params["factor_x"])
+        fy, fx = self.factors(raster, params)
         if not (fy >= 1.0 and fx >= 1.0 and math.isfinite(fy) and math.isfinite(fx)):
             raise ParameterError(f"Downscale: factors must be finite and >= 1, got {fy}, {fx}")
         h, w = raster.height, raster.width
