@@ -405,7 +405,8 @@ def bench_transforms(ops: list[str], a, size: int, cv: OpenCV, A, alb: Callable,
                                "albumentations": fa}, na)
     unit = max(2, size // 8)
     if "grid_dropout" in ops:
-        fa, na = alb(lambda: A.GridDropout(ratio=0.5, unit_size_range=(unit, unit), random_offset=True, fill=0,
+        # albumentations draws the unit with integers(low, high): high excluded, (unit, unit + 1) is unit
+        fa, na = alb(lambda: A.GridDropout(ratio=0.5, unit_size_range=(unit, unit + 1), random_offset=True, fill=0,
                                            p=1))
         row("grid_dropout", {**geo(geoaug.GridDropout(ratio=0.5, unit_size=unit, fill=0)),
                              "geoaug GeoRaster nodata": lambda: geoaug.GridDropout(ratio=0.5, unit_size=unit)(

@@ -129,16 +129,23 @@ def _band(src, b, mk, all_valid, norm, den, w, r, mode, c0, c1, dst, pad, tmp, a
     # vertical: rows of tmp mapped by the fill mode (outside rows with "nodata" contribute nothing)
     orow_all = dst[b]
     for i in range(h):
+        crow = tmp[i]
+        wc = w[r]
         for j in range(wd):
-            acc[j] = z
-        for k in range(nt):
-            ii = map_index(i + k - r, h, mode)
-            if ii < 0:
-                continue
+            acc[j] = wc * crow[j]
+        for k in range(r):  # symmetric taps: rows i - (r - k) and i + (r - k) share weight w[k]
             wk = w[k]
-            trow = tmp[ii]
-            for j in range(wd):
-                acc[j] += wk * trow[j]
+            ia = map_index(i + k - r, h, mode)
+            ib = map_index(i + r - k, h, mode)
+            if ia >= 0 and ib >= 0:
+                ra = tmp[ia]
+                rb = tmp[ib]
+                for j in range(wd):
+                    acc[j] += wk * (ra[j] + rb[j])
+            elif ia >= 0 or ib >= 0:  # "nodata": a row outside contributes nothing
+                ra = tmp[max(ia, ib)]
+                for j in range(wd):
+                    acc[j] += wk * ra[j]
         orow = orow_all[i]
         row = plane[i]
         if not norm:  # every pixel valid and nothing outside dropped: weights sum to 1

@@ -41,8 +41,8 @@ __all__ = ["PARALLEL_MIN_WORK", "remap_field"]
 PARALLEL_MIN_WORK = 1 << 21
 _DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 _TAPS = (1, 2, 4)
-# int scratch rows: 0 clamped flat offset, 1 base x, 2 base y, 3 fix-up list, 4 inside flag, then K x taps, K y taps
-_OFF, _BX, _BY, _BAD, _IN, _G = 0, 1, 2, 3, 4, 5
+# int scratch rows: 0 clamped flat offset, 1 base x, 2 base y, 3 fix-up list, 4 inside flag
+_OFF, _BX, _BY, _BAD, _IN, _NI = 0, 1, 2, 3, 4, 5
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -64,14 +64,21 @@ def _taps_valid(mk, bx, by, K):  # pragma: no cover - numba
     return True
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _tap(iscr, j, t, n, mode, y):  # pragma: no cover - numba
+    """Input index of tap ``t`` of pixel ``j`` along x (``y`` False) or y; -1 outside (nodata/constant)."""
+    k = iscr[_BY if y else _BX, j] + t
+    return k if iscr[_IN, j] else map_index(k, n, mode)
+
+
 @nb.njit(cache=True, nogil=True)
-def _status(mk, all_valid, iscr, fscr, j, K, mode):  # pragma: no cover - numba
+def _status(mk, all_valid, iscr, fscr, j, K, mode, in_w, in_h):  # pragma: no cover - numba
     """True when every tap of non-zero weight of pixel ``j`` is valid (mapped taps, fill mode)."""
     for ty in range(K):
-        yy = iscr[_G + K + ty, j]
+        yy = _tap(iscr, j, ty, in_h, mode, True)
         wy = fscr[K + ty, j]
         for tx in range(K):
-            xx = iscr[_G + tx, j]
+            xx = _tap(iscr, j, tx, in_w, mode, False)
             if wy * fscr[tx, j] == 0.0:
                 continue
             if yy < 0 or xx < 0:
@@ -83,17 +90,17 @@ def _status(mk, all_valid, iscr, fscr, j, K, mode):  # pragma: no cover - numba
 
 
 @nb.njit(cache=True, nogil=True)
-def _generic(plane, orow, iscr, fscr, j, K, mode, fill_value):  # pragma: no cover - numba
+def _generic(plane, orow, iscr, fscr, j, K, mode, fill_value, in_w, in_h):  # pragma: no cover - numba
     """One band of one valid pixel through the mapped taps (fill mode)."""
     acc = fscr[0, j] * 0.0
     for ty in range(K):
-        yy = iscr[_G + K + ty, j]
+        yy = _tap(iscr, j, ty, in_h, mode, True)
         wy = fscr[K + ty, j]
         for tx in range(K):
             w = wy * fscr[tx, j]
             if w == 0.0:
                 continue
-            xx = iscr[_G + tx, j]
+            xx = _tap(iscr, j, tx, in_w, mode, False)
             if yy < 0 or xx < 0:
                 if mode == CONSTANT:
                     acc += w * fill_value
@@ -168,14 +175,6 @@ def _rows(src, mask, all_valid, field, colb, colf, dst, dmask, r0, r1, interp, m
                 fscr[5, j] = _cubic_w(fy, a)
                 fscr[6, j] = _cubic_w(1.0 - fy, a)
                 fscr[7, j] = _cubic_w(2.0 - fy, a)
-        for j in range(out_w):
-            for t2 in range(K):
-                if ins[j]:
-                    iscr[_G + t2, j] = bxs[j] + t2
-                    iscr[_G + K + t2, j] = bys[j] + t2
-                else:
-                    iscr[_G + t2, j] = map_index(bxs[j] + t2, in_w, mode)
-                    iscr[_G + K + t2, j] = map_index(bys[j] + t2, in_h, mode)
         for p in range(nm):
             mk = mask[p if mask.shape[0] > 1 else 0]
             nbad = 0
@@ -183,7 +182,7 @@ def _rows(src, mask, all_valid, field, colb, colf, dst, dmask, r0, r1, interp, m
                 if ins[j] and (all_valid or _taps_valid(mk, bxs[j], bys[j], K)):
                     st[j] = 2
                 else:
-                    st[j] = 1 if _status(mk, all_valid, iscr, fscr, j, K, mode) else 0
+                    st[j] = 1 if _status(mk, all_valid, iscr, fscr, j, K, mode, in_w, in_h) else 0
                     bad[nbad] = j
                     nbad += 1
             mrow = dmask[p, i]
@@ -231,7 +230,7 @@ def _rows(src, mask, all_valid, field, colb, colf, dst, dmask, r0, r1, interp, m
                     if st[j] == 0:
                         orow[j] = out_fill
                     else:
-                        _generic(plane, orow, iscr, fscr, j, K, mode, fill_value)
+                        _generic(plane, orow, iscr, fscr, j, K, mode, fill_value, in_w, in_h)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
@@ -336,7 +335,7 @@ def remap_field(
     work = nbands * h * w * K * K
     nthreads = nb.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
     nchunks = min(h, 8 * nthreads) if nthreads > 1 else 1
-    iscr = np.empty((nchunks, _G + 2 * K, w), dtype=np.int64)
+    iscr = np.empty((nchunks, _NI, w), dtype=np.int64)
     fscr = np.empty((nchunks, 2 * K, w), dtype=work_dt)
     st = np.empty((nchunks, w), dtype=np.uint8)
     kernel = _remap_par if nchunks > 1 else _remap_ser

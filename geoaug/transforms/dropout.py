@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
+from ..kernels.flip import is_all_true
 from ..raster import GeoRaster
 from .base import Transform, as_range, draw
 
@@ -91,9 +92,10 @@ def drop_holes(raster: GeoRaster, holes: list[list[int]], fill: Any) -> GeoRaste
         return raster.replace(data=data, mask=mask)
     v = _saturate(float(fill), raster.dtype)
     m = raster.mask
+    every = is_all_true(m) or bool(m.all())
     for y, x, h, w in holes:
         region = data[:, y:y + h, x:x + w]
-        if m.all():
+        if every:
             region[...] = v
         else:
             sub = np.broadcast_to(m[..., y:y + h, x:x + w], region.shape)
