@@ -101,7 +101,7 @@ def _band(src, b, mk, all_valid, norm, den, w, r, mode, c0, c1, dst, pad, tmp, a
     h = src.shape[1]
     wd = src.shape[2]
     nt = 2 * r + 1
-    z = acc[0] * 0.0
+    z = w[0] - w[0]  # a work-dtype zero (never from scratch memory: uninitialised, may hold NaN)
     plane = src[b]
     # horizontal: a padded row (masked values read as 0), then taps outer, pixels inner (vectorises)
     for i in range(h):

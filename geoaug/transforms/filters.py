@@ -23,6 +23,7 @@ from ..kernels import resize as _resize
 from ..kernels.blur import convolve_separable, gaussian_taps
 from ..kernels.borders import EDGE
 from ..kernels.flip import is_all_true
+from ..kernels.store import store_bands
 from ..raster import GeoRaster
 from .base import Transform, as_range, draw
 from .functional import check_interpolation
@@ -266,24 +267,16 @@ def _downscale_masked(raster: GeoRaster, mask3: np.ndarray, down: tuple, up: tup
     """Normalised down-and-up: averages over valid pixels, renormalised over non-empty coarse pixels."""
     data = raster.data
     work = np.float64 if data.dtype in (np.float64, np.int32) else np.float32
-    valid = np.broadcast_to(mask3, data.shape)
-    x = np.where(valid, data, 0).astype(work)
-    m = mask3.astype(work)
+    x = np.where(mask3, data, np.array(0, dtype=work)).astype(work, copy=False)  # nothing under the mask is read
     num, _ = _resize.resize_separable(x, None, *down, kind=down_k, mode=EDGE)
-    den, _ = _resize.resize_separable(m, None, *down, kind=down_k, mode=EDGE)
+    den, _ = _resize.resize_separable(mask3.astype(work), None, *down, kind=down_k, mode=EDGE)
     full = den > 1e-6
-    coarse = np.where(full, num / np.where(full, den, 1), 0).astype(work)
+    coarse = np.divide(num, den, out=np.zeros_like(num), where=full)
     num2, _ = _resize.resize_separable(coarse, None, *up, kind=(kind, kind), mode=EDGE)
     den2, _ = _resize.resize_separable(full.astype(work), None, *up, kind=(kind, kind), mode=EDGE)
-    den2 = np.broadcast_to(den2, data.shape)
-    ok = valid & (den2 > 1e-6)  # a valid pixel always lies in a non-empty coarse pixel: its weight is > 0
-    vals = num2[ok] / den2[ok]
-    out = data.copy()
-    if data.dtype.kind in "iu":
-        info = np.iinfo(data.dtype)
-        out[ok] = np.clip(np.rint(vals), info.min, info.max).astype(data.dtype)
-    else:
-        big = np.finfo(data.dtype).max
-        out[ok] = np.clip(vals, -big, big)
+    ok = mask3 & (den2 > 1e-6)  # a valid pixel always lies in a non-empty coarse pixel: its weight is > 0
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 only where ok is False (not stored)
+        np.divide(num2, den2, out=num2)
+    out = np.empty_like(data)
+    store_bands(num2, data, ok, out, None, 0.0)  # rounds and saturates valid pixels, keeps the others
     return out
-
