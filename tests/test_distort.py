@@ -214,3 +214,14 @@ def test_bad_parameters_fail_at_construction(make, match: str) -> None:
 def test_a_field_too_fine_for_the_image_is_refused() -> None:
     with pytest.raises(ParameterError, match="sigma"):
         geoaug.ElasticTransform(alpha=1, sigma=2)(np.zeros((1, 600, 600), np.uint8), rng=0)
+
+
+def test_preview_titles_summarise_fields_and_shifts() -> None:
+    """The gallery/preview title of a draw holding a field or per-band shifts is a range, not 242 numbers."""
+    from geoaug.preview import describe
+
+    x = np.zeros((13, 64, 64), np.uint16)
+    for t in (geoaug.ElasticTransform(alpha=2.0, sigma=8), geoaug.BandMisregistration(max_shift=0.5)):
+        res = t(x, rng=0, return_params=True)
+        title = describe(t, res.params)
+        assert len(title) < 60 and ".." in title, title
