@@ -225,3 +225,40 @@ def test_preview_titles_summarise_fields_and_shifts() -> None:
         res = t(x, rng=0, return_params=True)
         title = describe(t, res.params)
         assert len(title) < 60 and ".." in title, title
+
+
+def _issue17_pipe():
+    # 12 x 256² after the resize: the blur, store and remap kernels all take their parallel paths
+    return Compose([geoaug.Resize(256, 256), geoaug.GaussianBlur((0.5, 1.5)), geoaug.Sharpen(0.5),
+                    geoaug.Downscale(factor=(1.5, 3.0)), geoaug.ElasticTransform(alpha=3, sigma=32),
+                    geoaug.GridDistortion(), geoaug.BandMisregistration(0.5), geoaug.CoarseDropout(),
+                    geoaug.GridDropout()])
+
+
+class _Chips:
+    """A map-style dataset running the pipeline on the real tile (torch's DataLoader calls it in workers)."""
+
+    def __init__(self) -> None:
+        self.image = geoaug.read(S2)
+        self.pipe = _issue17_pipe()
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.pipe(self.image, rng=i).data
+
+
+def test_kernels_run_in_dataloader_workers_and_threads() -> None:
+    """Parallel kernels ran in this process; forked DataLoader workers and concurrent threads give the same bytes."""
+    import concurrent.futures as cf
+
+    torch = pytest.importorskip("torch")
+    ds = _Chips()
+    serial = [ds[i] for i in range(len(ds))]
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context="fork")
+    for i, x in enumerate(loader):
+        assert np.array_equal(x.numpy(), serial[i])
+    with cf.ThreadPoolExecutor(2) as ex:
+        for i, x in enumerate(ex.map(ds.__getitem__, range(len(ds)))):
+            assert np.array_equal(x, serial[i])
