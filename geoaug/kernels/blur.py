@@ -13,11 +13,11 @@ Conventions
   back inside (``mirror`` is OpenCV's default ``BORDER_REFLECT_101``);
   ``nodata`` treats the outside as invalid (it contributes nothing, the
   window's weights are renormalised). ``constant`` is not offered.
-* The result stored is ``c0 * x + c1 * blurred``: ``(0, 1)`` is a blur,
-  ``(1 + a, -a)`` the unsharp mask ``x + a * (x - blurred)``.
-* Work dtype float32 (float64 for int32 and float64 data; the final
-  ``c0 * x + c1 * blurred`` of float data in float64); integers are rounded
-  half to even and saturated, floats clipped to their finite range.
+* The result stored is the blur, or (``amount=a``) the unsharp mask
+  ``x + a * (x - blurred)``, in that order of operations: near the float
+  maximum it saturates, it never becomes ``inf - inf``.
+* Work dtype float32 (float64 for int32 and float64 data); integers are
+  rounded half to even and saturated, floats clipped to their finite range.
 * Memory and threads: the caller allocates the output; per-chunk scratch is
   allocated outside the kernel. One parallel region per call, over chunks of
   bands, and only above :data:`SERIAL_BELOW` values; every launch holds
@@ -36,6 +36,7 @@ from numba.extending import overload
 from ..errors import ParameterError, UnsupportedDtypeError
 from . import threads
 from .borders import FILL_MODES, NODATA, map_index
+from .warp import _as_work
 
 __all__ = ["SERIAL_BELOW", "convolve_separable", "gaussian_taps"]
 
@@ -96,7 +97,7 @@ def _store_ov(orow, j, acc):  # pragma: no cover - numba typing
 
 
 @nb.njit(cache=True, nogil=True)
-def _band(src, b, mk, all_valid, norm, den, w, r, mode, c0, c1, dst, pad, tmp, acc):  # pragma: no cover - numba
+def _band(src, b, mk, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover - numba
     """One band: a horizontal pass into ``tmp`` (rows, cols), a vertical pass into ``dst[b]``."""
     h = src.shape[1]
     wd = src.shape[2]
@@ -150,35 +151,43 @@ def _band(src, b, mk, all_valid, norm, den, w, r, mode, c0, c1, dst, pad, tmp, a
         row = plane[i]
         if not norm:  # every pixel valid and nothing outside dropped: weights sum to 1
             for j in range(wd):
-                _store(orow, j, c0 * row[j] + c1 * acc[j])
+                if sharp:  # x + a * (x - blurred): no inf - inf near the float maximum, overflow saturates
+                    x = _as_work(row[j], acc)
+                    _store(orow, j, x + a * (x - acc[j]))
+                else:
+                    _store(orow, j, acc[j])
         else:
             drow = den[i]
             for j in range(wd):
                 if all_valid or mk[i, j]:
-                    _store(orow, j, c0 * row[j] + c1 * (acc[j] / drow[j]))
+                    if sharp:
+                        x = _as_work(row[j], acc)
+                        _store(orow, j, x + a * (x - acc[j] / drow[j]))
+                    else:
+                        _store(orow, j, acc[j] / drow[j])
                 else:
                     orow[j] = row[j]
 
 
 @nb.njit(cache=True, nogil=True)
-def _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, c0, c1, dst, pad, tmp, acc):  # pragma: no cover
+def _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover
     nbands = src.shape[0]
     for b in range(c * nbands // nchunks, (c + 1) * nbands // nchunks):
         p = b if mask.shape[0] > 1 else 0
         d = den[p] if den.shape[0] > 1 else den[0]
-        _band(src, b, mask[p], all_valid, norm, d, w, r, mode, c0, c1, dst, pad[c], tmp[c], acc[c])
+        _band(src, b, mask[p], all_valid, norm, d, w, r, mode, sharp, a, dst, pad[c], tmp[c], acc[c])
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _conv_par(nchunks, src, mask, all_valid, norm, den, w, r, mode, c0, c1, dst, pad, tmp, acc):  # pragma: no cover
+def _conv_par(nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover
     for c in nb.prange(nchunks):
-        _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, c0, c1, dst, pad, tmp, acc)
+        _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc)
 
 
 @nb.njit(cache=True, nogil=True)
-def _conv_ser(nchunks, src, mask, all_valid, norm, den, w, r, mode, c0, c1, dst, pad, tmp, acc):  # pragma: no cover
+def _conv_ser(nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover
     for c in range(nchunks):
-        _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, c0, c1, dst, pad, tmp, acc)
+        _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -223,7 +232,7 @@ def convolve_separable(
     mask: np.ndarray | None,
     taps: np.ndarray,
     mode: str = "mirror",
-    coeffs: tuple[float, float] = (0.0, 1.0),
+    amount: float | None = None,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Convolve every band of ``(bands, rows, cols)`` with ``taps`` along both axes, over valid pixels only.
@@ -238,8 +247,9 @@ def convolve_separable(
         Odd number of weights summing to 1 (e.g. :func:`gaussian_taps`).
     mode : {"nodata", "edge", "reflect", "mirror", "wrap"}
         The outside of the raster (see the module docstring).
-    coeffs : (float, float)
-        ``(c0, c1)``: the result is ``c0 * x + c1 * blurred``.
+    amount : float, optional
+        None: the result is the blur. A number ``a``: the unsharp mask
+        ``x + a * (x - blurred)``.
     out : ndarray, optional
         Destination of ``src``'s shape and dtype (C-contiguous); allocated when
         not given. Invalid pixels get their input value.
@@ -280,8 +290,9 @@ def convolve_separable(
     elif out.shape != src.shape or out.dtype != dt or not out.flags.c_contiguous or not out.flags.writeable:
         raise ParameterError(f"out must be a writeable C-contiguous {dt} array of shape {src.shape}")
     w = taps.astype(work)
-    # the final c0 * x + c1 * blurred in float64 for float data: no inf - inf (NaN) near the float32 maximum
-    cw = np.float64 if dt.kind == "f" else work
+    sharp = amount is not None
+    if sharp and not (np.isfinite(amount) and abs(amount) <= 1e6):
+        raise ParameterError(f"amount must be a finite number (at most 1e6 in magnitude), got {amount!r}")
     nthreads = nb.get_num_threads() if src.size >= SERIAL_BELOW else 1
     nchunks = max(1, min(nbands, nthreads))
     pad = np.empty((nchunks, wd + 2 * r), dtype=work)
@@ -298,6 +309,7 @@ def convolve_separable(
             mask3 = mk
     src = np.ascontiguousarray(src)
     kernel = _conv_par if nchunks > 1 else _conv_ser
+    a = work(amount if sharp else 0.0)
     with threads.launch_lock:
-        kernel(nchunks, src, mask3, all_valid, norm, den, w, r, code, cw(coeffs[0]), cw(coeffs[1]), out, pad, tmp, acc)
+        kernel(nchunks, src, mask3, all_valid, norm, den, w, r, code, sharp, a, out, pad, tmp, acc)
     return out

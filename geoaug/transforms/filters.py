@@ -93,7 +93,7 @@ class GaussianBlur(Transform):
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         taps = gaussian_taps(float(params["sigma"]))
-        return raster.replace(data=convolve_separable(raster.data, _mask3(raster), taps, self.fill, (0.0, 1.0)))
+        return raster.replace(data=convolve_separable(raster.data, _mask3(raster), taps, self.fill))
 
 
 class Sharpen(Transform):
@@ -143,7 +143,7 @@ class Sharpen(Transform):
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         a = float(params["alpha"])
         taps = gaussian_taps(float(params["sigma"]))
-        data = convolve_separable(raster.data, _mask3(raster), taps, self.fill, (1.0 + a, -a))
+        data = convolve_separable(raster.data, _mask3(raster), taps, self.fill, amount=a)
         return raster.replace(data=data)
 
 
