@@ -162,7 +162,7 @@ class CoarseDropout(_Dropout):
     >>> t = CoarseDropout(num_holes=1, hole_height=2, hole_width=3)
     >>> res = t(np.ones((2, 6, 6), "uint8"), rng=0, return_params=True)
     >>> res.params["holes"], int((res.image == 0).sum())
-    ([[2, 2, 2, 3]], 12)
+    ([[2, 1, 2, 3]], 12)
     """
 
     def __init__(self, num_holes: int | tuple[int, int] = (1, 4), hole_height: int | tuple[int, int] = (8, 32),
