@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import BY_DTYPE, TILES
-from helpers import DTYPES
+from helpers import DTYPES, rasters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.ndimage import convolve1d
@@ -241,3 +241,25 @@ def test_every_band_count_shares_one_draw() -> None:
     for b in (0, 99, 199):
         one = geoaug.GaussianBlur(1.0)(GeoRaster.from_array(x[b:b + 1]), rng=0)
         assert np.array_equal(out.data[b], one.data[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(rasters(min_side=1, max_side=20), st.sampled_from(["blur", "downscale_bilinear", "downscale_nearest"]),
+       st.floats(0.3, 3.0), st.sampled_from(["nodata", "edge", "reflect", "mirror", "wrap"]))
+def test_convex_filters_stay_within_each_bands_valid_range(r: GeoRaster, kind: str, amount: float,
+                                                           fill: str) -> None:
+    """Positive weights over valid pixels only: every output lies within its band's valid input range."""
+    if kind == "blur":
+        t = geoaug.GaussianBlur(sigma=amount, fill=fill)
+    else:
+        t = geoaug.Downscale(factor=1.0 + amount, interpolation=kind.split("_")[1])
+    out = t(r, rng=0)
+    assert out.dtype == r.dtype and np.array_equal(out.mask, r.mask)
+    v = r.band_mask
+    assert np.array_equal(out.data[~v], r.data[~v], equal_nan=True)
+    for b in range(r.count):
+        vals = r.data[b][v[b]].astype(np.float64)
+        if vals.size:
+            got = out.data[b][v[b]].astype(np.float64)
+            span = 1e-5 * max(1.0, np.abs(vals).max())  # float32 sums round
+            assert vals.min() - span <= got.min() and got.max() <= vals.max() + span

@@ -219,7 +219,7 @@ class GridDropout(_Dropout):
 
     Notes
     -----
-    Hole side ``max(1, round(ratio * unit))``; the holes of cell ``(a, b)``
+    Hole side ``max(1, round(ratio * unit))`` (at most ``unit - 1``); the holes of cell ``(a, b)``
     start at ``(offset_row + a * unit, offset_col + b * unit)`` (the grid
     continues to the left of and above the offset, holes are clipped to the
     raster).
