@@ -268,7 +268,7 @@ def test_dask_backed_xarray_gives_the_eager_result() -> None:
     """Neighbourhood steps on a chunked DataArray run on the whole image (no seams at chunk edges)."""
     xr = pytest.importorskip("xarray")
     dsa = pytest.importorskip("dask.array")
-    import geoaug.xarray  # noqa: F401  (registers the accessor)
+    import geoaug.xarray  # registers the accessor
 
     r = geoaug.read(BY_DTYPE["float32"])  # NaN nodata, a geographic CRS
     pipe = Compose([geoaug.GaussianBlur(1.0, fill="nodata"), geoaug.ElasticTransform(alpha=3, sigma=20),
