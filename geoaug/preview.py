@@ -69,14 +69,31 @@ def composite(raster: GeoRaster, bands: Sequence[int], limits: tuple[np.ndarray,
     return np.nan_to_num(rgb)
 
 
+def _numbers(v: Any) -> list[float] | None:
+    """The numbers of a (nested) list of numbers, flattened; None if anything else is inside."""
+    out: list[float] = []
+    for x in v:
+        if isinstance(x, list):
+            sub = _numbers(x)
+            if sub is None:
+                return None
+            out += sub
+        elif isinstance(x, (int, float)) and not isinstance(x, bool):
+            out.append(x)
+        else:
+            return None
+    return out
+
+
 def _short(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:.3g}"
     if isinstance(v, list):
-        if all(isinstance(x, (int, float)) for x in v) and len(v) > 3:
-            return f"[{min(v):.3g}..{max(v):.3g}]"
+        flat = _numbers(v)
+        if flat is not None and len(flat) > 3:  # long or nested numeric lists (fields, holes, shifts): the range
+            return f"[{min(flat):.3g}..{max(flat):.3g}]"
         return "[" + ",".join(_short(x) for x in v) + "]"
     return str(v)
 

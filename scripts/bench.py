@@ -57,6 +57,14 @@ SIZES = ["13x64", "13x120", "12x256", "13x512", "4x512", "1x512", "200x256"]
 DTYPES = ["uint16", "int16", "float32"]
 OPS = ["hflip", "vflip", "rot90", "affine_nearest", "affine_bilinear", "affine_cubic", "random_resized_crop",
        "resize", "normalize", "pipeline", "fixed_cost"]
+#: issue 17 transforms, each against albumentations' transform of the same name (``--only transforms``: all of them)
+TRANSFORM_OPS = ["gaussian_blur", "sharpen", "downscale", "coarse_dropout", "grid_dropout", "elastic",
+                 "grid_distortion"]
+OPS += TRANSFORM_OPS
+GROUPS = {"transforms": TRANSFORM_OPS}
+BLUR_SIGMA = 1.0       # GaussianBlur / Sharpen: sigma in pixels (7 taps per axis)
+SHARPEN_ALPHA = 0.5
+DOWNSCALE = 2.0        # Downscale: coarse pixel = 2 input pixels (albumentations scale 0.5), area down, linear up
 QUICK = {"sizes": ["13x64", "13x512", "1x512"], "dtypes": ["uint16"], "repeats": 7, "cold_runs": 1,
          "loader_workers": [0, 2], "loader_contexts": ["fork"], "loader_epochs": 1, "loader_chips": 16}
 FULL = {"repeats": 21, "cold_runs": 3, "loader_workers": [0, 2, 4], "loader_contexts": ["fork", "spawn"],
@@ -339,7 +347,82 @@ def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, 
     if "pipeline" in ops:
         fa, na = alb(lambda: albumentations_pipeline(A))
         row("pipeline", {**geo(readme_pipeline()), "albumentations": fa}, na)
+    bench_transforms(ops, a, size, cv, A, alb, geo, row, collared)
     return rows
+
+
+def bench_transforms(ops: list[str], a, size: int, cv: OpenCV, A, alb: Callable, geo: Callable, row: Callable,
+                     collared) -> None:
+    """Issue 17: blur, resolution, dropout and distortions against albumentations' same-named transforms.
+
+    Same parameters where the two mean the same thing (sigma and kernel size, alpha, scale, hole sizes and
+    counts, grid unit and ratio, steps and limits); the elastic field is drawn differently (geoaug: a coarse
+    field of bounded nodes; albumentations: full-resolution noise smoothed by a Gaussian), so that row
+    compares the same job (a random smooth field, one bilinear remap of every band) rather than the same
+    numbers. The ratio that counts is geoaug on all bands over albumentations on all bands.
+    """
+    import cv2
+    import numpy as np
+
+    import geoaug
+    from geoaug.kernels.blur import gaussian_taps
+
+    k = len(gaussian_taps(BLUR_SIGMA))
+    reflect = cv2.BORDER_REFLECT_101
+    if "gaussian_blur" in ops:
+        fa, na = alb(lambda: A.GaussianBlur(blur_limit=(k, k), sigma_limit=(BLUR_SIGMA, BLUR_SIGMA), p=1))
+
+        def gb(s, d):
+            return cv2.GaussianBlur(s, (k, k), BLUR_SIGMA, dst=d, borderType=reflect)
+        row("gaussian_blur", {**geo(geoaug.GaussianBlur(sigma=BLUR_SIGMA)),
+                              "geoaug GeoRaster collar": lambda: geoaug.GaussianBlur(BLUR_SIGMA)(collared, rng=0),
+                              "opencv per band": cv.per_band(gb), "opencv hwc4": cv.hwc4(gb), "albumentations": fa},
+            na)
+    if "sharpen" in ops:
+        fa, na = alb(lambda: A.Sharpen(alpha=(SHARPEN_ALPHA, SHARPEN_ALPHA), method="gaussian", kernel_size=k,
+                                       sigma=BLUR_SIGMA, p=1))
+        row("sharpen", {**geo(geoaug.Sharpen(alpha=SHARPEN_ALPHA, sigma=BLUR_SIGMA)), "albumentations": fa}, na)
+    if "downscale" in ops:
+        n = max(1, round(size / DOWNSCALE))
+        fa, na = alb(lambda: A.Downscale(scale_range=(1 / DOWNSCALE, 1 / DOWNSCALE), p=1,
+                                         interpolation_pair={"downscale": cv2.INTER_AREA,
+                                                             "upscale": cv2.INTER_LINEAR}))
+        small = np.empty((n, n), a.dtype)
+
+        def ds(s, d):
+            cv2.resize(s, (n, n), dst=small, interpolation=cv2.INTER_AREA)
+            return cv2.resize(small, (size, size), dst=d, interpolation=cv2.INTER_LINEAR)
+        row("downscale", {**geo(geoaug.Downscale(factor=DOWNSCALE)),
+                          "geoaug GeoRaster collar": lambda: geoaug.Downscale(factor=DOWNSCALE)(collared, rng=0),
+                          "opencv per band": cv.per_band(ds), "albumentations": fa}, na)
+    hole = max(1, size // 8)
+    if "coarse_dropout" in ops:
+        fa, na = alb(lambda: A.CoarseDropout(num_holes_range=(4, 4), hole_height_range=(hole, hole),
+                                             hole_width_range=(hole, hole), fill=0, p=1))
+        row("coarse_dropout", {**geo(geoaug.CoarseDropout(num_holes=4, hole_height=hole, hole_width=hole, fill=0)),
+                               "geoaug GeoRaster nodata": lambda: geoaug.CoarseDropout(
+                                   num_holes=4, hole_height=hole, hole_width=hole)(collared, rng=0),
+                               "albumentations": fa}, na)
+    unit = max(2, size // 8)
+    if "grid_dropout" in ops:
+        # albumentations draws the unit with integers(low, high): high excluded, (unit, unit + 1) is unit
+        fa, na = alb(lambda: A.GridDropout(ratio=0.5, unit_size_range=(unit, unit + 1), random_offset=True, fill=0,
+                                           p=1))
+        row("grid_dropout", {**geo(geoaug.GridDropout(ratio=0.5, unit_size=unit, fill=0)),
+                             "geoaug GeoRaster nodata": lambda: geoaug.GridDropout(ratio=0.5, unit_size=unit)(
+                                 collared, rng=0),
+                             "albumentations": fa}, na)
+    if "elastic" in ops:
+        fa, na = alb(lambda: A.ElasticTransform(alpha=40, sigma=8, interpolation=cv2.INTER_LINEAR,
+                                                border_mode=reflect, p=1))
+        t = geoaug.ElasticTransform(alpha=4.0, sigma=max(2.0, size / 16), fill="mirror")
+        row("elastic", {**geo(t), "geoaug GeoRaster collar": lambda: t(collared, rng=0), "albumentations": fa}, na)
+    if "grid_distortion" in ops:
+        fa, na = alb(lambda: A.GridDistortion(num_steps=5, distort_limit=(-0.3, 0.3), interpolation=cv2.INTER_LINEAR,
+                                              border_mode=reflect, p=1))
+        t = geoaug.GridDistortion(num_steps=5, distort_limit=(-0.3, 0.3), fill="mirror")
+        row("grid_distortion", {**geo(t), "geoaug GeoRaster collar": lambda: t(collared, rng=0),
+                                "albumentations": fa}, na)
 
 
 def bench_fixed_cost(repeats: int) -> list[dict]:
@@ -685,7 +768,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a subset (13x64², 13x512², 1x512² uint16; < 2 minutes)")
     ap.add_argument("--smoke", action="store_true", help="one tiny case, 3 repeats: checks the harness, not speed")
-    ap.add_argument("--only", help=f"comma-separated ops (default all): {','.join(OPS)}")
+    ap.add_argument("--only", help=f"comma-separated ops (default all): {','.join(OPS)}; "
+                                   f"'transforms' stands for {','.join(TRANSFORM_OPS)}")
     ap.add_argument("--sizes", help=f"comma-separated BANDSxSIDE (default {','.join(SIZES)})")
     ap.add_argument("--dtypes", help=f"comma-separated (default {','.join(DTYPES)})")
     ap.add_argument("--threads", default="1,2", help="thread counts, each in its own subprocess (default 1,2)")
@@ -716,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
 
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     preset = {"smoke": SMOKE, "quick": QUICK, "full": FULL}[mode]
-    args.ops = args.only.split(",") if args.only else list(OPS)
+    args.ops = [o for g in args.only.split(",") for o in GROUPS.get(g, [g])] if args.only else list(OPS)
     unknown = set(args.ops) - set(OPS)
     if unknown:
         ap.error(f"--only: unknown ops {sorted(unknown)}; choose from {','.join(OPS)}")

@@ -30,8 +30,11 @@ LANDSAT = ROOT / "fixtures/tiles/landsat8_sr_7band_uint16_collar.tif"
 
 #: one configured example per transform, shown on the BigEarthNet patch (B04, B03, B02)
 # the one table of examples (geoaug.transforms.examples), every transform always applied
+#: per-image transforms: geometric, spectral, and blur/resolution, dropout and distortions (issue 17)
+PER_IMAGE_MODULES = ("geoaug.transforms.filters", "geoaug.transforms.dropout", "geoaug.transforms.distort")
 GALLERY = {name: REGISTRY[name](**{**example_args(name, 12), "p": 1.0})
-           for name, cls in REGISTRY.items() if issubclass(cls, (GeometricTransform, SpectralTransform))}
+           for name, cls in REGISTRY.items()
+           if issubclass(cls, (GeometricTransform, SpectralTransform)) or cls.__module__ in PER_IMAGE_MODULES}
 
 
 def save_small(fig, out: Path, dpi: int) -> None:

@@ -41,7 +41,9 @@ BANDS = (1, 4, 13, 200)
 #: transforms whose output dtype is float32 by design, whatever the input's
 TO_FLOAT = {"ToFloat", "Normalize", "PercentileStretch"}
 #: transforms that may make valid pixels invalid by design
-INVALIDATES = {"BandDropout"}
+INVALIDATES = {"BandDropout", "CoarseDropout", "GridDropout"}
+#: transforms that move content locally on a kept grid (displacement fields, band shifts): they say by how much
+DISPLACES = {n for n, c in REGISTRY.items() if callable(getattr(c, "max_displacement", None))}
 T = Affine(10, 0, 500000, 0, -10, 4000000)
 
 
@@ -123,7 +125,10 @@ def test_contract(name: str, bands: int) -> None:
         assert out.count == r.count
         assert out.dtype == (np.dtype("float32") if name in TO_FLOAT else r.dtype)
         assert lab.data.dtype == np.int32 and lab.shape[1:] == out.shape[1:]
-        check_nodata_and_georef(name, t, r, out, lab)
+        if name in DISPLACES:
+            check_displaced(name, t, r, out, lab, res.params)
+        else:
+            check_nodata_and_georef(name, t, r, out, lab)
 
 
 def apply(t: Affine, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,6 +160,28 @@ def check_nodata_and_georef(name: str, t, r: GeoRaster, out: GeoRaster, lab: Geo
     # nodata never leaks: a valid image pixel whose source point is inside comes from a valid input pixel
     img_valid = out.pixel_mask[rows, cols]
     leak = img_valid & inside & ~src_valid[si, sj]
+    assert not leak.any(), f"{name}: {int(leak.sum())} valid output pixels drawn from invalid input"
+
+
+def check_displaced(name: str, t, r: GeoRaster, out: GeoRaster, lab: GeoRaster, params: dict) -> None:
+    """Grid and geotransform kept; content moved by at most ``t.max_displacement`` pixels; no leak."""
+    from scipy.ndimage import maximum_filter
+
+    tol = t.max_displacement(params, (r.height, r.width))
+    assert out.transform == r.transform and out.shape == r.shape, name
+    # a valid output pixel of a band draws from valid input pixels of that band within the displacement + taps
+    reach = int(np.ceil(tol)) + 2
+    near = maximum_filter(r.band_mask, size=(1, 2 * reach + 1, 2 * reach + 1), mode="constant", cval=False)
+    assert not (out.band_mask & ~near).any(), name
+    # labels (nearest) name their source pixel: within the displacement of the output pixel, and valid there
+    rows, cols = np.nonzero(lab.pixel_mask)
+    src = lab.data[0][rows, cols]
+    si, sj = src // r.width, src % r.width
+    assert np.abs(sj - cols).max(initial=0) <= tol + 0.5 + 1e-6, name
+    assert np.abs(si - rows).max(initial=0) <= tol + 0.5 + 1e-6, name
+    if (lab.data[0] == label_of(r).data[0]).all():
+        return  # labels not moved (a per-band shift): the band-wise check above is the leak check
+    leak = out.pixel_mask[rows, cols] & ~r.pixel_mask[si, sj]
     assert not leak.any(), f"{name}: {int(leak.sum())} valid output pixels drawn from invalid input"
 
 

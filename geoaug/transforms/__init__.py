@@ -2,6 +2,9 @@
 
 from .base import REGISTRY, GeometricTransform, Result, Transform
 from .compose import Compose, OneOf, SomeOf
+from .distort import BandMisregistration, ElasticTransform, GridDistortion
+from .dropout import CoarseDropout, GridDropout
+from .filters import Downscale, GaussianBlur, Sharpen
 from .functional import warp
 from .geometric import (
     Affine,
@@ -61,4 +64,16 @@ __all__ = [
     "VerticalFlip",
     "load_pipeline",
     "warp",
+]
+
+# issue 17: blur and resolution, dropout, distortions, band misregistration
+__all__ += [
+    "BandMisregistration",
+    "CoarseDropout",
+    "Downscale",
+    "ElasticTransform",
+    "GaussianBlur",
+    "GridDistortion",
+    "GridDropout",
+    "Sharpen",
 ]

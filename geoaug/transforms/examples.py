@@ -46,6 +46,15 @@ EXAMPLE_ARGS: dict[str, Any] = {
                             "weights": [1.0, 2.0]},
     "SomeOf": lambda bands: {"transforms": [example("Transpose", bands), example("BandGain", bands),
                                             example("Contrast", bands)], "n": (1, 2)},
+    # issue 17, blur and resolution, dropout, distortions, band misregistration
+    "GaussianBlur": {"sigma": (0.8, 2.0)},
+    "Sharpen": {"alpha": (0.5, 1.0), "sigma": 1.5},
+    "Downscale": {"factor": (3.0, 4.0)},
+    "CoarseDropout": {"num_holes": (2, 5), "hole_height": (6, 14), "hole_width": (6, 14)},
+    "GridDropout": {"ratio": 0.4, "unit_size": (12, 20)},
+    "ElasticTransform": {"alpha": (2.0, 4.0), "sigma": 12.0},
+    "GridDistortion": {"num_steps": 5, "distort_limit": 0.3},
+    "BandMisregistration": {"max_shift": 1.5, "fill": "edge"},
 }
 
 

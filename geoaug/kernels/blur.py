@@ -1,0 +1,315 @@
+"""Separable, nodata-aware convolution: Gaussian blur and unsharp masking over any band count.
+
+Conventions
+-----------
+* ``taps`` is one odd-length 1-D kernel (``2 * r + 1`` weights summing to 1),
+  applied along rows and then along columns (a separable 2-D kernel).
+* Normalised convolution: invalid pixels contribute nothing. The blurred value
+  of a pixel is ``sum(w * m * x) / sum(w * m)`` over its window (``m`` the
+  validity, 0 or 1), so no value under the mask is ever read and the weights
+  of the valid neighbours are renormalised. A pixel is valid in the output
+  exactly when it was valid in the input; invalid pixels keep their value.
+* Outside the raster, ``mode`` (:mod:`geoaug.kernels.borders`) maps the taps
+  back inside (``mirror`` is OpenCV's default ``BORDER_REFLECT_101``);
+  ``nodata`` treats the outside as invalid (it contributes nothing, the
+  window's weights are renormalised). ``constant`` is not offered.
+* The result stored is the blur, or (``amount=a``) the unsharp mask
+  ``x + a * (x - blurred)``, in that order of operations: near the float
+  maximum it saturates, it never becomes ``inf - inf``.
+* Work dtype float32 (float64 for int32 and float64 data); integers are
+  rounded half to even and saturated, floats clipped to their finite range.
+* Memory and threads: the caller allocates the output; per-chunk scratch is
+  allocated outside the kernel. One parallel region per call, over chunks of
+  bands, and only above :data:`SERIAL_BELOW` values; every launch holds
+  ``threads.launch_lock``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+from numba.core import types
+from numba.extending import overload
+
+from ..errors import ParameterError, UnsupportedDtypeError
+from . import threads
+from .borders import FILL_MODES, NODATA, map_index
+from .warp import _as_work
+
+__all__ = ["SERIAL_BELOW", "convolve_separable", "gaussian_taps"]
+
+#: below this many values (bands x rows x cols) the kernel runs on one thread
+SERIAL_BELOW = 1 << 18
+_DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
+
+
+def gaussian_taps(sigma: float, radius: int | None = None) -> np.ndarray:
+    """The normalised 1-D Gaussian kernel of standard deviation ``sigma`` pixels.
+
+    Parameters
+    ----------
+    sigma : float
+        Standard deviation in pixels (> 0).
+    radius : int, optional
+        Half-width; default ``ceil(3 * sigma)`` (at least 1), OpenCV's
+        automatic size for float images (``2 * ceil(3 * sigma) + 1`` taps).
+
+    Returns
+    -------
+    ndarray
+        ``2 * radius + 1`` float64 weights summing to 1.
+    """
+    if not (sigma > 0 and math.isfinite(sigma)):
+        raise ParameterError(f"sigma must be a finite number > 0, got {sigma!r}")
+    r = max(1, math.ceil(3.0 * sigma)) if radius is None else int(radius)
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    w = np.exp(-0.5 * (x / sigma) ** 2)
+    return w / w.sum()
+
+
+def _store(orow, j, acc):  # pragma: no cover - replaced by the overload in compiled code
+    raise NotImplementedError
+
+
+@overload(_store, inline="always")
+def _store_ov(orow, j, acc):  # pragma: no cover - numba typing
+    dt = orow.dtype
+    if isinstance(dt, types.Integer):
+        info = np.iinfo(np.dtype(str(dt)))
+        if isinstance(acc, types.Float) and acc.bitwidth == 32:
+            lo, hi = np.float32(info.min), np.float32(info.max)
+        else:
+            lo, hi = np.float64(info.min), np.float64(info.max)
+
+        def put_int(orow, j, acc):
+            orow[j] = min(max(np.rint(acc), lo), hi)
+
+        return put_int
+    big = np.finfo(np.dtype(str(dt))).max
+    fbig = np.float32(big) if dt == types.float32 else np.float64(big)
+
+    def put_float(orow, j, acc):
+        orow[j] = min(max(acc, -fbig), fbig)
+
+    return put_float
+
+
+@nb.njit(cache=True, nogil=True)
+def _band(src, b, mk, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover - numba
+    """One band: a horizontal pass into ``tmp`` (rows, cols), a vertical pass into ``dst[b]``."""
+    h = src.shape[1]
+    wd = src.shape[2]
+    nt = 2 * r + 1
+    z = w[0] - w[0]  # a work-dtype zero (never from scratch memory: uninitialised, may hold NaN)
+    plane = src[b]
+    # horizontal: a padded row (masked values read as 0), then taps outer, pixels inner (vectorises)
+    for i in range(h):
+        row = plane[i]
+        if all_valid:
+            for j in range(wd):
+                pad[r + j] = row[j]
+        else:
+            mrow = mk[i]
+            for j in range(wd):
+                pad[r + j] = row[j] if mrow[j] else z
+        for k in range(r):
+            jl = map_index(k - r, wd, mode)
+            jr = map_index(wd + k, wd, mode)
+            pad[k] = z if jl < 0 or not (all_valid or mk[i, jl]) else row[jl]
+            pad[r + wd + k] = z if jr < 0 or not (all_valid or mk[i, jr]) else row[jr]
+        trow = tmp[i]
+        w0 = w[0]
+        for j in range(wd):
+            trow[j] = w0 * pad[j]
+        for k in range(1, nt):
+            wk = w[k]
+            for j in range(wd):
+                trow[j] += wk * pad[j + k]
+    # vertical: rows of tmp mapped by the fill mode (outside rows with "nodata" contribute nothing)
+    orow_all = dst[b]
+    for i in range(h):
+        crow = tmp[i]
+        wc = w[r]
+        for j in range(wd):
+            acc[j] = wc * crow[j]
+        for k in range(r):  # symmetric taps: rows i - (r - k) and i + (r - k) share weight w[k]
+            wk = w[k]
+            ia = map_index(i + k - r, h, mode)
+            ib = map_index(i + r - k, h, mode)
+            if ia >= 0 and ib >= 0:
+                ra = tmp[ia]
+                rb = tmp[ib]
+                for j in range(wd):
+                    acc[j] += wk * (ra[j] + rb[j])
+            elif ia >= 0 or ib >= 0:  # "nodata": a row outside contributes nothing
+                ra = tmp[max(ia, ib)]
+                for j in range(wd):
+                    acc[j] += wk * ra[j]
+        orow = orow_all[i]
+        row = plane[i]
+        if not norm:  # every pixel valid and nothing outside dropped: weights sum to 1
+            for j in range(wd):
+                if sharp:  # x + a * (x - blurred): no inf - inf near the float maximum, overflow saturates
+                    x = _as_work(row[j], acc)
+                    _store(orow, j, x + a * (x - acc[j]))
+                else:
+                    _store(orow, j, acc[j])
+        else:
+            drow = den[i]
+            for j in range(wd):
+                if all_valid or mk[i, j]:
+                    if sharp:
+                        x = _as_work(row[j], acc)
+                        _store(orow, j, x + a * (x - acc[j] / drow[j]))
+                    else:
+                        _store(orow, j, acc[j] / drow[j])
+                else:
+                    orow[j] = row[j]
+
+
+@nb.njit(cache=True, nogil=True)
+def _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover
+    nbands = src.shape[0]
+    for b in range(c * nbands // nchunks, (c + 1) * nbands // nchunks):
+        p = b if mask.shape[0] > 1 else 0
+        d = den[p] if den.shape[0] > 1 else den[0]
+        _band(src, b, mask[p], all_valid, norm, d, w, r, mode, sharp, a, dst, pad[c], tmp[c], acc[c])
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _conv_par(nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover
+    for c in nb.prange(nchunks):
+        _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc)
+
+
+@nb.njit(cache=True, nogil=True)
+def _conv_ser(nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover
+    for c in range(nchunks):
+        _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc)
+
+
+@nb.njit(cache=True, nogil=True)
+def _weights(mask, w, r, mode, den, pad, tmp):  # pragma: no cover - numba
+    """``den[p] = sum(w * m)`` over each pixel's window, for every mask plane (1.0 taps of the validity)."""
+    nm, h, wd = mask.shape
+    nt = 2 * r + 1
+    for p in range(nm):
+        mk = mask[p]
+        for i in range(h):
+            for j in range(wd):
+                pad[r + j] = 1.0 if mk[i, j] else 0.0
+            for k in range(r):
+                jl = map_index(k - r, wd, mode)
+                jr = map_index(wd + k, wd, mode)
+                pad[k] = 1.0 if jl >= 0 and mk[i, jl] else 0.0
+                pad[r + wd + k] = 1.0 if jr >= 0 and mk[i, jr] else 0.0
+            trow = tmp[i]
+            for j in range(wd):
+                trow[j] = w[0] * pad[j]
+            for k in range(1, nt):
+                wk = w[k]
+                for j in range(wd):
+                    trow[j] += wk * pad[j + k]
+        dp = den[p]
+        for i in range(h):
+            drow = dp[i]
+            for j in range(wd):
+                drow[j] = 0.0
+            for k in range(nt):
+                ii = map_index(i + k - r, h, mode)
+                if ii < 0:
+                    continue
+                wk = w[k]
+                trow = tmp[ii]
+                for j in range(wd):
+                    drow[j] += wk * trow[j]
+
+
+def convolve_separable(
+    src: np.ndarray,
+    mask: np.ndarray | None,
+    taps: np.ndarray,
+    mode: str = "mirror",
+    amount: float | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Convolve every band of ``(bands, rows, cols)`` with ``taps`` along both axes, over valid pixels only.
+
+    Parameters
+    ----------
+    src : ndarray (bands, rows, cols)
+        uint8, uint16, int16, int32, float32 or float64.
+    mask : ndarray of bool (planes, rows, cols), or None
+        ``planes`` is 1 (shared) or ``bands``; None means every pixel valid.
+    taps : ndarray
+        Odd number of weights summing to 1 (e.g. :func:`gaussian_taps`).
+    mode : {"nodata", "edge", "reflect", "mirror", "wrap"}
+        The outside of the raster (see the module docstring).
+    amount : float, optional
+        None: the result is the blur. A number ``a``: the unsharp mask
+        ``x + a * (x - blurred)``.
+    out : ndarray, optional
+        Destination of ``src``'s shape and dtype (C-contiguous); allocated when
+        not given. Invalid pixels get their input value.
+
+    Returns
+    -------
+    ndarray
+        The result, ``src``'s dtype.
+    """
+    src = np.asarray(src)
+    if src.ndim != 3 or 0 in src.shape:
+        raise ParameterError(f"src must be a non-empty (bands, rows, cols) array, got shape {src.shape}")
+    dt = src.dtype
+    if dt.name not in _DTYPES:
+        raise UnsupportedDtypeError(f"convolve_separable handles {', '.join(_DTYPES)}, not {dt}")
+    if mode not in FILL_MODES or mode == "constant":
+        raise ParameterError(f"mode must be one of nodata, edge, reflect, mirror, wrap; got {mode!r}")
+    code = FILL_MODES[mode]
+    taps = np.asarray(taps, dtype=np.float64)
+    if taps.ndim != 1 or taps.size % 2 != 1 or not np.isfinite(taps).all():
+        raise ParameterError(f"taps must be an odd number of finite weights, got shape {taps.shape}")
+    nbands, h, wd = src.shape
+    r = taps.size // 2
+    work = np.float64 if dt in (np.float64, np.int32) else np.float32
+    if mask is None:
+        mask3 = np.ones((1, 1, 1), dtype=np.bool_)
+        all_valid = True
+    else:
+        mask3 = np.ascontiguousarray(mask)
+        if mask3.dtype != np.bool_ or mask3.ndim != 3 or mask3.shape[1:] != (h, wd) or mask3.shape[0] not in (
+                1, nbands):
+            raise ParameterError(f"mask must be bool (1 or {nbands}, {h}, {wd}), got {mask3.dtype} {mask3.shape}")
+        all_valid = bool(mask3.all())
+        if all_valid:
+            mask3 = np.ones((1, 1, 1), dtype=np.bool_)
+    if out is None:
+        out = np.empty(src.shape, dtype=dt)
+    elif out.shape != src.shape or out.dtype != dt or not out.flags.c_contiguous or not out.flags.writeable:
+        raise ParameterError(f"out must be a writeable C-contiguous {dt} array of shape {src.shape}")
+    w = taps.astype(work)
+    sharp = amount is not None
+    if sharp and not (np.isfinite(amount) and abs(amount) <= 1e6):
+        raise ParameterError(f"amount must be a finite number (at most 1e6 in magnitude), got {amount!r}")
+    nthreads = nb.get_num_threads() if src.size >= SERIAL_BELOW else 1
+    nchunks = max(1, min(nbands, nthreads))
+    pad = np.empty((nchunks, wd + 2 * r), dtype=work)
+    tmp = np.empty((nchunks, h, wd), dtype=work)
+    acc = np.empty((nchunks, wd), dtype=work)
+    norm = not (all_valid and code != NODATA)
+    if not norm:
+        den = np.ones((1, 1, 1), dtype=work)  # weights sum to 1 everywhere: no division
+    else:
+        mk = np.ones((1, h, wd), dtype=np.bool_) if all_valid else mask3
+        den = np.empty(mk.shape, dtype=work)
+        _weights(mk, w, r, code, den, pad[0], tmp[0])
+        if all_valid:
+            mask3 = mk
+    src = np.ascontiguousarray(src)
+    kernel = _conv_par if nchunks > 1 else _conv_ser
+    a = work(amount if sharp else 0.0)
+    with threads.launch_lock:
+        kernel(nchunks, src, mask3, all_valid, norm, den, w, r, code, sharp, a, out, pad, tmp, acc)
+    return out

@@ -1,0 +1,345 @@
+"""The remap kernel: resampling through a coarse displacement field, any band count, nodata-aware.
+
+Conventions
+-----------
+* The field is ``(2, gh, gw)`` (``dx``, ``dy`` in input pixels), ``gh, gw >=
+  2``: node ``(a, b)`` sits at output pixel-corner coordinate ``(x, y) = (b *
+  out_w / (gw - 1), a * out_h / (gh - 1))``, so the nodes span the output from
+  corner to corner. The field is upsampled bilinearly at every output pixel
+  centre, inside the kernel, one row at a time (never stored at full
+  resolution), so ``|displacement| <= max |node|``.
+* Output pixel ``(i, j)`` reads the input at ``(j + 0.5 + dx, i + 0.5 + dy)``
+  (pixel-corner origin, the warp's convention): nearest copies the pixel
+  containing that point; bilinear and cubic (Keys, ``a = -0.75``, OpenCV's)
+  interpolate between pixel centres, exactly as :mod:`geoaug.kernels.warp`.
+* Fill modes, validity and dtypes are the warp's: taps outside the input
+  follow the fill mode (:mod:`geoaug.kernels.borders`); an output pixel is
+  valid only if every tap of non-zero weight is valid (``constant`` taps are
+  valid); invalid output pixels get ``out_fill``. Work dtype float32 (float64
+  for int32 and float64 data), integers rounded half to even and saturated.
+* Per output row, the source coordinates, base taps and weights are computed
+  once into scratch rows and shared by every band; pixels whose taps are all
+  inside (and valid) are computed branch-free from clamped offsets, the few
+  others (border, mixed validity) fixed up afterwards through the generic tap
+  rule. Scratch is allocated outside the kernel; one parallel region per call,
+  over chunks of output rows, only above :data:`PARALLEL_MIN_WORK`.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from ..errors import ParameterError, UnsupportedDtypeError
+from . import threads
+from .borders import CONSTANT, FILL_MODES, map_index
+from .warp import CUBIC_A, INTERPOLATIONS, _as_work, _put
+
+__all__ = ["PARALLEL_MIN_WORK", "remap_field"]
+
+#: below this many (bands x output pixels x taps) a remap runs on one thread
+PARALLEL_MIN_WORK = 1 << 21
+_DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
+_TAPS = (1, 2, 4)
+# int scratch rows: 0 clamped flat offset, 1 base x, 2 base y, 3 fix-up list, 4 inside flag
+_OFF, _BX, _BY, _BAD, _IN, _NI = 0, 1, 2, 3, 4, 5
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _cubic_w(t, a):  # pragma: no cover - numba
+    """Keys weight at distance ``t`` in [0, 2]."""
+    if t <= 1.0:
+        return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+    return ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _taps_valid(mk, bx, by, K):  # pragma: no cover - numba
+    """True when the K x K taps from ``(by, bx)`` (all inside) are all valid."""
+    for ty in range(K):
+        row = mk[by + ty]
+        for tx in range(K):
+            if not row[bx + tx]:
+                return False
+    return True
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _tap(iscr, j, t, n, mode, y):  # pragma: no cover - numba
+    """Input index of tap ``t`` of pixel ``j`` along x (``y`` False) or y; -1 outside (nodata/constant)."""
+    k = iscr[_BY if y else _BX, j] + t
+    return k if iscr[_IN, j] else map_index(k, n, mode)
+
+
+@nb.njit(cache=True, nogil=True)
+def _status(mk, all_valid, iscr, fscr, j, K, mode, in_w, in_h):  # pragma: no cover - numba
+    """True when every tap of non-zero weight of pixel ``j`` is valid (mapped taps, fill mode)."""
+    for ty in range(K):
+        yy = _tap(iscr, j, ty, in_h, mode, True)
+        wy = fscr[K + ty, j]
+        for tx in range(K):
+            xx = _tap(iscr, j, tx, in_w, mode, False)
+            if wy * fscr[tx, j] == 0.0:
+                continue
+            if yy < 0 or xx < 0:
+                if mode != CONSTANT:
+                    return False
+            elif not (all_valid or mk[yy, xx]):
+                return False
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def _generic(plane, orow, iscr, fscr, j, K, mode, fill_value, in_w, in_h):  # pragma: no cover - numba
+    """One band of one valid pixel through the mapped taps (fill mode)."""
+    acc = fscr[0, j] * 0.0
+    for ty in range(K):
+        yy = _tap(iscr, j, ty, in_h, mode, True)
+        wy = fscr[K + ty, j]
+        for tx in range(K):
+            w = wy * fscr[tx, j]
+            if w == 0.0:
+                continue
+            xx = _tap(iscr, j, tx, in_w, mode, False)
+            if yy < 0 or xx < 0:
+                if mode == CONSTANT:
+                    acc += w * fill_value
+            else:
+                acc += w * _as_work(plane[yy, xx], plane)
+    _put(orow, j, acc)
+
+
+@nb.njit(cache=True, nogil=True)
+def _rows(src, mask, all_valid, field, colb, colf, dst, dmask, r0, r1, interp, mode, fill_value, out_fill, a,
+          iscr, fscr, st):  # pragma: no cover - numba
+    nbands, in_h, in_w = src.shape
+    nm = dmask.shape[0]
+    out_h = dst.shape[1]
+    out_w = dst.shape[2]
+    gh = field.shape[1]
+    K = 1 if interp == 0 else (2 if interp == 1 else 4)
+    lead = 1 if interp == 2 else 0  # base tap below floor(): cubic starts one pixel to the left
+    half = 0.0 if interp == 0 else 0.5
+    small = in_w < K or in_h < K  # no tap window fits: every pixel through the generic rule
+    off = iscr[_OFF]
+    bxs = iscr[_BX]
+    bys = iscr[_BY]
+    bad = iscr[_BAD]
+    ins = iscr[_IN]
+    fdx = field[0]
+    fdy = field[1]
+    for i in range(r0, r1):
+        t = (i + 0.5) * (gh - 1) / out_h
+        ra = min(int(t), gh - 2)
+        rf = t - ra
+        rg = 1.0 - rf
+        dx0 = fdx[ra]
+        dx1 = fdx[ra + 1]
+        dy0 = fdy[ra]
+        dy1 = fdy[ra + 1]
+        for j in range(out_w):
+            b = colb[j]
+            f = colf[j]
+            g = 1.0 - f
+            dx = rg * (g * dx0[b] + f * dx0[b + 1]) + rf * (g * dx1[b] + f * dx1[b + 1])
+            dy = rg * (g * dy0[b] + f * dy0[b + 1]) + rf * (g * dy1[b] + f * dy1[b + 1])
+            xs = j + 0.5 + dx - half
+            ys = i + 0.5 + dy - half
+            fxs = np.floor(xs)
+            fys = np.floor(ys)
+            fx = xs - fxs
+            fy = ys - fys
+            bx = np.int64(fxs) - lead
+            by = np.int64(fys) - lead
+            bxs[j] = bx
+            bys[j] = by
+            inside = bx >= 0 and bx + K <= in_w and by >= 0 and by + K <= in_h and not small
+            ins[j] = inside
+            cx = min(max(bx, 0), in_w - K)
+            cy = min(max(by, 0), in_h - K)
+            off[j] = max(cy, 0) * in_w + max(cx, 0)
+            if interp == 0:
+                fscr[0, j] = 1.0
+                fscr[1, j] = 1.0
+            elif interp == 1:
+                fscr[0, j] = 1.0 - fx
+                fscr[1, j] = fx
+                fscr[2, j] = 1.0 - fy
+                fscr[3, j] = fy
+            else:
+                fscr[0, j] = _cubic_w(1.0 + fx, a)
+                fscr[1, j] = _cubic_w(fx, a)
+                fscr[2, j] = _cubic_w(1.0 - fx, a)
+                fscr[3, j] = _cubic_w(2.0 - fx, a)
+                fscr[4, j] = _cubic_w(1.0 + fy, a)
+                fscr[5, j] = _cubic_w(fy, a)
+                fscr[6, j] = _cubic_w(1.0 - fy, a)
+                fscr[7, j] = _cubic_w(2.0 - fy, a)
+        for p in range(nm):
+            mk = mask[p if mask.shape[0] > 1 else 0]
+            nbad = 0
+            for j in range(out_w):
+                if ins[j] and (all_valid or _taps_valid(mk, bxs[j], bys[j], K)):
+                    st[j] = 2
+                else:
+                    st[j] = 1 if _status(mk, all_valid, iscr, fscr, j, K, mode, in_w, in_h) else 0
+                    bad[nbad] = j
+                    nbad += 1
+            mrow = dmask[p, i]
+            for j in range(out_w):
+                mrow[j] = st[j] != 0
+            b0 = 0 if nm == 1 else p
+            b1 = nbands if nm == 1 else p + 1
+            for bb in range(b0, b1):
+                plane = src[bb]
+                flat = plane.reshape(in_h * in_w)
+                orow = dst[bb, i]
+                uw = np.uint64(in_w)
+                u1 = np.uint64(1)
+                # branch-free over the whole row from clamped offsets; the fix-up list overwrites the rest
+                if small:
+                    pass
+                elif interp == 0:
+                    for j in range(out_w):
+                        orow[j] = flat[np.uint64(off[j])]
+                elif interp == 1:
+                    fx0 = fscr[0]
+                    fx1 = fscr[1]
+                    fy0 = fscr[2]
+                    fy1 = fscr[3]
+                    for j in range(out_w):
+                        o = np.uint64(off[j])
+                        p00 = _as_work(flat[o], plane)
+                        p01 = _as_work(flat[o + u1], plane)
+                        p10 = _as_work(flat[o + uw], plane)
+                        p11 = _as_work(flat[o + uw + u1], plane)
+                        _put(orow, j, fy0[j] * (fx0[j] * p00 + fx1[j] * p01) + fy1[j] * (fx0[j] * p10 + fx1[j] * p11))
+                else:
+                    for j in range(out_w):
+                        o = np.uint64(off[j])
+                        acc = fscr[0, j] * 0.0
+                        for ty in range(4):
+                            acc += fscr[4 + ty, j] * (
+                                fscr[0, j] * _as_work(flat[o], plane) + fscr[1, j] * _as_work(flat[o + u1], plane)
+                                + fscr[2, j] * _as_work(flat[o + u1 + u1], plane)
+                                + fscr[3, j] * _as_work(flat[o + u1 + u1 + u1], plane))
+                            o += uw
+                        _put(orow, j, acc)
+                for k in range(nbad):
+                    j = bad[k]
+                    if st[j] == 0:
+                        orow[j] = out_fill
+                    else:
+                        _generic(plane, orow, iscr, fscr, j, K, mode, fill_value, in_w, in_h)
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _remap_par(src, mask, all_valid, field, colb, colf, dst, dmask, interp, mode, fill_value, out_fill, a, iscr, fscr,
+               st):  # pragma: no cover - numba
+    nchunks = iscr.shape[0]
+    out_h = dst.shape[1]
+    for c in nb.prange(nchunks):
+        _rows(src, mask, all_valid, field, colb, colf, dst, dmask, c * out_h // nchunks, (c + 1) * out_h // nchunks,
+              interp, mode, fill_value, out_fill, a, iscr[c], fscr[c], st[c])
+
+
+@nb.njit(cache=True, nogil=True)
+def _remap_ser(src, mask, all_valid, field, colb, colf, dst, dmask, interp, mode, fill_value, out_fill, a, iscr, fscr,
+               st):  # pragma: no cover - numba
+    _rows(src, mask, all_valid, field, colb, colf, dst, dmask, 0, dst.shape[1], interp, mode, fill_value, out_fill, a,
+          iscr[0], fscr[0], st[0])
+
+
+_ALL_VALID = np.ones((1, 1, 1), dtype=np.bool_)
+
+
+def remap_field(
+    src: np.ndarray,
+    mask: np.ndarray | None,
+    field: np.ndarray,
+    interpolation: str = "bilinear",
+    fill: str = "nodata",
+    fill_value: float = 0.0,
+    out_fill: float = 0.0,
+    *,
+    out: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resample ``(bands, rows, cols)`` through a coarse displacement field (output shape = input shape).
+
+    Parameters
+    ----------
+    src : ndarray (bands, rows, cols)
+        uint8, uint16, int16, int32, float32 or float64.
+    mask : ndarray of bool (planes, rows, cols), or None
+        ``planes`` is 1 (shared) or ``bands``; None means every pixel valid.
+    field : ndarray (2, gh, gw)
+        ``dx`` and ``dy`` in input pixels at the nodes (see the module
+        docstring), ``gh, gw >= 2``, finite.
+    interpolation : {"nearest", "bilinear", "cubic"}
+        Resampling of the data.
+    fill : {"nodata", "constant", "edge", "reflect", "mirror", "wrap"}
+        What lies outside the input.
+    fill_value : float
+        The outside value for ``fill="constant"``.
+    out_fill : float
+        Stored under invalid output pixels.
+    out : ndarray, optional
+        Destination of ``src``'s shape and dtype (C-contiguous).
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The data and the mask ``(planes, rows, cols)`` (1 plane when ``mask`` is None).
+    """
+    try:
+        interp = INTERPOLATIONS[interpolation]
+        mode = FILL_MODES[fill]
+    except (KeyError, TypeError):
+        raise ParameterError(f"unknown interpolation {interpolation!r} or fill {fill!r}") from None
+    src = np.ascontiguousarray(src)
+    if src.ndim != 3 or 0 in src.shape:
+        raise ParameterError(f"src must be a non-empty (bands, rows, cols) array, got shape {src.shape}")
+    dt = src.dtype
+    if dt.name not in _DTYPES:
+        raise UnsupportedDtypeError(f"remap_field handles {', '.join(_DTYPES)}, not {dt}")
+    nbands, h, w = src.shape
+    field = np.ascontiguousarray(field, dtype=np.float64)
+    if field.ndim != 3 or field.shape[0] != 2 or field.shape[1] < 2 or field.shape[2] < 2:
+        raise ParameterError(f"field must be (2, gh, gw) with gh, gw >= 2, got shape {field.shape}")
+    if not np.isfinite(field).all() or np.abs(field).max() > 1e9:
+        raise ParameterError("field must hold finite displacements (at most 1e9 pixels)")
+    if mask is None:
+        nm, all_valid, mask3 = 1, True, _ALL_VALID
+    else:
+        mask3 = np.ascontiguousarray(mask)
+        if mask3.dtype != np.bool_ or mask3.ndim != 3 or mask3.shape[1:] != (h, w) or mask3.shape[0] not in (
+                1, nbands):
+            raise ParameterError(f"mask must be bool (1 or {nbands}, {h}, {w}), got {mask3.dtype} {mask3.shape}")
+        nm = mask3.shape[0]
+        all_valid = bool(mask3.all())
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        if not (np.isfinite(out_fill) and info.min <= out_fill <= info.max):
+            raise ParameterError(f"out_fill {out_fill!r} does not fit {dt}")
+    if out is None:
+        out = np.empty(src.shape, dtype=dt)
+    elif out.shape != src.shape or out.dtype != dt or not out.flags.c_contiguous or not out.flags.writeable:
+        raise ParameterError(f"out must be a writeable C-contiguous {dt} array of shape {src.shape}")
+    dmask = np.empty((nm, h, w), dtype=np.bool_)
+    gw = field.shape[2]
+    tcol = (np.arange(w) + 0.5) * (gw - 1) / w
+    colb = np.minimum(tcol.astype(np.int64), gw - 2)
+    colf = tcol - colb
+    K = _TAPS[interp]
+    work_dt = np.float64 if dt in (np.float64, np.int32) else np.float32
+    work = nbands * h * w * K * K
+    nthreads = nb.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
+    nchunks = min(h, 8 * nthreads) if nthreads > 1 else 1
+    iscr = np.empty((nchunks, _NI, w), dtype=np.int64)
+    fscr = np.empty((nchunks, 2 * K, w), dtype=work_dt)
+    st = np.empty((nchunks, w), dtype=np.uint8)
+    kernel = _remap_par if nchunks > 1 else _remap_ser
+    with threads.launch_lock:
+        kernel(src, mask3, all_valid, field, colb, colf, out, dmask, interp, mode, float(fill_value), dt.type(out_fill),
+               CUBIC_A, iscr, fscr, st)
+    return out, dmask
