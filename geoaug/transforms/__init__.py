@@ -14,6 +14,7 @@ from .geometric import (
     Transpose,
     VerticalFlip,
 )
+from .sensor import CloudShadow, Haze, Illumination, SpectralIndex
 from .serialize import load_pipeline
 from .spectral import (
     BandDropout,
@@ -38,12 +39,15 @@ __all__ = [
     "Brightness",
     "CenterCrop",
     "ChannelShift",
+    "CloudShadow",
     "Compose",
     "Contrast",
     "Gamma",
     "GaussianNoise",
     "GeometricTransform",
+    "Haze",
     "HorizontalFlip",
+    "Illumination",
     "Normalize",
     "OneOf",
     "PCAJitter",
@@ -54,6 +58,7 @@ __all__ = [
     "Result",
     "Rot90",
     "SomeOf",
+    "SpectralIndex",
     "SpectralTransform",
     "ToFloat",
     "Transform",

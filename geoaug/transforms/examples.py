@@ -19,6 +19,17 @@ def _normalize_args(bands: int) -> dict[str, Any]:
     return {"mean": [900.0 + 10 * b for b in range(bands)], "std": [400.0 + 5 * b for b in range(bands)]}
 
 
+#: centre wavelengths (nm) of the gallery's 12-band BigEarthNet patch (B01..B09, B11, B12, B8A)
+_BEN_WAVELENGTHS = [443.0, 490.0, 560.0, 665.0, 705.0, 740.0, 783.0, 842.0, 945.0, 1610.0, 2190.0, 865.0]
+
+
+def _wavelengths(bands: int) -> list[float]:
+    """Haze's wavelengths: the BigEarthNet patch's for 12 bands, else spread over 443..2190 nm."""
+    if bands == 12:
+        return list(_BEN_WAVELENGTHS)
+    return [round(443.0 + (2190.0 - 443.0) * i / max(1, bands - 1), 1) for i in range(bands)]
+
+
 #: transform name -> constructor keyword arguments (a callable of the band count where they depend on it)
 EXAMPLE_ARGS: dict[str, Any] = {
     "HorizontalFlip": {"p": 0.7},
@@ -46,6 +57,14 @@ EXAMPLE_ARGS: dict[str, Any] = {
                             "weights": [1.0, 2.0]},
     "SomeOf": lambda bands: {"transforms": [example("Transpose", bands), example("BandGain", bands),
                                             example("Contrast", bands)], "n": (1, 2)},
+    # -- sensor-aware transforms (issue 17, item 5) ----------------------------------------------------
+    "Haze": lambda bands: {"amount": (0.02, 0.08), "exponent": (0.5, 2.0), "wavelengths": _wavelengths(bands),
+                           "value_range": (0, 10000)},
+    "CloudShadow": {"coverage": (0.2, 0.4), "size": (12, 40), "brightness": (0.5, 0.8), "shadow": (0.3, 0.5),
+                    "shadow_offset": (3, 10), "value_range": (0, 10000)},
+    "Illumination": {"strength": (0.1, 0.3), "order": 2},
+    "SpectralIndex": lambda bands: {"indices": ["NDVI", "NDWI"],
+                                    "bands": {"red": min(4, bands), "nir": min(8, bands), "green": min(3, bands)}},
 }
 
 
