@@ -14,6 +14,7 @@ from .geometric import (
     Transpose,
     VerticalFlip,
 )
+from .mixing import BatchTransform, CutMix, MixResult, MixUp, Mosaic, batch_transform_from_dict
 from .sensor import CloudShadow, Haze, Illumination, SpectralIndex
 from .serialize import load_pipeline
 from .spectral import (
@@ -36,18 +37,23 @@ __all__ = [
     "Affine",
     "BandDropout",
     "BandGain",
+    "BatchTransform",
     "Brightness",
     "CenterCrop",
     "ChannelShift",
     "CloudShadow",
     "Compose",
     "Contrast",
+    "CutMix",
     "Gamma",
     "GaussianNoise",
     "GeometricTransform",
     "Haze",
     "HorizontalFlip",
     "Illumination",
+    "MixResult",
+    "MixUp",
+    "Mosaic",
     "Normalize",
     "OneOf",
     "PCAJitter",
@@ -64,6 +70,7 @@ __all__ = [
     "Transform",
     "Transpose",
     "VerticalFlip",
+    "batch_transform_from_dict",
     "load_pipeline",
     "warp",
 ]
