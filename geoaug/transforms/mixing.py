@@ -526,7 +526,7 @@ class Mosaic(BatchTransform):
         for q in rec["quadrants"]:
             r0, _, c0, _ = (int(v) for v in q["window"])
             oy, ox = (int(v) for v in q["offset"])
-            t = ts[int(q["source"])] * Affine.translation(ox - c0, oy - r0)
+            t = ts[int(q["source"])] @ Affine.translation(ox - c0, oy - r0)
             quads.append({**q, "transform": [float(v) for v in tuple(t)[:6]]})
         rec["quadrants"] = quads
 
