@@ -269,3 +269,30 @@ def test_keras_generator_mixes_each_batch() -> None:
     assert np.isfinite(hist.history["loss"][0])
     with pytest.raises(ParameterError, match="batch_transform"):
         gk.ImageDataGenerator(batch_transform=geoaug.Brightness())
+
+
+def test_keras_directory_iterators_sparse_and_input_targets(tmp_path) -> None:
+    pytest.importorskip("keras")
+    import shutil
+
+    import geoaug.keras as gk
+
+    for cls, tile in (("crops", S2), ("forest", TILES / "bigearthnet_s2_12band_uint16.tif")):
+        (tmp_path / cls).mkdir()
+        for k in range(3):
+            shutil.copyfile(tile, tmp_path / cls / f"{cls}_{k}.tif")
+    gen = gk.ImageDataGenerator(rescale=1 / 10000, batch_transform=geoaug.MixUp(alpha=1.0))
+    it = gen.flow_from_directory(tmp_path, target_size=(24, 24), batch_size=6, class_mode="sparse", seed=0)
+    x, y = it[0]
+    assert x.shape == (6, 24, 24, 12) and y.shape == (6, 2)  # class ids one-hot encoded, then mixed
+    np.testing.assert_allclose(y.sum(1), 1.0, atol=1e-6)
+    assert (y.max(1) >= 0.5 - 1e-6).all()  # keep_dominant: each sample stays mostly itself
+    it = gen.flow_from_directory(tmp_path, target_size=(24, 24), batch_size=6, class_mode="input", seed=0)
+    x, y = it[0]
+    assert np.array_equal(x, y)  # an autoencoder's target is the mixed input
+    first = gk.ImageDataGenerator(rescale=1 / 10000, data_format="channels_first",
+                                  batch_transform=geoaug.Mosaic()).flow_from_directory(
+        tmp_path, target_size=(24, 24), batch_size=6, class_mode="categorical", seed=0)
+    x, y = first[0]
+    assert x.shape == (6, 12, 24, 24) and y.shape == (6, 2)
+    np.testing.assert_allclose(y.sum(1), 1.0, atol=1e-6)
