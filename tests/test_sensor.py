@@ -238,6 +238,13 @@ def test_pipeline_with_index_last_round_trips() -> None:
     again = Compose.from_dict(pipe.to_dict())
     assert again.replay(r, res.params).data.tobytes() == res.image.data.tobytes()
     assert res.image.band_names[-2:] == ("NDVI", "NDBI") and res.image.count == 14
+    # steps after it draw for 14 float32 bands (pipelines sample on pixel-less proxies)
+    after = Compose([SpectralIndex("NDVI"), geoaug.Brightness(0.1, per_band=True), geoaug.PCAJitter(0.1),
+                     geoaug.Rot90()])
+    res = after(r, rng=1, return_record=True)
+    assert res.image.count == 13 and res.image.dtype == np.float32
+    assert len(res.params["steps"][1]["delta"]) == 13
+    assert Compose.from_dict(after.to_dict()).replay(r, res.params).data.tobytes() == res.image.data.tobytes()
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

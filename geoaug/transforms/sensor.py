@@ -44,8 +44,12 @@ def _iterable(v: Any) -> list[Any]:
         return [None]
 
 
+#: largest wavelength (nm) Haze accepts: 1 mm, far beyond any optical or thermal band
+MAX_WAVELENGTH = 1e6
+
+
 def _positive(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and 0 < v <= MAX_WAVELENGTH
 
 
 # ---------------------------------------------------------------------------------------------- Haze
@@ -102,10 +106,11 @@ class Haze(SpectralTransform):
         if wavelengths is not None:
             values = list(wavelengths.values()) if isinstance(wavelengths, Mapping) else wavelengths
             if isinstance(values, (str, bytes)) or not all(_positive(v) for v in _iterable(values)):
-                raise ParameterError(f"Haze.wavelengths must be positive wavelengths in nm (a list, one per band, "
-                                     f"or a mapping band name -> nm), got {wavelengths!r}")
+                raise ParameterError(f"Haze.wavelengths must be wavelengths in nm within (0, {MAX_WAVELENGTH:g}] "
+                                     f"(a list, one per band, or a mapping band name -> nm), got {wavelengths!r}")
         if not _positive(reference):
-            raise ParameterError(f"Haze.reference must be a positive wavelength in nm, got {reference!r}")
+            raise ParameterError(f"Haze.reference must be a wavelength in nm within (0, {MAX_WAVELENGTH:g}], "
+                                 f"got {reference!r}")
         self.wavelengths = wavelengths
         self.sensor = _check_sensor("Haze", sensor)
         self.reference = float(reference)
@@ -139,7 +144,9 @@ class Haze(SpectralTransform):
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
         lo, hi = full_scale(raster.dtype, self.value_range)
         ratio = self.band_wavelengths(raster) / self.reference
-        return float(params["amount"]) * (hi - lo) * ratio ** -float(params["exponent"])
+        with np.errstate(over="ignore"):  # extreme ratios saturate (the store clips to the dtype's range)
+            offsets = float(params["amount"]) * (hi - lo) * ratio ** -float(params["exponent"])
+        return np.nan_to_num(offsets, nan=0.0, posinf=np.finfo(np.float64).max)
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
         return x + x.dtype.type(ctx[b])
@@ -269,6 +276,7 @@ def cloud_fields(params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.nda
     """
     h, w = shape
     dy, dx = (round(float(v)) for v in params["offset"])
+    dy, dx = max(-h, min(h, dy)), max(-w, min(w, dx))  # a shadow farther than the image comes from outside it
     rng = np.random.default_rng(int(params["seed"]))
     rows = np.arange(min(0, -dy), h + max(0, -dy))
     cols = np.arange(min(0, -dx), w + max(0, -dx))
@@ -472,8 +480,8 @@ class SpectralIndex(Transform):
     input bands are converted exactly; their values do not change). An index
     pixel is invalid where either of its bands is invalid or ``a + b`` is 0;
     invalid index pixels hold the nodata value (NaN without one). Labels and
-    the geotransform are unchanged. Used in a pipeline it belongs at the end:
-    transforms drawn per band after it would see more bands than they drew for.
+    the geotransform are unchanged. In a pipeline, the steps after it draw for
+    the output's band count and dtype (per-band draws cover the index bands too).
 
     Parameters
     ----------
@@ -531,6 +539,21 @@ class SpectralIndex(Transform):
         if not isinstance(offset, numbers.Real) or isinstance(offset, bool) or not math.isfinite(offset):
             raise ParameterError(f"SpectralIndex.offset must be a finite number, got {offset!r}")
         self.offset = float(offset)
+
+    def proxy_after(self, raster: GeoRaster) -> GeoRaster:
+        """A pixel-less raster of the output's band count and dtype (pipelines draw later steps on it).
+
+        Parameters
+        ----------
+        raster : GeoRaster
+            The input (or its proxy).
+
+        Returns
+        -------
+        GeoRaster
+        """
+        return GeoRaster.proxy(raster.count + len(self._indices), raster.height, raster.width,
+                               index_dtype(raster.dtype))
 
     def band_indexes(self, names: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Index name -> 0-based ``(a, b)`` band indexes among ``names``.
