@@ -120,7 +120,7 @@ def detect_sensor(names: Sequence[str]) -> str | None:
 
 
 def _check_sensor(sensor: str | None) -> str | None:
-    if sensor is not None and sensor not in SENSORS:
+    if sensor is not None and (not isinstance(sensor, str) or sensor not in SENSORS):
         raise ParameterError(f"sensor must be one of {sorted(SENSORS)} or None, got {sensor!r}")
     return sensor
 

@@ -32,7 +32,7 @@ __all__ = ["INDICES", "CloudShadow", "Haze", "Illumination", "SpectralIndex"]
 
 
 def _check_sensor(name: str, sensor: Any) -> str | None:
-    if sensor is not None and sensor not in sensors.SENSORS:
+    if sensor is not None and (not isinstance(sensor, str) or sensor not in sensors.SENSORS):
         raise ParameterError(f"{name}.sensor must be one of {sorted(sensors.SENSORS)} or None, got {sensor!r}")
     return sensor
 
