@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from affine import Affine
 from conftest import TILES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import geoaug
 from geoaug import ParameterError
@@ -296,3 +298,31 @@ def test_keras_directory_iterators_sparse_and_input_targets(tmp_path) -> None:
     x, y = first[0]
     assert x.shape == (6, 12, 24, 24) and y.shape == (6, 2)
     np.testing.assert_allclose(y.sum(1), 1.0, atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(MAKERS)), dtype=st.sampled_from(DTYPES), n=st.integers(1, 5),
+       bands=st.integers(1, 6), h=st.integers(1, 12), w=st.integers(1, 12), seed=st.integers(0, 2**32 - 1))
+def test_invariants_on_random_batches(name: str, dtype: str, n: int, bands: int, h: int, w: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 120, (n, bands, h, w)).astype(dtype)
+    valid = rng.random((n, h, w)) > 0.3
+    masks = rng.integers(0, 5, (n, h, w))
+    res = MAKERS[name]()(x, labels=rng.integers(0, 3, n), masks=masks, valid=valid, num_classes=3, rng=seed)
+    assert res.images.dtype == x.dtype and res.images.shape == x.shape
+    np.testing.assert_allclose(res.labels.sum(axis=1), 1.0, atol=1e-6)
+    assert (res.labels >= -1e-9).all()
+    assert np.isin(res.masks, masks).all()  # pasted or kept, never invented
+    assert res.valid.dtype == bool and res.valid.shape == valid.shape
+    for i, rec in enumerate(res.params["samples"]):  # validity comes with the pixels it describes
+        if not rec["applied"]:
+            assert np.array_equal(res.valid[i], valid[i])
+        elif name == "MixUp":
+            assert np.array_equal(res.valid[i], valid[i] & valid[rec["partner"]])
+        else:
+            t = MAKERS[name]()
+            for src, (r0, r1, c0, c1), (sr, sc) in t.pieces(i, rec, (h, w)):
+                assert np.array_equal(res.valid[i, r0:r1, c0:c1], valid[src, sr:sr + r1 - r0, sc:sc + c1 - c0])
+                assert np.array_equal(res.masks[i, r0:r1, c0:c1], masks[src, sr:sr + r1 - r0, sc:sc + c1 - c0])
+    lo, hi = x.min(initial=0), x.max(initial=0)
+    assert (res.images >= lo).all() and (res.images <= hi).all()  # mixing stays within the inputs' range
