@@ -9,8 +9,9 @@ suffix allowed (``B04``, ``B04_10m``, ``T32TQM_20200101_B8A_20m``,
 and Landsat Collection 2. STAC common names (``red``, ``nir``, ``swir16``...)
 are understood too.
 
-Centre wavelengths are in nanometres: Sentinel-2A MSI (ESA's spectral
-response, rounded) and Landsat 8/9 OLI/TIRS (USGS band designations).
+Centre wavelengths are in nanometres: the nominal ones of Sentinel-2 MSI
+(ESA's band table: 443, 490, 560... nm; the 2A and 2B instruments differ by a
+few nm) and Landsat 8/9 OLI/TIRS (USGS band designations, rounded).
 
 Examples
 --------
