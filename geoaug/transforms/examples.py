@@ -58,7 +58,7 @@ EXAMPLE_ARGS: dict[str, Any] = {
     "SomeOf": lambda bands: {"transforms": [example("Transpose", bands), example("BandGain", bands),
                                             example("Contrast", bands)], "n": (1, 2)},
     # -- sensor-aware transforms (issue 17, item 5) ----------------------------------------------------
-    "Haze": lambda bands: {"amount": (0.02, 0.08), "exponent": (0.5, 2.0), "wavelengths": _wavelengths(bands),
+    "Haze": lambda bands: {"amount": (0.004, 0.012), "exponent": (1.0, 2.0), "wavelengths": _wavelengths(bands),
                            "value_range": (0, 10000)},
     "CloudShadow": {"coverage": (0.2, 0.4), "size": (12, 40), "brightness": (0.5, 0.8), "shadow": (0.3, 0.5),
                     "shadow_offset": (3, 10), "value_range": (0, 10000)},
