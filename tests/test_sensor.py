@@ -266,3 +266,20 @@ def test_sensor_transforms_never_touch_invalid_pixels(dtype: str, bands: int, se
     v = out.data[bands][out.band_mask[bands]]
     assert ((-1 - 1e-6 <= v) & (v <= 1 + 1e-6)).all()  # non-negative inputs: within [-1, 1]
     assert not out.band_mask[bands][~mask].any()
+
+
+def test_xarray_accessor_keeps_names_and_appends_index_bands() -> None:
+    rioxarray = pytest.importorskip("rioxarray")
+    import geoaug.xarray  # registers the accessor
+
+    da = rioxarray.open_rasterio(BEN)
+    out = da.geoaug.augment(Compose([Haze(value_range=(0, 10000)), SpectralIndex(["NDVI", "NBR"])]), seed=0)
+    assert out.shape == (14, 120, 120) and out.dtype == np.float32
+    assert list(out.coords["band"].values) == list(range(1, 15)) and out.attrs["long_name"][-2:] == ("NDVI", "NBR")
+    assert out.rio.transform() == da.rio.transform()
+    r = geoaug.read(BEN)
+    want = Compose([Haze(value_range=(0, 10000)), SpectralIndex(["NDVI", "NBR"])])(r, rng=0)
+    assert out.attrs["long_name"] == want.band_names
+    lazy = rioxarray.open_rasterio(BEN, chunks=(12, 60, 60))
+    with pytest.raises(ParameterError, match="compute"):  # Dask-backed arrays keep the band count
+        lazy.geoaug.augment(SpectralIndex("NDVI", bands={"nir": 8, "red": 4}), seed=0).compute()
