@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..sensors import band_wavelengths
 from .base import REGISTRY, Transform
 
 __all__ = ["EXAMPLE_ARGS", "example", "examples"]
@@ -17,17 +18,6 @@ __all__ = ["EXAMPLE_ARGS", "example", "examples"]
 
 def _normalize_args(bands: int) -> dict[str, Any]:
     return {"mean": [900.0 + 10 * b for b in range(bands)], "std": [400.0 + 5 * b for b in range(bands)]}
-
-
-#: centre wavelengths (nm) of the gallery's 12-band BigEarthNet patch (B01..B09, B11, B12, B8A)
-_BEN_WAVELENGTHS = [443.0, 490.0, 560.0, 665.0, 705.0, 740.0, 783.0, 842.0, 945.0, 1610.0, 2190.0, 865.0]
-
-
-def _wavelengths(bands: int) -> list[float]:
-    """Haze's wavelengths: the BigEarthNet patch's for 12 bands, else spread over 443..2190 nm."""
-    if bands == 12:
-        return list(_BEN_WAVELENGTHS)
-    return [round(443.0 + (2190.0 - 443.0) * i / max(1, bands - 1), 1) for i in range(bands)]
 
 
 #: transform name -> constructor keyword arguments (a callable of the band count where they depend on it)
@@ -94,3 +84,14 @@ def example(name: str, bands: int = 12) -> Transform:
 def examples(bands: int = 12) -> dict[str, Transform]:
     """One example instance of every transform in :data:`EXAMPLE_ARGS`, by name."""
     return {name: example(name, bands) for name in EXAMPLE_ARGS}
+
+
+#: band names of the gallery's 12-band BigEarthNet patch
+_BEN_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B11", "B12", "B8A")
+
+
+def _wavelengths(bands: int) -> list[float]:
+    """Haze's example wavelengths (nm): the BigEarthNet patch's for 12 bands, else spread over 443..2190 nm."""
+    if bands == len(_BEN_BANDS):
+        return list(band_wavelengths(_BEN_BANDS))
+    return [round(443.0 + (2190.0 - 443.0) * i / max(1, bands - 1), 1) for i in range(bands)]
