@@ -133,7 +133,8 @@ def test_mosaic_quadrants_keep_their_geotransforms() -> None:
     inv = ~full.transform
     for i, rec in enumerate(res.params["samples"]):
         quads = rec["quadrants"]
-        assert quads[0]["source"] == i and len(quads) == 4
+        assert quads[0]["source"] == i and len(quads) == 4 and quads[0]["offset"] == [0, 0]
+        assert quads[0]["transform"] == list(tuple(ts[i])[:6])  # the sample's own corner, its own transform
         area = np.zeros(4)
         for q in quads:
             r0, r1, c0, c1 = q["window"]

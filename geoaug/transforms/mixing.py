@@ -456,11 +456,12 @@ class Mosaic(BatchTransform):
     """Mosaic (YOLOv4): four chips of the batch tiled into one, split at a drawn centre.
 
     Output sample ``i`` is cut into four quadrants at a point drawn within
-    ``center`` (shares of the height and width); the top-left quadrant comes
-    from sample ``i`` itself and the others from three samples drawn from the
-    batch, each a window of the same size at a drawn position in its source
-    (no resampling: pixels keep their ground sampling distance). Validity and
-    masks are pasted with the pixels; class labels are mixed by quadrant area.
+    ``center`` (shares of the height and width); the top-left quadrant is
+    sample ``i``'s own top-left corner, the others come from three samples
+    drawn from the batch, each a window of the same size at a drawn position
+    in its source (no resampling: pixels keep their ground sampling
+    distance). Validity and masks are pasted with the pixels; class labels are
+    mixed by quadrant area.
 
     Geotransforms: every quadrant keeps its source's georeferencing. With
     ``transforms=`` given to the call, the record lists for each quadrant its
@@ -468,7 +469,8 @@ class Mosaic(BatchTransform):
     coefficients ``a, b, c, d, e, f`` that map the *output* sample's pixel
     coordinates inside that quadrant to map coordinates: the source's
     transform shifted by the window's offset). The top-left quadrant's is the
-    sample's own transform whenever its window starts at the source's corner.
+    sample's own transform, so a sample's ``"transform"``/``"bounds"`` stay
+    true for that quadrant.
 
     Parameters
     ----------
@@ -500,9 +502,13 @@ class Mosaic(BatchTransform):
         cy, cx = _split(h, float(rng.uniform(lo, hi))), _split(w, float(rng.uniform(lo, hi)))
         sources = [i, *(int(s) for s in rng.integers(0, n, 3))]
         quads = []
-        for src, (r0, r1, c0, c1) in zip(sources, [(0, cy, 0, cx), (0, cy, cx, w), (cy, h, 0, cx), (cy, h, cx, w)]):
-            oy = int(rng.integers(0, h - (r1 - r0) + 1))
-            ox = int(rng.integers(0, w - (c1 - c0) + 1))
+        windows = [(0, cy, 0, cx), (0, cy, cx, w), (cy, h, 0, cx), (cy, h, cx, w)]
+        for k, (src, (r0, r1, c0, c1)) in enumerate(zip(sources, windows)):
+            if k == 0:  # the sample's own corner: its own geotransform stays true for that quadrant
+                oy = ox = 0
+            else:
+                oy = int(rng.integers(0, h - (r1 - r0) + 1))
+                ox = int(rng.integers(0, w - (c1 - c0) + 1))
             quads.append({"source": src, "window": [r0, r1, c0, c1], "offset": [oy, ox]})
         return {"quadrants": quads}
 
