@@ -497,7 +497,8 @@ class SpectralIndex(Transform):
         Sentinel-2 L2A of processing baseline 04.00 and later, whose
         ``BOA_ADD_OFFSET`` is -1000). A scale factor cancels out and needs nothing.
     p : float
-        Probability of applying.
+        Probability of applying (keep 1 for training: a call that does not
+        apply returns the input's bands only, so samples would differ in band count).
 
     Examples
     --------
