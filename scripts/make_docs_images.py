@@ -21,20 +21,22 @@ from rasterio.enums import Resampling
 
 import geoaug
 from geoaug.preview import composite, preview_grid, stretch_limits
-from geoaug.transforms import REGISTRY, GeometricTransform, SpectralTransform
+from geoaug.transforms import REGISTRY, GeometricTransform, SpectralIndex, SpectralTransform
 from geoaug.transforms.examples import example_args
 
 ROOT = Path(__file__).resolve().parents[1]
 BEN = ROOT / "fixtures/tiles/bigearthnet_s2_12band_uint16.tif"
 LANDSAT = ROOT / "fixtures/tiles/landsat8_sr_7band_uint16_collar.tif"
 
-#: one configured example per transform, shown on the BigEarthNet patch (B04, B03, B02)
+#: one configured example per transform, shown on the BigEarthNet patch (B04, B03, B02; SpectralIndex appends
+#: bands, so its picture shows those bands unchanged)
 # the one table of examples (geoaug.transforms.examples), every transform always applied
 #: per-image transforms: geometric, spectral, and blur/resolution, dropout and distortions (issue 17)
 PER_IMAGE_MODULES = ("geoaug.transforms.filters", "geoaug.transforms.dropout", "geoaug.transforms.distort")
 GALLERY = {name: REGISTRY[name](**{**example_args(name, 12), "p": 1.0})
            for name, cls in REGISTRY.items()
-           if issubclass(cls, (GeometricTransform, SpectralTransform)) or cls.__module__ in PER_IMAGE_MODULES}
+           if issubclass(cls, (GeometricTransform, SpectralTransform, SpectralIndex))
+           or cls.__module__ in PER_IMAGE_MODULES}
 
 
 def save_small(fig, out: Path, dpi: int) -> None:

@@ -44,6 +44,8 @@ TO_FLOAT = {"ToFloat", "Normalize", "PercentileStretch"}
 INVALIDATES = {"BandDropout", "CoarseDropout", "GridDropout"}
 #: transforms that move content locally on a kept grid (displacement fields, band shifts): they say by how much
 DISPLACES = {n for n, c in REGISTRY.items() if callable(getattr(c, "max_displacement", None))}
+#: transforms that append bands (float bands: float64 for int32 and float64 input, float32 otherwise)
+ADDS_BANDS = {"SpectralIndex"}
 T = Affine(10, 0, 500000, 0, -10, 4000000)
 
 
@@ -122,8 +124,12 @@ def test_contract(name: str, bands: int) -> None:
         again = Compose.from_dict(Compose([t]).to_dict())
         assert digest(again(r, rng=seed)) == digest(Compose([t])(r, rng=seed))
         # dtype and band count
+        if name in ADDS_BANDS:  # the input's bands come first, unchanged, then the new ones
+            assert out.count > r.count and np.array_equal(out.data[: r.count], r.data.astype(out.dtype))
+            out = out.replace(data=out.data[: r.count], mask=out.band_mask[: r.count],
+                              band_names=out.band_names[: r.count], band_tags=out.band_tags[: r.count])
         assert out.count == r.count
-        assert out.dtype == (np.dtype("float32") if name in TO_FLOAT else r.dtype)
+        assert out.dtype == (np.dtype("float32") if name in TO_FLOAT | ADDS_BANDS else r.dtype)
         assert lab.data.dtype == np.int32 and lab.shape[1:] == out.shape[1:]
         if name in DISPLACES:
             check_displaced(name, t, r, out, lab, res.params)
@@ -191,6 +197,10 @@ def test_dtypes_kept(name: str, dtype: str) -> None:
     data = r.data.astype(dtype) if dtype != "uint8" else (r.data // 300).astype(dtype)
     r = GeoRaster(data=data, mask=r.mask, transform=r.transform)
     out = example(name, 4)(r, rng=0)
+    if name in ADDS_BANDS:
+        assert out.dtype == (np.dtype("float64") if dtype in ("int32", "float64") else np.dtype("float32"))
+        assert not np.isnan(out.data[out.band_mask]).any()
+        return
     assert out.dtype == (np.dtype("float32") if name in TO_FLOAT else np.dtype(dtype))
     if issubclass(REGISTRY[name], SpectralTransform) and out.dtype.kind == "f":
         assert not np.isnan(out.data[out.band_mask]).any()  # NaN never invented in valid pixels

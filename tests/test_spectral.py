@@ -248,7 +248,8 @@ def test_bad_spectral_parameters(tmp_path) -> None:
 def test_every_spectral_transform_is_covered() -> None:
     spectral = {n for n, c in REGISTRY.items() if issubclass(c, SpectralTransform)}
     assert spectral == {"Brightness", "Contrast", "Gamma", "BandGain", "ChannelShift", "GaussianNoise",
-                        "BandDropout", "PCAJitter", "Normalize", "PercentileStretch", "ToFloat"}
+                        "BandDropout", "PCAJitter", "Normalize", "PercentileStretch", "ToFloat",
+                        "Haze", "Illumination", "CloudShadow"}  # the sensor-aware ones: tests/test_sensor.py
 
 
 def test_noise_kernel_is_standard_normal_and_order_free() -> None:

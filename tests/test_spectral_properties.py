@@ -26,6 +26,10 @@ FACTORIES = {
     "Normalize": lambda: geoaug.Normalize(100.0, 50.0),
     "PercentileStretch": lambda: geoaug.PercentileStretch((1, 5), (95, 99)),
     "ToFloat": lambda: geoaug.ToFloat(),
+    # sensor-aware transforms (issue 17)
+    "Haze": lambda: geoaug.Haze((0.0, 0.5), wavelengths={f"band_{i}": 400.0 + 50 * i for i in range(1, 41)}),
+    "Illumination": lambda: geoaug.Illumination((0.0, 1.0), order=3),
+    "CloudShadow": lambda: geoaug.CloudShadow(coverage=(0.0, 1.0), size=(1, 30), shadow=(0.0, 1.0)),
 }
 TO_FLOAT32 = {"Normalize", "PercentileStretch", "ToFloat"}
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

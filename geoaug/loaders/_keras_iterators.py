@@ -213,7 +213,21 @@ class Iterator:
             raise ParameterError(f"Asked to retrieve element {idx}, but the Sequence has length {len(self)}")
         self.total_batches_seen += 1
         index_array = self._index_array()[self.batch_size * idx: self.batch_size * (idx + 1)]
-        return self._get_batches_of_transformed_samples(index_array)
+        batch = self._get_batches_of_transformed_samples(index_array)
+        g = getattr(self, "image_data_generator", None)
+        if g is None or getattr(g, "batch_transform", None) is None:
+            return batch
+        # the batch transform's draw: stream 1 of the batch's number (samples use stream 0 of theirs)
+        return g.mix_batch(batch, loader_rng(self.seed, self.epoch, int(idx), 1), self._class_count())
+
+    def _class_count(self) -> int | None:
+        """The one-hot length for integer class labels of this iterator's batches (None: labels are not ids)."""
+        if getattr(self, "class_mode", None) == "sparse":
+            return len(self.class_indices)
+        y = getattr(self, "y", None)
+        if isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iu" and y.size:
+            return int(y.max()) + 1  # as keras.utils.to_categorical
+        return None
 
     def on_epoch_end(self) -> None:
         """Move to the next epoch: a new order (if shuffling) and new draws."""

@@ -37,6 +37,7 @@ from .. import geometry
 from ..errors import ParameterError
 from ..raster import GeoRaster
 from ..transforms.functional import warp
+from ..transforms.mixing import BatchTransform
 from ._keras_iterators import (
     DataFrameIterator,
     DirectoryIterator,
@@ -130,6 +131,14 @@ class ImageDataGenerator:
         would use scipy's cubic spline).
     dtype : str, optional
         Batch dtype; None means float32 (Keras' default floatx).
+    batch_transform : geoaug.MixUp, geoaug.CutMix or geoaug.Mosaic, optional
+        Mixes every batch the iterators make (after the per-image
+        augmentation and standardisation): images are mixed, class labels
+        become mixed float vectors ``(B, K)`` (integer ids and
+        ``class_mode="sparse"`` are one-hot encoded first; one-hot and
+        ``"binary"`` targets are mixed as they are), ``class_mode="input"``
+        targets are the mixed images. Its draw depends only on the seed, the
+        epoch and the batch number.
     """
 
     def __init__(
@@ -157,7 +166,13 @@ class ImageDataGenerator:
         validation_split: float = 0.0,
         interpolation_order: int = 1,
         dtype: str | None = None,
+        *,
+        batch_transform: BatchTransform | None = None,
     ) -> None:
+        if batch_transform is not None and not isinstance(batch_transform, BatchTransform):
+            raise ParameterError(f"batch_transform must be geoaug.MixUp, CutMix or Mosaic (a BatchTransform), "
+                                 f"got {batch_transform!r}")
+        self.batch_transform = batch_transform
         self.featurewise_center = featurewise_center
         self.samplewise_center = samplewise_center
         self.featurewise_std_normalization = featurewise_std_normalization
@@ -431,6 +446,43 @@ class ImageDataGenerator:
             u, s, _ = np.linalg.svd(flat.T, full_matrices=False)
             s_inv = np.sqrt(n) / (s + self.zca_epsilon)
             self.zca_whitening_matrix = (u * s_inv).dot(u.T)
+
+    def mix_batch(self, batch: Any, rng: np.random.Generator, num_classes: int | None = None) -> Any:
+        """Apply :attr:`batch_transform` to a batch ``x``, ``(x, y)`` or ``(x, y, sample_weight)``.
+
+        Parameters
+        ----------
+        batch : ndarray or tuple
+            What an iterator made.
+        rng : numpy.random.Generator
+            The batch's randomness.
+        num_classes : int, optional
+            One-hot length when ``y`` holds class ids.
+
+        Returns
+        -------
+        ndarray or tuple
+            The same structure; ``y`` as float class vectors ``(B, K)``.
+        """
+        bt = self.batch_transform
+        if bt is None:
+            return batch
+        x, rest = (batch[0], list(batch[1:])) if isinstance(batch, tuple) else (batch, [])
+        if isinstance(x, list):
+            raise ParameterError("batch_transform cannot mix batches with extra inputs (x given as (images, other))")
+        layout = "hwc" if self.data_format == "channels_last" else "chw"
+        y = rest[0] if rest else None
+        if isinstance(y, list):
+            raise ParameterError("batch_transform cannot mix class_mode=\"multi_output\" targets")
+        target_is_x = isinstance(y, np.ndarray) and y.shape == np.shape(x)
+        labels = None if y is None or target_is_x else np.asarray(y)
+        if labels is not None and num_classes is not None and labels.ndim == 1:
+            labels = labels.astype(np.int64)
+        res = bt(x, labels=labels, rng=rng, layout=layout, num_classes=num_classes)
+        if not rest:
+            return res.images
+        rest[0] = res.images.copy() if target_is_x else res.labels.astype(self.dtype, copy=False)
+        return (res.images, *rest)
 
     # ------------------------------------------------------------------ iterators
     def flow(self, x: Any, y: Any = None, batch_size: int = 32, shuffle: bool = True, sample_weight: Any = None,

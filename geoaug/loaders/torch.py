@@ -25,9 +25,11 @@ from .. import seeding
 from ..errors import ParameterError
 from ..io import find_rasters, read
 from ..transforms.base import Transform
+from ..transforms.mixing import BatchTransform
 from ..transforms.serialize import as_pipeline
 
-__all__ = ["SAMPLE_FORMATS", "GeoTiffDataset", "IterableSceneDataset", "SceneDataset", "worker_init_fn"]
+__all__ = ["SAMPLE_FORMATS", "GeoTiffDataset", "IterableSceneDataset", "MixCollate", "SceneDataset",
+           "worker_init_fn"]
 
 #: what :class:`GeoTiffDataset` samples look like: geoaug's keys, or torchgeo's ("mask" = the target)
 SAMPLE_FORMATS = ("geoaug", "torchgeo")
@@ -190,6 +192,140 @@ class GeoTiffDataset(Dataset):
             sample["transform"] = torch.tensor(tuple(t)[:6], dtype=torch.float64)
             sample["bounds"] = torch.tensor((left, right, bottom, top), dtype=torch.float64)
         return sample
+
+
+class MixCollate:
+    """A DataLoader ``collate_fn`` that applies a batch transform (MixUp, CutMix, Mosaic) to each batch.
+
+    Samples are collated by ``torch.utils.data.default_collate`` first, then
+    the batch transform mixes them:
+
+    * dict samples (:class:`GeoTiffDataset`'s, torchgeo's): ``"image"`` is
+      mixed; ``"valid"`` (and geoaug's ``"mask"``, the same validity) follows;
+      a label raster (``"label"`` of shape (B, H, W), or torchgeo's ``"mask"``)
+      is pasted; class labels (``"label"`` of shape (B,) or (B, K)) become
+      mixed float vectors (B, K); torchgeo's ``"transform"`` rows go to
+      :class:`~geoaug.transforms.Mosaic`'s record, one per quadrant;
+    * tuple samples ``(image, label)``: the label is class ids / vectors or a
+      label raster, by its shape, as above.
+
+    The draw of a batch depends only on ``(seed, epoch, the indexes of its
+    samples)`` when samples carry an ``"index"`` (GeoTiffDataset's do), so
+    batches are the same with 0 or N workers; otherwise each process draws
+    from its own stream of ``seed``. Call :meth:`set_epoch` each epoch, as for
+    the dataset (the epoch is shared with persistent workers).
+
+    Parameters
+    ----------
+    transform : BatchTransform
+        ``geoaug.MixUp(...)``, ``geoaug.CutMix(...)`` or ``geoaug.Mosaic(...)``.
+    num_classes : int, optional
+        One-hot length for integer class ids (needed when labels are class ids).
+    seed : int
+        Seed of the draws.
+    record : bool
+        Add the record of each batch under ``"mix"`` (dict samples only).
+
+    Examples
+    --------
+    >>> import geoaug, geoaug.torch, torch
+    >>> collate = geoaug.torch.MixCollate(geoaug.CutMix(), num_classes=3)
+    >>> batch = collate([{"image": torch.ones(4, 8, 8) * i, "label": torch.tensor(i), "index": i} for i in range(3)])
+    >>> batch["image"].shape, batch["label"].shape, bool(torch.allclose(batch["label"].sum(1), torch.ones(3)))
+    (torch.Size([3, 4, 8, 8]), torch.Size([3, 3]), True)
+    """
+
+    def __init__(self, transform: BatchTransform, num_classes: int | None = None, seed: int = 0,
+                 record: bool = False) -> None:
+        if not isinstance(transform, BatchTransform):
+            raise ParameterError(f"MixCollate needs a batch transform (MixUp, CutMix, Mosaic), got {transform!r}")
+        self.transform, self.num_classes, self.seed, self.record = transform, num_classes, int(seed), bool(record)
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the draws of ``epoch`` (shared with DataLoader workers, persistent ones included).
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch number.
+        """
+        self._epoch.fill_(int(epoch))
+
+    def rng(self, indexes: Sequence[int] | None) -> np.random.Generator:
+        """The generator of a batch of samples ``indexes`` in the current epoch (a per-process stream without)."""
+        if indexes is None:
+            return seeding.stream_for(self, self.seed)
+        return seeding.loader_rng(self.seed, int(self._epoch.item()), *(int(i) for i in indexes))
+
+    def __call__(self, samples: Sequence[Any]) -> Any:
+        """Collate ``samples`` and mix the batch.
+
+        Parameters
+        ----------
+        samples : sequence
+            What the dataset returned, one entry per sample.
+
+        Returns
+        -------
+        dict or list
+            The collated batch with images, validity and labels mixed.
+        """
+        from torch.utils.data import default_collate
+
+        seeding.process_key()
+        batch = default_collate(list(samples))
+        if isinstance(batch, dict):
+            return self._mix_dict(batch)
+        if isinstance(batch, (list, tuple)) and batch:
+            image = batch[0]
+            label = batch[1] if len(batch) > 1 else None
+            cls, ras = (label, None) if label is not None and label.ndim <= 2 and label.ndim < image.ndim - 1 else (
+                None, label)
+            res = self.transform(image, labels=cls, masks=ras, rng=self.rng(None), num_classes=self.num_classes)
+            out = [res.images]
+            if label is not None:
+                out.append(res.labels if cls is not None else res.masks)
+            return type(batch)([*out, *batch[2:]]) if isinstance(batch, tuple) else [*out, *batch[2:]]
+        return self.transform(batch, rng=self.rng(None)).images
+
+    def _mix_dict(self, batch: dict[str, Any]) -> dict[str, Any]:
+        if "image" not in batch:
+            raise ParameterError(f"MixCollate: samples need an \"image\"; got keys {sorted(map(str, batch))}")
+        image = batch["image"]
+        valid = batch.get("valid")
+        label, mask = batch.get("label"), batch.get("mask")
+        raster = None
+        cls = None
+        if label is not None:
+            if label.ndim >= 3:
+                raster = "label"
+            else:
+                cls = label
+        if mask is not None and mask.dtype != torch.bool and raster is None:
+            raster = "mask"  # torchgeo: "mask" is the target raster
+        if valid is None and mask is not None and mask.dtype == torch.bool:
+            valid = mask
+        idx = batch.get("index")
+        indexes = None if idx is None else [int(i) for i in torch.as_tensor(idx).reshape(-1).tolist()]
+        ts = batch.get("transform")
+        res = self.transform(image, labels=cls, masks=None if raster is None else batch[raster], valid=valid,
+                             rng=self.rng(indexes), num_classes=self.num_classes,
+                             transforms=None if ts is None else [t for t in ts.to(torch.float64)])
+        out = dict(batch)
+        out["image"] = res.images
+        if res.valid is not None:
+            if "valid" in out:
+                out["valid"] = res.valid
+            if mask is not None and mask.dtype == torch.bool:
+                out["mask"] = res.valid
+        if cls is not None:
+            out["label"] = res.labels
+        if raster is not None:
+            out[raster] = res.masks
+        if self.record:
+            out["mix"] = res.params
+        return out
 
 
 from .scenes_torch import IterableSceneDataset, SceneDataset  # noqa: E402  (scenes -> chips, same draw rule)

@@ -230,7 +230,29 @@ def from_raster(r: GeoRaster, like: xr.DataArray) -> xr.DataArray:
     """
     nodata = r.write_nodata()
     data = r.replace(nodata=nodata).filled() if nodata is not None else r.data
+    like3 = _as_3d(like)
+    if r.count != like3.shape[0]:  # a step appended bands (SpectralIndex): extend the band coordinate, name them
+        like3 = _with_bands(like3, r.band_names)
+        return _wrap(data, r.transform, r.crs, nodata, like3)
     return _wrap(data, r.transform, r.crs, nodata, like)
+
+
+def _with_bands(like: xr.DataArray, names: tuple[str, ...]) -> xr.DataArray:
+    """A stand-in for ``like`` with ``len(names)`` bands: the band coordinate continued, ``long_name`` = names."""
+    band_dim = like.dims[0]
+    n, old = len(names), like.shape[0]
+    stub = xr.DataArray(np.broadcast_to(np.zeros((), like.dtype), (n, *like.shape[1:])), dims=like.dims,
+                        coords={k: v for k, v in like.coords.items() if band_dim not in v.dims}, attrs=dict(like.attrs),
+                        name=like.name)
+    if band_dim in like.coords:
+        values = like.coords[band_dim].values
+        if values.dtype.kind in "iu" and n > old:
+            values = np.concatenate([values, values.max(initial=0) + np.arange(1, n - old + 1)])
+        else:
+            values = np.asarray(names, dtype=object)
+        stub = stub.assign_coords({band_dim: values})
+    stub.attrs["long_name"] = tuple(names)
+    return stub
 
 
 # ------------------------------------------------------------------------------------------ the draw

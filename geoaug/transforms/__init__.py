@@ -17,6 +17,8 @@ from .geometric import (
     Transpose,
     VerticalFlip,
 )
+from .mixing import BatchTransform, CutMix, MixResult, MixUp, Mosaic, batch_transform_from_dict
+from .sensor import CloudShadow, Haze, Illumination, SpectralIndex
 from .serialize import load_pipeline
 from .spectral import (
     BandDropout,
@@ -38,15 +40,23 @@ __all__ = [
     "Affine",
     "BandDropout",
     "BandGain",
+    "BatchTransform",
     "Brightness",
     "CenterCrop",
     "ChannelShift",
+    "CloudShadow",
     "Compose",
     "Contrast",
+    "CutMix",
     "Gamma",
     "GaussianNoise",
     "GeometricTransform",
+    "Haze",
     "HorizontalFlip",
+    "Illumination",
+    "MixResult",
+    "MixUp",
+    "Mosaic",
     "Normalize",
     "OneOf",
     "PCAJitter",
@@ -57,11 +67,13 @@ __all__ = [
     "Result",
     "Rot90",
     "SomeOf",
+    "SpectralIndex",
     "SpectralTransform",
     "ToFloat",
     "Transform",
     "Transpose",
     "VerticalFlip",
+    "batch_transform_from_dict",
     "load_pipeline",
     "warp",
 ]

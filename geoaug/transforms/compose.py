@@ -33,6 +33,8 @@ def _next_proxy(t: Transform, params: dict[str, Any], r: GeoRaster) -> GeoRaster
     if params.get("applied", True) and isinstance(t, GeometricTransform):
         _, (h, w) = t.matrix(params, (r.height, r.width))
         return GeoRaster.proxy(r.count, h, w, r.dtype)
+    if params.get("applied", True) and hasattr(t, "proxy_after"):
+        return t.proxy_after(r)  # a transform that changes the band count or dtype (SpectralIndex)
     if isinstance(t, _Container):
         for sub, sp in flatten(t, params):
             r = _next_proxy(sub, sp, r)

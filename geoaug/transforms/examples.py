@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..sensors import band_wavelengths
 from .base import REGISTRY, Transform
 
 __all__ = ["EXAMPLE_ARGS", "example", "examples"]
@@ -55,6 +56,14 @@ EXAMPLE_ARGS: dict[str, Any] = {
     "ElasticTransform": {"alpha": (2.0, 4.0), "sigma": 12.0},
     "GridDistortion": {"num_steps": 5, "distort_limit": 0.3},
     "BandMisregistration": {"max_shift": 1.5, "fill": "edge"},
+    # -- sensor-aware transforms (issue 17, item 5) ----------------------------------------------------
+    "Haze": lambda bands: {"amount": (0.004, 0.012), "exponent": (1.0, 2.0), "wavelengths": _wavelengths(bands),
+                           "value_range": (0, 10000)},
+    "CloudShadow": {"coverage": (0.2, 0.4), "size": (12, 40), "brightness": (0.5, 0.8), "shadow": (0.3, 0.5),
+                    "shadow_offset": (3, 10), "value_range": (0, 10000)},
+    "Illumination": {"strength": (0.1, 0.3), "order": 2},
+    "SpectralIndex": lambda bands: {"indices": ["NDVI", "NDWI"],
+                                    "bands": {"red": min(4, bands), "nir": min(8, bands), "green": min(3, bands)}},
 }
 
 
@@ -84,3 +93,14 @@ def example(name: str, bands: int = 12) -> Transform:
 def examples(bands: int = 12) -> dict[str, Transform]:
     """One example instance of every transform in :data:`EXAMPLE_ARGS`, by name."""
     return {name: example(name, bands) for name in EXAMPLE_ARGS}
+
+
+#: band names of the gallery's 12-band BigEarthNet patch
+_BEN_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B11", "B12", "B8A")
+
+
+def _wavelengths(bands: int) -> list[float]:
+    """Haze's example wavelengths (nm): the BigEarthNet patch's for 12 bands, else spread over 443..2190 nm."""
+    if bands == len(_BEN_BANDS):
+        return list(band_wavelengths(_BEN_BANDS))
+    return [round(443.0 + (2190.0 - 443.0) * i / max(1, bands - 1), 1) for i in range(bands)]
