@@ -645,6 +645,8 @@ def _valid_or_all(data: np.ndarray, nodata: float | None) -> np.ndarray:
     Integers without a nodata value are not scanned at all.
     """
     has_nd = nodata is not None and not math.isnan(nodata) and fits_dtype(nodata, data.dtype)
+    if data.dtype.kind == "f" and not has_nd and data.size and not np.isnan(data.min()):
+        return all_valid_mask(data.shape[1:])  # min propagates NaN: one vectorised pass, no temporary array
     if data.dtype.kind == "f":
         invalid = np.isnan(data)
         if has_nd:

@@ -46,6 +46,7 @@ from .raster import GeoRaster
 from .seeding import chip_rng, window_rng
 from .transforms.base import GeometricTransform, Transform
 from .transforms.compose import flatten, run
+from .vectors import VECTOR_SUFFIXES
 
 __all__ = [
     "RASTER_PATTERNS",
@@ -648,8 +649,9 @@ class LabelSource:
     Parameters
     ----------
     path : path-like
-        A label raster, or a GeoJSON (``.geojson``/``.json``) / GeoPackage
-        (``.gpkg``: refused with a clear error for now) of polygons.
+        A label raster, or vector labels: GeoJSON (``.geojson``/``.json``) or
+        GeoPackage (``.gpkg``), read with :func:`geoaug.vectors.read_vectors`
+        (any CRS; none means WGS 84), rasterised onto each chip's grid.
     field : str, optional
         Vector property holding the class value (default: 1 for every shape).
     fill : int
@@ -661,7 +663,7 @@ class LabelSource:
         if not os.path.exists(self.path):
             raise RasterNotFoundError(f"{self.path}: no such label file")
         self.field, self.fill = field, int(fill)
-        self.is_vector = Path(self.path).suffix.lower() in (".geojson", ".json", ".gpkg")
+        self.is_vector = Path(self.path).suffix.lower() in VECTOR_SUFFIXES
         self._header = None if self.is_vector else read_header(self.path)
 
     def same_grid(self, scene: Scene) -> bool:
@@ -671,21 +673,21 @@ class LabelSource:
                 and (h["height"], h["width"]) == (scene.height, scene.width))
 
     @cached_property
-    def _features(self) -> tuple[list[dict[str, Any]], Any]:
-        suffix = Path(self.path).suffix.lower()
-        if suffix == ".gpkg":
-            raise ParameterError(f"{self.path}: GeoPackage labels cannot be read yet (no vector reader is "
-                                 f"installed); convert them to GeoJSON")
-        try:
-            with open(self.path) as fh:
-                d = json.load(fh)
-        except (OSError, ValueError) as exc:
-            raise RasterReadError(f"{self.path}: cannot read GeoJSON labels: {exc}") from None
-        feats = d.get("features", [d] if d.get("type") == "Feature" else [])
-        from rasterio.crs import CRS
+    def _layer(self) -> Any:
+        from .vectors import read_vectors
 
-        name = (d.get("crs") or {}).get("properties", {}).get("name")
-        return feats, CRS.from_user_input(name) if name else CRS.from_epsg(4326)
+        return read_vectors(self.path)
+
+    def _layer_in(self, crs: Any) -> Any:
+        """The vector labels in ``crs`` (reprojected once per CRS)."""
+        from .vectors import reproject
+
+        cache = self.__dict__.setdefault("_by_crs", {})
+        key = crs.to_string() if crs is not None else None
+        if key not in cache:
+            layer = self._layer
+            cache[key] = reproject(layer, crs) if crs is not None and layer.crs != crs else layer
+        return cache[key]
 
     def on_grid(self, transform: Affine, shape: tuple[int, int], crs: Any) -> GeoRaster:
         """The labels on a chip's grid (``transform``, ``shape``, ``crs``).
@@ -706,23 +708,15 @@ class LabelSource:
         """
         h, w = shape
         if self.is_vector:
-            from rasterio.features import rasterize
+            from .vectors import rasterize
 
-            feats, src_crs = self._features
-            shapes = []
-            for f in feats:
-                g = f.get("geometry")
-                if not g:
-                    continue
-                if src_crs is not None and crs is not None and src_crs != crs:
-                    g = rasterio.warp.transform_geom(src_crs, crs, g)
-                v = 1 if self.field is None else (f.get("properties") or {}).get(self.field)
-                if v is None:
-                    raise ParameterError(f"{self.path}: a feature has no property {self.field!r}")
-                shapes.append((g, int(v)))
-            dtype = "int32" if any(v > 65535 or v < 0 for _, v in shapes) else "uint16"
-            arr = (rasterize(shapes, out_shape=(h, w), transform=transform, fill=self.fill, dtype=dtype)
-                   if shapes else np.full((h, w), self.fill, dtype=dtype))
+            layer = self._layer_in(crs)
+            values = layer.attributes.get(self.field) if self.field is not None else None
+            if self.field is not None and values is None:
+                raise ParameterError(f"{self.path}: no attribute {self.field!r} (fields: "
+                                     f"{', '.join(layer.attributes) or 'none'})")
+            big = values is not None and len(values) and (np.min(values) < 0 or np.max(values) > 65535)
+            arr = rasterize(layer, transform, (h, w), self.field, fill=self.fill, dtype="int32" if big else "uint16")
             return GeoRaster(data=arr[None], mask=np.ones((h, w), bool), transform=transform, crs=crs)
         hd = self._header
         assert hd is not None

@@ -316,14 +316,20 @@ def test_vector_labels_are_rasterised_onto_the_chip_grid(scenes: dict[str, Path]
                          out_shape=(full.height, full.width), transform=full.transform, dtype="uint16")
     ref = warp(geoaug.GeoRaster.from_array(on_scene[None]), c.matrix, (64, 64), "nearest").data[0]
     assert (ref == lab).mean() > 0.97
-    with pytest.raises(ParameterError, match="GeoPackage"):
-        sampling.LabelSource(write_gpkg_placeholder(tmp_path)).on_grid(c.image.transform, (4, 4), full.crs)
+    # the same field as a GeoPackage in the scene's own CRS gives the same label chip
+    layer = geoaug.VectorLayer.from_geometries([gj["features"][0]["geometry"]], {"cls": [7]}, "EPSG:4326")
+    from geoaug.vectors import reproject, write_vectors
 
-
-def write_gpkg_placeholder(tmp_path: Path) -> Path:
-    p = tmp_path / "labels.gpkg"
-    p.write_bytes(b"SQLite format 3\x00")
-    return p
+    gpkg = write_vectors(reproject(layer, full.crs), tmp_path / "fields.gpkg")
+    c2 = sampling.make_chip(scene, (270, 280, 64, 64), pipe, np.random.default_rng(0),
+                            labels=sampling.LabelSource(gpkg, field="cls"))
+    assert (c2.label.data[0] == lab).mean() > 0.995
+    with pytest.raises(ParameterError, match="'klass'.*cls"):
+        sampling.LabelSource(gpkg, field="klass").on_grid(c.image.transform, (4, 4), full.crs)
+    broken = tmp_path / "broken.gpkg"
+    broken.write_bytes(b"SQLite format 3\x00")
+    with pytest.raises(geoaug.VectorReadError, match="broken.gpkg"):
+        sampling.LabelSource(broken).on_grid(c.image.transform, (4, 4), full.crs)
 
 
 def test_class_balancing_draws_rare_classes(scenes: dict[str, Path], tmp_path: Path) -> None:
