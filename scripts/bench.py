@@ -29,6 +29,8 @@ Usage::
     python scripts/bench.py --only hflip,affine_bilinear --sizes 13x512,4x512 --dtypes uint16 --threads 1
     python scripts/bench.py --check OTHER.json    # run, then list every ratio > 15 % off OTHER.json
     python scripts/bench.py --from A.json --check B.json   # compare two runs without running
+    python scripts/bench.py --only transforms --sizes 13x512 --dtypes uint16,float32   # issue 17's transforms
+    python scripts/bench.py --scenes [--side 10980 --chips 128 --repeat 3]   # scenes to chips (bench_scenes.py)
 
 Exit status 1 when ``--check`` finds a ratio that differs by more than ``--tolerance``.
 """
@@ -765,6 +767,14 @@ def run_child(extra: list[str], out: Path, env: dict | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--scenes"]:  # the scenes-to-chips benchmark: scripts/bench_scenes.py with the other options
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import bench_scenes
+
+        sys.argv = [str(ROOT / "scripts" / "bench_scenes.py"), *argv[1:]]
+        bench_scenes.main()
+        return 0
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a subset (13x64², 13x512², 1x512² uint16; < 2 minutes)")
     ap.add_argument("--smoke", action="store_true", help="one tiny case, 3 repeats: checks the harness, not speed")
@@ -881,7 +891,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT / "scripts"))
         import bench_report
 
-        Path(args.md).write_text(bench_report.render(result))
+        md = Path(args.md)
+        kept = ""  # sections from other commands (bench_scenes.py, --only transforms) below the marker stay
+        if md.exists() and bench_report.KEPT_MARKER in md.read_text():
+            kept = md.read_text()[md.read_text().index(bench_report.KEPT_MARKER):]
+        md.write_text(bench_report.render(result) + ("\n" + kept if kept else ""))
         print(f"wrote {args.md}", file=sys.stderr)
     if args.check:
         return report_check(result, args)
