@@ -36,7 +36,7 @@ from numba.extending import overload
 from ..errors import ParameterError, UnsupportedDtypeError
 from . import threads
 from .borders import FILL_MODES, NODATA, map_index
-from .warp import _as_work
+from .warp import _as_work, saturating_int_store
 
 __all__ = ["SERIAL_BELOW", "convolve_separable", "gaussian_taps"]
 
@@ -76,16 +76,8 @@ def _store(orow, j, acc):  # pragma: no cover - replaced by the overload in comp
 @overload(_store, inline="always")
 def _store_ov(orow, j, acc):  # pragma: no cover - numba typing
     dt = orow.dtype
-    if isinstance(dt, types.Integer):
-        info = np.iinfo(np.dtype(str(dt)))
-        if isinstance(acc, types.Float) and acc.bitwidth == 32:
-            lo, hi = np.float32(info.min), np.float32(info.max)
-        else:
-            lo, hi = np.float64(info.min), np.float64(info.max)
-
-        def put_int(orow, j, acc):
-            orow[j] = min(max(np.rint(acc), lo), hi)
-
+    put_int = saturating_int_store(dt, acc)
+    if put_int is not None:
         return put_int
     big = np.finfo(np.dtype(str(dt))).max
     fbig = np.float32(big) if dt == types.float32 else np.float64(big)

@@ -99,19 +99,30 @@ def _put(orow, j, acc):  # pragma: no cover - replaced by the overload in compil
     raise NotImplementedError
 
 
+def saturating_int_store(dt, acc):  # pragma: no cover - numba typing
+    """The store of an integer output row (rounded half to even, saturated), or None for a float row.
+
+    Shared by every kernel's store overload (warp, remap, blur), typed on the
+    row's dtype and the accumulator's (float32 bounds for a float32 accumulator).
+    """
+    if not isinstance(dt, types.Integer):
+        return None
+    info = np.iinfo(np.dtype(str(dt)))
+    if isinstance(acc, types.Float) and acc.bitwidth == 32:
+        lo, hi = np.float32(info.min), np.float32(info.max)
+    else:
+        lo, hi = np.float64(info.min), np.float64(info.max)
+
+    def put_int(orow, j, acc):
+        orow[j] = min(max(np.rint(acc), lo), hi)
+
+    return put_int
+
+
 @overload(_put)
 def _put_ov(orow, j, acc):  # pragma: no cover - numba typing
-    dt = orow.dtype
-    if isinstance(dt, types.Integer):
-        info = np.iinfo(np.dtype(str(dt)))
-        if isinstance(acc, types.Float) and acc.bitwidth == 32:
-            lo, hi = np.float32(info.min), np.float32(info.max)
-        else:
-            lo, hi = np.float64(info.min), np.float64(info.max)
-
-        def put_int(orow, j, acc):
-            orow[j] = min(max(np.rint(acc), lo), hi)
-
+    put_int = saturating_int_store(orow.dtype, acc)
+    if put_int is not None:
         return put_int
 
     def put_float(orow, j, acc):
