@@ -188,3 +188,32 @@ def test_stacks_on_two_dask_workers_are_byte_identical(tree: Path, tmp_path: Pat
     assert len(files) == 2 * (12 + 3 + 1)
     for f in files:
         assert (serial / f).read_bytes() == (cluster / f).read_bytes(), f
+
+
+def test_a_stack_takes_vector_labels_named_after_it(tree: Path, tmp_path: Path) -> None:
+    import shapely
+
+    rel = "ben_patch/S2B_MSIL2A_20170924T093019_43_47"
+    [ben], _ = stack_groups(list((tree / "ben_patch").iterdir()))
+    stacked = geoaug.read_stack(ben)
+    x0, y0 = stacked.transform @ (30, 30)
+    x1, y1 = stacked.transform @ (90, 90)
+    layer = geoaug.VectorLayer.from_geometries([shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))],
+                                               {"cls": [3]}, stacked.crs)
+    (tmp_path / "vec" / "ben_patch").mkdir(parents=True)
+    geoaug.write_vectors(layer, tmp_path / "vec" / f"{rel}.geojson")
+    out = tmp_path / "out"
+    s = augment_folder(tree / "ben_patch", out, POLICY, seed=2, vectors_dir=tmp_path / "vec" / "ben_patch",
+                       rasterize_vectors="cls")
+    assert (s.outputs, s.failures) == (1, 0), s.failed_files
+    line = manifest(out)[0]
+    name = "S2B_MSIL2A_20170924T093019_43_47"
+    assert line["vector_output"] == f"{name}_aug0.geojson" and line["label_output"] == f"{name}_aug0_label.tif"
+    # the burnt label is the box on the output's grid: its pixels lie inside the box on the ground
+    lab, _, t = read_all(out / line["label_output"])
+    rows, cols = np.nonzero(lab[0] == 3)
+    assert len(rows) > 100
+    xs, ys = t @ (cols + 0.5, rows + 0.5)
+    px, py = ~stacked.transform @ (xs, ys)
+    assert ((px > 29) & (px < 91) & (py > 29) & (py < 91)).all()
+    assert geoaug.read_vectors(out / line["vector_output"]).attributes["cls"].tolist() == [3]
