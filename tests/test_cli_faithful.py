@@ -248,6 +248,11 @@ def test_throughput_units() -> None:
     assert format_rate(3e9, 1.0) == "3 Gpx/s"
 
 
+def _default_sigint() -> None:
+    """Ctrl-C as in a terminal: a test run started in the background (``cmd &``) inherits SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("workers", [["--workers", "2"], []], ids=["dask", "in-process"])
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path, workers: list[str]) -> None:
     src = tmp_path / "in"
@@ -260,7 +265,7 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path, workers: list[str]) -> 
     proc = subprocess.Popen([sys.executable, "-m", "geoaug", "augment", str(src), str(tmp_path / "out"),
                              "--pipeline", str(slow), "--copies", "4", *workers],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not list((tmp_path / "out").glob("*_aug*.tif")):
         time.sleep(0.1)
