@@ -315,9 +315,12 @@ class Transform:
         """
         seeding.process_key()  # first call in a DataLoader worker: single-threaded kernels there
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        targets = _Targets(bboxes, bbox_format, bbox_labels, bbox_polygons, min_area, min_visibility, keypoints,
-                           keypoint_format, keypoint_labels, keypoint_origin, remove_invisible, oriented_bboxes,
-                           vectors)
+        targets = None
+        if (bboxes is not None or keypoints is not None or oriented_bboxes is not None or vectors is not None
+                or bbox_labels is not None or bbox_polygons is not None or keypoint_labels is not None):
+            targets = _Targets(bboxes, bbox_format, bbox_labels, bbox_polygons, min_area, min_visibility, keypoints,
+                               keypoint_format, keypoint_labels, keypoint_origin, remove_invisible, oriented_bboxes,
+                               vectors)  # built only when targets are given: a plain call pays nothing for them
         return _call(self, gen, image, labels, mask, return_params, layout, batch_draw, targets)
 
     def __repr__(self) -> str:
