@@ -33,7 +33,8 @@ import numpy as np
 from ..errors import ParameterError, UnsupportedDtypeError
 from . import threads
 from .borders import CONSTANT, FILL_MODES, map_index
-from .warp import CUBIC_A, INTERPOLATIONS, _as_work, _put
+from .cubic import CUBIC_A, keys_far, keys_near
+from .warp import INTERPOLATIONS, _as_work, _put
 
 __all__ = ["PARALLEL_MIN_WORK", "remap_field"]
 
@@ -43,14 +44,6 @@ _DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 _TAPS = (1, 2, 4)
 # int scratch rows: 0 clamped flat offset, 1 base x, 2 base y, 3 fix-up list, 4 inside flag
 _OFF, _BX, _BY, _BAD, _IN, _NI = 0, 1, 2, 3, 4, 5
-
-
-@nb.njit(cache=True, nogil=True, inline="always")
-def _cubic_w(t, a):  # pragma: no cover - numba
-    """Keys weight at distance ``t`` in [0, 2]."""
-    if t <= 1.0:
-        return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
-    return ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -167,14 +160,14 @@ def _rows(src, mask, all_valid, field, colb, colf, dst, dmask, r0, r1, interp, m
                 fscr[2, j] = 1.0 - fy
                 fscr[3, j] = fy
             else:
-                fscr[0, j] = _cubic_w(1.0 + fx, a)
-                fscr[1, j] = _cubic_w(fx, a)
-                fscr[2, j] = _cubic_w(1.0 - fx, a)
-                fscr[3, j] = _cubic_w(2.0 - fx, a)
-                fscr[4, j] = _cubic_w(1.0 + fy, a)
-                fscr[5, j] = _cubic_w(fy, a)
-                fscr[6, j] = _cubic_w(1.0 - fy, a)
-                fscr[7, j] = _cubic_w(2.0 - fy, a)
+                fscr[0, j] = keys_far(1.0 + fx, a)
+                fscr[1, j] = keys_near(fx, a)
+                fscr[2, j] = keys_near(1.0 - fx, a)
+                fscr[3, j] = keys_far(2.0 - fx, a)
+                fscr[4, j] = keys_far(1.0 + fy, a)
+                fscr[5, j] = keys_near(fy, a)
+                fscr[6, j] = keys_near(1.0 - fy, a)
+                fscr[7, j] = keys_far(2.0 - fy, a)
         for p in range(nm):
             mk = mask[p if mask.shape[0] > 1 else 0]
             nbad = 0

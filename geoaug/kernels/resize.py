@@ -41,6 +41,7 @@ from .borders import NODATA as _NODATA
 from .borders import REFLECT as _REFLECT
 from .borders import WRAP as _WRAP
 from .borders import map_index
+from .cubic import keys
 from .flip import true_mask
 
 __all__ = ["AREA", "CUBIC", "LINEAR", "NEAREST", "resize_separable"]
@@ -61,16 +62,6 @@ def _ol_work_value(v, z):  # pragma: no cover - numba
     if z == types.float32:
         return lambda v, z: np.float32(v)
     return lambda v, z: np.float64(v)
-
-
-@nb.njit(cache=True, inline="always")
-def _cubic(t, a):  # pragma: no cover - numba
-    t = abs(t)
-    if t <= 1.0:
-        return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
-    if t < 2.0:
-        return ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
-    return 0.0
 
 
 @nb.njit(cache=True, nogil=True)
@@ -111,7 +102,7 @@ def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok, inside, cnt_m
             f = xf - x0
             for q in range(4):
                 tk[q] = int(x0) - 1 + q
-                tw[q] = _cubic(f - (q - 1), a)
+                tw[q] = keys(f - (q - 1), a)
             n = 4
         else:
             p0 = s * o + t

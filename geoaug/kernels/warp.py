@@ -61,13 +61,13 @@ from . import threads
 from .borders import CONSTANT as _CONSTANT
 from .borders import FILL_MODES
 from .borders import map_index as _map_index
+from .cubic import CUBIC_A, keys_far, keys_near
 
 __all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "warp_affine"]
 
 #: interpolation name -> kernel code
 INTERPOLATIONS = {"nearest": 0, "bilinear": 1, "cubic": 2}
 #: the cubic convolution parameter (OpenCV's value)
-CUBIC_A = -0.75
 #: below this many (bands x output pixels x taps) a warp runs on one thread: a parallel launch costs more
 PARALLEL_MIN_WORK = 1 << 21
 
@@ -313,20 +313,14 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                 off[j] = by * in_w + bx
                 # Keys weights at distances 1+f, f, 1-f, 2-f: each distance's branch of the kernel for
                 # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises
-                t = 1.0 + fx
-                fscr[0, j] = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
-                fscr[1, j] = ((a + 2.0) * fx - (a + 3.0)) * fx * fx + 1.0
-                t = 1.0 - fx
-                fscr[2, j] = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
-                t = 2.0 - fx
-                fscr[3, j] = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
-                t = 1.0 + fy
-                fscr[4, j] = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
-                fscr[5, j] = ((a + 2.0) * fy - (a + 3.0)) * fy * fy + 1.0
-                t = 1.0 - fy
-                fscr[6, j] = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
-                t = 2.0 - fy
-                fscr[7, j] = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+                fscr[0, j] = keys_far(1.0 + fx, a)
+                fscr[1, j] = keys_near(fx, a)
+                fscr[2, j] = keys_near(1.0 - fx, a)
+                fscr[3, j] = keys_far(2.0 - fx, a)
+                fscr[4, j] = keys_far(1.0 + fy, a)
+                fscr[5, j] = keys_near(fy, a)
+                fscr[6, j] = keys_near(1.0 - fy, a)
+                fscr[7, j] = keys_far(2.0 - fy, a)
         # the interior run: floor() of an affine coordinate is monotonic along the row, so the
         # pixels with every tap inside are one run [jlo, jhi), found from both ends
         jlo = 0

@@ -1,0 +1,42 @@
+"""Keys' cubic convolution kernel: the one definition the warp, remap and resize kernels use.
+
+``a = -0.75`` is OpenCV's choice (:data:`CUBIC_A`). The weight of a tap at
+distance ``t`` from the sample point is a cubic in ``t`` with one branch for
+``t <= 1`` and one for ``1 < t < 2`` (zero beyond). Kernels that know which
+branch each of their four taps falls in (``1 + f``, ``f``, ``1 - f``,
+``2 - f`` for a fraction ``f`` in [0, 1)) call :func:`keys_near` /
+:func:`keys_far` directly, so their loops stay branch-free and vectorise; the
+two branches agree at ``t = 1`` (both 0) and ``keys_far`` is 0 at ``t = 2``.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+
+__all__ = ["CUBIC_A", "keys", "keys_far", "keys_near"]
+
+#: Keys' parameter, as OpenCV uses it
+CUBIC_A = -0.75
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def keys_near(t, a):  # pragma: no cover - numba
+    """Weight at distance ``t`` in [0, 1]."""
+    return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def keys_far(t, a):  # pragma: no cover - numba
+    """Weight at distance ``t`` in [1, 2]."""
+    return ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def keys(t, a):  # pragma: no cover - numba
+    """Weight at any signed distance ``t`` (0 from 2 on)."""
+    t = abs(t)
+    if t <= 1.0:
+        return keys_near(t, a)
+    if t < 2.0:
+        return keys_far(t, a)
+    return 0.0
