@@ -19,13 +19,35 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import ParameterError
 
-__all__ = ["BAND_RE", "band_key", "band_label", "scene_folder", "stack_groups", "stack_name"]
+__all__ = ["BAND_RE", "BandName", "band_key", "band_label", "parse", "scene_folder", "stack_groups", "stack_name"]
 
-#: a band file: ``PREFIX_B02``, ``PREFIX_B8A_20m``, ``PREFIX_SR_B4``, ``SR_B1`` (case-insensitive)
-BAND_RE = re.compile(r"^(?P<prefix>.*?)[_-]?(?P<band>(?:SR_|ST_)?B(?:\d{1,2}|8A))(?:_(?P<res>\d+)m)?$", re.I)
+#: a band name or file stem: ``PREFIX_B02``, ``PREFIX_B8A_20m``, ``PREFIX_SR_B4``, ``SR_B1``, ``B04``
+#: (case-insensitive; the token follows ``_``, ``-``, ``.`` or the start)
+BAND_RE = re.compile(r"^(?:(?P<prefix>.*?)[_.-])??(?P<band>(?:SR_|ST_)?B(?:\d{1,2}|8A))(?:_(?P<res>\d+)m)?$", re.I)
+
+
+class BandName(NamedTuple):
+    """A band name taken apart: ``T32TQM_B8A_20m`` is ``("T32TQM", "B8A", 20)``."""
+
+    prefix: str
+    band: str
+    res: int
+
+
+def parse(name: str) -> BandName | None:
+    """The prefix, band token (upper case, ``SR_``/``ST_`` kept) and resolution (0 if none) of a band name.
+
+    >>> parse("T32TQM_20240601_B8A_20m"), parse("band_1")
+    (BandName(prefix='T32TQM_20240601', band='B8A', res=20), None)
+    """
+    m = BAND_RE.match(name.strip())
+    if m is None:
+        return None
+    return BandName(m["prefix"] or "", m["band"].upper(), int(m["res"] or 0))
 
 _SAFE_RES_DIRS = ("R10M", "R20M", "R60M")
 
@@ -40,8 +62,8 @@ def band_key(band: str) -> tuple[int, float]:
 
 def band_label(path: str | Path) -> str:
     """The band token of a band file (``B02``, ``SR_B4``), or its stem when it is not one."""
-    m = BAND_RE.match(Path(path).stem)
-    return m.group("band").upper() if m else Path(path).stem
+    b = parse(Path(path).stem)
+    return b.band if b else Path(path).stem
 
 
 def scene_folder(folder: Path) -> Path:
@@ -53,9 +75,8 @@ def scene_folder(folder: Path) -> Path:
 
 def stack_name(group: Sequence[Path]) -> str:
     """A scene's name from its band files: their common prefix, else their folder's name."""
-    m = BAND_RE.match(group[0].stem)
-    prefix = m.group("prefix") if m else ""
-    return prefix.rstrip("_-") or scene_folder(group[0].parent).name
+    b = parse(group[0].stem)
+    return (b.prefix if b else "") or scene_folder(group[0].parent).name
 
 
 def stack_groups(files: Sequence[Path], stack: Sequence[str] | None = None
@@ -86,12 +107,12 @@ def stack_groups(files: Sequence[Path], stack: Sequence[str] | None = None
     groups: dict[str, dict[str, tuple[int, Path]]] = {}
     rest = []
     for f in files:
-        m = BAND_RE.match(f.stem)
-        if m is None:
+        b = parse(f.stem)
+        if b is None:
             rest.append(f)
             continue
-        band, res = m.group("band").upper(), int(m.group("res") or 0)
-        g = groups.setdefault(m.group("prefix").lower(), {})
+        band, res = b.band, b.res
+        g = groups.setdefault(b.prefix.lower(), {})
         if band not in g or res < g[band][0]:  # a SAFE band at several resolutions: its finest
             g[band] = (res, f)
     out = []

@@ -38,8 +38,8 @@ import rasterio.warp
 from affine import Affine
 from rasterio.enums import Resampling
 
-from . import geometry
-from .bandfiles import BAND_RE, band_label, scene_folder, stack_groups
+from . import bandfiles, geometry
+from .bandfiles import band_label, scene_folder, stack_groups
 from .errors import GeoAugError, ParameterError, RasterNotFoundError, RasterReadError, StackMismatchError
 from .io import read, read_header, to_grid
 from .raster import GeoRaster
@@ -463,7 +463,7 @@ def _scenes_in_folder(root: Path, stack: Sequence[str] | None, bands: Sequence[s
         groups, rest = stack_groups(files, stack)
         for g in groups:
             rel = g[0].parent.relative_to(root).as_posix()
-            prefix = BAND_RE.match(g[0].stem).group("prefix")  # type: ignore[union-attr]
+            prefix = bandfiles.parse(g[0].stem).prefix  # type: ignore[union-attr]
             name = "/".join(x for x in (rel if rel != "." else "", prefix) if x) or root.name
             _collect(scenes, errors, g[0].parent, lambda g=g, name=name: Scene.from_bands([str(f) for f in g],
                                                                                         name=name))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from .bandfiles import parse
 from .errors import ParameterError
 
 __all__ = ["COMMON_WAVELENGTHS", "ROLES", "SENSORS", "band_roles", "band_token", "band_wavelengths", "detect_sensor"]
@@ -64,9 +65,6 @@ ROLES: dict[str, dict[str, str]] = {
     "swir22": {"sentinel2": "B12", "landsat": "B7"},
 }
 
-_TOKEN_RE = re.compile(r"(?:^|[_\-.])(?P<sr>(?:SR|ST)_)?(?P<band>B(?:\d{1,2}|8A))(?:_\d+m)?$", re.I)
-
-
 def band_token(name: str) -> tuple[str, bool] | None:
     """The band token of a band name and whether it is a Landsat Collection 2 ``SR_``/``ST_`` name.
 
@@ -85,10 +83,11 @@ def band_token(name: str) -> tuple[str, bool] | None:
     >>> band_token("B8A_20m"), band_token("SR_B5"), band_token("band_1")
     (('B8A', False), ('B5', True), None)
     """
-    m = _TOKEN_RE.search(name.strip())
-    if m is None:
+    b = parse(name)  # the band-name rules of geoaug.bandfiles
+    if b is None:
         return None
-    return m["band"].upper(), m["sr"] is not None
+    landsat_c2 = b.band.startswith(("SR_", "ST_"))
+    return (b.band[3:] if landsat_c2 else b.band), landsat_c2
 
 
 def detect_sensor(names: Sequence[str]) -> str | None:
