@@ -38,8 +38,8 @@ from .errors import (
 )
 from .raster import GeoRaster, band_indexes, check_dtype, fits_dtype, valid_from_values
 
-__all__ = ["MAX_READ_BYTES", "find_rasters", "lossless_note", "read", "read_header", "read_stack", "stack_header",
-           "to_grid", "write"]
+__all__ = ["MAX_READ_BYTES", "find_rasters", "lossless_note", "read", "read_header", "read_stack", "stack_grid",
+           "stack_header", "to_grid", "write"]
 
 #: Largest uncompressed size :func:`read` will allocate in one call (bytes).
 #: A corrupt header can claim absurd sizes; bigger reads must use ``window=``.
@@ -740,21 +740,9 @@ def read_stack(
         method = Resampling[resampling]
     except KeyError:
         raise ParameterError(f"read_stack: unknown resampling {resampling!r}") from None
+    _, (dst_transform, height, width) = stack_grid(paths, resolution=resolution)  # checked before any pixel
     rasters = [read(p, nodata=nodata) for p in paths]
     first = rasters[0]
-    for p, r in zip(paths, rasters):
-        if (r.crs is None) != (first.crs is None) or (r.crs is not None and r.crs != first.crs):
-            raise StackMismatchError(f"{p}: CRS {r.crs} differs from {first.crs} of {paths[0]}")
-    coarsest = max(max(r.res) for r in rasters)
-    for p, r in zip(paths, rasters):
-        diff = max(abs(a - b) for a, b in zip(r.bounds, first.bounds))
-        if diff > coarsest / 2:
-            raise StackMismatchError(
-                f"{p}: footprint {tuple(round(v, 3) for v in r.bounds)} differs from "
-                f"{tuple(round(v, 3) for v in first.bounds)} of {paths[0]}"
-            )
-    dst_transform, height, width = _stack_grid(
-        [(r.transform, r.height, r.width) for r in rasters], first.bounds, resolution)
     dtype = np.result_type(*[r.dtype for r in rasters])
     check_dtype(dtype, where=paths[0])
     nds = [r.nodata for r in rasters if r.nodata is not None]
@@ -794,10 +782,47 @@ def _stack_grid(grids: Sequence[tuple[Any, int, int]], bounds: tuple[float, floa
     return rasterio.transform.from_origin(left, top, xres, yres), height, width
 
 
+def stack_grid(paths: Sequence[str], headers: Sequence[dict[str, Any]] | None = None,
+               resolution: float | tuple[float, float] | None = None
+               ) -> tuple[list[dict[str, Any]], tuple[Any, int, int]]:
+    """Check that band files make one stack, and give the stack's grid, from their headers only.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Band files in band order.
+    headers : sequence of dict, optional
+        Their :func:`read_header` results, when the caller has them already.
+    resolution : float or (float, float), optional
+        Target pixel size; default the finest file's grid.
+
+    Returns
+    -------
+    headers : list of dict
+    grid : (affine.Affine, int, int)
+        The stack's transform, height and width.
+
+    Raises
+    ------
+    StackMismatchError
+        A file in another CRS, or with another footprint (beyond half the coarsest pixel).
+    """
+    hs = list(headers) if headers is not None else [read_header(p) for p in paths]
+    first = hs[0]
+    for p, h in zip(paths, hs):
+        if (h["crs"] is None) != (first["crs"] is None) or (h["crs"] is not None and h["crs"] != first["crs"]):
+            raise StackMismatchError(f"{p}: CRS {h['crs']} differs from {first['crs']} of {paths[0]}")
+    coarsest = max(max(abs(h["transform"].a), abs(h["transform"].e)) for h in hs)
+    for p, h in zip(paths, hs):
+        if max(abs(a - b) for a, b in zip(h["bounds"], first["bounds"])) > coarsest / 2:
+            raise StackMismatchError(f"{p}: footprint {tuple(round(v, 3) for v in h['bounds'])} differs from "
+                                     f"{tuple(round(v, 3) for v in first['bounds'])} of {paths[0]}")
+    return hs, _stack_grid([(h["transform"], h["height"], h["width"]) for h in hs], first["bounds"], resolution)
+
+
 def stack_header(paths: Sequence[str | os.PathLike[str]]) -> tuple[int, int, int, str]:
     """``(count, height, width, dtype)`` that :func:`read_stack` returns for ``paths``, without reading pixels."""
-    hs = [read_header(p) for p in paths]
-    _, height, width = _stack_grid([(h["transform"], h["height"], h["width"]) for h in hs], hs[0]["bounds"], None)
+    hs, (_, height, width) = stack_grid([os.fspath(p) for p in paths])
     dtype = np.result_type(*[np.dtype(h["dtype"]) for h in hs])
     return sum(h["count"] for h in hs), height, width, dtype.name
 

@@ -41,7 +41,7 @@ from rasterio.enums import Resampling
 from . import bandfiles, geometry
 from .bandfiles import band_label, scene_folder, stack_groups
 from .errors import GeoAugError, ParameterError, RasterNotFoundError, RasterReadError, StackMismatchError
-from .io import read, read_header, to_grid
+from .io import read, read_header, stack_grid, to_grid
 from .raster import GeoRaster
 from .seeding import chip_rng, window_rng
 from .transforms.base import GeometricTransform, Transform
@@ -179,29 +179,20 @@ class Scene:
             raise ParameterError("Scene.from_bands: no band files given")
         if resampling not in Resampling.__members__:
             raise ParameterError(f"Scene.from_bands: unknown resampling {resampling!r}")
-        hs = [read_header(p) for p in ps]
+        hs, (transform, height, width) = stack_grid(ps)
         first = hs[0]
         for p, h in zip(ps, hs):
             if h["count"] != 1:
                 raise StackMismatchError(f"{p}: a band file must hold one band, it holds {h['count']}")
-            if (h["crs"] is None) != (first["crs"] is None) or (h["crs"] is not None and h["crs"] != first["crs"]):
-                raise StackMismatchError(f"{p}: CRS {h['crs']} differs from {first['crs']} of {ps[0]}")
             if h["dtype"] != first["dtype"]:
                 raise StackMismatchError(f"{p}: dtype {h['dtype']} differs from {first['dtype']} of {ps[0]}")
-        coarsest = max(max(abs(h["transform"].a), abs(h["transform"].e)) for h in hs)
-        for p, h in zip(ps, hs):
-            diff = max(abs(a - b) for a, b in zip(h["bounds"], first["bounds"]))
-            if diff > coarsest / 2:
-                raise StackMismatchError(f"{p}: footprint {tuple(round(v, 3) for v in h['bounds'])} differs from "
-                                         f"{tuple(round(v, 3) for v in first['bounds'])} of {ps[0]}")
-        ref = min(hs, key=lambda h: abs(h["transform"].a * h["transform"].e))
         if band_names is None:
             band_names = [band_label(p) for p in ps]
         if len(band_names) != len(ps):
             raise ParameterError(f"Scene.from_bands: {len(band_names)} band names for {len(ps)} files")
         default_name = os.path.commonpath([os.path.abspath(p) for p in ps])
-        return cls(tuple(ps), name or Path(default_name).name, ref["height"], ref["width"], len(ps), first["dtype"],
-                   ref["transform"], first["crs"], tuple(band_names), resampling, tuple(hs))
+        return cls(tuple(ps), name or Path(default_name).name, height, width, len(ps), first["dtype"],
+                   transform, first["crs"], tuple(band_names), resampling, tuple(hs))
 
     @classmethod
     def from_stac(cls, item: Any, bands: Sequence[str] | None = None, name: str | None = None) -> Scene:

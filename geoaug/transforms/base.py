@@ -550,11 +550,6 @@ class _Targets:
     oriented_bboxes: Any = None
     vectors: Any = None
 
-    @property
-    def any(self) -> bool:
-        return any(v is not None for v in (self.bboxes, self.keypoints, self.oriented_bboxes, self.vectors,
-                                           self.bbox_labels, self.bbox_polygons, self.keypoint_labels))
-
     def move(self, t: Transform, params: dict[str, Any], r: GeoRaster, o: GeoRaster) -> dict[str, Any]:
         """The moved targets of one draw from input ``r`` to output ``o``, as :class:`Result` fields."""
         from .. import targets as tg
@@ -617,7 +612,7 @@ def _call(t: Transform, gen: np.random.Generator, image: Any, labels: Any, mask:
         raise ParameterError(f"batch_draw must be \"per_sample\" or \"shared\", got {batch_draw!r}")
     if layout is not None and layout not in LAYOUTS:
         raise ParameterError(f"layout must be \"chw\" or \"hwc\", got {layout!r}")
-    moving = targets is not None and targets.any
+    moving = targets is not None  # Transform.__call__ builds a _Targets only when a target is given
     if moving and (isinstance(image, Mapping) or getattr(image, "ndim", None) == 4):
         raise ParameterError("bboxes/keypoints/oriented_bboxes/vectors go with one image (bands, H, W) or a "
                              "GeoRaster, not a batch or a dict sample: call the pipeline once per sample")
