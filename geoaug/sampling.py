@@ -669,17 +669,6 @@ class LabelSource:
 
         return read_vectors(self.path)
 
-    def _layer_in(self, crs: Any) -> Any:
-        """The vector labels in ``crs`` (reprojected once per CRS)."""
-        from .vectors import reproject
-
-        cache = self.__dict__.setdefault("_by_crs", {})
-        key = crs.to_string() if crs is not None else None
-        if key not in cache:
-            layer = self._layer
-            cache[key] = reproject(layer, crs) if crs is not None and layer.crs != crs else layer
-        return cache[key]
-
     def on_grid(self, transform: Affine, shape: tuple[int, int], crs: Any) -> GeoRaster:
         """The labels on a chip's grid (``transform``, ``shape``, ``crs``).
 
@@ -699,9 +688,9 @@ class LabelSource:
         """
         h, w = shape
         if self.is_vector:
-            from .vectors import rasterize
+            from .vectors import rasterize, reproject
 
-            layer = self._layer_in(crs)
+            layer = reproject(self._layer, crs) if crs is not None else self._layer  # made once per CRS
             values = layer.attributes.get(self.field) if self.field is not None else None
             if self.field is not None and values is None:
                 raise ParameterError(f"{self.path}: no attribute {self.field!r} (fields: "

@@ -102,6 +102,8 @@ class VectorLayer:
     crs: Any = None
     counts: dict[str, int] = field(default_factory=dict)
     path: str | None = None
+    #: this layer in other CRSs, made once by :func:`reproject` (every chip of a scene reuses them)
+    _in_crs: dict[str, VectorLayer] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_geometries(cls, geometries: Any, attributes: Mapping[str, Any] | None = None, crs: Any = None
@@ -284,7 +286,7 @@ def reproject(layer: VectorLayer, crs: Any) -> VectorLayer:
     Returns
     -------
     VectorLayer
-        ``layer`` itself when the CRS is already ``crs``.
+        Made once per layer and CRS: later calls return the same object.
     """
     import shapely
     from rasterio.warp import transform as warp_transform
@@ -292,8 +294,12 @@ def reproject(layer: VectorLayer, crs: Any) -> VectorLayer:
     dst = _as_crs(crs)
     if layer.crs is None:
         raise ParameterError(f"{layer.path or 'vector layer'}: has no CRS (pixel coordinates): cannot reproject")
+    key = dst.to_string()
+    if key in layer._in_crs:
+        return layer._in_crs[key]
     if layer.crs == dst or len(layer) == 0:
-        return VectorLayer(layer.geometries, layer.attributes, dst, layer.counts, layer.path)
+        return layer._in_crs.setdefault(key, VectorLayer(layer.geometries, layer.attributes, dst, layer.counts,
+                                                          layer.path))
 
     def fn(xy: np.ndarray) -> np.ndarray:
         xs, ys = warp_transform(layer.crs, dst, xy[:, 0].tolist(), xy[:, 1].tolist())
@@ -304,7 +310,8 @@ def reproject(layer: VectorLayer, crs: Any) -> VectorLayer:
     if bad.any():
         raise ParameterError(f"{layer.path or 'vector layer'}: feature {int(np.flatnonzero(bad)[0])} cannot be "
                              f"expressed in {dst} (outside its area of use)")
-    return VectorLayer(geoms, dict(layer.attributes), dst, dict(layer.counts), layer.path)
+    return layer._in_crs.setdefault(key, VectorLayer(geoms, dict(layer.attributes), dst, dict(layer.counts),
+                                                      layer.path))
 
 
 def footprint(transform: Affine, shape: tuple[int, int]) -> Any:
