@@ -691,10 +691,7 @@ class LabelSource:
             from .vectors import rasterize, reproject
 
             layer = reproject(self._layer, crs) if crs is not None else self._layer  # made once per CRS
-            values = layer.attributes.get(self.field) if self.field is not None else None
-            if self.field is not None and values is None:
-                raise ParameterError(f"{self.path}: no attribute {self.field!r} (fields: "
-                                     f"{', '.join(layer.attributes) or 'none'})")
+            values = layer.attributes.get(self.field) if self.field is not None else None  # unknown: rasterize says
             big = values is not None and len(values) and (np.min(values) < 0 or np.max(values) > 65535)
             arr = rasterize(layer, transform, (h, w), self.field, fill=self.fill, dtype="int32" if big else "uint16")
             return GeoRaster(data=arr[None], mask=np.ones((h, w), bool), transform=transform, crs=crs)
