@@ -809,7 +809,7 @@ def _plan(pipeline: Transform | None, record: dict[str, Any] | None, shape: tupl
     steps = flatten(pipeline, record) if pipeline is not None and record is not None else []
     first = next((i for i, (t, _) in enumerate(steps) if isinstance(t, GeometricTransform)), len(steps))
     m_ctx, m_all = np.eye(3), np.eye(3)
-    cur = shape
+    cur = ctx_shape = shape
     support, fills, in_ctx = 0, set(), True
     for t, p in steps[first:]:
         if not isinstance(t, GeometricTransform):
@@ -818,15 +818,10 @@ def _plan(pipeline: Transform | None, record: dict[str, Any] | None, shape: tupl
         mi, cur = t.matrix(p, cur)
         m_all = m_all @ mi
         if in_ctx:
-            m_ctx = m_ctx @ mi
+            m_ctx, ctx_shape = m_ctx @ mi, cur
             if not t.exact:
                 support = max(support, SUPPORT[t.interpolation])
             fills.add(t.fill)
-    ctx_shape = shape
-    for t, p in steps[first:]:
-        if not isinstance(t, GeometricTransform):
-            break
-        _, ctx_shape = t.matrix(p, ctx_shape)
     return {"steps": steps, "first": first, "m_ctx": m_ctx, "m_all": m_all, "out_shape": cur,
             "ctx_shape": ctx_shape, "support": support, "fills": fills}
 
