@@ -462,6 +462,15 @@ class GeoRaster:
         xs, ys = zip(*(t @ c for c in ((0, 0), (self.width, 0), (0, self.height), (self.width, self.height))))
         return (min(xs), min(ys), max(xs), max(ys))
 
+    @property
+    def invalid_value(self) -> float:
+        """What invalid pixels hold in memory: ``nodata`` (a NaN nodata only in float rasters), else 0.
+
+        Every kernel and transform fills the pixels it invalidates with it.
+        """
+        nd = self.nodata
+        return 0.0 if nd is None or (math.isnan(nd) and self.dtype.kind != "f") else nd
+
     def write_nodata(self) -> float | None:
         """The nodata value a file of this raster gets (the write rule).
 

@@ -49,11 +49,6 @@ def _check_fill_value(name: str, fill_value: Any) -> Any:
     return fill_value
 
 
-def _out_fill(raster: GeoRaster) -> float:
-    nd = raster.nodata
-    return 0.0 if nd is None or (math.isnan(nd) and raster.dtype.kind != "f") else nd
-
-
 class _FieldTransform(Transform):
     """A transform that resamples through a coarse displacement field ``(2, gh, gw)`` (dx, dy in pixels)."""
 
@@ -77,7 +72,7 @@ class _FieldTransform(Transform):
         m = raster.mask
         mask3 = None if is_all_true(m) else (m if m.ndim == 3 else m[None])
         fv = 0.0 if self.fill_value is None else float(self.fill_value)
-        data, mask = remap_field(raster.data, mask3, f, interpolation, fill, fv, _out_fill(raster))
+        data, mask = remap_field(raster.data, mask3, f, interpolation, fill, fv, raster.invalid_value)
         if mask.all():
             mask = all_valid_mask(m.shape)
         elif m.ndim == 2:
@@ -326,7 +321,7 @@ class BandMisregistration(Transform):
             plane = None if trivial else (m[b] if m.ndim == 3 else m)[None]
             dy, dx = shifts[b]
             _, mb = _resize.resize_separable(src[b:b + 1], plane, (1.0, 1.0), (-dy, -dx), (h, w), kind=(kind, kind),
-                                             mode=FILL_MODES[self.fill], fill_value=fv, out_fill=_out_fill(raster),
+                                             mode=FILL_MODES[self.fill], fill_value=fv, out_fill=raster.invalid_value,
                                              out=data[b:b + 1])
             masks.append(mb[0])
         mask = np.stack(masks)

@@ -59,11 +59,6 @@ def _saturate(value: float, dtype: np.dtype) -> Any:
     return dtype.type(min(max(value, -big), big))
 
 
-def _invalid_value(raster: GeoRaster) -> Any:
-    nd = raster.nodata
-    return raster.dtype.type(0 if nd is None or (math.isnan(nd) and raster.dtype.kind != "f") else nd)
-
-
 def drop_holes(raster: GeoRaster, holes: list[list[int]], fill: Any) -> GeoRaster:
     """``raster`` with the rectangles ``[row, col, height, width]`` dropped (see the module docstring).
 
@@ -85,7 +80,7 @@ def drop_holes(raster: GeoRaster, holes: list[list[int]], fill: Any) -> GeoRaste
     data = raster.data.copy()
     if fill == "nodata":
         mask = np.array(raster.mask)
-        v = _invalid_value(raster)
+        v = raster.dtype.type(raster.invalid_value)
         for y, x, h, w in holes:
             data[:, y:y + h, x:x + w] = v
             mask[..., y:y + h, x:x + w] = False

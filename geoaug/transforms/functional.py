@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import geometry
@@ -105,7 +103,6 @@ def warp(
     trivial = is_all_true(rmask)
     mask3 = None if trivial else (rmask if rmask.ndim == 3 else rmask[None])
     plan = geometry.strided_plan(matrix, (raster.height, raster.width), (h, w))
-    nd = raster.nodata
     if plan is not None:
         data, mask = index_copy(raster.data, mask3, plan, (h, w), out=out)
     elif not renormalize and (aa := geometry.axis_aligned(matrix)) is not None:
@@ -113,13 +110,13 @@ def warp(
         kind = _KIND[interpolation]
         ky = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sy) > 1.0 else kind
         kx = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sx) > 1.0 else kind
-        out_fill = 0.0 if nd is None or (math.isnan(nd) and raster.dtype.kind != "f") else nd
+        out_fill = raster.invalid_value
         data, mask = _resize.resize_separable(
             raster.data, mask3, (sy, sx), (ty, tx), (h, w), kind=(ky, kx), mode=FILL_MODES[fill],
             fill_value=0.0 if fill_value is None else float(fill_value), out_fill=out_fill, out=out,
         )
     else:
-        out_fill = 0.0 if nd is None or (math.isnan(nd) and raster.dtype.kind != "f") else nd
+        out_fill = raster.invalid_value
         data, mask, every = warp_affine(
             raster.data, mask3, matrix, (h, w), interpolation=interpolation, fill=fill,
             fill_value=0.0 if fill_value is None else float(fill_value), out_fill=out_fill,

@@ -421,8 +421,7 @@ class CloudShadow(SpectralTransform):
             return out
         mask = out.mask & ~gone if out.mask.ndim == 2 else out.mask & ~gone[None]
         data = out.data if out.data is not raster.data or inplace else out.data.copy()
-        nd = raster.nodata
-        data[:, gone] = raster.dtype.type(0 if nd is None or (math.isnan(nd) and raster.dtype.kind != "f") else nd)
+        data[:, gone] = raster.dtype.type(raster.invalid_value)
         return out.replace(data=data, mask=mask)
 
     def apply_label_params(self, label: GeoRaster, params: dict[str, Any]) -> GeoRaster:

@@ -505,8 +505,7 @@ class BandDropout(SpectralTransform):
         mask = np.array(raster.band_mask)
         mask[drop] = False
         data = raster.data if inplace and raster.data.flags.writeable else raster.data.copy()
-        nd = raster.nodata
-        data[drop] = raster.dtype.type(0 if nd is None or (math.isnan(nd) and raster.dtype.kind != "f") else nd)
+        data[drop] = raster.dtype.type(raster.invalid_value)
         return raster.replace(data=data, mask=mask)
 
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
