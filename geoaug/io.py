@@ -36,7 +36,7 @@ from .errors import (
     StackMismatchError,
     UnsupportedDtypeError,
 )
-from .raster import GeoRaster, band_indexes, check_dtype, fits_dtype, valid_from_values
+from .raster import GeoRaster, band_indexes, check_dtype, fits_dtype, saturate, valid_from_values
 
 __all__ = ["MAX_READ_BYTES", "find_rasters", "lossless_note", "read", "read_header", "read_stack", "stack_grid",
            "stack_header", "to_grid", "write"]
@@ -847,11 +847,7 @@ def to_grid(
         raise RasterReadError(f"{path}: cannot resample onto the stack grid: {_short(exc)}") from None
     valid = ~np.isnan(dst)
     out = np.zeros((height, width), dtype=src.dtype)
-    if src.dtype.kind in "iu":
-        info = np.iinfo(src.dtype)
-        out[valid] = np.clip(np.rint(dst[valid]), info.min, info.max).astype(src.dtype)
-    else:
-        out[valid] = dst[valid]
+    out[valid] = saturate(dst[valid], src.dtype) if src.dtype.kind in "iu" else dst[valid]
     if r.nodata is not None and not math.isnan(r.nodata):
         out[~valid] = src.dtype.type(r.nodata) if fits_dtype(r.nodata, src.dtype) else 0
     elif src.dtype.kind == "f":

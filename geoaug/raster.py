@@ -682,6 +682,24 @@ def valid_from_values(data: np.ndarray, nodata: float | None) -> np.ndarray:
     return collapse_mask(valid)
 
 
+def saturate(values: Any, dtype: Any) -> np.ndarray:
+    """``values`` in ``dtype``, the way every geoaug output is stored: integers rounded half to even and
+    saturated to the dtype's range, floats clipped to its finite range (NaN stays NaN).
+
+    >>> saturate(np.array([-3.5, 2.5, 70000.0]), np.dtype("uint16")).tolist()
+    [0, 2, 65535]
+    """
+    dt = np.dtype(dtype)
+    v = np.asarray(values)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return np.clip(np.rint(v), info.min, info.max).astype(dt)
+    if dt.kind == "f":
+        big = np.finfo(dt).max
+        return np.clip(v, -big, big).astype(dt)
+    return v.astype(dt)
+
+
 def fits_dtype(value: float, dtype: np.dtype) -> bool:
     """True when ``value`` is exactly representable in ``dtype`` (any number fits a float dtype)."""
     if np.dtype(dtype).kind in "iu":

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..kernels.flip import is_all_true
-from ..raster import GeoRaster
+from ..raster import GeoRaster, saturate
 from .base import Transform, as_range, draw
 
 __all__ = ["CoarseDropout", "GridDropout"]
@@ -50,13 +50,7 @@ def _int_range(name: str, value: Any, low: int) -> tuple[int, int]:
 
 
 def _saturate(value: float, dtype: np.dtype) -> Any:
-    if dtype.kind in "iub":
-        if dtype.kind == "b":
-            return bool(value)
-        info = np.iinfo(dtype)
-        return dtype.type(min(max(round(value), info.min), info.max))
-    big = float(np.finfo(dtype).max)
-    return dtype.type(min(max(value, -big), big))
+    return bool(value) if dtype.kind == "b" else saturate(value, dtype)[()]
 
 
 def drop_holes(raster: GeoRaster, holes: list[list[int]], fill: Any) -> GeoRaster:

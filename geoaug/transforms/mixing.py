@@ -35,6 +35,7 @@ import numpy as np
 from affine import Affine
 
 from ..errors import ParameterError
+from ..raster import saturate
 from .base import LAYOUTS, _is_tensor, _to_numpy, _to_tensor, as_range
 
 __all__ = ["BATCH_REGISTRY", "BatchTransform", "CutMix", "MixResult", "MixUp", "Mosaic", "batch_transform_from_dict"]
@@ -309,14 +310,7 @@ def _like(original: Any, data: np.ndarray) -> Any:
 
 def _cast_into(dst: np.ndarray, values: np.ndarray) -> None:
     """Store float ``values`` into ``dst``: integers rounded (half to even) and saturated; floats clipped finite."""
-    if dst.dtype.kind in "iu":
-        info = np.iinfo(dst.dtype)
-        dst[...] = np.clip(np.rint(values), info.min, info.max)
-    elif dst.dtype.kind == "f":
-        big = np.finfo(dst.dtype).max
-        dst[...] = np.clip(values, -big, big)
-    else:
-        dst[...] = values
+    dst[...] = saturate(values, dst.dtype)
 
 
 def _other(rng: np.random.Generator, i: int, n: int) -> int:
