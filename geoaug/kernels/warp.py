@@ -21,8 +21,13 @@ Conventions
 * Interior and border: in an output row, the pixels whose taps all lie inside
   the input form one contiguous run (the matrix is affine, so ``floor`` of the
   source coordinate is monotonic along the row), found from both ends. That run
-  takes the fast path; the pixels before and after it take the generic path,
-  which maps each tap through the fill mode.
+  takes the fast path. With ``nodata`` and ``constant`` fill, the pixels none of
+  whose taps touch the input ("far", again runs at both ends) all take one
+  value (``out_fill``, invalid, or ``fill_value``) without looking at a tap.
+  The rest ("near": some taps outside, or every pixel outside the interior for
+  the other fill modes) map their taps through the fill mode once per row into
+  a table of flat offsets; per mask plane the table's weights are zeroed for
+  taps outside or invalid, and every band then sums over the table.
 * Validity: an output pixel is valid only if every input tap with non-zero
   weight is valid; with ``renormalize`` it is valid when the valid taps' weights
   do not sum to zero (``|sum| > 1e-6``, summed per pixel in float64), and the
@@ -60,6 +65,7 @@ from ..errors import ParameterError, UnsupportedDtypeError
 from . import threads
 from .borders import CONSTANT as _CONSTANT
 from .borders import FILL_MODES
+from .borders import NODATA as _NODATA
 from .borders import map_index as _map_index
 from .cubic import CUBIC_A, keys_far, keys_near
 
@@ -197,6 +203,12 @@ def _tap(iscr, j, t, K, inner, in_w, in_h, y):  # pragma: no cover - numba
     return iscr[_I_G + (K if y else 0) + t, j]
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _touches(bx, by, K, in_w, in_h):  # pragma: no cover - numba
+    """Whether any of the K x K taps from base ``(bx, by)`` lies inside the input."""
+    return bx + K > 0 and bx < in_w and by + K > 0 and by < in_h
+
+
 @nb.njit(cache=True, nogil=True)
 def _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm):  # pragma: no cover - numba
     """0 invalid, 2 valid (generic sum); stores 1/sum of the valid weights for renormalize."""
@@ -257,6 +269,12 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
     nm = dmask.shape[0]
     out_w = dst.shape[2]
     K = 1 if interp == 0 else (2 if interp == 1 else 4)
+    KK = K * K
+    t0 = _I_G + 2 * K  # iscr rows of the near pixels' K*K flat tap offsets
+    e0 = fscr.shape[0] - KK - 1  # fscr rows of their K*K weights for the current plane, then the outside weight
+    far_fill = mode == _NODATA or mode == _CONSTANT
+    far_st = 3 if mode == _CONSTANT else 0
+    zero = _as_work(0.0, src)
     half = 0.0 if interp == 0 else 0.5  # nearest: pixel containing the point; else centre-based
     off = iscr[_I_OFF]
     bxs = iscr[_I_BX]
@@ -331,22 +349,67 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
         while jhi > jlo and not (bxs[jhi - 1] >= 0 and bxs[jhi - 1] + K <= in_w and bys[jhi - 1] >= 0
                                  and bys[jhi - 1] + K <= in_h):
             jhi -= 1
-        if jhi == jlo:
-            jlo = jhi = 0
-        for jb in range(out_w - jhi + jlo):  # the pixels outside the interior run
-            j = jb if jb < jlo else jb + jhi - jlo
+        # with nodata/constant, the pixels none of whose taps touch the input ("far") take one value:
+        # they lie outside the run [klo, khi) of pixels with a tap inside (monotonic again)
+        klo = 0
+        khi = out_w
+        if far_fill:
+            while klo < out_w and not _touches(bxs[klo], bys[klo], K, in_w, in_h):
+                klo += 1
+            while khi > klo and not _touches(bxs[khi - 1], bys[khi - 1], K, in_w, in_h):
+                khi -= 1
+        if jhi == jlo:  # no interior run: every touching pixel is a near one
+            jlo = jhi = khi
+        # "near" pixels, [klo, jlo) and [jhi, khi): some tap outside, mapped by the fill mode; their taps'
+        # flat offsets (-1 outside) are found once per row and shared by every plane and band
+        nnear = khi - klo - (jhi - jlo)
+        for jb in range(nnear):
+            j = klo + jb
+            if j >= jlo:
+                j += jhi - jlo
             for t in range(K):
                 iscr[_I_G + t, j] = _map_index(bxs[j] + t, in_w, mode)
                 iscr[_I_G + K + t, j] = _map_index(bys[j] + t, in_h, mode)
+            for ty in range(K):
+                yy = iscr[_I_G + K + ty, j]
+                for tx in range(K):
+                    xx = iscr[_I_G + tx, j]
+                    iscr[t0 + ty * K + tx, j] = yy * in_w + xx if (yy >= 0 and xx >= 0) else -1
         for p in range(nm):
             mk = mask[p if mask.shape[0] > 1 else 0]
-            # status of border pixels (generic path): 0 invalid, 2 valid
+            # status of border pixels: 0 invalid, 2 valid (tap table), 3 far constant
             if p == 0 or not all_valid:  # with an all-valid input every plane has the same status
-                border_valid = True
-                for jb in range(out_w - jhi + jlo):  # the pixels outside the interior run
-                    j = jb if jb < jlo else jb + jhi - jlo
-                    st[j] = _status(mk, all_valid, iscr, fscr, j, K, False, in_w, in_h, mode, renorm)
+                border_valid = (klo == 0 and khi == out_w) or far_st != 0
+                for j in range(klo):
+                    st[j] = far_st
+                for j in range(khi, out_w):
+                    st[j] = far_st
+                for jb in range(nnear):
+                    j = klo + jb
+                    if j >= jlo:
+                        j += jhi - jlo
+                    if all_valid and not far_fill and not renorm:  # every tap mapped inside and valid
+                        st[j] = 2
+                    else:
+                        st[j] = _status(mk, all_valid, iscr, fscr, j, K, False, in_w, in_h, mode, renorm)
                     border_valid = border_valid and st[j] != 0
+                    if st[j] != 0:
+                        # this plane's weights: 0 for taps outside or invalid; outside weight (constant) apart
+                        cw = zero
+                        for ty in range(K):
+                            wyv = fscr[K + ty, j]
+                            for tx in range(K):
+                                t = ty * K + tx
+                                w = wyv * fscr[tx, j]
+                                o = iscr[t0 + t, j]
+                                if o < 0:
+                                    if mode == _CONSTANT:
+                                        cw += w
+                                    w = zero
+                                elif not (all_valid or mk[o]):
+                                    w = zero
+                                fscr[e0 + t, j] = w
+                        fscr[e0 + KK, j] = cw
             row_valid = border_valid
             # interior: all taps inside; with a mask, AND their mask bytes, fix up the rest later
             nbad = 0
@@ -417,13 +480,32 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                     else:
                         _generic(plane, orow, mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, fill_value,
                                  renorm)
-                for jb in range(out_w - jhi + jlo):  # the pixels outside the interior run
-                    j = jb if jb < jlo else jb + jhi - jlo
+                # far pixels: one value
+                fillw = _as_work(fill_value, plane)
+                if far_st == 0:
+                    orow[:klo] = out_fill
+                    orow[khi:] = out_fill
+                else:
+                    for j in range(klo):
+                        _put(orow, j, fillw)
+                    for j in range(khi, out_w):
+                        _put(orow, j, fillw)
+                # near pixels: the row's tap table with this plane's weights
+                for jb in range(nnear):
+                    j = klo + jb
+                    if j >= jlo:
+                        j += jhi - jlo
                     if st[j] == 0:
                         orow[j] = out_fill
                     else:
-                        _generic(plane, orow, mk, all_valid, iscr, fscr, j, K, False, in_w, in_h, mode,
-                                 fill_value, renorm)
+                        acc = fscr[e0 + KK, j] * fillw
+                        for t in range(KK):
+                            w = fscr[e0 + t, j]
+                            if w != 0:
+                                acc += w * _as_work(plane[iscr[t0 + t, j]], plane)
+                        if renorm:
+                            acc *= fscr[2 * K, j]
+                        _put(orow, j, acc)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
@@ -580,8 +662,8 @@ def warp_affine(
     work = nbands * out_h * out_w * K * K
     nthreads = nb.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
     nchunks = min(out_h, 8 * nthreads) if nthreads > 1 else 1
-    iscr = np.empty((nchunks, _I_G + 2 * K, out_w), dtype=np.int64)
-    fscr = np.empty((nchunks, 2 * K + 1 + (4 if interp == 2 else 0), out_w), dtype=_work_dtype(dt))
+    iscr = np.empty((nchunks, _I_G + 2 * K + K * K, out_w), dtype=np.int64)
+    fscr = np.empty((nchunks, 2 * K + 1 + (4 if interp == 2 else 0) + K * K + 1, out_w), dtype=_work_dtype(dt))
     st = np.empty((nchunks, out_w), dtype=np.uint8)
     tscr = np.empty((nchunks, K * K if interp else 1, out_w), dtype=dt)
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
