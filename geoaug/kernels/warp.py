@@ -209,6 +209,60 @@ def _touches(bx, by, K, in_w, in_h):  # pragma: no cover - numba
     return bx + K > 0 and bx < in_w and by + K > 0 and by < in_h
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _fill(row, lo, hi, v):  # pragma: no cover - numba
+    """``row[lo:hi] = v`` as a plain loop over unsigned indexes (a slice fill runs scalar, with wraparound)."""
+    for j in range(np.uint64(lo), np.uint64(hi)):
+        row[j] = v
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _span(n_lo, n_hi, inc, n):  # pragma: no cover - numba
+    """The run left by a prefix/suffix of ``n_lo`` pixels below a bound and ``n_hi`` above the other."""
+    if inc:
+        return n_lo, n - n_hi
+    return n_hi, n - n_lo
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _runs(bxs, bys, out_w, K, in_w, in_h, incx, incy):  # pragma: no cover - numba
+    """``(jlo, jhi, klo, khi)``: the interior run (every tap inside) and the run with a tap inside.
+
+    ``bxs``/``bys`` are monotonic (non-decreasing where ``incx``/``incy``), so
+    the pixels past each bound form a prefix or a suffix: their counts place
+    both runs. An empty interior is ``jlo == jhi``; an empty touching run
+    ``klo == khi``.
+    """
+    ax0 = 0
+    ax1 = 0
+    ay0 = 0
+    ay1 = 0
+    tx0 = 0
+    tx1 = 0
+    ty0 = 0
+    ty1 = 0
+    for j in range(out_w):
+        bx = bxs[j]
+        by = bys[j]
+        ax0 += np.int64(bx < 0)
+        ax1 += np.int64(bx + K > in_w)
+        ay0 += np.int64(by < 0)
+        ay1 += np.int64(by + K > in_h)
+        tx0 += np.int64(bx + K <= 0)
+        tx1 += np.int64(bx >= in_w)
+        ty0 += np.int64(by + K <= 0)
+        ty1 += np.int64(by >= in_h)
+    xlo, xhi = _span(ax0, ax1, incx, out_w)
+    ylo, yhi = _span(ay0, ay1, incy, out_w)
+    jlo = max(xlo, ylo)
+    jhi = max(min(xhi, yhi), jlo)
+    xlo, xhi = _span(tx0, tx1, incx, out_w)
+    ylo, yhi = _span(ty0, ty1, incy, out_w)
+    klo = max(xlo, ylo)
+    khi = max(min(xhi, yhi), klo)
+    return jlo, jhi, klo, khi
+
+
 @nb.njit(cache=True, nogil=True)
 def _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm):  # pragma: no cover - numba
     """0 invalid, 2 valid (generic sum); stores 1/sum of the valid weights for renormalize."""
@@ -339,25 +393,15 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                 fscr[5, j] = keys_near(fy, a)
                 fscr[6, j] = keys_near(1.0 - fy, a)
                 fscr[7, j] = keys_far(2.0 - fy, a)
-        # the interior run: floor() of an affine coordinate is monotonic along the row, so the
-        # pixels with every tap inside are one run [jlo, jhi), found from both ends
-        jlo = 0
-        while jlo < out_w and not (bxs[jlo] >= 0 and bxs[jlo] + K <= in_w and bys[jlo] >= 0
-                                   and bys[jlo] + K <= in_h):
-            jlo += 1
-        jhi = out_w
-        while jhi > jlo and not (bxs[jhi - 1] >= 0 and bxs[jhi - 1] + K <= in_w and bys[jhi - 1] >= 0
-                                 and bys[jhi - 1] + K <= in_h):
-            jhi -= 1
-        # with nodata/constant, the pixels none of whose taps touch the input ("far") take one value:
-        # they lie outside the run [klo, khi) of pixels with a tap inside (monotonic again)
-        klo = 0
-        khi = out_w
-        if far_fill:
-            while klo < out_w and not _touches(bxs[klo], bys[klo], K, in_w, in_h):
-                klo += 1
-            while khi > klo and not _touches(bxs[khi - 1], bys[khi - 1], K, in_w, in_h):
-                khi -= 1
+        # the interior run: floor() of an affine coordinate is monotonic along the row, so the pixels with
+        # every tap inside are one run [jlo, jhi), and (nodata/constant) the pixels with a tap inside are one
+        # run [klo, khi) around it; the others are "far" and take one value. Each bound of each axis cuts a
+        # prefix or a suffix off the row (which, by the sign of m0 / m3), so counting the pixels beyond
+        # each bound, in one vectorised pass, places the runs.
+        jlo, jhi, klo, khi = _runs(bxs, bys, out_w, K, in_w, in_h, m0 >= 0.0, m3 >= 0.0)
+        if not far_fill:
+            klo = 0
+            khi = out_w
         if jhi == jlo:  # no interior run: every touching pixel is a near one
             jlo = jhi = khi
         # "near" pixels, [klo, jlo) and [jhi, khi): some tap outside, mapped by the fill mode; their taps'
@@ -377,13 +421,9 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                     iscr[t0 + ty * K + tx, j] = yy * in_w + xx if (yy >= 0 and xx >= 0) else -1
         for p in range(nm):
             mk = mask[p if mask.shape[0] > 1 else 0]
-            # status of border pixels: 0 invalid, 2 valid (tap table), 3 far constant
+            # status of near pixels: 0 invalid, 2 valid (far pixels: far_st, 0 invalid or 3 constant)
             if p == 0 or not all_valid:  # with an all-valid input every plane has the same status
                 border_valid = (klo == 0 and khi == out_w) or far_st != 0
-                for j in range(klo):
-                    st[j] = far_st
-                for j in range(khi, out_w):
-                    st[j] = far_st
                 for jb in range(nnear):
                     j = klo + jb
                     if j >= jlo:
@@ -459,9 +499,13 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                 row_ok[p, i] = 1
             else:
                 mrow = dmask[p, i]
-                mrow[jlo:jhi] = True
-                for jb in range(out_w - jhi + jlo):  # the pixels outside the interior run
-                    j = jb if jb < jlo else jb + jhi - jlo
+                _fill(mrow, jlo, jhi, True)
+                _fill(mrow, 0, klo, far_st != 0)
+                _fill(mrow, khi, out_w, far_st != 0)
+                for jb in range(nnear):
+                    j = klo + jb
+                    if j >= jlo:
+                        j += jhi - jlo
                     mrow[j] = st[j] != 0
                 for k in range(nbad):
                     j = bad[k]
@@ -483,8 +527,8 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                 # far pixels: one value
                 fillw = _as_work(fill_value, plane)
                 if far_st == 0:
-                    orow[:klo] = out_fill
-                    orow[khi:] = out_fill
+                    _fill(orow, 0, klo, out_fill)
+                    _fill(orow, khi, out_w, out_fill)
                 else:
                     for j in range(klo):
                         _put(orow, j, fillw)
