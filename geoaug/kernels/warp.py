@@ -36,11 +36,14 @@ Conventions
   value ``fill_value`` (valid); ``edge``/``reflect``/``mirror``/``wrap`` map
   them back inside.
 * All-valid input (``mask`` is None or all True) never reads a mask: the
-  interior run is computed straight. Otherwise one pass per output row and mask
-  plane sorts the interior pixels by their taps' mask bytes into all valid,
-  none valid (invalid) and mixed (the weights decide); the interior run is still
-  computed branch-free for every band and only the other pixels are fixed up
-  afterwards (``out_fill``, or a sum over their valid non-zero-weight taps).
+  interior run is computed straight. Otherwise each mask plane is first turned
+  into tap codes (two separable AND/OR passes: per base pixel, whether its K x K
+  taps are all valid, none, or mixed), so one pass per output row and plane
+  reads one byte per interior pixel and sorts it into all valid, none valid
+  (invalid) and mixed (the weights decide, listed branch-free); the interior run
+  is still computed branch-free for every band, then the invalid pixels get
+  ``out_fill`` in one vectorised select and the mixed ones a sum over their
+  valid non-zero-weight taps.
 * Work dtype: uint8, uint16, int16 and float32 are computed in float32, never
   float64 (within 1 DN, resp. 1e-5 of the data's magnitude, of a float64
   computation; ``tests/test_warp_kernel.py`` checks it against a numpy float64
@@ -313,9 +316,52 @@ def _generic(plane, orow, mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mo
 
 
 @nb.njit(cache=True, nogil=True)
+def _tap_codes(mask, ec, K, in_w):  # pragma: no cover - numba
+    """For every base pixel ``k`` of each mask plane, the code of its K x K taps: 2 all valid, 0 none, 1 mixed.
+
+    Two separable passes over the flat plane (a K-wide AND/OR along rows into
+    bit 0 / bit 1, then along columns in place), so the interior status of an
+    output pixel is one byte read instead of K*K. Codes near the right and
+    bottom edges (taps past the edge) are not meaningful and never read.
+    """
+    n = mask.shape[1]
+    u1 = np.uint64(1)
+    u2 = np.uint64(2)
+    u3 = np.uint64(3)
+    uw = np.uint64(in_w)
+    for p in range(mask.shape[0]):
+        m8 = mask[p].view(np.uint8)
+        e = ec[p]
+        if K == 2:
+            for k in range(np.uint64(0), np.uint64(max(n - 1, 0))):
+                x0 = m8[k]
+                x1 = m8[k + u1]
+                e[k] = (x0 & x1) | ((x0 | x1) << np.uint8(1))
+            for k in range(np.uint64(0), np.uint64(max(n - in_w, 0))):
+                y0 = e[k]
+                y1 = e[k + uw]
+                e[k] = ((y0 & y1) & np.uint8(1)) + (((y0 | y1) >> np.uint8(1)) & np.uint8(1))
+        else:
+            for k in range(np.uint64(0), np.uint64(max(n - 3, 0))):
+                x0 = m8[k]
+                x1 = m8[k + u1]
+                x2 = m8[k + u2]
+                x3 = m8[k + u3]
+                e[k] = (x0 & x1 & x2 & x3) | ((x0 | x1 | x2 | x3) << np.uint8(1))
+            for k in range(np.uint64(0), np.uint64(max(n - 3 * in_w, 0))):
+                y0 = e[k]
+                y1 = e[k + uw]
+                y2 = e[k + uw + uw]
+                y3 = e[k + uw + uw + uw]
+                e[k] = ((y0 & y1 & y2 & y3) & np.uint8(1)) + (((y0 | y1 | y2 | y3) >> np.uint8(1)) & np.uint8(1))
+
+
+@nb.njit(cache=True, nogil=True)
 def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode, fill_value, out_fill, renorm,
-          a, skip_valid_rows, row_ok, iscr, fscr, tscr, st):  # pragma: no cover - numba
+          a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - numba
     """Output rows ``[r0, r1)``; ``iscr``/``fscr``/``tscr``/``st`` are this chunk's scratch rows.
+
+    ``ec`` holds the tap codes of :func:`_tap_codes` (masked input, bilinear and cubic).
 
     ``src`` is ``(bands, in_h * in_w)`` and ``mask`` ``(planes, in_h * in_w)`` (flat planes).
     """
@@ -452,63 +498,48 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                         fscr[e0 + KK, j] = cw
             row_valid = border_valid
             # interior: all taps inside; with a mask, AND their mask bytes, fix up the rest later
-            nbad = 0
+            nbad = 0  # interior pixels with valid and invalid taps, listed in bad[:nbad]
+            nzero = 0  # interior pixels that end invalid (st 0)
             if not all_valid and jhi > jlo:
-                u1 = np.uint64(1)
-                uw = np.uint64(in_w)
-                # per interior pixel: (every tap valid) + (any tap valid), so 2 all, 0 none, 1 mixed
+                # per interior pixel: (every tap valid) + (any tap valid), so 2 all, 0 none, 1 mixed: one byte
+                # read per pixel (the mask, or the tap code); the mixed ones are listed branch-free as they go
                 if interp == 0:
                     for j in range(np.uint64(jlo), np.uint64(jhi)):
-                        st[j] = mk[np.uint64(off[j])] * np.uint8(2)
-                elif interp == 1:
-                    for j in range(np.uint64(jlo), np.uint64(jhi)):
-                        o = np.uint64(off[j])
-                        v0 = mk[o]
-                        v1 = mk[o + u1]
-                        v2 = mk[o + uw]
-                        v3 = mk[o + uw + u1]
-                        st[j] = np.uint8(v0 & v1 & v2 & v3) + np.uint8(v0 | v1 | v2 | v3)
+                        c = mk[np.uint64(off[j])]
+                        st[j] = c * np.uint8(2)
+                        nzero += np.int64(not c)
                 else:
+                    ecp = ec[p]
                     for j in range(np.uint64(jlo), np.uint64(jhi)):
-                        q = np.uint64(off[j])
-                        va = True
-                        vo = False
-                        for _ in range(4):
-                            v0 = mk[q]
-                            v1 = mk[q + u1]
-                            v2 = mk[q + u1 + u1]
-                            v3 = mk[q + u1 + u1 + u1]
-                            va = va & v0 & v1 & v2 & v3
-                            vo = vo | v0 | v1 | v2 | v3
-                            q += uw
-                        st[j] = np.uint8(va) + np.uint8(vo)
-                for j in range(jlo, jhi):
-                    if st[j] != 2:
+                        c = ecp[np.uint64(off[j])]
+                        st[j] = c
                         bad[nbad] = j
-                        nbad += 1
-                # no valid tap: invalid outright; mixed: the weights decide (a tap of weight 0 does not count)
+                        nbad += np.int64(c == 1)
+                # mixed pixels (valid and invalid taps): the weights decide (a tap of weight 0 does not count)
                 for k in range(nbad):
                     j = bad[k]
-                    if st[j] == 0:
-                        row_valid = False
-                    else:
-                        st[j] = _status(mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, renorm)
-                        row_valid = row_valid and st[j] != 0
+                    st[j] = _status(mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, renorm)
+                if interp != 0:
+                    for j in range(np.uint64(jlo), np.uint64(jhi)):
+                        nzero += np.int64(st[j] == 0)
+                if nzero:
+                    row_valid = False
             # the output mask row
             if skip_valid_rows and row_valid:
                 row_ok[p, i] = 1
             else:
                 mrow = dmask[p, i]
-                _fill(mrow, jlo, jhi, True)
+                if nzero:
+                    for j in range(np.uint64(jlo), np.uint64(jhi)):
+                        mrow[j] = st[j] != 0
+                else:
+                    _fill(mrow, jlo, jhi, True)
                 _fill(mrow, 0, klo, far_st != 0)
                 _fill(mrow, khi, out_w, far_st != 0)
                 for jb in range(nnear):
                     j = klo + jb
                     if j >= jlo:
                         j += jhi - jlo
-                    mrow[j] = st[j] != 0
-                for k in range(nbad):
-                    j = bad[k]
                     mrow[j] = st[j] != 0
             b0 = 0 if nm == 1 else p
             b1 = nbands if nm == 1 else p + 1
@@ -517,11 +548,12 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                 orow = dst[b, i]
                 if jhi > jlo:
                     _interior(plane, orow, iscr, fscr, tscr, jlo, jhi, in_w, interp)
+                if nzero:  # the interior run was computed straight: invalid pixels get out_fill (branch-free)
+                    for j in range(np.uint64(jlo), np.uint64(jhi)):
+                        orow[j] = out_fill if st[j] == 0 else orow[j]
                 for k in range(nbad):
                     j = bad[k]
-                    if st[j] == 0:
-                        orow[j] = out_fill
-                    else:
+                    if st[j] != 0:
                         _generic(plane, orow, mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, fill_value,
                                  renorm)
                 # far pixels: one value
@@ -554,24 +586,30 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, fill_value, out_fill, renorm,
-                   a, skip_valid_rows, row_ok, iscr, fscr, tscr, st):  # pragma: no cover - numba
+                   a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - numba
     """The one parallel region: chunks of output rows, each with its own scratch (allocated outside)."""
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
+    if not all_valid and interp != 0:
+        _tap_codes(mask, ec, 2 if interp == 1 else 4, in_w)
     for c in nb.prange(nchunks):
         _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, c * out_h // nchunks, (c + 1) * out_h // nchunks,
-              interp, mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[c], fscr[c], tscr[c], st[c])
+              interp, mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[c], fscr[c], tscr[c], st[c],
+              ec)
 
 
 @nb.njit(cache=True, nogil=True)
 def _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, fill_value, out_fill, renorm,
-                 a, skip_valid_rows, row_ok, iscr, fscr, tscr, st):  # pragma: no cover - numba
+                 a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - numba
     """The serial twin of :func:`_warp_parallel` (one chunk), for warps too small to pay for threads."""
+    if not all_valid and interp != 0:
+        _tap_codes(mask, ec, 2 if interp == 1 else 4, in_w)
     _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, 0, dst.shape[1], interp, mode, fill_value, out_fill,
-          renorm, a, skip_valid_rows, row_ok, iscr[0], fscr[0], tscr[0], st[0])
+          renorm, a, skip_valid_rows, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec)
 
 
 _NO_ROWS = np.zeros((1, 1), dtype=np.uint8)
+_NO_CODES = np.zeros((1, 1), dtype=np.uint8)
 _ALL_VALID_MASK = np.ones((1, 1), dtype=np.bool_)
 
 
@@ -710,11 +748,12 @@ def warp_affine(
     fscr = np.empty((nchunks, 2 * K + 1 + (4 if interp == 2 else 0) + K * K + 1, out_w), dtype=_work_dtype(dt))
     st = np.empty((nchunks, out_w), dtype=np.uint8)
     tscr = np.empty((nchunks, K * K if interp else 1, out_w), dtype=dt)
+    ec = np.empty((nm, in_h * in_w), dtype=np.uint8) if interp and not all_valid else _NO_CODES
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
     kernel = _warp_parallel if nchunks > 1 else _warp_serial
     with threads.launch_lock:
         kernel(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, interp, mode, float(fill_value), dt.type(out_fill),
-               bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st)
+               bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st, ec)
     if not skip:
         return dst, dmask
     if row_ok.all():
