@@ -59,6 +59,8 @@ Conventions
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 from numba.core import types
@@ -610,6 +612,9 @@ def _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, 
 
 _NO_ROWS = np.zeros((1, 1), dtype=np.uint8)
 _NO_CODES = np.zeros((1, 1), dtype=np.uint8)
+_DTYPE_SET = frozenset(np.dtype(d) for d in _DTYPES)
+_INT_RANGE = {np.dtype(d): (int(np.iinfo(d).min), int(np.iinfo(d).max)) for d in _DTYPES if d[0] in "ui"}
+_BOOL = np.dtype(np.bool_)
 _ALL_VALID_MASK = np.ones((1, 1), dtype=np.bool_)
 
 
@@ -701,7 +706,7 @@ def warp_affine(
     if src.ndim != 3 or src.shape[1] == 0 or src.shape[2] == 0 or src.shape[0] == 0:
         raise ParameterError(f"src must be a non-empty (bands, rows, cols) array, got shape {src.shape}")
     dt = src.dtype
-    if dt.name not in _DTYPES:
+    if dt not in _DTYPE_SET:
         raise UnsupportedDtypeError(f"warp_affine handles {', '.join(_DTYPES)}, not {dt}")
     nbands, in_h, in_w = src.shape
     out_h, out_w = int(out_shape[0]), int(out_shape[1])
@@ -711,9 +716,11 @@ def warp_affine(
     if m.shape not in ((3, 3), (2, 3)):
         raise ParameterError(f"matrix must be 3x3 or 2x3, got shape {m.shape}")
     m = np.ascontiguousarray(m[:2]).reshape(6)
-    corners = m.reshape(2, 3) @ np.array([[0.5, out_w - 0.5, 0.5, out_w - 0.5], [0.5, 0.5, out_h - 0.5, out_h - 0.5],
-                                          [1.0, 1.0, 1.0, 1.0]])
-    if not (np.isfinite(m).all() and np.abs(corners).max() < _BIG):
+    m0, m1, m2, m3, m4, m5 = m.tolist()
+    # the output's corner pixel centres in input pixels (plain floats: a numpy product costs more here)
+    corners = [v for x, y in ((0.5, 0.5), (out_w - 0.5, 0.5), (0.5, out_h - 0.5), (out_w - 0.5, out_h - 0.5))
+               for v in (m0 * x + m1 * y + m2, m3 * x + m4 * y + m5)]
+    if not (all(map(math.isfinite, (m0, m1, m2, m3, m4, m5))) and max(map(abs, corners)) < _BIG):
         raise ParameterError(f"matrix must be finite and map the output within +-{_BIG:g} pixels, "
                              f"got {m.reshape(2, 3).tolist()}")
     if mask is None:
@@ -728,18 +735,18 @@ def warp_affine(
         mask2 = np.ascontiguousarray(mask).reshape(nm, in_h * in_w)
         all_valid = bool(mask2.all())
     if dt.kind in "iu":
-        info = np.iinfo(dt)
-        if not (np.isfinite(out_fill) and info.min <= out_fill <= info.max):
+        lo, hi = _INT_RANGE[dt]
+        if not (math.isfinite(out_fill) and lo <= out_fill <= hi):
             raise ParameterError(f"out_fill {out_fill!r} does not fit {dt}")
     dst = _check_out(out, (nbands, out_h, out_w), dt, "out")
     skip = bool(return_all_valid)
     if skip:
         row_ok = np.zeros((nm, out_h), dtype=np.uint8)
         dmask = out_mask if out_mask is not None else np.empty((nm, out_h, out_w), dtype=np.bool_)
-        dmask = _check_out(dmask, (nm, out_h, out_w), np.dtype(np.bool_), "out_mask")
+        dmask = _check_out(dmask, (nm, out_h, out_w), _BOOL, "out_mask")
     else:
         row_ok = _NO_ROWS
-        dmask = _check_out(out_mask, (nm, out_h, out_w), np.dtype(np.bool_), "out_mask")
+        dmask = _check_out(out_mask, (nm, out_h, out_w), _BOOL, "out_mask")
     K = _TAPS[interp]
     work = nbands * out_h * out_w * K * K
     nthreads = nb.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
