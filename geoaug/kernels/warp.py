@@ -110,24 +110,53 @@ def _put(orow, j, acc):  # pragma: no cover - replaced by the overload in compil
     raise NotImplementedError
 
 
+def _int_bounds(dt, acc):  # pragma: no cover - numba typing
+    """The saturation bounds of integer dtype ``dt`` in the accumulator's float type, or None for a float dtype."""
+    if not isinstance(dt, types.Integer):
+        return None
+    info = np.iinfo(np.dtype(str(dt)))
+    if isinstance(acc, types.Float) and acc.bitwidth == 32:
+        return np.float32(info.min), np.float32(info.max)
+    return np.float64(info.min), np.float64(info.max)
+
+
 def saturating_int_store(dt, acc):  # pragma: no cover - numba typing
     """The store of an integer output row (rounded half to even, saturated), or None for a float row.
 
     Shared by every kernel's store overload (warp, remap, blur), typed on the
     row's dtype and the accumulator's (float32 bounds for a float32 accumulator).
     """
-    if not isinstance(dt, types.Integer):
+    bounds = _int_bounds(dt, acc)
+    if bounds is None:
         return None
-    info = np.iinfo(np.dtype(str(dt)))
-    if isinstance(acc, types.Float) and acc.bitwidth == 32:
-        lo, hi = np.float32(info.min), np.float32(info.max)
-    else:
-        lo, hi = np.float64(info.min), np.float64(info.max)
+    lo, hi = bounds
 
     def put_int(orow, j, acc):
         orow[j] = min(max(np.rint(acc), lo), hi)
 
     return put_int
+
+
+def _put3(dst, b, i, j, acc):  # pragma: no cover - replaced by the overload in compiled code
+    raise NotImplementedError
+
+
+@overload(_put3)
+def _put3_ov(dst, b, i, j, acc):  # pragma: no cover - numba typing
+    """:func:`_put` into ``dst[b, i, j]`` (no row view)."""
+    bounds = _int_bounds(dst.dtype, acc)
+    if bounds is not None:
+        lo, hi = bounds
+
+        def put_int(dst, b, i, j, acc):
+            dst[b, i, j] = min(max(np.rint(acc), lo), hi)
+
+        return put_int
+
+    def put_float(dst, b, i, j, acc):
+        dst[b, i, j] = acc
+
+    return put_float
 
 
 @overload(_put)
@@ -143,61 +172,71 @@ def _put_ov(orow, j, acc):  # pragma: no cover - numba typing
 
 
 @nb.njit(cache=True, nogil=True)
-def _interior(plane, orow, iscr, fscr, tscr, jlo, jhi, in_w, interp):  # pragma: no cover - numba
-    """Fast path of one band over the interior run ``[jlo, jhi)``: every tap inside, no mask.
+def _interior_nearest(src, b, dst, i, off, jlo, jhi):  # pragma: no cover - numba
+    """Nearest over the interior run of band ``b``, output row ``i``: one gather per pixel.
 
-    Indexes are unsigned (they are all >= 0 here), so numba emits no negative-index
-    wraparound and the loop is straight-line code over contiguous outputs.
+    Indexes the parent arrays (no per-band views: a view costs two atomic
+    reference-count updates, which dominate a short row).
     """
-    off = iscr[_I_OFF]
+    for j in range(np.uint64(jlo), np.uint64(jhi)):
+        dst[b, i, j] = src[b, np.uint64(off[j])]
+
+
+@nb.njit(cache=True, nogil=True)
+def _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx, fy, jlo, jhi, in_w):  # pragma: no cover
+    """Bilinear over the interior run: gather the four taps (scalar loads), then interpolate (vectorised).
+
+    The scratch rows are views made once per chunk, not per band.
+    """
+    u1 = np.uint64(1)
+    uw = np.uint64(in_w)
+    for j in range(np.uint64(jlo), np.uint64(jhi)):
+        o = np.uint64(off[j])
+        t00[j] = src[b, o]
+        t01[j] = src[b, o + u1]
+        t10[j] = src[b, o + uw]
+        t11[j] = src[b, o + uw + u1]
+    orow = dst[b, i]
+    for j in range(np.uint64(jlo), np.uint64(jhi)):
+        p00 = _as_work(t00[j], src)
+        p01 = _as_work(t01[j], src)
+        p10 = _as_work(t10[j], src)
+        p11 = _as_work(t11[j], src)
+        top = p00 + fx[j] * (p01 - p00)
+        bot = p10 + fx[j] * (p11 - p10)
+        _put(orow, j, top + fy[j] * (bot - top))
+
+
+@nb.njit(cache=True, nogil=True)
+def _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w):  # pragma: no cover - numba
+    """Cubic over the interior run: gather the 16 taps, then two vectorised passes (rows, then columns).
+
+    Scratch rows are indexed in their 2-D parents rather than through views made
+    per band (each view costs two atomic reference-count updates).
+    """
     u1 = np.uint64(1)
     u2 = np.uint64(2)
     u3 = np.uint64(3)
     uw = np.uint64(in_w)
-    if interp == 0:
-        for j in range(np.uint64(jlo), np.uint64(jhi)):
-            orow[j] = plane[np.uint64(off[j])]
-    elif interp == 1:
-        # gather the taps (scalar loads, no arithmetic), then interpolate in a vectorised pass
-        t00, t01, t10, t11 = tscr[0], tscr[1], tscr[2], tscr[3]
-        for j in range(np.uint64(jlo), np.uint64(jhi)):
-            o = np.uint64(off[j])
-            t00[j] = plane[o]
-            t01[j] = plane[o + u1]
-            t10[j] = plane[o + uw]
-            t11[j] = plane[o + uw + u1]
-        fx = fscr[1]
-        fy = fscr[3]
-        for j in range(np.uint64(jlo), np.uint64(jhi)):
-            p00 = _as_work(t00[j], plane)
-            p01 = _as_work(t01[j], plane)
-            p10 = _as_work(t10[j], plane)
-            p11 = _as_work(t11[j], plane)
-            top = p00 + fx[j] * (p01 - p00)
-            bot = p10 + fx[j] * (p11 - p10)
-            _put(orow, j, top + fy[j] * (bot - top))
-    else:
-        for j in range(np.uint64(jlo), np.uint64(jhi)):
-            o = np.uint64(off[j])
-            for ty in range(4):
-                tscr[4 * ty, j] = plane[o]
-                tscr[4 * ty + 1, j] = plane[o + u1]
-                tscr[4 * ty + 2, j] = plane[o + u2]
-                tscr[4 * ty + 3, j] = plane[o + u3]
-                o += uw
-        # two short passes rather than one with 24 input streams: LLVM vectorises a loop only when
-        # its runtime alias checks stay few (at most 8 inputs against the output here)
-        wx0, wx1, wx2, wx3 = fscr[0], fscr[1], fscr[2], fscr[3]
+    for j in range(np.uint64(jlo), np.uint64(jhi)):
+        o = np.uint64(off[j])
         for ty in range(4):
-            r = fscr[9 + ty]
-            q0, q1, q2, q3 = tscr[4 * ty], tscr[4 * ty + 1], tscr[4 * ty + 2], tscr[4 * ty + 3]
-            for j in range(np.uint64(jlo), np.uint64(jhi)):
-                r[j] = (wx0[j] * _as_work(q0[j], plane) + wx1[j] * _as_work(q1[j], plane)
-                        + wx2[j] * _as_work(q2[j], plane) + wx3[j] * _as_work(q3[j], plane))
-        wy0, wy1, wy2, wy3 = fscr[4], fscr[5], fscr[6], fscr[7]
-        r0, r1, r2, r3 = fscr[9], fscr[10], fscr[11], fscr[12]
+            tscr[4 * ty, j] = src[b, o]
+            tscr[4 * ty + 1, j] = src[b, o + u1]
+            tscr[4 * ty + 2, j] = src[b, o + u2]
+            tscr[4 * ty + 3, j] = src[b, o + u3]
+            o += uw
+    # two short passes rather than one with 24 input streams: LLVM vectorises a loop only when
+    # its runtime alias checks stay few
+    for ty in range(4):
+        k = 4 * ty
         for j in range(np.uint64(jlo), np.uint64(jhi)):
-            _put(orow, j, wy0[j] * r0[j] + wy1[j] * r1[j] + wy2[j] * r2[j] + wy3[j] * r3[j])
+            fscr[9 + ty, j] = (fscr[0, j] * _as_work(tscr[k, j], src) + fscr[1, j] * _as_work(tscr[k + 1, j], src)
+                               + fscr[2, j] * _as_work(tscr[k + 2, j], src)
+                               + fscr[3, j] * _as_work(tscr[k + 3, j], src))
+    for j in range(np.uint64(jlo), np.uint64(jhi)):
+        _put3(dst, b, i, j, fscr[4, j] * fscr[9, j] + fscr[5, j] * fscr[10, j] + fscr[6, j] * fscr[11, j]
+              + fscr[7, j] * fscr[12, j])
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -379,6 +418,9 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
     zero = _as_work(0.0, src)
     half = 0.0 if interp == 0 else 0.5  # nearest: pixel containing the point; else centre-based
     off = iscr[_I_OFF]
+    t00, t01, t10, t11 = tscr[0], tscr[min(1, tscr.shape[0] - 1)], tscr[min(2, tscr.shape[0] - 1)], tscr[-1]
+    fx1 = fscr[1]
+    fy1 = fscr[min(3, fscr.shape[0] - 1)]
     bxs = iscr[_I_BX]
     bys = iscr[_I_BY]
     bad = iscr[_I_BAD]
@@ -546,10 +588,17 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
             b0 = 0 if nm == 1 else p
             b1 = nbands if nm == 1 else p + 1
             for b in range(b0, b1):
+                if jhi > jlo:
+                    if interp == 0:
+                        _interior_nearest(src, b, dst, i, off, jlo, jhi)
+                    elif interp == 1:
+                        _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx1, fy1, jlo, jhi, in_w)
+                    else:
+                        _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w)
+                if nzero == 0 and nbad == 0 and nnear == 0 and klo == 0 and khi == out_w:
+                    continue  # nothing else in this row
                 plane = src[b]
                 orow = dst[b, i]
-                if jhi > jlo:
-                    _interior(plane, orow, iscr, fscr, tscr, jlo, jhi, in_w, interp)
                 if nzero:  # the interior run was computed straight: invalid pixels get out_fill (branch-free)
                     for j in range(np.uint64(jlo), np.uint64(jhi)):
                         orow[j] = out_fill if st[j] == 0 else orow[j]
