@@ -309,3 +309,28 @@ def test_bad_arguments_raise_parameter_errors() -> None:
         warp_affine(np.zeros((2, 0, 8), np.uint16), mask, eye, (8, 8))
     with pytest.raises(UnsupportedDtypeError):
         warp_affine(src.astype(np.int8), mask, eye, (8, 8))
+
+
+@pytest.mark.parametrize("columns", [1, 40])
+@pytest.mark.parametrize("per_band", [False, True])
+def test_band_groups_match_one_pass(monkeypatch: pytest.MonkeyPatch, columns: int, per_band: bool) -> None:
+    """Bands split into groups (one pass over the rows per group) give what one pass over all bands gives."""
+    from geoaug.kernels import warp as W
+
+    rng = np.random.default_rng(11)
+    bands, h, w = 7, 30, 20
+    src = _data(rng, bands, h, w, "uint16")
+    mask = rng.random((bands if per_band else 1, h, w)) > 0.2
+    m = geometry.affine_matrix((h, w), rotate=23, scale=1.1)
+    for interp in ("nearest", "bilinear"):
+        for skip in (False, True):
+            one = warp_affine(src, mask, m, (h, w), interp, return_all_valid=skip)
+            monkeypatch.setattr(W, "_GROUP_COLUMNS", columns)  # groups of 1 (columns=1) or 2 bands
+            assert W._band_group(w, 1) == max(1, columns // w)
+            grouped = warp_affine(src, mask, m, (h, w), interp, return_all_valid=skip)
+            monkeypatch.undo()
+            for a, b in zip(one, grouped):
+                np.testing.assert_array_equal(a, b)
+            ref, rvalid = reference_warp(src, mask, m, (h, w), interp, "nodata")
+            np.testing.assert_array_equal(grouped[1], rvalid)
+            _assert_close(grouped[0], ref, src)

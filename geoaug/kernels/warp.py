@@ -398,15 +398,14 @@ def _tap_codes(mask, ec, K, in_w):  # pragma: no cover - numba
 
 
 @nb.njit(cache=True, nogil=True)
-def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode, fill_value, out_fill, renorm,
-          a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - numba
+def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, g0, g1, interp, mode, fill_value, out_fill,
+          renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - numba
     """Output rows ``[r0, r1)``; ``iscr``/``fscr``/``tscr``/``st`` are this chunk's scratch rows.
 
     ``ec`` holds the tap codes of :func:`_tap_codes` (masked input, bilinear and cubic).
 
     ``src`` is ``(bands, in_h * in_w)`` and ``mask`` ``(planes, in_h * in_w)`` (flat planes).
     """
-    nbands = src.shape[0]
     nm = dmask.shape[0]
     out_w = dst.shape[2]
     K = 1 if interp == 0 else (2 if interp == 1 else 4)
@@ -509,10 +508,10 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                 for tx in range(K):
                     xx = iscr[_I_G + tx, j]
                     iscr[t0 + ty * K + tx, j] = yy * in_w + xx if (yy >= 0 and xx >= 0) else -1
-        for p in range(nm):
+        for p in range(0 if nm == 1 else g0, 1 if nm == 1 else g1):
             mk = mask[p if mask.shape[0] > 1 else 0]
             # status of near pixels: 0 invalid, 2 valid (far pixels: far_st, 0 invalid or 3 constant)
-            if p == 0 or not all_valid:  # with an all-valid input every plane has the same status
+            if p == g0 or nm == 1 or not all_valid:  # with an all-valid input every plane has the same status
                 border_valid = (klo == 0 and khi == out_w) or far_st != 0
                 for jb in range(nnear):
                     j = klo + jb
@@ -585,8 +584,8 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
                     if j >= jlo:
                         j += jhi - jlo
                     mrow[j] = st[j] != 0
-            b0 = 0 if nm == 1 else p
-            b1 = nbands if nm == 1 else p + 1
+            b0 = g0 if nm == 1 else p
+            b1 = g1 if nm == 1 else p + 1
             for b in range(b0, b1):
                 if jhi > jlo:
                     if interp == 0:
@@ -637,26 +636,30 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, interp, mode,
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, fill_value, out_fill, renorm,
-                   a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - numba
+                   a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
     """The one parallel region: chunks of output rows, each with its own scratch (allocated outside)."""
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
+    nbands = src.shape[0]
     if not all_valid and interp != 0:
         _tap_codes(mask, ec, 2 if interp == 1 else 4, in_w)
     for c in nb.prange(nchunks):
-        _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, c * out_h // nchunks, (c + 1) * out_h // nchunks,
-              interp, mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[c], fscr[c], tscr[c], st[c],
-              ec)
+        for g0 in range(0, nbands, group):
+            _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, c * out_h // nchunks, (c + 1) * out_h // nchunks,
+                  g0, min(g0 + group, nbands), interp, mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok,
+                  iscr[c], fscr[c], tscr[c], st[c], ec)
 
 
 @nb.njit(cache=True, nogil=True)
 def _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, fill_value, out_fill, renorm,
-                 a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - numba
+                 a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
     """The serial twin of :func:`_warp_parallel` (one chunk), for warps too small to pay for threads."""
+    nbands = src.shape[0]
     if not all_valid and interp != 0:
         _tap_codes(mask, ec, 2 if interp == 1 else 4, in_w)
-    _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, 0, dst.shape[1], interp, mode, fill_value, out_fill,
-          renorm, a, skip_valid_rows, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec)
+    for g0 in range(0, nbands, group):
+        _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, 0, dst.shape[1], g0, min(g0 + group, nbands), interp,
+              mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec)
 
 
 _NO_ROWS = np.zeros((1, 1), dtype=np.uint8)
@@ -665,6 +668,27 @@ _DTYPE_SET = frozenset(np.dtype(d) for d in _DTYPES)
 _INT_RANGE = {np.dtype(d): (int(np.iinfo(d).min), int(np.iinfo(d).max)) for d in _DTYPES if d[0] in "ui"}
 _BOOL = np.dtype(np.bool_)
 _ALL_VALID_MASK = np.ones((1, 1), dtype=np.bool_)
+
+
+def _band_group(out_w: int, interp: int) -> int:
+    """How many bands one pass over the output rows serves (each pass recomputes the rows' coordinates).
+
+    A rotated output row reads a slanted run of input rows in every band; with
+    all bands of a wide output in one pass, that footprint outgrows the caches:
+    13 x 512² uint16 bilinear ran at a third of the per-band speed of 4 bands
+    (best group there 2-4 bands, at 256 wide 8-12, at 120 wide all 13;
+    ``python scripts/bench.py --only affine_bilinear``). So about 2,048 output
+    columns' worth of bands per pass. Cubic, whose 16 taps per pixel and weights
+    cost more than the cache misses, takes every band in one pass (at 13 x 512²
+    four bands per pass were 10 % slower than all 13).
+    """
+    if interp == 2:
+        return 1 << 30
+    return max(1, _GROUP_COLUMNS // max(out_w, 1))
+
+
+#: output columns x bands one pass over the rows serves (see :func:`_band_group`)
+_GROUP_COLUMNS = 2048
 
 
 def _check_out(arr: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype, name: str) -> np.ndarray:
@@ -809,7 +833,7 @@ def warp_affine(
     kernel = _warp_parallel if nchunks > 1 else _warp_serial
     with threads.launch_lock:
         kernel(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, interp, mode, float(fill_value), dt.type(out_fill),
-               bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st, ec)
+               bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st, ec, _band_group(out_w, interp))
     if not skip:
         return dst, dmask
     if row_ok.all():
