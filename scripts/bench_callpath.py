@@ -4,8 +4,9 @@
 A training loop calls a transform on small chips, so what a call costs besides the kernel
 matters. Every case is timed one call at a time with :func:`time.perf_counter`, the cases
 interleaved round after round in one process (so a noisy neighbour slows every case alike; the
-order is shuffled every round, so no case always runs right after a big one), after a warm-up; the figure is the best (minimum) of ``--repeats`` rounds (>= 2001). numba
-runs on one thread. ``np.copy`` of the same array is the floor.
+order is shuffled every round, so no case always runs right after a big one), after a warm-up;
+the figure is the best (minimum) of ``--repeats`` rounds (>= 2001). numba runs on one thread.
+``np.copy`` of the same array is the floor.
 
 Cases (13x64x64 uint16 unless named otherwise):
 

@@ -35,6 +35,25 @@ __all__ = [
 ]
 
 
+#: (matrix builder, rows, cols[, k]) -> (matrix, output shape) of the exact transforms: their matrices
+#: depend on the input's shape alone (and Rot90's k), so a call copies a cached one instead of building it
+_EXACT: dict[tuple, tuple[np.ndarray, tuple[int, int]]] = {}
+
+
+def _exact_matrix(build: Any, shape: tuple[int, int], *args: int) -> tuple[np.ndarray, tuple[int, int]]:
+    h, w = shape
+    if type(h) is not int or type(w) is not int:  # other number types: built as given, as before
+        return build(shape, *args)
+    key = (build, h, w, *args)
+    got = _EXACT.get(key)
+    if got is None:
+        got = build((h, w), *args)
+        if len(_EXACT) >= 1024:
+            _EXACT.clear()
+        _EXACT[key] = got
+    return got[0].copy(), got[1]  # a copy: callers may change their matrix
+
+
 class _Mirror(GeometricTransform):
     """A fixed exact mirror (flip or transpose): no parameters besides ``p``."""
 
@@ -45,7 +64,7 @@ class _Mirror(GeometricTransform):
         super().__init__(p)
 
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return type(self)._build(shape)
+        return _exact_matrix(type(self)._build, shape)
 
 
 class HorizontalFlip(_Mirror):
@@ -153,7 +172,7 @@ class Rot90(GeometricTransform):
         return {"k": int(rng.integers(self._k[0], self._k[1] + 1))}
 
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return geometry.rot90(shape, int(params["k"]))
+        return _exact_matrix(geometry.rot90, shape, int(params["k"]))
 
 
 class Affine(GeometricTransform):

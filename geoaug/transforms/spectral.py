@@ -195,7 +195,7 @@ class SpectralTransform(Transform):
             a, s, c, divide = lin
             store_affine(data, a, s, c, raster.mask, out, nd, safe, divide=divide, nan_zero=to_float,
                          clip=True)  # floats saturate to the output dtype's finite range too
-            return raster.replace(data=out)
+            return raster.evolve(out, raster.mask)  # new pixels, the same everything else (no re-validation)
         w = np.float64 if to_float else work_dtype(raster.dtype)
         count, rows, cols = data.shape
         step = max(1, _CHUNK_VALUES // max(1, rows * cols))  # bands per store call: bounded scratch memory
@@ -207,7 +207,7 @@ class SpectralTransform(Transform):
             mask = raster.mask[b0:b1] if raster.mask.ndim == 3 else raster.mask
             store_bands(new[: b1 - b0], data[b0:b1], mask, out[b0:b1], nd, safe, nan_zero=to_float,
                         clip=True)  # floats saturate to the output dtype's finite range too
-        return raster.replace(data=out)
+        return raster.evolve(out, raster.mask)
 
     def _draw(self, rng: np.random.Generator, bounds: tuple[float, float], per_band: bool, n: int) -> Any:
         if per_band:
