@@ -376,7 +376,7 @@ class GeoRaster:
         -------
         GeoRaster
         """
-        if (data.ndim != 3 or data.shape[0] != self.data.shape[0] or mask.dtype != np.bool_
+        if (data.ndim != 3 or data.shape[0] != self.data.shape[0] or mask.dtype.kind != "b"
                 or (mask.shape != data.shape[1:] and mask.shape != data.shape)):
             return self.replace(data=data, mask=mask, transform=self.transform if transform is None else transform)
         new = object.__new__(GeoRaster)

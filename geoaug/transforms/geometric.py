@@ -35,22 +35,25 @@ __all__ = [
 ]
 
 
-#: (matrix builder, rows, cols[, k]) -> (matrix, output shape) of the exact transforms: their matrices
-#: depend on the input's shape alone (and Rot90's k), so a call copies a cached one instead of building it
-_EXACT: dict[tuple, tuple[np.ndarray, tuple[int, int]]] = {}
+#: (matrix builder, rows, cols, int arguments) -> (matrix, output shape) of the transforms whose matrix
+#: depends on the input's shape and their constructor's integers alone (flips, transposes, Rot90's k,
+#: Resize's size): a call copies a cached matrix instead of building it (and a pipeline builds each
+#: one twice, to draw the next step on the right shape and to apply)
+_SHAPE_MATRICES: dict[tuple, tuple[np.ndarray, tuple[int, int]]] = {}
 
 
-def _exact_matrix(build: Any, shape: tuple[int, int], *args: int) -> tuple[np.ndarray, tuple[int, int]]:
+def _shape_matrix(build: Any, shape: tuple[int, int], *args: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """``build(shape, *args)``, cached when the shape and ``args`` are ints (other types: built as given)."""
     h, w = shape
-    if type(h) is not int or type(w) is not int:  # other number types: built as given, as before
+    if type(h) is not int or type(w) is not int or any(type(v) is not int for v in args):
         return build(shape, *args)
     key = (build, h, w, *args)
-    got = _EXACT.get(key)
+    got = _SHAPE_MATRICES.get(key)
     if got is None:
         got = build((h, w), *args)
-        if len(_EXACT) >= 1024:
-            _EXACT.clear()
-        _EXACT[key] = got
+        if len(_SHAPE_MATRICES) >= 1024:
+            _SHAPE_MATRICES.clear()
+        _SHAPE_MATRICES[key] = got
     return got[0].copy(), got[1]  # a copy: callers may change their matrix
 
 
@@ -64,7 +67,7 @@ class _Mirror(GeometricTransform):
         super().__init__(p)
 
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return _exact_matrix(type(self)._build, shape)
+        return _shape_matrix(type(self)._build, shape)
 
 
 class HorizontalFlip(_Mirror):
@@ -172,7 +175,7 @@ class Rot90(GeometricTransform):
         return {"k": int(rng.integers(self._k[0], self._k[1] + 1))}
 
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return _exact_matrix(geometry.rot90, shape, int(params["k"]))
+        return _shape_matrix(geometry.rot90, shape, int(params["k"]))
 
 
 class Affine(GeometricTransform):
@@ -436,7 +439,7 @@ class Resize(GeometricTransform):
         return {}
 
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return geometry.resize(shape, self.height, self.width)
+        return _shape_matrix(geometry.resize, shape, self.height, self.width)
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         check_output_size("Resize", self.height, self.width, raster.count, raster.dtype)
