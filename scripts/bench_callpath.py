@@ -127,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--repeats must be >= {MIN_REPEATS}")
     import numba
 
-    numba.set_num_threads(1)
     funcs = cases()
     if args.only:
         keep = {s.strip() for s in args.only.split(",") if s.strip()} | {"np.copy"}
@@ -135,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             ap.error(f"unknown cases {sorted(unknown)}; known: {sorted(funcs)}")
         funcs = {k: v for k, v in funcs.items() if k in keep}
-    best = measure(funcs, args.repeats)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        best = measure(funcs, args.repeats)
+    finally:
+        numba.set_num_threads(threads)
     floor = best["np.copy"]
     print(f"best of {args.repeats} interleaved calls, 1 thread; np.copy(13x64x64 uint16) = {floor * 1e6:.2f} us")
     print(f"{'case':<22}{'us':>9}{'x np.copy':>11}")

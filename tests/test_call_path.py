@@ -344,3 +344,26 @@ def test_from_array_fast_path_checks_as_before() -> None:
 
     r = GeoRaster.from_array(np.zeros((2, 3, 3), "uint16").view(Sub))  # a subclass: its plain ndarray view
     assert type(r.data) is np.ndarray
+
+
+# ------------------------------------------------------------------ the benchmark harness
+def test_bench_callpath_runs(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_callpath", ROOT / "scripts" / "bench_callpath.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "b.json"
+    assert bench.main(["--only", "p0/raster,hflip_1x1/array", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "best of 2001" in text and "p0/raster" in text and "hflip_1x1/array" in text
+    import json
+
+    seconds = json.loads(out.read_text())["seconds"]
+    assert set(seconds) == {"np.copy", "p0/raster", "hflip_1x1/array"} and all(v > 0 for v in seconds.values())
+    with pytest.raises(SystemExit):
+        bench.main(["--repeats", "2000"])
+    with pytest.raises(SystemExit):
+        bench.main(["--only", "nope"])

@@ -261,7 +261,10 @@ class Transform:
             sample with an ``"image"`` key (torchgeo style: ``"mask"`` is the
             target, ``"transform"``/``"bounds"`` move with the draw).
         rng : Generator or int, optional
-            The randomness (an int seeds a new generator).
+            The randomness (an int seeds a new generator). Without it the
+            draw comes from this process's running generator, seeded once
+            from OS entropy (:func:`geoaug.seeding.unseeded_generator`): not
+            reproducible.
         labels, mask : raster-like, optional
             A target raster (class labels...) given the same draw with nearest.
             ``mask=`` is the keyword style (``pipe(image=x, mask=m)``) and
