@@ -24,11 +24,13 @@ rotated and sheared source transforms too.
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
 from affine import Affine
 
 __all__ = [
+    "IDENTITY_TRANSFORM",
     "KERNEL_SUPPORT",
     "about_center",
     "affine_matrix",
@@ -125,9 +127,30 @@ def affine_matrix(
     inverse.
     """
     h, w = shape
+    args = (rotate, translate_x, translate_y, scale, shear_x, shear_y)
+    key = None
+    if type(h) is int and type(w) is int and all(type(v) is float for v in args):
+        # the bits of the six floats (-0.0 and 0.0 differ, as they may in the result), not their values
+        key = (h, w, _SIX_FLOATS.pack(*args))
+        got = _AFFINES.get(key)
+        if got is not None:
+            return got.copy()
     fwd = rotation(rotate) @ scaling(scale) @ shearing(shear_x, shear_y)
     fwd = translation(translate_x, translate_y) @ about_center(fwd, w, h)
-    return np.linalg.inv(fwd)
+    m = np.linalg.inv(fwd)
+    if key is not None:
+        if len(_AFFINES) >= _CACHE_SIZE:
+            _AFFINES.clear()
+        _AFFINES[key] = m.copy()
+    return m
+
+
+#: entries per cache of this module (cleared when full): matrices of the shapes and draws in use
+_CACHE_SIZE = 1024
+_SIX_FLOATS = struct.Struct("6d")
+#: affine_matrix's answers per (rows, cols, bits of its six floats): a fixed draw, and a pipeline that
+#: samples a draw (the next step's shape) and then applies it, compute each matrix once
+_AFFINES: dict[tuple[int, int, bytes], np.ndarray] = {}
 
 
 def hflip(shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
@@ -205,9 +228,35 @@ def output_transform(transform: Affine, matrix: np.ndarray) -> Affine:
     """
     if type(transform) is not Affine:
         return transform @ to_affine(matrix)
+    return _output_transform(transform, _rows(matrix))
+
+
+#: the identity geotransform every raster wrapped from a plain array shares (GeoRaster.from_array)
+IDENTITY_TRANSFORM = Affine.identity()
+#: output_transform(IDENTITY_TRANSFORM, M) per bits of M's six coefficients
+_FROM_IDENTITY: dict[bytes, Affine] = {}
+
+
+def _output_transform(transform: Affine, rows: list[list[float]]) -> Affine:
+    """:func:`output_transform` of an :class:`~affine.Affine` and a matrix's rows (:func:`_rows`)."""
+    (a, b, c), (d, e, f) = rows[0], rows[1]
+    if transform is IDENTITY_TRANSFORM:
+        # a plain array's raster: the product below depends on the matrix alone, so it is computed once
+        # per matrix (keyed on the bits of its coefficients: -0.0 and 0.0 may give different zeros)
+        key = _SIX_FLOATS.pack(a, b, c, d, e, f)
+        got = _FROM_IDENTITY.get(key)
+        if got is None:
+            got = _product(transform, a, b, c, d, e, f)
+            if len(_FROM_IDENTITY) >= _CACHE_SIZE:
+                _FROM_IDENTITY.clear()
+            _FROM_IDENTITY[key] = got
+        return got
+    return _product(transform, a, b, c, d, e, f)
+
+
+def _product(transform: Affine, a: float, b: float, c: float, d: float, e: float, f: float) -> Affine:
     # Affine.__matmul__ written out (the same products in the same order, so the same floats):
     # a 64x64 chip's whole flip costs about what building and multiplying two Affine objects does
-    (a, b, c), (d, e, f) = _rows(matrix)[:2]
     sa, sb, sc, sd, se, sf = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
     return Affine(
         sa * a + sb * d, sa * b + sb * e, sa * c + sb * f + sc, sd * a + se * d, sd * b + se * e, sd * c + se * f + sf
@@ -229,14 +278,20 @@ def strided_plan(
     Plain Python arithmetic on the nine numbers (no numpy reductions); answers
     are cached per (matrix, shapes).
     """
-    rows = _rows(matrix)
+    return _plan_of_rows(_rows(matrix), in_shape, out_shape, atol)
+
+
+def _plan_of_rows(
+    rows: list[list[float]], in_shape: tuple[int, int], out_shape: tuple[int, int], atol: float = 1e-9
+) -> tuple[int, int, int, int, int, int] | None:
+    """:func:`strided_plan` of a matrix's rows (:func:`_rows`)."""
     key = (*rows[0], *rows[1], *rows[2], *in_shape, *out_shape, atol)
     try:
         return _PLANS[key]
     except KeyError:
         pass
     plan = _strided_plan(rows, in_shape, out_shape, atol)
-    if len(_PLANS) >= 1024:
+    if len(_PLANS) >= _CACHE_SIZE:
         _PLANS.clear()
     _PLANS[key] = plan
     return plan
@@ -298,7 +353,12 @@ def axis_aligned(matrix: np.ndarray) -> tuple[float, float, float, float] | None
     >>> axis_aligned(rotation(10)) is None
     True
     """
-    (a, b, c), (d, e, f), (g, h, k) = _rows(matrix)
+    return _axis_aligned_rows(_rows(matrix))
+
+
+def _axis_aligned_rows(rows: list[list[float]]) -> tuple[float, float, float, float] | None:
+    """:func:`axis_aligned` of a matrix's rows (:func:`_rows`)."""
+    (a, b, c), (d, e, f), (g, h, k) = rows
     if b != 0.0 or d != 0.0 or g != 0.0 or h != 0.0 or k != 1.0:
         return None
     if not (a != 0.0 and e != 0.0 and math.isfinite(a) and math.isfinite(e) and math.isfinite(c)

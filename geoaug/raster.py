@@ -38,8 +38,10 @@ SUPPORTED_DTYPES: tuple[np.dtype, ...] = tuple(
 )
 
 
-_IDENTITY = Affine.identity()
-_SUPPORTED_STR = frozenset(d.str for d in SUPPORTED_DTYPES)
+_IDENTITY = geometry.IDENTITY_TRANSFORM  # shared: the geotransform of every wrapped plain array
+#: the supported dtypes as a set: ``dtype in _SUPPORTED`` is a hash lookup (``dtype.str`` builds a string);
+#: a dtype equal to a supported one but missing here (metadata...) goes through :func:`check_dtype`
+_SUPPORTED = frozenset(SUPPORTED_DTYPES)
 
 
 @functools.lru_cache(maxsize=256)
@@ -141,6 +143,13 @@ def nodata_safe_value(nodata: float, dtype: np.dtype) -> float:
 
 
 @functools.lru_cache(maxsize=64)
+def _proxy_data(count: int, height: int, width: int, dtype: np.dtype) -> np.ndarray:
+    # cached: a read-only broadcast of one zero (no memory), shared like all_valid_mask
+    if np.dtype(dtype) not in _SUPPORTED:
+        check_dtype(dtype)
+    return np.broadcast_to(np.zeros(1, dtype=dtype), (count, height, width))
+
+
 @functools.lru_cache(maxsize=64)
 def _default_names(count: int) -> tuple[str, ...]:
     # cached: every plain array wrapped for a call needs them (a tuple, so sharing is safe)
@@ -226,7 +235,7 @@ class GeoRaster:
         count = data.shape[0]
         if count == 0:
             raise ParameterError("GeoRaster data has zero bands")
-        if data.dtype.str not in _SUPPORTED_STR:
+        if data.dtype not in _SUPPORTED:
             check_dtype(data.dtype)
         mask = self.mask
         if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
@@ -319,20 +328,27 @@ class GeoRaster:
         transform, crs, nodata, band_names, tags
             As for :class:`GeoRaster`.
         """
-        arr = np.asarray(data)
+        arr = data if type(data) is np.ndarray else np.asarray(data)
         if arr.ndim == 2:
             arr = arr[None]
         if arr.ndim != 3:
             raise ParameterError(f"expected an array (bands, rows, cols) or (rows, cols), got shape {arr.shape}")
-        check_dtype(arr.dtype)
-        if mask is None and transform is None and crs is None and not band_names and not tags and arr.shape[0]:
+        if arr.dtype not in _SUPPORTED:
+            check_dtype(arr.dtype)
+        count = arr.shape[0]
+        if mask is None and transform is None and crs is None and not band_names and not tags and count:
             # the common case, a bare array: everything is known valid, skip the general validation
             new = object.__new__(cls)
-            new.__dict__.update(
-                data=arr, mask=_valid_or_all(arr, nodata), transform=_IDENTITY, crs=None,
-                nodata=None if nodata is None else float(nodata), band_names=_default_names(arr.shape[0]),
-                tags={}, band_tags=tuple([{} for _ in range(arr.shape[0])]), profile={},
-            )
+            fields = new.__dict__
+            fields["data"] = arr
+            fields["mask"] = _valid_or_all(arr, nodata)
+            fields["transform"] = _IDENTITY
+            fields["crs"] = None
+            fields["nodata"] = None if nodata is None else float(nodata)
+            fields["band_names"] = _default_names(count)
+            fields["tags"] = {}
+            fields["band_tags"] = tuple([{} for _ in range(count)])
+            fields["profile"] = {}
             return new
         if mask is None:
             mask = _valid_or_all(arr, nodata)
@@ -367,7 +383,7 @@ class GeoRaster:
         -------
         GeoRaster
         """
-        if (data.ndim != 3 or data.shape[0] != self.data.shape[0] or mask.dtype != np.bool_
+        if (data.ndim != 3 or data.shape[0] != self.data.shape[0] or mask.dtype.kind != "b"
                 or (mask.shape != data.shape[1:] and mask.shape != data.shape)):
             return self.replace(data=data, mask=mask, transform=self.transform if transform is None else transform)
         new = object.__new__(GeoRaster)
@@ -379,7 +395,7 @@ class GeoRaster:
             fields["transform"] = transform
         fields["tags"] = dict(self.tags)
         fields["profile"] = dict(self.profile)
-        fields["band_tags"] = tuple(dict(t) for t in self.band_tags)
+        fields["band_tags"] = tuple(map(dict, self.band_tags))
         return new
 
     @classmethod
@@ -401,8 +417,18 @@ class GeoRaster:
         -------
         GeoRaster
         """
-        data = np.broadcast_to(np.zeros(1, dtype=dtype), (int(count), int(height), int(width)))
-        return cls(data=data, mask=all_valid_mask((int(height), int(width))))
+        count, height, width = int(count), int(height), int(width)
+        data = _proxy_data(count, height, width, np.dtype(dtype))
+        if cls is not GeoRaster or not count:
+            return cls(data=data, mask=all_valid_mask((height, width)))
+        # what the constructor makes of these two fields, without its checks (pipelines draw on a proxy per step)
+        new = object.__new__(cls)
+        new.__dict__.update(
+            data=data, mask=all_valid_mask((height, width)), transform=_IDENTITY, crs=None, nodata=None,
+            band_names=_default_names(count), tags={}, band_tags=tuple([{} for _ in range(count)]), profile={},
+            gcps=(),
+        )
+        return new
 
     def replace(self, **changes: Any) -> GeoRaster:
         """A copy with some fields replaced (``dataclasses.replace``)."""
@@ -653,6 +679,8 @@ def _valid_or_all(data: np.ndarray, nodata: float | None) -> np.ndarray:
 
     Integers without a nodata value are not scanned at all.
     """
+    if nodata is None and data.dtype.kind != "f":
+        return all_valid_mask(data.shape[1:])  # integers without nodata: nothing to scan (the common case)
     has_nd = nodata is not None and not math.isnan(nodata) and fits_dtype(nodata, data.dtype)
     if data.dtype.kind == "f" and not has_nd and data.size and not np.isnan(data.min()):
         return all_valid_mask(data.shape[1:])  # min propagates NaN: one vectorised pass, no temporary array

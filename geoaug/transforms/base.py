@@ -261,7 +261,10 @@ class Transform:
             sample with an ``"image"`` key (torchgeo style: ``"mask"`` is the
             target, ``"transform"``/``"bounds"`` move with the draw).
         rng : Generator or int, optional
-            The randomness (an int seeds a new generator).
+            The randomness (an int seeds a new generator). Without it the
+            draw comes from this process's running generator, seeded once
+            from OS entropy (:func:`geoaug.seeding.unseeded_generator`): not
+            reproducible.
         labels, mask : raster-like, optional
             A target raster (class labels...) given the same draw with nearest.
             ``mask=`` is the keyword style (``pipe(image=x, mask=m)``) and
@@ -314,7 +317,10 @@ class Transform:
             ``return_params``).
         """
         seeding.process_key()  # first call in a DataLoader worker: single-threaded kernels there
-        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        if isinstance(rng, np.random.Generator):
+            gen = rng
+        else:  # no rng: one running stream per process seeded from OS entropy (not a new one per call)
+            gen = seeding.unseeded_generator() if rng is None else np.random.default_rng(rng)
         targets = None
         if (bboxes is not None or keypoints is not None or oriented_bboxes is not None or vectors is not None
                 or bbox_labels is not None or bbox_polygons is not None or keypoint_labels is not None):
@@ -624,9 +630,12 @@ def _call(t: Transform, gen: np.random.Generator, image: Any, labels: Any, mask:
     if getattr(image, "ndim", None) == 4:
         out, tout, params = _call_batch(t, gen, image, target, layout, batch_draw)
     else:
-        r = _as_raster(image, layout)
+        r = _as_raster(image, layout)  # wrapped once: sample and apply get the raster itself
         params = t.sample(gen, r)
-        o = t.apply(r, params)
+        if type(t).apply is Transform.apply:  # what apply does, without wrapping and unwrapping r again
+            o = t.apply_params(r, params) if params.get("applied", True) else r
+        else:
+            o = t.apply(r, params)
         out = _like_input(image, o, layout)
         tout = t.apply_label(target, params, layout=layout) if target is not None else None
     moved = targets.move(t, params, r, o) if moving else {}

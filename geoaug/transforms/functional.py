@@ -102,10 +102,12 @@ def warp(
     rmask = raster.mask
     trivial = is_all_true(rmask)
     mask3 = None if trivial else (rmask if rmask.ndim == 3 else rmask[None])
-    plan = geometry.strided_plan(matrix, (raster.height, raster.width), (h, w))
+    rows = geometry._rows(matrix)  # the nine numbers once, for the plan and the axis-aligned test
+    shape = raster.data.shape
+    plan = geometry._plan_of_rows(rows, (shape[1], shape[2]), (h, w))
     if plan is not None:
         data, mask = index_copy(raster.data, mask3, plan, (h, w), out=out)
-    elif not renormalize and (aa := geometry.axis_aligned(matrix)) is not None:
+    elif not renormalize and (aa := geometry._axis_aligned_rows(rows)) is not None:
         sy, ty, sx, tx = aa
         kind = _KIND[interpolation]
         ky = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sy) > 1.0 else kind

@@ -35,6 +35,28 @@ __all__ = [
 ]
 
 
+#: (matrix builder, rows, cols, int arguments) -> (matrix, output shape) of the transforms whose matrix
+#: depends on the input's shape and their constructor's integers alone (flips, transposes, Rot90's k,
+#: Resize's size): a call copies a cached matrix instead of building it (and a pipeline builds each
+#: one twice, to draw the next step on the right shape and to apply)
+_SHAPE_MATRICES: dict[tuple, tuple[np.ndarray, tuple[int, int]]] = {}
+
+
+def _shape_matrix(build: Any, shape: tuple[int, int], *args: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """``build(shape, *args)``, cached when the shape and ``args`` are ints (other types: built as given)."""
+    h, w = shape
+    if type(h) is not int or type(w) is not int or any(type(v) is not int for v in args):
+        return build(shape, *args)
+    key = (build, h, w, *args)
+    got = _SHAPE_MATRICES.get(key)
+    if got is None:
+        got = build((h, w), *args)
+        if len(_SHAPE_MATRICES) >= 1024:
+            _SHAPE_MATRICES.clear()
+        _SHAPE_MATRICES[key] = got
+    return got[0].copy(), got[1]  # a copy: callers may change their matrix
+
+
 class _Mirror(GeometricTransform):
     """A fixed exact mirror (flip or transpose): no parameters besides ``p``."""
 
@@ -45,7 +67,7 @@ class _Mirror(GeometricTransform):
         super().__init__(p)
 
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return type(self)._build(shape)
+        return _shape_matrix(type(self)._build, shape)
 
 
 class HorizontalFlip(_Mirror):
@@ -153,7 +175,7 @@ class Rot90(GeometricTransform):
         return {"k": int(rng.integers(self._k[0], self._k[1] + 1))}
 
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return geometry.rot90(shape, int(params["k"]))
+        return _shape_matrix(geometry.rot90, shape, int(params["k"]))
 
 
 class Affine(GeometricTransform):
@@ -417,7 +439,7 @@ class Resize(GeometricTransform):
         return {}
 
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return geometry.resize(shape, self.height, self.width)
+        return _shape_matrix(geometry.resize, shape, self.height, self.width)
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         check_output_size("Resize", self.height, self.width, raster.count, raster.dtype)

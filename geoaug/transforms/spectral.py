@@ -91,7 +91,22 @@ def _check_value_range(name: str, value_range: Any) -> tuple[float, float] | Non
 
 def _per_band(params: dict[str, Any], key: str, n: int) -> np.ndarray:
     """A drawn parameter (one value or one per band) as ``n`` floats."""
-    return np.broadcast_to(np.asarray(params[key], dtype=float), (n,))
+    return _as_bands(params[key], n)
+
+
+def _as_bands(value: Any, n: int) -> np.ndarray:
+    """One value or one per band as ``n`` float64 values (to read, not to write).
+
+    ``np.broadcast_to`` costs about 3 us a call, so the two common cases skip
+    it: a value per band is that array, one value is filled; any other shape
+    goes through it (and fails as it does).
+    """
+    v = np.asarray(value, dtype=float)
+    if v.shape == (n,):
+        return v
+    if v.ndim == 0:
+        return np.full(n, v)
+    return np.broadcast_to(v, (n,))
 
 
 def band_means(r: GeoRaster) -> np.ndarray:
@@ -195,7 +210,7 @@ class SpectralTransform(Transform):
             a, s, c, divide = lin
             store_affine(data, a, s, c, raster.mask, out, nd, safe, divide=divide, nan_zero=to_float,
                          clip=True)  # floats saturate to the output dtype's finite range too
-            return raster.replace(data=out)
+            return raster.evolve(out, raster.mask)  # new pixels, the same everything else (no re-validation)
         w = np.float64 if to_float else work_dtype(raster.dtype)
         count, rows, cols = data.shape
         step = max(1, _CHUNK_VALUES // max(1, rows * cols))  # bands per store call: bounded scratch memory
@@ -207,7 +222,7 @@ class SpectralTransform(Transform):
             mask = raster.mask[b0:b1] if raster.mask.ndim == 3 else raster.mask
             store_bands(new[: b1 - b0], data[b0:b1], mask, out[b0:b1], nd, safe, nan_zero=to_float,
                         clip=True)  # floats saturate to the output dtype's finite range too
-        return raster.replace(data=out)
+        return raster.evolve(out, raster.mask)
 
     def _draw(self, rng: np.random.Generator, bounds: tuple[float, float], per_band: bool, n: int) -> Any:
         if per_band:
@@ -634,8 +649,7 @@ class Normalize(SpectralTransform):
             raise ParameterError(f"Normalize.std must be >= {MIN_SCALE:g}, got {std!r}")
 
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
-        return (np.broadcast_to(np.asarray(self.mean, dtype=float), (raster.count,)),
-                np.broadcast_to(np.asarray(self.std, dtype=float), (raster.count,)))
+        return _as_bands(self.mean, raster.count), _as_bands(self.std, raster.count)
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
         return (x - ctx[0][b]) / ctx[1][b]

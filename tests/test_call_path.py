@@ -1,0 +1,369 @@
+"""The call path of a transform: what is cached or skipped per call changes no result.
+
+Pins the work taken off a call (docs/benchmarks.md, "The cost of one call"): the
+generator of calls without ``rng``, the matrices cached per shape and draw, the
+geotransform of plain arrays computed once per matrix, the raster wrapped once,
+proxies and spectral outputs built without re-validation. Every cached answer
+must equal what is computed afresh, bit for bit, and must never be served for
+another shape, dtype, draw or transform.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import struct
+
+import numpy as np
+import pytest
+from affine import Affine
+from conftest import BY_DTYPE, ROTATED, TILES
+
+import geoaug
+from geoaug import geometry, seeding
+from geoaug.errors import UnsupportedDtypeError
+from geoaug.raster import GeoRaster
+from geoaug.transforms import functional
+from geoaug.transforms import geometric as geo_mod
+
+S2 = TILES / "sentinel2_l2a_12band_int16.tif"
+
+
+def _bits(t: Affine) -> bytes:
+    """A geotransform's six coefficients as bytes: -0.0 and 0.0 differ."""
+    return struct.pack("6d", t.a, t.b, t.c, t.d, t.e, t.f)
+
+
+def _same(a: GeoRaster, b: GeoRaster) -> None:
+    assert a.data.dtype == b.data.dtype and a.data.shape == b.data.shape
+    assert a.data.tobytes() == b.data.tobytes()
+    assert a.mask.shape == b.mask.shape and np.array_equal(a.mask, b.mask)
+    assert _bits(a.transform) == _bits(b.transform)
+    assert (a.crs, a.nodata, a.band_names, a.tags, a.band_tags) == (b.crs, b.nodata, b.band_names, b.tags,
+                                                                    b.band_tags)
+
+
+def _clear_caches() -> None:
+    geometry._AFFINES.clear()
+    geometry._FROM_IDENTITY.clear()
+    geometry._PLANS.clear()
+    geo_mod._SHAPE_MATRICES.clear()
+
+
+# ------------------------------------------------------------------ calls without rng
+def test_unseeded_calls_share_one_generator_and_still_vary(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = geoaug.Affine(rotate=(-180, 180))
+    a = np.zeros((2, 8, 8), "uint8")
+    t(a)  # the process's generator exists from here on
+    made = []
+    real = np.random.default_rng
+    monkeypatch.setattr(np.random, "default_rng", lambda *args: made.append(args) or real(*args))
+    draws = [t(a, return_params=True).params["rotate"] for _ in range(5)]
+    assert made == []  # no new generator (no OS entropy read) per call
+    assert len(set(draws)) == 5
+    assert seeding.unseeded_generator() is seeding.unseeded_generator()
+    t(a, rng=3)
+    assert made == [(3,)]  # an int rng still seeds its own generator
+
+
+def test_unseeded_reproducible_only_with_rng() -> None:
+    t = geoaug.Affine(rotate=(-180, 180))
+    a = np.zeros((2, 8, 8), "uint8")
+    assert t(a, rng=7, return_params=True).params == t(a, rng=7, return_params=True).params
+    assert t(a, return_params=True).params != t(a, return_params=True).params
+
+
+def _child_draw(_: int) -> float:
+    return geoaug.Affine(rotate=(-180, 180))(np.zeros((1, 4, 4), "uint8"), return_params=True).params["rotate"]
+
+
+def test_forked_children_draw_their_own_entropy() -> None:
+    parent = seeding.unseeded_generator()
+    ctx = multiprocessing.get_context("fork")
+    state = parent.bit_generator.state
+    with ctx.Pool(2) as pool:
+        got = pool.map(_child_draw, range(2), chunksize=1)
+    # a child that kept the parent's stream would draw what the parent draws next
+    expected_if_copied = geoaug.Affine(rotate=(-180, 180))(np.zeros((1, 4, 4), "uint8"), rng=parent,
+                                                           return_params=True).params["rotate"]
+    parent.bit_generator.state = state
+    assert expected_if_copied not in got
+    assert len(set(got)) == 2
+
+
+class _Draws:
+    """A map-style dataset whose items are draws of a transform called without rng (in DataLoader workers)."""
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> float:
+        return _child_draw(i)
+
+
+def test_dataloader_workers_draw_their_own_entropy() -> None:
+    torch = pytest.importorskip("torch")
+    seeding.unseeded_generator().random()  # the parent has a stream its forked workers would copy
+    loader = torch.utils.data.DataLoader(_Draws(), batch_size=None, num_workers=2, multiprocessing_context="fork")
+    draws = [float(x) for x in loader]
+    assert len(draws) == 4 and len(set(draws)) == 4  # items 0, 2 on worker 0 and 1, 3 on worker 1
+
+
+# ------------------------------------------------------------------ matrices cached per shape and draw
+@pytest.mark.parametrize("dtype", ["uint16", "int16", "float32", "uint8"])
+def test_flip_and_rot90_follow_every_shape_and_dtype(dtype: str) -> None:
+    rs = np.random.default_rng(0)
+    for shape in [(3, 16, 16), (3, 16, 10), (5, 10, 16), (1, 1, 1), (2, 16, 16)]:
+        a = (rs.random(shape) * 200).astype(dtype)
+        assert np.array_equal(geoaug.HorizontalFlip(p=1)(a, rng=0), a[:, :, ::-1])
+        assert np.array_equal(geoaug.VerticalFlip(p=1)(a, rng=0), a[:, ::-1])
+        assert np.array_equal(geoaug.Transpose(p=1)(a, rng=0), a.transpose(0, 2, 1))
+        for k in (1, 2, 3, 5, -1):
+            assert np.array_equal(geoaug.Rot90(k=k, p=1)(a, rng=0), np.rot90(a, k, axes=(1, 2)))
+
+
+def test_cached_matrices_are_copies() -> None:
+    t = geoaug.Rot90(k=1, p=1)
+    m, shape = t.matrix({"k": 1}, (20, 30))
+    fresh = geometry.rot90((20, 30), 1)
+    assert np.array_equal(m, fresh[0]) and shape == fresh[1] == (30, 20)
+    m[0, 2] = 99.0  # a caller's change stays in its copy
+    assert np.array_equal(t.matrix({"k": 1}, (20, 30))[0], fresh[0])
+    assert np.array_equal(t.matrix({"k": 3}, (20, 30))[0], geometry.rot90((20, 30), 3)[0])
+    h = geoaug.HorizontalFlip(p=1)
+    assert np.array_equal(h.matrix({}, (20, 30))[0], geometry.hflip((20, 30))[0])
+    assert not np.array_equal(h.matrix({}, (20, 31))[0], geometry.hflip((20, 30))[0])
+    v = geoaug.VerticalFlip(p=1)  # another transform, same shape: its own matrix
+    assert np.array_equal(v.matrix({}, (20, 30))[0], geometry.vflip((20, 30))[0])
+
+
+def test_non_int_shapes_are_built_as_given() -> None:
+    m, shape = geoaug.HorizontalFlip(p=1).matrix({}, (np.int64(4), 6.0))
+    assert np.array_equal(m, geometry.hflip((4, 6))[0]) and type(shape[1]) is float
+
+
+def test_resize_matrix_follows_its_size() -> None:
+    a = np.arange(2 * 12 * 12, dtype="float32").reshape(2, 12, 12)
+    t = geoaug.Resize(6, 6, interpolation="bilinear")
+    first = t(a, rng=0)
+    t.height, t.width = 4, 3  # a changed size is a new key, never the cached matrix of the old one
+    changed = t(a, rng=0)
+    assert changed.shape == (2, 4, 3)
+    assert np.array_equal(changed, geoaug.Resize(4, 3)(a, rng=0))
+    ref = functional.warp(GeoRaster.from_array(a), geometry.resize((12, 12), 6, 6)[0], (6, 6), "bilinear",
+                          antialias=True)
+    assert first.tobytes() == ref.data.tobytes()
+
+
+def _affine_fresh(shape: tuple[int, int], *args: float) -> np.ndarray:
+    """geometry.affine_matrix's formula, computed here without any cache."""
+    rotate, tx, ty, scale, shx, shy = args
+    fwd = geometry.rotation(rotate) @ geometry.scaling(scale) @ geometry.shearing(shx, shy)
+    fwd = geometry.translation(tx, ty) @ geometry.about_center(fwd, shape[1], shape[0])
+    return np.linalg.inv(fwd)
+
+
+@pytest.mark.parametrize("args", [(17.0, 0.0, 0.0, 1.0, 0.0, 0.0), (-0.0, -0.0, 0.0, 1.0, -0.0, 0.0),
+                                  (0.0, 0.0, -0.0, 1.0, 0.0, -0.0), (33.3, 2.5, -1.25, 0.9, 10.0, -5.0)])
+def test_affine_matrix_cache_is_bit_exact(args: tuple[float, ...]) -> None:
+    _clear_caches()
+    for shape in [(64, 64), (64, 48), (48, 64)]:
+        for _ in range(2):  # a miss, then a hit
+            got = geometry.affine_matrix(shape, *args)
+            assert got.tobytes() == _affine_fresh(shape, *args).tobytes()
+            got[:] = 0.0  # callers own their copy
+    # 0.0 and -0.0 are different keys (their matrices may differ in the sign of a zero)
+    signs = {geometry.affine_matrix((8, 8), r, 0.0, 0.0, 1.0, 0.0, 0.0).tobytes() for r in (0.0, -0.0)}
+    assert signs == {_affine_fresh((8, 8), r, 0.0, 0.0, 1.0, 0.0, 0.0).tobytes() for r in (0.0, -0.0)}
+
+
+def test_affine_matrix_other_number_types_uncached() -> None:
+    got = geometry.affine_matrix((10, 10), np.float32(30), 1, 0, 1, 0, 0)
+    assert got.tobytes() == _affine_fresh((10, 10), float(np.float32(30)), 1.0, 0.0, 1.0, 0.0, 0.0).tobytes()
+
+
+# ------------------------------------------------------------------ the geotransform rule
+def test_identity_geotransform_product_is_the_rule_bit_for_bit() -> None:
+    _clear_caches()
+    mats = [geometry.hflip((5, 7))[0], geometry.rot90((5, 7), 3)[0], geometry.affine_matrix((5, 7), 17.0),
+            np.array([[-0.0, 1.0, -0.0], [1.0, -0.0, 0.0], [0.0, 0.0, 1.0]]),
+            np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+            # equal values, different zeros, different products: 1 * b + 0 * e is -0.0 only for b = e = -0.0
+            np.array([[2.0, -0.0, 1.0], [0.0, -0.0, 1.0], [0.0, 0.0, 1.0]]),
+            np.array([[2.0, 0.0, 1.0], [0.0, -0.0, 1.0], [0.0, 0.0, 1.0]]),
+            geometry.resize((9, 9), 4, 3)[0]]
+    for m in mats:
+        for _ in range(2):
+            got = geometry.output_transform(geometry.IDENTITY_TRANSFORM, m)
+            assert _bits(got) == _bits(Affine.identity() @ geometry.to_affine(m))
+            assert _bits(got) == _bits(geometry.output_transform(Affine.identity(), m))  # another identity object
+
+
+def test_wrapped_arrays_share_the_identity_transform() -> None:
+    r = GeoRaster.from_array(np.zeros((2, 3, 4), "uint8"))
+    assert r.transform is geometry.IDENTITY_TRANSFORM and r.transform == Affine.identity()
+
+
+# ------------------------------------------------------------------ results identical, arrays and rasters
+CASES = {
+    "hflip": lambda n: geoaug.HorizontalFlip(p=1),
+    "vflip": lambda n: geoaug.VerticalFlip(p=1),
+    "rot90": lambda n: geoaug.Rot90(k=1, p=1),
+    "affine": lambda n: geoaug.Affine(rotate=17),
+    "affine_random": lambda n: geoaug.Affine(rotate=(-30, 30), scale=(0.8, 1.2), interpolation="cubic"),
+    "resize": lambda n: geoaug.Resize(48, 40),
+    "normalize": lambda n: geoaug.Normalize([100.0 + i for i in range(n)], [50.0 + 2 * i for i in range(n)]),
+    "normalize_scalar": lambda n: geoaug.Normalize(500.0, 250.0),
+    "brightness": lambda n: geoaug.Brightness((-0.1, 0.1), per_band=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("path", [S2, ROTATED, BY_DTYPE["float32"], BY_DTYPE["uint16"]], ids=lambda p: p.stem)
+def test_warm_calls_equal_cold_calls_and_arrays_equal_rasters(name: str, path: object) -> None:
+    raster = geoaug.read(path)
+    t = CASES[name](raster.count)
+    _clear_caches()
+    cold = t(raster, rng=5, return_params=True)
+    warm = t(raster, rng=5, return_params=True)
+    assert cold.params == warm.params
+    _same(cold.image, warm.image)
+    _same(cold.image, t.apply(raster, cold.params))  # replay
+    # a plain array gives the pixels of its raster (GeoRaster.from_array: every pixel valid, but NaN)
+    arr = raster.data
+    plain = t(arr, rng=5)
+    wrapped = t(GeoRaster.from_array(arr), rng=5)
+    assert plain.dtype == wrapped.dtype and plain.tobytes() == wrapped.data.tobytes()
+    # the geotransform follows the rule, computed here with affine's own operator
+    m, _ = t.record_matrix(cold.params, (raster.height, raster.width))
+    assert cold.image.transform == raster.transform @ geometry.to_affine(m)
+
+
+def test_exact_transforms_on_georeferenced_raster() -> None:
+    raster = geoaug.read(ROTATED)
+    for t, ref in [(geoaug.HorizontalFlip(p=1), raster.data[:, :, ::-1]),
+                   (geoaug.Rot90(k=1, p=1), np.rot90(raster.data, 1, axes=(1, 2)))]:
+        out = t(raster, rng=0)
+        assert np.array_equal(out.data, ref)
+        m, _ = t.matrix({"k": 1}, (raster.height, raster.width))
+        assert _bits(out.transform) == _bits(raster.transform @ geometry.to_affine(m))
+        assert out.crs == raster.crs and out.nodata == raster.nodata and out.band_names == raster.band_names
+
+
+def test_spectral_output_keeps_metadata_in_copies() -> None:
+    raster = geoaug.read(S2)
+    out = geoaug.Normalize(1000.0, 500.0)(raster, rng=0)
+    assert out.dtype == np.float32 and out.mask is raster.mask
+    assert (out.transform, out.crs, out.nodata, out.band_names, out.tags) == (
+        raster.transform, raster.crs, raster.nodata, raster.band_names, raster.tags)
+    assert out.band_tags == raster.band_tags
+    assert all(a is not b for a, b in zip(out.band_tags, raster.band_tags))
+    assert out.tags is not raster.tags and out.profile is not raster.profile
+
+
+def test_normalize_band_count_mismatch_fails_as_before() -> None:
+    t = geoaug.Normalize([1.0, 2.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match="broadcast"):
+        t(np.zeros((3, 4, 4), "uint16"), rng=0)
+
+
+# ------------------------------------------------------------------ records and replay
+README_RECORDS = {
+    0: {"applied": True, "steps": [
+        {"applied": True}, {"applied": True, "k": 1},
+        {"applied": True, "rotate": 16.51022309110887, "translate_x": 0.0, "translate_y": 0.0,
+         "scale": 1.0087249982930846, "shear_x": 0.0, "shear_y": 0.0},
+        {"applied": True, "delta": 0.007148085531751386},
+        {"applied": True, "alpha": [-0.12459109472530652, -0.07322673547034517, -0.054425898285730995,
+                                    -0.031630015636915455, 0.04116305363741329, 0.10425133694426776,
+                                    -0.012853466294403426, 0.1366463470549686, -0.06651946734866136,
+                                    0.035151007009301974, 0.09034701816518087, 0.009401229776087457]}]},
+    3: {"applied": True, "steps": [
+        {"applied": True}, {"applied": False},
+        {"applied": True, "rotate": -16.234854310384033, "translate_x": 0.0, "translate_y": 0.0,
+         "scale": 0.9319477829274158, "shear_x": 0.0, "shear_y": 0.0},
+        {"applied": True, "delta": 0.0003348036524272735},
+        {"applied": True, "alpha": [-0.06680463461089502, -0.10551505512051214, -0.039080097723465476,
+                                    0.04819453885067859, -0.02385536065733667, 0.09577587029597641,
+                                    -0.019980212906658, 0.0024259565076664626, 0.15458208512128122,
+                                    0.05451055226876446, -0.05052287356140181, -0.01828389745977349]}]},
+}
+
+
+def _readme_pipe() -> geoaug.Compose:
+    return geoaug.Compose([
+        geoaug.HorizontalFlip(), geoaug.Rot90(),
+        geoaug.Affine(rotate=(-20, 20), scale=(0.9, 1.1)),
+        geoaug.Brightness((-0.01, 0.01), value_range=(0, 10000)),
+        geoaug.PCAJitter(std=0.1, value_range=(0, 10000)),
+    ])
+
+
+@pytest.mark.parametrize("seed", sorted(README_RECORDS))
+def test_readme_pipeline_records_and_replay_unchanged(seed: int) -> None:
+    image = geoaug.read(S2)
+    labels = geoaug.read(S2.parents[1] / "labels" / S2.name)
+    pipe = _readme_pipe()
+    _clear_caches()
+    res = pipe(image, rng=np.random.default_rng(seed), labels=labels, return_record=True)
+    assert res.params == README_RECORDS[seed]  # the draws recorded before the call path was trimmed
+    _same(res.image, pipe.replay(image, res.params))
+    _same(res.labels, pipe.replay_label(labels, res.params))
+    again = pipe(image, rng=np.random.default_rng(seed), labels=labels, return_record=True)  # warm caches
+    _same(res.image, again.image)
+    _same(res.labels, again.labels)
+    plain = pipe(image.data, rng=np.random.default_rng(seed), return_record=True)
+    assert plain.params == res.params
+
+
+# ------------------------------------------------------------------ wrapping and proxies
+def test_proxy_equals_the_constructors_raster() -> None:
+    p = GeoRaster.proxy(13, 20, 30, "uint16")
+    ref = GeoRaster(data=np.broadcast_to(np.zeros(1, "uint16"), (13, 20, 30)),
+                    mask=geoaug.raster.all_valid_mask((20, 30)))
+    assert np.array_equal(p.mask, ref.mask) and p.mask.strides == ref.mask.strides
+    for f in ("transform", "crs", "nodata", "band_names", "tags", "band_tags", "profile", "gcps", "rpcs",
+              "colorinterp", "mask_kind"):
+        assert getattr(p, f) == getattr(ref, f), f
+    assert p.data.shape == ref.data.shape and p.dtype == ref.dtype and not p.data.flags.writeable
+    assert p.band_tags[0] is not GeoRaster.proxy(13, 20, 30, "uint16").band_tags[0]  # fresh dicts every time
+    assert GeoRaster.proxy(2, 3, 4, np.float32).dtype == np.float32
+    with pytest.raises(UnsupportedDtypeError, match="array: pixel dtype int8 is not supported"):
+        GeoRaster.proxy(1, 2, 2, "int8")
+
+
+def test_from_array_fast_path_checks_as_before() -> None:
+    with pytest.raises(UnsupportedDtypeError, match="pixel dtype int8"):
+        GeoRaster.from_array(np.zeros((1, 2, 2), "int8"))
+    with pytest.raises(UnsupportedDtypeError):
+        GeoRaster.from_array(np.zeros((1, 2, 2), ">u2"))  # big-endian: not a supported dtype
+    r = GeoRaster.from_array([[[1.0, 2.0], [3.0, 4.0]]])  # not an ndarray: through np.asarray
+    assert r.shape == (1, 2, 2) and r.dtype == np.float64
+
+    class Sub(np.ndarray):
+        pass
+
+    r = GeoRaster.from_array(np.zeros((2, 3, 3), "uint16").view(Sub))  # a subclass: its plain ndarray view
+    assert type(r.data) is np.ndarray
+
+
+# ------------------------------------------------------------------ the benchmark harness
+def test_bench_callpath_runs(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_callpath", ROOT / "scripts" / "bench_callpath.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "b.json"
+    assert bench.main(["--only", "p0/raster,hflip_1x1/array", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "best of 2001" in text and "p0/raster" in text and "hflip_1x1/array" in text
+    import json
+
+    seconds = json.loads(out.read_text())["seconds"]
+    assert set(seconds) == {"np.copy", "p0/raster", "hflip_1x1/array"} and all(v > 0 for v in seconds.values())
+    with pytest.raises(SystemExit):
+        bench.main(["--repeats", "2000"])
+    with pytest.raises(SystemExit):
+        bench.main(["--only", "nope"])
