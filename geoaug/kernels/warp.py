@@ -73,6 +73,7 @@ from .borders import FILL_MODES
 from .borders import NODATA as _NODATA
 from .borders import map_index as _map_index
 from .cubic import CUBIC_A, keys_far, keys_near
+from .packed import lane, load_u32, load_u64, packed_dtype
 
 __all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "warp_affine"]
 
@@ -182,26 +183,127 @@ def _interior_nearest(src, b, dst, i, off, jlo, jhi):  # pragma: no cover - numb
         dst[b, i, j] = src[b, np.uint64(off[j])]
 
 
+def _bl_gather(src, b, off, t0, t1, t2, t3, jlo, jhi, in_w):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_bl_gather)
+def _bl_gather_ov(src, b, off, t0, t1, t2, t3, jlo, jhi, in_w):  # pragma: no cover - numba typing
+    """Gather a bilinear interior run's taps: one word per tap row when packed, else four plain loads."""
+    if t0.dtype == src.dtype:
+        def plain(src, b, off, t0, t1, t2, t3, jlo, jhi, in_w):
+            u1 = np.uint64(1)
+            uw = np.uint64(in_w)
+            for j in range(np.uint64(jlo), np.uint64(jhi)):
+                o = np.uint64(off[j])
+                t0[j] = src[b, o]
+                t1[j] = src[b, o + u1]
+                t2[j] = src[b, o + uw]
+                t3[j] = src[b, o + uw + u1]
+
+        return plain
+    load = load_u32 if t0.dtype == types.uint32 else load_u64
+
+    def packed(src, b, off, t0, t1, t2, t3, jlo, jhi, in_w):
+        uw = np.uint64(in_w)
+        for j in range(np.uint64(jlo), np.uint64(jhi)):
+            o = np.uint64(off[j])
+            t0[j] = load(src, b, o)
+            t1[j] = load(src, b, o + uw)
+
+    return packed
+
+
+def _bl_taps(t0, t1, t2, t3, j, src):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_bl_taps, inline="always")
+def _bl_taps_ov(t0, t1, t2, t3, j, src):  # pragma: no cover - numba typing
+    """The four gathered taps of pixel ``j`` (top-left, top-right, bottom-left, bottom-right), work dtype."""
+    if t0.dtype == src.dtype:
+        return lambda t0, t1, t2, t3, j, src: (_as_work(t0[j], src), _as_work(t1[j], src), _as_work(t2[j], src),
+                                               _as_work(t3[j], src))
+
+    def packed(t0, t1, t2, t3, j, src):
+        a = t0[j]
+        c = t1[j]
+        return (_as_work(lane(a, 0, src), src), _as_work(lane(a, 1, src), src), _as_work(lane(c, 0, src), src),
+                _as_work(lane(c, 1, src), src))
+
+    return packed
+
+
+def _cu_gather(src, b, off, tscr, jlo, jhi, in_w):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_cu_gather)
+def _cu_gather_ov(src, b, off, tscr, jlo, jhi, in_w):  # pragma: no cover - numba typing
+    """Gather a cubic interior run's 16 taps: one 64-bit word per tap row when packed, else 16 plain loads."""
+    if tscr.dtype == src.dtype:
+        def plain(src, b, off, tscr, jlo, jhi, in_w):
+            u1 = np.uint64(1)
+            u2 = np.uint64(2)
+            u3 = np.uint64(3)
+            uw = np.uint64(in_w)
+            for j in range(np.uint64(jlo), np.uint64(jhi)):
+                o = np.uint64(off[j])
+                for ty in range(4):
+                    tscr[4 * ty, j] = src[b, o]
+                    tscr[4 * ty + 1, j] = src[b, o + u1]
+                    tscr[4 * ty + 2, j] = src[b, o + u2]
+                    tscr[4 * ty + 3, j] = src[b, o + u3]
+                    o += uw
+
+        return plain
+
+    def packed(src, b, off, tscr, jlo, jhi, in_w):
+        uw = np.uint64(in_w)
+        for j in range(np.uint64(jlo), np.uint64(jhi)):
+            o = np.uint64(off[j])
+            tscr[0, j] = load_u64(src, b, o)
+            tscr[1, j] = load_u64(src, b, o + uw)
+            tscr[2, j] = load_u64(src, b, o + uw + uw)
+            tscr[3, j] = load_u64(src, b, o + uw + uw + uw)
+
+    return packed
+
+
+def _cu_row(tscr, ty, j, src):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_cu_row, inline="always")
+def _cu_row_ov(tscr, ty, j, src):  # pragma: no cover - numba typing
+    """The four gathered taps of tap row ``ty`` of pixel ``j``, left to right, work dtype."""
+    if tscr.dtype == src.dtype:
+        def plain(tscr, ty, j, src):
+            k = 4 * ty
+            return (_as_work(tscr[k, j], src), _as_work(tscr[k + 1, j], src), _as_work(tscr[k + 2, j], src),
+                    _as_work(tscr[k + 3, j], src))
+
+        return plain
+
+    def packed(tscr, ty, j, src):
+        v = tscr[ty, j]
+        return (_as_work(lane(v, 0, src), src), _as_work(lane(v, 1, src), src), _as_work(lane(v, 2, src), src),
+                _as_work(lane(v, 3, src), src))
+
+    return packed
+
+
 @nb.njit(cache=True, nogil=True)
 def _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx, fy, jlo, jhi, in_w):  # pragma: no cover
-    """Bilinear over the interior run: gather the four taps (scalar loads), then interpolate (vectorised).
+    """Bilinear over the interior run: gather the taps (scalar loads), then interpolate (vectorised).
 
-    The scratch rows are views made once per chunk, not per band.
+    The scratch rows are views made once per chunk, not per band; with packed
+    scratch (:mod:`geoaug.kernels.packed`) ``t00``/``t01`` hold one word per tap row.
     """
-    u1 = np.uint64(1)
-    uw = np.uint64(in_w)
-    for j in range(np.uint64(jlo), np.uint64(jhi)):
-        o = np.uint64(off[j])
-        t00[j] = src[b, o]
-        t01[j] = src[b, o + u1]
-        t10[j] = src[b, o + uw]
-        t11[j] = src[b, o + uw + u1]
+    _bl_gather(src, b, off, t00, t01, t10, t11, jlo, jhi, in_w)
     orow = dst[b, i]
     for j in range(np.uint64(jlo), np.uint64(jhi)):
-        p00 = _as_work(t00[j], src)
-        p01 = _as_work(t01[j], src)
-        p10 = _as_work(t10[j], src)
-        p11 = _as_work(t11[j], src)
+        p00, p01, p10, p11 = _bl_taps(t00, t01, t10, t11, j, src)
         top = p00 + fx[j] * (p01 - p00)
         bot = p10 + fx[j] * (p11 - p10)
         _put(orow, j, top + fy[j] * (bot - top))
@@ -214,26 +316,13 @@ def _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w):  # pragma:
     Scratch rows are indexed in their 2-D parents rather than through views made
     per band (each view costs two atomic reference-count updates).
     """
-    u1 = np.uint64(1)
-    u2 = np.uint64(2)
-    u3 = np.uint64(3)
-    uw = np.uint64(in_w)
-    for j in range(np.uint64(jlo), np.uint64(jhi)):
-        o = np.uint64(off[j])
-        for ty in range(4):
-            tscr[4 * ty, j] = src[b, o]
-            tscr[4 * ty + 1, j] = src[b, o + u1]
-            tscr[4 * ty + 2, j] = src[b, o + u2]
-            tscr[4 * ty + 3, j] = src[b, o + u3]
-            o += uw
+    _cu_gather(src, b, off, tscr, jlo, jhi, in_w)
     # two short passes rather than one with 24 input streams: LLVM vectorises a loop only when
     # its runtime alias checks stay few
     for ty in range(4):
-        k = 4 * ty
         for j in range(np.uint64(jlo), np.uint64(jhi)):
-            fscr[9 + ty, j] = (fscr[0, j] * _as_work(tscr[k, j], src) + fscr[1, j] * _as_work(tscr[k + 1, j], src)
-                               + fscr[2, j] * _as_work(tscr[k + 2, j], src)
-                               + fscr[3, j] * _as_work(tscr[k + 3, j], src))
+            q0, q1, q2, q3 = _cu_row(tscr, ty, j, src)
+            fscr[9 + ty, j] = fscr[0, j] * q0 + fscr[1, j] * q1 + fscr[2, j] * q2 + fscr[3, j] * q3
     for j in range(np.uint64(jlo), np.uint64(jhi)):
         _put3(dst, b, i, j, fscr[4, j] * fscr[9, j] + fscr[5, j] * fscr[10, j] + fscr[6, j] * fscr[11, j]
               + fscr[7, j] * fscr[12, j])
@@ -827,7 +916,9 @@ def warp_affine(
     iscr = np.empty((nchunks, _I_G + 2 * K + K * K, out_w), dtype=np.int64)
     fscr = np.empty((nchunks, 2 * K + 1 + (4 if interp == 2 else 0) + K * K + 1, out_w), dtype=_work_dtype(dt))
     st = np.empty((nchunks, out_w), dtype=np.uint8)
-    tscr = np.empty((nchunks, K * K if interp else 1, out_w), dtype=dt)
+    packed = packed_dtype(dt, K) if interp else None  # taps of one row read as one word (kernels/packed.py)
+    tscr = np.empty((nchunks, (K * K if packed is None else K) if interp else 1, out_w),
+                    dtype=dt if packed is None else packed)
     ec = np.empty((nm, in_h * in_w), dtype=np.uint8) if interp and not all_valid else _NO_CODES
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
     kernel = _warp_parallel if nchunks > 1 else _warp_serial
