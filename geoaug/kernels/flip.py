@@ -25,12 +25,16 @@ import functools
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from . import threads
 
 __all__ = ["SERIAL_BELOW", "index_copy"]
 
-_TILE = 64
+_TILE = 32  # output columns per tile of the transposing maps
+_STRIP = 32  # output rows per unit of the transposing maps (a unit has _STRIP to 2*_STRIP - 1)
 #: copies smaller than this many bytes (data + mask) run on one thread
 SERIAL_BELOW = 1 << 21
 
@@ -65,20 +69,95 @@ def _row_unit(s, d, k, nchunk, out_h, out_w, in_h, in_w, r0, ri, c0, ci, cj):  #
                 d[udo + uj] = s[uso - uj]
 
 
+# Register blocks for the transposing maps: B rows of B contiguous source pixels are loaded as B
+# vectors, transposed with log2(B) rounds of interleaves (LLVM shufflevector: punpck / vpermt2w /
+# vpermt2d... whatever the target has) and stored as B vectors along output rows. Side per item size:
+# a 2-byte 16x16 block is 16 256-bit vectors; bool masks and uint8 use 16x16 128-bit vectors.
+_BLOCK = {1: 16, 2: 16, 4: 8, 8: 8}
+
+
+@intrinsic
+def _block_side(typingctx, s):  # pragma: no cover - compile time
+    """The register block side for the item size of ``s`` (a compile-time constant)."""
+    side = _BLOCK[s.dtype.bitwidth // 8]
+
+    def codegen(context, builder, signature, args):
+        return context.get_constant(types.intp, side)
+
+    return types.intp(s), codegen
+
+
+@intrinsic
+def _transpose_block(typingctx, s, so, sstep, d, do, dstep):  # pragma: no cover - compile time
+    """Copy one B x B block transposed: source row ``k`` (``B`` pixels from flat index ``so + k*sstep``)
+    becomes output column ``k`` of rows ``do + m*dstep`` (m < B). Steps are signed (mirrored maps);
+    indexes are not checked: the caller keeps them in range."""
+    if not (isinstance(s, types.Array) and isinstance(d, types.Array) and s.dtype == d.dtype
+            and isinstance(s.dtype, types.Integer)):
+        return None
+    itemsize = s.dtype.bitwidth // 8
+    side = _BLOCK[itemsize]
+    sig = types.void(s, so, sstep, d, do, dstep)
+
+    def codegen(context, builder, signature, args):
+        src = context.make_array(signature.args[0])(context, builder, args[0])
+        dst = context.make_array(signature.args[3])(context, builder, args[3])
+        so_, sstep_, do_, dstep_ = (context.cast(builder, args[n], signature.args[n], types.int64)
+                                    for n in (1, 2, 4, 5))
+        i64 = ir.IntType(64)
+        vec = ir.VectorType(ir.IntType(8 * itemsize), side)
+        rows = []
+        for k in range(side):
+            at = builder.add(so_, builder.mul(sstep_, ir.Constant(i64, k)))
+            ptr = builder.bitcast(builder.gep(src.data, [at], inbounds=True), vec.as_pointer())
+            rows.append(builder.load(ptr, align=itemsize))
+        # log2(B) rounds of "row k and row k + B/2 -> their low and high interleaves" transpose the block
+        half = side // 2
+        lo = [x for k in range(half) for x in (k, side + k)]
+        masks = [ir.Constant(ir.VectorType(ir.IntType(32), side), [x + h for x in lo]) for h in (0, half)]
+        for _ in range(side.bit_length() - 1):
+            rows = [builder.shuffle_vector(rows[k], rows[k + half], m) for k in range(half) for m in masks]
+        for m in range(side):
+            at = builder.add(do_, builder.mul(dstep_, ir.Constant(i64, m)))
+            ptr = builder.bitcast(builder.gep(dst.data, [at], inbounds=True), vec.as_pointer())
+            builder.store(rows[m], ptr, align=itemsize)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @nb.njit(cache=True, inline="always")
 def _tile_unit(s, d, k, nbi, out_h, out_w, in_h, in_w, r0, rj, c0, ci):  # pragma: no cover - numba
+    # unit k: plane k // nbi, a strip of consecutive output rows (>= B of them unless out_h < B)
     plane = k // nbi
-    ib = (k - plane * nbi) * _TILE
+    q = k - plane * nbi
+    i0 = out_h * q // nbi
+    i1 = out_h * (q + 1) // nbi
     sp = plane * in_h * in_w
     dp = plane * out_h * out_w
-    ie = min(ib + _TILE, out_h)
-    for jb in range(0, out_w, _TILE):
-        je = min(jb + _TILE, out_w)
-        for i in range(ib, ie):
+    side = _block_side(s)
+    if out_h < side or out_w < side:
+        for i in range(i0, i1):
             col = sp + c0 + ci * i
             do = dp + i * out_w
-            for j in range(jb, je):
+            for j in range(out_w):
                 d[np.uint64(do + j)] = s[np.uint64(col + (r0 + rj * j) * in_w)]
+        return
+    sstep = rj * in_w
+    dstep = ci * out_w
+    # tiles of _TILE output columns keep the strip's source rows and output rows in L1; a block that
+    # would cross the strip's or the tile's far edge is moved back to end on it (it rewrites a few
+    # pixels of its neighbour with the same values: no edge loops)
+    for jt in range(0, out_w, _TILE):
+        je = min(jt + _TILE, out_w)
+        for ib in range(i0, i1, side):
+            i = min(ib, i1 - side)
+            # output rows i .. i + side - 1 are source columns c0 + ci*i ...; the block loads from the lowest
+            cs = c0 + ci * i if ci > 0 else c0 - (i + side - 1)
+            do_row = dp + (i if ci > 0 else i + side - 1) * out_w
+            for jb in range(jt, je, side):
+                j = min(jb, je - side)
+                _transpose_block(s, sp + (r0 + rj * j) * in_w + cs, sstep, d, do_row + j, dstep)
 
 
 @nb.njit(cache=True, inline="always")
@@ -195,8 +274,8 @@ def index_copy(
     parallel = nbytes >= SERIAL_BELOW and nb.get_num_threads() > 1
     if rj == 0:  # blocks of rows: one per plane on one thread, about 4 per thread and plane in parallel
         per = min(h, 4 * nb.get_num_threads()) if parallel else 1
-    else:  # tiles of _TILE output rows
-        per = (h + _TILE - 1) // _TILE
+    else:  # strips of _STRIP to 2 * _STRIP - 1 output rows (so every strip holds a register block)
+        per = max(1, h // _STRIP)
     nd = nbands * per
     nunits = nd + nm * per
     kernel = _copy_par if parallel else _copy_ser
