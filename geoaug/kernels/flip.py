@@ -33,8 +33,8 @@ from . import threads
 
 __all__ = ["SERIAL_BELOW", "index_copy"]
 
-_TILE = 32  # output columns per tile of the transposing maps
-_STRIP = 32  # output rows per unit of the transposing maps (a unit has _STRIP to 2*_STRIP - 1)
+_TILE = 64  # output columns per tile of the transposing maps
+_STRIP = 32  # output rows per unit of the transposing maps (at least a register block side)
 #: copies smaller than this many bytes (data + mask) run on one thread
 SERIAL_BELOW = 1 << 21
 
@@ -73,7 +73,7 @@ def _row_unit(s, d, k, nchunk, out_h, out_w, in_h, in_w, r0, ri, c0, ci, cj):  #
 # vectors, transposed with log2(B) rounds of interleaves (LLVM shufflevector: punpck / vpermt2w /
 # vpermt2d... whatever the target has) and stored as B vectors along output rows. Side per item size:
 # a 2-byte 16x16 block is 16 256-bit vectors; bool masks and uint8 use 16x16 128-bit vectors.
-_BLOCK = {1: 16, 2: 16, 4: 8, 8: 8}
+_BLOCK = {1: 16, 2: 16, 4: 16, 8: 8}
 
 
 @intrinsic
@@ -128,15 +128,19 @@ def _transpose_block(typingctx, s, so, sstep, d, do, dstep):  # pragma: no cover
 
 @nb.njit(cache=True, inline="always")
 def _tile_unit(s, d, k, nbi, out_h, out_w, in_h, in_w, r0, rj, c0, ci):  # pragma: no cover - numba
-    # unit k: plane k // nbi, a strip of consecutive output rows (>= B of them unless out_h < B)
+    # unit k: plane k // nbi, a strip of consecutive output rows made of whole register blocks; the
+    # last strip also takes the rows left over (its last block overlaps the one before, in the strip)
     plane = k // nbi
     q = k - plane * nbi
-    i0 = out_h * q // nbi
-    i1 = out_h * (q + 1) // nbi
     sp = plane * in_h * in_w
     dp = plane * out_h * out_w
     side = _block_side(s)
+    nblk = out_h // side
+    i0 = side * (nblk * q // nbi)
+    i1 = side * (nblk * (q + 1) // nbi) if q < nbi - 1 else out_h
     if out_h < side or out_w < side:
+        i0 = out_h * q // nbi
+        i1 = out_h * (q + 1) // nbi
         for i in range(i0, i1):
             col = sp + c0 + ci * i
             do = dp + i * out_w
@@ -274,7 +278,7 @@ def index_copy(
     parallel = nbytes >= SERIAL_BELOW and nb.get_num_threads() > 1
     if rj == 0:  # blocks of rows: one per plane on one thread, about 4 per thread and plane in parallel
         per = min(h, 4 * nb.get_num_threads()) if parallel else 1
-    else:  # strips of _STRIP to 2 * _STRIP - 1 output rows (so every strip holds a register block)
+    else:  # strips of about _STRIP output rows, at least one register block each
         per = max(1, h // _STRIP)
     nd = nbands * per
     nunits = nd + nm * per
