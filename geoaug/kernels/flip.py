@@ -11,7 +11,22 @@ How each case is copied
   at memcpy speed;
 * mirrored rows (horizontal flips, rot180): a numba loop that LLVM
   vectorises (flat unsigned indexes, no wraparound checks);
-* transposing maps (rot90, rot270, transpose): square tiles so reads stay in cache.
+* transposing maps (rot90, rot270, transpose, anti-transpose: ``rj != 0``): register
+  blocks. Output row ``i`` is source column ``c0 + ci*i``, so a B x B block loads B
+  source rows (B contiguous pixels each) as B vectors, transposes them in registers
+  with log2(B) rounds of interleaves (LLVM ``shufflevector``: ``vpermt2w`` /
+  ``vpermt2d`` / ``vpunpck*`` on AVX-512, other shuffles elsewhere) and stores B
+  vectors along output rows. B is 16 for 1-, 2- and 4-byte pixels and 8 for 8-byte
+  ones (:data:`_BLOCK`); signed row steps cover the mirrored orientations. Blocks
+  are walked in tiles of 64 output columns by strips of whole blocks (about 32
+  output rows), so a tile's source rows and output rows stay in L1. A block that
+  would cross the far edge of a strip or a tile is moved back to end on it (it
+  rewrites a few pixels with the same values): no edge loops. Rasters narrower or
+  shorter than one block take a scalar loop.
+
+Measured with ``scripts/bench_copies.py`` (one thread, best of 31, interleaved with
+``cv2.rotate`` per band): rot90 of 13x120² uint16 went from 3.2x OpenCV's time to
+about 0.75x, 1x512² int16 from 13x ``np.copy`` of the same bytes to about 2.5x.
 
 Data and mask planes are copied in one kernel call (one parallel region); a
 mask that is a broadcast of True (every pixel valid) is not copied at all.
@@ -270,8 +285,8 @@ def index_copy(
         return dst, dmask
     src = np.ascontiguousarray(src)
     if nm:
-        msrc = np.ascontiguousarray(mask).view(np.uint8).reshape(-1)
-        mdst = dmask.view(np.uint8).reshape(-1)
+        msrc = np.ascontiguousarray(mask).ravel().view(np.uint8)
+        mdst = dmask.ravel().view(np.uint8)
     else:
         msrc = mdst = _NO_MASK
     nbytes = src.itemsize * nbands * h * w + nm * h * w
@@ -286,7 +301,7 @@ def index_copy(
     with threads.launch_lock:
         # copies move bits: every dtype goes through the unsigned type of its size (4 compiled variants at most)
         kind = _BITS[src.itemsize]
-        kernel(nunits, nd, per, src.view(kind).reshape(-1), dst.view(kind).reshape(-1), msrc, mdst, h, w,
+        kernel(nunits, nd, per, src.ravel().view(kind), dst.ravel().view(kind), msrc, mdst, h, w,
                src.shape[1], src.shape[2],
                int(r0), int(ri), int(rj), int(c0), int(ci), int(cj))
     return dst, dmask
