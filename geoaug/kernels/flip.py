@@ -18,8 +18,9 @@ How each case is copied
   ``vpermt2d`` / ``vpunpck*`` on AVX-512, other shuffles elsewhere) and stores B
   vectors along output rows. B is 16 for 1-, 2- and 4-byte pixels and 8 for 8-byte
   ones (:data:`_BLOCK`); signed row steps cover the mirrored orientations. Blocks
-  are walked in tiles of 64 output columns by strips of whole blocks (about 32
-  output rows), so a tile's source rows and output rows stay in L1. A block that
+  are walked in tiles of 64 output columns by strips of whole blocks (64 to 127
+  output rows, or all of them; the parallel units): the source lines a tile reads are reused from
+  L1/L2 by its next blocks, and each output line is written whole. A block that
   would cross the far edge of a strip or a tile is moved back to end on it (it
   rewrites a few pixels with the same values): no edge loops. Rasters narrower or
   shorter than one block take a scalar loop.
@@ -49,7 +50,7 @@ from . import threads
 __all__ = ["SERIAL_BELOW", "index_copy"]
 
 _TILE = 64  # output columns per tile of the transposing maps
-_STRIP = 32  # output rows per unit of the transposing maps (at least a register block side)
+_STRIP = 64  # output rows per unit of the transposing maps (at least a register block side)
 #: copies smaller than this many bytes (data + mask) run on one thread
 SERIAL_BELOW = 1 << 21
 
