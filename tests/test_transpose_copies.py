@@ -145,3 +145,20 @@ def test_quarter_turns_and_transpose_of_geotiffs(dtype: str, mode: str) -> None:
         out = t(r, rng=0)
         np.testing.assert_array_equal(_bits(out.data), _bits(ref(r.data)), err_msg=repr(t))
         np.testing.assert_array_equal(out.mask, ref(r.mask), err_msg=repr(t))
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "float32", "float64"])
+def test_unaligned_buffers(dtype: str) -> None:
+    """Source and destination that start one byte into their buffers (not item-aligned) copy the same."""
+    dt = np.dtype(dtype)
+    shape = (2, 70, 45)
+    n = int(np.prod(shape))
+    rng = np.random.default_rng(9)
+    buf = bytearray(rng.integers(0, 256, n * dt.itemsize + 1, dtype=np.uint8).tobytes())
+    a = np.frombuffer(buf, dtype=dt, count=n, offset=1).reshape(shape)
+    assert not a.flags.aligned
+    for name, plan, out_shape, ref, window in _plans(70, 45):
+        obuf = bytearray(2 * out_shape[0] * out_shape[1] * dt.itemsize + 1)
+        out = np.frombuffer(obuf, dtype=dt, count=2 * out_shape[0] * out_shape[1], offset=1).reshape(2, *out_shape)
+        data, _ = flip.index_copy(a, None, plan, out_shape, out=out)
+        np.testing.assert_array_equal(_bits(data), _bits(ref(a)[window]), err_msg=name)
