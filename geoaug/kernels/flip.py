@@ -19,16 +19,16 @@ How each case is copied
   vectors along output rows. B is 16 for 1-, 2- and 4-byte pixels and 8 for 8-byte
   ones (:data:`_BLOCK`); signed row steps cover the mirrored orientations. Blocks
   are walked in tiles of 64 output columns by strips of whole blocks (64 to 127
-  output rows, or all of them; the parallel units): the source lines a tile reads are reused from
-  L1/L2 by its next blocks, and each output line is written whole. A block that
-  would cross the far edge of a strip or a tile is moved back to end on it (it
-  rewrites a few pixels with the same values): no edge loops. Rasters narrower or
-  shorter than one block take a scalar loop.
+  output rows, or all of them; the parallel units): the source lines a tile reads
+  are reused from L1/L2 by its next blocks, and each output line is written whole.
+  A block that would cross the far edge of a strip or a tile is moved back to end
+  on it (it rewrites a few pixels with the same values): no edge loops. Rasters
+  narrower or shorter than one block take a scalar loop.
 
 Measured with ``scripts/bench_copies.py`` (one thread, best of 31, interleaved with
 ``cv2.rotate`` per band into preallocated outputs): rot90 of 13x120² uint16 went from
 3.2x OpenCV's time to 0.65x, of 1x512² int16 from 13x ``np.copy`` of the same bytes to
-2.6x; 200x256² (memory-bound) is at 0.9x OpenCV, 2.2x ``np.copy``.
+about 2.4x; 200x256² (memory-bound) is at about 0.9x OpenCV, 2.1x ``np.copy``.
 
 Data and mask planes are copied in one kernel call (one parallel region); a
 mask that is a broadcast of True (every pixel valid) is not copied at all.
@@ -89,7 +89,8 @@ def _row_unit(s, d, k, nchunk, out_h, out_w, in_h, in_w, r0, ri, c0, ci, cj):  #
 # Register blocks for the transposing maps: B rows of B contiguous source pixels are loaded as B
 # vectors, transposed with log2(B) rounds of interleaves (LLVM shufflevector: punpck / vpermt2w /
 # vpermt2d... whatever the target has) and stored as B vectors along output rows. Side per item size:
-# a 2-byte 16x16 block is 16 256-bit vectors; bool masks and uint8 use 16x16 128-bit vectors.
+# bool masks and uint8 use 16x16 blocks of 128-bit vectors, 2-byte data 16x16 of 256-bit vectors,
+# 4-byte data 16x16 and 8-byte data 8x8 of 512-bit vectors (split by LLVM where the target has none).
 _BLOCK = {1: 16, 2: 16, 4: 16, 8: 8}
 
 
@@ -152,23 +153,21 @@ def _tile_unit(s, d, k, nbi, out_h, out_w, in_h, in_w, r0, rj, c0, ci):  # pragm
     sp = plane * in_h * in_w
     dp = plane * out_h * out_w
     side = _block_side(s)
-    nblk = out_h // side
-    i0 = side * (nblk * q // nbi)
-    i1 = side * (nblk * (q + 1) // nbi) if q < nbi - 1 else out_h
-    if out_h < side or out_w < side:
-        i0 = out_h * q // nbi
-        i1 = out_h * (q + 1) // nbi
-        for i in range(i0, i1):
+    if out_h < side or out_w < side:  # thinner than a block: pixel by pixel
+        for i in range(out_h * q // nbi, out_h * (q + 1) // nbi):
             col = sp + c0 + ci * i
             do = dp + i * out_w
             for j in range(out_w):
                 d[np.uint64(do + j)] = s[np.uint64(col + (r0 + rj * j) * in_w)]
         return
+    nblk = out_h // side  # >= nbi: index_copy makes strips of at least _STRIP >= side rows
+    i0 = side * (nblk * q // nbi)
+    i1 = side * (nblk * (q + 1) // nbi) if q < nbi - 1 else out_h
     sstep = rj * in_w
     dstep = ci * out_w
-    # tiles of _TILE output columns keep the strip's source rows and output rows in L1; a block that
-    # would cross the strip's or the tile's far edge is moved back to end on it (it rewrites a few
-    # pixels of its neighbour with the same values: no edge loops)
+    # tiles of _TILE output columns: the source lines a tile reads are reused by its next blocks; a
+    # block that would cross the strip's or the tile's far edge is moved back to end on it (it rewrites
+    # a few pixels of its neighbour with the same values: no edge loops)
     for jt in range(0, out_w, _TILE):
         je = min(jt + _TILE, out_w)
         for ib in range(i0, i1, side):
