@@ -1,0 +1,164 @@
+"""The transposing strided copies (rot90, rot270, transpose, anti-transpose, with crops) are exact.
+
+Oracle: numpy (``np.rot90``, ``.transpose``, slicing) on every plan
+:func:`geoaug.geometry.strided_plan` makes for the four transposing orientations times crops, on
+odd, even and non-square sizes (smaller than, equal to and larger than a register block), for the
+data dtypes and the bool mask, 1, 3 and 13 bands, without a mask, with one mask plane and with one
+per band; on one thread (the serial kernel) and on two (the parallel kernel, forced by lowering
+:data:`geoaug.kernels.flip.SERIAL_BELOW`). Floats are compared bit for bit: copies move bits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numba
+import numpy as np
+import pytest
+from conftest import BY_DTYPE
+
+import geoaug
+from geoaug import geometry
+from geoaug.kernels import flip
+
+SIZES = [(1, 1), (1, 37), (40, 1), (7, 9), (16, 16), (17, 33), (63, 65), (64, 64), (130, 67), (33, 200)]
+BANDS = [1, 3, 13]
+DTYPES = ["uint8", "uint16", "int16", "float32", "float64"]
+
+
+def _orientations(shape: tuple[int, int]) -> dict[str, tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]]:
+    """Matrix (output -> input) and numpy reference of each transposing orientation of ``shape``."""
+    return {
+        "rot90": (geometry.rot90(shape, 1)[0], lambda a: np.rot90(a, 1, axes=(1, 2))),
+        "rot270": (geometry.rot90(shape, 3)[0], lambda a: np.rot90(a, 3, axes=(1, 2))),
+        "transpose": (geometry.transpose(shape)[0], lambda a: a.transpose(0, 2, 1)),
+        # rot180, then transpose: output (i, j) is input (H-1-j, W-1-i)
+        "anti-transpose": (geometry.rot90(shape, 2)[0] @ geometry.transpose(shape)[0],
+                           lambda a: a[:, ::-1, ::-1].transpose(0, 2, 1)),
+    }
+
+
+def _crops(th: int, tw: int) -> Iterator[tuple[int, int, int, int]]:
+    """(top, left, rows, cols) windows of a (th, tw) output frame: whole, inner, corner, one row, one column."""
+    yield 0, 0, th, tw
+    top, left = th // 5, tw // 7
+    yield top, left, max(1, th - top - th // 3), max(1, tw - left - 2)
+    yield th - min(th, 17), tw - min(tw, 19), min(th, 17), min(tw, 19)
+    yield th // 2, 0, 1, tw
+    yield 0, tw - 1, th, 1
+
+
+def _plans(h: int, w: int) -> Iterator[tuple[str, tuple[int, ...], tuple[int, int], Callable, tuple]]:
+    """Every transposing plan of an (h, w) input: orientation x crop, with its numpy reference."""
+    for name, (m, ref) in _orientations((h, w)).items():
+        for top, left, rows, cols in _crops(w, h):
+            # crop of the oriented image: output (x, y) is oriented pixel (x + left, y + top)
+            plan = geometry.strided_plan(m @ geometry.translation(left, top), (h, w), (rows, cols))
+            assert plan is not None and plan[2] != 0, (name, h, w)  # rj != 0: the transposing kernel
+            yield name, plan, (rows, cols), ref, (slice(None), slice(top, top + rows), slice(left, left + cols))
+
+
+def _data(rng: np.random.Generator, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Random bits of ``dtype`` (floats include NaN payloads, infinities and -0.0)."""
+    dt = np.dtype(dtype)
+    bits = rng.integers(0, 256, (*shape, dt.itemsize), dtype=np.uint8)
+    return bits.view(dt).reshape(shape)
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return a.view(f"u{a.itemsize}") if a.dtype != np.bool_ else a
+
+
+@pytest.fixture(params=["serial", "parallel"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    before = numba.get_num_threads()
+    if request.param == "parallel":
+        if numba.config.NUMBA_NUM_THREADS < 2:
+            pytest.skip("numba has one thread here")
+        monkeypatch.setattr(flip, "SERIAL_BELOW", 0)
+        numba.set_num_threads(2)
+    else:
+        numba.set_num_threads(1)
+    try:
+        yield request.param
+    finally:
+        numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_transposing_plan_matches_numpy(dtype: str, mode: str) -> None:
+    rng = np.random.default_rng(DTYPES.index(dtype))
+    checked = 0
+    for h, w in SIZES:
+        for nb_ in BANDS:
+            a = _data(rng, dtype, (nb_, h, w))
+            masks = {"none": None, "one plane": rng.random((1, h, w)) < 0.5,
+                     "per band": rng.random((nb_, h, w)) < 0.5}
+            for name, plan, out_shape, ref, window in _plans(h, w):
+                want = ref(a)[window]
+                for kind, mask in masks.items():
+                    data, dmask = flip.index_copy(a, mask, plan, out_shape)
+                    where = f"{name} {h}x{w} {nb_} bands plan={plan} out={out_shape} mask={kind}"
+                    assert data.shape == want.shape and data.dtype == a.dtype, where
+                    np.testing.assert_array_equal(_bits(data), _bits(want), err_msg=where)
+                    if mask is None:
+                        assert dmask.shape == (1, *out_shape) and dmask.all(), where
+                    else:
+                        np.testing.assert_array_equal(dmask, ref(mask)[window], err_msg=where)
+                    checked += 1
+    assert checked == len(SIZES) * len(BANDS) * 4 * 5 * 3
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "float32"])
+def test_out_buffer_and_strided_inputs(dtype: str, mode: str) -> None:
+    """A given ``out=`` is filled and returned; non-contiguous inputs (views) copy the same."""
+    rng = np.random.default_rng(5)
+    big = _data(rng, dtype, (5, 140, 90))
+    a = big[::2, 3:133, 1:68]  # a view: 3 bands of 130x67, strided
+    mask = rng.random((5, 140, 90))[::2, 3:133, 1:68] < 0.7
+    for name, plan, out_shape, ref, window in _plans(130, 67):
+        out = np.full((3, *out_shape), 7, dtype=dtype)
+        data, dmask = flip.index_copy(a, mask, plan, out_shape, out=out)
+        assert data is out, name
+        np.testing.assert_array_equal(_bits(data), _bits(ref(np.ascontiguousarray(a))[window]), err_msg=name)
+        np.testing.assert_array_equal(dmask, ref(mask)[window], err_msg=name)
+
+
+def test_bool_mask_values_stay_bool(mode: str) -> None:
+    """Mask planes move as bytes: the copy holds exactly True and False (no other byte values)."""
+    mask = np.random.default_rng(2).random((3, 63, 65)) < 0.5
+    for name, plan, out_shape, ref, window in _plans(63, 65):
+        _, dmask = flip.index_copy(np.zeros((3, 63, 65), np.uint8), mask, plan, out_shape)
+        assert set(np.unique(dmask.view(np.uint8)).tolist()) <= {0, 1}, name
+        np.testing.assert_array_equal(dmask, ref(mask)[window], err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "uint16", "float32"])
+def test_quarter_turns_and_transpose_of_geotiffs(dtype: str, mode: str) -> None:
+    """Through the transforms, on the fixture GeoTIFFs with their nodata collars: numpy's answer, mask kept."""
+    r = geoaug.read(BY_DTYPE[dtype])
+    assert not r.mask.all()  # the collar: a real mask goes through the kernel
+    cases = [(geoaug.Rot90(k=1, p=1), lambda a: np.rot90(a, 1, axes=(-2, -1))),
+             (geoaug.Rot90(k=3, p=1), lambda a: np.rot90(a, 3, axes=(-2, -1))),
+             (geoaug.Transpose(p=1), lambda a: np.swapaxes(a, -2, -1))]
+    for t, ref in cases:
+        out = t(r, rng=0)
+        np.testing.assert_array_equal(_bits(out.data), _bits(ref(r.data)), err_msg=repr(t))
+        np.testing.assert_array_equal(out.mask, ref(r.mask), err_msg=repr(t))
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "float32", "float64"])
+def test_unaligned_buffers(dtype: str) -> None:
+    """Source and destination that start one byte into their buffers (not item-aligned) copy the same."""
+    dt = np.dtype(dtype)
+    shape = (2, 70, 45)
+    n = int(np.prod(shape))
+    rng = np.random.default_rng(9)
+    buf = bytearray(rng.integers(0, 256, n * dt.itemsize + 1, dtype=np.uint8).tobytes())
+    a = np.frombuffer(buf, dtype=dt, count=n, offset=1).reshape(shape)
+    assert not a.flags.aligned
+    for name, plan, out_shape, ref, window in _plans(70, 45):
+        obuf = bytearray(2 * out_shape[0] * out_shape[1] * dt.itemsize + 1)
+        out = np.frombuffer(obuf, dtype=dt, count=2 * out_shape[0] * out_shape[1], offset=1).reshape(2, *out_shape)
+        data, _ = flip.index_copy(a, None, plan, out_shape, out=out)
+        np.testing.assert_array_equal(_bits(data), _bits(ref(a)[window]), err_msg=name)
