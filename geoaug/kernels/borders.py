@@ -12,7 +12,7 @@ FILL_MODES = {"nodata": 0, "constant": 1, "edge": 2, "reflect": 3, "mirror": 4, 
 NODATA, CONSTANT, EDGE, REFLECT, MIRROR, WRAP = 0, 1, 2, 3, 4, 5
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def map_index(k, n, mode):  # pragma: no cover - numba
     """Index ``k`` of an axis of length ``n`` mapped inside by ``mode``; -1 when it stays outside."""
     if k >= 0 and k < n:

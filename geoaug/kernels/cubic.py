@@ -19,19 +19,19 @@ __all__ = ["CUBIC_A", "keys", "keys_far", "keys_near"]
 CUBIC_A = -0.75
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def keys_near(t, a):  # pragma: no cover - numba
     """Weight at distance ``t`` in [0, 1]."""
     return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def keys_far(t, a):  # pragma: no cover - numba
     """Weight at distance ``t`` in [1, 2]."""
     return ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def keys(t, a):  # pragma: no cover - numba
     """Weight at any signed distance ``t`` (0 from 2 on)."""
     t = abs(t)

@@ -328,7 +328,7 @@ def _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w):  # pragma:
               + fscr[7, j] * fscr[12, j])
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _tap(iscr, j, t, K, inner, in_w, in_h, y):  # pragma: no cover - numba
     """Index of tap ``t`` of pixel ``j`` along x (``y`` False) or y, -1 when outside (nodata/constant)."""
     if inner:
@@ -336,20 +336,20 @@ def _tap(iscr, j, t, K, inner, in_w, in_h, y):  # pragma: no cover - numba
     return iscr[_I_G + (K if y else 0) + t, j]
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _touches(bx, by, K, in_w, in_h):  # pragma: no cover - numba
     """Whether any of the K x K taps from base ``(bx, by)`` lies inside the input."""
     return bx + K > 0 and bx < in_w and by + K > 0 and by < in_h
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _fill(row, lo, hi, v):  # pragma: no cover - numba
     """``row[lo:hi] = v`` as a plain loop over unsigned indexes (a slice fill runs scalar, with wraparound)."""
     for j in range(np.uint64(lo), np.uint64(hi)):
         row[j] = v
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _span(n_lo, n_hi, inc, n):  # pragma: no cover - numba
     """The run left by a prefix/suffix of ``n_lo`` pixels below a bound and ``n_hi`` above the other."""
     if inc:
@@ -357,7 +357,7 @@ def _span(n_lo, n_hi, inc, n):  # pragma: no cover - numba
     return n_hi, n - n_lo
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _runs(bxs, bys, out_w, K, in_w, in_h, incx, incy):  # pragma: no cover - numba
     """``(jlo, jhi, klo, khi)``: the interior run (every tap inside) and the run with a tap inside.
 
@@ -486,241 +486,263 @@ def _tap_codes(mask, ec, K, in_w):  # pragma: no cover - numba
                 e[k] = ((y0 & y1 & y2 & y3) & np.uint8(1)) + (((y0 | y1 | y2 | y3) >> np.uint8(1)) & np.uint8(1))
 
 
-@nb.njit(cache=True, nogil=True)
-def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, g0, g1, interp, mode, fill_value, out_fill,
-          renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - numba
-    """Output rows ``[r0, r1)``; ``iscr``/``fscr``/``tscr``/``st`` are this chunk's scratch rows.
+def _make_rows(INTERP: int):
+    """``_rows`` for one interpolation code: ``INTERP`` is a closure constant, so numba prunes the
+    branches of the other two before typing and a call compiles only the code it runs."""
 
-    ``ec`` holds the tap codes of :func:`_tap_codes` (masked input, bilinear and cubic).
+    def rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, g0, g1, interp, mode, fill_value, out_fill,
+              renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - numba
+        """Output rows ``[r0, r1)``; ``iscr``/``fscr``/``tscr``/``st`` are this chunk's scratch rows.
 
-    ``src`` is ``(bands, in_h * in_w)`` and ``mask`` ``(planes, in_h * in_w)`` (flat planes).
-    """
-    nm = dmask.shape[0]
-    out_w = dst.shape[2]
-    K = 1 if interp == 0 else (2 if interp == 1 else 4)
-    KK = K * K
-    t0 = _I_G + 2 * K  # iscr rows of the near pixels' K*K flat tap offsets
-    e0 = fscr.shape[0] - KK - 1  # fscr rows of their K*K weights for the current plane, then the outside weight
-    far_fill = mode == _NODATA or mode == _CONSTANT
-    far_st = 3 if mode == _CONSTANT else 0
-    zero = _as_work(0.0, src)
-    half = 0.0 if interp == 0 else 0.5  # nearest: pixel containing the point; else centre-based
-    off = iscr[_I_OFF]
-    t00, t01, t10, t11 = tscr[0], tscr[min(1, tscr.shape[0] - 1)], tscr[min(2, tscr.shape[0] - 1)], tscr[-1]
-    fx1 = fscr[1]
-    fy1 = fscr[min(3, fscr.shape[0] - 1)]
-    bxs = iscr[_I_BX]
-    bys = iscr[_I_BY]
-    bad = iscr[_I_BAD]
-    if interp == 0:  # nearest: one tap of weight 1, the same for every row
-        fscr[0, :] = 1.0
-        fscr[1, :] = 1.0
-    for i in range(r0, r1):
-        yc = i + 0.5
-        xr = m[0] * 0.5 + m[1] * yc + m[2] - half
-        yr = m[3] * 0.5 + m[4] * yc + m[5] - half
-        m0 = m[0]
-        m3 = m[3]
-        # coordinates, base taps, flat offsets and weights of the whole row: one vectorisable loop
-        if interp == 0:
-            for j in range(out_w):
-                fxs = np.floor(xr + m0 * j)
-                fys = np.floor(yr + m3 * j)
-                bx = np.int64(fxs)
-                by = np.int64(fys)
-                bxs[j] = bx
-                bys[j] = by
-                off[j] = by * in_w + bx
-        elif interp == 1:
-            for j in range(out_w):
-                xs = xr + m0 * j
-                ys = yr + m3 * j
-                fxs = np.floor(xs)
-                fys = np.floor(ys)
-                fx = xs - fxs
-                fy = ys - fys
-                bx = np.int64(fxs)
-                by = np.int64(fys)
-                bxs[j] = bx
-                bys[j] = by
-                off[j] = by * in_w + bx
-                fscr[0, j] = 1.0 - fx
-                fscr[1, j] = fx
-                fscr[2, j] = 1.0 - fy
-                fscr[3, j] = fy
-        else:
-            for j in range(out_w):
-                xs = xr + m0 * j
-                ys = yr + m3 * j
-                fxs = np.floor(xs)
-                fys = np.floor(ys)
-                fx = xs - fxs
-                fy = ys - fys
-                bx = np.int64(fxs) - 1
-                by = np.int64(fys) - 1
-                bxs[j] = bx
-                bys[j] = by
-                off[j] = by * in_w + bx
-                # Keys weights at distances 1+f, f, 1-f, 2-f: each distance's branch of the kernel for
-                # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises
-                fscr[0, j] = keys_far(1.0 + fx, a)
-                fscr[1, j] = keys_near(fx, a)
-                fscr[2, j] = keys_near(1.0 - fx, a)
-                fscr[3, j] = keys_far(2.0 - fx, a)
-                fscr[4, j] = keys_far(1.0 + fy, a)
-                fscr[5, j] = keys_near(fy, a)
-                fscr[6, j] = keys_near(1.0 - fy, a)
-                fscr[7, j] = keys_far(2.0 - fy, a)
-        # the interior run: floor() of an affine coordinate is monotonic along the row, so the pixels with
-        # every tap inside are one run [jlo, jhi), and (nodata/constant) the pixels with a tap inside are one
-        # run [klo, khi) around it; the others are "far" and take one value. Each bound of each axis cuts a
-        # prefix or a suffix off the row (which, by the sign of m0 / m3), so counting the pixels beyond
-        # each bound, in one vectorised pass, places the runs.
-        jlo, jhi, klo, khi = _runs(bxs, bys, out_w, K, in_w, in_h, m0 >= 0.0, m3 >= 0.0)
-        if not far_fill:
-            klo = 0
-            khi = out_w
-        if jhi == jlo:  # no interior run: every touching pixel is a near one
-            jlo = jhi = khi
-        # "near" pixels, [klo, jlo) and [jhi, khi): some tap outside, mapped by the fill mode; their taps'
-        # flat offsets (-1 outside) are found once per row and shared by every plane and band
-        nnear = khi - klo - (jhi - jlo)
-        for jb in range(nnear):
-            j = klo + jb
-            if j >= jlo:
-                j += jhi - jlo
-            for t in range(K):
-                iscr[_I_G + t, j] = _map_index(bxs[j] + t, in_w, mode)
-                iscr[_I_G + K + t, j] = _map_index(bys[j] + t, in_h, mode)
-            for ty in range(K):
-                yy = iscr[_I_G + K + ty, j]
-                for tx in range(K):
-                    xx = iscr[_I_G + tx, j]
-                    iscr[t0 + ty * K + tx, j] = yy * in_w + xx if (yy >= 0 and xx >= 0) else -1
-        for p in range(0 if nm == 1 else g0, 1 if nm == 1 else g1):
-            mk = mask[p if mask.shape[0] > 1 else 0]
-            # status of near pixels: 0 invalid, 2 valid (far pixels: far_st, 0 invalid or 3 constant)
-            if p == g0 or nm == 1 or not all_valid:  # with an all-valid input every plane has the same status
-                border_valid = (klo == 0 and khi == out_w) or far_st != 0
-                for jb in range(nnear):
-                    j = klo + jb
-                    if j >= jlo:
-                        j += jhi - jlo
-                    if all_valid and not far_fill and not renorm:  # every tap mapped inside and valid
-                        st[j] = 2
-                    else:
-                        st[j] = _status(mk, all_valid, iscr, fscr, j, K, False, in_w, in_h, mode, renorm)
-                    border_valid = border_valid and st[j] != 0
-                    if st[j] != 0:
-                        # this plane's weights: 0 for taps outside or invalid; outside weight (constant) apart
-                        cw = zero
-                        for ty in range(K):
-                            wyv = fscr[K + ty, j]
-                            for tx in range(K):
-                                t = ty * K + tx
-                                w = wyv * fscr[tx, j]
-                                o = iscr[t0 + t, j]
-                                if o < 0:
-                                    if mode == _CONSTANT:
-                                        cw += w
-                                    w = zero
-                                elif not (all_valid or mk[o]):
-                                    w = zero
-                                fscr[e0 + t, j] = w
-                        fscr[e0 + KK, j] = cw
-            row_valid = border_valid
-            # interior: all taps inside; with a mask, AND their mask bytes, fix up the rest later
-            nbad = 0  # interior pixels with valid and invalid taps, listed in bad[:nbad]
-            nzero = 0  # interior pixels that end invalid (st 0)
-            if not all_valid and jhi > jlo:
-                # per interior pixel: (every tap valid) + (any tap valid), so 2 all, 0 none, 1 mixed: one byte
-                # read per pixel (the mask, or the tap code); the mixed ones are listed branch-free as they go
-                if interp == 0:
-                    for j in range(np.uint64(jlo), np.uint64(jhi)):
-                        c = mk[np.uint64(off[j])]
-                        st[j] = c * np.uint8(2)
-                        nzero += np.int64(not c)
-                else:
-                    ecp = ec[p]
-                    for j in range(np.uint64(jlo), np.uint64(jhi)):
-                        c = ecp[np.uint64(off[j])]
-                        st[j] = c
-                        bad[nbad] = j
-                        nbad += np.int64(c == 1)
-                # mixed pixels (valid and invalid taps): the weights decide (a tap of weight 0 does not count)
-                for k in range(nbad):
-                    j = bad[k]
-                    st[j] = _status(mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, renorm)
-                if interp != 0:
-                    for j in range(np.uint64(jlo), np.uint64(jhi)):
-                        nzero += np.int64(st[j] == 0)
-                if nzero:
-                    row_valid = False
-            # the output mask row
-            if skip_valid_rows and row_valid:
-                row_ok[p, i] = 1
+        ``ec`` holds the tap codes of :func:`_tap_codes` (masked input, bilinear and cubic).
+
+        ``src`` is ``(bands, in_h * in_w)`` and ``mask`` ``(planes, in_h * in_w)`` (flat planes).
+        """
+        nm = dmask.shape[0]
+        out_w = dst.shape[2]
+        K = 1 if INTERP == 0 else (2 if INTERP == 1 else 4)
+        KK = K * K
+        t0 = _I_G + 2 * K  # iscr rows of the near pixels' K*K flat tap offsets
+        e0 = fscr.shape[0] - KK - 1  # fscr rows of their K*K weights for the current plane, then the outside weight
+        far_fill = mode == _NODATA or mode == _CONSTANT
+        far_st = 3 if mode == _CONSTANT else 0
+        zero = _as_work(0.0, src)
+        half = 0.0 if INTERP == 0 else 0.5  # nearest: pixel containing the point; else centre-based
+        off = iscr[_I_OFF]
+        t00, t01, t10, t11 = tscr[0], tscr[min(1, tscr.shape[0] - 1)], tscr[min(2, tscr.shape[0] - 1)], tscr[-1]
+        fx1 = fscr[1]
+        fy1 = fscr[min(3, fscr.shape[0] - 1)]
+        bxs = iscr[_I_BX]
+        bys = iscr[_I_BY]
+        bad = iscr[_I_BAD]
+        if INTERP == 0:  # nearest: one tap of weight 1, the same for every row
+            fscr[0, :] = 1.0
+            fscr[1, :] = 1.0
+        for i in range(r0, r1):
+            yc = i + 0.5
+            xr = m[0] * 0.5 + m[1] * yc + m[2] - half
+            yr = m[3] * 0.5 + m[4] * yc + m[5] - half
+            m0 = m[0]
+            m3 = m[3]
+            # coordinates, base taps, flat offsets and weights of the whole row: one vectorisable loop
+            if INTERP == 0:
+                for j in range(out_w):
+                    fxs = np.floor(xr + m0 * j)
+                    fys = np.floor(yr + m3 * j)
+                    bx = np.int64(fxs)
+                    by = np.int64(fys)
+                    bxs[j] = bx
+                    bys[j] = by
+                    off[j] = by * in_w + bx
+            elif INTERP == 1:
+                for j in range(out_w):
+                    xs = xr + m0 * j
+                    ys = yr + m3 * j
+                    fxs = np.floor(xs)
+                    fys = np.floor(ys)
+                    fx = xs - fxs
+                    fy = ys - fys
+                    bx = np.int64(fxs)
+                    by = np.int64(fys)
+                    bxs[j] = bx
+                    bys[j] = by
+                    off[j] = by * in_w + bx
+                    fscr[0, j] = 1.0 - fx
+                    fscr[1, j] = fx
+                    fscr[2, j] = 1.0 - fy
+                    fscr[3, j] = fy
             else:
-                mrow = dmask[p, i]
-                if nzero:
-                    for j in range(np.uint64(jlo), np.uint64(jhi)):
+                for j in range(out_w):
+                    xs = xr + m0 * j
+                    ys = yr + m3 * j
+                    fxs = np.floor(xs)
+                    fys = np.floor(ys)
+                    fx = xs - fxs
+                    fy = ys - fys
+                    bx = np.int64(fxs) - 1
+                    by = np.int64(fys) - 1
+                    bxs[j] = bx
+                    bys[j] = by
+                    off[j] = by * in_w + bx
+                    # Keys weights at distances 1+f, f, 1-f, 2-f: each distance's branch of the kernel for
+                    # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises
+                    fscr[0, j] = keys_far(1.0 + fx, a)
+                    fscr[1, j] = keys_near(fx, a)
+                    fscr[2, j] = keys_near(1.0 - fx, a)
+                    fscr[3, j] = keys_far(2.0 - fx, a)
+                    fscr[4, j] = keys_far(1.0 + fy, a)
+                    fscr[5, j] = keys_near(fy, a)
+                    fscr[6, j] = keys_near(1.0 - fy, a)
+                    fscr[7, j] = keys_far(2.0 - fy, a)
+            # the interior run: floor() of an affine coordinate is monotonic along the row, so the pixels with
+            # every tap inside are one run [jlo, jhi), and (nodata/constant) the pixels with a tap inside are one
+            # run [klo, khi) around it; the others are "far" and take one value. Each bound of each axis cuts a
+            # prefix or a suffix off the row (which, by the sign of m0 / m3), so counting the pixels beyond
+            # each bound, in one vectorised pass, places the runs.
+            jlo, jhi, klo, khi = _runs(bxs, bys, out_w, K, in_w, in_h, m0 >= 0.0, m3 >= 0.0)
+            if not far_fill:
+                klo = 0
+                khi = out_w
+            if jhi == jlo:  # no interior run: every touching pixel is a near one
+                jlo = jhi = khi
+            # "near" pixels, [klo, jlo) and [jhi, khi): some tap outside, mapped by the fill mode; their taps'
+            # flat offsets (-1 outside) are found once per row and shared by every plane and band
+            nnear = khi - klo - (jhi - jlo)
+            for jb in range(nnear):
+                j = klo + jb
+                if j >= jlo:
+                    j += jhi - jlo
+                for t in range(K):
+                    iscr[_I_G + t, j] = _map_index(bxs[j] + t, in_w, mode)
+                    iscr[_I_G + K + t, j] = _map_index(bys[j] + t, in_h, mode)
+                for ty in range(K):
+                    yy = iscr[_I_G + K + ty, j]
+                    for tx in range(K):
+                        xx = iscr[_I_G + tx, j]
+                        iscr[t0 + ty * K + tx, j] = yy * in_w + xx if (yy >= 0 and xx >= 0) else -1
+            for p in range(0 if nm == 1 else g0, 1 if nm == 1 else g1):
+                mk = mask[p if mask.shape[0] > 1 else 0]
+                # status of near pixels: 0 invalid, 2 valid (far pixels: far_st, 0 invalid or 3 constant)
+                if p == g0 or nm == 1 or not all_valid:  # with an all-valid input every plane has the same status
+                    border_valid = (klo == 0 and khi == out_w) or far_st != 0
+                    for jb in range(nnear):
+                        j = klo + jb
+                        if j >= jlo:
+                            j += jhi - jlo
+                        if all_valid and not far_fill and not renorm:  # every tap mapped inside and valid
+                            st[j] = 2
+                        else:
+                            st[j] = _status(mk, all_valid, iscr, fscr, j, K, False, in_w, in_h, mode, renorm)
+                        border_valid = border_valid and st[j] != 0
+                        if st[j] != 0:
+                            # this plane's weights: 0 for taps outside or invalid; outside weight (constant) apart
+                            cw = zero
+                            for ty in range(K):
+                                wyv = fscr[K + ty, j]
+                                for tx in range(K):
+                                    t = ty * K + tx
+                                    w = wyv * fscr[tx, j]
+                                    o = iscr[t0 + t, j]
+                                    if o < 0:
+                                        if mode == _CONSTANT:
+                                            cw += w
+                                        w = zero
+                                    elif not (all_valid or mk[o]):
+                                        w = zero
+                                    fscr[e0 + t, j] = w
+                            fscr[e0 + KK, j] = cw
+                row_valid = border_valid
+                # interior: all taps inside; with a mask, AND their mask bytes, fix up the rest later
+                nbad = 0  # interior pixels with valid and invalid taps, listed in bad[:nbad]
+                nzero = 0  # interior pixels that end invalid (st 0)
+                if not all_valid and jhi > jlo:
+                    # per interior pixel: (every tap valid) + (any tap valid), so 2 all, 0 none, 1 mixed: one byte
+                    # read per pixel (the mask, or the tap code); the mixed ones are listed branch-free as they go
+                    if INTERP == 0:
+                        for j in range(np.uint64(jlo), np.uint64(jhi)):
+                            c = mk[np.uint64(off[j])]
+                            st[j] = c * np.uint8(2)
+                            nzero += np.int64(not c)
+                    else:
+                        ecp = ec[p]
+                        for j in range(np.uint64(jlo), np.uint64(jhi)):
+                            c = ecp[np.uint64(off[j])]
+                            st[j] = c
+                            bad[nbad] = j
+                            nbad += np.int64(c == 1)
+                    # mixed pixels (valid and invalid taps): the weights decide (a tap of weight 0 does not count)
+                    for k in range(nbad):
+                        j = bad[k]
+                        st[j] = _status(mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, renorm)
+                    if INTERP != 0:
+                        for j in range(np.uint64(jlo), np.uint64(jhi)):
+                            nzero += np.int64(st[j] == 0)
+                    if nzero:
+                        row_valid = False
+                # the output mask row
+                if skip_valid_rows and row_valid:
+                    row_ok[p, i] = 1
+                else:
+                    mrow = dmask[p, i]
+                    if nzero:
+                        for j in range(np.uint64(jlo), np.uint64(jhi)):
+                            mrow[j] = st[j] != 0
+                    else:
+                        _fill(mrow, jlo, jhi, True)
+                    _fill(mrow, 0, klo, far_st != 0)
+                    _fill(mrow, khi, out_w, far_st != 0)
+                    for jb in range(nnear):
+                        j = klo + jb
+                        if j >= jlo:
+                            j += jhi - jlo
                         mrow[j] = st[j] != 0
-                else:
-                    _fill(mrow, jlo, jhi, True)
-                _fill(mrow, 0, klo, far_st != 0)
-                _fill(mrow, khi, out_w, far_st != 0)
-                for jb in range(nnear):
-                    j = klo + jb
-                    if j >= jlo:
-                        j += jhi - jlo
-                    mrow[j] = st[j] != 0
-            b0 = g0 if nm == 1 else p
-            b1 = g1 if nm == 1 else p + 1
-            for b in range(b0, b1):
-                if jhi > jlo:
-                    if interp == 0:
-                        _interior_nearest(src, b, dst, i, off, jlo, jhi)
-                    elif interp == 1:
-                        _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx1, fy1, jlo, jhi, in_w)
+                b0 = g0 if nm == 1 else p
+                b1 = g1 if nm == 1 else p + 1
+                for b in range(b0, b1):
+                    if jhi > jlo:
+                        if INTERP == 0:
+                            _interior_nearest(src, b, dst, i, off, jlo, jhi)
+                        elif INTERP == 1:
+                            _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx1, fy1, jlo, jhi, in_w)
+                        else:
+                            _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w)
+                    if nzero == 0 and nbad == 0 and nnear == 0 and klo == 0 and khi == out_w:
+                        continue  # nothing else in this row
+                    plane = src[b]
+                    orow = dst[b, i]
+                    if nzero:  # the interior run was computed straight: invalid pixels get out_fill (branch-free)
+                        for j in range(np.uint64(jlo), np.uint64(jhi)):
+                            orow[j] = out_fill if st[j] == 0 else orow[j]
+                    for k in range(nbad):
+                        j = bad[k]
+                        if st[j] != 0:
+                            _generic(plane, orow, mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, fill_value,
+                                     renorm)
+                    # far pixels: one value
+                    fillw = _as_work(fill_value, plane)
+                    if far_st == 0:
+                        _fill(orow, 0, klo, out_fill)
+                        _fill(orow, khi, out_w, out_fill)
                     else:
-                        _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w)
-                if nzero == 0 and nbad == 0 and nnear == 0 and klo == 0 and khi == out_w:
-                    continue  # nothing else in this row
-                plane = src[b]
-                orow = dst[b, i]
-                if nzero:  # the interior run was computed straight: invalid pixels get out_fill (branch-free)
-                    for j in range(np.uint64(jlo), np.uint64(jhi)):
-                        orow[j] = out_fill if st[j] == 0 else orow[j]
-                for k in range(nbad):
-                    j = bad[k]
-                    if st[j] != 0:
-                        _generic(plane, orow, mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, fill_value,
-                                 renorm)
-                # far pixels: one value
-                fillw = _as_work(fill_value, plane)
-                if far_st == 0:
-                    _fill(orow, 0, klo, out_fill)
-                    _fill(orow, khi, out_w, out_fill)
-                else:
-                    for j in range(klo):
-                        _put(orow, j, fillw)
-                    for j in range(khi, out_w):
-                        _put(orow, j, fillw)
-                # near pixels: the row's tap table with this plane's weights
-                for jb in range(nnear):
-                    j = klo + jb
-                    if j >= jlo:
-                        j += jhi - jlo
-                    if st[j] == 0:
-                        orow[j] = out_fill
-                    else:
-                        acc = fscr[e0 + KK, j] * fillw
-                        for t in range(KK):
-                            w = fscr[e0 + t, j]
-                            if w != 0:
-                                acc += w * _as_work(plane[iscr[t0 + t, j]], plane)
-                        if renorm:
-                            acc *= fscr[2 * K, j]
-                        _put(orow, j, acc)
+                        for j in range(klo):
+                            _put(orow, j, fillw)
+                        for j in range(khi, out_w):
+                            _put(orow, j, fillw)
+                    # near pixels: the row's tap table with this plane's weights
+                    for jb in range(nnear):
+                        j = klo + jb
+                        if j >= jlo:
+                            j += jhi - jlo
+                        if st[j] == 0:
+                            orow[j] = out_fill
+                        else:
+                            acc = fscr[e0 + KK, j] * fillw
+                            for t in range(KK):
+                                w = fscr[e0 + t, j]
+                                if w != 0:
+                                    acc += w * _as_work(plane[iscr[t0 + t, j]], plane)
+                            if renorm:
+                                acc *= fscr[2 * K, j]
+                            _put(orow, j, acc)
+    return rows
+
+
+def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, g0, g1, interp, mode, fill_value, out_fill,
+          renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - replaced by the overload
+    """Output rows ``[r0, r1)`` of bands ``[g0, g1)`` (see :func:`_make_rows`); ``interp`` must be a literal."""
+    raise NotImplementedError
+
+
+#: the Python implementations of _rows per interpolation code (compiled where _rows is called)
+_ROWS_IMPL = {code: _make_rows(code) for code in INTERPOLATIONS.values()}
+
+
+@overload(_rows)
+def _rows_ov(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, g0, g1, interp, mode, fill_value, out_fill,
+             renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - numba typing
+    if isinstance(interp, types.IntegerLiteral):  # typed only through _ENTRIES, with the code as a literal
+        return _ROWS_IMPL[interp.literal_value]
+    return None
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
@@ -749,6 +771,56 @@ def _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, 
     for g0 in range(0, nbands, group):
         _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, 0, dst.shape[1], g0, min(g0 + group, nbands), interp,
               mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec)
+
+
+# One entry per kernel and interpolation, each passing the interpolation code as a constant, so that
+# _warp_serial/_warp_parallel and _rows are typed with it as a literal (see _make_rows).
+
+@nb.njit(cache=True, nogil=True)
+def _serial_nearest(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
+                    skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
+    _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, 0, mode, fill_value, out_fill, renorm, a,
+                 skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+
+
+@nb.njit(cache=True, nogil=True)
+def _serial_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
+                     skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
+    _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, 1, mode, fill_value, out_fill, renorm, a,
+                 skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+
+
+@nb.njit(cache=True, nogil=True)
+def _serial_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
+                  skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
+    _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, 2, mode, fill_value, out_fill, renorm, a,
+                 skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+
+
+@nb.njit(cache=True, nogil=True)
+def _parallel_nearest(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
+                      skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
+    _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, 0, mode, fill_value, out_fill, renorm, a,
+                   skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+
+
+@nb.njit(cache=True, nogil=True)
+def _parallel_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
+                       skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
+    _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, 1, mode, fill_value, out_fill, renorm, a,
+                   skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+
+
+@nb.njit(cache=True, nogil=True)
+def _parallel_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
+                    skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
+    _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, 2, mode, fill_value, out_fill, renorm, a,
+                   skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+
+
+#: (parallel, interpolation code) -> kernel entry
+_ENTRIES = {(False, 0): _serial_nearest, (False, 1): _serial_bilinear, (False, 2): _serial_cubic,
+            (True, 0): _parallel_nearest, (True, 1): _parallel_bilinear, (True, 2): _parallel_cubic}
 
 
 _NO_ROWS = np.zeros((1, 1), dtype=np.uint8)
@@ -921,9 +993,9 @@ def warp_affine(
                     dtype=dt if packed is None else packed)
     ec = np.empty((nm, in_h * in_w), dtype=np.uint8) if interp and not all_valid else _NO_CODES
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
-    kernel = _warp_parallel if nchunks > 1 else _warp_serial
+    kernel = _ENTRIES[nchunks > 1, interp]
     with threads.launch_lock:
-        kernel(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, interp, mode, float(fill_value), dt.type(out_fill),
+        kernel(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, mode, float(fill_value), dt.type(out_fill),
                bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st, ec, _band_group(out_w, interp))
     if not skip:
         return dst, dmask
