@@ -16,11 +16,20 @@ Conventions
   allocated outside the kernel, and shared by every band. Then the band loop
   runs outside and the pixel loop inside: per band, the taps of the row's
   interior run are gathered into scratch (plain loads, unsigned indexes: no
-  negative-index wraparound code), and a second, branch-free pass over those
-  contiguous rows interpolates, rounds and stores; the compiler vectorises it.
+  negative-index wraparound code; neighbouring taps of one row read as one
+  word where the dtype allows, :mod:`geoaug.kernels.packed`), and a second,
+  branch-free pass over those contiguous rows interpolates, rounds and stores;
+  the compiler vectorises it. No array view is made per band and row (each
+  costs two atomic reference-count updates, which dominated short rows).
+* Band groups: a rotated output row reads a slanted run of input rows in every
+  band; so that this footprint stays in cache, wide bilinear/nearest outputs
+  take the bands in groups (about 2,048 output columns of bands per pass over
+  the rows, the coordinates recomputed per group).
 * Interior and border: in an output row, the pixels whose taps all lie inside
   the input form one contiguous run (the matrix is affine, so ``floor`` of the
-  source coordinate is monotonic along the row), found from both ends. That run
+  source coordinate is monotonic along the row), placed by counting, in one
+  vectorised pass, the pixels past each bound (each cuts a prefix or a suffix
+  off the row). That run
   takes the fast path. With ``nodata`` and ``constant`` fill, the pixels none of
   whose taps touch the input ("far", again runs at both ends) all take one
   value (``out_fill``, invalid, or ``fill_value``) without looking at a tap.
@@ -55,6 +64,9 @@ Conventions
   per call, over chunks of output rows, and only above :data:`PARALLEL_MIN_WORK`
   (bands x output pixels x taps) when numba has more than one thread; smaller
   warps run the serial twin. Every launch holds ``threads.launch_lock``.
+* Compilation: the row kernel is built once per interpolation with the code as
+  a closure constant (:func:`_make_rows`), so numba prunes the other two before
+  typing and a first call compiles only what it runs.
 """
 
 from __future__ import annotations
