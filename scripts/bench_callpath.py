@@ -39,7 +39,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+if __name__ == "__main__":  # run as a script: one numba thread from the start (never set on import: a test
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # process's numba must keep the thread count it launched)
 
 MIN_REPEATS = 2001
 
