@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numba as nb
 
-__all__ = ["CUBIC_A", "keys", "keys_far", "keys_near"]
+__all__ = ["CUBIC_A", "keys", "keys4", "keys_far", "keys_near"]
 
 #: Keys' parameter, as OpenCV uses it
 CUBIC_A = -0.75
@@ -40,3 +40,12 @@ def keys(t, a):  # pragma: no cover - numba
     if t < 2.0:
         return keys_far(t, a)
     return 0.0
+
+
+@nb.njit(cache=True, nogil=True)
+def keys4(f, a):  # pragma: no cover - numba
+    """The four tap weights of a sample at fraction ``f`` in [0, 1) past its second tap (distances 1+f, f, 1-f, 2-f).
+
+    Branch-free (each distance's branch is known), so loops calling it vectorise.
+    """
+    return keys_far(1.0 + f, a), keys_near(f, a), keys_near(1.0 - f, a), keys_far(2.0 - f, a)

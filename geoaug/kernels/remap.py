@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import ParameterError, UnsupportedDtypeError
 from . import threads
 from .borders import CONSTANT, FILL_MODES, map_index
-from .cubic import CUBIC_A, keys_far, keys_near
+from .cubic import CUBIC_A, keys4
 from .warp import INTERPOLATIONS, _as_work, _put
 
 __all__ = ["PARALLEL_MIN_WORK", "remap_field"]
@@ -160,14 +160,8 @@ def _rows(src, mask, all_valid, field, colb, colf, dst, dmask, r0, r1, interp, m
                 fscr[2, j] = 1.0 - fy
                 fscr[3, j] = fy
             else:
-                fscr[0, j] = keys_far(1.0 + fx, a)
-                fscr[1, j] = keys_near(fx, a)
-                fscr[2, j] = keys_near(1.0 - fx, a)
-                fscr[3, j] = keys_far(2.0 - fx, a)
-                fscr[4, j] = keys_far(1.0 + fy, a)
-                fscr[5, j] = keys_near(fy, a)
-                fscr[6, j] = keys_near(1.0 - fy, a)
-                fscr[7, j] = keys_far(2.0 - fy, a)
+                fscr[0, j], fscr[1, j], fscr[2, j], fscr[3, j] = keys4(fx, a)
+                fscr[4, j], fscr[5, j], fscr[6, j], fscr[7, j] = keys4(fy, a)
         for p in range(nm):
             mk = mask[p if mask.shape[0] > 1 else 0]
             nbad = 0

@@ -84,7 +84,7 @@ from .borders import CONSTANT as _CONSTANT
 from .borders import FILL_MODES
 from .borders import NODATA as _NODATA
 from .borders import map_index as _map_index
-from .cubic import CUBIC_A, keys_far, keys_near
+from .cubic import CUBIC_A, keys4
 from .packed import lane, load_u32, load_u64, packed_dtype
 
 __all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "warp_affine"]
@@ -561,14 +561,8 @@ def _make_rows(INTERP: int):
                     off[j] = by * in_w + bx
                     # Keys weights at distances 1+f, f, 1-f, 2-f: each distance's branch of the kernel for
                     # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises
-                    fscr[0, j] = keys_far(1.0 + fx, a)
-                    fscr[1, j] = keys_near(fx, a)
-                    fscr[2, j] = keys_near(1.0 - fx, a)
-                    fscr[3, j] = keys_far(2.0 - fx, a)
-                    fscr[4, j] = keys_far(1.0 + fy, a)
-                    fscr[5, j] = keys_near(fy, a)
-                    fscr[6, j] = keys_near(1.0 - fy, a)
-                    fscr[7, j] = keys_far(2.0 - fy, a)
+                    fscr[0, j], fscr[1, j], fscr[2, j], fscr[3, j] = keys4(fx, a)
+                    fscr[4, j], fscr[5, j], fscr[6, j], fscr[7, j] = keys4(fy, a)
             # the interior run: floor() of an affine coordinate is monotonic along the row, so the pixels with
             # every tap inside are one run [jlo, jhi), and (nodata/constant) the pixels with a tap inside are one
             # run [klo, khi) around it; the others are "far" and take one value. Each bound of each axis cuts a
