@@ -28,6 +28,7 @@ Conventions (the same as :mod:`geoaug.kernels.warp`)
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba as nb
@@ -36,10 +37,7 @@ from numba.core import types
 from numba.extending import overload
 
 from . import threads
-from .borders import MIRROR as _MIRROR
 from .borders import NODATA as _NODATA
-from .borders import REFLECT as _REFLECT
-from .borders import WRAP as _WRAP
 from .borders import map_index
 from .cubic import keys
 from .flip import true_mask
@@ -48,6 +46,8 @@ __all__ = ["AREA", "CUBIC", "LINEAR", "NEAREST", "resize_separable"]
 
 #: filter codes of :func:`resize_separable`
 NEAREST, LINEAR, CUBIC, AREA = 0, 1, 2, 3
+#: the only fast-math licence: a * b + c may be one fused multiply-add (more exact, not less)
+_CONTRACT = {"contract"}
 #: below this many output values (bands x rows x cols) the kernel runs on one thread
 SERIAL_BELOW = 1 << 18
 
@@ -140,6 +140,15 @@ def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok, inside, cnt_m
             w[o, q] = 0.0
     inside[1] = most > 0 and inside[0]
     cnt_max[0] = most
+    lo = n_in
+    hi = -1
+    for o in range(n_out):
+        for q in range(cnt[o]):
+            if idx[o, q] >= 0:
+                lo = min(lo, idx[o, q])
+                hi = max(hi, idx[o, q])
+    cnt_max[1] = lo
+    cnt_max[2] = hi
 
 
 @nb.njit(cache=True, inline="always")
@@ -156,73 +165,189 @@ def _row_span(iy, ny, i0, i1, n):  # pragma: no cover - numba
     return yl, yh
 
 
+@nb.njit(cache=True, nogil=True)
+def _max_span(iy, ny, h, nstrips, n):  # pragma: no cover - numba
+    # the most input rows one strip of output rows reads (scratch rows of the row-first order and masks)
+    most = 1
+    for strip in range(nstrips):
+        yl, yh = _row_span(iy, ny, h * strip // nstrips, h * (strip + 1) // nstrips, n)
+        most = max(most, yh - yl + 1)
+    return most
+
+
+# The data passes index 2-D arrays by (row, column) rather than taking row views: a view costs two atomic
+# reference-count updates, more than the work on a short row.
+
+
 @nb.njit(cache=True, inline="always")
-def _data_rows(src, b, i0, i1, iy, wy, ny, ix, wx, nx, kx, tmp, dst, fill, is_int, lo, hi):  # pragma: no cover
-    out_w = dst.shape[2]
+def _h1(a, ra, b, rb, ix, ixu, wx, nx, kx, x0, fx, fill, z):  # pragma: no cover - numba
+    # horizontal pass of row ``ra`` of ``a`` (source dtype or work dtype) into row ``rb`` of ``b`` (work dtype)
+    out_w = b.shape[1]
+    if kx == 2:  # two neighbouring taps per column (bilinear inside): p + f (q - p), no branch
+        one = np.uint32(1)
+        for j in range(out_w):
+            k = x0[j]
+            p = work_value(a[ra, k], z)
+            b[rb, j] = p + fx[j] * (work_value(a[ra, k + one], z) - p)
+    elif kx > 0:  # a fixed number of real taps
+        for j in range(out_w):
+            acc = z
+            for q in range(kx):
+                acc += wx[j, q] * work_value(a[ra, ixu[j, q]], z)
+            b[rb, j] = acc
+    else:  # some taps outside the input: they read ``fill``
+        for j in range(out_w):
+            acc = z
+            for q in range(nx[j]):
+                k = ix[j, q]
+                if k >= 0:
+                    acc += wx[j, q] * work_value(a[ra, k], z)
+                else:
+                    acc += wx[j, q] * fill
+            b[rb, j] = acc
+
+
+@nb.njit(cache=True, inline="always")
+def _h4(a, ra, b, rb, ixu, wx, kx, x0, fx, z):  # pragma: no cover - numba
+    # four rows at once: each column's taps and weights are loaded once for the four
+    out_w = b.shape[1]
+    ra1, ra2, ra3 = ra + 1, ra + 2, ra + 3
+    rb1, rb2, rb3 = rb + 1, rb + 2, rb + 3
+    if kx == 2:  # p + f (q - p): one fused multiply-add per value
+        one = np.uint32(1)
+        for j in range(out_w):
+            k = x0[j]
+            k1 = k + one
+            f = fx[j]
+            p = work_value(a[ra, k], z)
+            b[rb, j] = p + f * (work_value(a[ra, k1], z) - p)
+            p = work_value(a[ra1, k], z)
+            b[rb1, j] = p + f * (work_value(a[ra1, k1], z) - p)
+            p = work_value(a[ra2, k], z)
+            b[rb2, j] = p + f * (work_value(a[ra2, k1], z) - p)
+            p = work_value(a[ra3, k], z)
+            b[rb3, j] = p + f * (work_value(a[ra3, k1], z) - p)
+    else:
+        for j in range(out_w):
+            s0 = z
+            s1 = z
+            s2 = z
+            s3 = z
+            for q in range(kx):
+                k = ixu[j, q]
+                wv = wx[j, q]
+                s0 += wv * work_value(a[ra, k], z)
+                s1 += wv * work_value(a[ra1, k], z)
+                s2 += wv * work_value(a[ra2, k], z)
+                s3 += wv * work_value(a[ra3, k], z)
+            b[rb, j] = s0
+            b[rb1, j] = s1
+            b[rb2, j] = s2
+            b[rb3, j] = s3
+
+
+@nb.njit(cache=True, inline="always")
+def _hrows(inp, r0, n, out, ix, ixu, wx, nx, kx, x0, fx, fill, z):  # pragma: no cover - numba
+    # horizontal pass of rows inp[r0 : r0 + n] into out[0 : n], four rows at a time when every tap is real
+    r = 0
+    if kx > 0:
+        while r + 4 <= n:
+            _h4(inp, r0 + r, out, r, ixu, wx, kx, x0, fx, z)
+            r += 4
+    while r < n:
+        _h1(inp, r0 + r, out, r, ix, ixu, wx, nx, kx, x0, fx, fill, z)
+        r += 1
+
+
+@nb.njit(cache=True, inline="always")
+def _store_row(acc, r, out, i, is_int, lo, hi):  # pragma: no cover - numba
+    if is_int:
+        for j in range(out.shape[1]):
+            out[i, j] = max(lo, min(hi, np.rint(acc[r, j])))
+    else:
+        for j in range(out.shape[1]):
+            out[i, j] = acc[r, j]
+
+
+@nb.njit(cache=True, inline="always")
+def _rows_first(src, b, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, tmp, acc, dst, fill, is_int,
+                lo, hi):  # pragma: no cover - numba
+    # horizontal pass of the input rows output rows i0..i1 read (each once), then the vertical pass
     z = lo - lo
-    yl, yh = _row_span(iy, ny, i0, i1, src.shape[1])
     plane = src[b]
-    # horizontal pass: the input rows these output rows need
-    for y in range(yl, yh + 1):
-        srow = plane[y]
-        trow = tmp[y - yl]
-        if kx == 2:  # every column has two real taps (bilinear inside): no branches, fixed count
-            for j in range(out_w):
-                trow[j] = (wx[j, 0] * work_value(srow[ix[j, 0]], z)
-                           + wx[j, 1] * work_value(srow[ix[j, 1]], z))
-        elif kx > 0:  # a fixed number of real taps
-            for j in range(out_w):
-                acc = z
-                for q in range(kx):
-                    acc += wx[j, q] * work_value(srow[ix[j, q]], z)
-                trow[j] = acc
-        else:
-            for j in range(out_w):
-                acc = z
-                for q in range(nx[j]):
-                    k = ix[j, q]
-                    if k >= 0:
-                        acc += wx[j, q] * work_value(srow[k], z)
-                    else:
-                        acc += wx[j, q] * fill
-                trow[j] = acc
-    # vertical pass: contiguous runs over the output row
-    acc_row = tmp[tmp.shape[0] - 1]
+    out = dst[b]
+    out_w = out.shape[1]
+    yl, yh = _row_span(iy, ny, i0, i1, src.shape[1])
+    if yh >= yl:
+        _hrows(plane, yl, yh - yl + 1, tmp, ix, ixu, wx, nx, kx, x0, fx, fill, z)
     for i in range(i0, i1):
-        orow = dst[b, i]
         if ny[i] == 2 and iy[i, 0] >= 0 and iy[i, 1] >= 0:
             # two rows (bilinear): one fused pass, weights and store together
-            t0 = tmp[iy[i, 0] - yl]
-            t1 = tmp[iy[i, 1] - yl]
+            t0 = iy[i, 0] - yl
+            t1 = iy[i, 1] - yl
             w0 = wy[i, 0]
             w1 = wy[i, 1]
             if is_int:
                 for j in range(out_w):
-                    orow[j] = max(lo, min(hi, np.rint(w0 * t0[j] + w1 * t1[j])))
+                    out[i, j] = max(lo, min(hi, np.rint(w0 * tmp[t0, j] + w1 * tmp[t1, j])))
             else:
                 for j in range(out_w):
-                    orow[j] = w0 * t0[j] + w1 * t1[j]
+                    out[i, j] = w0 * tmp[t0, j] + w1 * tmp[t1, j]
             continue
         for j in range(out_w):
-            acc_row[j] = z
+            acc[0, j] = z
         for q in range(ny[i]):
             y = iy[i, q]
             wv = wy[i, q]
             if y >= 0:
-                trow = tmp[y - yl]
+                t = y - yl
                 for j in range(out_w):
-                    acc_row[j] += wv * trow[j]
+                    acc[0, j] += wv * tmp[t, j]
             else:
+                c = wv * fill
                 for j in range(out_w):
-                    acc_row[j] += wv * fill
-        if is_int:
-            for j in range(out_w):
-                r = np.rint(acc_row[j])
-                r = max(lo, min(hi, r))
-                orow[j] = r
-        else:
-            for j in range(out_w):
-                orow[j] = acc_row[j]
+                    acc[0, j] += c
+        _store_row(acc, 0, out, i, is_int, lo, hi)
+
+
+@nb.njit(cache=True, inline="always")
+def _cols_first(src, b, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, vr, hr, dst, fill, is_int,
+                lo, hi):  # pragma: no cover - numba
+    # per block of up to four output rows: the vertical pass over the ``ncol`` input columns from ``xl`` the
+    # output reads (contiguous, unsigned column index), then the horizontal pass of the block, then the store
+    z = lo - lo
+    plane = src[b]
+    out = dst[b]
+    nblk = vr.shape[0]
+    for ib in range(i0, i1, nblk):
+        n = min(nblk, i1 - ib)
+        for r in range(n):
+            i = ib + r
+            if ny[i] == 2 and iy[i, 0] >= 0 and iy[i, 1] >= 0:
+                y0 = iy[i, 0]
+                y1 = iy[i, 1]
+                w0 = wy[i, 0]
+                w1 = wy[i, 1]
+                for x in range(ncol):
+                    c = np.uint64(x) + xl
+                    vr[r, c] = w0 * work_value(plane[y0, c], z) + w1 * work_value(plane[y1, c], z)
+                continue
+            for x in range(ncol):
+                vr[r, np.uint64(x) + xl] = z
+            for q in range(ny[i]):
+                y = iy[i, q]
+                wv = wy[i, q]
+                if y >= 0:
+                    for x in range(ncol):
+                        c = np.uint64(x) + xl
+                        vr[r, c] += wv * work_value(plane[y, c], z)
+                else:
+                    c0 = wv * fill
+                    for x in range(ncol):
+                        vr[r, np.uint64(x) + xl] += c0
+        _hrows(vr, 0, n, hr, ix, ixu, wx, nx, kx, x0, fx, fill, z)
+        for r in range(n):
+            _store_row(hr, r, out, ib + r, is_int, lo, hi)
 
 
 @nb.njit(cache=True, inline="always")
@@ -255,46 +380,95 @@ def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask):  # pragma:
 
 
 @nb.njit(cache=True, inline="always")
-def _chunk(c, nstrips, nbands, src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask, fill,
-           is_int, lo, hi):  # pragma: no cover - numba
-    unit = c // nstrips
-    strip = c - unit * nstrips
+def _work(wk, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
+    # worker ``wk`` of ``nworkers``: a contiguous share of the (band or mask plane) x strip units, its own scratch
+    nbands = src.shape[0]
     out_h = dst.shape[1]
-    i0 = out_h * strip // nstrips
-    i1 = out_h * (strip + 1) // nstrips
-    if unit < nbands:
-        _data_rows(src, unit, i0, i1, iy, wy, ny, ix, wx, nx, kx, tmp[c], dst, fill, is_int, lo, hi)
-    else:
-        _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[c - nbands * nstrips], dmask)
+    for c in range(nunits * wk // nworkers, nunits * (wk + 1) // nworkers):
+        unit = c // nstrips
+        strip = c - unit * nstrips
+        i0 = out_h * strip // nstrips
+        i1 = out_h * (strip + 1) // nstrips
+        if unit >= nbands:
+            _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[wk], dmask)
+        elif cols_first:
+            _cols_first(src, unit, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, sa[wk], sb[wk],
+                        dst, fill, is_int, lo, hi)
+        else:
+            _rows_first(src, unit, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, sa[wk], sb[wk], dst,
+                        fill, is_int, lo, hi)
 
 
-@nb.njit(cache=True, parallel=True, nogil=True)
-def _resize_par(nchunks, nstrips, src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask, fill,
-                is_int, lo, hi):  # pragma: no cover - numba
-    for c in nb.prange(nchunks):
-        _chunk(c, nstrips, src.shape[0], src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask,
-               fill, is_int, lo, hi)
+@nb.njit(cache=True, parallel=True, nogil=True, fastmath=_CONTRACT)
+def _resize_par(nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+                okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
+    for wk in nb.prange(nworkers):
+        _work(wk, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+              okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi)
+
+
+@nb.njit(cache=True, nogil=True, fastmath=_CONTRACT)
+def _resize_ser(nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+                okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
+    _work(0, 1, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi)
 
 
 @nb.njit(cache=True, nogil=True)
-def _resize_ser(nchunks, nstrips, src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask, fill,
-                is_int, lo, hi):  # pragma: no cover - numba
-    for c in range(nchunks):
-        _chunk(c, nstrips, src.shape[0], src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask,
-               fill, is_int, lo, hi)
+def _pairs(idx, w, n_in, k, f):  # pragma: no cover - numba
+    """Two-tap columns as ``(k, f)``: the value is ``p + f * (q - p)``, ``p, q`` = pixels ``k, k + 1``.
+
+    A column whose two taps are one pixel (zero weight on the repeat, or both mapped to one edge pixel)
+    gets ``f = 0``, the last pixel reads as the right tap of the pair before it. False when two taps are
+    not neighbours (a wrap across the raster) or the axis has one pixel.
+    """
+    if n_in < 2:
+        return False
+    for o in range(idx.shape[0]):
+        k0 = idx[o, 0]
+        k1 = idx[o, 1]
+        if k1 == k0:
+            if k0 >= n_in - 1:
+                k[o] = n_in - 2
+                f[o] = 1.0
+            else:
+                k[o] = k0
+                f[o] = 0.0
+        elif k1 == k0 + 1:
+            k[o] = k0
+            f[o] = w[o, 1]
+        else:
+            return False
+    return True
 
 
+@functools.lru_cache(maxsize=256)
 def _axis_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, work: type) -> tuple:
+    """The taps of one axis (cached: a transform applied again to same-sized rasters reuses them; read-only)."""
     kmax = {NEAREST: 1, LINEAR: 2, CUBIC: 4}.get(kind, math.ceil(abs(s)) + 2)
     idx = np.zeros((n_out, kmax + 4), dtype=np.int64)
     w = np.zeros((n_out, kmax + 4), dtype=work)
     cnt = np.zeros(n_out, dtype=np.int64)
     ok = np.empty(n_out, dtype=np.bool_)
     inside = np.empty(2, dtype=np.bool_)
-    most = np.zeros(1, dtype=np.int64)
+    most = np.zeros(3, dtype=np.int64)
     _taps(n_out, float(s), float(t), n_in, kind, mode, -0.75, kmax, idx, w, cnt, ok, inside, most)
-    # (taps, weights, counts, validity, slots, fixed tap count for the branch-free pass or 0)
-    return idx, w, cnt, ok, kmax, int(most[0]) if inside[1] else 0
+    kfix = int(most[0]) if inside[1] else 0
+    k2 = np.zeros(n_out, dtype=np.uint32)
+    f2 = np.zeros(n_out, dtype=work)
+    if kfix == 2 and not (kind in (LINEAR, AREA) and _pairs(idx, w, n_in, k2, f2)):
+        kfix = 0  # the two-tap pass needs weights 1 - f, f on neighbouring pixels; else the general pass
+    for a in (idx, w, cnt, ok, k2, f2):
+        a.flags.writeable = False
+    # (taps, weights, counts, validity, most taps used, fixed tap count for the branch-free pass or 0,
+    #  first and last real tap, every output valid, the two-tap pass's left taps and fractions, unsigned taps)
+    return (idx, w, cnt, ok, int(most[0]), kfix, int(most[1]), int(most[2]), bool(ok.all()), k2, f2,
+            idx.view(np.uint64))
+
+
+#: relative cost of one horizontal tap (a gather) against one vertical tap (a contiguous run)
+_GATHER_COST = 5
 
 
 def resize_separable(
@@ -364,33 +538,52 @@ def resize_separable(
             )
         dst = out
     src = np.ascontiguousarray(src)
-    iy, wy, ny, oky, ky, _ = _axis_taps(h, scale[0], offset[0], in_h, kind[0], mode, work)
-    ix, wx, nx, okx, _, kfix = _axis_taps(w, scale[1], offset[1], in_w, kind[1], mode, work)
-    all_ok = bool(oky.all()) and bool(okx.all())
+    iy, wy, ny, oky, ky, _, _, _, yok, _, _, _ = _axis_taps(h, float(scale[0]), float(offset[0]), in_h, kind[0],
+                                                            mode, work)
+    ix, wx, nx, okx, kx, kfix, xlo, xhi, xok, x0, fx, ixu = _axis_taps(w, float(scale[1]), float(offset[1]), in_w,
+                                                                        kind[1], mode, work)
+    all_ok = yok and xok
     nm = 0 if mask is None else mask.shape[0]
     units = nb_ + nm
     total = nb_ * h * w
     nthreads = nb.get_num_threads() if total >= SERIAL_BELOW else 1
-    parallel = nthreads > 1
-    nstrips = max(1, min(h, -(-2 * nthreads // units))) if parallel else 1
-    rows_per = -(-h // nstrips)
-    if mode in (_REFLECT, _MIRROR, _WRAP):
-        maxrows = in_h
+    # strips of output rows: enough units for the threads, and (row-first order) scratch rows that stay in cache
+    par_strips = -(-4 * nthreads // units) if nthreads > 1 else 1
+    fit_rows = max(4, (1 << 17) // (w * np.dtype(work).itemsize) - ky)
+    nstrips = min(h, max(par_strips, -(-h // max(1, int(fit_rows / abs(scale[0]))))))
+    span = _max_span(iy, ny, h, nstrips, in_h)
+    # the cheaper order: rows first reads each needed input row once horizontally (gathers), columns first
+    # runs the vertical pass over input columns and gathers only output rows
+    kxe, kye = max(kx, 1), max(ky, 1)
+    cost_rows = nstrips * span * w * kxe * _GATHER_COST + h * w * kye
+    cost_cols = h * max(xhi - xlo + 1, 0) * kye + h * w * kxe * _GATHER_COST
+    cols_first = cost_cols < cost_rows
+    if cols_first and nstrips > par_strips:
+        nstrips = min(h, par_strips)
+        if nm:
+            span = _max_span(iy, ny, h, nstrips, in_h)
+    nunits = units * nstrips
+    nworkers = max(1, min(nthreads, nunits))
+    if cols_first:
+        sa = np.empty((nworkers, 4, in_w), dtype=work)
+        sb = np.empty((nworkers, 4, w), dtype=work)
     else:
-        maxrows = min(in_h, math.ceil((rows_per - 1) * abs(scale[0])) + 2 * ky + 8)
-    tmp = np.empty((nb_ * nstrips, maxrows + 1, w), dtype=work)
+        sa = np.empty((nworkers, span, w), dtype=work)
+        sb = np.empty((nworkers, 1, w), dtype=work)
     if mask is not None:
         mask = np.ascontiguousarray(mask, dtype=np.bool_)
-        tm = np.empty((nm * nstrips, maxrows, w), dtype=np.bool_)
+        tm = np.empty((nworkers, span, w), dtype=np.bool_)
         dmask = np.empty((nm, h, w), dtype=np.bool_)
     else:
         tm = np.empty((1, 1, 1), dtype=np.bool_)
         dmask = np.empty((1, 1, 1), dtype=np.bool_)
         mask = tm
-    kernel = _resize_par if parallel else _resize_ser
+    xl = max(xlo, 0)
+    ncol = max(xhi + 1 - xl, 0)
+    kernel = _resize_par if nworkers > 1 else _resize_ser
     with threads.launch_lock:
-        kernel(units * nstrips, nstrips, src, mask, iy, wy, ny, ix, wx, nx, kfix, okx, oky, tmp, tm, dst, dmask,
-               work(fill_value), is_int, lo, hi)
+        kernel(nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix,
+               x0, fx, np.uint64(xl), ncol, okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi)
     if nm:
         invalid = ~dmask
         if invalid.any():
