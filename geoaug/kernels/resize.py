@@ -175,58 +175,61 @@ def _max_span(iy, ny, h, nstrips, n):  # pragma: no cover - numba
     return most
 
 
-# The data passes index 2-D arrays by (row, column) rather than taking row views: a view costs two atomic
-# reference-count updates, more than the work on a short row.
+# The data passes work on flat 1-D arrays with unsigned offsets: no row views (each costs atomic
+# reference counts that numba cannot always prune) and no wraparound tests on the indexes.
 
 
 @nb.njit(cache=True, inline="always")
-def _h1(a, ra, b, rb, ix, ixu, wx, nx, kx, x0, fx, fill, z):  # pragma: no cover - numba
-    # horizontal pass of row ``ra`` of ``a`` (source dtype or work dtype) into row ``rb`` of ``b`` (work dtype)
-    out_w = b.shape[1]
+def _h1(a, ao, b, bo, out_w, ix, ixu, wx, nx, kx, x0, fx, fill, z):  # pragma: no cover - numba
+    # horizontal pass of the row at ``a[ao:]`` (source or work dtype) into ``b[bo : bo + out_w]`` (work dtype)
+    one = np.uint64(1)
     if kx == 2:  # two neighbouring taps per column (bilinear inside): p + f (q - p), no branch
-        one = np.uint32(1)
         for j in range(out_w):
-            k = x0[j]
-            p = work_value(a[ra, k], z)
-            b[rb, j] = p + fx[j] * (work_value(a[ra, k + one], z) - p)
+            ju = np.uint64(j)
+            k = ao + x0[ju]
+            p = work_value(a[k], z)
+            b[bo + ju] = p + fx[ju] * (work_value(a[k + one], z) - p)
     elif kx > 0:  # a fixed number of real taps
         for j in range(out_w):
             acc = z
             for q in range(kx):
-                acc += wx[j, q] * work_value(a[ra, ixu[j, q]], z)
-            b[rb, j] = acc
+                acc += wx[j, q] * work_value(a[ao + ixu[j, q]], z)
+            b[bo + np.uint64(j)] = acc
     else:  # some taps outside the input: they read ``fill``
         for j in range(out_w):
             acc = z
             for q in range(nx[j]):
                 k = ix[j, q]
                 if k >= 0:
-                    acc += wx[j, q] * work_value(a[ra, k], z)
+                    acc += wx[j, q] * work_value(a[ao + np.uint64(k)], z)
                 else:
                     acc += wx[j, q] * fill
-            b[rb, j] = acc
+            b[bo + np.uint64(j)] = acc
 
 
 @nb.njit(cache=True, inline="always")
-def _h4(a, ra, b, rb, ixu, wx, kx, x0, fx, z):  # pragma: no cover - numba
-    # four rows at once: each column's taps and weights are loaded once for the four
-    out_w = b.shape[1]
-    ra1, ra2, ra3 = ra + 1, ra + 2, ra + 3
-    rb1, rb2, rb3 = rb + 1, rb + 2, rb + 3
+def _h4(a, ao, astr, b, bo, bstr, out_w, ixu, wx, kx, x0, fx, z):  # pragma: no cover - numba
+    # four rows at once (``astr``/``bstr`` apart): each column's taps and weights are loaded once for the four
+    a1 = ao + astr
+    a2 = a1 + astr
+    a3 = a2 + astr
+    b1 = bo + bstr
+    b2 = b1 + bstr
+    b3 = b2 + bstr
+    one = np.uint64(1)
     if kx == 2:  # p + f (q - p): one fused multiply-add per value
-        one = np.uint32(1)
         for j in range(out_w):
-            k = x0[j]
-            k1 = k + one
-            f = fx[j]
-            p = work_value(a[ra, k], z)
-            b[rb, j] = p + f * (work_value(a[ra, k1], z) - p)
-            p = work_value(a[ra1, k], z)
-            b[rb1, j] = p + f * (work_value(a[ra1, k1], z) - p)
-            p = work_value(a[ra2, k], z)
-            b[rb2, j] = p + f * (work_value(a[ra2, k1], z) - p)
-            p = work_value(a[ra3, k], z)
-            b[rb3, j] = p + f * (work_value(a[ra3, k1], z) - p)
+            ju = np.uint64(j)
+            k = x0[ju]
+            f = fx[ju]
+            p = work_value(a[ao + k], z)
+            b[bo + ju] = p + f * (work_value(a[ao + k + one], z) - p)
+            p = work_value(a[a1 + k], z)
+            b[b1 + ju] = p + f * (work_value(a[a1 + k + one], z) - p)
+            p = work_value(a[a2 + k], z)
+            b[b2 + ju] = p + f * (work_value(a[a2 + k + one], z) - p)
+            p = work_value(a[a3 + k], z)
+            b[b3 + ju] = p + f * (work_value(a[a3 + k + one], z) - p)
     else:
         for j in range(out_w):
             s0 = z
@@ -236,118 +239,133 @@ def _h4(a, ra, b, rb, ixu, wx, kx, x0, fx, z):  # pragma: no cover - numba
             for q in range(kx):
                 k = ixu[j, q]
                 wv = wx[j, q]
-                s0 += wv * work_value(a[ra, k], z)
-                s1 += wv * work_value(a[ra1, k], z)
-                s2 += wv * work_value(a[ra2, k], z)
-                s3 += wv * work_value(a[ra3, k], z)
-            b[rb, j] = s0
-            b[rb1, j] = s1
-            b[rb2, j] = s2
-            b[rb3, j] = s3
+                s0 += wv * work_value(a[ao + k], z)
+                s1 += wv * work_value(a[a1 + k], z)
+                s2 += wv * work_value(a[a2 + k], z)
+                s3 += wv * work_value(a[a3 + k], z)
+            ju = np.uint64(j)
+            b[bo + ju] = s0
+            b[b1 + ju] = s1
+            b[b2 + ju] = s2
+            b[b3 + ju] = s3
 
 
 @nb.njit(cache=True, inline="always")
-def _hrows(inp, r0, n, out, ix, ixu, wx, nx, kx, x0, fx, fill, z):  # pragma: no cover - numba
-    # horizontal pass of rows inp[r0 : r0 + n] into out[0 : n], four rows at a time when every tap is real
-    r = 0
-    if kx > 0:
-        while r + 4 <= n:
-            _h4(inp, r0 + r, out, r, ixu, wx, kx, x0, fx, z)
-            r += 4
-    while r < n:
-        _h1(inp, r0 + r, out, r, ix, ixu, wx, nx, kx, x0, fx, fill, z)
-        r += 1
+def _hrows(a, ao, astr, n, b, bo, bstr, out_w, ix, ixu, wx, nx, kx, x0, fx, fill, z):  # pragma: no cover - numba
+    # horizontal pass of ``n`` rows from ``a[ao:]`` into rows from ``b[bo:]``, four at a time when every tap is real
+    ng = n // 4 if kx > 0 else 0
+    for g in range(ng):
+        gu = np.uint64(4 * g)
+        _h4(a, ao + gu * astr, astr, b, bo + gu * bstr, bstr, out_w, ixu, wx, kx, x0, fx, z)
+    for r in range(4 * ng, n):
+        ru = np.uint64(r)
+        _h1(a, ao + ru * astr, b, bo + ru * bstr, out_w, ix, ixu, wx, nx, kx, x0, fx, fill, z)
 
 
 @nb.njit(cache=True, inline="always")
-def _store_row(acc, r, out, i, is_int, lo, hi):  # pragma: no cover - numba
+def _store_row(acc, ao, out, oo, out_w, is_int, lo, hi):  # pragma: no cover - numba
     if is_int:
-        for j in range(out.shape[1]):
-            out[i, j] = max(lo, min(hi, np.rint(acc[r, j])))
+        for j in range(out_w):
+            ju = np.uint64(j)
+            out[oo + ju] = max(lo, min(hi, np.rint(acc[ao + ju])))
     else:
-        for j in range(out.shape[1]):
-            out[i, j] = acc[r, j]
+        for j in range(out_w):
+            ju = np.uint64(j)
+            out[oo + ju] = acc[ao + ju]
 
 
 @nb.njit(cache=True, inline="always")
-def _rows_first(src, b, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, tmp, acc, dst, fill, is_int,
-                lo, hi):  # pragma: no cover - numba
+def _rows_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, tmp, acc, df, out_w, fill,
+                is_int, lo, hi, out_h):  # pragma: no cover - numba
     # horizontal pass of the input rows output rows i0..i1 read (each once), then the vertical pass
     z = lo - lo
-    plane = src[b]
-    out = dst[b]
-    out_w = out.shape[1]
-    yl, yh = _row_span(iy, ny, i0, i1, src.shape[1])
+    uw = np.uint64(out_w)
+    uin = np.uint64(in_w)
+    plane = np.uint64(b) * np.uint64(in_h) * uin
+    oplane = np.uint64(b) * np.uint64(out_h) * uw
+    zero = np.uint64(0)
+    yl, yh = _row_span(iy, ny, i0, i1, in_h)
     if yh >= yl:
-        _hrows(plane, yl, yh - yl + 1, tmp, ix, ixu, wx, nx, kx, x0, fx, fill, z)
+        _hrows(sf, plane + np.uint64(yl) * uin, uin, yh - yl + 1, tmp, zero, uw, out_w, ix, ixu, wx, nx, kx, x0, fx,
+               fill, z)
     for i in range(i0, i1):
+        oo = oplane + np.uint64(i) * uw
         if ny[i] == 2 and iy[i, 0] >= 0 and iy[i, 1] >= 0:
             # two rows (bilinear): one fused pass, weights and store together
-            t0 = iy[i, 0] - yl
-            t1 = iy[i, 1] - yl
+            t0 = np.uint64(iy[i, 0] - yl) * uw
+            t1 = np.uint64(iy[i, 1] - yl) * uw
             w0 = wy[i, 0]
             w1 = wy[i, 1]
             if is_int:
                 for j in range(out_w):
-                    out[i, j] = max(lo, min(hi, np.rint(w0 * tmp[t0, j] + w1 * tmp[t1, j])))
+                    ju = np.uint64(j)
+                    df[oo + ju] = max(lo, min(hi, np.rint(w0 * tmp[t0 + ju] + w1 * tmp[t1 + ju])))
             else:
                 for j in range(out_w):
-                    out[i, j] = w0 * tmp[t0, j] + w1 * tmp[t1, j]
+                    ju = np.uint64(j)
+                    df[oo + ju] = w0 * tmp[t0 + ju] + w1 * tmp[t1 + ju]
             continue
         for j in range(out_w):
-            acc[0, j] = z
+            acc[j] = z
         for q in range(ny[i]):
             y = iy[i, q]
             wv = wy[i, q]
             if y >= 0:
-                t = y - yl
+                t = np.uint64(y - yl) * uw
                 for j in range(out_w):
-                    acc[0, j] += wv * tmp[t, j]
+                    acc[j] += wv * tmp[t + np.uint64(j)]
             else:
                 c = wv * fill
                 for j in range(out_w):
-                    acc[0, j] += c
-        _store_row(acc, 0, out, i, is_int, lo, hi)
+                    acc[j] += c
+        _store_row(acc, zero, df, oo, out_w, is_int, lo, hi)
 
 
 @nb.njit(cache=True, inline="always")
-def _cols_first(src, b, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, vr, hr, dst, fill, is_int,
-                lo, hi):  # pragma: no cover - numba
+def _cols_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, vr, hr, df, out_w,
+                fill, is_int, lo, hi, out_h):  # pragma: no cover - numba
     # per block of up to four output rows: the vertical pass over the ``ncol`` input columns from ``xl`` the
-    # output reads (contiguous, unsigned column index), then the horizontal pass of the block, then the store
+    # output reads (contiguous), then the horizontal pass of the block, then the rounding store
     z = lo - lo
-    plane = src[b]
-    out = dst[b]
-    nblk = vr.shape[0]
-    for ib in range(i0, i1, nblk):
-        n = min(nblk, i1 - ib)
+    uw = np.uint64(out_w)
+    uin = np.uint64(in_w)
+    plane = np.uint64(b) * np.uint64(in_h) * uin
+    oplane = np.uint64(b) * np.uint64(out_h) * uw
+    zero = np.uint64(0)
+    for ib in range(i0, i1, 4):
+        n = min(4, i1 - ib)
         for r in range(n):
             i = ib + r
+            vo = np.uint64(r) * uin + xl
             if ny[i] == 2 and iy[i, 0] >= 0 and iy[i, 1] >= 0:
-                y0 = iy[i, 0]
-                y1 = iy[i, 1]
+                s0 = plane + np.uint64(iy[i, 0]) * uin + xl
+                s1 = plane + np.uint64(iy[i, 1]) * uin + xl
                 w0 = wy[i, 0]
                 w1 = wy[i, 1]
                 for x in range(ncol):
-                    c = np.uint64(x) + xl
-                    vr[r, c] = w0 * work_value(plane[y0, c], z) + w1 * work_value(plane[y1, c], z)
+                    xu = np.uint64(x)
+                    vr[vo + xu] = w0 * work_value(sf[s0 + xu], z) + w1 * work_value(sf[s1 + xu], z)
                 continue
             for x in range(ncol):
-                vr[r, np.uint64(x) + xl] = z
+                vr[vo + np.uint64(x)] = z
             for q in range(ny[i]):
                 y = iy[i, q]
                 wv = wy[i, q]
                 if y >= 0:
+                    s = plane + np.uint64(y) * uin + xl
                     for x in range(ncol):
-                        c = np.uint64(x) + xl
-                        vr[r, c] += wv * work_value(plane[y, c], z)
+                        xu = np.uint64(x)
+                        vr[vo + xu] += wv * work_value(sf[s + xu], z)
                 else:
                     c0 = wv * fill
                     for x in range(ncol):
-                        vr[r, np.uint64(x) + xl] += c0
-        _hrows(vr, 0, n, hr, ix, ixu, wx, nx, kx, x0, fx, fill, z)
+                        vr[vo + np.uint64(x)] += c0
+        if n == 4 and kx > 0:  # (called here, not through _hrows' loop: LLVM keeps this loop tight)
+            _h4(vr, zero, uin, hr, zero, uw, out_w, ixu, wx, kx, x0, fx, z)
+        else:
+            _hrows(vr, zero, uin, n, hr, zero, uw, out_w, ix, ixu, wx, nx, kx, x0, fx, fill, z)
         for r in range(n):
-            _store_row(hr, r, out, ib + r, is_int, lo, hi)
+            _store_row(hr, np.uint64(r) * uw, df, oplane + np.uint64(ib + r) * uw, out_w, is_int, lo, hi)
 
 
 @nb.njit(cache=True, inline="always")
@@ -383,8 +401,12 @@ def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask):  # pragma:
 def _work(wk, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
           okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
     # worker ``wk`` of ``nworkers``: a contiguous share of the (band or mask plane) x strip units, its own scratch
-    nbands = src.shape[0]
-    out_h = dst.shape[1]
+    nbands, in_h, in_w = src.shape
+    out_h, out_w = dst.shape[1], dst.shape[2]
+    sf = src.reshape(src.size)  # flat views, once per worker
+    df = dst.reshape(dst.size)
+    saf = sa[wk].reshape(sa.shape[1] * sa.shape[2])
+    sbf = sb[wk].reshape(sb.shape[1] * sb.shape[2])
     for c in range(nunits * wk // nworkers, nunits * (wk + 1) // nworkers):
         unit = c // nstrips
         strip = c - unit * nstrips
@@ -393,11 +415,11 @@ def _work(wk, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, 
         if unit >= nbands:
             _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[wk], dmask)
         elif cols_first:
-            _cols_first(src, unit, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, sa[wk], sb[wk],
-                        dst, fill, is_int, lo, hi)
+            _cols_first(sf, unit, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, saf, sbf,
+                        df, out_w, fill, is_int, lo, hi, out_h)
         else:
-            _rows_first(src, unit, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, sa[wk], sb[wk], dst,
-                        fill, is_int, lo, hi)
+            _rows_first(sf, unit, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, saf, sbf, df, out_w,
+                        fill, is_int, lo, hi, out_h)
 
 
 @nb.njit(cache=True, parallel=True, nogil=True, fastmath=_CONTRACT)
