@@ -115,7 +115,7 @@ def reference(src, mask, scale, offset, out_shape, kind, mode, fill_value, out_f
     if src.dtype.kind in "iu":
         info = np.iinfo(src.dtype)
         val = np.clip(np.rint(val), info.min, info.max)
-    valid = np.broadcast_to(valid, (valid.shape[0],) + tuple(out_shape))
+    valid = np.broadcast_to(valid, (valid.shape[0], *out_shape))
     val = np.where(np.broadcast_to(valid, val.shape), val, out_fill)
     return val, valid
 
@@ -124,7 +124,7 @@ def _check(src, mask, scale, offset, out_shape, kind, mode, fill_value=7.0, out_
     data, dmask = resize.resize_separable(src, mask, scale, offset, out_shape, kind=kind, mode=FILL_MODES[mode],
                                           fill_value=fill_value, out_fill=out_fill)
     ref, rvalid = reference(src, mask, scale, offset, out_shape, kind, mode, fill_value, out_fill)
-    assert data.dtype == src.dtype and data.shape == (src.shape[0],) + tuple(out_shape)
+    assert data.dtype == src.dtype and data.shape == (src.shape[0], *out_shape)
     np.testing.assert_array_equal(np.broadcast_to(dmask, rvalid.shape), rvalid)
     diff = np.abs(data.astype(np.float64) - ref)
     if src.dtype.kind in "iu":
@@ -192,8 +192,8 @@ def test_collar_mask_of_a_real_tile(mode: str, order: str) -> None:
     for out_shape in ((60, 70), (110, 100)):
         scale = (80 / out_shape[0], 90 / out_shape[1])
         for kind in ((LINEAR, LINEAR), (CUBIC, CUBIC), (NEAREST, NEAREST), (AREA, AREA)):
-            data, dmask = _check(src, mask, scale, (0.0, 0.0), out_shape, kind, mode, out_fill=0.0)
-            assert dmask.shape == (1,) + out_shape
+            _, dmask = _check(src, mask, scale, (0.0, 0.0), out_shape, kind, mode, out_fill=0.0)
+            assert dmask.shape == (1, *out_shape)
 
 
 def test_per_band_masks(order: str) -> None:
@@ -201,14 +201,14 @@ def test_per_band_masks(order: str) -> None:
     src = _data(rng, 13, 30, 34, "float32")
     mask = rng.random(src.shape) > 0.05
     for kind in ((LINEAR, LINEAR), (CUBIC, AREA)):
-        data, dmask = _check(src, mask, (30 / 21, 34 / 50), (0.0, 0.0), (21, 50), kind, "nodata", out_fill=-1.0)
-        assert dmask.shape == src.shape[:1] + (21, 50)
+        _, dmask = _check(src, mask, (30 / 21, 34 / 50), (0.0, 0.0), (21, 50), kind, "nodata", out_fill=-1.0)
+        assert dmask.shape == (src.shape[0], 21, 50)
         assert not dmask.all()
 
 
 def test_an_all_valid_result_is_the_free_broadcast_mask() -> None:
     src = np.arange(2 * 40 * 40, dtype=np.uint16).reshape(2, 40, 40)
-    data, dmask = resize.resize_separable(src, None, (40 / 30, 40 / 30), (0.0, 0.0), (30, 30))
+    _, dmask = resize.resize_separable(src, None, (40 / 30, 40 / 30), (0.0, 0.0), (30, 30))
     assert dmask.shape == (1, 30, 30) and not any(dmask.strides) and bool(dmask.all())
 
 
