@@ -511,9 +511,20 @@ def _pairs(idx, w, n_in, k, f):  # pragma: no cover - numba
     return True
 
 
-@functools.lru_cache(maxsize=256)
 def _axis_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, work: type) -> tuple:
-    """The taps of one axis (cached: a transform applied again to same-sized rasters reuses them; read-only)."""
+    """The taps of one axis, read-only; cached up to :data:`_CACHE_TAPS` slots (a transform applied again to
+    rasters of the same size reuses them), built each time beyond."""
+    kmax = {NEAREST: 1, LINEAR: 2, CUBIC: 4}.get(kind, math.ceil(abs(s)) + 2)
+    if n_out * (kmax + 4) <= _CACHE_TAPS:
+        return _cached_taps(n_out, s, t, n_in, kind, mode, work)
+    return _build_taps(n_out, s, t, n_in, kind, mode, work)
+
+
+#: the largest axis (output pixels x tap slots) whose taps are cached: 64 entries hold at most ~35 MB
+_CACHE_TAPS = 1 << 15
+
+
+def _build_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, work: type) -> tuple:
     kmax = {NEAREST: 1, LINEAR: 2, CUBIC: 4}.get(kind, math.ceil(abs(s)) + 2)
     idx = np.zeros((n_out, kmax + 4), dtype=np.int64)
     w = np.zeros((n_out, kmax + 4), dtype=work)
@@ -533,6 +544,9 @@ def _axis_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, 
     #  first and last real tap, every output valid, the two-tap pass's left taps and fractions, unsigned taps)
     return (idx, w, cnt, ok, int(most[0]), kfix, int(most[1]), int(most[2]), bool(ok.all()), k2, f2,
             idx.view(np.uint64))
+
+
+_cached_taps = functools.lru_cache(maxsize=64)(_build_taps)
 
 
 #: ``"rows"`` or ``"columns"`` forces the pass order (tests); ``None`` picks the cheaper one
