@@ -3,9 +3,40 @@
 When the output->input matrix has no rotation or shear, output column ``j``
 reads input columns that depend on ``j`` only, and output row ``i`` input rows
 that depend on ``i`` only. So the 2-D resampling is two 1-D passes with taps
-computed once per output column and once per output row: a horizontal pass
-into a small float scratch (only the input rows the output needs), then a
-vertical pass whose inner loop runs over a contiguous output row.
+computed once per output column and once per output row (and cached per axis:
+a transform applied again to rasters of the same size reuses them).
+
+How the passes run
+------------------
+* Two orders, the cheaper one per call (counting a horizontal tap, a gather,
+  as :data:`_GATHER_COST` vertical taps, which run over contiguous rows and
+  vectorise):
+
+  - *rows first*: the horizontal pass of every input row a strip of output
+    rows needs, each once, into a float scratch of those rows (strips sized
+    to stay in cache), then the vertical pass over contiguous output rows with
+    the rounding store fused in. Cheaper when enlarging.
+  - *columns first*: per block of four output rows, the vertical pass over the
+    input columns the output reads (a weighted sum of 2-4 contiguous input
+    rows), then the horizontal pass of the block, then the rounding store.
+    Cheaper when shrinking: only output rows are gathered.
+
+* The horizontal pass runs four rows at once, so each column's taps and
+  weights are loaded once for four rows. Two real neighbouring taps (bilinear
+  or a two-pixel area inside the raster) take the branch-free form
+  ``p + f * (q - p)``: one fused multiply-add per value (the kernels allow
+  contraction, ``fastmath={"contract"}``, nothing else). Taps outside the
+  raster (``nodata``/``constant`` at the border) take a per-tap branch.
+* The data passes index flat arrays with unsigned offsets (no row views, no
+  wraparound tests); scratch is allocated outside the kernel, one per worker.
+* One parallel region per call: workers take contiguous shares of (band or
+  mask plane) x strip-of-rows units; below :data:`SERIAL_BELOW` output values
+  the serial twin runs. An all-valid input (``mask=None``) never reads a mask.
+
+Accuracy: integers within 1 DN of the same rules computed in float64 (they
+are computed in float32 and rounded, so a value within float32 rounding of a
+half may round the other way); float32 within 1e-5 of the data's magnitude;
+masks exact. ``tests/test_resize_kernel.py`` holds the float64 reference.
 
 Conventions (the same as :mod:`geoaug.kernels.warp`)
 ----------------------------------------------------
@@ -28,6 +59,7 @@ Conventions (the same as :mod:`geoaug.kernels.warp`)
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba as nb
@@ -36,10 +68,7 @@ from numba.core import types
 from numba.extending import overload
 
 from . import threads
-from .borders import MIRROR as _MIRROR
 from .borders import NODATA as _NODATA
-from .borders import REFLECT as _REFLECT
-from .borders import WRAP as _WRAP
 from .borders import map_index
 from .cubic import keys
 from .flip import true_mask
@@ -48,6 +77,8 @@ __all__ = ["AREA", "CUBIC", "LINEAR", "NEAREST", "resize_separable"]
 
 #: filter codes of :func:`resize_separable`
 NEAREST, LINEAR, CUBIC, AREA = 0, 1, 2, 3
+#: the only fast-math licence: a * b + c may be one fused multiply-add (more exact, not less)
+_CONTRACT = {"contract"}
 #: below this many output values (bands x rows x cols) the kernel runs on one thread
 SERIAL_BELOW = 1 << 18
 
@@ -140,6 +171,15 @@ def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok, inside, cnt_m
             w[o, q] = 0.0
     inside[1] = most > 0 and inside[0]
     cnt_max[0] = most
+    lo = n_in
+    hi = -1
+    for o in range(n_out):
+        for q in range(cnt[o]):
+            if idx[o, q] >= 0:
+                lo = min(lo, idx[o, q])
+                hi = max(hi, idx[o, q])
+    cnt_max[1] = lo
+    cnt_max[2] = hi
 
 
 @nb.njit(cache=True, inline="always")
@@ -156,73 +196,222 @@ def _row_span(iy, ny, i0, i1, n):  # pragma: no cover - numba
     return yl, yh
 
 
+@nb.njit(cache=True, nogil=True)
+def _max_span(iy, ny, h, nstrips, n):  # pragma: no cover - numba
+    # the most input rows one strip of output rows reads (scratch rows of the row-first order and masks)
+    most = 1
+    for strip in range(nstrips):
+        yl, yh = _row_span(iy, ny, h * strip // nstrips, h * (strip + 1) // nstrips, n)
+        most = max(most, yh - yl + 1)
+    return most
+
+
+# The data passes work on flat 1-D arrays with unsigned offsets: no row views (each costs atomic
+# reference counts that numba cannot always prune) and no wraparound tests on the indexes.
+
+
 @nb.njit(cache=True, inline="always")
-def _data_rows(src, b, i0, i1, iy, wy, ny, ix, wx, nx, kx, tmp, dst, fill, is_int, lo, hi):  # pragma: no cover
-    out_w = dst.shape[2]
+def _h1(a, ao, b, bo, out_w, ix, ixu, wx, nx, kx, x0, fx, fill, z):  # pragma: no cover - numba
+    # horizontal pass of the row at ``a[ao:]`` (source or work dtype) into ``b[bo : bo + out_w]`` (work dtype)
+    one = np.uint64(1)
+    if kx == 2:  # two neighbouring taps per column (bilinear inside): p + f (q - p), no branch
+        for j in range(out_w):
+            ju = np.uint64(j)
+            k = ao + x0[ju]
+            p = work_value(a[k], z)
+            b[bo + ju] = p + fx[ju] * (work_value(a[k + one], z) - p)
+    elif kx > 0:  # a fixed number of real taps
+        for j in range(out_w):
+            acc = z
+            for q in range(kx):
+                acc += wx[j, q] * work_value(a[ao + ixu[j, q]], z)
+            b[bo + np.uint64(j)] = acc
+    else:  # some taps outside the input: they read ``fill``
+        for j in range(out_w):
+            acc = z
+            for q in range(nx[j]):
+                k = ix[j, q]
+                if k >= 0:
+                    acc += wx[j, q] * work_value(a[ao + np.uint64(k)], z)
+                else:
+                    acc += wx[j, q] * fill
+            b[bo + np.uint64(j)] = acc
+
+
+@nb.njit(cache=True, inline="always")
+def _h4(a, ao, astr, b, bo, bstr, out_w, ixu, wx, kx, x0, fx, z):  # pragma: no cover - numba
+    # four rows at once (``astr``/``bstr`` apart): each column's taps and weights are loaded once for the four
+    a1 = ao + astr
+    a2 = a1 + astr
+    a3 = a2 + astr
+    b1 = bo + bstr
+    b2 = b1 + bstr
+    b3 = b2 + bstr
+    one = np.uint64(1)
+    if kx == 2:  # p + f (q - p): one fused multiply-add per value
+        for j in range(out_w):
+            ju = np.uint64(j)
+            k = x0[ju]
+            f = fx[ju]
+            p = work_value(a[ao + k], z)
+            b[bo + ju] = p + f * (work_value(a[ao + k + one], z) - p)
+            p = work_value(a[a1 + k], z)
+            b[b1 + ju] = p + f * (work_value(a[a1 + k + one], z) - p)
+            p = work_value(a[a2 + k], z)
+            b[b2 + ju] = p + f * (work_value(a[a2 + k + one], z) - p)
+            p = work_value(a[a3 + k], z)
+            b[b3 + ju] = p + f * (work_value(a[a3 + k + one], z) - p)
+    else:
+        for j in range(out_w):
+            s0 = z
+            s1 = z
+            s2 = z
+            s3 = z
+            for q in range(kx):
+                k = ixu[j, q]
+                wv = wx[j, q]
+                s0 += wv * work_value(a[ao + k], z)
+                s1 += wv * work_value(a[a1 + k], z)
+                s2 += wv * work_value(a[a2 + k], z)
+                s3 += wv * work_value(a[a3 + k], z)
+            ju = np.uint64(j)
+            b[bo + ju] = s0
+            b[b1 + ju] = s1
+            b[b2 + ju] = s2
+            b[b3 + ju] = s3
+
+
+@nb.njit(cache=True, inline="always")
+def _hrows(a, ao, astr, n, b, bo, bstr, out_w, ix, ixu, wx, nx, kx, x0, fx, fill, z):  # pragma: no cover - numba
+    # horizontal pass of ``n`` rows from ``a[ao:]`` into rows from ``b[bo:]``, four at a time when every tap is real
+    ng = n // 4 if kx > 0 else 0
+    for g in range(ng):
+        gu = np.uint64(4 * g)
+        _h4(a, ao + gu * astr, astr, b, bo + gu * bstr, bstr, out_w, ixu, wx, kx, x0, fx, z)
+    for r in range(4 * ng, n):
+        ru = np.uint64(r)
+        _h1(a, ao + ru * astr, b, bo + ru * bstr, out_w, ix, ixu, wx, nx, kx, x0, fx, fill, z)
+
+
+@nb.njit(cache=True, inline="always")
+def _store_row(acc, ao, out, oo, out_w, is_int, lo, hi):  # pragma: no cover - numba
+    if is_int:
+        for j in range(out_w):
+            ju = np.uint64(j)
+            out[oo + ju] = max(lo, min(hi, np.rint(acc[ao + ju])))
+    else:
+        for j in range(out_w):
+            ju = np.uint64(j)
+            out[oo + ju] = acc[ao + ju]
+
+
+@nb.njit(cache=True, inline="always")
+def _rows_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, tmp, acc, df, out_w, fill,
+                is_int, lo, hi, out_h):  # pragma: no cover - numba
+    # horizontal pass of the input rows output rows i0..i1 read (each once), then the vertical pass
     z = lo - lo
-    yl, yh = _row_span(iy, ny, i0, i1, src.shape[1])
-    plane = src[b]
-    # horizontal pass: the input rows these output rows need
-    for y in range(yl, yh + 1):
-        srow = plane[y]
-        trow = tmp[y - yl]
-        if kx == 2:  # every column has two real taps (bilinear inside): no branches, fixed count
-            for j in range(out_w):
-                trow[j] = (wx[j, 0] * work_value(srow[ix[j, 0]], z)
-                           + wx[j, 1] * work_value(srow[ix[j, 1]], z))
-        elif kx > 0:  # a fixed number of real taps
-            for j in range(out_w):
-                acc = z
-                for q in range(kx):
-                    acc += wx[j, q] * work_value(srow[ix[j, q]], z)
-                trow[j] = acc
-        else:
-            for j in range(out_w):
-                acc = z
-                for q in range(nx[j]):
-                    k = ix[j, q]
-                    if k >= 0:
-                        acc += wx[j, q] * work_value(srow[k], z)
-                    else:
-                        acc += wx[j, q] * fill
-                trow[j] = acc
-    # vertical pass: contiguous runs over the output row
-    acc_row = tmp[tmp.shape[0] - 1]
+    uw = np.uint64(out_w)
+    uin = np.uint64(in_w)
+    plane = np.uint64(b) * np.uint64(in_h) * uin
+    oplane = np.uint64(b) * np.uint64(out_h) * uw
+    zero = np.uint64(0)
+    yl, yh = _row_span(iy, ny, i0, i1, in_h)
+    nrows = yh - yl + 1
+    if yh >= yl and is_int and kx > 0:
+        # integer rows are converted four at a time into the scratch after ``acc`` (one vectorised pass), so
+        # the gathers read floats: two conversions per output value fewer
+        ng = nrows // 4
+        for g in range(ng):
+            so = plane + np.uint64(yl + 4 * g) * uin
+            for x in range(4 * in_w):
+                xu = np.uint64(x)
+                acc[uw + xu] = work_value(sf[so + xu], z)
+            _h4(acc, uw, uin, tmp, np.uint64(4 * g) * uw, uw, out_w, ixu, wx, kx, x0, fx, z)
+        rest = 4 * ng
+        if rest < nrows:
+            _hrows(sf, plane + np.uint64(yl + rest) * uin, uin, nrows - rest, tmp, np.uint64(rest) * uw, uw, out_w,
+                   ix, ixu, wx, nx, kx, x0, fx, fill, z)
+    elif yh >= yl:
+        _hrows(sf, plane + np.uint64(yl) * uin, uin, nrows, tmp, zero, uw, out_w, ix, ixu, wx, nx, kx, x0, fx,
+               fill, z)
     for i in range(i0, i1):
-        orow = dst[b, i]
+        oo = oplane + np.uint64(i) * uw
         if ny[i] == 2 and iy[i, 0] >= 0 and iy[i, 1] >= 0:
             # two rows (bilinear): one fused pass, weights and store together
-            t0 = tmp[iy[i, 0] - yl]
-            t1 = tmp[iy[i, 1] - yl]
+            t0 = np.uint64(iy[i, 0] - yl) * uw
+            t1 = np.uint64(iy[i, 1] - yl) * uw
             w0 = wy[i, 0]
             w1 = wy[i, 1]
             if is_int:
                 for j in range(out_w):
-                    orow[j] = max(lo, min(hi, np.rint(w0 * t0[j] + w1 * t1[j])))
+                    ju = np.uint64(j)
+                    df[oo + ju] = max(lo, min(hi, np.rint(w0 * tmp[t0 + ju] + w1 * tmp[t1 + ju])))
             else:
                 for j in range(out_w):
-                    orow[j] = w0 * t0[j] + w1 * t1[j]
+                    ju = np.uint64(j)
+                    df[oo + ju] = w0 * tmp[t0 + ju] + w1 * tmp[t1 + ju]
             continue
         for j in range(out_w):
-            acc_row[j] = z
+            acc[j] = z
         for q in range(ny[i]):
             y = iy[i, q]
             wv = wy[i, q]
             if y >= 0:
-                trow = tmp[y - yl]
+                t = np.uint64(y - yl) * uw
                 for j in range(out_w):
-                    acc_row[j] += wv * trow[j]
+                    acc[j] += wv * tmp[t + np.uint64(j)]
             else:
+                c = wv * fill
                 for j in range(out_w):
-                    acc_row[j] += wv * fill
-        if is_int:
-            for j in range(out_w):
-                r = np.rint(acc_row[j])
-                r = max(lo, min(hi, r))
-                orow[j] = r
+                    acc[j] += c
+        _store_row(acc, zero, df, oo, out_w, is_int, lo, hi)
+
+
+@nb.njit(cache=True, inline="always")
+def _cols_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, vr, hr, df, out_w,
+                fill, is_int, lo, hi, out_h):  # pragma: no cover - numba
+    # per block of up to four output rows: the vertical pass over the ``ncol`` input columns from ``xl`` the
+    # output reads (contiguous), then the horizontal pass of the block, then the rounding store
+    z = lo - lo
+    uw = np.uint64(out_w)
+    uin = np.uint64(in_w)
+    plane = np.uint64(b) * np.uint64(in_h) * uin
+    oplane = np.uint64(b) * np.uint64(out_h) * uw
+    zero = np.uint64(0)
+    for ib in range(i0, i1, 4):
+        n = min(4, i1 - ib)
+        for r in range(n):
+            i = ib + r
+            vo = np.uint64(r) * uin + xl
+            if ny[i] == 2 and iy[i, 0] >= 0 and iy[i, 1] >= 0:
+                s0 = plane + np.uint64(iy[i, 0]) * uin + xl
+                s1 = plane + np.uint64(iy[i, 1]) * uin + xl
+                w0 = wy[i, 0]
+                w1 = wy[i, 1]
+                for x in range(ncol):
+                    xu = np.uint64(x)
+                    vr[vo + xu] = w0 * work_value(sf[s0 + xu], z) + w1 * work_value(sf[s1 + xu], z)
+                continue
+            for x in range(ncol):
+                vr[vo + np.uint64(x)] = z
+            for q in range(ny[i]):
+                y = iy[i, q]
+                wv = wy[i, q]
+                if y >= 0:
+                    s = plane + np.uint64(y) * uin + xl
+                    for x in range(ncol):
+                        xu = np.uint64(x)
+                        vr[vo + xu] += wv * work_value(sf[s + xu], z)
+                else:
+                    c0 = wv * fill
+                    for x in range(ncol):
+                        vr[vo + np.uint64(x)] += c0
+        if n == 4 and kx > 0:  # (called here, not through _hrows' loop: LLVM keeps this loop tight)
+            _h4(vr, zero, uin, hr, zero, uw, out_w, ixu, wx, kx, x0, fx, z)
         else:
-            for j in range(out_w):
-                orow[j] = acc_row[j]
+            _hrows(vr, zero, uin, n, hr, zero, uw, out_w, ix, ixu, wx, nx, kx, x0, fx, fill, z)
+        for r in range(n):
+            _store_row(hr, np.uint64(r) * uw, df, oplane + np.uint64(ib + r) * uw, out_w, is_int, lo, hi)
 
 
 @nb.njit(cache=True, inline="always")
@@ -255,46 +444,115 @@ def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask):  # pragma:
 
 
 @nb.njit(cache=True, inline="always")
-def _chunk(c, nstrips, nbands, src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask, fill,
-           is_int, lo, hi):  # pragma: no cover - numba
-    unit = c // nstrips
-    strip = c - unit * nstrips
-    out_h = dst.shape[1]
-    i0 = out_h * strip // nstrips
-    i1 = out_h * (strip + 1) // nstrips
-    if unit < nbands:
-        _data_rows(src, unit, i0, i1, iy, wy, ny, ix, wx, nx, kx, tmp[c], dst, fill, is_int, lo, hi)
-    else:
-        _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[c - nbands * nstrips], dmask)
+def _work(wk, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
+    # worker ``wk`` of ``nworkers``: a contiguous share of the (band or mask plane) x strip units, its own scratch
+    nbands, in_h, in_w = src.shape
+    out_h, out_w = dst.shape[1], dst.shape[2]
+    sf = src.reshape(src.size)  # flat views, once per worker
+    df = dst.reshape(dst.size)
+    saf = sa[wk].reshape(sa.shape[1] * sa.shape[2])
+    sbf = sb[wk].reshape(sb.shape[1] * sb.shape[2])
+    for c in range(nunits * wk // nworkers, nunits * (wk + 1) // nworkers):
+        unit = c // nstrips
+        strip = c - unit * nstrips
+        i0 = out_h * strip // nstrips
+        i1 = out_h * (strip + 1) // nstrips
+        if unit >= nbands:
+            _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[wk], dmask)
+        elif cols_first:
+            _cols_first(sf, unit, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, saf, sbf,
+                        df, out_w, fill, is_int, lo, hi, out_h)
+        else:
+            _rows_first(sf, unit, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, saf, sbf, df, out_w,
+                        fill, is_int, lo, hi, out_h)
 
 
-@nb.njit(cache=True, parallel=True, nogil=True)
-def _resize_par(nchunks, nstrips, src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask, fill,
-                is_int, lo, hi):  # pragma: no cover - numba
-    for c in nb.prange(nchunks):
-        _chunk(c, nstrips, src.shape[0], src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask,
-               fill, is_int, lo, hi)
+@nb.njit(cache=True, parallel=True, nogil=True, fastmath=_CONTRACT)
+def _resize_par(nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+                okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
+    for wk in nb.prange(nworkers):
+        _work(wk, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+              okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi)
+
+
+@nb.njit(cache=True, nogil=True, fastmath=_CONTRACT)
+def _resize_ser(nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+                okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
+    _work(0, 1, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi)
 
 
 @nb.njit(cache=True, nogil=True)
-def _resize_ser(nchunks, nstrips, src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask, fill,
-                is_int, lo, hi):  # pragma: no cover - numba
-    for c in range(nchunks):
-        _chunk(c, nstrips, src.shape[0], src, mask, iy, wy, ny, ix, wx, nx, kx, okx, oky, tmp, tm, dst, dmask,
-               fill, is_int, lo, hi)
+def _pairs(idx, w, n_in, k, f):  # pragma: no cover - numba
+    """Two-tap columns as ``(k, f)``: the value is ``p + f * (q - p)``, ``p, q`` = pixels ``k, k + 1``.
+
+    A column whose two taps are one pixel (zero weight on the repeat, or both mapped to one edge pixel)
+    gets ``f = 0``, the last pixel reads as the right tap of the pair before it. False when two taps are
+    not neighbours (a wrap across the raster) or the axis has one pixel.
+    """
+    if n_in < 2:
+        return False
+    for o in range(idx.shape[0]):
+        k0 = idx[o, 0]
+        k1 = idx[o, 1]
+        if k1 == k0:
+            if k0 >= n_in - 1:
+                k[o] = n_in - 2
+                f[o] = 1.0
+            else:
+                k[o] = k0
+                f[o] = 0.0
+        elif k1 == k0 + 1:
+            k[o] = k0
+            f[o] = w[o, 1]
+        else:
+            return False
+    return True
 
 
 def _axis_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, work: type) -> tuple:
+    """The taps of one axis, read-only; cached up to :data:`_CACHE_TAPS` slots (a transform applied again to
+    rasters of the same size reuses them), built each time beyond."""
+    kmax = {NEAREST: 1, LINEAR: 2, CUBIC: 4}.get(kind, math.ceil(abs(s)) + 2)
+    if n_out * (kmax + 4) <= _CACHE_TAPS:
+        return _cached_taps(n_out, s, t, n_in, kind, mode, work)
+    return _build_taps(n_out, s, t, n_in, kind, mode, work)
+
+
+#: the largest axis (output pixels x tap slots) whose taps are cached: 64 entries hold at most ~35 MB
+_CACHE_TAPS = 1 << 15
+
+
+def _build_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, work: type) -> tuple:
     kmax = {NEAREST: 1, LINEAR: 2, CUBIC: 4}.get(kind, math.ceil(abs(s)) + 2)
     idx = np.zeros((n_out, kmax + 4), dtype=np.int64)
     w = np.zeros((n_out, kmax + 4), dtype=work)
     cnt = np.zeros(n_out, dtype=np.int64)
     ok = np.empty(n_out, dtype=np.bool_)
     inside = np.empty(2, dtype=np.bool_)
-    most = np.zeros(1, dtype=np.int64)
+    most = np.zeros(3, dtype=np.int64)
     _taps(n_out, float(s), float(t), n_in, kind, mode, -0.75, kmax, idx, w, cnt, ok, inside, most)
-    # (taps, weights, counts, validity, slots, fixed tap count for the branch-free pass or 0)
-    return idx, w, cnt, ok, kmax, int(most[0]) if inside[1] else 0
+    kfix = int(most[0]) if inside[1] else 0
+    k2 = np.zeros(n_out, dtype=np.uint32)
+    f2 = np.zeros(n_out, dtype=work)
+    if kfix == 2 and not (kind in (LINEAR, AREA) and _pairs(idx, w, n_in, k2, f2)):
+        kfix = 0  # the two-tap pass needs weights 1 - f, f on neighbouring pixels; else the general pass
+    for a in (idx, w, cnt, ok, k2, f2):
+        a.flags.writeable = False
+    # (taps, weights, counts, validity, most taps used, fixed tap count for the branch-free pass or 0,
+    #  first and last real tap, every output valid, the two-tap pass's left taps and fractions, unsigned taps)
+    return (idx, w, cnt, ok, int(most[0]), kfix, int(most[1]), int(most[2]), bool(ok.all()), k2, f2,
+            idx.view(np.uint64))
+
+
+_cached_taps = functools.lru_cache(maxsize=64)(_build_taps)
+
+
+#: ``"rows"`` or ``"columns"`` forces the pass order (tests); ``None`` picks the cheaper one
+_ORDER: str | None = None
+#: relative cost of one horizontal tap (a gather) against one vertical tap (a contiguous run)
+_GATHER_COST = 5
 
 
 def resize_separable(
@@ -364,33 +622,52 @@ def resize_separable(
             )
         dst = out
     src = np.ascontiguousarray(src)
-    iy, wy, ny, oky, ky, _ = _axis_taps(h, scale[0], offset[0], in_h, kind[0], mode, work)
-    ix, wx, nx, okx, _, kfix = _axis_taps(w, scale[1], offset[1], in_w, kind[1], mode, work)
-    all_ok = bool(oky.all()) and bool(okx.all())
+    iy, wy, ny, oky, ky, _, _, _, yok, _, _, _ = _axis_taps(h, float(scale[0]), float(offset[0]), in_h, kind[0],
+                                                            mode, work)
+    ix, wx, nx, okx, kx, kfix, xlo, xhi, xok, x0, fx, ixu = _axis_taps(w, float(scale[1]), float(offset[1]), in_w,
+                                                                        kind[1], mode, work)
+    all_ok = yok and xok
     nm = 0 if mask is None else mask.shape[0]
     units = nb_ + nm
     total = nb_ * h * w
     nthreads = nb.get_num_threads() if total >= SERIAL_BELOW else 1
-    parallel = nthreads > 1
-    nstrips = max(1, min(h, -(-2 * nthreads // units))) if parallel else 1
-    rows_per = -(-h // nstrips)
-    if mode in (_REFLECT, _MIRROR, _WRAP):
-        maxrows = in_h
+    # strips of output rows: enough units for the threads, and (row-first order) scratch rows that stay in cache
+    par_strips = -(-4 * nthreads // units) if nthreads > 1 else 1
+    fit_rows = max(4, (1 << 17) // (w * np.dtype(work).itemsize) - ky)
+    nstrips = min(h, max(par_strips, -(-h // max(1, int(fit_rows / abs(scale[0]))))))
+    span = _max_span(iy, ny, h, nstrips, in_h)
+    # the cheaper order: rows first reads each needed input row once horizontally (gathers), columns first
+    # runs the vertical pass over input columns and gathers only output rows
+    kxe, kye = max(kx, 1), max(ky, 1)
+    cost_rows = nstrips * span * w * kxe * _GATHER_COST + h * w * kye
+    cost_cols = h * max(xhi - xlo + 1, 0) * kye + h * w * kxe * _GATHER_COST
+    cols_first = cost_cols < cost_rows if _ORDER is None else _ORDER == "columns"
+    if cols_first and nstrips > par_strips:
+        nstrips = min(h, par_strips)
+        if nm:
+            span = _max_span(iy, ny, h, nstrips, in_h)
+    nunits = units * nstrips
+    nworkers = max(1, min(nthreads, nunits))
+    if cols_first:
+        sa = np.empty((nworkers, 4, in_w), dtype=work)
+        sb = np.empty((nworkers, 4, w), dtype=work)
     else:
-        maxrows = min(in_h, math.ceil((rows_per - 1) * abs(scale[0])) + 2 * ky + 8)
-    tmp = np.empty((nb_ * nstrips, maxrows + 1, w), dtype=work)
+        sa = np.empty((nworkers, span, w), dtype=work)
+        sb = np.empty((nworkers, 1, w + 4 * in_w), dtype=work)  # a row of sums, four converted input rows
     if mask is not None:
         mask = np.ascontiguousarray(mask, dtype=np.bool_)
-        tm = np.empty((nm * nstrips, maxrows, w), dtype=np.bool_)
+        tm = np.empty((nworkers, span, w), dtype=np.bool_)
         dmask = np.empty((nm, h, w), dtype=np.bool_)
     else:
         tm = np.empty((1, 1, 1), dtype=np.bool_)
         dmask = np.empty((1, 1, 1), dtype=np.bool_)
         mask = tm
-    kernel = _resize_par if parallel else _resize_ser
+    xl = max(xlo, 0)
+    ncol = max(xhi + 1 - xl, 0)
+    kernel = _resize_par if nworkers > 1 else _resize_ser
     with threads.launch_lock:
-        kernel(units * nstrips, nstrips, src, mask, iy, wy, ny, ix, wx, nx, kfix, okx, oky, tmp, tm, dst, dmask,
-               work(fill_value), is_int, lo, hi)
+        kernel(nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix,
+               x0, fx, np.uint64(xl), ncol, okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi)
     if nm:
         invalid = ~dmask
         if invalid.any():
