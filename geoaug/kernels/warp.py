@@ -248,6 +248,19 @@ def _cu_gather_ov(src, b, off, tscr, jlo, jhi, in_w):  # pragma: no cover - numb
 
         return plain
 
+    if src.dtype == types.float32:  # two words per tap row
+        def packed2(src, b, off, tscr, jlo, jhi, in_w):
+            u2 = np.uint64(2)
+            uw = np.uint64(in_w)
+            for j in range(np.uint64(jlo), np.uint64(jhi)):
+                o = np.uint64(off[j])
+                for ty in range(4):
+                    tscr[2 * ty, j] = load_u64(src, b, o)
+                    tscr[2 * ty + 1, j] = load_u64(src, b, o + u2)
+                    o += uw
+
+        return packed2
+
     def packed(src, b, off, tscr, jlo, jhi, in_w):
         uw = np.uint64(in_w)
         for j in range(np.uint64(jlo), np.uint64(jhi)):
@@ -274,6 +287,14 @@ def _cu_row_ov(tscr, ty, j, src):  # pragma: no cover - numba typing
                     _as_work(tscr[k + 3, j], src))
 
         return plain
+
+    if src.dtype == types.float32:
+        def packed2(tscr, ty, j, src):
+            v = tscr[2 * ty, j]
+            w = tscr[2 * ty + 1, j]
+            return lane(v, 0, src), lane(v, 1, src), lane(w, 0, src), lane(w, 1, src)
+
+        return packed2
 
     def packed(tscr, ty, j, src):
         v = tscr[ty, j]
@@ -978,8 +999,9 @@ def warp_affine(
     fscr = np.empty((nchunks, 2 * K + 1 + (4 if interp == 2 else 0) + K * K + 1, out_w), dtype=_work_dtype(dt))
     st = np.empty((nchunks, out_w), dtype=np.uint8)
     packed = packed_dtype(dt, K) if interp else None  # taps of one row read as one word (kernels/packed.py)
-    tscr = np.empty((nchunks, (K * K if packed is None else K) if interp else 1, out_w),
-                    dtype=dt if packed is None else packed)
+    # packed: one word per tap row, two for float32 cubic (8 bytes hold two of its taps)
+    rows = (K * K if packed is None else K * max(1, K * dt.itemsize // 8)) if interp else 1
+    tscr = np.empty((nchunks, rows, out_w), dtype=dt if packed is None else packed)
     ec = np.empty((nm, in_h * in_w), dtype=np.uint8) if interp and not all_valid else _NO_CODES
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
     kernel = _ENTRIES[nchunks > 1, interp]
