@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import timeit
 
 SIZES = ["13x64", "13x120", "12x256", "13x512", "4x512", "1x512", "200x256"]
 DTYPES = ["uint16", "int16", "float32"]
@@ -48,19 +49,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if bad:
         p.error(f"--ops: unknown {sorted(bad)}; choose from {OPS}")
     return a
-
-
-def best_of(fns: dict, repeats: int) -> dict[str, float]:
-    """Best (min) time in seconds of each function: a warm-up call each, then one call of each in turn."""
-    for f in fns.values():
-        f()
-    best = dict.fromkeys(fns, float("inf"))
-    for _ in range(repeats):
-        for k, f in fns.items():
-            t = time.perf_counter()
-            f()
-            best[k] = min(best[k], time.perf_counter() - t)
-    return best
 
 
 def cases(op: str, a, geometry, cv2):
@@ -111,16 +99,16 @@ def main(argv: list[str] | None = None) -> None:
                         for s, d in zip(bands_in, bands_out):
                             cv_call(s, d)
 
-                    t = best_of({
+                    t = timeit({
                         "geoaug": lambda a=a, plan=plan, out_shape=out_shape, out=out: index_copy(
                             a, None, plan, out_shape, out=out),
                         "opencv": per_band,
                         "copy": lambda a=a, cp_out=cp_out: np.copyto(cp_out, a),
-                    }, args.repeats)
+                    }, args.repeats)[0]
                     if not np.array_equal(out, cv_out):
                         raise SystemExit(f"{op} {size} {dtype}: geoaug and OpenCV disagree")
-                    print(f"{op:<10}{size:>9}{dtype:>9}{t['geoaug'] * 1e6:>11.1f}{t['opencv'] * 1e6:>11.1f}"
-                          f"{t['copy'] * 1e6:>10.1f}{t['geoaug'] / t['opencv']:>9.2f}"
+                    print(f"{op:<10}{size:>9}{dtype:>9}{t['geoaug'] * 1e3:>11.1f}{t['opencv'] * 1e3:>11.1f}"
+                          f"{t['copy'] * 1e3:>10.1f}{t['geoaug'] / t['opencv']:>9.2f}"
                           f"{t['geoaug'] / t['copy']:>8.2f}", flush=True)
 
 

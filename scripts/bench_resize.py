@@ -27,15 +27,15 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cv2
 import numba
+from bench import timeit
 
 import geoaug
 from geoaug import geometry
@@ -80,18 +80,6 @@ def _case(src: np.ndarray, box: tuple[int, int, int, int] | None, h: int, w: int
     return ocv, ker
 
 
-def _best(fns: dict, repeats: int) -> dict:
-    for f in fns.values():  # warm-up
-        f()
-    best = dict.fromkeys(fns, math.inf)
-    for _ in range(repeats):
-        for name, f in fns.items():
-            t0 = time.perf_counter_ns()
-            f()
-            best[name] = min(best[name], time.perf_counter_ns() - t0)
-    return best
-
-
 def main(argv: list[str] | None = None) -> None:
     """Print, per size/dtype/thread count, the times and ratios against ``cv2.resize``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -118,10 +106,10 @@ def main(argv: list[str] | None = None) -> None:
                 c0 = (side - crop) // 2
                 rocv, rker = _case(src, (c0, c0, crop, crop), side, side)
                 tr = geoaug.Resize(h, w, antialias=False)
-                t = _best({"cv2": ocv, "kernel": ker, "Resize": lambda tr=tr, src=src: tr(src),
-                           "rrc_cv2": rocv, "rrc": rker}, a.repeats)
-                print(f"{n:>7} {size:>8} {dtype:>8} {t['cv2'] / 1e3:9.1f} {t['kernel'] / 1e3:10.1f} "
-                      f"{t['Resize'] / 1e3:10.1f} {t['kernel'] / t['cv2']:10.2f} {t['Resize'] / t['cv2']:10.2f} "
+                t = timeit({"cv2": ocv, "kernel": ker, "Resize": lambda tr=tr, src=src: tr(src),
+                           "rrc_cv2": rocv, "rrc": rker}, a.repeats)[0]
+                print(f"{n:>7} {size:>8} {dtype:>8} {t['cv2'] * 1e3:9.1f} {t['kernel'] * 1e3:10.1f} "
+                      f"{t['Resize'] * 1e3:10.1f} {t['kernel'] / t['cv2']:10.2f} {t['Resize'] / t['cv2']:10.2f} "
                       f"{t['rrc'] / t['rrc_cv2']:8.2f}", flush=True)
 
 
