@@ -784,7 +784,9 @@ def _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, 
 
 
 # One entry per kernel and interpolation, each passing the interpolation code as a constant, so that
-# _warp_serial/_warp_parallel and _rows are typed with it as a literal (see _make_rows).
+# _warp_serial/_warp_parallel and _rows are typed with it as a literal (see _make_rows). Written out, not
+# made by a factory: a factory's closure would hold a dispatcher, and numba's cache key hashes closure
+# contents, which is not stable from one process to the next.
 
 @nb.njit(cache=True, nogil=True)
 def _serial_nearest(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
