@@ -755,32 +755,45 @@ def _rows_ov(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, g0, g1, in
     return None
 
 
+@nb.njit(cache=True, nogil=True)
+def _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, c, nchunks, interp, mode, fill_value, out_fill, renorm,
+           a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
+    """Chunk ``c`` of ``nchunks`` (output rows), band group by band group, with chunk ``c``'s scratch.
+
+    One compiled function per dtype and interpolation, shared by the serial and the parallel kernel. The
+    parallel region calls it rather than inlining it: numba types a parallel loop's body twice (in the
+    function and in the gufunc, with a signed and an unsigned index), and ``_rows`` is most of the compile.
+    """
+    out_h = dst.shape[1]
+    nbands = src.shape[0]
+    r0 = c * out_h // nchunks
+    r1 = (c + 1) * out_h // nchunks
+    for g0 in range(0, nbands, group):
+        _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, g0, min(g0 + group, nbands), interp, mode,
+              fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[c], fscr[c], tscr[c], st[c], ec)
+
+
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, fill_value, out_fill, renorm,
                    a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
     """The one parallel region: chunks of output rows, each with its own scratch (allocated outside)."""
     nchunks = iscr.shape[0]
-    out_h = dst.shape[1]
-    nbands = src.shape[0]
     if not all_valid and interp != 0:
         _tap_codes(mask, ec, 2 if interp == 1 else 4, in_w)
     for c in nb.prange(nchunks):
-        for g0 in range(0, nbands, group):
-            _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, c * out_h // nchunks, (c + 1) * out_h // nchunks,
-                  g0, min(g0 + group, nbands), interp, mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok,
-                  iscr[c], fscr[c], tscr[c], st[c], ec)
+        # np.int64: one signature of _chunk (the index is unsigned in the gufunc, signed where it is typed)
+        _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(c), nchunks, interp, mode, fill_value,
+               out_fill, renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
 
 
 @nb.njit(cache=True, nogil=True)
 def _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, fill_value, out_fill, renorm,
                  a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
     """The serial twin of :func:`_warp_parallel` (one chunk), for warps too small to pay for threads."""
-    nbands = src.shape[0]
     if not all_valid and interp != 0:
         _tap_codes(mask, ec, 2 if interp == 1 else 4, in_w)
-    for g0 in range(0, nbands, group):
-        _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, 0, dst.shape[1], g0, min(g0 + group, nbands), interp,
-              mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec)
+    _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(0), iscr.shape[0], interp, mode, fill_value,
+           out_fill, renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
 
 
 # One entry per kernel and interpolation, each passing the interpolation code as a constant, so that
