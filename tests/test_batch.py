@@ -144,17 +144,24 @@ def test_identical_outputs_in_process_local_workers_and_real_cluster(inputs: Pat
 SLOW_POLICY = """
 version: 1
 transforms:
-  - Affine: {rotate: [-45, 45], scale: [0.8, 1.2], interpolation: cubic}
-  - Resize: {height: 384, width: 384, interpolation: cubic}
+  - Affine: {rotate: [-45, 45], scale: [0.8, 1.2], interpolation: bilinear}
+  - Resize: {height: 384, width: 384, interpolation: bilinear}
   - GaussianNoise: {std: 0.01}
 """
+#: the kill test's inputs: two tiles of one dtype in a nested tree (each dtype is a kernel compile for the
+#: child processes, which is not what this test is about)
+KILL_TILES = ("bigearthnet_s2_12band_uint16.tif", "landsat8_sr_7band_uint16_collar.tif")
 
 
-def test_kill_9_then_rerun_completes_identically(inputs: Path, tmp_path: Path) -> None:
+def test_kill_9_then_rerun_completes_identically(tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    (inputs / "tiles" / "nested").mkdir(parents=True)
+    shutil.copy(TILES / KILL_TILES[0], inputs / "tiles")
+    shutil.copy(TILES / KILL_TILES[1], inputs / "tiles" / "nested")
     policy = tmp_path / "slow.yaml"
     policy.write_text(SLOW_POLICY)
     args = [sys.executable, "-m", "geoaug", "augment", str(inputs), str(tmp_path / "out"), "--pipeline",
-            str(policy), "--copies", "12", "--seed", "3", "-q"]
+            str(policy), "--copies", "24", "--seed", "3", "-q"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     manifest = tmp_path / "out" / "manifest.jsonl"
     deadline = time.monotonic() + 120
@@ -166,7 +173,7 @@ def test_kill_9_then_rerun_completes_identically(inputs: Path, tmp_path: Path) -
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     written = sorted((tmp_path / "out").rglob("*_aug*.tif"))
-    assert 0 < len(written) < 84, "kill came too late or too early"
+    assert 0 < len(written) < 48, "kill came too late or too early"
     for p in written:  # whatever exists under a final name is a complete GeoTIFF
         geoaug.read(p)
     rerun = subprocess.run(args, capture_output=True, text=True, timeout=600)
