@@ -7,7 +7,9 @@ Conventions
   the centre of output pixel ``(i, j)`` is ``(j + 0.5, i + 0.5)``. The third row
   is not read (the map is affine).
 * nearest copies the input pixel that contains the source point
-  (``floor(x), floor(y)``); bilinear and cubic interpolate between input pixel
+  (``floor(x), floor(y)``), in its own kernel (:mod:`geoaug.kernels.nearest`,
+  compiled per pixel width: a copy needs no arithmetic in the dtype, and the
+  same runs, fill and validity rules); bilinear and cubic interpolate between input pixel
   centres. Cubic is the Keys convolution kernel with ``a = -0.75`` (OpenCV's
   ``INTER_CUBIC``, so OpenCV/albumentations outputs can be matched).
 * The source coordinate (float64), the integer base tap, its flat offset and
@@ -22,7 +24,7 @@ Conventions
   the compiler vectorises it. No array view is made per band and row (each
   costs two atomic reference-count updates, which dominated short rows).
 * Band groups: a rotated output row reads a slanted run of input rows in every
-  band; so that this footprint stays in cache, wide bilinear/nearest outputs
+  band; so that this footprint stays in cache, wide bilinear (and nearest) outputs
   take the bands in groups (about 2,048 output columns of bands per pass over
   the rows, the coordinates recomputed per group).
 * Interior and border: in an output row, the pixels whose taps all lie inside
@@ -79,7 +81,7 @@ from numba.core import types
 from numba.extending import overload
 
 from ..errors import ParameterError, UnsupportedDtypeError
-from . import threads
+from . import nearest, threads
 from .borders import CONSTANT as _CONSTANT
 from .borders import FILL_MODES
 from .borders import NODATA as _NODATA
@@ -160,17 +162,6 @@ def _put_ov(orow, j, acc):  # pragma: no cover - numba typing
         orow[j] = acc
 
     return put_float
-
-
-@nb.njit(cache=True, nogil=True)
-def _interior_nearest(src, b, dst, i, off, jlo, jhi):  # pragma: no cover - numba
-    """Nearest over the interior run of band ``b``, output row ``i``: one gather per pixel.
-
-    Indexes the parent arrays (no per-band views: a view costs two atomic
-    reference-count updates, which dominate a short row).
-    """
-    for j in range(np.uint64(jlo), np.uint64(jhi)):
-        dst[b, i, j] = src[b, np.uint64(off[j])]
 
 
 def _bl_gather(src, b, off, t0, t1, t2, t3, jlo, jhi, in_w):  # pragma: no cover - replaced by the overload
@@ -516,14 +507,13 @@ def _make_rows(INTERP: int):
         """
         nm = dmask.shape[0]
         out_w = dst.shape[2]
-        K = 1 if INTERP == 0 else (2 if INTERP == 1 else 4)
+        K = 2 if INTERP == 1 else 4
         KK = K * K
         t0 = _I_G + 2 * K  # iscr rows of the near pixels' K*K flat tap offsets
         e0 = fscr.shape[0] - KK - 1  # fscr rows of their K*K weights for the current plane, then the outside weight
         far_fill = mode == _NODATA or mode == _CONSTANT
         far_st = 3 if mode == _CONSTANT else 0
         zero = _as_work(0.0, src)
-        half = 0.0 if INTERP == 0 else 0.5  # nearest: pixel containing the point; else centre-based
         off = iscr[_I_OFF]
         t00, t01, t10, t11 = tscr[0], tscr[min(1, tscr.shape[0] - 1)], tscr[min(2, tscr.shape[0] - 1)], tscr[-1]
         fx1 = fscr[1]
@@ -531,26 +521,14 @@ def _make_rows(INTERP: int):
         bxs = iscr[_I_BX]
         bys = iscr[_I_BY]
         bad = iscr[_I_BAD]
-        if INTERP == 0:  # nearest: one tap of weight 1, the same for every row
-            fscr[0, :] = 1.0
-            fscr[1, :] = 1.0
         for i in range(r0, r1):
             yc = i + 0.5
-            xr = m[0] * 0.5 + m[1] * yc + m[2] - half
-            yr = m[3] * 0.5 + m[4] * yc + m[5] - half
+            xr = m[0] * 0.5 + m[1] * yc + m[2] - 0.5  # centre-based taps
+            yr = m[3] * 0.5 + m[4] * yc + m[5] - 0.5
             m0 = m[0]
             m3 = m[3]
             # coordinates, base taps, flat offsets and weights of the whole row: one vectorisable loop
-            if INTERP == 0:
-                for j in range(out_w):
-                    fxs = np.floor(xr + m0 * j)
-                    fys = np.floor(yr + m3 * j)
-                    bx = np.int64(fxs)
-                    by = np.int64(fys)
-                    bxs[j] = bx
-                    bys[j] = by
-                    off[j] = by * in_w + bx
-            elif INTERP == 1:
+            if INTERP == 1:
                 for j in range(out_w):
                     xs = xr + m0 * j
                     ys = yr + m3 * j
@@ -647,26 +625,19 @@ def _make_rows(INTERP: int):
                 nzero = 0  # interior pixels that end invalid (st 0)
                 if not all_valid and jhi > jlo:
                     # per interior pixel: (every tap valid) + (any tap valid), so 2 all, 0 none, 1 mixed: one byte
-                    # read per pixel (the mask, or the tap code); the mixed ones are listed branch-free as they go
-                    if INTERP == 0:
-                        for j in range(np.uint64(jlo), np.uint64(jhi)):
-                            c = mk[np.uint64(off[j])]
-                            st[j] = c * np.uint8(2)
-                            nzero += np.int64(not c)
-                    else:
-                        ecp = ec[p]
-                        for j in range(np.uint64(jlo), np.uint64(jhi)):
-                            c = ecp[np.uint64(off[j])]
-                            st[j] = c
-                            bad[nbad] = j
-                            nbad += np.int64(c == 1)
+                    # read per pixel (the tap code); the mixed ones are listed branch-free as they go
+                    ecp = ec[p]
+                    for j in range(np.uint64(jlo), np.uint64(jhi)):
+                        c = ecp[np.uint64(off[j])]
+                        st[j] = c
+                        bad[nbad] = j
+                        nbad += np.int64(c == 1)
                     # mixed pixels (valid and invalid taps): the weights decide (a tap of weight 0 does not count)
                     for k in range(nbad):
                         j = bad[k]
                         st[j] = _status(mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, renorm)
-                    if INTERP != 0:
-                        for j in range(np.uint64(jlo), np.uint64(jhi)):
-                            nzero += np.int64(st[j] == 0)
+                    for j in range(np.uint64(jlo), np.uint64(jhi)):
+                        nzero += np.int64(st[j] == 0)
                     if nzero:
                         row_valid = False
                 # the output mask row
@@ -690,9 +661,7 @@ def _make_rows(INTERP: int):
                 b1 = g1 if nm == 1 else p + 1
                 for b in range(b0, b1):
                     if jhi > jlo:
-                        if INTERP == 0:
-                            _interior_nearest(src, b, dst, i, off, jlo, jhi)
-                        elif INTERP == 1:
+                        if INTERP == 1:
                             _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx1, fy1, jlo, jhi, in_w)
                         else:
                             _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w)
@@ -744,7 +713,7 @@ def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, g0, g1, inter
 
 
 #: the Python implementations of _rows per interpolation code (compiled where _rows is called)
-_ROWS_IMPL = {code: _make_rows(code) for code in INTERPOLATIONS.values()}
+_ROWS_IMPL = {code: _make_rows(code) for code in (1, 2)}  # nearest: kernels/nearest.py
 
 
 @overload(_rows)
@@ -778,7 +747,7 @@ def _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode
                    a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
     """The one parallel region: chunks of output rows, each with its own scratch (allocated outside)."""
     nchunks = iscr.shape[0]
-    if not all_valid and interp != 0:
+    if not all_valid:
         _tap_codes(mask, ec, 2 if interp == 1 else 4, in_w)
     for c in nb.prange(nchunks):
         # np.int64: one signature of _chunk (the index is unsigned in the gufunc, signed where it is typed)
@@ -790,7 +759,7 @@ def _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode
 def _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, fill_value, out_fill, renorm,
                  a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
     """The serial twin of :func:`_warp_parallel` (one chunk), for warps too small to pay for threads."""
-    if not all_valid and interp != 0:
+    if not all_valid:
         _tap_codes(mask, ec, 2 if interp == 1 else 4, in_w)
     _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(0), iscr.shape[0], interp, mode, fill_value,
            out_fill, renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
@@ -800,13 +769,6 @@ def _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, 
 # _warp_serial/_warp_parallel and _rows are typed with it as a literal (see _make_rows). Written out, not
 # made by a factory: a factory's closure would hold a dispatcher, and numba's cache key hashes closure
 # contents, which is not stable from one process to the next.
-
-@nb.njit(cache=True, nogil=True)
-def _serial_nearest(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
-                    skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, 0, mode, fill_value, out_fill, renorm, a,
-                 skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
-
 
 @nb.njit(cache=True, nogil=True)
 def _serial_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
@@ -820,13 +782,6 @@ def _serial_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_va
                   skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
     _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, 2, mode, fill_value, out_fill, renorm, a,
                  skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
-
-
-@nb.njit(cache=True, nogil=True)
-def _parallel_nearest(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
-                      skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, 0, mode, fill_value, out_fill, renorm, a,
-                   skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -844,8 +799,8 @@ def _parallel_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_
 
 
 #: (parallel, interpolation code) -> kernel entry
-_ENTRIES = {(False, 0): _serial_nearest, (False, 1): _serial_bilinear, (False, 2): _serial_cubic,
-            (True, 0): _parallel_nearest, (True, 1): _parallel_bilinear, (True, 2): _parallel_cubic}
+_ENTRIES = {(False, 1): _serial_bilinear, (False, 2): _serial_cubic,
+            (True, 1): _parallel_bilinear, (True, 2): _parallel_cubic}
 
 
 _NO_ROWS = np.zeros((1, 1), dtype=np.uint8)
@@ -1010,19 +965,37 @@ def warp_affine(
     work = nbands * out_h * out_w * K * K
     nthreads = nb.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
     nchunks = min(out_h, 8 * nthreads) if nthreads > 1 else 1
+    if interp == 0:  # a gather of whole pixels: its own kernel, compiled per pixel width (kernels/nearest.py)
+        bits = nearest.BITS[dt.itemsize]
+        src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w).view(bits)
+        work_t = _work_dtype(dt)
+        fill_bits = bits.type(nearest.nearest_fill_bits(fill_value, dt, work_t))
+        out_bits = bits.type(nearest.nearest_fill_bits(out_fill, dt, work_t))
+        scratch = np.empty((3, nchunks, out_w), dtype=np.int64)
+        st = np.empty((nchunks, out_w), dtype=np.uint8)
+        kernel = nearest.nearest_parallel if nchunks > 1 else nearest.nearest_serial
+        with threads.launch_lock:
+            kernel(src2, mask2, all_valid, in_h, in_w, m, dst.view(bits), dmask, mode, fill_bits, out_bits, skip,
+                   row_ok, scratch[0], scratch[1], scratch[2], st, _band_group(out_w, 0))
+        return _finish(dst, dmask, skip, row_ok)
     iscr = np.empty((nchunks, _I_G + 2 * K + K * K, out_w), dtype=np.int64)
     fscr = np.empty((nchunks, 2 * K + 1 + (4 if interp == 2 else 0) + K * K + 1, out_w), dtype=_work_dtype(dt))
     st = np.empty((nchunks, out_w), dtype=np.uint8)
-    packed = packed_dtype(dt, K) if interp else None  # taps of one row read as one word (kernels/packed.py)
+    packed = packed_dtype(dt, K)  # taps of one row read as one word (kernels/packed.py)
     # packed: one word per tap row, two for float32 cubic (8 bytes hold two of its taps)
-    rows = (K * K if packed is None else K * max(1, K * dt.itemsize // 8)) if interp else 1
+    rows = K * K if packed is None else K * max(1, K * dt.itemsize // 8)
     tscr = np.empty((nchunks, rows, out_w), dtype=dt if packed is None else packed)
-    ec = np.empty((nm, in_h * in_w), dtype=np.uint8) if interp and not all_valid else _NO_CODES
+    ec = np.empty((nm, in_h * in_w), dtype=np.uint8) if not all_valid else _NO_CODES
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
     kernel = _ENTRIES[nchunks > 1, interp]
     with threads.launch_lock:
         kernel(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, mode, float(fill_value), dt.type(out_fill),
                bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st, ec, _band_group(out_w, interp))
+    return _finish(dst, dmask, skip, row_ok)
+
+
+def _finish(dst: np.ndarray, dmask: np.ndarray, skip: bool, row_ok: np.ndarray) -> tuple:
+    """``warp_affine``'s result: ``(dst, dmask)``, or with ``skip`` ``(dst, dmask or None, all_valid)``."""
     if not skip:
         return dst, dmask
     if row_ok.all():

@@ -1,0 +1,101 @@
+"""The nearest-neighbour warp (geoaug/kernels/nearest.py): what it adds to the warp's float64 reference.
+
+test_warp_kernel.py checks nearest against the float64 reference for every fill mode, mask
+and dtype. Here: values move bit for bit (NaN payloads, -0.0), dtypes of one width share
+one compiled kernel and give the same bits, the two fill values follow the store rule of
+the other interpolations, and the parallel kernel equals the serial one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geoaug.kernels import nearest, warp_affine
+from geoaug.kernels import warp as warp_module
+
+DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
+FILLS = ("nodata", "constant", "edge", "reflect", "mirror", "wrap")
+
+
+def _rotation(deg: float, h: int, w: int, shift: float = 0.0) -> np.ndarray:
+    a = np.deg2rad(deg)
+    c, s = np.cos(a), np.sin(a)
+    cx, cy = w / 2 + shift, h / 2 - shift
+    return np.array([[c, -s, cx - c * cx + s * cy], [s, c, cy - s * cx - c * cy], [0.0, 0.0, 1.0]])
+
+
+def _floor_taps(m: np.ndarray, out_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    ii, jj = np.mgrid[0:out_shape[0], 0:out_shape[1]].astype(np.float64)
+    xs = m[0, 0] * (jj + 0.5) + m[0, 1] * (ii + 0.5) + m[0, 2]
+    ys = m[1, 0] * (jj + 0.5) + m[1, 1] * (ii + 0.5) + m[1, 2]
+    return np.floor(ys).astype(np.int64), np.floor(xs).astype(np.int64)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_values_move_bit_for_bit(dtype: str) -> None:
+    rng = np.random.default_rng(0)
+    src = rng.normal(0, 1, (3, 23, 17)).astype(dtype)
+    bits = src.view(nearest.BITS[src.dtype.itemsize])
+    bits[0, :5, :5] = bits[0, :5, :5] | np.array(0x7F800001 if dtype == "float32" else 0x7FF0000000000BAD,
+                                                 dtype=bits.dtype)  # NaNs with payloads
+    src[1, 3:9, 2:8] = -0.0
+    m = _rotation(23.0, 23, 17)
+    out, mask = warp_affine(src, None, m, (23, 17), "nearest", fill="edge")
+    yy, xx = _floor_taps(m, (23, 17))
+    want = src[:, np.clip(yy, 0, 22), np.clip(xx, 0, 16)]
+    assert mask.all()
+    np.testing.assert_array_equal(out.view(bits.dtype), want.view(bits.dtype))  # bits, not values
+
+
+@pytest.mark.parametrize(("signed", "unsigned"), [("int16", "uint16"), ("int32", "float32"), ("float64", "uint64")])
+def test_dtypes_of_one_width_give_the_same_bits(signed: str, unsigned: str) -> None:
+    rng = np.random.default_rng(1)
+    raw = rng.integers(0, 255, (4, 31, 29, np.dtype(signed).itemsize), dtype=np.uint8)
+    a = raw.view(signed)[..., 0]
+    mask = rng.random((1, 31, 29)) > 0.1
+    m = _rotation(-37.0, 31, 29, shift=4.0)
+    if unsigned == "uint64":  # not a raster dtype: compare with the kernel's own view of float64
+        b_out = None
+    else:
+        b = a.view(unsigned)
+        b_out, b_mask = warp_affine(b, mask, m, (30, 33), "nearest", fill="reflect")
+    a_out, a_mask = warp_affine(a, mask, m, (30, 33), "nearest", fill="reflect")
+    if b_out is not None:
+        np.testing.assert_array_equal(a_out.view(np.uint8), b_out.view(np.uint8))
+        np.testing.assert_array_equal(a_mask, b_mask)
+    for sig in nearest.nearest_serial.signatures:  # one compiled kernel per width: unsigned views only
+        assert sig[0].dtype.name in ("uint8", "uint16", "uint32", "uint64"), sig
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("value", [0.0, 2.5, -3.5, 7.6, 70000.0, -1e40, 1e40, 3.4e38])
+def test_fill_values_follow_the_store_rule_of_the_other_interpolations(dtype: str, value: float) -> None:
+    # an output entirely outside the input: constant fill everywhere, stored by the kernel's rule
+    src = np.ones((2, 8, 8), dtype=dtype)
+    m = np.array([[1.0, 0.0, 100.0], [0.0, 1.0, 100.0], [0.0, 0.0, 1.0]])
+    with np.errstate(over="ignore"):
+        near, _ = warp_affine(src, None, m, (4, 5), "nearest", fill="constant", fill_value=value)
+        bil, _ = warp_affine(src, None, m, (4, 5), "bilinear", fill="constant", fill_value=value)
+    np.testing.assert_array_equal(near.view(np.uint8), bil.view(np.uint8))
+    dt = np.dtype(dtype)
+    assert nearest.nearest_fill_bits(value, dt, warp_module._work_dtype(dt)) == \
+        int(near.reshape(-1)[:1].view(nearest.BITS[dt.itemsize])[0])
+
+
+@pytest.mark.parametrize("fill", FILLS)
+@pytest.mark.parametrize("planes", [0, 1, 5])
+def test_parallel_equals_serial(monkeypatch: pytest.MonkeyPatch, fill: str, planes: int) -> None:
+    rng = np.random.default_rng(2)
+    src = rng.integers(0, 60000, (5, 40, 37)).astype(np.uint16)
+    mask = None if planes == 0 else rng.random((planes, 40, 37)) > 0.15
+    m = _rotation(71.0, 40, 37, shift=9.0)
+    kw = dict(fill=fill, fill_value=7.0, out_fill=3.0, return_all_valid=True)
+    serial = warp_affine(src, mask, m, (45, 41), "nearest", **kw)
+    monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(warp_module.nb, "get_num_threads", lambda: 2)
+    parallel = warp_affine(src, mask, m, (45, 41), "nearest", **kw)
+    np.testing.assert_array_equal(serial[0], parallel[0])
+    assert serial[2] == parallel[2]
+    if serial[1] is not None:
+        np.testing.assert_array_equal(serial[1], parallel[1])
