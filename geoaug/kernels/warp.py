@@ -742,60 +742,54 @@ def _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, c, nchunks, interp, 
               fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[c], fscr[c], tscr[c], st[c], ec)
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, fill_value, out_fill, renorm,
-                   a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    """The one parallel region: chunks of output rows, each with its own scratch (allocated outside)."""
-    nchunks = iscr.shape[0]
-    if not all_valid:
-        _tap_codes(mask, ec, 2 if interp == 1 else 4, in_w)
-    for c in nb.prange(nchunks):
-        # np.int64: one signature of _chunk (the index is unsigned in the gufunc, signed where it is typed)
-        _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(c), nchunks, interp, mode, fill_value,
-               out_fill, renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
-
-
-@nb.njit(cache=True, nogil=True)
-def _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, interp, mode, fill_value, out_fill, renorm,
-                 a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    """The serial twin of :func:`_warp_parallel` (one chunk), for warps too small to pay for threads."""
-    if not all_valid:
-        _tap_codes(mask, ec, 2 if interp == 1 else 4, in_w)
-    _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(0), iscr.shape[0], interp, mode, fill_value,
-           out_fill, renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
-
-
 # One entry per kernel and interpolation, each passing the interpolation code as a constant, so that
-# _warp_serial/_warp_parallel and _rows are typed with it as a literal (see _make_rows). Written out, not
+# _chunk and _rows are typed with it as a literal (see _make_rows). The serial entries call _chunk, the
+# parallel ones run the one parallel region over chunks of output rows, each chunk with its own scratch
+# (allocated outside): no level in between, because each level of calls re-optimises and re-emits
+# everything below it (numba links the callees' code into every caller), about 0.6 s per dtype. Written out, not
 # made by a factory: a factory's closure would hold a dispatcher, and numba's cache key hashes closure
 # contents, which is not stable from one process to the next.
 
 @nb.njit(cache=True, nogil=True)
 def _serial_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
                      skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, 1, mode, fill_value, out_fill, renorm, a,
-                 skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+    if not all_valid:
+        _tap_codes(mask, ec, 2, in_w)
+    _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(0), np.int64(1), 1, mode, fill_value, out_fill,
+           renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
 
 
 @nb.njit(cache=True, nogil=True)
 def _serial_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
                   skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    _warp_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, 2, mode, fill_value, out_fill, renorm, a,
-                 skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+    if not all_valid:
+        _tap_codes(mask, ec, 4, in_w)
+    _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(0), np.int64(1), 2, mode, fill_value, out_fill,
+           renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, parallel=True)
 def _parallel_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
                        skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, 1, mode, fill_value, out_fill, renorm, a,
-                   skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+    nchunks = iscr.shape[0]
+    if not all_valid:
+        _tap_codes(mask, ec, 2, in_w)
+    for c in nb.prange(nchunks):
+        # np.int64: one signature of _chunk (the index is unsigned in the gufunc, signed where it is typed)
+        _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(c), nchunks, 1, mode, fill_value,
+               out_fill, renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, parallel=True)
 def _parallel_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
                     skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    _warp_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, 2, mode, fill_value, out_fill, renorm, a,
-                   skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+    nchunks = iscr.shape[0]
+    if not all_valid:
+        _tap_codes(mask, ec, 4, in_w)
+    for c in nb.prange(nchunks):
+        # np.int64: one signature of _chunk (the index is unsigned in the gufunc, signed where it is typed)
+        _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(c), nchunks, 2, mode, fill_value,
+               out_fill, renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
 
 
 #: (parallel, interpolation code) -> kernel entry
