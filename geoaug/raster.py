@@ -312,6 +312,7 @@ class GeoRaster:
         nodata: float | None = None,
         band_names: tuple[str, ...] | list[str] | None = None,
         tags: dict[str, str] | None = None,
+        lazy_mask: bool = False,
     ) -> GeoRaster:
         """Wrap a plain array: identity transform and no CRS unless given.
 
@@ -327,6 +328,15 @@ class GeoRaster:
             not scanned at all.
         transform, crs, nodata, band_names, tags
             As for :class:`GeoRaster`.
+        lazy_mask : bool
+            For float data with no ``nodata`` and no ``mask`` (validity is where
+            the values are not NaN): find the mask on first use of ``.mask``
+            instead of now. Operations that move values without changing which
+            are NaN (exact flips, quarter turns, transposes and crops; the
+            linear spectral transforms such as Normalize) then never scan, and
+            their output is lazy too (:attr:`lazy_mask`). Other dtypes, or a
+            ``nodata``, ignore it. Do not change the array while the raster is
+            in use. Transforms called on plain arrays wrap them this way.
         """
         arr = data if type(data) is np.ndarray else np.asarray(data)
         if arr.ndim == 2:
@@ -341,7 +351,8 @@ class GeoRaster:
             new = object.__new__(cls)
             fields = new.__dict__
             fields["data"] = arr
-            fields["mask"] = _valid_or_all(arr, nodata)
+            if not (lazy_mask and nodata is None and arr.dtype.kind == "f"):
+                fields["mask"] = _valid_or_all(arr, nodata)  # else found on first use (__getattr__)
             fields["transform"] = _IDENTITY
             fields["crs"] = None
             fields["nodata"] = None if nodata is None else float(nodata)
@@ -361,6 +372,53 @@ class GeoRaster:
             band_names=tuple(band_names or ()),
             tags=dict(tags or {}),
         )
+
+    def __getattr__(self, name: str) -> Any:
+        # reached only for an attribute missing from __dict__: the mask of a raster wrapped with
+        # lazy_mask=True, found from the values on first use and kept
+        if name == "mask":
+            fields = self.__dict__
+            if "data" in fields:
+                mask = _valid_or_all(fields["data"], fields.get("nodata"))
+                fields["mask"] = mask
+                return mask
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def lazy_mask(self) -> bool:
+        """True while the mask is defined by the values (NaN = invalid) and not yet computed.
+
+        See ``lazy_mask`` of :meth:`from_array`. Reading :attr:`mask` computes it
+        (one scan) and makes this False.
+        """
+        return "mask" not in self.__dict__
+
+    def evolve_values(self, data: np.ndarray, transform: Affine | None = None) -> GeoRaster:
+        """Like :meth:`evolve` for an operation that kept every value's NaN-ness, on a :attr:`lazy_mask` raster.
+
+        The result's mask is again found from its values on first use. A raster
+        whose mask is known, or float ``data`` that does not hold, gets its mask
+        now (from ``data``).
+
+        Parameters
+        ----------
+        data : ndarray (bands, rows, cols)
+            New pixels, float, NaN exactly where the pixels they came from were NaN.
+        transform : affine.Affine, optional
+            New georeferencing (default: this raster's).
+        """
+        if not self.lazy_mask or data.dtype.kind != "f" or self.nodata is not None:
+            return self.evolve(data, _valid_or_all(data, self.nodata), transform)
+        new = object.__new__(GeoRaster)
+        fields = new.__dict__
+        fields.update(self.__dict__)
+        fields["data"] = data
+        if transform is not None:
+            fields["transform"] = transform
+        fields["tags"] = dict(self.tags)
+        fields["profile"] = dict(self.profile)
+        fields["band_tags"] = tuple(map(dict, self.band_tags))
+        return new
 
     def evolve(self, data: np.ndarray, mask: np.ndarray, transform: Affine | None = None) -> GeoRaster:
         """A raster with new pixels (and transform) and this one's metadata, without re-validating it.

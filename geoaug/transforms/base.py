@@ -493,7 +493,7 @@ def _as_raster(x: RasterLike, layout: str | None = None) -> GeoRaster:
     elif arr.ndim == 4:
         raise ParameterError(f"a batch of shape {arr.shape}: call the transform on it (one draw per sample, "
                              "or batch_draw=\"shared\"); sample/apply take one sample (bands, H, W)")
-    return GeoRaster.from_array(arr)
+    return GeoRaster.from_array(arr, lazy_mask=True)  # float: NaN found only by the operations that need it
 
 
 def _like_input(original: RasterLike, out: GeoRaster, layout: str | None = None, dtype: Any = None) -> Any:
@@ -666,7 +666,7 @@ def _call_batch(t: Transform, gen: np.random.Generator, image: Any, target: Any,
     outs, touts, plist = [], [], []
     params: dict[str, Any] = {}
     for i in range(arr.shape[0]):
-        r = GeoRaster.from_array(arr[i])
+        r = GeoRaster.from_array(arr[i], lazy_mask=True)
         if i == 0 or batch_draw == "per_sample":
             params = t.sample(gen, r)
         plist.append(params)

@@ -99,12 +99,16 @@ def warp(
     h, w = int(out_shape[0]), int(out_shape[1])
     if h <= 0 or w <= 0:
         raise ParameterError(f"output shape must be positive, got {(h, w)}")
-    rmask = raster.mask
-    trivial = is_all_true(rmask)
-    mask3 = None if trivial else (rmask if rmask.ndim == 3 else rmask[None])
     rows = geometry._rows(matrix)  # the nine numbers once, for the plan and the axis-aligned test
     shape = raster.data.shape
     plan = geometry._plan_of_rows(rows, (shape[1], shape[2]), (h, w))
+    if plan is not None and raster.lazy_mask:  # an exact copy moves NaN with the values: no mask to find
+        data, _ = index_copy(raster.data, None, plan, (h, w), out=out)
+        if not raster.gcps and raster.rpcs is None:
+            return raster.evolve_values(data, geometry.output_transform(raster.transform, matrix))
+    rmask = raster.mask
+    trivial = is_all_true(rmask)
+    mask3 = None if trivial else (rmask if rmask.ndim == 3 else rmask[None])
     if plan is not None:
         data, mask = index_copy(raster.data, mask3, plan, (h, w), out=out)
     elif not renormalize and (aa := geometry._axis_aligned_rows(rows)) is not None:

@@ -35,7 +35,7 @@ from ..bandstats import BandStats, load_stats
 from ..errors import ParameterError
 from ..kernels.noise import gaussian_noise
 from ..kernels.store import store_affine, store_band, store_bands
-from ..raster import GeoRaster, nodata_safe_value
+from ..raster import GeoRaster, all_valid_mask, nodata_safe_value
 from .base import MAX_MAGNITUDE, Transform, as_range, draw
 
 __all__ = [
@@ -208,8 +208,13 @@ class SpectralTransform(Transform):
         lin = self.linear(raster, params, ctx)
         if lin is not None:
             a, s, c, divide = lin
-            store_affine(data, a, s, c, raster.mask, out, nd, safe, divide=divide, nan_zero=to_float,
-                         clip=True)  # floats saturate to the output dtype's finite range too
+            # a float raster whose mask is still its NaNs (GeoRaster.lazy_mask): every pixel is stored as valid;
+            # with clip=True a NaN result keeps the old value, so NaN stays exactly where it was
+            lazy = raster.lazy_mask and out_dt.kind == "f"
+            store_affine(data, a, s, c, all_valid_mask(data.shape[1:]) if lazy else raster.mask, out, nd, safe,
+                         divide=divide, nan_zero=to_float, clip=True)  # floats saturate to the dtype's finite range
+            if lazy:
+                return raster.evolve_values(out)
             return raster.evolve(out, raster.mask)  # new pixels, the same everything else (no re-validation)
         w = np.float64 if to_float else work_dtype(raster.dtype)
         count, rows, cols = data.shape

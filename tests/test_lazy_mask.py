@@ -1,0 +1,94 @@
+"""Lazy masks: a plain float array's validity (its NaNs) is found only by the operations that need it.
+
+Whatever the path, the values and the mask must be those of an eagerly wrapped raster.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import geoaug
+from geoaug.raster import GeoRaster
+
+EXACT = [geoaug.HorizontalFlip(p=1), geoaug.VerticalFlip(p=1), geoaug.Rot90(p=1), geoaug.Transpose(p=1),
+         geoaug.RandomCrop(20, 17), geoaug.CenterCrop(9, 30)]
+LINEAR = [geoaug.Normalize(mean=[1, 2, 3], std=[2, 0.5, 4]), geoaug.Brightness((-0.2, 0.2)),
+          geoaug.BandGain((0.5, 2.0)), geoaug.ToFloat(value_range=(-3, 3))]
+SCANNING = [geoaug.Contrast((0.5, 1.5)), geoaug.Affine(rotate=(-30, 30)), geoaug.GaussianBlur(sigma=(0.5, 1.0))]
+
+
+def _array(dtype: str = "float32", nan: bool = True) -> np.ndarray:
+    rng = np.random.default_rng(4)
+    a = rng.normal(0, 2, (3, 31, 37)).astype(dtype)
+    if nan:
+        a[:, 4:9, 6:12] = np.nan
+        a[1, 20:, :5] = np.nan  # one band only
+    return a
+
+
+def test_wrapping_defers_the_scan_and_the_mask_is_the_eager_one() -> None:
+    a = _array()
+    lazy = GeoRaster.from_array(a, lazy_mask=True)
+    assert lazy.lazy_mask
+    np.testing.assert_array_equal(lazy.mask, GeoRaster.from_array(a).mask)
+    assert not lazy.lazy_mask  # found once, kept
+    for kwargs in ({"nodata": -9999.0}, {"mask": np.ones(a.shape[1:], bool)}):
+        assert not GeoRaster.from_array(a, lazy_mask=True, **kwargs).lazy_mask
+    assert not GeoRaster.from_array(np.nan_to_num(a).astype("int16"), lazy_mask=True).lazy_mask
+    assert not GeoRaster.from_array(a).lazy_mask
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("t", EXACT + LINEAR + SCANNING, ids=lambda t: type(t).__name__)
+def test_plain_arrays_give_what_rasters_give(t: geoaug.Transform, dtype: str) -> None:
+    a = _array(dtype)
+    for seed in range(3):
+        got = t(a, rng=seed)
+        want = t(GeoRaster.from_array(a), rng=seed)
+        assert got.dtype == want.data.dtype
+        np.testing.assert_array_equal(got.view(np.uint8), want.data.view(np.uint8))  # bits: NaN where it was
+
+
+@pytest.mark.parametrize("t", EXACT + LINEAR, ids=lambda t: type(t).__name__)
+def test_exact_and_linear_steps_keep_the_mask_lazy_and_right(t: geoaug.Transform) -> None:
+    a = _array()
+    lazy = GeoRaster.from_array(a, lazy_mask=True)
+    eager = GeoRaster.from_array(a)
+    params = t.sample(np.random.default_rng(1), lazy)
+    out = t.apply(lazy, params)
+    ref = t.apply(eager, params)
+    assert out.lazy_mask and lazy.lazy_mask  # no scan of the input, none of the output
+    assert out.transform == ref.transform
+    shape = out.data.shape  # (rows, cols) when every band agrees, else per band: compare per band
+    np.testing.assert_array_equal(np.broadcast_to(out.mask, shape), np.broadcast_to(ref.mask, shape))
+    np.testing.assert_array_equal(out.data.view(np.uint8), ref.data.view(np.uint8))
+
+
+def test_a_pipeline_on_a_plain_array_equals_the_raster_path_and_its_record() -> None:
+    a = _array()
+    pipe = geoaug.Compose([*EXACT[:4], *LINEAR, SCANNING[1]])
+    for seed in range(4):
+        got = pipe(a, rng=seed, return_params=True)
+        want = pipe(GeoRaster.from_array(a), rng=seed, return_params=True)
+        np.testing.assert_array_equal(got.image.view(np.uint8), want.image.data.view(np.uint8))
+        assert got.params == want.params
+
+
+def test_a_lazy_raster_pickles_lazy_and_finds_its_mask_after() -> None:
+    a = _array()
+    back = pickle.loads(pickle.dumps(GeoRaster.from_array(a, lazy_mask=True)))
+    assert back.lazy_mask
+    np.testing.assert_array_equal(back.mask, GeoRaster.from_array(a).mask)
+    with pytest.raises(AttributeError):
+        _ = back.no_such_field
+
+
+def test_evolve_values_on_a_known_mask_finds_the_new_one() -> None:
+    eager = GeoRaster.from_array(_array(nan=False))
+    new = _array()
+    out = eager.evolve_values(new)
+    assert not out.lazy_mask
+    np.testing.assert_array_equal(out.mask, GeoRaster.from_array(new).mask)
