@@ -306,8 +306,10 @@ def _old_store(raster: geoaug.GeoRaster, t: geoaug.transforms.spectral.SpectralT
     bm = raster.band_mask
     if t.out_dtype is not None:
         out = raster.data.astype(np.float32)
+        lin = t.linear(raster, params, ctx)  # its dtype is the arithmetic's (PercentileStretch: float64)
+        wf = np.float64 if lin is None else lin[0].dtype
         for b in range(raster.count):
-            v = t.band(raster.data[b].astype(np.float64), b, params, ctx)[bm[b]].astype(np.float32)
+            v = t.band(raster.data[b].astype(wf), b, params, ctx)[bm[b]].astype(np.float32)
             v[np.isnan(v)] = 0
             if finite:
                 v[v == np.float32(nd)] = nodata_safe_value(nd, np.dtype(np.float32))

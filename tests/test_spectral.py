@@ -262,3 +262,16 @@ def test_noise_kernel_is_standard_normal_and_order_free() -> None:
     rows = np.concatenate([gaussian_noise(11, (1, 501), offset=i * 501) for i in range(600)])
     np.testing.assert_array_equal(rows, a)  # any split of the stream gives the same numbers
     assert not np.array_equal(a, gaussian_noise(12, (600, 501)))
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "int16", "float32", "int32", "float64"])
+@pytest.mark.parametrize(("mean", "std"), [(10000.123456, 0.37), (9999.987, 3.3e-3), (1234.5678, 512.25), (0.0, 1.0)])
+def test_normalize_is_within_one_float32_ulp_of_float64(dtype: str, mean: float, std: float) -> None:
+    # float32 arithmetic with the mean split in two: no cancellation where x is near a mean float32 cannot hold
+    # (the plain float32 expression is off by ~4e5 ulps in the second case)
+    x = (10000 + np.arange(-300, 300).reshape(1, 20, 30)).astype(dtype)
+    out = geoaug.Normalize(mean, std)(x)
+    assert out.dtype == np.float32
+    ref = ((x.astype(np.float64) - mean) / std).astype(np.float32)
+    ulps = np.abs(out.astype(np.float64) - ref) / np.spacing(np.abs(ref))
+    assert ulps.max() <= 1.0

@@ -654,15 +654,25 @@ class Normalize(SpectralTransform):
             raise ParameterError(f"Normalize.std must be >= {MIN_SCALE:g}, got {std!r}")
 
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
-        return _as_bands(self.mean, raster.count), _as_bands(self.std, raster.count)
+        """``(a, s, c)`` per band in the work dtype (float32; float64 for int32/float64 data), with
+        ``(x - a) / s + c`` = ``(x - mean) / std``: ``a`` is the mean rounded to the work dtype and ``c``
+        what the rounding lost, ``(a - mean) / std``. float32 arithmetic (as fast as the plain numpy
+        expression) then stays within a few float32 ulps of the float64 result even where ``x`` is
+        close to a mean that float32 cannot hold (a large mean, a small std)."""
+        w = work_dtype(raster.dtype)
+        mean = _as_bands(self.mean, raster.count)
+        std = _as_bands(self.std, raster.count)
+        a = mean.astype(w)
+        c = ((a.astype(np.float64) - mean) / std).astype(w)
+        c[c == 0] = -0.0  # x + (-0.0) is x, -0.0 included
+        return a, std.astype(w), c
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
-        return (x - ctx[0][b]) / ctx[1][b]
+        t = x.dtype.type
+        return (x - t(ctx[0][b])) / t(ctx[1][b]) + t(ctx[2][b])  # in x's dtype: the work dtype of linear()
 
     def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
-        n = raster.count
-        return (np.ascontiguousarray(ctx[0], dtype=np.float64), np.ascontiguousarray(ctx[1], dtype=np.float64),
-                np.full(n, -0.0), True)  # (x - mean) / std in float64, stored as float32
+        return ctx[0], ctx[1], ctx[2], True  # (x - a) / s + c, stored as float32
 
 
 class PercentileStretch(SpectralTransform):
@@ -722,8 +732,10 @@ class ToFloat(SpectralTransform):
         return full_scale(raster.dtype, self.value_range)
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
-        return (x - ctx[0]) / (ctx[1] - ctx[0])
+        return (x - x.dtype.type(ctx[0])) / x.dtype.type(float(ctx[1]) - float(ctx[0]))  # as linear() says
 
     def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
-        n = raster.count
-        return np.full(n, float(ctx[0])), np.full(n, float(ctx[1]) - float(ctx[0])), np.full(n, -0.0), True
+        # (x - low) / (high - low) in the work dtype (float32, float64 for int32/float64 data); stored as float32
+        n, w = raster.count, work_dtype(raster.dtype)
+        return (np.full(n, float(ctx[0]), dtype=w), np.full(n, float(ctx[1]) - float(ctx[0]), dtype=w),
+                np.full(n, -0.0, dtype=w), True)
