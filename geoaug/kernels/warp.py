@@ -727,11 +727,11 @@ def _rows_ov(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, g0, g1, in
 @nb.njit(cache=True, nogil=True)
 def _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, c, nchunks, interp, mode, fill_value, out_fill, renorm,
            a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    """Chunk ``c`` of ``nchunks`` (output rows), band group by band group, with chunk ``c``'s scratch.
+    """Chunk ``c`` of ``nchunks`` (output rows) of a parallel entry, band group by band group, with its scratch.
 
-    One compiled function per dtype and interpolation, shared by the serial and the parallel kernel. The
-    parallel region calls it rather than inlining it: numba types a parallel loop's body twice (in the
-    function and in the gufunc, with a signed and an unsigned index), and ``_rows`` is most of the compile.
+    The parallel region calls it rather than holding its loop: numba types a parallel loop's body twice (in
+    the function and in the gufunc), and ``_rows`` would be compiled twice. Its ``_rows`` is the serial
+    entry's (the same signature).
     """
     out_h = dst.shape[1]
     nbands = src.shape[0]
@@ -743,10 +743,10 @@ def _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, c, nchunks, interp, 
 
 
 # One entry per kernel and interpolation, each passing the interpolation code as a constant, so that
-# _chunk and _rows are typed with it as a literal (see _make_rows). The serial entries call _chunk, the
-# parallel ones run the one parallel region over chunks of output rows, each chunk with its own scratch
-# (allocated outside): no level in between, because each level of calls re-optimises and re-emits
-# everything below it (numba links the callees' code into every caller), about 0.6 s per dtype. Written out, not
+# _rows is typed with it as a literal (see _make_rows). The serial entries call _rows band group by band
+# group, with no level in between: each level of calls re-optimises and re-emits everything below it (numba
+# links the callees' code into every caller), about 0.6 s per dtype. The parallel ones run the one parallel
+# region over chunks of output rows (_chunk), each chunk with its own scratch (allocated outside). Written out, not
 # made by a factory: a factory's closure would hold a dispatcher, and numba's cache key hashes closure
 # contents, which is not stable from one process to the next.
 
@@ -755,8 +755,11 @@ def _serial_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill
                      skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
     if not all_valid:
         _tap_codes(mask, ec, 2, in_w)
-    _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(0), np.int64(1), 1, mode, fill_value, out_fill,
-           renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+    nbands = src.shape[0]
+    for g0 in range(0, nbands, group):
+        _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(0), np.int64(dst.shape[1]), g0,
+              min(g0 + group, nbands), 1, mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[0],
+              fscr[0], tscr[0], st[0], ec)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -764,8 +767,11 @@ def _serial_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_va
                   skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
     if not all_valid:
         _tap_codes(mask, ec, 4, in_w)
-    _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(0), np.int64(1), 2, mode, fill_value, out_fill,
-           renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+    nbands = src.shape[0]
+    for g0 in range(0, nbands, group):
+        _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(0), np.int64(dst.shape[1]), g0,
+              min(g0 + group, nbands), 2, mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[0],
+              fscr[0], tscr[0], st[0], ec)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
