@@ -373,17 +373,6 @@ class GeoRaster:
             tags=dict(tags or {}),
         )
 
-    def __getattr__(self, name: str) -> Any:
-        # reached only for an attribute missing from __dict__: the mask of a raster wrapped with
-        # lazy_mask=True, found from the values on first use and kept
-        if name == "mask":
-            fields = self.__dict__
-            if "data" in fields:
-                mask = _valid_or_all(fields["data"], fields.get("nodata"))
-                fields["mask"] = mask
-                return mask
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     @property
     def lazy_mask(self) -> bool:
         """True while the mask is defined by the values (NaN = invalid) and not yet computed.
@@ -723,6 +712,26 @@ def band_indexes(spec: Any, names: Sequence[str], where: str = "bands") -> list[
             raise ParameterError(f"{where}: band {i} out of range 1..{len(names)}")
         out.append(i)
     return out
+
+
+class _ValuesMask:
+    """``GeoRaster.mask`` when the instance has none yet (``from_array(..., lazy_mask=True)``): found from
+    the values on first read and stored in the instance, which then answers every later read itself.
+
+    A non-data descriptor, like ``functools.cached_property``: unlike a ``__getattr__`` it costs nothing
+    to the failed attribute probes (``getattr(x, "ndim", None)``) that the call path makes on rasters.
+    """
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        fields = obj.__dict__
+        mask = _valid_or_all(fields["data"], fields.get("nodata"))
+        fields["mask"] = mask
+        return mask
+
+
+GeoRaster.mask = _ValuesMask()  # type: ignore[assignment]  # after the dataclass: mask stays a required field
 
 
 def collapse_mask(valid: np.ndarray) -> np.ndarray:
