@@ -398,16 +398,7 @@ class GeoRaster:
         """
         if not self.lazy_mask or data.dtype.kind != "f" or self.nodata is not None:
             return self.evolve(data, _valid_or_all(data, self.nodata), transform)
-        new = object.__new__(GeoRaster)
-        fields = new.__dict__
-        fields.update(self.__dict__)
-        fields["data"] = data
-        if transform is not None:
-            fields["transform"] = transform
-        fields["tags"] = dict(self.tags)
-        fields["profile"] = dict(self.profile)
-        fields["band_tags"] = tuple(map(dict, self.band_tags))
-        return new
+        return self._copy_with(data, None, transform)
 
     def evolve(self, data: np.ndarray, mask: np.ndarray, transform: Affine | None = None) -> GeoRaster:
         """A raster with new pixels (and transform) and this one's metadata, without re-validating it.
@@ -433,11 +424,19 @@ class GeoRaster:
         if (data.ndim != 3 or data.shape[0] != self.data.shape[0] or mask.dtype.kind != "b"
                 or (mask.shape != data.shape[1:] and mask.shape != data.shape)):
             return self.replace(data=data, mask=mask, transform=self.transform if transform is None else transform)
+        return self._copy_with(data, mask, transform)
+
+    def _copy_with(self, data: np.ndarray, mask: np.ndarray | None, transform: Affine | None) -> GeoRaster:
+        # this raster's fields with new pixels, mask (None: found from the values on first read) and transform;
+        # the dicts copied, nothing validated (evolve and evolve_values check what they need)
         new = object.__new__(GeoRaster)
         fields = new.__dict__
         fields.update(self.__dict__)
         fields["data"] = data
-        fields["mask"] = mask
+        if mask is None:
+            fields.pop("mask", None)
+        else:
+            fields["mask"] = mask
         if transform is not None:
             fields["transform"] = transform
         fields["tags"] = dict(self.tags)
