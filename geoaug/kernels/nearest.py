@@ -30,6 +30,7 @@ import numba as nb
 import numpy as np
 
 from .borders import CONSTANT, NODATA, map_index
+from .runs import fill_run, row_runs
 
 __all__ = ["BITS", "nearest_fill_bits", "nearest_parallel", "nearest_serial"]
 
@@ -53,35 +54,6 @@ def nearest_fill_bits(value: float, dtype: np.dtype, work: type) -> int:
             v = np.clip(np.rint(v), info.min, info.max)
         stored = np.array(v).astype(dt)
     return int(stored.reshape(1).view(BITS[dt.itemsize])[0])
-
-
-@nb.njit(cache=True, nogil=True)
-def _fill(row, lo, hi, v):  # pragma: no cover - numba
-    for j in range(np.uint64(lo), np.uint64(hi)):
-        row[j] = v
-
-
-@nb.njit(cache=True, nogil=True)
-def _inside_run(bxs, bys, out_w, in_w, in_h, incx, incy):  # pragma: no cover - numba
-    """``(jlo, jhi)``: the run of pixels whose tap lies inside (``jlo == jhi`` when none does).
-
-    ``bxs``/``bys`` are monotonic along the row (non-decreasing where
-    ``incx``/``incy``), so the pixels past each bound are a prefix or a suffix:
-    counting them places the run.
-    """
-    nx0 = 0
-    nx1 = 0
-    ny0 = 0
-    ny1 = 0
-    for j in range(out_w):
-        nx0 += np.int64(bxs[j] < 0)
-        nx1 += np.int64(bxs[j] >= in_w)
-        ny0 += np.int64(bys[j] < 0)
-        ny1 += np.int64(bys[j] >= in_h)
-    xlo, xhi = (nx0, out_w - nx1) if incx else (nx1, out_w - nx0)
-    ylo, yhi = (ny0, out_w - ny1) if incy else (ny1, out_w - ny0)
-    jlo = max(xlo, ylo)
-    return jlo, max(min(xhi, yhi), jlo)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -115,7 +87,7 @@ def _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, c, nchunks, mode, fi
                 bx[j] = x
                 by[j] = y
                 o[j] = y * in_w + x
-            jlo, jhi = _inside_run(bx, by, out_w, in_w, in_h, m0 >= 0.0, m3 >= 0.0)
+            jlo, jhi, _, _ = row_runs(bx, by, out_w, 1, in_w, in_h, m0 >= 0.0, m3 >= 0.0)
             if far_fill:
                 lo = jlo
                 hi = jhi
@@ -143,9 +115,9 @@ def _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, c, nchunks, mode, fi
                         for j in range(np.uint64(lo), np.uint64(hi)):
                             mrow[j] = s[j] != 0
                     else:
-                        _fill(mrow, lo, hi, True)
-                    _fill(mrow, 0, lo, far_valid)
-                    _fill(mrow, hi, out_w, far_valid)
+                        fill_run(mrow, lo, hi, True)
+                    fill_run(mrow, 0, lo, far_valid)
+                    fill_run(mrow, hi, out_w, far_valid)
                 for b in range(g0 if nm == 1 else p, g1 if nm == 1 else p + 1):
                     for j in range(np.uint64(lo), np.uint64(hi)):
                         dst[b, i, j] = src[b, np.uint64(o[j])]

@@ -88,6 +88,8 @@ from .borders import NODATA as _NODATA
 from .borders import map_index as _map_index
 from .cubic import CUBIC_A, keys4
 from .packed import lane, load_u32, load_u64, packed_dtype
+from .runs import fill_run as _fill
+from .runs import row_runs as _runs
 
 __all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "warp_affine"]
 
@@ -347,60 +349,6 @@ def _tap(iscr, j, t, K, inner, in_w, in_h, y):  # pragma: no cover - numba
 def _touches(bx, by, K, in_w, in_h):  # pragma: no cover - numba
     """Whether any of the K x K taps from base ``(bx, by)`` lies inside the input."""
     return bx + K > 0 and bx < in_w and by + K > 0 and by < in_h
-
-
-@nb.njit(cache=True, nogil=True)
-def _fill(row, lo, hi, v):  # pragma: no cover - numba
-    """``row[lo:hi] = v`` as a plain loop over unsigned indexes (a slice fill runs scalar, with wraparound)."""
-    for j in range(np.uint64(lo), np.uint64(hi)):
-        row[j] = v
-
-
-@nb.njit(cache=True, nogil=True)
-def _span(n_lo, n_hi, inc, n):  # pragma: no cover - numba
-    """The run left by a prefix/suffix of ``n_lo`` pixels below a bound and ``n_hi`` above the other."""
-    if inc:
-        return n_lo, n - n_hi
-    return n_hi, n - n_lo
-
-
-@nb.njit(cache=True, nogil=True)
-def _runs(bxs, bys, out_w, K, in_w, in_h, incx, incy):  # pragma: no cover - numba
-    """``(jlo, jhi, klo, khi)``: the interior run (every tap inside) and the run with a tap inside.
-
-    ``bxs``/``bys`` are monotonic (non-decreasing where ``incx``/``incy``), so
-    the pixels past each bound form a prefix or a suffix: their counts place
-    both runs. An empty interior is ``jlo == jhi``; an empty touching run
-    ``klo == khi``.
-    """
-    ax0 = 0
-    ax1 = 0
-    ay0 = 0
-    ay1 = 0
-    tx0 = 0
-    tx1 = 0
-    ty0 = 0
-    ty1 = 0
-    for j in range(out_w):
-        bx = bxs[j]
-        by = bys[j]
-        ax0 += np.int64(bx < 0)
-        ax1 += np.int64(bx + K > in_w)
-        ay0 += np.int64(by < 0)
-        ay1 += np.int64(by + K > in_h)
-        tx0 += np.int64(bx + K <= 0)
-        tx1 += np.int64(bx >= in_w)
-        ty0 += np.int64(by + K <= 0)
-        ty1 += np.int64(by >= in_h)
-    xlo, xhi = _span(ax0, ax1, incx, out_w)
-    ylo, yhi = _span(ay0, ay1, incy, out_w)
-    jlo = max(xlo, ylo)
-    jhi = max(min(xhi, yhi), jlo)
-    xlo, xhi = _span(tx0, tx1, incx, out_w)
-    ylo, yhi = _span(ty0, ty1, incy, out_w)
-    klo = max(xlo, ylo)
-    khi = max(min(xhi, yhi), klo)
-    return jlo, jhi, klo, khi
 
 
 @nb.njit(cache=True, nogil=True)
