@@ -102,10 +102,10 @@ def warp(
     rows = geometry._rows(matrix)  # the nine numbers once, for the plan and the axis-aligned test
     shape = raster.data.shape
     plan = geometry._plan_of_rows(rows, (shape[1], shape[2]), (h, w))
-    if plan is not None and raster.lazy_mask:  # an exact copy moves NaN with the values: no mask to find
+    if plan is not None and raster.lazy_mask and not raster.gcps and raster.rpcs is None:
+        # an exact copy moves NaN with the values: no mask to find (GCPs/RPCs move through warped, below)
         data, _ = index_copy(raster.data, None, plan, (h, w), out=out)
-        if not raster.gcps and raster.rpcs is None:
-            return raster.evolve_values(data, geometry.output_transform(raster.transform, matrix))
+        return raster.evolve_values(data, geometry.output_transform(raster.transform, matrix))
     rmask = raster.mask
     trivial = is_all_true(rmask)
     mask3 = None if trivial else (rmask if rmask.ndim == 3 else rmask[None])
