@@ -64,7 +64,7 @@ def test_dtypes_of_one_width_give_the_same_bits(signed: str, unsigned: str) -> N
     if b_out is not None:
         np.testing.assert_array_equal(a_out.view(np.uint8), b_out.view(np.uint8))
         np.testing.assert_array_equal(a_mask, b_mask)
-    for sig in nearest.nearest_serial.signatures:  # one compiled kernel per width: unsigned views only
+    for sig in nearest.nearest_rows.signatures:  # one compiled kernel per width: unsigned views only
         assert sig[0].dtype.name in ("uint8", "uint16", "uint32", "uint64"), sig
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from .borders import CONSTANT, NODATA, map_index
 from .runs import fill_run, row_runs
 
-__all__ = ["BITS", "nearest_fill_bits", "nearest_parallel", "nearest_serial"]
+__all__ = ["BITS", "nearest_fill_bits", "nearest_parallel", "nearest_rows"]
 
 #: itemsize -> the unsigned dtype the kernel sees a raster as
 BITS = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16), 4: np.dtype(np.uint32), 8: np.dtype(np.uint64)}
@@ -57,22 +57,23 @@ def nearest_fill_bits(value: float, dtype: np.dtype, work: type) -> int:
 
 
 @nb.njit(cache=True, nogil=True)
-def _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, c, nchunks, mode, fill, out_fill, skip_valid_rows,
-           row_ok, off, bxs, bys, st, group):  # pragma: no cover - numba
-    """Output rows of chunk ``c`` of ``nchunks``, ``group`` bands per pass, with chunk ``c``'s scratch rows."""
+def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, mode, fill, out_fill, skip_valid_rows,
+                 row_ok, o, bx, by, s, group):  # pragma: no cover - numba
+    """Output rows ``[r0, r1)``, ``group`` bands per pass, with one chunk's scratch rows ``o``, ``bx``, ``by``, ``s``.
+
+    The serial path calls it from Python for every row (no compiled level in between: each level re-optimises
+    and re-emits its callees). ``src`` is ``(bands, in_h * in_w)`` and ``dst`` ``(bands, out_h, out_w)``, both
+    unsigned views of the raster's bytes (:data:`BITS`); ``mask`` ``(planes, in_h * in_w)``; ``dmask``
+    ``(planes, out_h, out_w)``; ``fill``/``out_fill`` are bits (:func:`nearest_fill_bits`); ``m`` the six
+    numbers of the output -> input matrix; ``row_ok`` (planes, out_h) flags the rows found all valid when
+    ``skip_valid_rows``.
+    """
     nm = dmask.shape[0]
     nbands = src.shape[0]
-    out_h = dst.shape[1]
     out_w = dst.shape[2]
-    r0 = c * out_h // nchunks
-    r1 = (c + 1) * out_h // nchunks
     far_fill = mode == NODATA or mode == CONSTANT
     far_valid = mode == CONSTANT
     far = fill if far_valid else out_fill
-    o = off[c]
-    bx = bxs[c]
-    by = bys[c]
-    s = st[c]
     m0 = m[0]
     m3 = m[3]
     for g0 in range(0, nbands, group):
@@ -131,26 +132,14 @@ def _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, c, nchunks, mode, fi
                             dst[b, i, j] = far
 
 
-@nb.njit(cache=True, nogil=True)
-def nearest_serial(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill, out_fill, skip_valid_rows, row_ok,
-                   off, bxs, bys, st, group):  # pragma: no cover - numba
-    """Every output row on the calling thread (one chunk of scratch).
-
-    ``src`` is ``(bands, in_h * in_w)`` and ``dst`` ``(bands, out_h, out_w)``, both unsigned views of the
-    raster's bytes (:data:`BITS`); ``mask`` ``(planes, in_h * in_w)``; ``dmask`` ``(planes, out_h, out_w)``;
-    ``fill``/``out_fill`` are bits (:func:`nearest_fill_bits`); ``m`` the six numbers of the
-    output -> input matrix; ``row_ok`` (planes, out_h) flags the rows found all valid when ``skip_valid_rows``.
-    """
-    _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(0), np.int64(1), mode, fill, out_fill,
-           skip_valid_rows, row_ok, off, bxs, bys, st, group)
-
-
 @nb.njit(cache=True, nogil=True, parallel=True)
 def nearest_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill, out_fill, skip_valid_rows,
                      row_ok, off, bxs, bys, st, group):  # pragma: no cover - numba
-    """:func:`nearest_serial` in one parallel region, one chunk of output rows (and scratch) per iteration."""
+    """:func:`nearest_rows` in one parallel region, one chunk of output rows (and scratch) per iteration."""
     nchunks = off.shape[0]
+    out_h = dst.shape[1]
     for c in nb.prange(nchunks):
-        # np.int64: one signature of _chunk (the index is unsigned in the gufunc, signed where it is typed)
-        _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(c), nchunks, mode, fill, out_fill,
-               skip_valid_rows, row_ok, off, bxs, bys, st, group)
+        k = np.int64(c)  # one signature of nearest_rows (the index is unsigned in the gufunc)
+        nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, k * out_h // nchunks,
+                     (k + 1) * out_h // nchunks, mode, fill, out_fill, skip_valid_rows, row_ok, off[k], bxs[k],
+                     bys[k], st[k], group)

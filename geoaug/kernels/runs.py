@@ -14,14 +14,14 @@ import numpy as np
 __all__ = ["fill_run", "row_runs", "span"]
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def fill_run(row, lo, hi, v):  # pragma: no cover - numba
     """``row[lo:hi] = v`` as a plain loop over unsigned indexes (a slice fill runs scalar, with wraparound)."""
     for j in range(np.uint64(lo), np.uint64(hi)):
         row[j] = v
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def span(n_lo, n_hi, inc, n):  # pragma: no cover - numba
     """The run left by a prefix/suffix of ``n_lo`` pixels below a bound and ``n_hi`` above the other."""
     if inc:

@@ -65,10 +65,16 @@ Conventions
   nothing is allocated inside the parallel loop. At most one parallel region
   per call, over chunks of output rows, and only above :data:`PARALLEL_MIN_WORK`
   (bands x output pixels x taps) when numba has more than one thread; smaller
-  warps run the serial twin. Every launch holds ``threads.launch_lock``.
+  warps run the row kernel itself on the calling thread. Every launch holds
+  ``threads.launch_lock``.
 * Compilation: the row kernel is built once per interpolation with the code as
   a closure constant (:func:`_make_rows`), so numba prunes the other two before
-  typing and a first call compiles only what it runs.
+  typing and a first call compiles only what it runs. The serial path calls it
+  straight from Python: numba links every callee's code into each caller and
+  optimises it there again, so each compiled level in between would cost the
+  kernel's whole compile again (about 1.2 s per dtype for bilinear). Helpers
+  are called with typed arguments, not literals, where a literal would compile
+  a second copy of them.
 """
 
 from __future__ import annotations
@@ -337,7 +343,7 @@ def _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w):  # pragma:
         _put(orow, j, wy0[j] * r0[j] + wy1[j] * r1[j] + wy2[j] * r2[j] + wy3[j] * r3[j])
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _tap(iscr, j, t, K, inner, in_w, in_h, y):  # pragma: no cover - numba
     """Index of tap ``t`` of pixel ``j`` along x (``y`` False) or y, -1 when outside (nodata/constant)."""
     if inner:
@@ -445,8 +451,8 @@ def _make_rows(INTERP: int):
     """``_rows`` for one interpolation code: ``INTERP`` is a closure constant, so numba prunes the
     branches of the other two before typing and a call compiles only the code it runs."""
 
-    def rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, g0, g1, interp, mode, fill_value, out_fill,
-              renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - numba
+    def rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb, mode, fill_value, out_fill,
+             renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group, codes):  # pragma: no cover - numba
         """Output rows ``[r0, r1)``; ``iscr``/``fscr``/``tscr``/``st`` are this chunk's scratch rows.
 
         ``ec`` holds the tap codes of :func:`_tap_codes` (masked input, bilinear and cubic).
@@ -469,286 +475,249 @@ def _make_rows(INTERP: int):
         bxs = iscr[_I_BX]
         bys = iscr[_I_BY]
         bad = iscr[_I_BAD]
-        for i in range(r0, r1):
-            yc = i + 0.5
-            xr = m[0] * 0.5 + m[1] * yc + m[2] - 0.5  # centre-based taps
-            yr = m[3] * 0.5 + m[4] * yc + m[5] - 0.5
-            m0 = m[0]
-            m3 = m[3]
-            # coordinates, base taps, flat offsets and weights of the whole row: one vectorisable loop
-            if INTERP == 1:
-                for j in range(out_w):
-                    xs = xr + m0 * j
-                    ys = yr + m3 * j
-                    fxs = np.floor(xs)
-                    fys = np.floor(ys)
-                    fx = xs - fxs
-                    fy = ys - fys
-                    bx = np.int64(fxs)
-                    by = np.int64(fys)
-                    bxs[j] = bx
-                    bys[j] = by
-                    off[j] = by * in_w + bx
-                    fscr[0, j] = 1.0 - fx
-                    fscr[1, j] = fx
-                    fscr[2, j] = 1.0 - fy
-                    fscr[3, j] = fy
-            else:
-                for j in range(out_w):
-                    xs = xr + m0 * j
-                    ys = yr + m3 * j
-                    fxs = np.floor(xs)
-                    fys = np.floor(ys)
-                    fx = xs - fxs
-                    fy = ys - fys
-                    bx = np.int64(fxs) - 1
-                    by = np.int64(fys) - 1
-                    bxs[j] = bx
-                    bys[j] = by
-                    off[j] = by * in_w + bx
-                    # Keys weights at distances 1+f, f, 1-f, 2-f: each distance's branch of the kernel for
-                    # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises
-                    fscr[0, j], fscr[1, j], fscr[2, j], fscr[3, j] = keys4(fx, a)
-                    fscr[4, j], fscr[5, j], fscr[6, j], fscr[7, j] = keys4(fy, a)
-            # the interior run: floor() of an affine coordinate is monotonic along the row, so the pixels with
-            # every tap inside are one run [jlo, jhi), and (nodata/constant) the pixels with a tap inside are one
-            # run [klo, khi) around it; the others are "far" and take one value. Each bound of each axis cuts a
-            # prefix or a suffix off the row (which, by the sign of m0 / m3), so counting the pixels beyond
-            # each bound, in one vectorised pass, places the runs.
-            jlo, jhi, klo, khi = _runs(bxs, bys, out_w, K, in_w, in_h, m0 >= 0.0, m3 >= 0.0)
-            if not far_fill:
-                klo = 0
-                khi = out_w
-            if jhi == jlo:  # no interior run: every touching pixel is a near one
-                jlo = jhi = khi
-            # "near" pixels, [klo, jlo) and [jhi, khi): some tap outside, mapped by the fill mode; their taps'
-            # flat offsets (-1 outside) are found once per row and shared by every plane and band
-            nnear = khi - klo - (jhi - jlo)
-            for jb in range(nnear):
-                j = klo + jb
-                if j >= jlo:
-                    j += jhi - jlo
-                for t in range(K):
-                    iscr[_I_G + t, j] = _map_index(bxs[j] + t, in_w, mode)
-                    iscr[_I_G + K + t, j] = _map_index(bys[j] + t, in_h, mode)
-                for ty in range(K):
-                    yy = iscr[_I_G + K + ty, j]
-                    for tx in range(K):
-                        xx = iscr[_I_G + tx, j]
-                        iscr[t0 + ty * K + tx, j] = yy * in_w + xx if (yy >= 0 and xx >= 0) else -1
-            for p in range(0 if nm == 1 else g0, 1 if nm == 1 else g1):
-                mk = mask[p if mask.shape[0] > 1 else 0]
-                # status of near pixels: 0 invalid, 2 valid (far pixels: far_st, 0 invalid or 3 constant)
-                if p == g0 or nm == 1 or not all_valid:  # with an all-valid input every plane has the same status
-                    border_valid = (klo == 0 and khi == out_w) or far_st != 0
-                    for jb in range(nnear):
-                        j = klo + jb
-                        if j >= jlo:
-                            j += jhi - jlo
-                        if all_valid and not far_fill and not renorm:  # every tap mapped inside and valid
-                            st[j] = 2
-                        else:
-                            st[j] = _status(mk, all_valid, iscr, fscr, j, K, False, in_w, in_h, mode, renorm)
-                        border_valid = border_valid and st[j] != 0
-                        if st[j] != 0:
-                            # this plane's weights: 0 for taps outside or invalid; outside weight (constant) apart
-                            cw = zero
-                            for ty in range(K):
-                                wyv = fscr[K + ty, j]
-                                for tx in range(K):
-                                    t = ty * K + tx
-                                    w = wyv * fscr[tx, j]
-                                    o = iscr[t0 + t, j]
-                                    if o < 0:
-                                        if mode == _CONSTANT:
-                                            cw += w
-                                        w = zero
-                                    elif not (all_valid or mk[o]):
-                                        w = zero
-                                    fscr[e0 + t, j] = w
-                            fscr[e0 + KK, j] = cw
-                row_valid = border_valid
-                # interior: all taps inside; with a mask, AND their mask bytes, fix up the rest later
-                nbad = 0  # interior pixels with valid and invalid taps, listed in bad[:nbad]
-                nzero = 0  # interior pixels that end invalid (st 0)
-                if not all_valid and jhi > jlo:
-                    # per interior pixel: (every tap valid) + (any tap valid), so 2 all, 0 none, 1 mixed: one byte
-                    # read per pixel (the tap code); the mixed ones are listed branch-free as they go
-                    ecp = ec[p]
-                    for j in range(np.uint64(jlo), np.uint64(jhi)):
-                        c = ecp[np.uint64(off[j])]
-                        st[j] = c
-                        bad[nbad] = j
-                        nbad += np.int64(c == 1)
-                    # mixed pixels (valid and invalid taps): the weights decide (a tap of weight 0 does not count)
-                    for k in range(nbad):
-                        j = bad[k]
-                        st[j] = _status(mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, renorm)
-                    for j in range(np.uint64(jlo), np.uint64(jhi)):
-                        nzero += np.int64(st[j] == 0)
-                    if nzero:
-                        row_valid = False
-                # the output mask row
-                if skip_valid_rows and row_valid:
-                    row_ok[p, i] = 1
+        # which taps _status/_generic read (interior base + offset, or the near pixels' mapped ones): typed bool,
+        # not as literals, so each helper compiles once
+        inner = np.bool_(True)
+        near = np.bool_(False)
+        if codes and not all_valid:  # serial call: the tap codes first (a parallel entry made them)
+            _tap_codes(mask, ec, K, in_w)
+        for g0 in range(ga, gb, group):  # band groups: each pass recomputes the rows' coordinates
+            g1 = min(g0 + group, gb)
+            for i in range(r0, r1):
+                yc = i + 0.5
+                xr = m[0] * 0.5 + m[1] * yc + m[2] - 0.5  # centre-based taps
+                yr = m[3] * 0.5 + m[4] * yc + m[5] - 0.5
+                m0 = m[0]
+                m3 = m[3]
+                # coordinates, base taps, flat offsets and weights of the whole row: one vectorisable loop
+                if INTERP == 1:
+                    for j in range(out_w):
+                        xs = xr + m0 * j
+                        ys = yr + m3 * j
+                        fxs = np.floor(xs)
+                        fys = np.floor(ys)
+                        fx = xs - fxs
+                        fy = ys - fys
+                        bx = np.int64(fxs)
+                        by = np.int64(fys)
+                        bxs[j] = bx
+                        bys[j] = by
+                        off[j] = by * in_w + bx
+                        fscr[0, j] = 1.0 - fx
+                        fscr[1, j] = fx
+                        fscr[2, j] = 1.0 - fy
+                        fscr[3, j] = fy
                 else:
-                    mrow = dmask[p, i]
-                    if nzero:
+                    for j in range(out_w):
+                        xs = xr + m0 * j
+                        ys = yr + m3 * j
+                        fxs = np.floor(xs)
+                        fys = np.floor(ys)
+                        fx = xs - fxs
+                        fy = ys - fys
+                        bx = np.int64(fxs) - 1
+                        by = np.int64(fys) - 1
+                        bxs[j] = bx
+                        bys[j] = by
+                        off[j] = by * in_w + bx
+                        # Keys weights at distances 1+f, f, 1-f, 2-f: each distance's branch of the kernel for
+                        # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises
+                        fscr[0, j], fscr[1, j], fscr[2, j], fscr[3, j] = keys4(fx, a)
+                        fscr[4, j], fscr[5, j], fscr[6, j], fscr[7, j] = keys4(fy, a)
+                # the interior run: floor() of an affine coordinate is monotonic along the row, so the pixels with
+                # every tap inside are one run [jlo, jhi), and (nodata/constant) the pixels with a tap inside are one
+                # run [klo, khi) around it; the others are "far" and take one value. Each bound of each axis cuts a
+                # prefix or a suffix off the row (which, by the sign of m0 / m3), so counting the pixels beyond
+                # each bound, in one vectorised pass, places the runs.
+                jlo, jhi, klo, khi = _runs(bxs, bys, out_w, K, in_w, in_h, m0 >= 0.0, m3 >= 0.0)
+                if not far_fill:
+                    klo = 0
+                    khi = out_w
+                if jhi == jlo:  # no interior run: every touching pixel is a near one
+                    jlo = jhi = khi
+                # "near" pixels, [klo, jlo) and [jhi, khi): some tap outside, mapped by the fill mode; their taps'
+                # flat offsets (-1 outside) are found once per row and shared by every plane and band
+                nnear = khi - klo - (jhi - jlo)
+                for jb in range(nnear):
+                    j = klo + jb
+                    if j >= jlo:
+                        j += jhi - jlo
+                    for t in range(K):
+                        iscr[_I_G + t, j] = _map_index(bxs[j] + t, in_w, mode)
+                        iscr[_I_G + K + t, j] = _map_index(bys[j] + t, in_h, mode)
+                    for ty in range(K):
+                        yy = iscr[_I_G + K + ty, j]
+                        for tx in range(K):
+                            xx = iscr[_I_G + tx, j]
+                            iscr[t0 + ty * K + tx, j] = yy * in_w + xx if (yy >= 0 and xx >= 0) else -1
+                for p in range(0 if nm == 1 else g0, 1 if nm == 1 else g1):
+                    mk = mask[p if mask.shape[0] > 1 else 0]
+                    # status of near pixels: 0 invalid, 2 valid (far pixels: far_st, 0 invalid or 3 constant)
+                    if p == g0 or nm == 1 or not all_valid:  # with an all-valid input every plane has the same status
+                        border_valid = (klo == 0 and khi == out_w) or far_st != 0
+                        for jb in range(nnear):
+                            j = klo + jb
+                            if j >= jlo:
+                                j += jhi - jlo
+                            if all_valid and not far_fill and not renorm:  # every tap mapped inside and valid
+                                st[j] = 2
+                            else:
+                                st[j] = _status(mk, all_valid, iscr, fscr, j, K, near, in_w, in_h, mode, renorm)
+                            border_valid = border_valid and st[j] != 0
+                            if st[j] != 0:
+                                # this plane's weights: 0 for taps outside or invalid; outside weight (constant) apart
+                                cw = zero
+                                for ty in range(K):
+                                    wyv = fscr[K + ty, j]
+                                    for tx in range(K):
+                                        t = ty * K + tx
+                                        w = wyv * fscr[tx, j]
+                                        o = iscr[t0 + t, j]
+                                        if o < 0:
+                                            if mode == _CONSTANT:
+                                                cw += w
+                                            w = zero
+                                        elif not (all_valid or mk[o]):
+                                            w = zero
+                                        fscr[e0 + t, j] = w
+                                fscr[e0 + KK, j] = cw
+                    row_valid = border_valid
+                    # interior: all taps inside; with a mask, AND their mask bytes, fix up the rest later
+                    nbad = 0  # interior pixels with valid and invalid taps, listed in bad[:nbad]
+                    nzero = 0  # interior pixels that end invalid (st 0)
+                    if not all_valid and jhi > jlo:
+                        # per interior pixel: (every tap valid) + (any tap valid), so 2 all, 0 none, 1 mixed: one byte
+                        # read per pixel (the tap code); the mixed ones are listed branch-free as they go
+                        ecp = ec[p]
                         for j in range(np.uint64(jlo), np.uint64(jhi)):
+                            c = ecp[np.uint64(off[j])]
+                            st[j] = c
+                            bad[nbad] = j
+                            nbad += np.int64(c == 1)
+                        # mixed pixels (valid and invalid taps): the weights decide (a tap of weight 0 does not count)
+                        for k in range(nbad):
+                            j = bad[k]
+                            st[j] = _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm)
+                        for j in range(np.uint64(jlo), np.uint64(jhi)):
+                            nzero += np.int64(st[j] == 0)
+                        if nzero:
+                            row_valid = False
+                    # the output mask row
+                    if skip_valid_rows and row_valid:
+                        row_ok[p, i] = 1
+                    else:
+                        mrow = dmask[p, i]
+                        if nzero:
+                            for j in range(np.uint64(jlo), np.uint64(jhi)):
+                                mrow[j] = st[j] != 0
+                        else:
+                            _fill(mrow, jlo, jhi, True)
+                        _fill(mrow, 0, klo, far_st != 0)
+                        _fill(mrow, khi, out_w, far_st != 0)
+                        for jb in range(nnear):
+                            j = klo + jb
+                            if j >= jlo:
+                                j += jhi - jlo
                             mrow[j] = st[j] != 0
-                    else:
-                        _fill(mrow, jlo, jhi, True)
-                    _fill(mrow, 0, klo, far_st != 0)
-                    _fill(mrow, khi, out_w, far_st != 0)
-                    for jb in range(nnear):
-                        j = klo + jb
-                        if j >= jlo:
-                            j += jhi - jlo
-                        mrow[j] = st[j] != 0
-                b0 = g0 if nm == 1 else p
-                b1 = g1 if nm == 1 else p + 1
-                for b in range(b0, b1):
-                    if jhi > jlo:
-                        if INTERP == 1:
-                            _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx1, fy1, jlo, jhi, in_w)
+                    b0 = g0 if nm == 1 else p
+                    b1 = g1 if nm == 1 else p + 1
+                    for b in range(b0, b1):
+                        if jhi > jlo:
+                            if INTERP == 1:
+                                _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx1, fy1, jlo, jhi, in_w)
+                            else:
+                                _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w)
+                        if nzero == 0 and nbad == 0 and nnear == 0 and klo == 0 and khi == out_w:
+                            continue  # nothing else in this row
+                        plane = src[b]
+                        orow = dst[b, i]
+                        if nzero:  # the interior run was computed straight: invalid pixels get out_fill (branch-free)
+                            for j in range(np.uint64(jlo), np.uint64(jhi)):
+                                orow[j] = out_fill if st[j] == 0 else orow[j]
+                        for k in range(nbad):
+                            j = bad[k]
+                            if st[j] != 0:
+                                _generic(plane, orow, mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode,
+                                         fill_value, renorm)
+                        # far pixels: one value
+                        fillw = _as_work(fill_value, plane)
+                        if far_st == 0:
+                            _fill(orow, 0, klo, out_fill)
+                            _fill(orow, khi, out_w, out_fill)
                         else:
-                            _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w)
-                    if nzero == 0 and nbad == 0 and nnear == 0 and klo == 0 and khi == out_w:
-                        continue  # nothing else in this row
-                    plane = src[b]
-                    orow = dst[b, i]
-                    if nzero:  # the interior run was computed straight: invalid pixels get out_fill (branch-free)
-                        for j in range(np.uint64(jlo), np.uint64(jhi)):
-                            orow[j] = out_fill if st[j] == 0 else orow[j]
-                    for k in range(nbad):
-                        j = bad[k]
-                        if st[j] != 0:
-                            _generic(plane, orow, mk, False, iscr, fscr, j, K, True, in_w, in_h, mode, fill_value,
-                                     renorm)
-                    # far pixels: one value
-                    fillw = _as_work(fill_value, plane)
-                    if far_st == 0:
-                        _fill(orow, 0, klo, out_fill)
-                        _fill(orow, khi, out_w, out_fill)
-                    else:
-                        for j in range(klo):
-                            _put(orow, j, fillw)
-                        for j in range(khi, out_w):
-                            _put(orow, j, fillw)
-                    # near pixels: the row's tap table with this plane's weights
-                    for jb in range(nnear):
-                        j = klo + jb
-                        if j >= jlo:
-                            j += jhi - jlo
-                        if st[j] == 0:
-                            orow[j] = out_fill
-                        else:
-                            acc = fscr[e0 + KK, j] * fillw
-                            for t in range(KK):
-                                w = fscr[e0 + t, j]
-                                if w != 0:
-                                    acc += w * _as_work(plane[iscr[t0 + t, j]], plane)
-                            if renorm:
-                                acc *= fscr[2 * K, j]
-                            _put(orow, j, acc)
+                            for j in range(klo):
+                                _put(orow, j, fillw)
+                            for j in range(khi, out_w):
+                                _put(orow, j, fillw)
+                        # near pixels: the row's tap table with this plane's weights
+                        for jb in range(nnear):
+                            j = klo + jb
+                            if j >= jlo:
+                                j += jhi - jlo
+                            if st[j] == 0:
+                                orow[j] = out_fill
+                            else:
+                                acc = fscr[e0 + KK, j] * fillw
+                                for t in range(KK):
+                                    w = fscr[e0 + t, j]
+                                    if w != 0:
+                                        acc += w * _as_work(plane[iscr[t0 + t, j]], plane)
+                                if renorm:
+                                    acc *= fscr[2 * K, j]
+                                _put(orow, j, acc)
     return rows
 
 
-def _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, g0, g1, interp, mode, fill_value, out_fill,
-          renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - replaced by the overload
-    """Output rows ``[r0, r1)`` of bands ``[g0, g1)`` (see :func:`_make_rows`); ``interp`` must be a literal."""
-    raise NotImplementedError
+def _jit_rows(code: int, name: str):
+    """The row kernel of one interpolation code as its own compiled function (a dispatcher)."""
+    rows = _make_rows(code)
+    rows.__name__ = rows.__qualname__ = name  # its own cache file, and a readable name in profiles
+    return nb.njit(cache=True, nogil=True)(rows)
 
 
-#: the Python implementations of _rows per interpolation code (compiled where _rows is called)
-_ROWS_IMPL = {code: _make_rows(code) for code in (1, 2)}  # nearest: kernels/nearest.py
-
-
-@overload(_rows)
-def _rows_ov(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, g0, g1, interp, mode, fill_value, out_fill,
-             renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec):  # pragma: no cover - numba typing
-    if isinstance(interp, types.IntegerLiteral):  # typed only through _ENTRIES, with the code as a literal
-        return _ROWS_IMPL[interp.literal_value]
-    return None
-
-
-@nb.njit(cache=True, nogil=True)
-def _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, c, nchunks, interp, mode, fill_value, out_fill, renorm,
-           a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    """Chunk ``c`` of ``nchunks`` (output rows) of a parallel entry, band group by band group, with its scratch.
-
-    The parallel region calls it rather than holding its loop: numba types a parallel loop's body twice (in
-    the function and in the gufunc), and ``_rows`` would be compiled twice. Its ``_rows`` is the serial
-    entry's (the same signature).
-    """
-    out_h = dst.shape[1]
-    nbands = src.shape[0]
-    r0 = c * out_h // nchunks
-    r1 = (c + 1) * out_h // nchunks
-    for g0 in range(0, nbands, group):
-        _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, g0, min(g0 + group, nbands), interp, mode,
-              fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[c], fscr[c], tscr[c], st[c], ec)
-
-
-# One entry per kernel and interpolation, each passing the interpolation code as a constant, so that
-# _rows is typed with it as a literal (see _make_rows). The serial entries call _rows band group by band
-# group, with no level in between: each level of calls re-optimises and re-emits everything below it (numba
-# links the callees' code into every caller), about 0.6 s per dtype. The parallel ones run the one parallel
-# region over chunks of output rows (_chunk), each chunk with its own scratch (allocated outside). Written out, not
-# made by a factory: a factory's closure would hold a dispatcher, and numba's cache key hashes closure
-# contents, which is not stable from one process to the next.
-
-@nb.njit(cache=True, nogil=True)
-def _serial_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
-                     skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    if not all_valid:
-        _tap_codes(mask, ec, 2, in_w)
-    nbands = src.shape[0]
-    for g0 in range(0, nbands, group):
-        _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(0), np.int64(dst.shape[1]), g0,
-              min(g0 + group, nbands), 1, mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[0],
-              fscr[0], tscr[0], st[0], ec)
-
-
-@nb.njit(cache=True, nogil=True)
-def _serial_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
-                  skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    if not all_valid:
-        _tap_codes(mask, ec, 4, in_w)
-    nbands = src.shape[0]
-    for g0 in range(0, nbands, group):
-        _rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(0), np.int64(dst.shape[1]), g0,
-              min(g0 + group, nbands), 2, mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[0],
-              fscr[0], tscr[0], st[0], ec)
+# The serial path calls the row kernel straight from Python, with no compiled level in between: each level
+# of calls re-optimises and re-emits everything below it (numba links the callees' code into every caller),
+# about 1.2 s per dtype for the bilinear kernel. The parallel entries run one parallel region over chunks of
+# output rows, each chunk with its own scratch (allocated outside), and call the same compiled row kernel
+# (a dispatcher: typed twice, in the function and in the gufunc, it is compiled once). Written out, not made
+# by a factory: a factory's closure would hold a dispatcher, and numba's cache key hashes closure contents,
+# which is not stable from one process to the next (the row kernels' closure holds an int).
+_rows_bilinear = _jit_rows(1, "_rows_bilinear")
+_rows_cubic = _jit_rows(2, "_rows_cubic")
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _parallel_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
                        skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
+    out_h = dst.shape[1]
+    nbands = src.shape[0]
     if not all_valid:
         _tap_codes(mask, ec, 2, in_w)
     for c in nb.prange(nchunks):
-        # np.int64: one signature of _chunk (the index is unsigned in the gufunc, signed where it is typed)
-        _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(c), nchunks, 1, mode, fill_value,
-               out_fill, renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+        k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
+        _rows_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, k * out_h // nchunks,
+                       (k + 1) * out_h // nchunks, np.int64(0), nbands, mode, fill_value, out_fill, renorm, a,
+                       skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group, False)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _parallel_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
                     skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
+    out_h = dst.shape[1]
+    nbands = src.shape[0]
     if not all_valid:
         _tap_codes(mask, ec, 4, in_w)
     for c in nb.prange(nchunks):
-        # np.int64: one signature of _chunk (the index is unsigned in the gufunc, signed where it is typed)
-        _chunk(src, mask, all_valid, in_h, in_w, m, dst, dmask, np.int64(c), nchunks, 2, mode, fill_value,
-               out_fill, renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group)
+        k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
+        _rows_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, k * out_h // nchunks,
+                    (k + 1) * out_h // nchunks, np.int64(0), nbands, mode, fill_value, out_fill, renorm, a,
+                    skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group, False)
 
 
-#: (parallel, interpolation code) -> kernel entry
-_ENTRIES = {(False, 1): _serial_bilinear, (False, 2): _serial_cubic,
-            (True, 1): _parallel_bilinear, (True, 2): _parallel_cubic}
+#: interpolation code -> (serial row kernel, parallel entry)
+_ENTRIES = {1: (_rows_bilinear, _parallel_bilinear), 2: (_rows_cubic, _parallel_cubic)}
 
 
 _NO_ROWS = np.zeros((1, 1), dtype=np.uint8)
@@ -921,10 +890,15 @@ def warp_affine(
         out_bits = bits.type(nearest.nearest_fill_bits(out_fill, dt, work_t))
         scratch = np.empty((3, nchunks, out_w), dtype=np.int64)
         st = np.empty((nchunks, out_w), dtype=np.uint8)
-        kernel = nearest.nearest_parallel if nchunks > 1 else nearest.nearest_serial
         with threads.launch_lock:
-            kernel(src2, mask2, all_valid, in_h, in_w, m, dst.view(bits), dmask, mode, fill_bits, out_bits, skip,
-                   row_ok, scratch[0], scratch[1], scratch[2], st, _band_group(out_w, 0))
+            if nchunks > 1:
+                nearest.nearest_parallel(src2, mask2, all_valid, in_h, in_w, m, dst.view(bits), dmask, mode,
+                                         fill_bits, out_bits, skip, row_ok, scratch[0], scratch[1], scratch[2], st,
+                                         _band_group(out_w, 0))
+            else:  # the row kernel itself, every row on this thread
+                nearest.nearest_rows(src2, mask2, all_valid, in_h, in_w, m, dst.view(bits), dmask, 0, out_h, mode,
+                                     fill_bits, out_bits, skip, row_ok, scratch[0, 0], scratch[1, 0], scratch[2, 0],
+                                     st[0], _band_group(out_w, 0))
         return _finish(dst, dmask, skip, row_ok)
     iscr = np.empty((nchunks, _I_G + 2 * K + K * K, out_w), dtype=np.int64)
     fscr = np.empty((nchunks, 2 * K + 1 + (4 if interp == 2 else 0) + K * K + 1, out_w), dtype=_work_dtype(dt))
@@ -935,10 +909,15 @@ def warp_affine(
     tscr = np.empty((nchunks, rows, out_w), dtype=dt if packed is None else packed)
     ec = np.empty((nm, in_h * in_w), dtype=np.uint8) if not all_valid else _NO_CODES
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
-    kernel = _ENTRIES[nchunks > 1, interp]
+    serial, parallel = _ENTRIES[interp]
     with threads.launch_lock:
-        kernel(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, mode, float(fill_value), dt.type(out_fill),
-               bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st, ec, _band_group(out_w, interp))
+        if nchunks > 1:
+            parallel(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, mode, float(fill_value), dt.type(out_fill),
+                     bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st, ec, _band_group(out_w, interp))
+        else:  # the row kernel itself, every row and band on this thread (it makes the tap codes first)
+            serial(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, 0, out_h, 0, nbands, mode, float(fill_value),
+                   dt.type(out_fill), bool(renormalize), CUBIC_A, skip, row_ok, iscr[0], fscr[0], tscr[0], st[0],
+                   ec, _band_group(out_w, interp), True)
     return _finish(dst, dmask, skip, row_ok)
 
 
