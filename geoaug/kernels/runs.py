@@ -36,7 +36,8 @@ def row_runs(bxs, bys, out_w, K, in_w, in_h, incx, incy):  # pragma: no cover - 
     ``bxs``/``bys`` are monotonic (non-decreasing where ``incx``/``incy``), so
     the pixels past each bound form a prefix or a suffix: their counts place
     both runs. An empty interior is ``jlo == jhi``; an empty touching run
-    ``klo == khi``.
+    ``klo == khi``. ``K`` comes typed (``np.int64``), not as a literal: one compiled copy serves every
+    interpolation.
     """
     ax0 = 0
     ax1 = 0

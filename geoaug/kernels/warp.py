@@ -529,7 +529,7 @@ def _make_rows(INTERP: int):
                 # run [klo, khi) around it; the others are "far" and take one value. Each bound of each axis cuts a
                 # prefix or a suffix off the row (which, by the sign of m0 / m3), so counting the pixels beyond
                 # each bound, in one vectorised pass, places the runs.
-                jlo, jhi, klo, khi = _runs(bxs, bys, out_w, K, in_w, in_h, m0 >= 0.0, m3 >= 0.0)
+                jlo, jhi, klo, khi = _runs(bxs, bys, out_w, np.int64(K), in_w, in_h, m0 >= 0.0, m3 >= 0.0)
                 if not far_fill:
                     klo = 0
                     khi = out_w
