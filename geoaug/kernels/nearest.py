@@ -57,9 +57,10 @@ def nearest_fill_bits(value: float, dtype: np.dtype, work: type) -> int:
 
 
 @nb.njit(cache=True, nogil=True)
-def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, mode, fill, out_fill, skip_valid_rows,
-                 row_ok, o, bx, by, s, group):  # pragma: no cover - numba
-    """Output rows ``[r0, r1)``, ``group`` bands per pass, with one chunk's scratch rows ``o``, ``bx``, ``by``, ``s``.
+def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb, mode, fill, out_fill,
+                 skip_valid_rows, row_ok, o, bx, by, s, group):  # pragma: no cover - numba
+    """Output rows ``[r0, r1)`` of bands ``[ga, gb)``, ``group`` bands per pass, with one unit's scratch rows
+    ``o``, ``bx``, ``by``, ``s``.
 
     The serial path calls it from Python for every row (no compiled level in between: each level re-optimises
     and re-emits its callees). ``src`` is ``(bands, in_h * in_w)`` and ``dst`` ``(bands, out_h, out_w)``, both
@@ -69,15 +70,14 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, mode, 
     ``skip_valid_rows``.
     """
     nm = dmask.shape[0]
-    nbands = src.shape[0]
     out_w = dst.shape[2]
     far_fill = mode == NODATA or mode == CONSTANT
     far_valid = mode == CONSTANT
     far = fill if far_valid else out_fill
     m0 = m[0]
     m3 = m[3]
-    for g0 in range(0, nbands, group):
-        g1 = min(g0 + group, nbands)
+    for g0 in range(ga, gb, group):
+        g1 = min(g0 + group, gb)
         for i in range(r0, r1):
             yc = i + 0.5
             xr = m0 * 0.5 + m[1] * yc + m[2]
@@ -134,12 +134,17 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, mode, 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def nearest_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill, out_fill, skip_valid_rows,
-                     row_ok, off, bxs, bys, st, group):  # pragma: no cover - numba
-    """:func:`nearest_rows` in one parallel region, one chunk of output rows (and scratch) per iteration."""
-    nchunks = off.shape[0]
+                     row_ok, off, bxs, bys, st, group, nrc):  # pragma: no cover - numba
+    """:func:`nearest_rows` in one parallel region: unit ``u`` is band group ``u // nrc`` over row chunk
+    ``u % nrc`` (of ``nrc``), with scratch row ``u`` (see :func:`geoaug.kernels.warp.parallel_units`)."""
+    nunits = off.shape[0]
     out_h = dst.shape[1]
-    for c in nb.prange(nchunks):
+    nbands = src.shape[0]
+    for c in nb.prange(nunits):
         k = np.int64(c)  # one signature of nearest_rows (the index is unsigned in the gufunc)
-        nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, k * out_h // nchunks,
-                     (k + 1) * out_h // nchunks, mode, fill, out_fill, skip_valid_rows, row_ok, off[k], bxs[k],
+        gi = k // nrc
+        rc = k - gi * nrc
+        ga = gi * group
+        nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc,
+                     ga, min(ga + group, nbands), mode, fill, out_fill, skip_valid_rows, row_ok, off[k], bxs[k],
                      bys[k], st[k], group)

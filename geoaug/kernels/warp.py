@@ -63,7 +63,8 @@ Conventions
 * Memory and threads: outputs are allocated with numpy outside the kernels (or
   given by the caller with ``out=`` / ``out_mask=``, reusable across calls);
   nothing is allocated inside the parallel loop. At most one parallel region
-  per call, over chunks of output rows, and only above :data:`PARALLEL_MIN_WORK`
+  per call, over units of one band group by one chunk of output rows
+  (:func:`parallel_units`), and only above :data:`PARALLEL_MIN_WORK`
   (bands x output pixels x taps) when numba has more than one thread; smaller
   warps run the row kernel itself on the calling thread. Every launch holds
   ``threads.launch_lock``.
@@ -97,7 +98,7 @@ from .packed import lane, load_u32, load_u64, packed_dtype
 from .runs import fill_run as _fill
 from .runs import row_runs as _runs
 
-__all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "warp_affine"]
+__all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "parallel_units", "warp_affine"]
 
 #: interpolation name -> kernel code
 INTERPOLATIONS = {"nearest": 0, "bilinear": 1, "cubic": 2}
@@ -688,32 +689,38 @@ _rows_cubic = _jit_rows(2, "_rows_cubic")
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _parallel_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
-                       skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    nchunks = iscr.shape[0]
+                       skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group, nrc):  # pragma: no cover - numba
+    nunits = iscr.shape[0]
     out_h = dst.shape[1]
     nbands = src.shape[0]
     if not all_valid:
         _tap_codes(mask, ec, 2, in_w)
-    for c in nb.prange(nchunks):
+    for c in nb.prange(nunits):  # unit: band group c // nrc over row chunk c % nrc (see parallel_units)
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
-        _rows_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, k * out_h // nchunks,
-                       (k + 1) * out_h // nchunks, np.int64(0), nbands, mode, fill_value, out_fill, renorm, a,
-                       skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group, False)
+        gi = k // nrc
+        rc = k - gi * nrc
+        ga = gi * group
+        _rows_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc,
+                       ga, min(ga + group, nbands), mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok,
+                       iscr[k], fscr[k], tscr[k], st[k], ec, group, False)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _parallel_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
-                    skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-    nchunks = iscr.shape[0]
+                    skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group, nrc):  # pragma: no cover - numba
+    nunits = iscr.shape[0]
     out_h = dst.shape[1]
     nbands = src.shape[0]
     if not all_valid:
         _tap_codes(mask, ec, 4, in_w)
-    for c in nb.prange(nchunks):
+    for c in nb.prange(nunits):  # unit: band group c // nrc over row chunk c % nrc (see parallel_units)
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
-        _rows_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, k * out_h // nchunks,
-                    (k + 1) * out_h // nchunks, np.int64(0), nbands, mode, fill_value, out_fill, renorm, a,
-                    skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group, False)
+        gi = k // nrc
+        rc = k - gi * nrc
+        ga = gi * group
+        _rows_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc,
+                    ga, min(ga + group, nbands), mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok,
+                    iscr[k], fscr[k], tscr[k], st[k], ec, group, False)
 
 
 #: interpolation code -> (serial row kernel, parallel entry)
@@ -747,6 +754,29 @@ def _band_group(out_w: int, interp: int) -> int:
 
 #: output columns x bands one pass over the rows serves (see :func:`_band_group`)
 _GROUP_COLUMNS = 2048
+#: units of work per thread a parallel warp aims at (see :func:`parallel_units`)
+UNITS_PER_THREAD = 4
+
+
+def parallel_units(nbands: int, out_h: int, group: int, nthreads: int) -> tuple[int, int, int]:
+    """``(group, row_chunks, units)`` of a warp: each unit is one band group over one chunk of output rows.
+
+    Band groups come first, and rows are cut into as few chunks as give every
+    thread about :data:`UNITS_PER_THREAD` units: a chunk of ``r`` output rows
+    reads a slanted footprint of about ``r + out_w * |sin|`` input rows per band,
+    so short chunks read the input several times over between them. While the
+    shared L3 held it that cost nothing; when other work on the machine took
+    the L3, 200 x 256² nearest in 16 chunks of 16 rows (all bands each) ran
+    2-3x slower on 2 threads than on 1, and in one unit per band group 1.3x
+    faster (``python scripts/bench.py --only affine_nearest --sizes 200x256``).
+    One thread: one unit, the whole warp.
+    """
+    ngroups = -(-nbands // group)
+    group = -(-nbands // ngroups)  # groups of even size: 12 bands in 8 + 4 would leave a unit of half the work
+    if nthreads <= 1:
+        return group, 1, 1
+    nrc = max(1, min(out_h, -(-UNITS_PER_THREAD * nthreads // ngroups)))
+    return group, nrc, nrc * ngroups
 
 
 def _check_out(arr: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype, name: str) -> np.ndarray:
@@ -881,43 +911,43 @@ def warp_affine(
     K = _TAPS[interp]
     work = nbands * out_h * out_w * K * K
     nthreads = nb.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
-    nchunks = min(out_h, 8 * nthreads) if nthreads > 1 else 1
+    group, nrc, nunits = parallel_units(nbands, out_h, _band_group(out_w, interp), nthreads)
     if interp == 0:  # a gather of whole pixels: its own kernel, compiled per pixel width (kernels/nearest.py)
         bits = nearest.BITS[dt.itemsize]
         src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w).view(bits)
         work_t = _work_dtype(dt)
         fill_bits = bits.type(nearest.nearest_fill_bits(fill_value, dt, work_t))
         out_bits = bits.type(nearest.nearest_fill_bits(out_fill, dt, work_t))
-        scratch = np.empty((3, nchunks, out_w), dtype=np.int64)
-        st = np.empty((nchunks, out_w), dtype=np.uint8)
+        scratch = np.empty((3, nunits, out_w), dtype=np.int64)
+        st = np.empty((nunits, out_w), dtype=np.uint8)
         with threads.launch_lock:
-            if nchunks > 1:
+            if nunits > 1:
                 nearest.nearest_parallel(src2, mask2, all_valid, in_h, in_w, m, dst.view(bits), dmask, mode,
                                          fill_bits, out_bits, skip, row_ok, scratch[0], scratch[1], scratch[2], st,
-                                         _band_group(out_w, 0))
+                                         group, nrc)
             else:  # the row kernel itself, every row on this thread
-                nearest.nearest_rows(src2, mask2, all_valid, in_h, in_w, m, dst.view(bits), dmask, 0, out_h, mode,
-                                     fill_bits, out_bits, skip, row_ok, scratch[0, 0], scratch[1, 0], scratch[2, 0],
-                                     st[0], _band_group(out_w, 0))
+                nearest.nearest_rows(src2, mask2, all_valid, in_h, in_w, m, dst.view(bits), dmask, 0, out_h, 0,
+                                     nbands, mode, fill_bits, out_bits, skip, row_ok, scratch[0, 0], scratch[1, 0],
+                                     scratch[2, 0], st[0], group)
         return _finish(dst, dmask, skip, row_ok)
-    iscr = np.empty((nchunks, _I_G + 2 * K + K * K, out_w), dtype=np.int64)
-    fscr = np.empty((nchunks, 2 * K + 1 + (4 if interp == 2 else 0) + K * K + 1, out_w), dtype=_work_dtype(dt))
-    st = np.empty((nchunks, out_w), dtype=np.uint8)
+    iscr = np.empty((nunits, _I_G + 2 * K + K * K, out_w), dtype=np.int64)
+    fscr = np.empty((nunits, 2 * K + 1 + (4 if interp == 2 else 0) + K * K + 1, out_w), dtype=_work_dtype(dt))
+    st = np.empty((nunits, out_w), dtype=np.uint8)
     packed = packed_dtype(dt, K)  # taps of one row read as one word (kernels/packed.py)
     # packed: one word per tap row, two for float32 cubic (8 bytes hold two of its taps)
     rows = K * K if packed is None else K * max(1, K * dt.itemsize // 8)
-    tscr = np.empty((nchunks, rows, out_w), dtype=dt if packed is None else packed)
+    tscr = np.empty((nunits, rows, out_w), dtype=dt if packed is None else packed)
     ec = np.empty((nm, in_h * in_w), dtype=np.uint8) if not all_valid else _NO_CODES
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
     serial, parallel = _ENTRIES[interp]
     with threads.launch_lock:
-        if nchunks > 1:
+        if nunits > 1:
             parallel(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, mode, float(fill_value), dt.type(out_fill),
-                     bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st, ec, _band_group(out_w, interp))
+                     bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st, ec, group, nrc)
         else:  # the row kernel itself, every row and band on this thread (it makes the tap codes first)
             serial(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, 0, out_h, 0, nbands, mode, float(fill_value),
                    dt.type(out_fill), bool(renormalize), CUBIC_A, skip, row_ok, iscr[0], fscr[0], tscr[0], st[0],
-                   ec, _band_group(out_w, interp), True)
+                   ec, group, True)
     return _finish(dst, dmask, skip, row_ok)
 
 

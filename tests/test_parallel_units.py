@@ -1,0 +1,63 @@
+"""The parallel warp's units: band groups over chunks of output rows give what one thread gives, byte for byte."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geoaug.kernels import warp as warp_module
+from geoaug.kernels.warp import parallel_units, warp_affine
+
+
+def _rotation(deg: float, h: int, w: int, shift: float = 0.0) -> np.ndarray:
+    th = np.deg2rad(deg)
+    c, s = np.cos(th), np.sin(th)
+    cx, cy = w / 2, h / 2
+    return np.array([[c, -s, cx - c * cx + s * cy + shift], [s, c, cy - s * cx - c * cy - shift], [0.0, 0.0, 1.0]])
+
+
+@pytest.mark.parametrize(("nbands", "out_h", "group", "nthreads"),
+                         [(13, 512, 4, 2), (200, 256, 8, 2), (12, 256, 8, 2), (1, 512, 4, 2), (4, 7, 2, 4),
+                          (3, 1, 1, 2), (13, 64, 32, 1), (5, 300, 2, 8)])
+def test_units_cover_every_band_and_row_once(nbands: int, out_h: int, group: int, nthreads: int) -> None:
+    g, nrc, nunits = parallel_units(nbands, out_h, group, nthreads)
+    assert 1 <= g <= max(group, 1) and nunits == nrc * -(-nbands // g)
+    if nthreads == 1:
+        assert (nrc, nunits) == (1, 1)
+    seen = np.zeros((nbands, out_h), dtype=np.int64)
+    for u in range(nunits):  # the parallel entries' arithmetic, unit by unit
+        gi, rc = divmod(u, nrc)
+        ga = gi * g
+        seen[ga:min(ga + g, nbands), rc * out_h // nrc:(rc + 1) * out_h // nrc] += 1
+    assert (seen == 1).all()
+
+
+def test_many_bands_are_cut_into_band_groups_not_short_row_chunks() -> None:
+    # 200 bands 256 wide: 25 groups of 8 bands, each over every row (short row chunks re-read the input)
+    assert parallel_units(200, 256, 8, 2) == (8, 1, 25)
+    # one band: the rows are cut instead, about 4 units per thread
+    assert parallel_units(1, 512, 4, 2) == (1, 8, 8)
+    # 12 bands in groups of at most 8: two even groups of 6, not 8 + 4
+    assert parallel_units(12, 256, 8, 2)[0] == 6
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear", "cubic"])
+@pytest.mark.parametrize("planes", [0, 1, 7])
+@pytest.mark.parametrize("fill", ["nodata", "constant", "reflect"])
+def test_parallel_units_equal_one_thread(monkeypatch: pytest.MonkeyPatch, interpolation: str, planes: int,
+                                         fill: str) -> None:
+    rng = np.random.default_rng(5)
+    src = rng.integers(0, 60000, (7, 45, 61)).astype(np.uint16)
+    mask = None if planes == 0 else rng.random((planes, 45, 61)) > 0.2
+    m = _rotation(23.0, 45, 61, shift=6.0)
+    kw = dict(fill=fill, fill_value=11.0, out_fill=5.0, return_all_valid=True)
+    monkeypatch.setattr(warp_module, "_GROUP_COLUMNS", 2 * 70)  # 70 wide: groups of 2 bands, 4 groups
+    serial = warp_affine(src, mask, m, (52, 70), interpolation, **kw)
+    monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(warp_module.nb, "get_num_threads", lambda: 2)
+    assert parallel_units(7, 52, warp_module._band_group(70, 1), 2)[2] > 4  # several groups and row chunks
+    parallel = warp_affine(src, mask, m, (52, 70), interpolation, **kw)
+    np.testing.assert_array_equal(serial[0], parallel[0])
+    assert serial[2] == parallel[2]
+    if serial[1] is not None:
+        np.testing.assert_array_equal(serial[1], parallel[1])
