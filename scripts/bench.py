@@ -14,9 +14,10 @@ What it measures (docs/benchmarks.md explains every choice):
   for the warps), OpenCV per band (preallocated ``dst=``), OpenCV in chunks of 4 channels (HWC,
   transposes included), albumentations (native HWC prepared once), the plain numpy expression for
   Normalize, ``np.copy`` of the same bytes;
-* interleaved in one process, warm-up first, best (min) of ``--repeats`` (>= 21 by default), once
-  per thread count, each thread count in its own subprocess (``numba.set_num_threads`` and
-  ``cv2.setNumThreads``);
+* interleaved in one process, warm-up first, best (min) of ``--repeats`` (>= 21 by default), at
+  every thread count: the thread counts are interleaved too (each round times every contender at 1
+  thread, then at 2: ``numba.set_num_threads``, ``cv2.setNumThreads`` and threadpoolctl's BLAS
+  limit), so a 2-thread / 1-thread figure compares two calls made a moment apart;
 * cold start (``import geoaug``; the README pipeline's first call with an empty and with a warm numba
   cache, each in a fresh subprocess, best of a few);
 * DataLoader epoch throughput: 13x120² uint16 GeoTIFF chips, ``geoaug.torch.GeoTiffDataset`` with the
@@ -100,16 +101,56 @@ def parse_size(s: str) -> tuple[int, int]:
 
 def timeit(fns: dict[str, Callable[[], object]], repeats: int) -> tuple[dict[str, float], dict[str, float]]:
     """Best (min) and median time in ms of each function; warm-up first, then interleaved repeats."""
-    for f in fns.values():
-        f()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
-            t = time.perf_counter()
+    return timeit_threads(fns, repeats, [None])[None]
+
+
+#: thread counts the timing child interleaves (``--threads``); set by :func:`child_run`
+THREADS: list[int] = [1]
+_blas = None  # threadpoolctl's controller, made on first use
+
+
+def set_threads(n: int | None) -> None:
+    """Run numba kernels, OpenCV and BLAS on ``n`` threads from now on (None: leave them)."""
+    global _blas
+    if n is None:
+        return
+    import cv2
+    import numba
+
+    numba.set_num_threads(n)
+    cv2.setNumThreads(n)
+    try:
+        import threadpoolctl
+    except ImportError:  # BLAS keeps the limit its environment variables gave it
+        return
+    if _blas is None:
+        _blas = threadpoolctl.ThreadpoolController()
+    _blas.limit(limits=n, user_api="blas")
+
+
+def timeit_threads(fns: dict[str, Callable[[], object]], repeats: int, threads: list[int | None],
+                   ) -> dict[int | None, tuple[dict[str, float], dict[str, float]]]:
+    """Per thread count, best (min) and median time in ms of each function.
+
+    Warm-up first (each function at each thread count), then ``repeats`` rounds; each round times
+    every function at the first thread count, then at the next...: the thread counts are compared
+    a moment apart, under the same load.
+    """
+    for n in threads:
+        set_threads(n)
+        for f in fns.values():
             f()
-            times[k].append((time.perf_counter() - t) * 1e3)
-    return ({k: min(v) for k, v in times.items()},
-            {k: sorted(v)[len(v) // 2] for k, v in times.items()})
+    times: dict[int | None, dict[str, list[float]]] = {n: {k: [] for k in fns} for n in threads}
+    for _ in range(repeats):
+        for n in threads:
+            set_threads(n)
+            tn = times[n]
+            for k, f in fns.items():
+                t = time.perf_counter()
+                f()
+                tn[k].append((time.perf_counter() - t) * 1e3)
+    return {n: ({k: min(v) for k, v in tn.items()}, {k: sorted(v)[len(v) // 2] for k, v in tn.items()})
+            for n, tn in times.items()}
 
 
 def make_array(bands: int, size: int, dtype: str):
@@ -231,8 +272,9 @@ def checked(fn: Callable[[], object]) -> tuple[Callable[[], object] | None, str 
 # ------------------------------------------------------------------------------------------ one case
 
 
-def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, A) -> list[dict]:
-    """Every selected op on one (bands, size, dtype): a row per op with min ms per contender."""
+def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, A) -> dict[int, list[dict]]:
+    """Every selected op on one (bands, size, dtype): per thread count (:data:`THREADS`), a row per op with
+    min ms per contender."""
     import cv2
     import numpy as np
 
@@ -248,7 +290,7 @@ def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, 
     valid[:c] = valid[-c:] = False
     valid[:, :c] = valid[:, -c:] = False
     collared = geoaug.GeoRaster.from_array(a, mask=valid)
-    rows = []
+    rows: dict[int, list[dict]] = {n: [] for n in THREADS}
 
     def row(op: str, fns: dict[str, Callable[[], object] | None], notes: dict[str, str] | None = None,
             reps: int = repeats) -> None:
@@ -264,9 +306,9 @@ def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, 
             else:
                 ok[k] = g
         ok["np.copy"] = a.copy
-        best, median = timeit(ok, reps)
-        rows.append({"op": op, "bands": bands, "size": size, "dtype": dtype, "ms": best, "median_ms": median,
-                     "notes": notes})
+        for n, (best, median) in timeit_threads(ok, reps, THREADS).items():
+            rows[n].append({"op": op, "bands": bands, "size": size, "dtype": dtype, "ms": best, "median_ms": median,
+                            "notes": notes})
 
     def geo(t) -> dict[str, Callable[[], object]]:
         gen_a, gen_r = np.random.default_rng(0), np.random.default_rng(0)
@@ -427,29 +469,31 @@ def bench_transforms(ops: list[str], a, size: int, cv: OpenCV, A, alb: Callable,
                                 "albumentations": fa}, na)
 
 
-def bench_fixed_cost(repeats: int) -> list[dict]:
+def bench_fixed_cost(repeats: int) -> dict[int, list[dict]]:
     """Fixed cost per call: a p=0 HorizontalFlip on 13x64² uint16, and a p=1 flip of a 13x1x1 array."""
     import numpy as np
 
     import geoaug
 
-    rows = []
+    rows: dict[int, list[dict]] = {n: [] for n in THREADS}
     for op, bands, size, p in (("fixed_cost_p0", 13, 64, 0.0), ("fixed_cost_1x1", 13, 1, 1.0)):
         a = make_array(bands, size, "uint16")
         r = geoaug.GeoRaster.from_array(a)
         t = geoaug.HorizontalFlip(p=p)
         ga, gr = np.random.default_rng(0), np.random.default_rng(0)
-        best, median = timeit({"geoaug array": lambda t=t, a=a, g=ga: t(a, rng=g),
-                               "geoaug GeoRaster": lambda t=t, r=r, g=gr: t(r, rng=g), "np.copy": a.copy},
-                              max(repeats, 21))
-        rows.append({"op": op, "bands": bands, "size": size, "dtype": "uint16", "ms": best, "median_ms": median,
-                     "notes": {}})
+        timed = timeit_threads({"geoaug array": lambda t=t, a=a, g=ga: t(a, rng=g),
+                                "geoaug GeoRaster": lambda t=t, r=r, g=gr: t(r, rng=g), "np.copy": a.copy},
+                               max(repeats, 21), THREADS)
+        for n, (best, median) in timed.items():
+            rows[n].append({"op": op, "bands": bands, "size": size, "dtype": "uint16", "ms": best,
+                            "median_ms": median, "notes": {}})
     return rows
 
 
 def child_run(args: argparse.Namespace) -> None:
-    """One thread count, in this (fresh) process: every selected case, rows as JSON to ``--out``."""
-    threads = args.threads_child
+    """Every thread count, interleaved, in this (fresh) process: every selected case, rows per thread count as
+    JSON to ``--out``."""
+    THREADS[:] = [int(n) for n in args.threads_child.split(",")]
     import cv2
     import numba
 
@@ -457,8 +501,6 @@ def child_run(args: argparse.Namespace) -> None:
     # set_num_threads called first would start numba's default layer (OpenMP) for the whole process
     import geoaug  # noqa: F401
 
-    cv2.setNumThreads(threads)
-    numba.set_num_threads(threads)
     A = None
     if not args.no_albumentations:
         try:
@@ -466,20 +508,26 @@ def child_run(args: argparse.Namespace) -> None:
         except ImportError:
             A = None
     ops = [o for o in args.ops if o != "fixed_cost"]
-    rows: list[dict] = []
+    rows: dict[int, list[dict]] = {n: [] for n in THREADS}
     if "fixed_cost" in args.ops:
-        rows += bench_fixed_cost(args.repeats)
+        for n, r in bench_fixed_cost(args.repeats).items():
+            rows[n] += r
+    label = ",".join(map(str, THREADS))
     for s in args.sizes:
         bands, size = parse_size(s)
         for dtype in args.dtypes:
             t0 = time.perf_counter()
             case = bench_case(bands, size, dtype, ops, args.repeats, A)
-            rows += case
-            print(f"  [{threads} thread{'s' if threads > 1 else ''}] {bands}x{size}² {dtype}: {len(case)} ops, "
+            for n, r in case.items():
+                rows[n] += r
+            print(f"  [threads {label}] {bands}x{size}² {dtype}: {len(case[THREADS[0]])} ops, "
                   f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    Path(args.out).write_text(json.dumps({"threads": threads, "numba_threads": numba.get_num_threads(),
-                                          "cv2_threads": cv2.getNumThreads(), "rows": rows,
-                                          "versions": versions(args.no_albumentations)}))
+    by_threads = {}
+    for n in THREADS:
+        set_threads(n)
+        by_threads[str(n)] = {"threads": n, "numba_threads": numba.get_num_threads(),
+                              "cv2_threads": cv2.getNumThreads(), "rows": rows[n]}
+    Path(args.out).write_text(json.dumps({"by_threads": by_threads, "versions": versions(args.no_albumentations)}))
 
 
 # ------------------------------------------------------------------------------------------ cold start
@@ -782,7 +830,7 @@ def main(argv: list[str] | None = None) -> int:
                                    f"'transforms' stands for {','.join(TRANSFORM_OPS)}")
     ap.add_argument("--sizes", help=f"comma-separated BANDSxSIDE (default {','.join(SIZES)})")
     ap.add_argument("--dtypes", help=f"comma-separated (default {','.join(DTYPES)})")
-    ap.add_argument("--threads", default="1,2", help="thread counts, each in its own subprocess (default 1,2)")
+    ap.add_argument("--threads", default="1,2", help="thread counts, interleaved in one process (default 1,2)")
     ap.add_argument("--repeats", type=int, help="best of this many (default 21; --quick 9, --smoke 3)")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-start figures")
     ap.add_argument("--no-loader", action="store_true", help="skip the DataLoader figures")
@@ -794,7 +842,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--from", dest="from_json", metavar="THIS.json", help="with --check: compare, don't run")
     ap.add_argument("--tolerance", type=float, default=0.15, help="--check: relative difference (default 0.15)")
     # internal: one thread count / the DataLoader figures in a child process
-    ap.add_argument("--threads-child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--threads-child", help=argparse.SUPPRESS)
     ap.add_argument("--loader-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--loader-workers", help=argparse.SUPPRESS)
     ap.add_argument("--loader-contexts", help=argparse.SUPPRESS)
@@ -854,12 +902,15 @@ def main(argv: list[str] | None = None) -> int:
         "threads": {},
     }
     with tempfile.TemporaryDirectory(prefix="geoaug-bench-") as tmp:
-        for n in thread_counts:
-            print(f"timing at {n} thread(s) in a fresh process ...", file=sys.stderr, flush=True)
-            env = {**os.environ, "OMP_NUM_THREADS": str(n), "OPENBLAS_NUM_THREADS": str(n),
-                   "MKL_NUM_THREADS": str(n)}
-            result["threads"][str(n)] = run_child([*common, "--threads-child", str(n)], Path(tmp) / f"t{n}.json",
-                                                  env)
+        label = ",".join(map(str, thread_counts))
+        print(f"timing at {label} thread(s), interleaved, in a fresh process ...", file=sys.stderr, flush=True)
+        top = str(max(thread_counts))  # numba's pool, OpenMP and BLAS start this wide; set_threads narrows them
+        env = {**os.environ, "NUMBA_NUM_THREADS": top, "OMP_NUM_THREADS": top, "OPENBLAS_NUM_THREADS": top,
+               "MKL_NUM_THREADS": top}
+        child = run_child([*common, "--threads-child", label], Path(tmp) / "timing.json", env)
+        for n, res in child["by_threads"].items():
+            result["threads"][n] = {**res, "versions": child["versions"], "load_average": child["load_average"],
+                                    "seconds": child["seconds"]}
         if not args.no_cold:
             print("cold start ...", file=sys.stderr, flush=True)
             before, t = load_average(), time.perf_counter()

@@ -238,9 +238,12 @@ def render(d: dict) -> str:
         "interleaved (one call of each in turn), after a warm-up call of each, and keeps the best (min) of "
         f"{meta['repeats']} calls. Ratios within a row are what to read; absolute times on this shared "
         "machine move with the load.",
-        "* **Threads.** Each thread count runs in its own fresh subprocess that calls "
-        "`numba.set_num_threads(n)` and `cv2.setNumThreads(n)` (and sets `OMP_NUM_THREADS`, "
-        "`OPENBLAS_NUM_THREADS` to n) before timing. The 1-thread and 2-thread tables are separate.",
+        "* **Threads.** The thread counts are interleaved in one fresh subprocess started with the largest "
+        "(`NUMBA_NUM_THREADS`, `OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS`): each round of a row times every "
+        "contender at 1 thread, then at 2 (`numba.set_num_threads(n)`, `cv2.setNumThreads(n)` and "
+        "threadpoolctl's BLAS limit before each). A 2-thread / 1-thread figure thus compares calls made a "
+        "moment apart, under the same load (run in separate processes, minutes apart, they moved by up to "
+        "2x with the machine's other work). The 1-thread and 2-thread tables are separate.",
         "* **geoaug** is called as users call it: the transform object on a plain `(bands, H, W)` ndarray "
         "(*geoaug array*) and on a `GeoRaster` (*geoaug GeoRaster*), with a `numpy.random.Generator` made "
         "once. For the warps a third call uses a GeoRaster whose mask has a nodata collar "
