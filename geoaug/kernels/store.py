@@ -83,20 +83,20 @@ def _store_ser(nrows, per_row, nplanes, new, old, valid, out, lo, hi, is_int, cl
 
 @nb.njit(cache=True, inline="always")
 def _affine_mul(x, out, base, cols, ab, sb, cb, lo, hi, is_int, clip, nan_zero):  # pragma: no cover - numba
+    z = ab - ab  # a NaN result: 0 with nan_zero, else x
     if is_int:
         for j in range(cols):
             k = np.uint64(base + j)
             xv = work_value(x[k], ab)
             v = (xv - ab) * sb + cb
-            out[k] = min(max(np.rint(v), lo), hi) if v == v else xv
+            out[k] = min(max(np.rint(v), lo), hi) if v == v else (z if nan_zero else xv)
     elif clip:
         for j in range(cols):
             k = np.uint64(base + j)
             xv = work_value(x[k], ab)
             v = (xv - ab) * sb + cb
-            out[k] = min(max(v, lo), hi) if v == v else xv
+            out[k] = min(max(v, lo), hi) if v == v else (z if nan_zero else xv)
     else:
-        z = ab - ab
         for j in range(cols):
             k = np.uint64(base + j)
             xv = work_value(x[k], ab)
@@ -106,20 +106,20 @@ def _affine_mul(x, out, base, cols, ab, sb, cb, lo, hi, is_int, clip, nan_zero):
 
 @nb.njit(cache=True, inline="always")
 def _affine_div(x, out, base, cols, ab, sb, cb, lo, hi, is_int, clip, nan_zero):  # pragma: no cover - numba
+    z = ab - ab  # a NaN result: 0 with nan_zero, else x
     if is_int:
         for j in range(cols):
             k = np.uint64(base + j)
             xv = work_value(x[k], ab)
             v = (xv - ab) / sb + cb
-            out[k] = min(max(np.rint(v), lo), hi) if v == v else xv
+            out[k] = min(max(np.rint(v), lo), hi) if v == v else (z if nan_zero else xv)
     elif clip:
         for j in range(cols):
             k = np.uint64(base + j)
             xv = work_value(x[k], ab)
             v = (xv - ab) / sb + cb
-            out[k] = min(max(v, lo), hi) if v == v else xv
+            out[k] = min(max(v, lo), hi) if v == v else (z if nan_zero else xv)
     else:
-        z = ab - ab
         for j in range(cols):
             k = np.uint64(base + j)
             xv = work_value(x[k], ab)
@@ -134,10 +134,13 @@ def _flat_unit(u, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan
     part = u - b * nsplit
     start = b * plane + plane * part // nsplit
     stop = b * plane + plane * (part + 1) // nsplit
+    # every pixel is valid here: a NaN result keeps x when rounding or clipping (a float raster whose mask is
+    # still its NaNs relies on it: NaN stays where it was); nan_zero applies to unclipped floats only
+    nz = nan_zero and not (is_int or clip)
     if div:
-        _affine_div(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, clip, nan_zero)
+        _affine_div(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, clip, nz)
     else:
-        _affine_mul(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, clip, nan_zero)
+        _affine_mul(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, clip, nz)
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
@@ -153,8 +156,25 @@ def _flat_ser(nunits, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip,
 
 
 @nb.njit(cache=True, inline="always")
-def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
-                nodata, safe):  # pragma: no cover - numba
+def _affine_run(x, out, start, n, ab, sb, cb, div, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
+                safe):  # pragma: no cover - numba
+    # a run of valid pixels: the flat path's branch-free (vectorised) loops, then one select off nodata
+    if div:
+        _affine_div(x, out, start, n, ab, sb, cb, lo, hi, is_int, clip, nan_zero)
+    else:
+        _affine_mul(x, out, start, n, ab, sb, cb, lo, hi, is_int, clip, nan_zero)
+    if has_nodata:
+        for q in range(np.uint64(start), np.uint64(start + n)):
+            o = out[q]
+            out[q] = safe if o == nodata else o
+
+
+@nb.njit(cache=True, inline="always")
+def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip, nan_zero,
+                has_nodata, nodata, safe):  # pragma: no cover - numba
+    # row r of the flattened (bands * rows). With ``runs``, a row whose mask is one valid run between invalid
+    # ones (spans: its bounds; every row of a warped or collared raster) takes the branch-free loops on the run
+    # and keeps x around it; other rows go pixel by pixel through _put (branches: about 3x slower).
     rows = per_row[0]
     cols = per_row[1]
     b = r // rows
@@ -163,7 +183,21 @@ def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int
     ab = a[b]
     sb = s[b]
     cb = c[b]
-    vbase = ((b if nplanes > 1 else 0) * rows + i) * cols
+    prow = (b if nplanes > 1 else 0) * rows + i
+    j0 = 0
+    j1 = cols
+    if nplanes > 0:
+        j0 = spans[prow, 0]
+        j1 = spans[prow, 1]
+    if runs and j0 >= 0:
+        for q in range(np.uint64(base), np.uint64(base + j0)):
+            out[q] = x[q]  # invalid pixels keep their value (cast to out's dtype)
+        _affine_run(x, out, base + j0, j1 - j0, ab, sb, cb, div, lo, hi, is_int, clip, nan_zero, has_nodata,
+                    nodata, safe)
+        for q in range(np.uint64(base + j1), np.uint64(base + cols)):
+            out[q] = x[q]
+        return
+    vbase = prow * cols
     for j in range(cols):
         k = np.uint64(base + j)
         ok = True if nplanes == 0 else valid[np.uint64(vbase + j)]
@@ -177,21 +211,37 @@ def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
-def _affine_par(nrows, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
-                nodata, safe):  # pragma: no cover - numba
+def _affine_par(nrows, per_row, nplanes, x, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip,
+                nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
     for r in nb.prange(nrows):
-        _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
-                    nodata, safe)
+        _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip, nan_zero,
+                    has_nodata, nodata, safe)
 
 
 @nb.njit(cache=True, nogil=True)
-def _affine_ser(nrows, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
-                nodata, safe):  # pragma: no cover - numba
+def _affine_ser(nrows, per_row, nplanes, x, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip,
+                nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
     for r in range(nrows):
-        _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
-                    nodata, safe)
+        _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip, nan_zero,
+                    has_nodata, nodata, safe)
 
 
+def row_spans(vflat: np.ndarray, nplanes: int, cols: int) -> np.ndarray:
+    """Per mask row, ``(first, stop)`` of its one run of valid pixels, or ``(-1, -1)`` when it has several.
+
+    A row with no valid pixel is the empty run ``(0, 0)``. ``vflat`` is the
+    flat ``(planes, rows, cols)`` mask of :func:`_valid_arg`.
+    """
+    v = vflat.reshape(-1, cols)
+    n = np.count_nonzero(v, axis=1)
+    first = np.where(n > 0, v.argmax(axis=1), 0)
+    stop = np.where(n > 0, cols - v[:, ::-1].argmax(axis=1), 0)
+    one = n == stop - first
+    return np.ascontiguousarray(np.stack([np.where(one, first, -1), np.where(one, stop, -1)], axis=1),
+                                dtype=np.int64)
+
+
+_NO_SPANS = np.zeros((1, 2), dtype=np.int64)
 _NO_VALID = np.ones(1, dtype=np.bool_)
 
 
@@ -306,9 +356,14 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
             (_flat_par if parallel else _flat_ser)(bands * nsplit, nsplit, rows * cols, xf, a, s, c, divide,
                                                    out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero)
         return
+    # runs: the run loops move results off nodata after the fact, which is _put's rule only if no result is NaN
+    # (a NaN keeps x or becomes 0 without that check): integers in, finite constants, no division by 0
+    finite = bool(np.isfinite(a).all() and np.isfinite(s).all() and np.isfinite(c).all())
+    runs = not has or (x.dtype.kind in "iu" and finite and not (divide and bool((s == 0).any())))
+    spans = row_spans(vflat, nplanes, cols) if nplanes and runs else _NO_SPANS
     _launch(_affine_par, _affine_ser, xf.size,
             (bands * rows, np.array([rows, cols], dtype=np.int64), nplanes, xf, a, s,
-             c, divide, vflat, out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero, has,
+             c, divide, vflat, spans, runs, out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero, has,
              nd, sf))
 
 

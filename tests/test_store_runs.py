@@ -1,0 +1,73 @@
+"""store_affine: the flat path, the valid-run path and the pixel-by-pixel path follow one rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geoaug.kernels.store import row_spans, store_affine
+
+
+def _reference(x, a, s, c, valid, out_dtype, nodata, safe, divide, nan_zero, clip):
+    """The rule, in numpy float64 per pixel: valid pixels get the result (NaN: x, or 0 with nan_zero), rounded and
+    saturated for integers, clipped for floats with clip, moved off nodata; invalid pixels keep x."""
+    out_dtype = np.dtype(out_dtype)
+    work = a.dtype.type
+    res = np.empty(x.shape, dtype=out_dtype)
+    for b in range(x.shape[0]):
+        xv = x[b].astype(work)
+        with np.errstate(all="ignore"):
+            v = (xv - a[b]) / s[b] + c[b] if divide else (xv - a[b]) * s[b] + c[b]
+        nan = np.isnan(v)
+        if out_dtype.kind in "iu":
+            info = np.iinfo(out_dtype)
+            v = np.clip(np.rint(v), info.min, info.max)
+        elif clip:
+            info = np.finfo(out_dtype)
+            v = np.clip(v, max(info.min, np.finfo(work).min), min(info.max, np.finfo(work).max))
+        # every pixel valid and no nodata (the flat path): a rounded or clipped NaN result keeps x, as a float
+        # raster whose mask is still its NaNs needs; otherwise nan_zero makes it 0
+        flat = valid is None and nodata is None
+        v = np.where(nan, 0 if nan_zero and not (flat and (out_dtype.kind in "iu" or clip)) else xv, v)
+        with np.errstate(all="ignore"):
+            stored = v.astype(out_dtype)
+        if nodata is not None:
+            stored = np.where(~nan & (stored == out_dtype.type(nodata)), out_dtype.type(safe), stored)
+        vb = np.ones(x.shape[1:], bool) if valid is None else (valid[b] if valid.ndim == 3 and valid.shape[0] > 1
+                                                              else valid.reshape(x.shape[1:]))
+        with np.errstate(all="ignore"):
+            res[b] = np.where(vb, stored, x[b].astype(out_dtype))
+    return res
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "int16", "float32"])
+@pytest.mark.parametrize("mask", ["none", "all", "collar", "speckle", "per_band"])
+@pytest.mark.parametrize("nan_zero", [False, True])
+@pytest.mark.parametrize("divide", [False, True])
+@pytest.mark.parametrize("nodata", [None, 3.0])
+def test_every_path_follows_the_rule(dtype: str, mask: str, nan_zero: bool, divide: bool, nodata) -> None:
+    rng = np.random.default_rng(4)
+    shape = (3, 9, 70)
+    if dtype == "float32":
+        x = rng.normal(20, 10, shape).astype(dtype)
+        x[rng.random(shape) < 0.1] = np.nan
+    else:
+        x = rng.integers(0, 60, shape).astype(dtype)
+    a = rng.normal(5, 2, 3).astype(np.float32)
+    s = np.array([1.0, 0.5, 3.0], np.float32)
+    c = rng.normal(0, 3, 3).astype(np.float32)
+    valid = {"none": None, "all": np.ones(shape[1:], bool), "speckle": rng.random(shape[1:]) > 0.4,
+             "per_band": rng.random(shape) > 0.3}.get(mask)
+    if mask == "collar":
+        valid = np.zeros(shape[1:], bool)
+        valid[2:7, 8:60] = True  # rows of one valid run, and rows with none
+    out = np.zeros(shape, dtype)
+    store_affine(x, a, s, c, valid, out, nodata, 40.0, divide=divide, nan_zero=nan_zero)
+    ref = _reference(x, a, s, c, valid, dtype, nodata, 40.0, divide, nan_zero, True)
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_row_spans_find_the_one_valid_run_or_say_there_is_none() -> None:
+    v = np.array([[0, 1, 1, 1, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0], [1, 0, 1, 0, 0], [0, 0, 0, 0, 1]], bool)
+    spans = row_spans(v.reshape(-1), 1, 5)
+    assert spans.tolist() == [[1, 4], [0, 5], [0, 0], [-1, -1], [4, 5]]
