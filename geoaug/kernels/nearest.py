@@ -88,7 +88,7 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
                 bx[j] = x
                 by[j] = y
                 o[j] = y * in_w + x
-            jlo, jhi, _, _ = row_runs(bx, by, out_w, np.int64(1), in_w, in_h, m0 >= 0.0, m3 >= 0.0)
+            jlo, jhi, _, _ = row_runs(bx, by, out_w, 1, in_w, in_h, m0 >= 0.0, m3 >= 0.0)
             if far_fill:
                 lo = jlo
                 hi = jhi

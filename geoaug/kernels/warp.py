@@ -208,7 +208,7 @@ def _bl_taps(t0, t1, t2, t3, j, src):  # pragma: no cover - replaced by the over
     raise NotImplementedError
 
 
-@overload(_bl_taps)
+@overload(_bl_taps, inline="always")
 def _bl_taps_ov(t0, t1, t2, t3, j, src):  # pragma: no cover - numba typing
     """The four gathered taps of pixel ``j`` (top-left, top-right, bottom-left, bottom-right), work dtype."""
     if t0.dtype == src.dtype:
