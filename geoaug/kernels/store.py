@@ -82,49 +82,29 @@ def _store_ser(nrows, per_row, nplanes, new, old, valid, out, lo, hi, is_int, cl
 
 
 @nb.njit(cache=True, inline="always")
-def _affine_mul(x, out, base, cols, ab, sb, cb, lo, hi, is_int, clip, nan_zero):  # pragma: no cover - numba
-    z = ab - ab  # a NaN result: 0 with nan_zero, else x
-    if is_int:
-        for j in range(cols):
-            k = np.uint64(base + j)
-            xv = work_value(x[k], ab)
-            v = (xv - ab) * sb + cb
-            out[k] = min(max(np.rint(v), lo), hi) if v == v else (z if nan_zero else xv)
-    elif clip:
-        for j in range(cols):
-            k = np.uint64(base + j)
-            xv = work_value(x[k], ab)
-            v = (xv - ab) * sb + cb
-            out[k] = min(max(v, lo), hi) if v == v else (z if nan_zero else xv)
-    else:
-        for j in range(cols):
-            k = np.uint64(base + j)
-            xv = work_value(x[k], ab)
-            v = (xv - ab) * sb + cb
-            out[k] = v if v == v else (z if nan_zero else xv)
+def _affine_mul(x, out, base, cols, ab, sb, cb, lo, hi, is_int, nan_zero):  # pragma: no cover - numba
+    # one branch-free loop for every dtype: integers round (a select on a loop constant), every result
+    # saturates to [lo, hi] (store_affine passes -inf, inf for unclipped floats); a NaN result: 0 with
+    # nan_zero, else x
+    z = ab - ab
+    for j in range(cols):
+        k = np.uint64(base + j)
+        xv = work_value(x[k], ab)
+        v = (xv - ab) * sb + cb
+        r = np.rint(v) if is_int else v
+        out[k] = min(max(r, lo), hi) if v == v else (z if nan_zero else xv)
 
 
 @nb.njit(cache=True, inline="always")
-def _affine_div(x, out, base, cols, ab, sb, cb, lo, hi, is_int, clip, nan_zero):  # pragma: no cover - numba
-    z = ab - ab  # a NaN result: 0 with nan_zero, else x
-    if is_int:
-        for j in range(cols):
-            k = np.uint64(base + j)
-            xv = work_value(x[k], ab)
-            v = (xv - ab) / sb + cb
-            out[k] = min(max(np.rint(v), lo), hi) if v == v else (z if nan_zero else xv)
-    elif clip:
-        for j in range(cols):
-            k = np.uint64(base + j)
-            xv = work_value(x[k], ab)
-            v = (xv - ab) / sb + cb
-            out[k] = min(max(v, lo), hi) if v == v else (z if nan_zero else xv)
-    else:
-        for j in range(cols):
-            k = np.uint64(base + j)
-            xv = work_value(x[k], ab)
-            v = (xv - ab) / sb + cb
-            out[k] = v if v == v else (z if nan_zero else xv)
+def _affine_div(x, out, base, cols, ab, sb, cb, lo, hi, is_int, nan_zero):  # pragma: no cover - numba
+    # _affine_mul dividing by sb (Normalize: the division, not a product with 1 / sb, is what it promises)
+    z = ab - ab
+    for j in range(cols):
+        k = np.uint64(base + j)
+        xv = work_value(x[k], ab)
+        v = (xv - ab) / sb + cb
+        r = np.rint(v) if is_int else v
+        out[k] = min(max(r, lo), hi) if v == v else (z if nan_zero else xv)
 
 
 @nb.njit(cache=True, inline="always")
@@ -138,9 +118,9 @@ def _flat_unit(u, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan
     # still its NaNs relies on it: NaN stays where it was); nan_zero applies to unclipped floats only
     nz = nan_zero and not (is_int or clip)
     if div:
-        _affine_div(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, clip, nz)
+        _affine_div(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, nz)
     else:
-        _affine_mul(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, clip, nz)
+        _affine_mul(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, nz)
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
@@ -160,9 +140,9 @@ def _affine_run(x, out, start, n, ab, sb, cb, div, lo, hi, is_int, clip, nan_zer
                 safe):  # pragma: no cover - numba
     # a run of valid pixels: the flat path's branch-free (vectorised) loops, then one select off nodata
     if div:
-        _affine_div(x, out, start, n, ab, sb, cb, lo, hi, is_int, clip, nan_zero)
+        _affine_div(x, out, start, n, ab, sb, cb, lo, hi, is_int, nan_zero)
     else:
-        _affine_mul(x, out, start, n, ab, sb, cb, lo, hi, is_int, clip, nan_zero)
+        _affine_mul(x, out, start, n, ab, sb, cb, lo, hi, is_int, nan_zero)
     if has_nodata:
         for q in range(np.uint64(start), np.uint64(start + n)):
             o = out[q]
@@ -344,6 +324,8 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
         As for :func:`store_bands`.
     """
     lo, hi, is_int, nplanes, vflat, has, nd, sf = _store_args(out, a.dtype.type, valid, nodata, safe)
+    if not (clip or is_int):  # unclipped floats: the run loops saturate to +-inf, which keeps every value
+        lo, hi = a.dtype.type(-np.inf), a.dtype.type(np.inf)
     bands, rows, cols = out.shape
     xf = np.ascontiguousarray(x).reshape(-1)
     s = s.astype(a.dtype)
