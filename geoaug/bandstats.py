@@ -190,12 +190,13 @@ def band_moments(data: np.ndarray, valid: np.ndarray | None = None) -> tuple[int
     for p in range(0, x.shape[1], step):
         c = x[:, p:p + step].astype(np.float64)
         bad = None if v is None else ~v[p:p + step]
-        if bad is not None:
-            if bad.all():
-                continue
-            np.copyto(c, 0.0, where=bad)
+        if bad is not None and bad.all():
+            continue
         if shift is None:  # the first chunk with a valid pixel: its mean is the provisional one
-            k = c.shape[1] if bad is None else c.shape[1] - int(np.count_nonzero(bad))
+            k = c.shape[1]
+            if bad is not None:
+                np.copyto(c, 0.0, where=bad)
+                k -= int(np.count_nonzero(bad))
             shift = c.sum(axis=1) / k
         c -= shift[:, None]
         if bad is not None:
