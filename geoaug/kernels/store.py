@@ -136,7 +136,7 @@ def _flat_ser(nunits, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip,
 
 
 @nb.njit(cache=True, inline="always")
-def _affine_run(x, out, start, n, ab, sb, cb, div, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
+def _affine_run(x, out, start, n, ab, sb, cb, div, lo, hi, is_int, nan_zero, has_nodata, nodata,
                 safe):  # pragma: no cover - numba
     # a run of valid pixels: the flat path's branch-free (vectorised) loops, then one select off nodata
     if div:
@@ -172,8 +172,8 @@ def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, spans, runs, out, l
     if runs and j0 >= 0:
         for q in range(np.uint64(base), np.uint64(base + j0)):
             out[q] = x[q]  # invalid pixels keep their value (cast to out's dtype)
-        _affine_run(x, out, base + j0, j1 - j0, ab, sb, cb, div, lo, hi, is_int, clip, nan_zero, has_nodata,
-                    nodata, safe)
+        _affine_run(x, out, base + j0, j1 - j0, ab, sb, cb, div, lo, hi, is_int, nan_zero, has_nodata, nodata,
+                    safe)
         for q in range(np.uint64(base + j1), np.uint64(base + cols)):
             out[q] = x[q]
         return
