@@ -678,8 +678,9 @@ def _jit_rows(code: int, name: str):
 
 # The serial path calls the row kernel straight from Python, with no compiled level in between: each level
 # of calls re-optimises and re-emits everything below it (numba links the callees' code into every caller),
-# about 1.2 s per dtype for the bilinear kernel. The parallel entries run one parallel region over chunks of
-# output rows, each chunk with its own scratch (allocated outside), and call the same compiled row kernel
+# about 1.2 s per dtype for the bilinear kernel. The parallel entries run one parallel region over units (a
+# band group by a chunk of output rows: parallel_units), each with its own scratch (allocated outside), and
+# call the same compiled row kernel
 # (a dispatcher: typed twice, in the function and in the gufunc, it is compiled once). Written out, not made
 # by a factory: a factory's closure would hold a dispatcher, and numba's cache key hashes closure contents,
 # which is not stable from one process to the next (the row kernels' closure holds an int).
