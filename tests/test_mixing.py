@@ -327,3 +327,11 @@ def test_invariants_on_random_batches(name: str, dtype: str, n: int, bands: int,
                 assert np.array_equal(res.masks[i, r0:r1, c0:c1], masks[src, sr:sr + r1 - r0, sc:sc + c1 - c0])
     lo, hi = x.min(initial=0), x.max(initial=0)
     assert (res.images >= lo).all() and (res.images <= hi).all()  # mixing stays within the inputs' range
+
+
+def test_mixup_stays_within_each_pair_despite_float32_rounding() -> None:
+    # found by test_invariants_on_random_batches: 115 * lam + 115 * (1 - lam) is 115.00001 in float32
+    x = np.full((1, 1, 2, 4), 115.0, dtype=np.float32)
+    x[0, 0, 0] = [60.0, 9.0, 41.0, 71.0]
+    res = MixUp().apply(x, {"samples": [{"applied": True, "partner": 0, "lam": 0.8167920621351484}]})
+    np.testing.assert_array_equal(res.images, x)  # mixing a sample with itself gives it back

@@ -374,7 +374,11 @@ class MixUp(BatchTransform):
         if not 0.0 <= lam <= 1.0 or math.isnan(lam):
             raise ParameterError(f"MixUp: lam must lie in [0, 1], got {lam!r}")
         wt = _work(x.dtype)
-        mixed = x[i].astype(wt) * wt(lam) + x[j].astype(wt) * wt(1.0 - lam)
+        a, b = x[i].astype(wt), x[j].astype(wt)
+        mixed = a * wt(lam) + b * wt(1.0 - lam)
+        # a convex combination never leaves its pair, but rounding in the work dtype can land an ulp outside it
+        # (float32: 115 * lam + 115 * (1 - lam) = 115.00001 for lam = 0.8168)
+        np.clip(mixed, np.minimum(a, b), np.maximum(a, b), out=mixed)
         if v is None:
             _cast_into(out[i], mixed)
         else:
