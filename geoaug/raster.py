@@ -358,8 +358,7 @@ class GeoRaster:
             fields["nodata"] = None if nodata is None else float(nodata)
             fields["band_names"] = _default_names(count)
             fields["tags"] = {}
-            fields["band_tags"] = tuple([{} for _ in range(count)])
-            fields["profile"] = {}
+            fields["profile"] = {}  # band_tags: made on first read (_FreshBandTags)
             return new
         if mask is None:
             mask = _valid_or_all(arr, nodata)
@@ -441,7 +440,9 @@ class GeoRaster:
             fields["transform"] = transform
         fields["tags"] = dict(self.tags)
         fields["profile"] = dict(self.profile)
-        fields["band_tags"] = tuple(map(dict, self.band_tags))
+        btags = fields.get("band_tags")
+        if btags is not None:  # else never read: the new raster makes its own empty ones on first read
+            fields["band_tags"] = tuple(map(dict, btags))
         return new
 
     @classmethod
@@ -471,8 +472,7 @@ class GeoRaster:
         new = object.__new__(cls)
         new.__dict__.update(
             data=data, mask=all_valid_mask((height, width)), transform=_IDENTITY, crs=None, nodata=None,
-            band_names=_default_names(count), tags={}, band_tags=tuple([{} for _ in range(count)]), profile={},
-            gcps=(),
+            band_names=_default_names(count), tags={}, profile={}, gcps=(),  # band_tags: on first read
         )
         return new
 
@@ -731,6 +731,27 @@ class _ValuesMask:
 
 
 GeoRaster.mask = _ValuesMask()  # type: ignore[assignment]  # after the dataclass: mask stays a required field
+
+
+class _FreshBandTags:
+    """``GeoRaster.band_tags`` when the instance has none yet (a plain array wrapped for a call, and the
+    rasters made from it): one empty dict per band, made on first read and stored in the instance.
+
+    Wrapping a 13-band array and copying its tags through each step cost about 1 µs per step in dicts
+    nobody reads; a non-data descriptor like :class:`_ValuesMask`, so instances that hold their tags
+    answer every read themselves.
+    """
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return ()  # the field's default, as the dataclass machinery reads it from the class
+        fields = obj.__dict__
+        btags = tuple([{} for _ in range(fields["data"].shape[0])])
+        fields["band_tags"] = btags
+        return btags
+
+
+GeoRaster.band_tags = _FreshBandTags()  # type: ignore[assignment]  # after the dataclass: the default stays ()
 
 
 def collapse_mask(valid: np.ndarray) -> np.ndarray:

@@ -346,6 +346,26 @@ def test_from_array_fast_path_checks_as_before() -> None:
     assert type(r.data) is np.ndarray
 
 
+def test_band_tags_made_on_first_read_are_fresh_per_raster() -> None:
+    import copy
+    import pickle
+
+    a = np.arange(3 * 4 * 5, dtype="uint16").reshape(3, 4, 5)
+    r = GeoRaster.from_array(a)
+    assert "band_tags" not in r.__dict__  # a wrapped array carries none until read
+    out = geoaug.HorizontalFlip(p=1)(r, rng=0)
+    assert r.band_tags == out.band_tags == ({}, {}, {})
+    out.band_tags[0]["k"] = "v"  # each raster owns its dicts, read before or after the other's
+    assert r.band_tags[0] == {} and geoaug.HorizontalFlip(p=1)(r, rng=0).band_tags[0] == {}
+    again = geoaug.HorizontalFlip(p=1)(out, rng=0)  # tags that were read are copied, not dropped
+    assert again.band_tags[0] == {"k": "v"} and again.band_tags[0] is not out.band_tags[0]
+    fresh = GeoRaster.from_array(a)
+    for back in (pickle.loads(pickle.dumps(fresh)), copy.deepcopy(fresh)):
+        assert back.band_tags == ({}, {}, {}) and back.band_tags[0] is not fresh.band_tags[0]
+    assert len(GeoRaster.from_array(a[:2]).band_tags) == 2
+    assert GeoRaster(data=a, mask=np.ones((4, 5), bool)).band_tags == ({}, {}, {})
+
+
 # ------------------------------------------------------------------ the benchmark harness
 def test_bench_callpath_runs(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
     import importlib.util
