@@ -261,7 +261,7 @@ class GeoRaster:
         btags = self.band_tags
         if not btags:
             object.__setattr__(self, "band_tags", tuple({} for _ in range(count)))
-        elif not (type(btags) is tuple and len(btags) == count and all(type(t) is dict for t in btags)):
+        else:  # copied, as tags and profile below: replace() must not share dicts with the raster it copies
             btags = tuple(dict(t) for t in btags)
             if len(btags) != count:
                 raise ParameterError(f"{len(btags)} band tag dicts for {count} bands")

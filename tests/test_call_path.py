@@ -362,6 +362,10 @@ def test_band_tags_made_on_first_read_are_fresh_per_raster() -> None:
     fresh = GeoRaster.from_array(a)
     for back in (pickle.loads(pickle.dumps(fresh)), copy.deepcopy(fresh)):
         assert back.band_tags == ({}, {}, {}) and back.band_tags[0] is not fresh.band_tags[0]
+    read = GeoRaster.from_array(a)
+    read.band_tags[1]["k"] = "v"
+    moved = read.replace(nodata=0)  # replace copies the tag dicts, as evolve does
+    assert moved.band_tags == read.band_tags and all(x is not y for x, y in zip(moved.band_tags, read.band_tags))
     assert len(GeoRaster.from_array(a[:2]).band_tags) == 2
     assert GeoRaster(data=a, mask=np.ones((4, 5), bool)).band_tags == ({}, {}, {})
 
