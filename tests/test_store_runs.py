@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geoaug.kernels.store import row_spans, store_affine
+from geoaug.kernels.store import row_spans, same_memory, store_affine, store_bands
 
 
 def _reference(x, a, s, c, valid, out_dtype, nodata, safe, divide, nan_zero, clip):
@@ -65,9 +65,95 @@ def test_every_path_follows_the_rule(dtype: str, mask: str, nan_zero: bool, divi
     store_affine(x, a, s, c, valid, out, nodata, 40.0, divide=divide, nan_zero=nan_zero)
     ref = _reference(x, a, s, c, valid, dtype, nodata, 40.0, divide, nan_zero, True)
     np.testing.assert_array_equal(out, ref)
+    # in place (x is out: the kernels' one-array entries), and through another view of the same memory
+    for same in (lambda y: y, lambda y: y.reshape(-1).reshape(shape)):
+        y = x.copy()
+        store_affine(y, a, s, c, valid, same(y), nodata, 40.0, divide=divide, nan_zero=nan_zero)
+        np.testing.assert_array_equal(y, ref)
 
 
 def test_row_spans_find_the_one_valid_run_or_say_there_is_none() -> None:
     v = np.array([[0, 1, 1, 1, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0], [1, 0, 1, 0, 0], [0, 0, 0, 0, 1]], bool)
     spans = row_spans(v.reshape(-1), 1, 5)
     assert spans.tolist() == [[1, 4], [0, 5], [0, 0], [-1, -1], [4, 5]]
+
+
+def _spans_reference(v: np.ndarray) -> list[list[int]]:
+    out = []
+    for row in v.reshape(-1, v.shape[-1]):
+        idx = np.flatnonzero(row)
+        if idx.size == 0:
+            out.append([0, 0])
+        elif idx[-1] - idx[0] + 1 == idx.size:
+            out.append([int(idx[0]), int(idx[-1]) + 1])
+        else:
+            out.append([-1, -1])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_row_spans_against_a_per_row_reference(seed: int) -> None:
+    # widths around the 8-byte words the kernel scans and AND-s by, runs and holes anywhere, several planes
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        p, h, w = int(rng.integers(1, 4)), int(rng.integers(1, 9)), int(rng.integers(1, 70))
+        v = np.zeros((p, h, w), bool)
+        for q in range(p):
+            for i in range(h):
+                a, b = sorted(rng.integers(0, w + 1, 2))
+                v[q, i, a:b] = True
+                if rng.random() < 0.3 and w:
+                    v[q, i, rng.integers(0, w)] ^= True  # a hole in the run, or a second run
+        assert row_spans(v.reshape(-1), p, w).tolist() == _spans_reference(v)
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "int16", "float32"])
+@pytest.mark.parametrize("mask", ["none", "plane", "per_band"])
+@pytest.mark.parametrize("nodata", [None, 0.0])
+def test_store_bands_in_place_equals_into_a_new_array(dtype: str, mask: str, nodata) -> None:
+    rng = np.random.default_rng(1)
+    shape = (4, 11, 37)
+    old = rng.integers(0, 600, shape).astype(dtype)
+    new = old.astype(np.float32) * 1.7 - 300
+    new[1, 3, 4] = np.nan
+    valid = {"none": None, "plane": rng.random(shape[1:]) > 0.2, "per_band": rng.random(shape) > 0.2}[mask]
+    apart = np.empty_like(old)
+    store_bands(new, old, valid, apart, nodata, 1.0)
+    inplace = old.copy()
+    store_bands(new, inplace[:], valid, inplace, nodata, 1.0)  # another view object of the same pixels
+    np.testing.assert_array_equal(inplace, apart)
+
+
+def test_same_memory_means_the_same_pixels_not_an_overlap() -> None:
+    a = np.zeros((3, 4, 5), np.uint16)
+    assert same_memory(a, a) and same_memory(a, a[:]) and same_memory(a.reshape(-1), a.reshape(-1))
+    assert not same_memory(a, a.copy())
+    assert not same_memory(a[1:], a[:-1])  # overlapping, shifted
+    assert not same_memory(a.view(np.int16), a)  # another dtype
+    assert not same_memory(a[:, :, ::-1], a)  # not C-contiguous
+
+
+@pytest.mark.parametrize("mask", ["none", "collar"])
+def test_parallel_in_place_entries_equal_into_a_new_array(mask: str) -> None:
+    # above SERIAL_BELOW values: the parallel entries (on one thread too, when numba has only one)
+    rng = np.random.default_rng(2)
+    shape = (2, 300, 500)
+    x = rng.integers(0, 60000, shape).astype(np.uint16)
+    valid = None
+    if mask == "collar":
+        valid = np.zeros(shape[1:], bool)
+        valid[20:-20, 30:-30] = True
+    a = np.array([100.0, 5.0], np.float32)
+    s = np.array([1.5, 0.5], np.float32)
+    c = np.array([7.0, -3.0], np.float32)
+    apart = np.empty_like(x)
+    store_affine(x, a, s, c, valid, apart, None, 0.0)
+    y = x.copy()
+    store_affine(y, a, s, c, valid, y, None, 0.0)
+    np.testing.assert_array_equal(y, apart)
+    new = x.astype(np.float32) * 0.9 + 11
+    apart2 = np.empty_like(x)
+    store_bands(new, x, valid, apart2, None, 0.0)
+    z = x.copy()
+    store_bands(new, z, valid, z, None, 0.0)
+    np.testing.assert_array_equal(z, apart2)

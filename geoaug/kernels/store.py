@@ -8,6 +8,12 @@ or none: below :data:`SERIAL_BELOW` values the serial twin runs):
   computed inside the kernel, in the dtype of ``a``/``s``/``c``, with no
   temporary array: Brightness, BandGain, Contrast, PCAJitter, Normalize, ToFloat.
 
+In place (the output is the input's memory, as pipelines do on their own
+intermediates: :func:`same_memory`), each runs a compiled entry that is given
+the one array for both: with two array arguments LLVM guards its vectorised
+loop with an overlap test, which the same memory fails, and ran the scalar
+loop instead (12x slower on a 512 x 512 uint16 band).
+
 Rules (the spectral transforms' contract): only valid pixels are written; a NaN
 result keeps the old value (``nan_zero``: becomes 0); integers are rounded half
 to even and saturated to the dtype's range, floats clipped to ``[lo, hi]`` when
@@ -20,6 +26,7 @@ import numba as nb
 import numpy as np
 
 from . import threads
+from .packed import load_u64
 from .resize import work_value
 
 __all__ = ["SERIAL_BELOW", "store_affine", "store_band", "store_bands"]
@@ -81,6 +88,24 @@ def _store_ser(nrows, per_row, nplanes, new, old, valid, out, lo, hi, is_int, cl
         _row_new(r, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
+# In place (``old`` is ``out``, ``x`` is ``out``): entries that pass the one array for both. Given two array
+# arguments, LLVM checks at run time whether their ranges overlap and, when they do (they are the same
+# memory), runs the scalar loop: in place was 12x slower than into a new array (a 512 x 512 uint16 band:
+# 0.27 ms against 0.02 ms). One array read and written at the same index needs no check.
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _store_par_ip(nrows, per_row, nplanes, new, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
+                  safe):  # pragma: no cover - numba
+    for r in nb.prange(nrows):
+        _row_new(r, per_row, nplanes, new, out, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
+
+
+@nb.njit(cache=True, nogil=True)
+def _store_ser_ip(nrows, per_row, nplanes, new, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
+                  safe):  # pragma: no cover - numba
+    for r in range(nrows):
+        _row_new(r, per_row, nplanes, new, out, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
+
+
 @nb.njit(cache=True, inline="always")
 def _affine_mul(x, out, base, cols, ab, sb, cb, lo, hi, is_int, nan_zero):  # pragma: no cover - numba
     # one branch-free loop for every dtype: integers round (a select on a loop constant), every result
@@ -133,6 +158,18 @@ def _flat_par(nunits, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip,
 def _flat_ser(nunits, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
     for u in range(nunits):
         _flat_unit(u, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero)
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _flat_par_ip(nunits, nsplit, plane, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
+    for u in nb.prange(nunits):
+        _flat_unit(u, nsplit, plane, out, a, s, c, div, out, lo, hi, is_int, clip, nan_zero)
+
+
+@nb.njit(cache=True, nogil=True)
+def _flat_ser_ip(nunits, nsplit, plane, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
+    for u in range(nunits):
+        _flat_unit(u, nsplit, plane, out, a, s, c, div, out, lo, hi, is_int, clip, nan_zero)
 
 
 @nb.njit(cache=True, inline="always")
@@ -206,19 +243,71 @@ def _affine_ser(nrows, per_row, nplanes, x, a, s, c, div, valid, spans, runs, ou
                     has_nodata, nodata, safe)
 
 
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _affine_par_ip(nrows, per_row, nplanes, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip,
+                   nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
+    for r in nb.prange(nrows):
+        _row_affine(r, per_row, nplanes, out, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip, nan_zero,
+                    has_nodata, nodata, safe)
+
+
+@nb.njit(cache=True, nogil=True)
+def _affine_ser_ip(nrows, per_row, nplanes, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip,
+                   nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
+    for r in range(nrows):
+        _row_affine(r, per_row, nplanes, out, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip, nan_zero,
+                    has_nodata, nodata, safe)
+
+
+_ONES = np.uint64(0x0101010101010101)  # eight valid mask bytes read as one word
+
+
+@nb.njit(cache=True, nogil=True)
+def _row_spans(v2, cols, spans):  # pragma: no cover - numba
+    # per row: the first and last valid byte by scanning in from each end, eight bytes a word while they
+    # are all invalid, then the bytes between them AND-ed eight at a time as words (a reduction that
+    # vectorises): one run when every byte is still 1
+    v8 = v2[0]
+    for r in range(spans.shape[0]):
+        base = r * cols
+        first = 0
+        while first + 8 <= cols and load_u64(v2, 0, base + first) == 0:  # eight invalid bytes at a time
+            first += 8
+        while first < cols and v8[base + first] == 0:
+            first += 1
+        if first == cols:
+            spans[r, 0] = 0
+            spans[r, 1] = 0
+            continue
+        stop = cols
+        while stop - 8 >= first and load_u64(v2, 0, base + stop - 8) == 0:
+            stop -= 8
+        while v8[base + stop - 1] == 0:
+            stop -= 1
+        k0 = base + first
+        nw = (stop - first) // 8
+        acc = _ONES
+        for q in range(nw):
+            acc &= load_u64(v2, 0, k0 + 8 * q)
+        tail = np.uint8(1)
+        for k in range(k0 + 8 * nw, base + stop):
+            tail &= v8[k]
+        one = acc == _ONES and tail == 1
+        spans[r, 0] = first if one else -1
+        spans[r, 1] = stop if one else -1
+
+
 def row_spans(vflat: np.ndarray, nplanes: int, cols: int) -> np.ndarray:
     """Per mask row, ``(first, stop)`` of its one run of valid pixels, or ``(-1, -1)`` when it has several.
 
     A row with no valid pixel is the empty run ``(0, 0)``. ``vflat`` is the
-    flat ``(planes, rows, cols)`` mask of :func:`_valid_arg`.
+    flat ``(planes, rows, cols)`` mask of :func:`_valid_arg`. One compiled pass
+    over the mask (the numpy statement it replaces, with two ``argmax`` and a
+    count per row, took 0.2 ms on a 512 x 512 mask).
     """
-    v = vflat.reshape(-1, cols)
-    n = np.count_nonzero(v, axis=1)
-    first = np.where(n > 0, v.argmax(axis=1), 0)
-    stop = np.where(n > 0, cols - v[:, ::-1].argmax(axis=1), 0)
-    one = n == stop - first
-    return np.ascontiguousarray(np.stack([np.where(one, first, -1), np.where(one, stop, -1)], axis=1),
-                                dtype=np.int64)
+    spans = np.empty((vflat.size // cols if cols else 0, 2), dtype=np.int64)
+    _row_spans(vflat.view(np.uint8)[None], cols, spans)
+    return spans
 
 
 _NO_SPANS = np.zeros((1, 2), dtype=np.int64)
@@ -242,6 +331,12 @@ def _valid_arg(valid: np.ndarray | None, shape: tuple[int, int, int]) -> tuple[i
     if v.shape[0] != 1 and v.shape[0] != shape[0]:
         v = np.broadcast_to(v, shape)
     return v.shape[0], np.ascontiguousarray(v, dtype=np.bool_).reshape(-1)
+
+
+def same_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when ``a`` and ``b`` are the same C-contiguous pixels (an in-place store), not merely overlapping."""
+    return a is b or (a.dtype == b.dtype and a.shape == b.shape and a.flags.c_contiguous and b.flags.c_contiguous
+                      and a.ctypes.data == b.ctypes.data)
 
 
 def _nodata_args(nodata: float | None, safe: float, dt: np.dtype) -> tuple:
@@ -289,11 +384,17 @@ def store_bands(new: np.ndarray, old: np.ndarray, valid: np.ndarray | None, out:
     """
     lo, hi, is_int, nplanes, vflat, has, nd, sf = _store_args(out, new.dtype.type, valid, nodata, safe)
     bands, rows, cols = out.shape
+    per_row = np.array([rows, cols], dtype=np.int64)
     new = np.ascontiguousarray(new).reshape(-1)
+    if same_memory(old, out):
+        _launch(_store_par_ip, _store_ser_ip, new.size,
+                (bands * rows, per_row, nplanes, new, vflat, out.reshape(-1), lo, hi, is_int, clip or is_int,
+                 nan_zero, has, nd, sf))
+        return
     old = np.ascontiguousarray(old).reshape(-1)
     _launch(_store_par, _store_ser, new.size,
-            (bands * rows, np.array([rows, cols], dtype=np.int64), nplanes, new, old, vflat, out.reshape(-1),
-             lo, hi, is_int, clip or is_int, nan_zero, has, nd, sf))
+            (bands * rows, per_row, nplanes, new, old, vflat, out.reshape(-1), lo, hi, is_int, clip or is_int,
+             nan_zero, has, nd, sf))
 
 
 def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, valid: np.ndarray | None,
@@ -327,6 +428,7 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
     if not (clip or is_int):  # unclipped floats: the run loops saturate to +-inf, which keeps every value
         lo, hi = a.dtype.type(-np.inf), a.dtype.type(np.inf)
     bands, rows, cols = out.shape
+    inplace = same_memory(x, out)
     xf = np.ascontiguousarray(x).reshape(-1)
     s = s.astype(a.dtype)
     c = c.astype(a.dtype)
@@ -335,18 +437,27 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
         parallel = xf.size >= SERIAL_BELOW and nb.get_num_threads() > 1
         nsplit = max(1, -(-4 * nb.get_num_threads() // bands)) if parallel else 1
         with threads.launch_lock:
-            (_flat_par if parallel else _flat_ser)(bands * nsplit, nsplit, rows * cols, xf, a, s, c, divide,
-                                                   out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero)
+            if inplace:
+                (_flat_par_ip if parallel else _flat_ser_ip)(bands * nsplit, nsplit, rows * cols, a, s, c, divide,
+                                                             xf, lo, hi, is_int, clip or is_int, nan_zero)
+            else:
+                (_flat_par if parallel else _flat_ser)(bands * nsplit, nsplit, rows * cols, xf, a, s, c, divide,
+                                                       out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero)
         return
     # runs: the run loops move results off nodata after the fact, which is _put's rule only if no result is NaN
     # (a NaN keeps x or becomes 0 without that check): integers in, finite constants, no division by 0
     finite = bool(np.isfinite(a).all() and np.isfinite(s).all() and np.isfinite(c).all())
     runs = not has or (x.dtype.kind in "iu" and finite and not (divide and bool((s == 0).any())))
     spans = row_spans(vflat, nplanes, cols) if nplanes and runs else _NO_SPANS
+    per_row = np.array([rows, cols], dtype=np.int64)
+    if inplace:
+        _launch(_affine_par_ip, _affine_ser_ip, xf.size,
+                (bands * rows, per_row, nplanes, a, s, c, divide, vflat, spans, runs, xf, lo, hi, is_int,
+                 clip or is_int, nan_zero, has, nd, sf))
+        return
     _launch(_affine_par, _affine_ser, xf.size,
-            (bands * rows, np.array([rows, cols], dtype=np.int64), nplanes, xf, a, s,
-             c, divide, vflat, spans, runs, out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero, has,
-             nd, sf))
+            (bands * rows, per_row, nplanes, xf, a, s, c, divide, vflat, spans, runs, out.reshape(-1), lo, hi,
+             is_int, clip or is_int, nan_zero, has, nd, sf))
 
 
 def store_band(new: np.ndarray, old: np.ndarray, valid: np.ndarray, out: np.ndarray, nodata: float | None,
