@@ -1,11 +1,11 @@
-"""store_affine: the flat path, the valid-run path and the pixel-by-pixel path follow one rule."""
+"""store_affine: the flat path, the masked path and the pixel-by-pixel path follow one rule, in place too."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from geoaug.kernels.store import row_spans, same_memory, store_affine, store_bands
+from geoaug.kernels.store import same_memory, store_affine, store_bands
 
 
 def _reference(x, a, s, c, valid, out_dtype, nodata, safe, divide, nan_zero, clip):
@@ -70,41 +70,6 @@ def test_every_path_follows_the_rule(dtype: str, mask: str, nan_zero: bool, divi
         y = x.copy()
         store_affine(y, a, s, c, valid, same(y), nodata, 40.0, divide=divide, nan_zero=nan_zero)
         np.testing.assert_array_equal(y, ref)
-
-
-def test_row_spans_find_the_one_valid_run_or_say_there_is_none() -> None:
-    v = np.array([[0, 1, 1, 1, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0], [1, 0, 1, 0, 0], [0, 0, 0, 0, 1]], bool)
-    spans = row_spans(v.reshape(-1), 1, 5)
-    assert spans.tolist() == [[1, 4], [0, 5], [0, 0], [-1, -1], [4, 5]]
-
-
-def _spans_reference(v: np.ndarray) -> list[list[int]]:
-    out = []
-    for row in v.reshape(-1, v.shape[-1]):
-        idx = np.flatnonzero(row)
-        if idx.size == 0:
-            out.append([0, 0])
-        elif idx[-1] - idx[0] + 1 == idx.size:
-            out.append([int(idx[0]), int(idx[-1]) + 1])
-        else:
-            out.append([-1, -1])
-    return out
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_row_spans_against_a_per_row_reference(seed: int) -> None:
-    # widths around the 8-byte words the kernel scans and AND-s by, runs and holes anywhere, several planes
-    rng = np.random.default_rng(seed)
-    for _ in range(60):
-        p, h, w = int(rng.integers(1, 4)), int(rng.integers(1, 9)), int(rng.integers(1, 70))
-        v = np.zeros((p, h, w), bool)
-        for q in range(p):
-            for i in range(h):
-                a, b = sorted(rng.integers(0, w + 1, 2))
-                v[q, i, a:b] = True
-                if rng.random() < 0.3 and w:
-                    v[q, i, rng.integers(0, w)] ^= True  # a hole in the run, or a second run
-        assert row_spans(v.reshape(-1), p, w).tolist() == _spans_reference(v)
 
 
 @pytest.mark.parametrize("dtype", ["uint16", "int16", "float32"])

@@ -26,7 +26,6 @@ import numba as nb
 import numpy as np
 
 from . import threads
-from .packed import load_u64
 from .resize import work_value
 
 __all__ = ["SERIAL_BELOW", "store_affine", "store_band", "store_bands"]
@@ -173,25 +172,90 @@ def _flat_ser_ip(nunits, nsplit, plane, a, s, c, div, out, lo, hi, is_int, clip,
 
 
 @nb.njit(cache=True, inline="always")
-def _affine_run(x, out, start, n, ab, sb, cb, div, lo, hi, is_int, nan_zero, has_nodata, nodata,
-                safe):  # pragma: no cover - numba
-    # a run of valid pixels: the flat path's branch-free (vectorised) loops, then one select off nodata
+def _masked_loop(x, out, valid, every, base, vbase, n, ab, sb, cb, div, lo, hi, is_int,
+                 nan_zero):  # pragma: no cover - numba
+    # _affine_mul / _affine_div with the mask as a select: a valid pixel gets the result, an invalid one keeps
+    # x (through the work dtype, which holds every value of x's dtype exactly). Branch-free over the whole
+    # stretch, whatever the mask's pattern, so it vectorises like the all-valid loops. ``every``: no mask
+    # planes (all valid, with a nodata value to avoid), a loop constant the compiler takes out of the loop.
+    z = ab - ab
     if div:
-        _affine_div(x, out, start, n, ab, sb, cb, lo, hi, is_int, nan_zero)
+        for j in range(n):
+            k = np.uint64(base + j)
+            xv = work_value(x[k], ab)
+            v = (xv - ab) / sb + cb
+            r = np.rint(v) if is_int else v
+            res = min(max(r, lo), hi) if v == v else (z if nan_zero else xv)
+            out[k] = res if (every or valid[np.uint64(vbase + j)]) else xv
     else:
-        _affine_mul(x, out, start, n, ab, sb, cb, lo, hi, is_int, nan_zero)
-    if has_nodata:
-        for q in range(np.uint64(start), np.uint64(start + n)):
-            o = out[q]
-            out[q] = safe if o == nodata else o
+        for j in range(n):
+            k = np.uint64(base + j)
+            xv = work_value(x[k], ab)
+            v = (xv - ab) * sb + cb
+            r = np.rint(v) if is_int else v
+            res = min(max(r, lo), hi) if v == v else (z if nan_zero else xv)
+            out[k] = res if (every or valid[np.uint64(vbase + j)]) else xv
 
 
 @nb.njit(cache=True, inline="always")
-def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip, nan_zero,
-                has_nodata, nodata, safe):  # pragma: no cover - numba
-    # row r of the flattened (bands * rows). With ``runs``, a row whose mask is one valid run between invalid
-    # ones (spans: its bounds; every row of a warped or collared raster) takes the branch-free loops on the run
-    # and keeps x around it; other rows go pixel by pixel through _put (branches: about 3x slower).
+def _masked_unit(u, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
+                 nodata, safe):  # pragma: no cover - numba
+    # unit u: a contiguous stretch of band u // nsplit, its mask plane alongside; then valid results that
+    # landed on nodata move to safe (one more branch-free pass: store_affine takes this path with a nodata
+    # only when no result can be NaN)
+    b = u // nsplit
+    part = u - b * nsplit
+    off = plane * part // nsplit
+    n = plane * (part + 1) // nsplit - off
+    base = b * plane + off
+    vbase = (b if nplanes > 1 else 0) * plane + off if nplanes else 0
+    every = nplanes == 0
+    _masked_loop(x, out, valid, every, base, vbase, n, a[b], s[b], c[b], div, lo, hi, is_int, nan_zero)
+    if has_nodata:
+        for j in range(n):
+            k = np.uint64(base + j)
+            o = out[k]
+            out[k] = safe if (o == nodata and (every or valid[np.uint64(vbase + j)])) else o
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _masked_par(nunits, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
+                nodata, safe):  # pragma: no cover - numba
+    for u in nb.prange(nunits):
+        _masked_unit(u, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
+                     nodata, safe)
+
+
+@nb.njit(cache=True, nogil=True)
+def _masked_ser(nunits, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
+                nodata, safe):  # pragma: no cover - numba
+    for u in range(nunits):
+        _masked_unit(u, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
+                     nodata, safe)
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _masked_par_ip(nunits, nsplit, plane, nplanes, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
+                   nodata, safe):  # pragma: no cover - numba
+    for u in nb.prange(nunits):
+        _masked_unit(u, nsplit, plane, nplanes, out, a, s, c, div, valid, out, lo, hi, is_int, nan_zero,
+                     has_nodata, nodata, safe)
+
+
+@nb.njit(cache=True, nogil=True)
+def _masked_ser_ip(nunits, nsplit, plane, nplanes, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
+                   nodata, safe):  # pragma: no cover - numba
+    for u in range(nunits):
+        _masked_unit(u, nsplit, plane, nplanes, out, a, s, c, div, valid, out, lo, hi, is_int, nan_zero,
+                     has_nodata, nodata, safe)
+
+
+@nb.njit(cache=True, inline="always")
+def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                nodata, safe):  # pragma: no cover - numba
+    # row r of the flattened (bands * rows), pixel by pixel through _put (branches): for stores whose results
+    # may be NaN on a raster with a nodata value, where the masked loops' after-the-fact nodata pass is not
+    # _put's rule
     rows = per_row[0]
     cols = per_row[1]
     b = r // rows
@@ -200,21 +264,7 @@ def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, spans, runs, out, l
     ab = a[b]
     sb = s[b]
     cb = c[b]
-    prow = (b if nplanes > 1 else 0) * rows + i
-    j0 = 0
-    j1 = cols
-    if nplanes > 0:
-        j0 = spans[prow, 0]
-        j1 = spans[prow, 1]
-    if runs and j0 >= 0:
-        for q in range(np.uint64(base), np.uint64(base + j0)):
-            out[q] = x[q]  # invalid pixels keep their value (cast to out's dtype)
-        _affine_run(x, out, base + j0, j1 - j0, ab, sb, cb, div, lo, hi, is_int, nan_zero, has_nodata, nodata,
-                    safe)
-        for q in range(np.uint64(base + j1), np.uint64(base + cols)):
-            out[q] = x[q]
-        return
-    vbase = prow * cols
+    vbase = ((b if nplanes > 1 else 0) * rows + i) * cols
     for j in range(cols):
         k = np.uint64(base + j)
         ok = True if nplanes == 0 else valid[np.uint64(vbase + j)]
@@ -228,89 +278,37 @@ def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, spans, runs, out, l
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
-def _affine_par(nrows, per_row, nplanes, x, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip,
-                nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
+def _affine_par(nrows, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                nodata, safe):  # pragma: no cover - numba
     for r in nb.prange(nrows):
-        _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip, nan_zero,
-                    has_nodata, nodata, safe)
+        _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                    nodata, safe)
 
 
 @nb.njit(cache=True, nogil=True)
-def _affine_ser(nrows, per_row, nplanes, x, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip,
-                nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
+def _affine_ser(nrows, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                nodata, safe):  # pragma: no cover - numba
     for r in range(nrows):
-        _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip, nan_zero,
-                    has_nodata, nodata, safe)
+        _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                    nodata, safe)
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
-def _affine_par_ip(nrows, per_row, nplanes, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip,
-                   nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
+def _affine_par_ip(nrows, per_row, nplanes, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                   nodata, safe):  # pragma: no cover - numba
     for r in nb.prange(nrows):
-        _row_affine(r, per_row, nplanes, out, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip, nan_zero,
-                    has_nodata, nodata, safe)
+        _row_affine(r, per_row, nplanes, out, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                    nodata, safe)
 
 
 @nb.njit(cache=True, nogil=True)
-def _affine_ser_ip(nrows, per_row, nplanes, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip,
-                   nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
+def _affine_ser_ip(nrows, per_row, nplanes, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                   nodata, safe):  # pragma: no cover - numba
     for r in range(nrows):
-        _row_affine(r, per_row, nplanes, out, a, s, c, div, valid, spans, runs, out, lo, hi, is_int, clip, nan_zero,
-                    has_nodata, nodata, safe)
+        _row_affine(r, per_row, nplanes, out, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+                    nodata, safe)
 
 
-_ONES = np.uint64(0x0101010101010101)  # eight valid mask bytes read as one word
-
-
-@nb.njit(cache=True, nogil=True)
-def _row_spans(v2, cols, spans):  # pragma: no cover - numba
-    # per row: the first and last valid byte by scanning in from each end, eight bytes a word while they
-    # are all invalid, then the bytes between them AND-ed eight at a time as words (a reduction that
-    # vectorises): one run when every byte is still 1
-    v8 = v2[0]
-    for r in range(spans.shape[0]):
-        base = r * cols
-        first = 0
-        while first + 8 <= cols and load_u64(v2, 0, base + first) == 0:  # eight invalid bytes at a time
-            first += 8
-        while first < cols and v8[base + first] == 0:
-            first += 1
-        if first == cols:
-            spans[r, 0] = 0
-            spans[r, 1] = 0
-            continue
-        stop = cols
-        while stop - 8 >= first and load_u64(v2, 0, base + stop - 8) == 0:
-            stop -= 8
-        while v8[base + stop - 1] == 0:
-            stop -= 1
-        k0 = base + first
-        nw = (stop - first) // 8
-        acc = _ONES
-        for q in range(nw):
-            acc &= load_u64(v2, 0, k0 + 8 * q)
-        tail = np.uint8(1)
-        for k in range(k0 + 8 * nw, base + stop):
-            tail &= v8[k]
-        one = acc == _ONES and tail == 1
-        spans[r, 0] = first if one else -1
-        spans[r, 1] = stop if one else -1
-
-
-def row_spans(vflat: np.ndarray, nplanes: int, cols: int) -> np.ndarray:
-    """Per mask row, ``(first, stop)`` of its one run of valid pixels, or ``(-1, -1)`` when it has several.
-
-    A row with no valid pixel is the empty run ``(0, 0)``. ``vflat`` is the
-    flat ``(planes, rows, cols)`` mask of :func:`_valid_arg`. One compiled pass
-    over the mask (the numpy statement it replaces, with two ``argmax`` and a
-    count per row, took 0.2 ms on a 512 x 512 mask).
-    """
-    spans = np.empty((vflat.size // cols if cols else 0, 2), dtype=np.int64)
-    _row_spans(vflat.view(np.uint8)[None], cols, spans)
-    return spans
-
-
-_NO_SPANS = np.zeros((1, 2), dtype=np.int64)
 _NO_VALID = np.ones(1, dtype=np.bool_)
 
 
@@ -411,7 +409,10 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
     x : ndarray (bands, rows, cols)
         The input values (any supported dtype); may be ``out`` itself.
     a, s, c : ndarray (bands,)
-        Per-band constants, all of one float dtype (the work dtype).
+        Per-band constants, all of one float dtype (the work dtype), which
+        must hold every value of ``x`` exactly (float32 for up to 16-bit
+        integers and float32, float64 otherwise): invalid pixels keep ``x``
+        through it.
     valid : ndarray of bool or None
         As for :func:`store_bands`.
     out : ndarray (bands, rows, cols), C-contiguous
@@ -424,6 +425,8 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
     nan_zero, clip : bool
         As for :func:`store_bands`.
     """
+    if a.dtype == np.float32 and x.dtype.itemsize > 2 and x.dtype != np.float32:
+        raise ValueError(f"store_affine: float32 constants cannot hold every {x.dtype} value; use float64")
     lo, hi, is_int, nplanes, vflat, has, nd, sf = _store_args(out, a.dtype.type, valid, nodata, safe)
     if not (clip or is_int):  # unclipped floats: the run loops saturate to +-inf, which keeps every value
         lo, hi = a.dtype.type(-np.inf), a.dtype.type(np.inf)
@@ -444,20 +447,33 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
                 (_flat_par if parallel else _flat_ser)(bands * nsplit, nsplit, rows * cols, xf, a, s, c, divide,
                                                        out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero)
         return
-    # runs: the run loops move results off nodata after the fact, which is _put's rule only if no result is NaN
-    # (a NaN keeps x or becomes 0 without that check): integers in, finite constants, no division by 0
+    # the masked loops move valid results off nodata after the fact, which is _put's rule only if no result is
+    # NaN (a NaN keeps x or becomes 0 without that check): no nodata, or integers in, finite constants, no
+    # division by 0. Otherwise pixel by pixel.
     finite = bool(np.isfinite(a).all() and np.isfinite(s).all() and np.isfinite(c).all())
-    runs = not has or (x.dtype.kind in "iu" and finite and not (divide and bool((s == 0).any())))
-    spans = row_spans(vflat, nplanes, cols) if nplanes and runs else _NO_SPANS
+    if not has or (x.dtype.kind in "iu" and finite and not (divide and bool((s == 0).any()))):
+        plane = rows * cols
+        parallel = xf.size >= SERIAL_BELOW and nb.get_num_threads() > 1
+        nsplit = max(1, -(-4 * nb.get_num_threads() // bands)) if parallel else 1
+        with threads.launch_lock:
+            if inplace:
+                (_masked_par_ip if parallel else _masked_ser_ip)(
+                    bands * nsplit, nsplit, plane, nplanes, a, s, c, divide, vflat, xf, lo, hi, is_int, nan_zero,
+                    has, nd, sf)
+            else:
+                (_masked_par if parallel else _masked_ser)(
+                    bands * nsplit, nsplit, plane, nplanes, xf, a, s, c, divide, vflat, out.reshape(-1), lo, hi,
+                    is_int, nan_zero, has, nd, sf)
+        return
     per_row = np.array([rows, cols], dtype=np.int64)
     if inplace:
         _launch(_affine_par_ip, _affine_ser_ip, xf.size,
-                (bands * rows, per_row, nplanes, a, s, c, divide, vflat, spans, runs, xf, lo, hi, is_int,
-                 clip or is_int, nan_zero, has, nd, sf))
+                (bands * rows, per_row, nplanes, a, s, c, divide, vflat, xf, lo, hi, is_int, clip or is_int,
+                 nan_zero, has, nd, sf))
         return
     _launch(_affine_par, _affine_ser, xf.size,
-            (bands * rows, per_row, nplanes, xf, a, s, c, divide, vflat, spans, runs, out.reshape(-1), lo, hi,
-             is_int, clip or is_int, nan_zero, has, nd, sf))
+            (bands * rows, per_row, nplanes, xf, a, s, c, divide, vflat, out.reshape(-1), lo, hi, is_int,
+             clip or is_int, nan_zero, has, nd, sf))
 
 
 def store_band(new: np.ndarray, old: np.ndarray, valid: np.ndarray, out: np.ndarray, nodata: float | None,
