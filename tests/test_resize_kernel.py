@@ -273,7 +273,7 @@ def test_parallel_path_and_both_orders_give_the_serial_result(monkeypatch: pytes
                 np.testing.assert_array_equal(np.broadcast_to(dmask, bmask.shape), bmask)
                 tol = 1 if src.dtype.kind in "iu" else 1e-5 * float(np.abs(src).max())
                 assert np.abs(data.astype(np.float64) - base.astype(np.float64)).max() <= tol
-            monkeypatch.setattr(resize, "SERIAL_BELOW", 1 << 18)
+            monkeypatch.undo()  # SERIAL_BELOW and _ORDER as the module has them
     finally:
         numba.set_num_threads(before)
 

@@ -40,8 +40,9 @@ from .warp import _as_work, saturating_int_store
 
 __all__ = ["SERIAL_BELOW", "convolve_separable", "gaussian_taps"]
 
-#: below this many values (bands x rows x cols) the kernel runs on one thread
-SERIAL_BELOW = 1 << 18
+#: below this many values (bands x rows x cols) the kernel runs on one thread (at 2 threads a 13x64²
+#: GaussianBlur, 53,248 values, took 0.70 of its 1-thread time)
+SERIAL_BELOW = 1 << 15
 _DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 
 

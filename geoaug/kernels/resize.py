@@ -82,8 +82,9 @@ _CONTRACT = {"contract"}
 # Compile time: the per-row helpers are numba-inlined (they run once per row); the per-strip passes
 # (_rows_first, _cols_first, _mask_rows) and the worker are separate functions, left to LLVM. Inlining
 # those too made one dtype's kernel take 26 s to compile instead of 12 s, for no measurable speed.
-#: below this many output values (bands x rows x cols) the kernel runs on one thread
-SERIAL_BELOW = 1 << 18
+#: below this many output values (bands x rows x cols) the kernel runs on one thread (at 2 threads a
+#: 1x256² Resize to 192², 36,864 output values, took 0.84 of its 1-thread time; 1x512², 0.79)
+SERIAL_BELOW = 1 << 16
 
 
 def work_value(v, z):  # pragma: no cover - typing stub, replaced by the overload
