@@ -27,3 +27,31 @@ UNTAGGED = FIXTURES / "misc" / "landsat8_l1_uint16_untagged_collar.tif"
 def dtype_file(request: pytest.FixtureRequest) -> Path:
     """Each real fixture file of a distinct dtype."""
     return BY_DTYPE[request.param]
+
+
+#: The kernels' parallel thresholds while the suite runs in this process: the values before they were
+#: lowered to where 2 threads measured faster (scripts/bench_threads.py). At the lowered values nearly every
+#: test raster (13 x 64², the real tiles) takes the parallel entries, and compiling those for every dtype the
+#: suite covers took the clean-clone run from about 7 to 9.5 minutes. The parallel entries are checked
+#: against one thread by the tests that force them (thresholds 0: test_parallel_units, test_nearest_kernel,
+#: test_resize_kernel, test_transpose_copies, test_fastpaths, test_store_runs), by
+#: test_production_thresholds_parallel_equals_one_thread below the production values, and in the process
+#: model scenarios (subprocesses: production values).
+SUITE_THRESHOLDS = [("warp", "PARALLEL_MIN_WORK", 1 << 21), ("remap", "PARALLEL_MIN_WORK", 1 << 21),
+                    ("flip", "SERIAL_BELOW", 1 << 21), ("resize", "SERIAL_BELOW", 1 << 18),
+                    ("store", "SERIAL_BELOW", 1 << 18), ("blur", "SERIAL_BELOW", 1 << 18)]
+#: the production values, as the modules define them (read before the suite's are set)
+PRODUCTION_THRESHOLDS: dict[tuple[str, str], int] = {}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _suite_thresholds() -> object:
+    from geoaug import kernels
+
+    for name, attr, value in SUITE_THRESHOLDS:
+        mod = getattr(kernels, name)
+        PRODUCTION_THRESHOLDS.setdefault((name, attr), getattr(mod, attr))
+        setattr(mod, attr, value)
+    yield
+    for name, attr, _ in SUITE_THRESHOLDS:
+        setattr(getattr(kernels, name), attr, PRODUCTION_THRESHOLDS[(name, attr)])

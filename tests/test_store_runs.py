@@ -122,3 +122,33 @@ def test_parallel_in_place_entries_equal_into_a_new_array(mask: str) -> None:
     z = x.copy()
     store_bands(new, z, valid, z, None, 0.0)
     np.testing.assert_array_equal(z, apart2)
+
+
+def test_production_thresholds_parallel_equals_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the suite runs with higher thresholds (conftest.SUITE_THRESHOLDS); here the kernels' own values, at 2
+    # threads: the README pipeline on 13 x 64² uint16 takes the parallel warp and stores, and gives what one
+    # thread gives, byte for byte
+    import numba
+    from conftest import PRODUCTION_THRESHOLDS
+
+    import geoaug
+    from geoaug import kernels
+
+    assert len(PRODUCTION_THRESHOLDS) == 6 and kernels.warp.PARALLEL_MIN_WORK > PRODUCTION_THRESHOLDS[
+        ("warp", "PARALLEL_MIN_WORK")] and 13 * 64 * 64 * 4 >= PRODUCTION_THRESHOLDS[("warp", "PARALLEL_MIN_WORK")]
+    for (name, attr), value in PRODUCTION_THRESHOLDS.items():
+        monkeypatch.setattr(getattr(kernels, name), attr, value)
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 10000, (13, 64, 64)).astype(np.uint16)
+    pipe = geoaug.Compose([geoaug.HorizontalFlip(), geoaug.Rot90(), geoaug.Affine(rotate=(-20, 20), scale=(0.9, 1.1)),
+                           geoaug.Brightness((-0.01, 0.01), value_range=(0, 10000)),
+                           geoaug.PCAJitter(std=0.1, value_range=(0, 10000))])
+    before = numba.get_num_threads()
+    try:
+        outs = {}
+        for n in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(n)
+            outs[n] = [pipe(x, rng=seed).tobytes() for seed in range(4)]
+    finally:
+        numba.set_num_threads(before)
+    assert len(outs) == 1 or outs[1] == outs[2]

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Where 2 threads pay, and what an in-place store costs: the two measurements behind the kernels' thresholds.
+
+1. **Thresholds.** Each kernel runs on one thread below a size (``PARALLEL_MIN_WORK`` of the warp
+   and the remap, ``SERIAL_BELOW`` of the copies, resize, stores and blur). For transforms around
+   those sizes, one process interleaves (warm-up first, each timed call right after an untimed
+   one, best of ``--repeats``) the call at 1 thread and at 2 threads, with the thresholds as the
+   kernels have them (*now*) and with the values they had before (*old*: warp and remap 1<<21,
+   copies 2 MB, resize and stores 1<<18 values, blur 1<<18). It prints each time and the
+   2-thread / 1-thread ratio.
+2. **In place.** ``store_affine`` with the output in the input's memory, as pipelines run their
+   spectral steps on their own intermediates: the compiled entry given the one array for both
+   (what ``store_affine`` runs now), the entry given two arguments that are the same memory (what
+   it ran before: LLVM's overlap guard fails and the scalar loop runs), and into a new array.
+
+Usage::
+
+    python scripts/bench_threads.py                    # both
+    python scripts/bench_threads.py --only inplace --repeats 61
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import make_array, timeit
+
+#: (module, attribute, value before the thresholds were lowered)
+OLD = [("warp", "PARALLEL_MIN_WORK", 1 << 21), ("remap", "PARALLEL_MIN_WORK", 1 << 21),
+       ("flip", "SERIAL_BELOW", 1 << 21), ("resize", "SERIAL_BELOW", 1 << 18),
+       ("store", "SERIAL_BELOW", 1 << 18), ("blur", "SERIAL_BELOW", 1 << 18)]
+CASES = [(13, 64), (1, 128), (1, 256), (13, 120), (4, 256), (1, 512)]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", choices=["thresholds", "inplace"], default=None)
+    p.add_argument("--repeats", type=int, default=41, help="timed calls of each (best of; >= 21)")
+    a = p.parse_args(argv)
+    if a.repeats < 21:
+        p.error("--repeats must be >= 21")
+    return a
+
+
+def thresholds(repeats: int) -> None:
+    import numba
+
+    import geoaug
+    from geoaug import kernels
+
+    mods = {name: getattr(kernels, name) for name, _, _ in OLD}
+    now = {(n, attr): getattr(mods[n], attr) for n, attr, _ in OLD}
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        raise SystemExit("needs 2 numba threads (NUMBA_NUM_THREADS >= 2)")
+
+    def setting(which: str, n: int) -> None:
+        for name, attr, old in OLD:
+            setattr(mods[name], attr, old if which == "old" else now[(name, attr)])
+        numba.set_num_threads(n)
+
+    print("op                         case          now 1t    now 2t   2t/1t    old 2t   old 2t/1t")
+    for bands, side in CASES:
+        a = make_array(bands, side, "uint16")
+        r = geoaug.GeoRaster.from_array(a)
+        ops = {"Affine bilinear": geoaug.Affine(rotate=17, p=1), "Affine nearest": geoaug.Affine(
+            rotate=17, interpolation="nearest", p=1), "HorizontalFlip": geoaug.HorizontalFlip(p=1),
+            "Rot90": geoaug.Rot90(k=1, p=1), "Resize 0.75": geoaug.Resize(round(0.75 * side), round(0.75 * side)),
+            "Normalize": geoaug.Normalize([1000.0] * bands, [300.0] * bands),
+            "GaussianBlur": geoaug.GaussianBlur(sigma=1.0, p=1), "GridDistortion": geoaug.GridDistortion(p=1)}
+        for name, t in ops.items():
+            n1, n2, o2 = _one_op(t, r, setting, repeats)
+            setting("now", numba.config.NUMBA_NUM_THREADS)
+            print(f"{name:26s} {bands}x{side}²{'':<6} {n1 * 1e3:7.1f} µs {n2 * 1e3:7.1f} µs  {n2 / n1:5.2f} "
+                  f"{o2 * 1e3:7.1f} µs  {o2 / n1:5.2f}")
+
+
+def _one_op(t, r, setting, repeats: int) -> tuple[float, float, float]:
+    """Best ms of ``t`` on ``r``: now at 1 thread, now at 2, old thresholds at 2 (one draw, interleaved)."""
+    import numpy as np
+
+    params = t.sample(np.random.default_rng(0), r)
+
+    def call(which: str, n: int):
+        def f():
+            setting(which, n)
+            return t.apply(r, params)
+        return f
+
+    best, _ = timeit({k: call(*k) for k in (("now", 1), ("now", 2), ("old", 2))}, repeats)
+    return best[("now", 1)], best[("now", 2)], best[("old", 2)]
+
+
+def inplace(repeats: int) -> None:
+    import numba
+
+    numba.set_num_threads(1)
+    print("store_affine, 1 thread       one array (now)   same memory, two args (before)   new array")
+    for bands, side in ((1, 512), (13, 120), (13, 512)):
+        best = _stores(bands, side, repeats)
+        print(f"{bands}x{side}² uint16, all valid   {best['one'] * 1e3:9.1f} µs   {best['two'] * 1e3:12.1f} µs "
+              f"({best['two'] / best['one']:.1f}x)       {best['new'] * 1e3:9.1f} µs")
+
+
+def _stores(bands: int, side: int, repeats: int) -> dict[str, float]:
+    """Best ms of the all-valid store: in place through the one-array entry, through two arguments, and into a new
+    array."""
+    import numpy as np
+
+    from geoaug.kernels import store
+
+    x = make_array(bands, side, "uint16").reshape(-1)
+    y, z, o = x.copy(), x.copy(), np.empty_like(x)
+    a = np.zeros(bands, np.float32)
+    s = np.ones(bands, np.float32)
+    c = np.full(bands, 15.9, np.float32)
+    lo, hi = np.float32(0), np.float32(65535)
+    plane = side * side
+    fns = {"one": lambda: store._flat_ser_ip(bands, 1, plane, a, s, c, False, y, lo, hi, True, True, False),
+           "two": lambda: store._flat_ser(bands, 1, plane, z, a, s, c, False, z, lo, hi, True, True, False),
+           "new": lambda: store._flat_ser(bands, 1, plane, x, a, s, c, False, o, lo, hi, True, True, False)}
+    return timeit(fns, repeats)[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.only in (None, "thresholds"):
+        thresholds(args.repeats)
+    if args.only in (None, "inplace"):
+        inplace(args.repeats)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
