@@ -8,7 +8,7 @@
    kernels have them (*now*) and with the values they had before (*old*: warp and remap 1<<21,
    copies 2 MB, resize and stores 1<<18 values, blur 1<<18). It prints each time and the
    2-thread / 1-thread ratio.
-2. **In place.** ``store_affine`` with the output in the input's memory, as pipelines run their
+2. **In place.** ``store_affine`` and ``store_bands`` with the output in the input's memory, as pipelines run their
    spectral steps on their own intermediates: the compiled entry given the one array for both
    (what ``store_affine`` runs now), the entry given two arguments that are the same memory (what
    it ran before: LLVM's overlap guard fails and the scalar loop runs), and into a new array.
@@ -98,11 +98,31 @@ def inplace(repeats: int) -> None:
     import numba
 
     numba.set_num_threads(1)
-    print("store_affine, 1 thread       one array (now)   same memory, two args (before)   new array")
-    for bands, side in ((1, 512), (13, 120), (13, 512)):
-        best = _stores(bands, side, repeats)
-        print(f"{bands}x{side}² uint16, all valid   {best['one'] * 1e3:9.1f} µs   {best['two'] * 1e3:12.1f} µs "
-              f"({best['two'] / best['one']:.1f}x)       {best['new'] * 1e3:9.1f} µs")
+    print("1 thread                                 one array (now)   same memory, two args (before)   new array")
+    for fn, what in ((_stores, "store_affine"), (_stores_new, "store_bands")):
+        for bands, side in ((1, 512), (13, 120), (13, 512)):
+            best = fn(bands, side, repeats)
+            print(f"{what:12s} {bands}x{side}² uint16, all valid {best['one'] * 1e3:9.1f} µs "
+                  f"{best['two'] * 1e3:12.1f} µs ({best['two'] / best['one']:.1f}x) {best['new'] * 1e3:9.1f} µs")
+
+
+def _stores_new(bands: int, side: int, repeats: int) -> dict[str, float]:
+    """The same for ``store_bands`` (values computed elsewhere, the per-pixel store of non-linear steps)."""
+    import numpy as np
+
+    from geoaug.kernels import store
+
+    x = make_array(bands, side, "uint16").reshape(-1)
+    new = x.astype(np.float32) * 0.9 + 11
+    y, z, o = x.copy(), x.copy(), np.empty_like(x)
+    v, nd = np.ones(1, bool), np.uint16(0)
+    per = np.array([side, side], np.int64)
+    lo, hi = np.float32(0), np.float32(65535)
+    rows = bands * side
+    fns = {"one": lambda: store._store_ser_ip(rows, per, 0, new, v, y, lo, hi, True, True, False, False, nd, nd),
+           "two": lambda: store._store_ser(rows, per, 0, new, z, v, z, lo, hi, True, True, False, False, nd, nd),
+           "new": lambda: store._store_ser(rows, per, 0, new, x, v, o, lo, hi, True, True, False, False, nd, nd)}
+    return timeit(fns, repeats)[0]
 
 
 def _stores(bands: int, side: int, repeats: int) -> dict[str, float]:
@@ -119,9 +139,13 @@ def _stores(bands: int, side: int, repeats: int) -> dict[str, float]:
     c = np.full(bands, 15.9, np.float32)
     lo, hi = np.float32(0), np.float32(65535)
     plane = side * side
-    fns = {"one": lambda: store._flat_ser_ip(bands, 1, plane, a, s, c, False, y, lo, hi, True, True, False),
-           "two": lambda: store._flat_ser(bands, 1, plane, z, a, s, c, False, z, lo, hi, True, True, False),
-           "new": lambda: store._flat_ser(bands, 1, plane, x, a, s, c, False, o, lo, hi, True, True, False)}
+    v, nd = np.ones(1, bool), np.uint16(0)  # no mask planes, no nodata: the all-valid store
+    fns = {"one": lambda: store._masked_ser_ip(bands, 1, plane, 0, a, s, c, False, v, y, lo, hi, True, False, False,
+                                               nd, nd),
+           "two": lambda: store._masked_ser(bands, 1, plane, 0, z, a, s, c, False, v, z, lo, hi, True, False, False,
+                                            nd, nd),
+           "new": lambda: store._masked_ser(bands, 1, plane, 0, x, a, s, c, False, v, o, lo, hi, True, False, False,
+                                            nd, nd)}
     return timeit(fns, repeats)[0]
 
 

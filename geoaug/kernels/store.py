@@ -107,78 +107,14 @@ def _store_ser_ip(nrows, per_row, nplanes, new, valid, out, lo, hi, is_int, clip
 
 
 @nb.njit(cache=True, inline="always")
-def _affine_mul(x, out, base, cols, ab, sb, cb, lo, hi, is_int, nan_zero):  # pragma: no cover - numba
-    # one branch-free loop for every dtype: integers round (a select on a loop constant), every result
-    # saturates to [lo, hi] (store_affine passes -inf, inf for unclipped floats); a NaN result: 0 with
-    # nan_zero, else x
-    z = ab - ab
-    for j in range(cols):
-        k = np.uint64(base + j)
-        xv = work_value(x[k], ab)
-        v = (xv - ab) * sb + cb
-        r = np.rint(v) if is_int else v
-        out[k] = min(max(r, lo), hi) if v == v else (z if nan_zero else xv)
-
-
-@nb.njit(cache=True, inline="always")
-def _affine_div(x, out, base, cols, ab, sb, cb, lo, hi, is_int, nan_zero):  # pragma: no cover - numba
-    # _affine_mul dividing by sb (Normalize: the division, not a product with 1 / sb, is what it promises)
-    z = ab - ab
-    for j in range(cols):
-        k = np.uint64(base + j)
-        xv = work_value(x[k], ab)
-        v = (xv - ab) / sb + cb
-        r = np.rint(v) if is_int else v
-        out[k] = min(max(r, lo), hi) if v == v else (z if nan_zero else xv)
-
-
-@nb.njit(cache=True, inline="always")
-def _flat_unit(u, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
-    # unit u: a contiguous stretch of band u // nsplit (whole bands, not rows: short rows never vectorise)
-    b = u // nsplit
-    part = u - b * nsplit
-    start = b * plane + plane * part // nsplit
-    stop = b * plane + plane * (part + 1) // nsplit
-    # every pixel is valid here: a NaN result keeps x when rounding or clipping (a float raster whose mask is
-    # still its NaNs relies on it: NaN stays where it was); nan_zero applies to unclipped floats only
-    nz = nan_zero and not (is_int or clip)
-    if div:
-        _affine_div(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, nz)
-    else:
-        _affine_mul(x, out, start, stop - start, a[b], s[b], c[b], lo, hi, is_int, nz)
-
-
-@nb.njit(cache=True, parallel=True, nogil=True)
-def _flat_par(nunits, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
-    for u in nb.prange(nunits):
-        _flat_unit(u, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero)
-
-
-@nb.njit(cache=True, nogil=True)
-def _flat_ser(nunits, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
-    for u in range(nunits):
-        _flat_unit(u, nsplit, plane, x, a, s, c, div, out, lo, hi, is_int, clip, nan_zero)
-
-
-@nb.njit(cache=True, parallel=True, nogil=True)
-def _flat_par_ip(nunits, nsplit, plane, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
-    for u in nb.prange(nunits):
-        _flat_unit(u, nsplit, plane, out, a, s, c, div, out, lo, hi, is_int, clip, nan_zero)
-
-
-@nb.njit(cache=True, nogil=True)
-def _flat_ser_ip(nunits, nsplit, plane, a, s, c, div, out, lo, hi, is_int, clip, nan_zero):  # pragma: no cover
-    for u in range(nunits):
-        _flat_unit(u, nsplit, plane, out, a, s, c, div, out, lo, hi, is_int, clip, nan_zero)
-
-
-@nb.njit(cache=True, inline="always")
 def _masked_loop(x, out, valid, every, base, vbase, n, ab, sb, cb, div, lo, hi, is_int,
                  nan_zero):  # pragma: no cover - numba
-    # _affine_mul / _affine_div with the mask as a select: a valid pixel gets the result, an invalid one keeps
-    # x (through the work dtype, which holds every value of x's dtype exactly). Branch-free over the whole
-    # stretch, whatever the mask's pattern, so it vectorises like the all-valid loops. ``every``: no mask
-    # planes (all valid, with a nodata value to avoid), a loop constant the compiler takes out of the loop.
+    # (x - a) * s + c (/ s with div) on a stretch of one band, one branch-free loop for every dtype: integers
+    # round (a select on a loop constant), every result saturates to [lo, hi] (store_affine passes -inf, inf
+    # for unclipped floats), a NaN result is 0 with nan_zero, else x. The mask is a select: a valid pixel gets
+    # the result, an invalid one keeps x (through the work dtype, which holds every value of x's dtype
+    # exactly), whatever the mask's pattern, so the loop vectorises. ``every``: no mask planes (all valid), a
+    # loop constant the compiler takes out of the loop.
     z = ab - ab
     if div:
         for j in range(n):
@@ -429,7 +365,7 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
     if a.dtype == np.float32 and x.dtype.itemsize > 2 and x.dtype != np.float32:
         raise ValueError(f"store_affine: float32 constants cannot hold every {x.dtype} value; use float64")
     lo, hi, is_int, nplanes, vflat, has, nd, sf = _store_args(out, a.dtype.type, valid, nodata, safe)
-    if not (clip or is_int):  # unclipped floats: the run loops saturate to +-inf, which keeps every value
+    if not (clip or is_int):  # unclipped floats: the loops saturate to +-inf, which keeps every value
         lo, hi = a.dtype.type(-np.inf), a.dtype.type(np.inf)
     bands, rows, cols = out.shape
     inplace = same_memory(x, out)
@@ -437,17 +373,10 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
     s = s.astype(a.dtype)
     c = c.astype(a.dtype)
     if nplanes == 0 and not has:
-        # every pixel valid, nothing to move off nodata: flat loops over whole bands (vectorised)
-        parallel = xf.size >= SERIAL_BELOW and nb.get_num_threads() > 1
-        nsplit = max(1, -(-4 * nb.get_num_threads() // bands)) if parallel else 1
-        with threads.launch_lock:
-            if inplace:
-                (_flat_par_ip if parallel else _flat_ser_ip)(bands * nsplit, nsplit, rows * cols, a, s, c, divide,
-                                                             xf, lo, hi, is_int, clip or is_int, nan_zero)
-            else:
-                (_flat_par if parallel else _flat_ser)(bands * nsplit, nsplit, rows * cols, xf, a, s, c, divide,
-                                                       out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero)
-        return
+        # every pixel valid, nothing to move off nodata: the masked loops with no mask (the select drops out of the
+        # loop). A NaN result keeps x when rounding or clipping (a float raster whose mask is still its NaNs relies
+        # on it: NaN stays where it was); nan_zero applies to unclipped floats only
+        nan_zero = nan_zero and not (is_int or clip)
     # the masked loops move valid results off nodata after the fact, which is _put's rule only if no result is
     # NaN (a NaN keeps x or becomes 0 without that check): no nodata, or integers in, finite constants, no
     # division by 0. Otherwise pixel by pixel.
