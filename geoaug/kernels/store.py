@@ -270,8 +270,8 @@ def _valid_arg(valid: np.ndarray | None, shape: tuple[int, int, int]) -> tuple[i
 
 def same_memory(a: np.ndarray, b: np.ndarray) -> bool:
     """True when ``a`` and ``b`` are the same C-contiguous pixels (an in-place store), not merely overlapping."""
-    return a is b or (a.dtype == b.dtype and a.shape == b.shape and a.flags.c_contiguous and b.flags.c_contiguous
-                      and a.ctypes.data == b.ctypes.data)
+    return a is b or (a.dtype == b.dtype and a.shape == b.shape and np.may_share_memory(a, b)  # bounds: cheap
+                      and a.flags.c_contiguous and b.flags.c_contiguous and a.ctypes.data == b.ctypes.data)
 
 
 def _nodata_args(nodata: float | None, safe: float, dt: np.dtype) -> tuple:
@@ -380,8 +380,8 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
     # the masked loops move valid results off nodata after the fact, which is _put's rule only if no result is
     # NaN (a NaN keeps x or becomes 0 without that check): no nodata, or integers in, finite constants, no
     # division by 0. Otherwise pixel by pixel.
-    finite = bool(np.isfinite(a).all() and np.isfinite(s).all() and np.isfinite(c).all())
-    if not has or (x.dtype.kind in "iu" and finite and not (divide and bool((s == 0).any()))):
+    if not has or (x.dtype.kind in "iu" and bool(np.isfinite(a).all() and np.isfinite(s).all()
+                                                  and np.isfinite(c).all()) and not (divide and bool((s == 0).any()))):
         plane = rows * cols
         parallel = xf.size >= SERIAL_BELOW and nb.get_num_threads() > 1
         nsplit = max(1, -(-4 * nb.get_num_threads() // bands)) if parallel else 1
