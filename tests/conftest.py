@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,15 @@ def dtype_file(request: pytest.FixtureRequest) -> Path:
 #: test_resize_kernel, test_transpose_copies, test_fastpaths, test_store_runs), by
 #: test_production_thresholds_parallel_equals_one_thread below the production values, and in the process
 #: model scenarios (subprocesses: production values).
-SUITE_THRESHOLDS = [("warp", "PARALLEL_MIN_WORK", 1 << 21), ("remap", "PARALLEL_MIN_WORK", 1 << 21),
-                    ("flip", "SERIAL_BELOW", 1 << 21), ("resize", "SERIAL_BELOW", 1 << 18),
-                    ("store", "SERIAL_BELOW", 1 << 18), ("blur", "SERIAL_BELOW", 1 << 18)]
+def _old_thresholds() -> list[tuple[str, str, int]]:
+    # one home for the previous values: scripts/bench_threads.py, which times them against the new ones
+    spec = importlib.util.spec_from_file_location("bench_threads", ROOT / "scripts" / "bench_threads.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return list(mod.OLD)
+
+
+SUITE_THRESHOLDS = _old_thresholds()
 #: the production values, as the modules define them (read before the suite's are set)
 PRODUCTION_THRESHOLDS: dict[tuple[str, str], int] = {}
 
