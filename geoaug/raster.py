@@ -358,7 +358,7 @@ class GeoRaster:
             fields["nodata"] = None if nodata is None else float(nodata)
             fields["band_names"] = _default_names(count)
             fields["tags"] = {}
-            fields["profile"] = {}  # band_tags: made on first read (_FreshBandTags)
+            fields["profile"] = {}  # band_tags: made on first read (_OnFirstRead)
             return new
         if mask is None:
             mask = _valid_or_all(arr, nodata)
@@ -713,45 +713,43 @@ def band_indexes(spec: Any, names: Sequence[str], where: str = "bands") -> list[
     return out
 
 
-class _ValuesMask:
-    """``GeoRaster.mask`` when the instance has none yet (``from_array(..., lazy_mask=True)``): found from
-    the values on first read and stored in the instance, which then answers every later read itself.
+class _OnFirstRead:
+    """A GeoRaster field an instance may not hold yet: made from its other fields on first read and stored
+    in the instance, which then answers every later read itself.
 
-    A non-data descriptor, like ``functools.cached_property``: unlike a ``__getattr__`` it costs nothing
-    to the failed attribute probes (``getattr(x, "ndim", None)``) that the call path makes on rasters.
+    Two fields use it: ``mask`` of ``from_array(..., lazy_mask=True)`` (found from the values), and
+    ``band_tags`` of a wrapped plain array and the rasters made from it (one empty dict per band: making
+    and copying them cost about 1 µs per step of a 13-band call, for dicts nobody read). A non-data
+    descriptor, like ``functools.cached_property``: unlike a ``__getattr__`` it costs nothing to the failed
+    attribute probes (``getattr(x, "ndim", None)``) that the call path makes on rasters.
+
+    Parameters
+    ----------
+    name : str
+        The field.
+    make : callable
+        ``make(fields)`` -> the value, from the instance's ``__dict__``.
+    on_class : object
+        What reading the attribute on the class gives (the field's dataclass default, if it has one).
     """
+
+    def __init__(self, name: str, make: Any, on_class: Any) -> None:
+        self.name, self.make, self.on_class = name, make, on_class
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
-            return self
+            return self if self.on_class is None else self.on_class
         fields = obj.__dict__
-        mask = _valid_or_all(fields["data"], fields.get("nodata"))
-        fields["mask"] = mask
-        return mask
+        value = self.make(fields)
+        fields[self.name] = value
+        return value
 
 
-GeoRaster.mask = _ValuesMask()  # type: ignore[assignment]  # after the dataclass: mask stays a required field
-
-
-class _FreshBandTags:
-    """``GeoRaster.band_tags`` when the instance has none yet (a plain array wrapped for a call, and the
-    rasters made from it): one empty dict per band, made on first read and stored in the instance.
-
-    Wrapping a 13-band array and copying its tags through each step cost about 1 µs per step in dicts
-    nobody reads; a non-data descriptor like :class:`_ValuesMask`, so instances that hold their tags
-    answer every read themselves.
-    """
-
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        if obj is None:
-            return ()  # the field's default, as the dataclass machinery reads it from the class
-        fields = obj.__dict__
-        btags = tuple([{} for _ in range(fields["data"].shape[0])])
-        fields["band_tags"] = btags
-        return btags
-
-
-GeoRaster.band_tags = _FreshBandTags()  # type: ignore[assignment]  # after the dataclass: the default stays ()
+# set after the dataclass is made: mask stays a required field, band_tags keeps its default ()
+GeoRaster.mask = _OnFirstRead(  # type: ignore[assignment]
+    "mask", lambda f: _valid_or_all(f["data"], f.get("nodata")), None)
+GeoRaster.band_tags = _OnFirstRead(  # type: ignore[assignment]
+    "band_tags", lambda f: tuple([{} for _ in range(f["data"].shape[0])]), ())
 
 
 def collapse_mask(valid: np.ndarray) -> np.ndarray:
