@@ -30,6 +30,7 @@ import numba as nb
 import numpy as np
 
 from .borders import CONSTANT, NODATA, map_index
+from .indirect import call_address
 from .runs import fill_run, row_runs
 
 __all__ = ["BITS", "nearest_fill_bits", "nearest_parallel", "nearest_rows"]
@@ -133,8 +134,8 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def nearest_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill, out_fill, skip_valid_rows,
-                     row_ok, off, bxs, bys, st, group, nrc):  # pragma: no cover - numba
+def nearest_parallel(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill, out_fill,
+                     skip_valid_rows, row_ok, off, bxs, bys, st, group, nrc):  # pragma: no cover - numba
     """:func:`nearest_rows` in one parallel region: unit ``u`` is band group ``u // nrc`` over row chunk
     ``u % nrc`` (of ``nrc``), with scratch row ``u`` (see :func:`geoaug.kernels.warp.parallel_units`)."""
     nunits = off.shape[0]
@@ -145,6 +146,6 @@ def nearest_parallel(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill
         gi = k // nrc
         rc = k - gi * nrc
         ga = gi * group
-        nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc,
-                     ga, min(ga + group, nbands), mode, fill, out_fill, skip_valid_rows, row_ok, off[k], bxs[k],
-                     bys[k], st[k], group)
+        call_address(nearest_rows, addr, (src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc,
+                                          (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill, out_fill,
+                                          skip_valid_rows, row_ok, off[k], bxs[k], bys[k], st[k], group))

@@ -23,6 +23,9 @@ Conventions
   others (border, mixed validity) fixed up afterwards through the generic tap
   rule. Scratch is allocated outside the kernel; one parallel region per call,
   over chunks of output rows, only above :data:`PARALLEL_MIN_WORK`.
+* Compilation: the serial path calls the row kernel straight from Python; the
+  parallel entry calls it through its address (:mod:`geoaug.kernels.indirect`),
+  so neither compiles the row kernel a second time.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ import numba as nb
 import numpy as np
 
 from ..errors import ParameterError, UnsupportedDtypeError
-from . import threads
+from . import indirect, threads
 from .borders import CONSTANT, FILL_MODES, map_index
 from .cubic import CUBIC_A, keys4
+from .indirect import call_address
 from .warp import INTERPOLATIONS, _as_work, _put
 
 __all__ = ["PARALLEL_MIN_WORK", "remap_field"]
@@ -222,20 +226,16 @@ def _rows(src, mask, all_valid, field, colb, colf, dst, dmask, r0, r1, interp, m
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _remap_par(src, mask, all_valid, field, colb, colf, dst, dmask, interp, mode, fill_value, out_fill, a, iscr, fscr,
-               st):  # pragma: no cover - numba
+def _remap_par(addr, src, mask, all_valid, field, colb, colf, dst, dmask, interp, mode, fill_value, out_fill, a,
+               iscr, fscr, st):  # pragma: no cover - numba
+    # the row kernel through its address (kernels/indirect.py): linked in, it would be compiled again here
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
-        _rows(src, mask, all_valid, field, colb, colf, dst, dmask, c * out_h // nchunks, (c + 1) * out_h // nchunks,
-              interp, mode, fill_value, out_fill, a, iscr[c], fscr[c], st[c])
-
-
-@nb.njit(cache=True, nogil=True)
-def _remap_ser(src, mask, all_valid, field, colb, colf, dst, dmask, interp, mode, fill_value, out_fill, a, iscr, fscr,
-               st):  # pragma: no cover - numba
-    _rows(src, mask, all_valid, field, colb, colf, dst, dmask, 0, dst.shape[1], interp, mode, fill_value, out_fill, a,
-          iscr[0], fscr[0], st[0])
+        k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
+        call_address(_rows, addr, (src, mask, all_valid, field, colb, colf, dst, dmask, k * out_h // nchunks,
+                                   (k + 1) * out_h // nchunks, interp, mode, fill_value, out_fill, a, iscr[k],
+                                   fscr[k], st[k]))
 
 
 _ALL_VALID = np.ones((1, 1, 1), dtype=np.bool_)
@@ -326,8 +326,15 @@ def remap_field(
     iscr = np.empty((nchunks, _NI, w), dtype=np.int64)
     fscr = np.empty((nchunks, 2 * K, w), dtype=work_dt)
     st = np.empty((nchunks, w), dtype=np.uint8)
-    kernel = _remap_par if nchunks > 1 else _remap_ser
+    fill_value, out_fill = float(fill_value), dt.type(out_fill)
     with threads.launch_lock:
-        kernel(src, mask3, all_valid, field, colb, colf, out, dmask, interp, mode, float(fill_value), dt.type(out_fill),
-               CUBIC_A, iscr, fscr, st)
+        if nchunks > 1:
+            addr = indirect.address(_rows, (dt, src.flags.num, mask3.flags.num, out.flags.num),
+                                    lambda: (src, mask3, all_valid, field, colb, colf, out, dmask, 0, h, interp, mode,
+                                             fill_value, out_fill, CUBIC_A, iscr[0], fscr[0], st[0]))
+            _remap_par(addr, src, mask3, all_valid, field, colb, colf, out, dmask, interp, mode, fill_value, out_fill,
+                       CUBIC_A, iscr, fscr, st)
+        else:  # the row kernel itself, straight from Python (no compiled level in between to compile it again)
+            _rows(src, mask3, all_valid, field, colb, colf, out, dmask, 0, h, interp, mode, fill_value, out_fill,
+                  CUBIC_A, iscr[0], fscr[0], st[0])
     return out, dmask

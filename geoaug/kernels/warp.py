@@ -88,12 +88,13 @@ from numba.core import types
 from numba.extending import overload
 
 from ..errors import ParameterError, UnsupportedDtypeError
-from . import nearest, threads
+from . import indirect, nearest, threads
 from .borders import CONSTANT as _CONSTANT
 from .borders import FILL_MODES
 from .borders import NODATA as _NODATA
 from .borders import map_index as _map_index
 from .cubic import CUBIC_A, keys4
+from .indirect import call_address
 from .packed import lane, load_u32, load_u64, packed_dtype
 from .runs import fill_run as _fill
 from .runs import row_runs as _runs
@@ -691,7 +692,7 @@ _rows_cubic = _jit_rows(2, "_rows_cubic")
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _parallel_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
+def _parallel_bilinear(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
                        skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group, nrc):  # pragma: no cover - numba
     nunits = iscr.shape[0]
     out_h = dst.shape[1]
@@ -703,13 +704,14 @@ def _parallel_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fi
         gi = k // nrc
         rc = k - gi * nrc
         ga = gi * group
-        _rows_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc,
-                       ga, min(ga + group, nbands), mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok,
-                       iscr[k], fscr[k], tscr[k], st[k], ec, group, False)
+        call_address(_rows_bilinear, addr, (src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc,
+                                  (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill_value, out_fill,
+                                  renorm, a, skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group,
+                                  False))
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _parallel_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
+def _parallel_cubic(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
                     skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group, nrc):  # pragma: no cover - numba
     nunits = iscr.shape[0]
     out_h = dst.shape[1]
@@ -721,9 +723,10 @@ def _parallel_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_
         gi = k // nrc
         rc = k - gi * nrc
         ga = gi * group
-        _rows_cubic(src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc,
-                    ga, min(ga + group, nbands), mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok,
-                    iscr[k], fscr[k], tscr[k], st[k], ec, group, False)
+        call_address(_rows_cubic, addr, (src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc,
+                                  (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill_value, out_fill,
+                                  renorm, a, skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group,
+                                  False))
 
 
 #: interpolation code -> (serial row kernel, parallel entry)
@@ -924,8 +927,14 @@ def warp_affine(
         scratch = np.empty((3, nunits, out_w), dtype=np.int64)
         st = np.empty((nunits, out_w), dtype=np.uint8)
         with threads.launch_lock:
-            if nunits > 1:
-                nearest.nearest_parallel(src2, mask2, all_valid, in_h, in_w, m, dst.view(bits), dmask, mode,
+            if nunits > 1:  # the row kernel through its address (kernels/indirect.py)
+                dst_bits = dst.view(bits)
+                addr = indirect.address(nearest.nearest_rows, (bits, src2.flags.num, mask2.flags.num, m.flags.num,
+                                                               dst.flags.num, dmask.flags.num),
+                                        lambda: (src2, mask2, all_valid, in_h, in_w, m, dst_bits, dmask, 0, out_h, 0,
+                                                 nbands, mode, fill_bits, out_bits, skip, row_ok, scratch[0, 0],
+                                                 scratch[1, 0], scratch[2, 0], st[0], group))
+                nearest.nearest_parallel(addr, src2, mask2, all_valid, in_h, in_w, m, dst_bits, dmask, mode,
                                          fill_bits, out_bits, skip, row_ok, scratch[0], scratch[1], scratch[2], st,
                                          group, nrc)
             else:  # the row kernel itself, every row on this thread
@@ -944,9 +953,14 @@ def warp_affine(
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
     serial, parallel = _ENTRIES[interp]
     with threads.launch_lock:
-        if nunits > 1:
-            parallel(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, mode, float(fill_value), dt.type(out_fill),
-                     bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st, ec, group, nrc)
+        if nunits > 1:  # the row kernel through its address (kernels/indirect.py), one unit per thread at a time
+            addr = indirect.address(serial, (dt, src2.flags.num, mask2.flags.num, m.flags.num, dst.flags.num,
+                                             dmask.flags.num),
+                                    lambda: (src2, mask2, all_valid, in_h, in_w, m, dst, dmask, 0, out_h, 0, nbands,
+                                             mode, float(fill_value), dt.type(out_fill), bool(renormalize), CUBIC_A,
+                                             skip, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec, group, True))
+            parallel(addr, src2, mask2, all_valid, in_h, in_w, m, dst, dmask, mode, float(fill_value),
+                     dt.type(out_fill), bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st, ec, group, nrc)
         else:  # the row kernel itself, every row and band on this thread (it makes the tap codes first)
             serial(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, 0, out_h, 0, nbands, mode, float(fill_value),
                    dt.type(out_fill), bool(renormalize), CUBIC_A, skip, row_ok, iscr[0], fscr[0], tscr[0], st[0],

@@ -1,0 +1,125 @@
+"""Parallel entries call their row kernel through its address (geoaug/kernels/indirect.py).
+
+Each parallel entry must give what the serial path gives, byte for byte, whatever the flags of the arrays
+passed through (read-only inputs, a user's ``out=``), and must call the very overload whose address the
+Python side looked up: if the two resolved different types, the row kernel would gain a second overload.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+
+import numpy as np
+import pytest
+
+from geoaug.kernels import indirect, remap, warp
+from geoaug.kernels.remap import remap_field
+from geoaug.kernels.warp import warp_affine
+
+M = np.array([[0.93, -0.36, 14.0], [0.36, 0.93, -9.0], [0.0, 0.0, 1.0]])  # about 21 degrees, shifted
+
+
+def _force_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(warp, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(remap, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(warp.nb, "get_num_threads", lambda: 2)
+
+
+def _read_only(a: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return None
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+def _row_kernel(interpolation: str):
+    return {"nearest": warp.nearest.nearest_rows, "bilinear": warp._rows_bilinear,
+            "cubic": warp._rows_cubic}[interpolation]
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear", "cubic"])
+@pytest.mark.parametrize("read_only", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_parallel_warp_equals_serial_and_uses_the_looked_up_overload(monkeypatch: pytest.MonkeyPatch,
+                                                                     interpolation: str, read_only: bool,
+                                                                     masked: bool) -> None:
+    rng = np.random.default_rng(3)
+    src = rng.integers(-3000, 9000, (5, 40, 57)).astype(np.int16)
+    mask = rng.random((1, 40, 57)) > 0.1 if masked else None
+    m = M
+    if read_only:
+        src, mask, m = _read_only(src), _read_only(mask), _read_only(M)
+    kw = dict(fill="reflect", out_fill=-7.0, return_all_valid=True)
+    serial = warp_affine(src, mask, m, (44, 50), interpolation, **kw)
+    kernel = _row_kernel(interpolation)
+    before = set(kernel.overloads)
+    _force_parallel(monkeypatch)
+    out = np.full((5, 44, 50), 1, np.int16)
+    parallel = warp_affine(src, mask, m, (44, 50), interpolation, out=out, **kw)
+    assert parallel[0] is out
+    np.testing.assert_array_equal(serial[0], parallel[0])
+    assert serial[2] == parallel[2]
+    if serial[1] is not None:
+        np.testing.assert_array_equal(serial[1], parallel[1])
+    # the serial call compiled (or found) the row kernel for these types; the parallel one added nothing
+    assert set(kernel.overloads) == before
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear", "cubic"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_parallel_remap_equals_serial(monkeypatch: pytest.MonkeyPatch, interpolation: str, masked: bool) -> None:
+    rng = np.random.default_rng(4)
+    src = rng.random((3, 37, 45)).astype(np.float32) * 100
+    mask = rng.random((3, 37, 45)) > 0.05 if masked else None
+    field = rng.normal(0.0, 3.0, (2, 4, 5))
+    serial = remap_field(src, mask, field, interpolation, "nodata", out_fill=-1.0)
+    before = set(remap._rows.overloads)
+    _force_parallel(monkeypatch)
+    parallel = remap_field(src, mask, field, interpolation, "nodata", out_fill=-1.0)
+    np.testing.assert_array_equal(serial[0], parallel[0])
+    np.testing.assert_array_equal(serial[1], parallel[1])
+    assert set(remap._rows.overloads) == before
+
+
+def test_address_is_looked_up_once_per_key() -> None:
+    src = np.zeros((1, 4, 4), np.uint16)
+    field = np.zeros((2, 2, 2))
+    mask, colb, colf, dst, dmask = np.ones((1, 4, 4), bool), np.zeros(4, np.int64), np.zeros(4), src.copy(), \
+        np.ones((1, 4, 4), bool)
+    iscr, fscr, st = np.zeros((remap._NI, 4), np.int64), np.zeros((8, 4), np.float32), np.zeros(4, np.uint8)
+    args = (src, mask, True, field, colb, colf, dst, dmask, 0, 4, 1, 0, 0.0, np.uint16(0), -0.75, iscr, fscr, st)
+    key = ("test_address_is_looked_up_once_per_key",)
+    try:
+        addr = indirect.address(remap._rows, key, lambda: args)
+        cres = remap._rows.overloads[tuple(remap.nb.typeof(v) for v in args)]
+        assert addr == cres.library.get_pointer_to_function(cres.fndesc.llvm_cfunc_wrapper_name) != 0
+        assert indirect.address(remap._rows, key, lambda: pytest.fail("a hit must not build the sample")) == addr
+    finally:
+        indirect._ADDRESSES.pop((remap._rows, key), None)
+
+
+def _child(q: mp.Queue) -> None:
+    import numba
+
+    warp.PARALLEL_MIN_WORK = 0
+    numba.get_num_threads = lambda: 2
+    rng = np.random.default_rng(6)
+    src = rng.integers(0, 60000, (4, 33, 41)).astype(np.uint16)
+    q.put(warp_affine(src, None, M, (30, 36), "bilinear")[0].tobytes())
+
+
+def test_forked_child_calls_the_inherited_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the parent has looked the address up (and run the parallel entry); a forked child uses it as is
+    _force_parallel(monkeypatch)
+    rng = np.random.default_rng(6)
+    src = rng.integers(0, 60000, (4, 33, 41)).astype(np.uint16)
+    here = warp_affine(src, None, M, (30, 36), "bilinear")[0].tobytes()
+    assert any(k[0] is warp._rows_bilinear for k in indirect._ADDRESSES)
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(q,))
+    p.start()
+    got = q.get(timeout=120)
+    p.join(timeout=60)
+    assert p.exitcode == 0 and got == here
