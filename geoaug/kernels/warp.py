@@ -73,7 +73,9 @@ Conventions
   typing and a first call compiles only what it runs. The serial path calls it
   straight from Python: numba links every callee's code into each caller and
   optimises it there again, so each compiled level in between would cost the
-  kernel's whole compile again (about 1.2 s per dtype for bilinear). Helpers
+  kernel's whole compile again (about 1.2 s per dtype for bilinear). The
+  parallel entries call it through its address (:mod:`geoaug.kernels.indirect`),
+  for the same reason (it cost the README pipeline's first call 2.3 s). Helpers
   are called with typed arguments, not literals, where a literal would compile
   a second copy of them.
 """
@@ -683,8 +685,8 @@ def _jit_rows(code: int, name: str):
 # of calls re-optimises and re-emits everything below it (numba links the callees' code into every caller),
 # about 1.2 s per dtype for the bilinear kernel. The parallel entries run one parallel region over units (a
 # band group by a chunk of output rows: parallel_units), each with its own scratch (allocated outside), and
-# call the same compiled row kernel
-# (a dispatcher: typed twice, in the function and in the gufunc, it is compiled once). Written out, not made
+# call the same compiled row kernel through its address (kernels/indirect.py: linked in, it was compiled again
+# inside the parfor's gufunc). Written out, not made
 # by a factory: a factory's closure would hold a dispatcher, and numba's cache key hashes closure contents,
 # which is not stable from one process to the next (the row kernels' closure holds an int).
 _rows_bilinear = _jit_rows(1, "_rows_bilinear")
