@@ -12,7 +12,7 @@ import multiprocessing as mp
 import numpy as np
 import pytest
 
-from geoaug.kernels import indirect, remap, warp
+from geoaug.kernels import indirect, remap, resize, warp
 from geoaug.kernels.remap import remap_field
 from geoaug.kernels.warp import warp_affine
 
@@ -22,6 +22,7 @@ M = np.array([[0.93, -0.36, 14.0], [0.36, 0.93, -9.0], [0.0, 0.0, 1.0]])  # abou
 def _force_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(warp, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(remap, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(resize, "SERIAL_BELOW", 0)
     monkeypatch.setattr(warp.nb, "get_num_threads", lambda: 2)
 
 
@@ -80,6 +81,23 @@ def test_parallel_remap_equals_serial(monkeypatch: pytest.MonkeyPatch, interpola
     np.testing.assert_array_equal(serial[0], parallel[0])
     np.testing.assert_array_equal(serial[1], parallel[1])
     assert set(remap._rows.overloads) == before
+
+
+@pytest.mark.parametrize("order", ["rows", "columns"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_parallel_resize_equals_serial(monkeypatch: pytest.MonkeyPatch, order: str, masked: bool) -> None:
+    rng = np.random.default_rng(8)
+    src = _read_only(rng.integers(0, 60000, (3, 50, 61)).astype(np.uint16))
+    mask = rng.random((1, 50, 61)) > 0.05 if masked else None
+    monkeypatch.setattr(resize, "_ORDER", order)
+    args = (src, mask, (50 / 37, 61 / 80), (0.0, 0.0), (37, 80), (resize.CUBIC, resize.LINEAR))
+    serial = resize.resize_separable(*args)
+    before = set(resize._work.overloads)
+    _force_parallel(monkeypatch)
+    parallel = resize.resize_separable(*args)
+    np.testing.assert_array_equal(serial[0], parallel[0])
+    np.testing.assert_array_equal(serial[1], parallel[1])
+    assert set(resize._work.overloads) == before
 
 
 def test_address_is_looked_up_once_per_key() -> None:

@@ -67,11 +67,12 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from . import threads
+from . import indirect, threads
 from .borders import NODATA as _NODATA
 from .borders import map_index
 from .cubic import keys
 from .flip import true_mask
+from .indirect import call_address
 
 __all__ = ["AREA", "CUBIC", "LINEAR", "NEAREST", "resize_separable"]
 
@@ -81,7 +82,9 @@ NEAREST, LINEAR, CUBIC, AREA = 0, 1, 2, 3
 _CONTRACT = {"contract"}
 # Compile time: the per-row helpers are numba-inlined (they run once per row); the per-strip passes
 # (_rows_first, _cols_first, _mask_rows) and the worker are separate functions, left to LLVM. Inlining
-# those too made one dtype's kernel take 26 s to compile instead of 12 s, for no measurable speed.
+# those too made one dtype's kernel take 26 s to compile instead of 12 s, for no measurable speed. The
+# worker is called straight from Python on one thread, and through its address (kernels/indirect.py) from
+# the parallel entry: a compiled level in between would compile it again.
 #: below this many output values (bands x rows x cols) the kernel runs on one thread (at 2 threads a
 #: 1x256² Resize to 192², 36,864 output values, took 0.84 of its 1-thread time; 1x512², 0.79)
 SERIAL_BELOW = 1 << 16
@@ -472,20 +475,15 @@ def _work(wk, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, 
                         fill, is_int, lo, hi, out_h)
 
 
-@nb.njit(cache=True, parallel=True, nogil=True, fastmath=_CONTRACT)
-def _resize_par(nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
-                okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _resize_par(addr, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl,
+                ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
+    # _work through its address (kernels/indirect.py): linked in, it would be compiled again here
     for wk in nb.prange(nworkers):
-        # np.int64: one signature of _work (the index is unsigned in the gufunc, signed where it is typed)
-        _work(np.int64(wk), nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx,
-              xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi)
-
-
-@nb.njit(cache=True, nogil=True, fastmath=_CONTRACT)
-def _resize_ser(nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
-                okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
-    _work(0, 1, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
-          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi)
+        # np.int64: the index is unsigned in the gufunc, and _work's first argument is int64
+        call_address(_work, addr, (np.int64(wk), nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix,
+                                   ixu, wx, nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int,
+                                   lo, hi))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -669,10 +667,14 @@ def resize_separable(
         mask = tm
     xl = max(xlo, 0)
     ncol = max(xhi + 1 - xl, 0)
-    kernel = _resize_par if nworkers > 1 else _resize_ser
+    args = (nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix, x0, fx, np.uint64(xl), ncol,
+            okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi)
     with threads.launch_lock:
-        kernel(nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix,
-               x0, fx, np.uint64(xl), ncol, okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi)
+        if nworkers > 1:
+            addr = indirect.address(_work, (dt, src.flags.num, mask.flags.num, dst.flags.num), lambda: (0, 1, *args))
+            _resize_par(addr, nworkers, *args)
+        else:  # _work itself, straight from Python (no compiled level in between to compile it again)
+            _work(0, 1, *args)
     if nm:
         invalid = ~dmask
         if invalid.any():
