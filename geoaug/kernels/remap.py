@@ -329,7 +329,7 @@ def remap_field(
     fill_value, out_fill = float(fill_value), dt.type(out_fill)
     with threads.launch_lock:
         if nchunks > 1:
-            addr = indirect.address(_rows, (dt, src.flags.num, mask3.flags.num, out.flags.num),
+            addr = indirect.address(_rows, (dt, src.flags.num, mask3.flags.num, field.flags.num, out.flags.num),
                                     lambda: (src, mask3, all_valid, field, colb, colf, out, dmask, 0, h, interp, mode,
                                              fill_value, out_fill, CUBIC_A, iscr[0], fscr[0], st[0]))
             _remap_par(addr, src, mask3, all_valid, field, colb, colf, out, dmask, interp, mode, fill_value, out_fill,
