@@ -12,10 +12,14 @@
    spectral steps on their own intermediates: the compiled entry given the one array for both
    (what ``store_affine`` runs now), the entry given two arguments that are the same memory (what
    it ran before: LLVM's overlap guard fails and the scalar loop runs), and into a new array.
+3. **Indirect.** The parallel warp entries call the row kernel through its address
+   (``geoaug/kernels/indirect.py``) instead of linking it in (which compiled it again). At 2
+   threads, the entry as it is and a copy of the linked entry it replaced (compiled here, outside
+   the cache), given the same arguments; and the Python side's address lookup (a hit).
 
 Usage::
 
-    python scripts/bench_threads.py                    # both
+    python scripts/bench_threads.py                    # all three
     python scripts/bench_threads.py --only inplace --repeats 61
 """
 
@@ -38,7 +42,7 @@ CASES = [(13, 64), (1, 128), (1, 256), (13, 120), (4, 256), (1, 512)]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", choices=["thresholds", "inplace"], default=None)
+    p.add_argument("--only", choices=["thresholds", "inplace", "indirect"], default=None)
     p.add_argument("--repeats", type=int, default=41, help="timed calls of each (best of; >= 21)")
     a = p.parse_args(argv)
     if a.repeats < 21:
@@ -149,12 +153,123 @@ def _stores(bands: int, side: int, repeats: int) -> dict[str, float]:
     return timeit(fns, repeats)[0]
 
 
+def _linked_entries() -> dict[str, object]:
+    """The parallel warp entries as they were before kernels/indirect.py: the row kernel linked in."""
+    import numba as nb
+    import numpy as np
+
+    from geoaug.kernels import nearest, warp
+
+    rows_bilinear, tap_codes, nearest_rows = warp._rows_bilinear, warp._tap_codes, nearest.nearest_rows
+
+    @nb.njit(nogil=True, parallel=True)
+    def bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
+                 skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group, nrc):  # pragma: no cover - numba
+        nunits = iscr.shape[0]
+        out_h = dst.shape[1]
+        nbands = src.shape[0]
+        if not all_valid:
+            tap_codes(mask, ec, 2, in_w)
+        for c in nb.prange(nunits):
+            k = np.int64(c)
+            gi = k // nrc
+            rc = k - gi * nrc
+            ga = gi * group
+            rows_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc,
+                          (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill_value, out_fill, renorm,
+                          a, skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group, False)
+
+    @nb.njit(nogil=True, parallel=True)
+    def nearest_par(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill, out_fill, skip_valid_rows,
+                    row_ok, off, bxs, bys, st, group, nrc):  # pragma: no cover - numba
+        nunits = off.shape[0]
+        out_h = dst.shape[1]
+        nbands = src.shape[0]
+        for c in nb.prange(nunits):
+            k = np.int64(c)
+            gi = k // nrc
+            rc = k - gi * nrc
+            ga = gi * group
+            nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc,
+                         ga, min(ga + group, nbands), mode, fill, out_fill, skip_valid_rows, row_ok, off[k], bxs[k],
+                         bys[k], st[k], group)
+
+    return {"bilinear": bilinear, "nearest": nearest_par}
+
+
+def _entry_args(interp: str, bands: int, side: int) -> tuple[object, tuple]:
+    """The parallel warp entry of ``interp`` and the arguments warp_affine gives it (caught on their way in) for a
+    ``bands x side²`` uint16 raster rotated by 17 degrees."""
+    from geoaug import geometry
+    from geoaug.kernels import nearest, warp
+
+    seen: list[tuple] = []
+    if interp == "nearest":
+        entry = nearest.nearest_parallel
+    else:
+        serial, entry = warp._ENTRIES[1]
+
+    def spy(*a: object) -> object:
+        seen.append(a)
+        return entry(*a)
+
+    before = warp.PARALLEL_MIN_WORK
+    try:
+        warp.PARALLEL_MIN_WORK = 0
+        if interp == "nearest":
+            nearest.nearest_parallel = spy
+        else:
+            warp._ENTRIES[1] = (serial, spy)
+        warp.warp_affine(make_array(bands, side, "uint16"), None, geometry.affine_matrix((side, side), rotate=17.0),
+                         (side, side), interp, fill="constant")
+    finally:
+        warp.PARALLEL_MIN_WORK = before
+        if interp == "nearest":
+            nearest.nearest_parallel = entry
+        else:
+            warp._ENTRIES[1] = (serial, entry)
+    return entry, seen[0]
+
+
+def indirect(repeats: int) -> None:
+    import numba
+    import numpy as np
+
+    from geoaug.kernels import indirect as ind
+    from geoaug.kernels import warp
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        raise SystemExit("needs 2 numba threads (NUMBA_NUM_THREADS >= 2)")
+    numba.set_num_threads(2)
+    linked = _linked_entries()
+    print("2 threads, uint16, all valid   through the address (now)   linked in (before)   now / before")
+    for interp in ("nearest", "bilinear"):
+        for bands, side in ((13, 64), (1, 256), (1, 512), (13, 512)):
+            entry, a = _entry_args(interp, bands, side)
+            before = linked[interp]
+            best = timeit({"now": lambda e=entry, a=a: e(*a), "before": lambda b=before, a=a: b(*a[1:])}, repeats)[0]
+            print(f"{interp:8s} {bands:3d}x{side}² {best['now'] * 1e3:22.1f} µs {best['before'] * 1e3:17.1f} µs "
+                  f"{best['now'] / best['before']:12.3f}")
+    src = np.zeros((13, 64 * 64), np.uint16)
+    key = (src.dtype, src.flags.num, src.flags.num, src.flags.num, src.flags.num, src.flags.num)
+    ind._ADDRESSES[(warp._rows_bilinear, key)] = 1
+    try:
+        best = timeit({"hit": lambda: ind.address(warp._rows_bilinear, (src.dtype, src.flags.num, src.flags.num,
+                                                                        src.flags.num, src.flags.num,
+                                                                        src.flags.num), tuple)}, repeats)[0]
+    finally:
+        del ind._ADDRESSES[(warp._rows_bilinear, key)]
+    print(f"address lookup (a hit, key of 5 arrays' flags): {best['hit'] * 1e3:.2f} µs")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.only in (None, "thresholds"):
         thresholds(args.repeats)
     if args.only in (None, "inplace"):
         inplace(args.repeats)
+    if args.only in (None, "indirect"):
+        indirect(args.repeats)
     return 0
 
 

@@ -148,3 +148,13 @@ def test_scene_benchmark_builds_its_scene_and_measures_each_reader(tmp_path: Pat
         valid[kind] = row["valid_fraction"]
     # context-aware chips take real pixels where the others fill rotated corners
     assert valid["geoaug"] > valid["plain"] and valid["plain"] < 1.0
+
+
+def test_cold_comparison_names_a_tree_that_is_not_a_checkout(tmp_path: Path) -> None:
+    # scripts/bench_cold.py imports geoaug from each tree in a fresh process; a tree without geoaug would
+    # silently time the installed copy, so the child checks where geoaug came from and the script says which
+    import bench_cold
+
+    with pytest.raises(SystemExit, match=str(tmp_path)) as e:
+        bench_cold.first_call(tmp_path, "readme")
+    assert "the child failed" in str(e.value)

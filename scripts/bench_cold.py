@@ -1,0 +1,89 @@
+"""First-call compile time, two source trees side by side: fresh processes alternating, empty numba caches.
+
+``scripts/bench.py`` measures the cold start of the tree it belongs to. To see what a change did to the
+compile time, this script runs the same first call from two checkouts (``git worktree add ../old <rev>``),
+one fresh process each with an empty ``NUMBA_CACHE_DIR``, alternating old and new so both see the same
+machine state, and prints every time and each side's best::
+
+    python scripts/bench_cold.py --old ../old --new . --runs 3
+    python scripts/bench_cold.py --old ../old --new . --case resize --case grid_distortion --case cubic
+
+Cases (the first call is timed, imports and reading excluded):
+
+* ``readme``: the README pipeline on its fixtures (12x100² int16 with its uint8 labels), as bench.py's
+  cold start;
+* ``resize``, ``grid_distortion``, ``cubic``: ``Resize(192, 192)``, ``GridDistortion`` and a cubic
+  ``Affine`` of a 13x256² uint16 array (large enough for the parallel entries at 2 threads).
+
+Both trees run under this interpreter (the same numba, numpy and threading layer). Wall-clock seconds of a
+whole compile: the machine's other work moves them by about 10 %, so read the alternating pairs together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHILD = r"""
+import sys, time
+tree, case = sys.argv[1], sys.argv[2]
+sys.path.insert(0, tree)
+import geoaug
+assert geoaug.__file__.startswith(tree), geoaug.__file__
+import numpy as np
+if case == "readme":
+    sys.path.insert(0, tree + "/scripts")
+    from bench import IMAGE, LABELS, readme_pipeline
+    image, labels = geoaug.read(str(IMAGE)), geoaug.read(str(LABELS))
+    pipe = readme_pipeline()
+    call = lambda: pipe(image, rng=np.random.default_rng(0), labels=labels, return_record=True)
+else:
+    x = np.random.default_rng(0).integers(0, 10000, (13, 256, 256)).astype(np.uint16)
+    t = {"resize": lambda: geoaug.Resize(192, 192),
+         "grid_distortion": lambda: geoaug.GridDistortion(num_steps=5, distort_limit=(-0.3, 0.3), fill="mirror"),
+         "cubic": lambda: geoaug.Affine(rotate=(-20, 20), interpolation="cubic")}[case]()
+    call = lambda: t(x, rng=np.random.default_rng(0))
+t0 = time.perf_counter()
+call()
+print(f"{time.perf_counter() - t0:.3f}")
+"""
+
+CASES = ("readme", "resize", "grid_distortion", "cubic")
+
+
+def first_call(tree: Path, case: str) -> float:
+    """Seconds of ``case``'s first call in a fresh process importing geoaug from ``tree``, empty cache."""
+    with tempfile.TemporaryDirectory(prefix="geoaug-cold-") as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        env.pop("PYTHONPATH", None)
+        r = subprocess.run([sys.executable, "-c", CHILD, str(tree), case], capture_output=True, text=True,
+                           env=env, check=False)
+    if r.returncode != 0:
+        raise SystemExit(f"{tree} {case}: the child failed:\n{r.stderr[-2000:]}")
+    return float(r.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--old", required=True, type=Path, help="the tree before the change (a checkout)")
+    ap.add_argument("--new", required=True, type=Path, help="the tree after it")
+    ap.add_argument("--case", action="append", choices=CASES, help="what to time (repeatable; default readme)")
+    ap.add_argument("--runs", type=int, default=3, help="fresh processes per tree and case (default 3)")
+    args = ap.parse_args(argv)
+    trees = {"old": args.old.resolve(), "new": args.new.resolve()}
+    for case in args.case or ["readme"]:
+        times: dict[str, list[float]] = {"old": [], "new": []}
+        for _ in range(args.runs):
+            for side, tree in trees.items():
+                times[side].append(first_call(tree, case))
+        for side in trees:
+            print(f"{case:16s} {side}: {' '.join(f'{t:.2f}' for t in times[side])} s; best {min(times[side]):.2f} s")
+        print(f"{case:16s} new / old (best): {min(times['new']) / min(times['old']):.2f}")
+
+
+if __name__ == "__main__":
+    main()
