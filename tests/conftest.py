@@ -35,7 +35,7 @@ def dtype_file(request: pytest.FixtureRequest) -> Path:
 #: test raster (13 x 64², the real tiles) takes the parallel entries, and compiling those for every dtype the
 #: suite covers took the clean-clone run from about 7 to 9.5 minutes. The parallel entries are checked
 #: against one thread by the tests that force them (thresholds 0: test_parallel_units, test_nearest_kernel,
-#: test_resize_kernel, test_transpose_copies, test_fastpaths, test_store_runs), by
+#: test_resize_kernel, test_transpose_copies, test_fastpaths, test_store_runs, test_indirect), by
 #: test_production_thresholds_parallel_equals_one_thread below the production values, and in the process
 #: model scenarios (subprocesses: production values).
 def _old_thresholds() -> list[tuple[str, str, int]]:

@@ -706,10 +706,10 @@ def _parallel_bilinear(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mo
         gi = k // nrc
         rc = k - gi * nrc
         ga = gi * group
-        call_address(_rows_bilinear, addr, (src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc,
-                                  (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill_value, out_fill,
-                                  renorm, a, skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group,
-                                  False))
+        call_address(_rows_bilinear, addr,
+            (src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc, ga,
+             min(ga + group, nbands), mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[k],
+             fscr[k], tscr[k], st[k], ec, group, False))
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
@@ -725,10 +725,10 @@ def _parallel_cubic(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mode,
         gi = k // nrc
         rc = k - gi * nrc
         ga = gi * group
-        call_address(_rows_cubic, addr, (src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc,
-                                  (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill_value, out_fill,
-                                  renorm, a, skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group,
-                                  False))
+        call_address(_rows_cubic, addr,
+            (src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc, ga,
+             min(ga + group, nbands), mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[k],
+             fscr[k], tscr[k], st[k], ec, group, False))
 
 
 #: interpolation code -> (serial row kernel, parallel entry)
