@@ -12,8 +12,9 @@ Cases (the first call is timed, imports and reading excluded):
 
 * ``readme``: the README pipeline on its fixtures (12x100² int16 with its uint8 labels), as bench.py's
   cold start;
-* ``resize``, ``grid_distortion``, ``cubic``: ``Resize(192, 192)``, ``GridDistortion`` and a cubic
-  ``Affine`` of a 13x256² uint16 array (large enough for the parallel entries at 2 threads).
+* ``resize``, ``grid_distortion``, ``cubic``, ``gaussian_blur``: ``Resize(192, 192)``,
+  ``GridDistortion``, a cubic ``Affine`` and ``GaussianBlur(sigma=1)`` of a 13x256² uint16 array (large
+  enough for the parallel entries at 2 threads).
 
 Both trees run under this interpreter (the same numba, numpy and threading layer). Wall-clock seconds of a
 whole compile: the machine's other work moves them by about 10 %, so read the alternating pairs together.
@@ -45,14 +46,15 @@ else:
     x = np.random.default_rng(0).integers(0, 10000, (13, 256, 256)).astype(np.uint16)
     t = {"resize": lambda: geoaug.Resize(192, 192),
          "grid_distortion": lambda: geoaug.GridDistortion(num_steps=5, distort_limit=(-0.3, 0.3), fill="mirror"),
-         "cubic": lambda: geoaug.Affine(rotate=(-20, 20), interpolation="cubic")}[case]()
+         "cubic": lambda: geoaug.Affine(rotate=(-20, 20), interpolation="cubic"),
+         "gaussian_blur": lambda: geoaug.GaussianBlur(sigma=(1.0, 1.0))}[case]()
     call = lambda: t(x, rng=np.random.default_rng(0))
 t0 = time.perf_counter()
 call()
 print(f"{time.perf_counter() - t0:.3f}")
 """
 
-CASES = ("readme", "resize", "grid_distortion", "cubic")
+CASES = ("readme", "resize", "grid_distortion", "cubic", "gaussian_blur")
 
 
 def first_call(tree: Path, case: str) -> float:

@@ -12,7 +12,7 @@ import multiprocessing as mp
 import numpy as np
 import pytest
 
-from geoaug.kernels import indirect, remap, resize, warp
+from geoaug.kernels import blur, indirect, remap, resize, warp
 from geoaug.kernels.remap import remap_field
 from geoaug.kernels.warp import warp_affine
 
@@ -23,6 +23,7 @@ def _force_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(warp, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(remap, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(resize, "SERIAL_BELOW", 0)
+    monkeypatch.setattr(blur, "SERIAL_BELOW", 0)
     monkeypatch.setattr(warp.nb, "get_num_threads", lambda: 2)
 
 
@@ -100,6 +101,20 @@ def test_parallel_resize_equals_serial(monkeypatch: pytest.MonkeyPatch, order: s
     np.testing.assert_array_equal(serial[0], parallel[0])
     np.testing.assert_array_equal(serial[1], parallel[1])
     assert set(resize._work.overloads) == before
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_parallel_blur_equals_serial(monkeypatch: pytest.MonkeyPatch, masked: bool) -> None:
+    rng = np.random.default_rng(9)
+    src = rng.integers(0, 60000, (5, 40, 47)).astype(np.uint16)
+    mask = rng.random((1, 40, 47)) > 0.05 if masked else None
+    args = (src, mask, blur.gaussian_taps(1.2), "reflect", 0.5)  # Sharpen's path: the blur and the blend
+    serial = blur.convolve_separable(*args)
+    before = set(blur._chunk.overloads)
+    _force_parallel(monkeypatch)
+    parallel = blur.convolve_separable(*args)
+    np.testing.assert_array_equal(serial, parallel)
+    assert set(blur._chunk.overloads) == before
 
 
 def test_address_is_looked_up_once_per_key() -> None:

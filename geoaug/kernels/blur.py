@@ -21,7 +21,9 @@ Conventions
 * Memory and threads: the caller allocates the output; per-chunk scratch is
   allocated outside the kernel. One parallel region per call, over chunks of
   bands, and only above :data:`SERIAL_BELOW` values; every launch holds
-  ``threads.launch_lock``.
+  ``threads.launch_lock``. One thread runs the chunk kernel straight from
+  Python; the parallel entry calls it through its address
+  (:mod:`geoaug.kernels.indirect`), so neither compiles it a second time.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from numba.core import types
 from numba.extending import overload
 
 from ..errors import ParameterError, UnsupportedDtypeError
-from . import threads
+from . import indirect, threads
 from .borders import FILL_MODES, NODATA, map_index
+from .indirect import call_address
 from .warp import _as_work, saturating_int_store
 
 __all__ = ["SERIAL_BELOW", "convolve_separable", "gaussian_taps"]
@@ -172,15 +175,13 @@ def _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, ds
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _conv_par(nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover
+def _conv_par(addr, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp,
+              acc):  # pragma: no cover - numba
+    # _chunk through its address (kernels/indirect.py): linked in, it would be compiled again here
     for c in nb.prange(nchunks):
-        _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc)
-
-
-@nb.njit(cache=True, nogil=True)
-def _conv_ser(nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover
-    for c in range(nchunks):
-        _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc)
+        # np.int64: the index is unsigned in the gufunc, and _chunk's first argument is int64
+        call_address(_chunk, addr, (np.int64(c), nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a,
+                                    dst, pad, tmp, acc))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -301,8 +302,13 @@ def convolve_separable(
         if all_valid:
             mask3 = mk
     src = np.ascontiguousarray(src)
-    kernel = _conv_par if nchunks > 1 else _conv_ser
     a = work(amount if sharp else 0.0)
+    args = (src, mask3, all_valid, norm, den, w, r, code, sharp, a, out, pad, tmp, acc)
     with threads.launch_lock:
-        kernel(nchunks, src, mask3, all_valid, norm, den, w, r, code, sharp, a, out, pad, tmp, acc)
+        if nchunks > 1:
+            addr = indirect.address(_chunk, (dt, src.flags.num, mask3.flags.num, out.flags.num),
+                                    lambda: (0, 1, *args))
+            _conv_par(addr, nchunks, *args)
+        else:  # _chunk itself, straight from Python (a compiled level in between would compile it again)
+            _chunk(0, 1, *args)
     return out
