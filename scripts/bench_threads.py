@@ -12,7 +12,7 @@
    spectral steps on their own intermediates: the compiled entry given the one array for both
    (what ``store_affine`` runs now), the entry given two arguments that are the same memory (what
    it ran before: LLVM's overlap guard fails and the scalar loop runs), and into a new array.
-3. **Indirect.** The parallel warp entries call the row kernel through its address
+3. **Indirect.** The parallel warp and blur entries call their row (chunk) kernel through its address
    (``geoaug/kernels/indirect.py``) instead of linking it in (which compiled it again). At 2
    threads, the entry as it is and a copy of the linked entry it replaced (compiled here, outside
    the cache), given the same arguments; and the Python side's address lookup (a hit).
@@ -158,6 +158,7 @@ def _linked_entries() -> dict[str, object]:
     import numba as nb
     import numpy as np
 
+    from geoaug.kernels import blur as blur_mod
     from geoaug.kernels import nearest, warp
 
     rows_bilinear, tap_codes, nearest_rows = warp._rows_bilinear, warp._tap_codes, nearest.nearest_rows
@@ -194,7 +195,15 @@ def _linked_entries() -> dict[str, object]:
                          ga, min(ga + group, nbands), mode, fill, out_fill, skip_valid_rows, row_ok, off[k], bxs[k],
                          bys[k], st[k], group)
 
-    return {"bilinear": bilinear, "nearest": nearest_par}
+    chunk = blur_mod._chunk
+
+    @nb.njit(nogil=True, parallel=True)
+    def blur(nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp,
+             acc):  # pragma: no cover - numba
+        for c in nb.prange(nchunks):
+            chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc)
+
+    return {"bilinear": bilinear, "nearest": nearest_par, "blur": blur}
 
 
 def _entry_args(interp: str, bands: int, side: int) -> tuple[object, tuple]:
@@ -250,6 +259,26 @@ def indirect(repeats: int) -> None:
             best = timeit({"now": lambda e=entry, a=a: e(*a), "before": lambda b=before, a=a: b(*a[1:])}, repeats)[0]
             print(f"{interp:8s} {bands:3d}x{side}² {best['now'] * 1e3:22.1f} µs {best['before'] * 1e3:17.1f} µs "
                   f"{best['now'] / best['before']:12.3f}")
+    from geoaug.kernels import blur
+
+    for bands, side in ((13, 64), (4, 256), (13, 512)):  # bands in chunks: one band runs on one thread
+        seen: list[tuple] = []
+        entry = blur._conv_par
+
+        def spy(*a: object, entry=entry, seen=seen) -> object:
+            seen.append(a)
+            return entry(*a)
+
+        blur._conv_par, before = spy, blur.SERIAL_BELOW
+        try:
+            blur.SERIAL_BELOW = 0
+            blur.convolve_separable(make_array(bands, side, "uint16"), None, blur.gaussian_taps(1.0), "reflect")
+        finally:
+            blur._conv_par, blur.SERIAL_BELOW = entry, before
+        a, old = seen[0], linked["blur"]
+        best = timeit({"now": lambda e=entry, a=a: e(*a), "before": lambda b=old, a=a: b(*a[1:])}, repeats)[0]
+        print(f"blur     {bands:3d}x{side}² {best['now'] * 1e3:22.1f} µs {best['before'] * 1e3:17.1f} µs "
+              f"{best['now'] / best['before']:12.3f}")
     src = np.zeros((13, 64 * 64), np.uint16)
     key = (src.dtype, src.flags.num, src.flags.num, src.flags.num, src.flags.num, src.flags.num)
     ind._ADDRESSES[(warp._rows_bilinear, key)] = 1
