@@ -327,14 +327,17 @@ def remap_field(
     fscr = np.empty((nchunks, 2 * K, w), dtype=work_dt)
     st = np.empty((nchunks, w), dtype=np.uint8)
     fill_value, out_fill = float(fill_value), dt.type(out_fill)
+
+    def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
+        return (src, mask3, all_valid, field, colb, colf, out, dmask, 0, h, interp, mode, fill_value, out_fill,
+                CUBIC_A, iscr[0], fscr[0], st[0])
+
     with threads.launch_lock:
         if nchunks > 1:
             addr = indirect.address(_rows, (dt, src.flags.num, mask3.flags.num, field.flags.num, out.flags.num),
-                                    lambda: (src, mask3, all_valid, field, colb, colf, out, dmask, 0, h, interp, mode,
-                                             fill_value, out_fill, CUBIC_A, iscr[0], fscr[0], st[0]))
+                                    one_call)
             _remap_par(addr, src, mask3, all_valid, field, colb, colf, out, dmask, interp, mode, fill_value, out_fill,
                        CUBIC_A, iscr, fscr, st)
         else:  # the row kernel itself, straight from Python (no compiled level in between to compile it again)
-            _rows(src, mask3, all_valid, field, colb, colf, out, dmask, 0, h, interp, mode, fill_value, out_fill,
-                  CUBIC_A, iscr[0], fscr[0], st[0])
+            _rows(*one_call())
     return out, dmask

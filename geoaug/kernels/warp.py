@@ -928,21 +928,21 @@ def warp_affine(
         out_bits = bits.type(nearest.nearest_fill_bits(out_fill, dt, work_t))
         scratch = np.empty((3, nunits, out_w), dtype=np.int64)
         st = np.empty((nunits, out_w), dtype=np.uint8)
+        dst_bits = dst.view(bits)
+
+        def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
+            return (src2, mask2, all_valid, in_h, in_w, m, dst_bits, dmask, 0, out_h, 0, nbands, mode, fill_bits,
+                    out_bits, skip, row_ok, scratch[0, 0], scratch[1, 0], scratch[2, 0], st[0], group)
+
         with threads.launch_lock:
             if nunits > 1:  # the row kernel through its address (kernels/indirect.py)
-                dst_bits = dst.view(bits)
                 addr = indirect.address(nearest.nearest_rows, (bits, src2.flags.num, mask2.flags.num, m.flags.num,
-                                                               dst.flags.num, dmask.flags.num),
-                                        lambda: (src2, mask2, all_valid, in_h, in_w, m, dst_bits, dmask, 0, out_h, 0,
-                                                 nbands, mode, fill_bits, out_bits, skip, row_ok, scratch[0, 0],
-                                                 scratch[1, 0], scratch[2, 0], st[0], group))
+                                                               dst.flags.num, dmask.flags.num), one_call)
                 nearest.nearest_parallel(addr, src2, mask2, all_valid, in_h, in_w, m, dst_bits, dmask, mode,
                                          fill_bits, out_bits, skip, row_ok, scratch[0], scratch[1], scratch[2], st,
                                          group, nrc)
             else:  # the row kernel itself, every row on this thread
-                nearest.nearest_rows(src2, mask2, all_valid, in_h, in_w, m, dst.view(bits), dmask, 0, out_h, 0,
-                                     nbands, mode, fill_bits, out_bits, skip, row_ok, scratch[0, 0], scratch[1, 0],
-                                     scratch[2, 0], st[0], group)
+                nearest.nearest_rows(*one_call())
         return _finish(dst, dmask, skip, row_ok)
     iscr = np.empty((nunits, _I_G + 2 * K + K * K, out_w), dtype=np.int64)
     fscr = np.empty((nunits, 2 * K + 1 + (4 if interp == 2 else 0) + K * K + 1, out_w), dtype=_work_dtype(dt))
@@ -954,19 +954,20 @@ def warp_affine(
     ec = np.empty((nm, in_h * in_w), dtype=np.uint8) if not all_valid else _NO_CODES
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
     serial, parallel = _ENTRIES[interp]
+    fill_v, out_v, renorm = float(fill_value), dt.type(out_fill), bool(renormalize)
+
+    def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
+        return (src2, mask2, all_valid, in_h, in_w, m, dst, dmask, 0, out_h, 0, nbands, mode, fill_v, out_v, renorm,
+                CUBIC_A, skip, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec, group, True)
+
     with threads.launch_lock:
         if nunits > 1:  # the row kernel through its address (kernels/indirect.py), one unit per thread at a time
             addr = indirect.address(serial, (dt, src2.flags.num, mask2.flags.num, m.flags.num, dst.flags.num,
-                                             dmask.flags.num),
-                                    lambda: (src2, mask2, all_valid, in_h, in_w, m, dst, dmask, 0, out_h, 0, nbands,
-                                             mode, float(fill_value), dt.type(out_fill), bool(renormalize), CUBIC_A,
-                                             skip, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec, group, True))
-            parallel(addr, src2, mask2, all_valid, in_h, in_w, m, dst, dmask, mode, float(fill_value),
-                     dt.type(out_fill), bool(renormalize), CUBIC_A, skip, row_ok, iscr, fscr, tscr, st, ec, group, nrc)
+                                             dmask.flags.num), one_call)
+            parallel(addr, src2, mask2, all_valid, in_h, in_w, m, dst, dmask, mode, fill_v, out_v, renorm, CUBIC_A,
+                     skip, row_ok, iscr, fscr, tscr, st, ec, group, nrc)
         else:  # the row kernel itself, every row and band on this thread (it makes the tap codes first)
-            serial(src2, mask2, all_valid, in_h, in_w, m, dst, dmask, 0, out_h, 0, nbands, mode, float(fill_value),
-                   dt.type(out_fill), bool(renormalize), CUBIC_A, skip, row_ok, iscr[0], fscr[0], tscr[0], st[0],
-                   ec, group, True)
+            serial(*one_call())
     return _finish(dst, dmask, skip, row_ok)
 
 
