@@ -1,8 +1,8 @@
 """Runs of an output row of an affine warp, and plain fills (the warp kernels share them).
 
 ``floor`` of an affine source coordinate is monotonic along an output row, so the pixels whose taps lie
-past a bound of the input form a prefix or a suffix of the row: counting them, in one vectorised pass,
-places the interior run and the run of pixels with a tap inside. Used by the bilinear/cubic row kernel
+past a bound of the input form a prefix or a suffix of the row: their counts (each found by bisection)
+place the interior run and the run of pixels with a tap inside. Used by the bilinear/cubic row kernel
 (:mod:`geoaug.kernels.warp`) and the nearest one (:mod:`geoaug.kernels.nearest`, ``K = 1``).
 """
 
@@ -29,35 +29,46 @@ def span(n_lo, n_hi, inc, n):  # pragma: no cover - numba
     return n_hi, n - n_lo
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _below(a, v, n):  # pragma: no cover - numba
+    """How many of ``a[:n]`` (monotonic, either way) are below ``v``: a prefix or a suffix, found by bisection."""
+    first = a[0] < v
+    if first == (a[n - 1] < v):  # the two ends agree: all or none
+        return n if first else 0
+    lo = 0  # (a[lo] < v) == first, (a[hi] < v) != first
+    hi = n - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if (a[mid] < v) == first:
+            lo = mid
+        else:
+            hi = mid
+    return hi if first else n - hi
+
+
 @nb.njit(cache=True, nogil=True)
 def row_runs(bxs, bys, out_w, K, in_w, in_h, incx, incy):  # pragma: no cover - numba
     """``(jlo, jhi, klo, khi)``: the interior run (every tap inside) and the run with a tap inside.
 
     ``bxs``/``bys`` are monotonic (non-decreasing where ``incx``/``incy``), so
     the pixels past each bound form a prefix or a suffix: their counts place
-    both runs. An empty interior is ``jlo == jhi``; an empty touching run
-    ``klo == khi``. The warp's row kernel passes ``K`` typed (``np.int64``, one compiled copy for bilinear
-    and cubic); the nearest kernel passes the literal 1, a copy of its own that runs about 10 % faster there.
+    both runs. Each count is found by bisection, and without one when both
+    ends of the row lie on the same side of the bound (most rows and bounds):
+    a pass counting all eight over a 512-pixel row took about 290 cycles. An
+    empty interior is ``jlo == jhi``; an empty touching run ``klo == khi``.
+    The warp's row kernel passes ``K`` typed (``np.int64``, one compiled copy
+    for bilinear and cubic); the nearest kernel passes the literal 1.
     """
-    ax0 = 0
-    ax1 = 0
-    ay0 = 0
-    ay1 = 0
-    tx0 = 0
-    tx1 = 0
-    ty0 = 0
-    ty1 = 0
-    for j in range(out_w):
-        bx = bxs[j]
-        by = bys[j]
-        ax0 += np.int64(bx < 0)
-        ax1 += np.int64(bx + K > in_w)
-        ay0 += np.int64(by < 0)
-        ay1 += np.int64(by + K > in_h)
-        tx0 += np.int64(bx + K <= 0)
-        tx1 += np.int64(bx >= in_w)
-        ty0 += np.int64(by + K <= 0)
-        ty1 += np.int64(by >= in_h)
+    if out_w <= 0:
+        return 0, 0, 0, 0
+    ax0 = _below(bxs, 0, out_w)  # base tap left of the input
+    ax1 = out_w - _below(bxs, in_w - K + 1, out_w)  # last tap right of it
+    ay0 = _below(bys, 0, out_w)
+    ay1 = out_w - _below(bys, in_h - K + 1, out_w)
+    tx0 = _below(bxs, 1 - K, out_w)  # every tap left of the input
+    tx1 = out_w - _below(bxs, in_w, out_w)  # every tap right of it
+    ty0 = _below(bys, 1 - K, out_w)
+    ty1 = out_w - _below(bys, in_h, out_w)
     xlo, xhi = span(ax0, ax1, incx, out_w)
     ylo, yhi = span(ay0, ay1, incy, out_w)
     jlo = max(xlo, ylo)

@@ -1,0 +1,88 @@
+"""The warp row kernels' helpers against brute force: tap codes, row runs, borrowed row views."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geoaug.kernels.runs import row_runs
+from geoaug.kernels.views import row
+from geoaug.kernels.warp import _tap_codes
+
+
+def _codes_reference(plane: np.ndarray, K: int) -> np.ndarray:
+    """Per base pixel whose K x K taps lie inside: 2 all valid, 1 mixed, 0 none."""
+    win = np.lib.stride_tricks.sliding_window_view(plane, (K, K))
+    return win.all(axis=(2, 3)).astype(np.uint8) + win.any(axis=(2, 3)).astype(np.uint8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([2, 4]), st.integers(1, 40), st.integers(1, 40), st.integers(1, 3), st.floats(0.0, 1.0),
+       st.integers(0, 2**31))
+def test_tap_codes_match_a_sliding_window(K: int, h: int, w: int, planes: int, p_valid: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    mask = rng.random((planes, h * w)) < p_valid
+    ec = np.full((planes, h * w), 7, dtype=np.uint8)
+    _tap_codes(mask, ec, K, w)
+    if h < K or w < K:
+        return  # no base pixel has its taps inside: nothing is read
+    for p in range(planes):
+        got = ec[p].reshape(h, w)[: h - K + 1, : w - K + 1]
+        np.testing.assert_array_equal(got, _codes_reference(mask[p].reshape(h, w), K))
+
+
+def _runs_reference(bx, by, n, K, in_w, in_h, incx, incy):
+    def span(lo, hi, inc):
+        return (lo, n - hi) if inc else (hi, n - lo)
+
+    cnt = lambda m: int(np.count_nonzero(m))  # noqa: E731
+    xlo, xhi = span(cnt(bx < 0), cnt(bx + K > in_w), incx)
+    ylo, yhi = span(cnt(by < 0), cnt(by + K > in_h), incy)
+    jlo = max(xlo, ylo)
+    jhi = max(min(xhi, yhi), jlo)
+    xlo, xhi = span(cnt(bx + K <= 0), cnt(bx >= in_w), incx)
+    ylo, yhi = span(cnt(by + K <= 0), cnt(by >= in_h), incy)
+    klo = max(xlo, ylo)
+    return jlo, jhi, klo, max(min(xhi, yhi), klo)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 600), st.sampled_from([1, 2, 4]), st.integers(1, 70), st.integers(1, 70),
+       st.floats(-90, 120), st.floats(-90, 120), st.floats(-3, 3), st.floats(-3, 3))
+def test_row_runs_by_bisection_match_counting(n: int, K: int, in_w: int, in_h: int, x0: float, y0: float,
+                                               mx: float, my: float) -> None:
+    """The runs of a row (floor of an affine coordinate: monotonic) equal the counts of a full pass."""
+    j = np.arange(n)
+    bx = np.floor(x0 + mx * j).astype(np.int64)
+    by = np.floor(y0 + my * j).astype(np.int64)
+    got = row_runs(bx, by, n, np.int64(K), in_w, in_h, mx >= 0.0, my >= 0.0)
+    assert tuple(got) == _runs_reference(bx, by, n, K, in_w, in_h, mx >= 0.0, my >= 0.0)
+
+
+@nb.njit(cache=True)
+def _write_through_rows(a3, a2):  # pragma: no cover - numba
+    total = 0.0
+    for b in range(a3.shape[0]):
+        for i in range(a3.shape[1]):
+            r = row(a3, (b, i))
+            for j in range(r.shape[0]):
+                total += r[j]
+                r[j] = b * 100 + i * 10 + j
+    for i in range(a2.shape[0]):
+        r = row(a2, i)
+        r[0] = -1
+    return total, row(a3, 1).shape[0], row(a3, 1)[1, 2]
+
+
+def test_borrowed_rows_read_and_write_the_parent() -> None:
+    a3 = np.arange(2 * 3 * 4, dtype=np.float64).reshape(2, 3, 4)
+    a2 = np.zeros((3, 5), dtype=np.int16)
+    total, n, v = _write_through_rows(a3, a2)
+    assert total == pytest.approx(np.arange(24).sum())
+    expect = np.add.outer(np.add.outer(np.arange(2) * 100, np.arange(3) * 10), np.arange(4))
+    np.testing.assert_array_equal(a3, expect)
+    assert (a2[:, 0] == -1).all() and not a2[:, 1:].any()
+    assert n == 3 and v == expect[1, 1, 2]
