@@ -1,15 +1,12 @@
-"""The warp row kernels' helpers against brute force: tap codes, row runs, borrowed row views."""
+"""The warp row kernels' helpers against brute force: tap codes and row runs."""
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoaug.kernels.runs import row_runs
-from geoaug.kernels.views import row
 from geoaug.kernels.warp import _tap_codes
 
 
@@ -60,29 +57,3 @@ def test_row_runs_by_bisection_match_counting(n: int, K: int, in_w: int, in_h: i
     by = np.floor(y0 + my * j).astype(np.int64)
     got = row_runs(bx, by, n, np.int64(K), in_w, in_h, mx >= 0.0, my >= 0.0)
     assert tuple(got) == _runs_reference(bx, by, n, K, in_w, in_h, mx >= 0.0, my >= 0.0)
-
-
-@nb.njit(cache=True)
-def _write_through_rows(a3, a2):  # pragma: no cover - numba
-    total = 0.0
-    for b in range(a3.shape[0]):
-        for i in range(a3.shape[1]):
-            r = row(a3, (b, i))
-            for j in range(r.shape[0]):
-                total += r[j]
-                r[j] = b * 100 + i * 10 + j
-    for i in range(a2.shape[0]):
-        r = row(a2, i)
-        r[0] = -1
-    return total, row(a3, 1).shape[0], row(a3, 1)[1, 2]
-
-
-def test_borrowed_rows_read_and_write_the_parent() -> None:
-    a3 = np.arange(2 * 3 * 4, dtype=np.float64).reshape(2, 3, 4)
-    a2 = np.zeros((3, 5), dtype=np.int16)
-    total, n, v = _write_through_rows(a3, a2)
-    assert total == pytest.approx(np.arange(24).sum())
-    expect = np.add.outer(np.add.outer(np.arange(2) * 100, np.arange(3) * 10), np.arange(4))
-    np.testing.assert_array_equal(a3, expect)
-    assert (a2[:, 0] == -1).all() and not a2[:, 1:].any()
-    assert n == 3 and v == expect[1, 1, 2]

@@ -75,7 +75,7 @@ def lane(v, k, src):  # pragma: no cover - replaced by the overload in compiled 
     raise NotImplementedError
 
 
-@overload(lane, inline="always")
+@overload(lane)
 def _lane_ov(v, k, src):  # pragma: no cover - numba typing
     dt = src.dtype
     if dt == types.uint16:

@@ -29,7 +29,7 @@ def span(n_lo, n_hi, inc, n):  # pragma: no cover - numba
     return n_hi, n - n_lo
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _below(a, v, n):  # pragma: no cover - numba
     """How many of ``a[:n]`` (monotonic, either way) are below ``v``: a prefix or a suffix, found by bisection."""
     first = a[0] < v
