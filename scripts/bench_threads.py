@@ -178,7 +178,7 @@ def _linked_entries() -> dict[str, object]:
             ga = gi * group
             rows_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc,
                           (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill_value, out_fill, renorm,
-                          a, skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group, False)
+                          a, skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group)
 
     @nb.njit(nogil=True, parallel=True)
     def nearest_par(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill, out_fill, skip_valid_rows,

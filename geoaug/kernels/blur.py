@@ -38,6 +38,7 @@ from numba.extending import overload
 from ..errors import ParameterError, UnsupportedDtypeError
 from . import indirect, threads
 from .borders import FILL_MODES, NODATA, map_index
+from .borrowing import borrowing_jit
 from .indirect import call_address
 from .warp import _as_work, saturating_int_store
 
@@ -92,7 +93,7 @@ def _store_ov(orow, j, acc):  # pragma: no cover - numba typing
     return put_float
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _band(src, b, mk, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover - numba
     """One band: a horizontal pass into ``tmp`` (rows, cols), a vertical pass into ``dst[b]``."""
     h = src.shape[1]
@@ -165,7 +166,7 @@ def _band(src, b, mk, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp,
                     orow[j] = row[j]
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover
     nbands = src.shape[0]
     for b in range(c * nbands // nchunks, (c + 1) * nbands // nchunks):
@@ -184,7 +185,7 @@ def _conv_par(addr, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp,
                                     dst, pad, tmp, acc))
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _weights(mask, w, r, mode, den, pad, tmp):  # pragma: no cover - numba
     """``den[p] = sum(w * m)`` over each pixel's window, for every mask plane (1.0 taps of the validity)."""
     nm, h, wd = mask.shape

@@ -47,6 +47,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from . import threads
+from .borrowing import borrowing_jit
 
 __all__ = ["SERIAL_BELOW", "index_copy"]
 
@@ -203,7 +204,7 @@ def _copy_par(nunits, nd, nchunk, s, d, ms, md, out_h, out_w, in_h, in_w, r0, ri
         _unit(k, nd, nchunk, s, d, ms, md, out_h, out_w, in_h, in_w, r0, ri, rj, c0, ci, cj)
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _copy_ser(nunits, nd, nchunk, s, d, ms, md, out_h, out_w, in_h, in_w, r0, ri, rj, c0, ci, cj):  # pragma: no cover
     for k in range(nunits):
         _unit(k, nd, nchunk, s, d, ms, md, out_h, out_w, in_h, in_w, r0, ri, rj, c0, ci, cj)

@@ -30,6 +30,7 @@ import numba as nb
 import numpy as np
 
 from .borders import CONSTANT, NODATA, map_index
+from .borrowing import borrowing_jit
 from .indirect import call_address
 from .runs import fill_run, row_runs
 
@@ -57,7 +58,7 @@ def nearest_fill_bits(value: float, dtype: np.dtype, work: type) -> int:
     return int(stored.reshape(1).view(BITS[dt.itemsize])[0])
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb, mode, fill, out_fill,
                  skip_valid_rows, row_ok, o, bx, by, s, group):  # pragma: no cover - numba
     """Output rows ``[r0, r1)`` of bands ``[ga, gb)``, ``group`` bands per pass, with one unit's scratch rows

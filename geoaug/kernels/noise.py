@@ -14,6 +14,7 @@ import numba as nb
 import numpy as np
 
 from . import threads
+from .borrowing import borrowing_jit
 
 __all__ = ["SERIAL_BELOW", "gaussian_noise"]
 
@@ -69,7 +70,7 @@ def _noise(seed, offset, rows, cols, out):  # pragma: no cover - numba
         _noise_row(key, offset, i, cols, out)
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _noise_ser(seed, offset, rows, cols, out):  # pragma: no cover - numba
     key = _splitmix64(np.uint64(seed))
     for i in range(rows):

@@ -36,6 +36,7 @@ import numpy as np
 from ..errors import ParameterError, UnsupportedDtypeError
 from . import indirect, threads
 from .borders import CONSTANT, FILL_MODES, map_index
+from .borrowing import borrowing_jit
 from .cubic import CUBIC_A, keys4
 from .indirect import call_address
 from .warp import INTERPOLATIONS, _as_work, _put
@@ -69,7 +70,7 @@ def _tap(iscr, j, t, n, mode, y):  # pragma: no cover - numba
     return k if iscr[_IN, j] else map_index(k, n, mode)
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _status(mk, all_valid, iscr, fscr, j, K, mode, in_w, in_h):  # pragma: no cover - numba
     """True when every tap of non-zero weight of pixel ``j`` is valid (mapped taps, fill mode)."""
     for ty in range(K):
@@ -87,7 +88,7 @@ def _status(mk, all_valid, iscr, fscr, j, K, mode, in_w, in_h):  # pragma: no co
     return True
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _generic(plane, orow, iscr, fscr, j, K, mode, fill_value, in_w, in_h):  # pragma: no cover - numba
     """One band of one valid pixel through the mapped taps (fill mode)."""
     acc = fscr[0, j] * 0.0
@@ -107,7 +108,7 @@ def _generic(plane, orow, iscr, fscr, j, K, mode, fill_value, in_w, in_h):  # pr
     _put(orow, j, acc)
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _rows(src, mask, all_valid, field, colb, colf, dst, dmask, r0, r1, interp, mode, fill_value, out_fill, a,
           iscr, fscr, st):  # pragma: no cover - numba
     nbands, in_h, in_w = src.shape

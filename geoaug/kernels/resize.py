@@ -70,6 +70,7 @@ from numba.extending import overload
 from . import indirect, threads
 from .borders import NODATA as _NODATA
 from .borders import map_index
+from .borrowing import borrowing_jit
 from .cubic import keys
 from .flip import true_mask
 from .indirect import call_address
@@ -80,11 +81,12 @@ __all__ = ["AREA", "CUBIC", "LINEAR", "NEAREST", "resize_separable"]
 NEAREST, LINEAR, CUBIC, AREA = 0, 1, 2, 3
 #: the only fast-math licence: a * b + c may be one fused multiply-add (more exact, not less)
 _CONTRACT = {"contract"}
-# Compile time: the per-row helpers are numba-inlined (they run once per row); the per-strip passes
-# (_rows_first, _cols_first, _mask_rows) and the worker are separate functions, left to LLVM. Inlining
-# those too made one dtype's kernel take 26 s to compile instead of 12 s, for no measurable speed. The
-# worker is called straight from Python on one thread, and through its address (kernels/indirect.py) from
-# the parallel entry: a compiled level in between would compile it again.
+# Compile time and reference counts: every helper is a function of its own, left to LLVM to inline, and
+# compiled without numba's runtime (kernels/borrowing.py). Numba-inlined (inline="always"), the per-row
+# helpers carried atomic reference counts of their array arguments into the row loops (26 % of a 13 x 64²
+# Resize); numba-inlining the per-strip passes too once made one dtype's kernel take 26 s to compile
+# instead of 12 s. The worker is called straight from Python on one thread, and through its address
+# (kernels/indirect.py) from the parallel entry: a compiled level in between would compile it again.
 #: below this many output values (bands x rows x cols) the kernel runs on one thread (at 2 threads a
 #: 1x256² Resize to 192², 36,864 output values, took 0.84 of its 1-thread time; 1x512², 0.79)
 SERIAL_BELOW = 1 << 16
@@ -189,7 +191,7 @@ def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok, inside, cnt_m
     cnt_max[2] = hi
 
 
-@nb.njit(cache=True, inline="always")
+@borrowing_jit()
 def _row_span(iy, ny, i0, i1, n):  # pragma: no cover - numba
     # the input rows (first, last) that output rows i0..i1 read: the strip the horizontal pass fills
     yl = n
@@ -203,7 +205,7 @@ def _row_span(iy, ny, i0, i1, n):  # pragma: no cover - numba
     return yl, yh
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _max_span(iy, ny, h, nstrips, n):  # pragma: no cover - numba
     # the most input rows one strip of output rows reads (scratch rows of the row-first order and masks)
     most = 1
@@ -217,7 +219,7 @@ def _max_span(iy, ny, h, nstrips, n):  # pragma: no cover - numba
 # reference counts that numba cannot always prune) and no wraparound tests on the indexes.
 
 
-@nb.njit(cache=True, inline="always")
+@borrowing_jit(fastmath=_CONTRACT)
 def _h1(a, ao, b, bo, out_w, ix, ixu, wx, nx, kx, x0, fx, fill, z):  # pragma: no cover - numba
     # horizontal pass of the row at ``a[ao:]`` (source or work dtype) into ``b[bo : bo + out_w]`` (work dtype)
     one = np.uint64(1)
@@ -245,7 +247,7 @@ def _h1(a, ao, b, bo, out_w, ix, ixu, wx, nx, kx, x0, fx, fill, z):  # pragma: n
             b[bo + np.uint64(j)] = acc
 
 
-@nb.njit(cache=True, inline="always")
+@borrowing_jit(fastmath=_CONTRACT)
 def _h4(a, ao, astr, b, bo, bstr, out_w, ixu, wx, kx, x0, fx, z):  # pragma: no cover - numba
     # four rows at once (``astr``/``bstr`` apart): each column's taps and weights are loaded once for the four
     a1 = ao + astr
@@ -288,7 +290,7 @@ def _h4(a, ao, astr, b, bo, bstr, out_w, ixu, wx, kx, x0, fx, z):  # pragma: no 
             b[b3 + ju] = s3
 
 
-@nb.njit(cache=True, inline="always")
+@borrowing_jit(fastmath=_CONTRACT)
 def _hrows(a, ao, astr, n, b, bo, bstr, out_w, ix, ixu, wx, nx, kx, x0, fx, fill, z):  # pragma: no cover - numba
     # horizontal pass of ``n`` rows from ``a[ao:]`` into rows from ``b[bo:]``, four at a time when every tap is real
     ng = n // 4 if kx > 0 else 0
@@ -300,7 +302,7 @@ def _hrows(a, ao, astr, n, b, bo, bstr, out_w, ix, ixu, wx, nx, kx, x0, fx, fill
         _h1(a, ao + ru * astr, b, bo + ru * bstr, out_w, ix, ixu, wx, nx, kx, x0, fx, fill, z)
 
 
-@nb.njit(cache=True, inline="always")
+@borrowing_jit()
 def _store_row(acc, ao, out, oo, out_w, is_int, lo, hi):  # pragma: no cover - numba
     if is_int:
         for j in range(out_w):
@@ -312,7 +314,7 @@ def _store_row(acc, ao, out, oo, out_w, is_int, lo, hi):  # pragma: no cover - n
             out[oo + ju] = acc[ao + ju]
 
 
-@nb.njit(cache=True, nogil=True, fastmath=_CONTRACT)
+@borrowing_jit(fastmath=_CONTRACT)
 def _rows_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, tmp, acc, df, out_w, fill,
                 is_int, lo, hi, out_h):  # pragma: no cover - numba
     # horizontal pass of the input rows output rows i0..i1 read (each once), then the vertical pass
@@ -374,7 +376,7 @@ def _rows_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, 
         _store_row(acc, zero, df, oo, out_w, is_int, lo, hi)
 
 
-@nb.njit(cache=True, nogil=True, fastmath=_CONTRACT)
+@borrowing_jit(fastmath=_CONTRACT)
 def _cols_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, vr, hr, df, out_w,
                 fill, is_int, lo, hi, out_h):  # pragma: no cover - numba
     # per block of up to four output rows: the vertical pass over the ``ncol`` input columns from ``xl`` the
@@ -421,7 +423,7 @@ def _cols_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, 
             _store_row(hr, np.uint64(r) * uw, df, oplane + np.uint64(ib + r) * uw, out_w, is_int, lo, hi)
 
 
-@nb.njit(cache=True, nogil=True, fastmath=_CONTRACT)
+@borrowing_jit(fastmath=_CONTRACT)
 def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask):  # pragma: no cover - numba
     out_w = dmask.shape[2]
     yl, yh = _row_span(iy, ny, i0, i1, mask.shape[1])
@@ -450,7 +452,7 @@ def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask):  # pragma:
                     orow[j] = orow[j] and trow[j]
 
 
-@nb.njit(cache=True, nogil=True, fastmath=_CONTRACT)
+@borrowing_jit(fastmath=_CONTRACT)
 def _work(wk, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
           okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
     # worker ``wk`` of ``nworkers``: a contiguous share of the (band or mask plane) x strip units, its own scratch
@@ -486,7 +488,7 @@ def _resize_par(addr, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, 
                                    lo, hi))
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _pairs(idx, w, n_in, k, f):  # pragma: no cover - numba
     """Two-tap columns as ``(k, f)``: the value is ``p + f * (q - p)``, ``p, q`` = pixels ``k, k + 1``.
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .borrowing import borrowing_jit
+
 __all__ = ["fill_run", "row_runs", "span"]
 
 
@@ -29,7 +31,7 @@ def span(n_lo, n_hi, inc, n):  # pragma: no cover - numba
     return n_hi, n - n_lo
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _below(a, v, n):  # pragma: no cover - numba
     """How many of ``a[:n]`` (monotonic, either way) are below ``v``: a prefix or a suffix, found by bisection."""
     first = a[0] < v
@@ -46,7 +48,7 @@ def _below(a, v, n):  # pragma: no cover - numba
     return hi if first else n - hi
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def row_runs(bxs, bys, out_w, K, in_w, in_h, incx, incy):  # pragma: no cover - numba
     """``(jlo, jhi, klo, khi)``: the interior run (every tap inside) and the run with a tap inside.
 

@@ -26,6 +26,7 @@ import numba as nb
 import numpy as np
 
 from . import threads
+from .borrowing import borrowing_jit
 from .resize import work_value
 
 __all__ = ["SERIAL_BELOW", "store_affine", "store_band", "store_bands"]
@@ -81,7 +82,7 @@ def _store_par(nrows, per_row, nplanes, new, old, valid, out, lo, hi, is_int, cl
         _row_new(r, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _store_ser(nrows, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
                safe):  # pragma: no cover - numba
     for r in range(nrows):
@@ -99,7 +100,7 @@ def _store_par_ip(nrows, per_row, nplanes, new, valid, out, lo, hi, is_int, clip
         _row_new(r, per_row, nplanes, new, out, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _store_ser_ip(nrows, per_row, nplanes, new, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
                   safe):  # pragma: no cover - numba
     for r in range(nrows):
@@ -163,7 +164,7 @@ def _masked_par(nunits, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo,
                      nodata, safe)
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _masked_ser(nunits, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
                 nodata, safe):  # pragma: no cover - numba
     for u in range(nunits):
@@ -179,7 +180,7 @@ def _masked_par_ip(nunits, nsplit, plane, nplanes, a, s, c, div, valid, out, lo,
                      has_nodata, nodata, safe)
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _masked_ser_ip(nunits, nsplit, plane, nplanes, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
                    nodata, safe):  # pragma: no cover - numba
     for u in range(nunits):
@@ -222,7 +223,7 @@ def _affine_par(nrows, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is
                     nodata, safe)
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _affine_ser(nrows, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
                 nodata, safe):  # pragma: no cover - numba
     for r in range(nrows):
@@ -238,7 +239,7 @@ def _affine_par_ip(nrows, per_row, nplanes, a, s, c, div, valid, out, lo, hi, is
                     nodata, safe)
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _affine_ser_ip(nrows, per_row, nplanes, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
                    nodata, safe):  # pragma: no cover - numba
     for r in range(nrows):

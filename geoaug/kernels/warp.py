@@ -80,8 +80,9 @@ Conventions
   a second copy of them. Helpers that take arrays are not numba-inlined
   (``inline="always"`` copies the array arguments, and the reference counts of
   the copies stayed in the loops: the cubic interpolation ran scalar, 1.8x
-  slower at 1 x 512²); each is compiled on its own, where numba prunes its
-  counts, and LLVM inlines it.
+  slower at 1 x 512²); each is compiled on its own and LLVM inlines it. The
+  row kernels and their helpers hold no reference counts at all
+  (:mod:`geoaug.kernels.borrowing`).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ from .borders import CONSTANT as _CONSTANT
 from .borders import FILL_MODES
 from .borders import NODATA as _NODATA
 from .borders import map_index as _map_index
+from .borrowing import borrowing_jit
 from .cubic import CUBIC_A, keys4
 from .indirect import call_address
 from .packed import lane, load_u32, load_u64, packed_dtype
@@ -313,7 +315,7 @@ def _cu_row_ov(tscr, ty, j, src):  # pragma: no cover - numba typing
     return packed
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx, fy, jlo, jhi, in_w):  # pragma: no cover
     """Bilinear over the interior run: gather the taps (scalar loads), then interpolate (vectorised).
 
@@ -329,7 +331,7 @@ def _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx, fy, jlo, jhi
         _put(orow, j, top + fy[j] * (bot - top))
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w):  # pragma: no cover - numba
     """Cubic over the interior run: gather the 16 taps, then two vectorised passes (rows, then columns).
 
@@ -353,7 +355,7 @@ def _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w):  # pragma:
         _put(orow, j, wy0[j] * r0[j] + wy1[j] * r1[j] + wy2[j] * r2[j] + wy3[j] * r3[j])
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _tap(iscr, j, t, K, inner, in_w, in_h, y):  # pragma: no cover - numba
     """Index of tap ``t`` of pixel ``j`` along x (``y`` False) or y, -1 when outside (nodata/constant)."""
     if inner:
@@ -367,7 +369,7 @@ def _touches(bx, by, K, in_w, in_h):  # pragma: no cover - numba
     return bx + K > 0 and bx < in_w and by + K > 0 and by < in_h
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _status(mask, pm, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm):  # pragma: no cover - numba
     """0 invalid, 2 valid (generic sum) against mask plane ``pm``; stores 1/sum of the valid weights for renormalize."""
     good = True
@@ -393,7 +395,7 @@ def _status(mask, pm, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, reno
     return 2 if good else 0
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _generic(src, b, df, oo, mask, pm, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, fill_value,
              renorm):  # pragma: no cover - numba
     """Band ``b`` of one valid pixel through the tap rule (fill mode, mask plane ``pm``, renormalize), into
@@ -489,10 +491,11 @@ def _make_rows(INTERP: int):
     branches of the other two before typing and a call compiles only the code it runs."""
 
     def rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb, mode, fill_value, out_fill,
-             renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group, codes):  # pragma: no cover - numba
+             renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
         """Output rows ``[r0, r1)``; ``iscr``/``fscr``/``tscr``/``st`` are this chunk's scratch rows.
 
-        ``ec`` holds the tap codes of :func:`_tap_codes` (masked input, bilinear and cubic).
+        ``ec`` holds the tap codes of :func:`_tap_codes` (masked input, bilinear and cubic), made by the caller
+        (they allocate, and the row kernel is compiled without numba's runtime: kernels/borrowing.py).
 
         ``src`` is ``(bands, in_h * in_w)`` and ``mask`` ``(planes, in_h * in_w)`` (flat planes).
         """
@@ -526,8 +529,6 @@ def _make_rows(INTERP: int):
         # not as literals, so each helper compiles once
         inner = np.bool_(True)
         near = np.bool_(False)
-        if codes and not all_valid:  # serial call: the tap codes first (a parallel entry made them)
-            _tap_codes(mask, ec, K, in_w)
         for g0 in range(ga, gb, group):  # band groups: each pass recomputes the rows' coordinates
             g1 = min(g0 + group, gb)
             for i in range(r0, r1):
@@ -718,7 +719,7 @@ def _jit_rows(code: int, name: str):
     """The row kernel of one interpolation code as its own compiled function (a dispatcher)."""
     rows = _make_rows(code)
     rows.__name__ = rows.__qualname__ = name  # its own cache file, and a readable name in profiles
-    return nb.njit(cache=True, nogil=True)(rows)
+    return borrowing_jit()(rows)  # no reference counts (kernels/borrowing.py)
 
 
 # The serial path calls the row kernel straight from Python, with no compiled level in between: each level
@@ -749,7 +750,7 @@ def _parallel_bilinear(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mo
         call_address(_rows_bilinear, addr,
             (src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc, ga,
              min(ga + group, nbands), mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[k],
-             fscr[k], tscr[k], st[k], ec, group, False))
+             fscr[k], tscr[k], st[k], ec, group))
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
@@ -768,7 +769,7 @@ def _parallel_cubic(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mode,
         call_address(_rows_cubic, addr,
             (src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc, ga,
              min(ga + group, nbands), mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[k],
-             fscr[k], tscr[k], st[k], ec, group, False))
+             fscr[k], tscr[k], st[k], ec, group))
 
 
 #: interpolation code -> (serial row kernel, parallel entry)
@@ -998,7 +999,7 @@ def warp_affine(
 
     def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
         return (src2, mask2, all_valid, in_h, in_w, m, dst, dmask, 0, out_h, 0, nbands, mode, fill_v, out_v, renorm,
-                CUBIC_A, skip, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec, group, True)
+                CUBIC_A, skip, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec, group)
 
     with threads.launch_lock:
         if nunits > 1:  # the row kernel through its address (kernels/indirect.py), one unit per thread at a time
@@ -1006,7 +1007,9 @@ def warp_affine(
                                              dmask.flags.num), one_call)
             parallel(addr, src2, mask2, all_valid, in_h, in_w, m, dst, dmask, mode, fill_v, out_v, renorm, CUBIC_A,
                      skip, row_ok, iscr, fscr, tscr, st, ec, group, nrc)
-        else:  # the row kernel itself, every row and band on this thread (it makes the tap codes first)
+        else:  # the row kernel itself, every row and band on this thread, after the tap codes
+            if not all_valid:
+                _tap_codes(mask2, ec, K, in_w)
             serial(*one_call())
     return _finish(dst, dmask, skip, row_ok)
 
