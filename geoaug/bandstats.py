@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ParameterError
+from .kernels.moments import one_band_moments
 
 __all__ = ["BandStats", "band_moments", "load_stats"]
 
@@ -177,12 +178,19 @@ def band_moments(data: np.ndarray, valid: np.ndarray | None = None) -> tuple[int
     x = np.asarray(data).reshape(bands, -1)
     v = None
     if valid is not None:
-        v = np.broadcast_to(np.asarray(valid, dtype=bool), data.shape[1:]).reshape(-1)
-        if v.all():
-            v = None
+        valid = np.asarray(valid, dtype=bool)
+        # a broadcast of True (an all-valid raster's mask) says so without a scan, and without the copy that
+        # flattening a broadcast makes
+        if not (valid.size and not any(valid.strides) and valid.flat[0]):
+            v = np.broadcast_to(valid, data.shape[1:]).reshape(-1)
+            if v.all():
+                v = None
     n = x.shape[1] if v is None else int(np.count_nonzero(v))
     if n == 0:
         return 0, np.full(bands, np.nan), np.zeros((bands, bands))
+    if bands == 1:  # a variance: two vectorised passes (kernels/moments.py)
+        mean, m2 = one_band_moments(np.ascontiguousarray(x[0]), v, n)
+        return int(n), np.array([mean]), np.array([[m2]])
     step = max(2048, _MOMENT_CHUNK // bands)
     shift = None
     s1 = np.zeros(bands)

@@ -55,3 +55,21 @@ def test_pca_jitter_covariance_is_unchanged_by_scaling_first() -> None:
     ref_vals, ref_vecs = np.linalg.eigh(np.cov(x, bias=True))
     np.testing.assert_allclose(vals, np.clip(ref_vals, 0, None), rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(np.abs(vecs.T @ ref_vecs), np.eye(5), atol=1e-6)  # same axes (up to sign)
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "float32"])
+@pytest.mark.parametrize("mask", ["none", "broadcast", "collar"])
+def test_one_band_two_passes_match_numpy_var(dtype: str, mask: str) -> None:
+    """One band takes the two-pass kernel (kernels/moments.py): numpy's float64 mean and variance, a mask
+    given as a broadcast of True counting as no mask."""
+    rng = np.random.default_rng(5)
+    a = (rng.normal(9000, 700, (1, 300, 257))).astype(dtype)  # a large mean over a small spread
+    valid = {"none": None, "broadcast": np.broadcast_to(np.True_, a.shape[1:]),
+             "collar": np.pad(np.ones((260, 217), bool), 20)}[mask]
+    if mask == "collar" and dtype == "float32":
+        a[0, ~valid] = np.nan
+    n, mean, m2 = band_moments(a, valid)
+    x = a[0][valid].astype(np.float64) if mask == "collar" else a[0].astype(np.float64).ravel()
+    assert n == x.size and mean.shape == (1,) and m2.shape == (1, 1)
+    np.testing.assert_allclose(mean[0], x.mean(), rtol=1e-13)
+    np.testing.assert_allclose(m2[0, 0] / n, x.var(), rtol=1e-11)
