@@ -23,6 +23,7 @@ band.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import os
@@ -660,12 +661,8 @@ class Normalize(SpectralTransform):
         expression) then stays within a few float32 ulps of the float64 result even where ``x`` is
         close to a mean that float32 cannot hold (a large mean, a small std)."""
         w = work_dtype(raster.dtype)
-        mean = _as_bands(self.mean, raster.count)
-        std = _as_bands(self.std, raster.count)
-        a = mean.astype(w)
-        c = ((a.astype(np.float64) - mean) / std).astype(w)
-        c[c == 0] = -0.0  # x + (-0.0) is x, -0.0 included
-        return a, std.astype(w), c
+        key = (tuple(np.ravel(self.mean)), tuple(np.ravel(self.std)), raster.count, np.dtype(w))
+        return _normalize_coefficients(*key)
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
         t = x.dtype.type
@@ -673,6 +670,21 @@ class Normalize(SpectralTransform):
 
     def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
         return ctx[0], ctx[1], ctx[2], True  # (x - a) / s + c, stored as float32
+
+
+@functools.lru_cache(maxsize=64)
+def _normalize_coefficients(mean: tuple, std: tuple, count: int, w: np.dtype) -> tuple:
+    """Normalize's ``(a, s, c)`` (see :meth:`Normalize.prepare`), read-only; cached, a transform applies the same
+    ones to every raster of its band count and work dtype."""
+    mean_b = _as_bands(mean if len(mean) != 1 else mean[0], count)
+    std_b = _as_bands(std if len(std) != 1 else std[0], count)
+    a = mean_b.astype(w)
+    c = ((a.astype(np.float64) - mean_b) / std_b).astype(w)
+    c[c == 0] = -0.0  # x + (-0.0) is x, -0.0 included
+    out = (a, std_b.astype(w), c)
+    for v in out:
+        v.flags.writeable = False
+    return out
 
 
 class PercentileStretch(SpectralTransform):
