@@ -519,8 +519,7 @@ def _pairs(idx, w, n_in, k, f):  # pragma: no cover - numba
 def _axis_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, work: type) -> tuple:
     """The taps of one axis, read-only; cached up to :data:`_CACHE_TAPS` slots (a transform applied again to
     rasters of the same size reuses them), built each time beyond."""
-    kmax = {NEAREST: 1, LINEAR: 2, CUBIC: 4}.get(kind, math.ceil(abs(s)) + 2)
-    if n_out * (kmax + 4) <= _CACHE_TAPS:
+    if _cacheable(n_out, s, kind):
         return _cached_taps(n_out, s, t, n_in, kind, mode, work)
     return _build_taps(n_out, s, t, n_in, kind, mode, work)
 
@@ -530,7 +529,7 @@ _CACHE_TAPS = 1 << 15
 
 
 def _build_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, work: type) -> tuple:
-    kmax = {NEAREST: 1, LINEAR: 2, CUBIC: 4}.get(kind, math.ceil(abs(s)) + 2)
+    kmax = _kmax(kind, s)
     idx = np.zeros((n_out, kmax + 4), dtype=np.int64)
     w = np.zeros((n_out, kmax + 4), dtype=work)
     cnt = np.zeros(n_out, dtype=np.int64)
@@ -558,6 +557,68 @@ _cached_taps = functools.lru_cache(maxsize=64)(_build_taps)
 _ORDER: str | None = None
 #: relative cost of one horizontal tap (a gather) against one vertical tap (a contiguous run)
 _GATHER_COST = 5
+
+
+#: a stand-in for the mask arrays when there is no mask (never read)
+_NO_MASK = np.empty((1, 1, 1), dtype=np.bool_)
+
+
+def _plan(*key) -> tuple:
+    """:func:`_make_plan`, cached (64 plans) when both axes' taps are small enough to cache (:data:`_CACHE_TAPS`):
+    a plan holds its taps."""
+    h, w, sy, sx, ky_kind, kx_kind = key[3], key[4], key[5], key[6], key[9], key[10]
+    if _cacheable(h, sy, ky_kind) and _cacheable(w, sx, kx_kind):
+        return _cached_plan(*key)
+    return _make_plan(*key)
+
+
+def _kmax(kind: int, s: float) -> int:
+    return {NEAREST: 1, LINEAR: 2, CUBIC: 4}.get(kind, math.ceil(abs(s)) + 2)
+
+
+def _cacheable(n_out: int, s: float, kind: int) -> bool:
+    return n_out * (_kmax(kind, s) + 4) <= _CACHE_TAPS
+
+
+def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: float, ty: float, tx: float, ky_kind: int,
+          kx_kind: int, mode: int, dt: np.dtype, nm: int, nthreads: int, order: str | None) -> tuple:
+    """Everything a call decides from its sizes and parameters alone: taps, pass order, strips, workers (cached:
+    a Resize applied to rasters of one size plans once; a RandomResizedCrop, whose crop changes per call, plans
+    each time, as before)."""
+    work = np.float64 if dt in (np.float64, np.int32) else np.float32
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        lo, hi, is_int = work(info.min), work(info.max), True
+    else:
+        lo, hi, is_int = work(0), work(0), False
+    iy, wy, ny, oky, ky, _, _, _, yok, _, _, _ = _axis_taps(h, sy, ty, in_h, ky_kind, mode, work)
+    ix, wx, nx, okx, kx, kfix, xlo, xhi, xok, x0, fx, ixu = _axis_taps(w, sx, tx, in_w, kx_kind, mode, work)
+    units = nb_ + nm
+    # strips of output rows: enough units for the threads, and (row-first order) scratch rows that stay in cache
+    par_strips = -(-4 * nthreads // units) if nthreads > 1 else 1
+    fit_rows = max(4, (1 << 17) // (w * np.dtype(work).itemsize) - ky)
+    nstrips = min(h, max(par_strips, -(-h // max(1, int(fit_rows / abs(sy))))))
+    span = _max_span(iy, ny, h, nstrips, in_h)
+    # the cheaper order: rows first reads each needed input row once horizontally (gathers), columns first
+    # runs the vertical pass over input columns and gathers only output rows
+    kxe, kye = max(kx, 1), max(ky, 1)
+    cost_rows = nstrips * span * w * kxe * _GATHER_COST + h * w * kye
+    cost_cols = h * max(xhi - xlo + 1, 0) * kye + h * w * kxe * _GATHER_COST
+    cols_first = cost_cols < cost_rows if order is None else order == "columns"
+    if cols_first and nstrips > par_strips:
+        nstrips = min(h, par_strips)
+        if nm:
+            span = _max_span(iy, ny, h, nstrips, in_h)
+    nunits = units * nstrips
+    nworkers = max(1, min(nthreads, nunits))
+    xl = max(xlo, 0)
+    ncol = max(xhi + 1 - xl, 0)
+    return (work, lo, hi, is_int, iy, wy, ny, oky, ix, ixu, wx, nx, okx, kfix, x0, fx, np.uint64(xl), ncol,
+            yok and xok, nstrips, span, cols_first, nunits, nworkers)
+
+
+_cached_plan = functools.lru_cache(maxsize=64)(_make_plan)
+
 
 
 def resize_separable(
@@ -609,12 +670,6 @@ def resize_separable(
     nb_, in_h, in_w = src.shape
     h, w = int(out_shape[0]), int(out_shape[1])
     dt = src.dtype
-    work = np.float64 if dt in (np.float64, np.int32) else np.float32
-    if dt.kind in "iu":
-        info = np.iinfo(dt)
-        lo, hi, is_int = work(info.min), work(info.max), True
-    else:
-        lo, hi, is_int = work(0), work(0), False
     if out is None:
         dst = np.empty((nb_, h, w), dtype=dt)
     else:
@@ -627,32 +682,12 @@ def resize_separable(
             )
         dst = out
     src = np.ascontiguousarray(src)
-    iy, wy, ny, oky, ky, _, _, _, yok, _, _, _ = _axis_taps(h, float(scale[0]), float(offset[0]), in_h, kind[0],
-                                                            mode, work)
-    ix, wx, nx, okx, kx, kfix, xlo, xhi, xok, x0, fx, ixu = _axis_taps(w, float(scale[1]), float(offset[1]), in_w,
-                                                                        kind[1], mode, work)
-    all_ok = yok and xok
     nm = 0 if mask is None else mask.shape[0]
-    units = nb_ + nm
-    total = nb_ * h * w
-    nthreads = nb.get_num_threads() if total >= SERIAL_BELOW else 1
-    # strips of output rows: enough units for the threads, and (row-first order) scratch rows that stay in cache
-    par_strips = -(-4 * nthreads // units) if nthreads > 1 else 1
-    fit_rows = max(4, (1 << 17) // (w * np.dtype(work).itemsize) - ky)
-    nstrips = min(h, max(par_strips, -(-h // max(1, int(fit_rows / abs(scale[0]))))))
-    span = _max_span(iy, ny, h, nstrips, in_h)
-    # the cheaper order: rows first reads each needed input row once horizontally (gathers), columns first
-    # runs the vertical pass over input columns and gathers only output rows
-    kxe, kye = max(kx, 1), max(ky, 1)
-    cost_rows = nstrips * span * w * kxe * _GATHER_COST + h * w * kye
-    cost_cols = h * max(xhi - xlo + 1, 0) * kye + h * w * kxe * _GATHER_COST
-    cols_first = cost_cols < cost_rows if _ORDER is None else _ORDER == "columns"
-    if cols_first and nstrips > par_strips:
-        nstrips = min(h, par_strips)
-        if nm:
-            span = _max_span(iy, ny, h, nstrips, in_h)
-    nunits = units * nstrips
-    nworkers = max(1, min(nthreads, nunits))
+    nthreads = nb.get_num_threads() if nb_ * h * w >= SERIAL_BELOW else 1
+    (work, lo, hi, is_int, iy, wy, ny, oky, ix, ixu, wx, nx, okx, kfix, x0, fx, xl, ncol, all_ok, nstrips, span,
+     cols_first, nunits, nworkers) = _plan(nb_, in_h, in_w, h, w, float(scale[0]), float(scale[1]),
+                                           float(offset[0]), float(offset[1]), kind[0], kind[1], mode, dt, nm,
+                                           nthreads, _ORDER)
     if cols_first:
         sa = np.empty((nworkers, 4, in_w), dtype=work)
         sb = np.empty((nworkers, 4, w), dtype=work)
@@ -664,12 +699,10 @@ def resize_separable(
         tm = np.empty((nworkers, span, w), dtype=np.bool_)
         dmask = np.empty((nm, h, w), dtype=np.bool_)
     else:
-        tm = np.empty((1, 1, 1), dtype=np.bool_)
-        dmask = np.empty((1, 1, 1), dtype=np.bool_)
+        tm = _NO_MASK
+        dmask = _NO_MASK
         mask = tm
-    xl = max(xlo, 0)
-    ncol = max(xhi + 1 - xl, 0)
-    args = (nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix, x0, fx, np.uint64(xl), ncol,
+    args = (nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix, x0, fx, xl, ncol,
             okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi)
     with threads.launch_lock:
         if nworkers > 1:
