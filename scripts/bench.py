@@ -79,6 +79,13 @@ ROTATE = 17.0          # degrees, every Affine row
 RRC_SCALE = 0.5        # RandomResizedCrop: fixed area share and ratio 1, so every call does the same work
 RESIZE_FACTOR = 0.75   # Resize: output side = round(0.75 * input side)
 COLLAR = 0.1           # nodata collar: this share of each side invalid
+#: glibc malloc in the timing process: blocks up to 64 MB come from the heap and freed memory stays mapped,
+#: as in a long-running training process once it has freed one large block (glibc then raises its mmap
+#: threshold itself). Left dynamic, each row's regime depended on the rows before it: albumentations' README
+#: Compose on 1x512² uint16 took 5.35 ms when its temporaries were mapped and unmapped on every call (a page
+#: fault per 4 kB) and 1.31 ms in the steady state; the previous pages measured it at 1.24-1.51 ms after the
+#: larger rows, and the 13x120² rows at 4.2-6.1 ms (2.2 ms steady)
+MALLOC_STEADY = "glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456"
 NOISY = 1.5            # a row whose median / min exceeds this was disturbed by other work on the machine
 README_RANGE = (0, 10000)
 IMAGE = ROOT / "fixtures/tiles/sentinel2_l2a_12band_int16.tif"
@@ -533,7 +540,8 @@ def child_run(args: argparse.Namespace) -> None:
     for n in THREADS:
         set_threads(n)
         by_threads[str(n)] = {"threads": n, "numba_threads": numba.get_num_threads(),
-                              "cv2_threads": cv2.getNumThreads(), "rows": rows[n]}
+                              "cv2_threads": cv2.getNumThreads(), "malloc": os.environ.get("GLIBC_TUNABLES"),
+                              "rows": rows[n]}
     Path(args.out).write_text(json.dumps({"by_threads": by_threads, "versions": versions(args.no_albumentations)}))
 
 
@@ -905,7 +913,7 @@ def main(argv: list[str] | None = None) -> int:
                  "git": git_rev(), "repeats": args.repeats, "ops": args.ops, "sizes": args.sizes,
                  "dtypes": args.dtypes, "machine": machine(),
                  "settings": {"rotate_deg": ROTATE, "rrc_scale": RRC_SCALE, "resize_factor": RESIZE_FACTOR,
-                              "collar": COLLAR}},
+                              "collar": COLLAR, "malloc": MALLOC_STEADY}},
         "threads": {},
     }
     with tempfile.TemporaryDirectory(prefix="geoaug-bench-") as tmp:
@@ -913,7 +921,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"timing at {label} thread(s), interleaved, in a fresh process ...", file=sys.stderr, flush=True)
         top = str(max(thread_counts))  # numba's pool, OpenMP and BLAS start this wide; set_threads narrows them
         env = {**os.environ, "NUMBA_NUM_THREADS": top, "OMP_NUM_THREADS": top, "OPENBLAS_NUM_THREADS": top,
-               "MKL_NUM_THREADS": top}
+               "MKL_NUM_THREADS": top, "GLIBC_TUNABLES": MALLOC_STEADY}
         child = run_child([*common, "--threads-child", label], Path(tmp) / "timing.json", env)
         for n, res in child["by_threads"].items():
             result["threads"][n] = {**res, "versions": child["versions"], "load_average": child["load_average"],

@@ -249,6 +249,13 @@ def render(d: dict) -> str:
         "threadpoolctl's BLAS limit before each). A 2-thread / 1-thread figure thus compares calls made a "
         "moment apart, under the same load (run in separate processes, minutes apart, they moved by up to "
         "2x with the machine's other work). The 1-thread and 2-thread tables are separate.",
+        *([f"* **Memory.** The timing process runs with glibc's malloc thresholds fixed "
+           f"(`GLIBC_TUNABLES={meta['settings']['malloc']}`): blocks up to 64 MB come from the heap and freed "
+           "memory stays mapped, the steady state of a long-running training process (glibc raises its mmap "
+           "threshold itself once a large block is freed). Left dynamic, a row's regime depended on the rows "
+           "before it: albumentations' README Compose on 1x512² uint16 took 5.35 ms when its temporaries were "
+           "mapped and unmapped on every call (a page fault per 4 kB), 1.31 ms in the steady state."]
+          if meta.get("settings", {}).get("malloc") else []),
         "* **geoaug** is called as users call it: the transform object on a plain `(bands, H, W)` ndarray "
         "(*geoaug array*) and on a `GeoRaster` (*geoaug GeoRaster*), with a `numpy.random.Generator` made "
         "once. For the warps a third call uses a GeoRaster whose mask has a nodata collar "

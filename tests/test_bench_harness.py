@@ -47,6 +47,8 @@ def test_smoke_run_writes_json_and_page(smoke_run: tuple[Path, Path, subprocess.
     assert d["meta"]["versions"]["threading_layer"] in ("tbb", "workqueue")
     assert set(d["threads"]) == {"1", "2"}
     assert d["threads"]["1"]["numba_threads"] == 1 and d["threads"]["2"]["numba_threads"] == 2
+    # the timing process ran with malloc's steady-state thresholds, and the page says so
+    assert d["threads"]["1"]["malloc"] == d["meta"]["settings"]["malloc"] == bench.MALLOC_STEADY
     rows = {(row["op"], row["bands"], row["size"]) for row in d["threads"]["1"]["rows"]}
     assert {("hflip", 13, 16), ("affine_bilinear", 13, 16), ("pipeline", 13, 16), ("fixed_cost_p0", 13, 64),
             ("fixed_cost_1x1", 13, 1)} <= rows
@@ -63,6 +65,7 @@ def test_smoke_run_writes_json_and_page(smoke_run: tuple[Path, Path, subprocess.
     page = out_md.read_text()
     assert "This page is from a `--smoke` run" in page
     assert "## Results at 1 thread" in page and "## Results at 2 threads" in page
+    assert f"`GLIBC_TUNABLES={bench.MALLOC_STEADY}`" in page
     assert "albumentations not installed" in page
     assert "| Warp with a nodata collar vs all-valid (GeoRaster) | 1 thread |" in page
 
