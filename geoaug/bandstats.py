@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ParameterError
-from .kernels.moments import one_band_moments
+from .kernels.moments import moments
 
 __all__ = ["BandStats", "band_moments", "load_stats"]
 
@@ -136,25 +136,16 @@ def _arr(v: Any) -> np.ndarray:
                     dtype=float).reshape(np.shape(v))
 
 
-#: pixels per chunk of :func:`band_moments`' products, per band: a float64 chunk of about 512 kB
-_MOMENT_CHUNK = 1 << 16
-
-
 def band_moments(data: np.ndarray, valid: np.ndarray | None = None) -> tuple[int, np.ndarray, np.ndarray]:
     """Count, band means and centred cross-products of the pixels valid in every band.
 
     ``PCAJitter`` takes its covariance from these, and :func:`geoaug.stats`
     merges them file by file. numpy's ``cov`` on the gathered valid pixels
     makes a gathered copy, a float64 copy and a centred copy before its
-    product; here the data is read in chunks of about 512 kB of float64, each
-    shifted by a provisional mean (the first chunk's), its invalid pixels set
-    to 0 (so they add nothing, and a NaN under one never reaches a sum), then
-    summed and multiplied by its transpose (BLAS). The exact mean and the
-    centred products follow from the shifted sums (``M2 = P - s s^T / n``, with
-    ``s`` small: no cancellation to speak of). With a nodata collar that is
-    about half of ``numpy.cov``'s time on the gathered pixels at 13 x 512²
-    uint16 (4.9 against 10.9 ms, one thread) and 0.24 against 0.57 ms at
-    1 x 512²; PCAJitter's gather, scaling and ``numpy.cov`` took 25 ms there.
+    product; here two compiled passes read the data where it is
+    (:mod:`geoaug.kernels.moments`: the means, then the centred products chunk
+    by chunk), and invalid pixels, NaN included, never reach a sum. A mask that
+    is a broadcast of True counts as none, without a scan.
 
     Parameters
     ----------
@@ -188,28 +179,5 @@ def band_moments(data: np.ndarray, valid: np.ndarray | None = None) -> tuple[int
     n = x.shape[1] if v is None else int(np.count_nonzero(v))
     if n == 0:
         return 0, np.full(bands, np.nan), np.zeros((bands, bands))
-    if bands == 1:  # a variance: two vectorised passes (kernels/moments.py)
-        mean, m2 = one_band_moments(np.ascontiguousarray(x[0]), v, n)
-        return int(n), np.array([mean]), np.array([[m2]])
-    step = max(2048, _MOMENT_CHUNK // bands)
-    shift = None
-    s1 = np.zeros(bands)
-    p2 = np.zeros((bands, bands))
-    for p in range(0, x.shape[1], step):
-        c = x[:, p:p + step].astype(np.float64)
-        bad = None if v is None else ~v[p:p + step]
-        if bad is not None and bad.all():
-            continue
-        if shift is None:  # the first chunk with a valid pixel: its mean is the provisional one
-            k = c.shape[1]
-            if bad is not None:
-                np.copyto(c, 0.0, where=bad)
-                k -= int(np.count_nonzero(bad))
-            shift = c.sum(axis=1) / k
-        c -= shift[:, None]
-        if bad is not None:
-            np.copyto(c, 0.0, where=bad)
-        s1 += c.sum(axis=1)
-        p2 += c @ c.T
-    d = s1 / n
-    return int(n), shift + d, p2 - np.outer(s1, d)
+    mean, m2 = moments(x, v, n)  # two compiled passes (kernels/moments.py)
+    return int(n), mean, m2
