@@ -161,3 +161,18 @@ def test_cold_comparison_names_a_tree_that_is_not_a_checkout(tmp_path: Path) -> 
     with pytest.raises(SystemExit, match=str(tmp_path)) as e:
         bench_cold.first_call(tmp_path, "readme")
     assert "the child failed" in str(e.value)
+
+
+def test_bench_trees_names_a_tree_without_geoaug(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # scripts/bench_trees.py times the same calls from two checkouts; a tree without the package is refused by
+    # name before anything runs, and a timing process that fails names its tree
+    import bench_trees
+
+    with pytest.raises(SystemExit):
+        bench_trees.main(["--old", str(tmp_path), "--new", str(ROOT)])
+    assert f"--old {tmp_path}: no geoaug package there" in capsys.readouterr().err
+    (tmp_path / "geoaug").mkdir()
+    (tmp_path / "geoaug" / "__init__.py").write_text("raise ImportError('broken tree')\n")
+    with pytest.raises(SystemExit, match=str(tmp_path)) as e:
+        bench_trees.run(tmp_path, 21)
+    assert "the timing process failed" in str(e.value) and "broken tree" in str(e.value)

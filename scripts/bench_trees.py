@@ -1,0 +1,132 @@
+"""Run time of single transforms, two source trees side by side: fresh processes alternating, best of many calls.
+
+``scripts/bench.py`` compares geoaug with other tools inside one process. To see what a change did to
+geoaug's own run time, this script runs the same calls from two checkouts (``git worktree add ../old
+<rev>``), one fresh process per tree and round, old and new alternating so both see the same machine state,
+and prints each case's best time per tree and new / old::
+
+    python scripts/bench_trees.py --old ../old --new . --rounds 2
+
+Each process times every case one thread wide (``numba.set_num_threads(1)``): the transform on a
+``GeoRaster`` of random uint16 values, a ``numpy.random.Generator`` made once, a warm-up call, then the best
+of ``--repeats`` calls, each right after an untimed call of the same function (the timing protocol of
+bench.py). ``band_moments`` is timed on its own (the PCA covariance). Both trees run under this interpreter
+and with the malloc thresholds bench.py's timing process uses (``MALLOC_STEADY``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import MALLOC_STEADY
+
+#: (case, bands, side)
+CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("grid_distortion", 13, 64),
+         ("resize", 13, 64), ("random_resized_crop", 13, 64), ("affine_nearest", 13, 64),
+         ("affine_bilinear", 13, 64), ("affine_cubic", 13, 64), ("affine_bilinear", 13, 120),
+         ("affine_nearest", 1, 512), ("affine_bilinear", 1, 512), ("affine_cubic", 1, 512),
+         ("affine_bilinear_collar", 1, 512), ("affine_bilinear", 13, 512), ("resize", 1, 512),
+         ("pca_jitter", 13, 64), ("pca_jitter", 1, 512), ("band_moments", 13, 512), ("pipeline", 13, 64),
+         ("pipeline", 1, 512))
+
+CHILD = r"""
+import json, sys, time
+tree, repeats = sys.argv[1], int(sys.argv[2])
+cases = json.loads(sys.argv[3])
+sys.path.insert(0, tree)
+import numba
+import numpy as np
+import geoaug
+assert geoaug.__file__.startswith(tree), geoaug.__file__
+from geoaug.bandstats import band_moments
+numba.set_num_threads(1)
+R = (0, 10000)
+
+def transform(op, b, s):
+    return {"hflip": lambda: geoaug.HorizontalFlip(p=1.0),
+            "normalize": lambda: geoaug.Normalize(mean=[1000.0] * b, std=[500.0] * b),
+            "gaussian_blur": lambda: geoaug.GaussianBlur(sigma=(1.0, 1.0)),
+            "grid_distortion": lambda: geoaug.GridDistortion(),
+            "resize": lambda: geoaug.Resize(round(0.75 * s), round(0.75 * s)),
+            "random_resized_crop": lambda: geoaug.RandomResizedCrop(s, s, scale=(0.5, 0.5), ratio=(1.0, 1.0)),
+            "affine_nearest": lambda: geoaug.Affine(rotate=17.0, interpolation="nearest"),
+            "affine_bilinear": lambda: geoaug.Affine(rotate=17.0),
+            "affine_bilinear_collar": lambda: geoaug.Affine(rotate=17.0),
+            "affine_cubic": lambda: geoaug.Affine(rotate=17.0, interpolation="cubic"),
+            "pca_jitter": lambda: geoaug.PCAJitter(std=0.1, value_range=R),
+            "pipeline": lambda: geoaug.Compose([geoaug.HorizontalFlip(), geoaug.Rot90(),
+                                                geoaug.Affine(rotate=(-20, 20), scale=(0.9, 1.1)),
+                                                geoaug.Brightness((-0.01, 0.01), value_range=R),
+                                                geoaug.PCAJitter(std=0.1, value_range=R)])}[op]()
+
+out = {}
+for op, b, s in cases:
+    a = np.random.default_rng(0).integers(0, 10000, (b, s, s)).astype(np.uint16)
+    if op == "band_moments":
+        call = lambda: band_moments(a)
+    else:
+        mask = None
+        if op.endswith("_collar"):
+            mask = np.ones((s, s), bool)
+            c = max(1, round(0.1 * s))
+            mask[:c] = mask[-c:] = False
+            mask[:, :c] = mask[:, -c:] = False
+        r = geoaug.GeoRaster.from_array(a, mask=mask)
+        t = transform(op, b, s)
+        g = np.random.default_rng(0)
+        call = lambda: t(r, rng=g)
+    call()
+    best = float("inf")
+    for _ in range(repeats):
+        call()
+        t0 = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - t0)
+    out[f"{op} {b}x{s}"] = best
+print(json.dumps(out))
+"""
+
+
+def run(tree: Path, repeats: int) -> dict[str, float]:
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "GLIBC_TUNABLES": MALLOC_STEADY}
+    r = subprocess.run([sys.executable, "-c", CHILD, str(tree), str(repeats), json.dumps(CASES)], env=env,
+                       capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise SystemExit(f"{tree}: the timing process failed:\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--old", type=Path, required=True, help="the tree before the change (a checkout)")
+    ap.add_argument("--new", type=Path, required=True, help="the tree after it")
+    ap.add_argument("--rounds", type=int, default=2, help="fresh processes per tree (default 2)")
+    ap.add_argument("--repeats", type=int, default=41, help="timed calls per case and process (>= 21)")
+    args = ap.parse_args(argv)
+    if args.repeats < 21:
+        ap.error("--repeats must be >= 21")
+    trees = {"old": args.old.resolve(), "new": args.new.resolve()}
+    for name, tree in trees.items():
+        if not (tree / "geoaug" / "__init__.py").is_file():
+            ap.error(f"--{name} {tree}: no geoaug package there")
+    best: dict[str, dict[str, float]] = {"old": {}, "new": {}}
+    for _ in range(args.rounds):
+        for name, tree in trees.items():
+            for case, t in run(tree, args.repeats).items():
+                best[name][case] = min(best[name].get(case, float("inf")), t)
+    print(f"{'case':34s} {'old':>10s} {'new':>10s} {'new / old':>10s}")
+    for case in best["old"]:
+        o, n = best["old"][case], best["new"][case]
+        print(f"{case:34s} {o * 1e6:8.1f} µs {n * 1e6:8.1f} µs {n / o:10.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
