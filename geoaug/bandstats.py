@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import ParameterError
 from .kernels.moments import moments
+from .raster import is_all_valid_mask
 
 __all__ = ["BandStats", "band_moments", "load_stats"]
 
@@ -170,9 +171,8 @@ def band_moments(data: np.ndarray, valid: np.ndarray | None = None) -> tuple[int
     v = None
     if valid is not None:
         valid = np.asarray(valid, dtype=bool)
-        # a broadcast of True (an all-valid raster's mask) says so without a scan, and without the copy that
-        # flattening a broadcast makes
-        if not (valid.size and not any(valid.strides) and valid.flat[0]):
+        # an all-valid raster's mask says so without a scan, and without the copy that flattening it makes
+        if not is_all_valid_mask(valid):
             v = np.broadcast_to(valid, data.shape[1:]).reshape(-1)
             if v.all():
                 v = None

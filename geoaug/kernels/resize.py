@@ -563,10 +563,11 @@ _GATHER_COST = 5
 _NO_MASK = np.empty((1, 1, 1), dtype=np.bool_)
 
 
-def _plan(*key) -> tuple:
+def _plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: float, ty: float, tx: float, ky_kind: int,
+          kx_kind: int, mode: int, dt: np.dtype, nm: int, nthreads: int, order: str | None) -> tuple:
     """:func:`_make_plan`, cached (64 plans) when both axes' taps are small enough to cache (:data:`_CACHE_TAPS`):
     a plan holds its taps."""
-    h, w, sy, sx, ky_kind, kx_kind = key[3], key[4], key[5], key[6], key[9], key[10]
+    key = (nb_, in_h, in_w, h, w, sy, sx, ty, tx, ky_kind, kx_kind, mode, dt, nm, nthreads, order)
     if _cacheable(h, sy, ky_kind) and _cacheable(w, sx, kx_kind):
         return _cached_plan(*key)
     return _make_plan(*key)
@@ -580,8 +581,8 @@ def _cacheable(n_out: int, s: float, kind: int) -> bool:
     return n_out * (_kmax(kind, s) + 4) <= _CACHE_TAPS
 
 
-def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: float, ty: float, tx: float, ky_kind: int,
-          kx_kind: int, mode: int, dt: np.dtype, nm: int, nthreads: int, order: str | None) -> tuple:
+def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: float, ty: float, tx: float,
+               ky_kind: int, kx_kind: int, mode: int, dt: np.dtype, nm: int, nthreads: int, order: str | None) -> tuple:
     """Everything a call decides from its sizes and parameters alone: taps, pass order, strips, workers (cached:
     a Resize applied to rasters of one size plans once; a RandomResizedCrop, whose crop changes per call, plans
     each time, as before)."""
@@ -618,7 +619,6 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
 
 
 _cached_plan = functools.lru_cache(maxsize=64)(_make_plan)
-
 
 
 def resize_separable(

@@ -676,8 +676,8 @@ class Normalize(SpectralTransform):
 def _normalize_coefficients(mean: tuple, std: tuple, count: int, w: np.dtype) -> tuple:
     """Normalize's ``(a, s, c)`` (see :meth:`Normalize.prepare`), read-only; cached, a transform applies the same
     ones to every raster of its band count and work dtype."""
-    mean_b = _as_bands(mean if len(mean) != 1 else mean[0], count)
-    std_b = _as_bands(std if len(std) != 1 else std[0], count)
+    mean_b = _as_bands(mean, count)
+    std_b = _as_bands(std, count)
     a = mean_b.astype(w)
     c = ((a.astype(np.float64) - mean_b) / std_b).astype(w)
     c[c == 0] = -0.0  # x + (-0.0) is x, -0.0 included
