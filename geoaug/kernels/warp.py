@@ -370,8 +370,8 @@ def _touches(bx, by, K, in_w, in_h):  # pragma: no cover - numba
 
 
 @borrowing_jit()
-def _status(mask, pm, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm):  # pragma: no cover - numba
-    """0 invalid, 2 valid (generic sum) against mask plane ``pm``; stores 1/sum of the valid weights for renormalize."""
+def _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm):  # pragma: no cover - numba
+    """0 invalid, 2 valid (generic sum); stores 1/sum of the valid weights for renormalize."""
     good = True
     wsum = 0.0  # float64: a per-pixel sum (not per band), and renormalised cubic weights can nearly cancel
     for ty in range(K):
@@ -385,7 +385,7 @@ def _status(mask, pm, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, reno
                     wsum += w
                 elif w != 0.0:
                     good = False
-            elif all_valid or mask[pm, yy * in_w + xx]:
+            elif all_valid or mk[yy * in_w + xx]:
                 wsum += w
             elif w != 0.0:
                 good = False
@@ -396,10 +396,9 @@ def _status(mask, pm, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, reno
 
 
 @borrowing_jit()
-def _generic(src, b, df, oo, mask, pm, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, fill_value,
+def _generic(plane, orow, mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, fill_value,
              renorm):  # pragma: no cover - numba
-    """Band ``b`` of one valid pixel through the tap rule (fill mode, mask plane ``pm``, renormalize), into
-    ``df[oo + j]``."""
+    """One band of one valid pixel through the tap rule (fill mode, mask, renormalize)."""
     acc = fscr[0, j] * 0.0
     for ty in range(K):
         yy = _tap(iscr, j, ty, K, inner, in_w, in_h, True)
@@ -412,11 +411,11 @@ def _generic(src, b, df, oo, mask, pm, all_valid, iscr, fscr, j, K, inner, in_w,
             if yy < 0 or xx < 0:
                 if mode == _CONSTANT:
                     acc += w * fill_value
-            elif all_valid or mask[pm, yy * in_w + xx]:
-                acc += w * _as_work(src[b, yy * in_w + xx], src)
+            elif all_valid or mk[yy * in_w + xx]:
+                acc += w * _as_work(plane[yy * in_w + xx], plane)
     if renorm:
         acc *= fscr[2 * K, j]
-    _put(df, oo + np.uint64(j), acc)
+    _put(orow, j, acc)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -500,17 +499,8 @@ def _make_rows(INTERP: int):
         ``src`` is ``(bands, in_h * in_w)`` and ``mask`` ``(planes, in_h * in_w)`` (flat planes).
         """
         nm = dmask.shape[0]
-        out_h = dst.shape[1]
         out_w = dst.shape[2]
-        # flat outputs and codes, indexed with unsigned offsets: a view per row and band made here (dst[b, i])
-        # cost two atomic reference-count calls that numba did not prune in this function (with the helpers'
-        # below, 21 % of a 1 x 512² bilinear warp); the interior kernels make theirs where numba prunes them
-        df = dst.reshape(dst.size)
-        dmf = dmask.reshape(dmask.size)
-        ecf = ec.reshape(ec.size)
-        n_in = np.uint64(in_h * in_w)
-        uh = np.uint64(out_h)
-        uw = np.uint64(out_w)
+        # the row and plane views below cost nothing: this kernel keeps no reference counts (kernels/borrowing.py)
         K = 2 if INTERP == 1 else 4
         KK = K * K
         t0 = _I_G + 2 * K  # iscr rows of the near pixels' K*K flat tap offsets
@@ -599,7 +589,7 @@ def _make_rows(INTERP: int):
                             xx = iscr[_I_G + tx, j]
                             iscr[t0 + ty * K + tx, j] = yy * in_w + xx if (yy >= 0 and xx >= 0) else -1
                 for p in range(0 if nm == 1 else g0, 1 if nm == 1 else g1):
-                    pm = p if mask.shape[0] > 1 else 0
+                    mk = mask[p if mask.shape[0] > 1 else 0]
                     # status of near pixels: 0 invalid, 2 valid (far pixels: far_st, 0 invalid or 3 constant)
                     if p == g0 or nm == 1 or not all_valid:  # with an all-valid input every plane has the same status
                         border_valid = (klo == 0 and khi == out_w) or far_st != 0
@@ -610,7 +600,7 @@ def _make_rows(INTERP: int):
                             if all_valid and not far_fill and not renorm:  # every tap mapped inside and valid
                                 st[j] = 2
                             else:
-                                st[j] = _status(mask, pm, all_valid, iscr, fscr, j, K, near, in_w, in_h, mode, renorm)
+                                st[j] = _status(mk, all_valid, iscr, fscr, j, K, near, in_w, in_h, mode, renorm)
                             border_valid = border_valid and st[j] != 0
                             if st[j] != 0:
                                 # this plane's weights: 0 for taps outside or invalid; outside weight (constant) apart
@@ -625,7 +615,7 @@ def _make_rows(INTERP: int):
                                             if mode == _CONSTANT:
                                                 cw += w
                                             w = zero
-                                        elif not (all_valid or mask[pm, o]):
+                                        elif not (all_valid or mk[o]):
                                             w = zero
                                         fscr[e0 + t, j] = w
                                 fscr[e0 + KK, j] = cw
@@ -636,16 +626,16 @@ def _make_rows(INTERP: int):
                     if not all_valid and jhi > jlo:
                         # per interior pixel: (every tap valid) + (any tap valid), so 2 all, 0 none, 1 mixed: one byte
                         # read per pixel (the tap code); the mixed ones are listed branch-free as they go
-                        eo = np.uint64(p) * n_in
+                        ecp = ec[p]
                         for j in range(np.uint64(jlo), np.uint64(jhi)):
-                            c = ecf[eo + np.uint64(off[j])]
+                            c = ecp[np.uint64(off[j])]
                             st[j] = c
                             bad[nbad] = j
                             nbad += np.int64(c == 1)
                         # mixed pixels (valid and invalid taps): the weights decide (a tap of weight 0 does not count)
                         for k in range(nbad):
                             j = bad[k]
-                            st[j] = _status(mask, pm, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm)
+                            st[j] = _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm)
                         for j in range(np.uint64(jlo), np.uint64(jhi)):
                             nzero += np.int64(st[j] == 0)
                         if nzero:
@@ -654,23 +644,22 @@ def _make_rows(INTERP: int):
                     if skip_valid_rows and row_valid:
                         row_ok[p, i] = 1
                     else:
-                        mo = (np.uint64(p) * uh + np.uint64(i)) * uw  # the mask row at dmf[mo]
+                        mrow = dmask[p, i]
                         if nzero:
                             for j in range(np.uint64(jlo), np.uint64(jhi)):
-                                dmf[mo + j] = st[j] != 0
+                                mrow[j] = st[j] != 0
                         else:
-                            _fill(dmf, mo + np.uint64(jlo), mo + np.uint64(jhi), True)
-                        _fill(dmf, mo, mo + np.uint64(klo), far_st != 0)
-                        _fill(dmf, mo + np.uint64(khi), mo + uw, far_st != 0)
+                            _fill(mrow, jlo, jhi, True)
+                        _fill(mrow, 0, klo, far_st != 0)
+                        _fill(mrow, khi, out_w, far_st != 0)
                         for jb in range(nnear):
                             j = klo + jb
                             if j >= jlo:
                                 j += jhi - jlo
-                            dmf[mo + np.uint64(j)] = st[j] != 0
+                            mrow[j] = st[j] != 0
                     b0 = g0 if nm == 1 else p
                     b1 = g1 if nm == 1 else p + 1
                     for b in range(b0, b1):
-                        oo = (np.uint64(b) * uh + np.uint64(i)) * uw  # the output row at df[oo]
                         if jhi > jlo:
                             if INTERP == 1:
                                 _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx1, fy1, jlo, jhi, in_w)
@@ -678,40 +667,42 @@ def _make_rows(INTERP: int):
                                 _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w)
                         if nzero == 0 and nbad == 0 and nnear == 0 and klo == 0 and khi == out_w:
                             continue  # nothing else in this row
+                        plane = src[b]
+                        orow = dst[b, i]
                         if nzero:  # the interior run was computed straight: invalid pixels get out_fill (branch-free)
                             for j in range(np.uint64(jlo), np.uint64(jhi)):
-                                df[oo + j] = out_fill if st[j] == 0 else df[oo + j]
+                                orow[j] = out_fill if st[j] == 0 else orow[j]
                         for k in range(nbad):
                             j = bad[k]
                             if st[j] != 0:
-                                _generic(src, b, df, oo, mask, pm, all_valid, iscr, fscr, j, K, inner, in_w, in_h,
-                                         mode, fill_value, renorm)
+                                _generic(plane, orow, mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode,
+                                         fill_value, renorm)
                         # far pixels: one value
-                        fillw = _as_work(fill_value, src)
+                        fillw = _as_work(fill_value, plane)
                         if far_st == 0:
-                            _fill(df, oo, oo + np.uint64(klo), out_fill)
-                            _fill(df, oo + np.uint64(khi), oo + uw, out_fill)
+                            _fill(orow, 0, klo, out_fill)
+                            _fill(orow, khi, out_w, out_fill)
                         else:
-                            for j in range(np.uint64(0), np.uint64(klo)):
-                                _put(df, oo + j, fillw)
-                            for j in range(np.uint64(khi), uw):
-                                _put(df, oo + j, fillw)
+                            for j in range(klo):
+                                _put(orow, j, fillw)
+                            for j in range(khi, out_w):
+                                _put(orow, j, fillw)
                         # near pixels: the row's tap table with this plane's weights
                         for jb in range(nnear):
                             j = klo + jb
                             if j >= jlo:
                                 j += jhi - jlo
                             if st[j] == 0:
-                                df[oo + np.uint64(j)] = out_fill
+                                orow[j] = out_fill
                             else:
                                 acc = fscr[e0 + KK, j] * fillw
                                 for t in range(KK):
                                     w = fscr[e0 + t, j]
                                     if w != 0:
-                                        acc += w * _as_work(src[b, iscr[t0 + t, j]], src)
+                                        acc += w * _as_work(plane[iscr[t0 + t, j]], plane)
                                 if renorm:
                                     acc *= fscr[2 * K, j]
-                                _put(df, oo + np.uint64(j), acc)
+                                _put(orow, j, acc)
     return rows
 
 
