@@ -77,12 +77,12 @@ Conventions
   parallel entries call it through its address (:mod:`geoaug.kernels.indirect`),
   for the same reason (it cost the README pipeline's first call 2.3 s). Helpers
   are called with typed arguments, not literals, where a literal would compile
-  a second copy of them. Helpers that take arrays are not numba-inlined
-  (``inline="always"`` copies the array arguments, and the reference counts of
-  the copies stayed in the loops: the cubic interpolation ran scalar, 1.8x
-  slower at 1 x 512²); each is compiled on its own and LLVM inlines it. The
-  row kernels and their helpers hold no reference counts at all
-  (:mod:`geoaug.kernels.borrowing`).
+  a second copy of them. The per-pixel tap helpers are not numba-inlined
+  (``inline="always"`` copied their array arguments, whose reference counts
+  stayed in the loops, and the interior kernels compiled on their own did not
+  vectorise); each is compiled on its own and LLVM inlines it. The row kernels
+  and their helpers hold no reference counts at all
+  (:mod:`geoaug.kernels.borrowing`), so their row and plane views cost nothing.
 """
 
 from __future__ import annotations
