@@ -182,7 +182,7 @@ def _linked_entries() -> dict[str, object]:
 
     @nb.njit(nogil=True, parallel=True)
     def nearest_par(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill, out_fill, skip_valid_rows,
-                    row_ok, off, bxs, bys, st, group, nrc):  # pragma: no cover - numba
+                    row_ok, off, st, runs, group, per_pass, nrc):  # pragma: no cover - numba
         nunits = off.shape[0]
         out_h = dst.shape[1]
         nbands = src.shape[0]
@@ -192,8 +192,8 @@ def _linked_entries() -> dict[str, object]:
             rc = k - gi * nrc
             ga = gi * group
             nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc,
-                         ga, min(ga + group, nbands), mode, fill, out_fill, skip_valid_rows, row_ok, off[k], bxs[k],
-                         bys[k], st[k], group)
+                         ga, min(ga + group, nbands), mode, fill, out_fill, skip_valid_rows, row_ok, off[k], st[k],
+                         runs[k], group, per_pass)
 
     chunk = blur_mod._chunk
 

@@ -6,6 +6,7 @@ geoaug's own run time, this script runs the same calls from two checkouts (``git
 and prints each case's best time per tree and new / old::
 
     python scripts/bench_trees.py --old ../old --new . --rounds 2
+    python scripts/bench_trees.py --old ../old --new . --only affine_nearest affine_nearest_collar
 
 Each process times every case one thread wide (``numba.set_num_threads(1)``): the transform on a
 ``GeoRaster`` of random uint16 values, a ``numpy.random.Generator`` made once, a warm-up call, then the best
@@ -33,7 +34,8 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("affine_nearest", 1, 512), ("affine_bilinear", 1, 512), ("affine_cubic", 1, 512),
          ("affine_bilinear_collar", 1, 512), ("affine_bilinear", 13, 512), ("resize", 1, 512),
          ("pca_jitter", 13, 64), ("pca_jitter", 1, 512), ("band_moments", 13, 512), ("pipeline", 13, 64),
-         ("pipeline", 1, 512))
+         ("pipeline", 1, 512), ("affine_nearest", 13, 120), ("affine_nearest", 12, 256), ("affine_nearest", 4, 512),
+         ("affine_nearest", 13, 512), ("affine_nearest", 200, 256), ("affine_nearest_collar", 1, 512))
 
 CHILD = r"""
 import json, sys, time
@@ -56,6 +58,7 @@ def transform(op, b, s):
             "resize": lambda: geoaug.Resize(round(0.75 * s), round(0.75 * s)),
             "random_resized_crop": lambda: geoaug.RandomResizedCrop(s, s, scale=(0.5, 0.5), ratio=(1.0, 1.0)),
             "affine_nearest": lambda: geoaug.Affine(rotate=17.0, interpolation="nearest"),
+            "affine_nearest_collar": lambda: geoaug.Affine(rotate=17.0, interpolation="nearest"),
             "affine_bilinear": lambda: geoaug.Affine(rotate=17.0),
             "affine_bilinear_collar": lambda: geoaug.Affine(rotate=17.0),
             "affine_cubic": lambda: geoaug.Affine(rotate=17.0, interpolation="cubic"),
@@ -93,10 +96,10 @@ print(json.dumps(out))
 """
 
 
-def run(tree: Path, repeats: int) -> dict[str, float]:
+def run(tree: Path, repeats: int, cases: tuple = CASES) -> dict[str, float]:
     env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "GLIBC_TUNABLES": MALLOC_STEADY}
-    r = subprocess.run([sys.executable, "-c", CHILD, str(tree), str(repeats), json.dumps(CASES)], env=env,
+    r = subprocess.run([sys.executable, "-c", CHILD, str(tree), str(repeats), json.dumps(cases)], env=env,
                        capture_output=True, text=True, check=False)
     if r.returncode != 0:
         raise SystemExit(f"{tree}: the timing process failed:\n{r.stderr[-2000:]}")
@@ -109,9 +112,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--new", type=Path, required=True, help="the tree after it")
     ap.add_argument("--rounds", type=int, default=2, help="fresh processes per tree (default 2)")
     ap.add_argument("--repeats", type=int, default=41, help="timed calls per case and process (>= 21)")
+    ap.add_argument("--only", nargs="+", metavar="OP", help="only these cases (their op, e.g. affine_nearest)")
     args = ap.parse_args(argv)
     if args.repeats < 21:
         ap.error("--repeats must be >= 21")
+    cases = CASES
+    if args.only:
+        known = {op for op, _, _ in CASES}
+        unknown = sorted(set(args.only) - known)
+        if unknown:
+            ap.error(f"--only: no case {', '.join(unknown)} (cases: {', '.join(sorted(known))})")
+        cases = tuple(c for c in CASES if c[0] in args.only)
     trees = {"old": args.old.resolve(), "new": args.new.resolve()}
     for name, tree in trees.items():
         if not (tree / "geoaug" / "__init__.py").is_file():
@@ -119,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     best: dict[str, dict[str, float]] = {"old": {}, "new": {}}
     for _ in range(args.rounds):
         for name, tree in trees.items():
-            for case, t in run(tree, args.repeats).items():
+            for case, t in run(tree, args.repeats, cases).items():
                 best[name][case] = min(best[name].get(case, float("inf")), t)
     print(f"{'case':34s} {'old':>10s} {'new':>10s} {'new / old':>10s}")
     for case in best["old"]:

@@ -176,3 +176,6 @@ def test_bench_trees_names_a_tree_without_geoaug(tmp_path: Path, capsys: pytest.
     with pytest.raises(SystemExit, match=str(tmp_path)) as e:
         bench_trees.run(tmp_path, 21)
     assert "the timing process failed" in str(e.value) and "broken tree" in str(e.value)
+    with pytest.raises(SystemExit):
+        bench_trees.main(["--old", str(ROOT), "--new", str(ROOT), "--only", "affine_nearest", "no_such_op"])
+    assert "--only: no case no_such_op" in capsys.readouterr().err

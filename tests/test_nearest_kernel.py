@@ -99,3 +99,45 @@ def test_parallel_equals_serial(monkeypatch: pytest.MonkeyPatch, fill: str, plan
     assert serial[2] == parallel[2]
     if serial[1] is not None:
         np.testing.assert_array_equal(serial[1], parallel[1])
+
+
+@pytest.mark.parametrize("planes", [0, 1, 9])
+@pytest.mark.parametrize("fill", ["nodata", "constant", "reflect"])
+def test_blocks_band_passes_and_wide_offsets_change_nothing(monkeypatch: pytest.MonkeyPatch, planes: int,
+                                                            fill: str) -> None:
+    """9 bands in groups of 3 (passes of 2 and 1 bands per offset read) over taps stored for the whole plane or
+    for blocks of 5 rows (several per call, the last shorter), with int64 tap offsets, one band per pass and
+    one row per block: the bits of one group (passes of 4, 4 and 1) over the whole plane's uint32 offsets."""
+    rng = np.random.default_rng(3)
+    src = rng.integers(0, 60000, (9, 33, 29)).astype(np.uint16)
+    mask = None if planes == 0 else rng.random((planes, 33, 29)) > 0.2
+    m = _rotation(-29.0, 33, 29, shift=5.0)
+    kw = dict(fill=fill, fill_value=7.0, out_fill=3.0, return_all_valid=True)
+    want = warp_affine(src, mask, m, (37, 31), "nearest", **kw)
+    monkeypatch.setattr(warp_module, "_band_group", lambda out_w, interp: 3)  # 3 groups over whole-plane taps
+    variants = [warp_affine(src, mask, m, (37, 31), "nearest", **kw)]
+    monkeypatch.setattr(nearest, "BLOCK_PIXELS", 31 * 5)  # blocks of 5 rows: 8 blocks, the last of 2
+    variants.append(warp_affine(src, mask, m, (37, 31), "nearest", **kw))
+    monkeypatch.setattr(nearest, "offset_dtype", lambda in_h, in_w: np.dtype(np.int64))
+    variants.append(warp_affine(src, mask, m, (37, 31), "nearest", **kw))
+    monkeypatch.setattr(nearest, "bands_per_pass", lambda *a: 1)  # one band per pass, one row per block
+    variants.append(warp_affine(src, mask, m, (37, 31), "nearest", **kw))
+    for got in variants:
+        np.testing.assert_array_equal(got[0], want[0])
+        assert got[2] == want[2]
+        if want[1] is not None:
+            np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_offset_type_follows_the_band_size() -> None:
+    assert nearest.offset_dtype(65535, 65537) == np.uint32
+    assert nearest.offset_dtype(65536, 65536) == np.int64
+
+
+def test_taps_are_stored_for_a_unit_s_rows_unless_one_band_per_pass() -> None:
+    assert nearest.block_rows(512, 512, 1, 4) == min(512, nearest.BLOCK_PIXELS // 512)
+    assert nearest.block_rows(3, 10_000_000, 1, 4) == 1
+    assert nearest.block_rows(100, 10, 8, 4) == 13  # one unit's rows at most
+    assert nearest.block_rows(256, 256, 1, 1) == 1  # one band per pass
+    assert nearest.bands_per_pass(13, 512 * 512, 512 * 512, 2) == 4
+    assert nearest.bands_per_pass(200, 256 * 256, 256 * 256, 2) == 1  # past PASS_BYTES

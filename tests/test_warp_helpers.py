@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoaug.kernels.runs import row_runs
+from geoaug.kernels.runs import line_runs, row_runs
 from geoaug.kernels.warp import _tap_codes
 
 
@@ -57,3 +57,18 @@ def test_row_runs_by_bisection_match_counting(n: int, K: int, in_w: int, in_h: i
     by = np.floor(y0 + my * j).astype(np.int64)
     got = row_runs(bx, by, n, np.int64(K), in_w, in_h, mx >= 0.0, my >= 0.0)
     assert tuple(got) == _runs_reference(bx, by, n, K, in_w, in_h, mx >= 0.0, my >= 0.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 600), st.integers(1, 70), st.integers(1, 70), st.floats(-90, 120), st.floats(-90, 120),
+       st.floats(-3, 3), st.floats(-3, 3))
+def test_line_runs_match_counting_stored_taps(n: int, in_w: int, in_h: int, x0: float, y0: float, mx: float,
+                                              my: float) -> None:
+    """The nearest kernel's interior run, found from the line itself, is the K = 1 run of the stored taps."""
+    j = np.arange(n)
+    bx = np.floor(x0 + mx * j).astype(np.int64)
+    by = np.floor(y0 + my * j).astype(np.int64)
+    jlo, jhi = line_runs(x0, mx, y0, my, n, in_w, in_h)
+    assert (jlo, jhi) == _runs_reference(bx, by, n, 1, in_w, in_h, mx >= 0.0, my >= 0.0)[:2]
+    inside = (bx >= 0) & (bx < in_w) & (by >= 0) & (by < in_h)
+    assert inside[jlo:jhi].all() and not inside[:jlo].any() and not inside[jhi:].any()

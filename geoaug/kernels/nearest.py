@@ -14,12 +14,23 @@ pixel ``(i, j)`` takes the input pixel that contains the point
 ``matrix @ (j + 0.5, i + 0.5, 1)``; ``fill`` decides what lies outside; an
 invalid input pixel (mask False) gives an invalid output pixel.
 
-Each output row is three runs, found by counting (``floor`` of an affine
-coordinate is monotonic along a row): the pixels left of the input, the
-interior run, the pixels right of it. With ``nodata``/``constant`` the outer
-runs take one value; with the other modes their taps are mapped inside
-(:func:`geoaug.kernels.borders.map_index`) and the whole row is one gather.
-Coordinates and validity are computed once per row and shared by every band.
+Each output row is three runs: the pixels left of the input, the interior run,
+the pixels right of it. ``floor`` of an affine coordinate is monotonic along a
+row, so the run bounds are found by bisection on the row's line itself
+(:func:`geoaug.kernels.runs.line_runs`); only the interior's tap offsets are
+computed and stored (uint32 while a band has fewer than 2**32 pixels). With
+``nodata``/``constant`` the outer runs take one value; with the other modes
+their taps are mapped inside (:func:`geoaug.kernels.borders.map_index`) and the
+whole row is one gather.
+
+Coordinates, offsets and validity are computed once per row and shared by
+every band: rows go in blocks of about :data:`BLOCK_PIXELS` output pixels, and
+the band groups (see :func:`geoaug.kernels.warp.parallel_units`) run over a
+block's stored offsets, four bands per pass over a row, so one offset read
+serves four gathers. Measured at 13x512² uint16, one thread, against the
+previous kernel (offsets, x and y stored as int64 for the whole row, recomputed
+for every band group, one band per pass): about 0.75 of its time; at 4x512²
+about 0.75, at 1x512² about 0.9 (``python scripts/bench_trees.py``).
 """
 
 from __future__ import annotations
@@ -32,9 +43,10 @@ import numpy as np
 from .borders import CONSTANT, NODATA, map_index
 from .borrowing import borrowing_jit
 from .indirect import call_address
-from .runs import fill_run, row_runs
+from .runs import fill_run, line_runs
 
-__all__ = ["BITS", "nearest_fill_bits", "nearest_parallel", "nearest_rows"]
+__all__ = ["BITS", "BLOCK_PIXELS", "PASS_BYTES", "bands_per_pass", "block_rows", "nearest_fill_bits",
+           "nearest_parallel", "nearest_rows", "offset_dtype"]
 
 #: itemsize -> the unsigned dtype the kernel sees a raster as
 BITS = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16), 4: np.dtype(np.uint32), 8: np.dtype(np.uint64)}
@@ -58,87 +70,220 @@ def nearest_fill_bits(value: float, dtype: np.dtype, work: type) -> int:
     return int(stored.reshape(1).view(BITS[dt.itemsize])[0])
 
 
+#: output pixels (rows x columns) of a block: its tap offsets (1 MB as uint32) are found once and serve every
+#: band group. Smaller blocks were slower: at 13x512² uint16 (one thread) blocks of 32 rows took 1.06 of the
+#: whole plane's time, at 200x256² blocks of 64 rows 1.4-1.7
+BLOCK_PIXELS = 1 << 18
+#: input and output bytes above which a warp passes over a row one band at a time (see :func:`bands_per_pass`)
+PASS_BYTES = 16 << 20
+
+
+def block_rows(out_h: int, out_w: int, row_chunks: int, per_pass: int) -> int:
+    """Rows of a block of :func:`nearest_rows` (its tap offsets are stored for the block).
+
+    With several bands per pass (``per_pass > 1``) a block holds all of a unit's rows (``out_h`` cut into
+    ``row_chunks``) up to about :data:`BLOCK_PIXELS` output pixels, and its taps serve every band group of the
+    unit: the whole plane took 0.91-0.95 of the time of one row at a time at 1x512² and 4x512² uint16 (one
+    thread), the same at 13x120², 13x64² and 1x512² with a collar. With one band per pass (large rasters,
+    :func:`bands_per_pass`) one row at a time, recomputed by each group: 200x256² took 1.3-1.6x as long with
+    the whole plane's taps stored.
+    """
+    if per_pass == 1:
+        return 1
+    return max(1, min(-(-out_h // row_chunks), BLOCK_PIXELS // max(out_w, 1)))
+
+
+def bands_per_pass(nbands: int, in_pixels: int, out_pixels: int, itemsize: int) -> int:
+    """Bands one pass over an output row gathers (:func:`nearest_rows`' ``per_pass``): 4 while the input and
+    output fit about half the L3 of the machine this was tuned on (:data:`PASS_BYTES`), else 1.
+
+    Four bands per offset read took 0.68-0.8 of the time of one at 13x512², 4x512², 12x256² and 13x120² uint16
+    (one thread); at 200x256² (52 MB in and out, memory-bound) 1.2-1.35.
+    """
+    return 4 if nbands * (in_pixels + out_pixels) * itemsize <= PASS_BYTES else 1
+
+
+def offset_dtype(in_h: int, in_w: int) -> np.dtype:
+    """The tap offsets' type: uint32 while an input band has fewer than 2**32 pixels, else int64."""
+    return np.dtype(np.uint32) if in_h * in_w < 1 << 32 else np.dtype(np.int64)
+
+
 @borrowing_jit()
 def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb, mode, fill, out_fill,
-                 skip_valid_rows, row_ok, o, bx, by, s, group):  # pragma: no cover - numba
-    """Output rows ``[r0, r1)`` of bands ``[ga, gb)``, ``group`` bands per pass, with one unit's scratch rows
-    ``o``, ``bx``, ``by``, ``s``.
+                 skip_valid_rows, row_ok, o, s, runs, group, per_pass):  # pragma: no cover - numba
+    """Output rows ``[r0, r1)`` of bands ``[ga, gb)``, ``group`` bands per sweep of the rows and up to
+    ``per_pass`` (1, 2 or 4) bands per pass over a row, with one unit's scratch:
+    ``o`` (rows of a block, out_w) tap offsets, ``s`` (same shape, uint8) tap validity, ``runs`` (rows of a
+    block, 4) int64.
 
     The serial path calls it from Python for every row (no compiled level in between: each level re-optimises
     and re-emits its callees). ``src`` is ``(bands, in_h * in_w)`` and ``dst`` ``(bands, out_h, out_w)``, both
     unsigned views of the raster's bytes (:data:`BITS`); ``mask`` ``(planes, in_h * in_w)``; ``dmask``
     ``(planes, out_h, out_w)``; ``fill``/``out_fill`` are bits (:func:`nearest_fill_bits`); ``m`` the six
     numbers of the output -> input matrix; ``row_ok`` (planes, out_h) flags the rows found all valid when
-    ``skip_valid_rows``.
+    ``skip_valid_rows``. ``o`` is uint32 when an input band has fewer than 2**32 pixels, else int64.
+
+    Each band group sweeps the rows in blocks of ``o.shape[0]``: first each row's runs, tap offsets (and, for
+    a shared mask, tap validity; the first group writes the output mask rows) (:func:`_block_taps`), then
+    the group's bands, up to ``per_pass`` per pass over a row so that each offset read serves that many
+    gathers (:func:`bands_per_pass`). When one block holds all the rows, its taps are found once for every
+    group (see :func:`block_rows`).
     """
     nm = dmask.shape[0]
-    out_w = dst.shape[2]
     far_fill = mode == NODATA or mode == CONSTANT
     far_valid = mode == CONSTANT
     far = fill if far_valid else out_fill
-    m0 = m[0]
-    m3 = m[3]
+    rows = o.shape[0]
+    shared = nm == 1
+    once = r1 - r0 <= rows  # one block holds every row: its offsets serve every band group
     for g0 in range(ga, gb, group):
         g1 = min(g0 + group, gb)
-        for i in range(r0, r1):
-            yc = i + 0.5
-            xr = m0 * 0.5 + m[1] * yc + m[2]
-            yr = m3 * 0.5 + m[4] * yc + m[5]
-            for j in range(out_w):  # the input pixel containing each output centre: one vectorisable loop
-                x = np.int64(np.floor(xr + m0 * j))
-                y = np.int64(np.floor(yr + m3 * j))
-                bx[j] = x
-                by[j] = y
-                o[j] = y * in_w + x
-            jlo, jhi, _, _ = row_runs(bx, by, out_w, 1, in_w, in_h, m0 >= 0.0, m3 >= 0.0)
-            if far_fill:
-                lo = jlo
-                hi = jhi
-            else:  # edge/reflect/mirror/wrap: the outside taps map inside, the whole row is one gather
-                for j in range(jlo):
-                    o[j] = map_index(by[j], in_h, mode) * in_w + map_index(bx[j], in_w, mode)
-                for j in range(jhi, out_w):
-                    o[j] = map_index(by[j], in_h, mode) * in_w + map_index(bx[j], in_w, mode)
-                lo = 0
-                hi = out_w
-            outer = lo > 0 or hi < out_w
-            for p in range(0 if nm == 1 else g0, 1 if nm == 1 else g1):
-                nzero = 0
-                if not all_valid:
-                    mk = mask[p]
-                    for j in range(np.uint64(lo), np.uint64(hi)):
-                        v = mk[np.uint64(o[j])]
-                        s[j] = v
-                        nzero += np.int64(not v)
-                if skip_valid_rows and nzero == 0 and (far_valid or not outer):
-                    row_ok[p, i] = 1  # the caller fills the rows found all valid, or skips the mask
-                else:
-                    mrow = dmask[p, i]
-                    if nzero:
+        for i0 in range(r0, r1, rows):
+            i1 = min(i0 + rows, r1)
+            if g0 == ga or not once:
+                _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far_fill, far_valid,
+                            skip_valid_rows, shared and ga == 0 and g0 == ga, o, s, runs)
+            for i in range(i0, i1):
+                r = i - i0
+                lo = runs[r, 0]
+                hi = runs[r, 1]
+                outer = runs[r, 3] != 0
+                orow = o[r]
+                srow = s[r]
+                if shared:
+                    nzero = runs[r, 2]
+                    b = g0
+                    while b + 4 <= g1 and per_pass >= 4:  # four bands per offset read
+                        s0 = src[b]
+                        s1 = src[b + 1]
+                        s2 = src[b + 2]
+                        s3 = src[b + 3]
+                        d0 = dst[b, i]
+                        d1 = dst[b + 1, i]
+                        d2 = dst[b + 2, i]
+                        d3 = dst[b + 3, i]
                         for j in range(np.uint64(lo), np.uint64(hi)):
-                            mrow[j] = s[j] != 0
-                    else:
-                        fill_run(mrow, lo, hi, True)
-                    fill_run(mrow, 0, lo, far_valid)
-                    fill_run(mrow, hi, out_w, far_valid)
-                for b in range(g0 if nm == 1 else p, g1 if nm == 1 else p + 1):
-                    for j in range(np.uint64(lo), np.uint64(hi)):
-                        dst[b, i, j] = src[b, np.uint64(o[j])]
-                    if nzero:  # invalid input pixels: out_fill (branch-free)
+                            k = np.uint64(orow[j])
+                            d0[j] = s0[k]
+                            d1[j] = s1[k]
+                            d2[j] = s2[k]
+                            d3[j] = s3[k]
+                        b += 4
+                    while b + 2 <= g1 and per_pass >= 2:
+                        s0 = src[b]
+                        s1 = src[b + 1]
+                        d0 = dst[b, i]
+                        d1 = dst[b + 1, i]
                         for j in range(np.uint64(lo), np.uint64(hi)):
-                            dst[b, i, j] = out_fill if s[j] == 0 else dst[b, i, j]
-                    if outer:
-                        for j in range(np.uint64(0), np.uint64(lo)):
-                            dst[b, i, j] = far
-                        for j in range(np.uint64(hi), np.uint64(out_w)):
-                            dst[b, i, j] = far
+                            k = np.uint64(orow[j])
+                            d0[j] = s0[k]
+                            d1[j] = s1[k]
+                        b += 2
+                    while b < g1:
+                        s0 = src[b]
+                        d0 = dst[b, i]
+                        for j in range(np.uint64(lo), np.uint64(hi)):
+                            d0[j] = s0[np.uint64(orow[j])]
+                        b += 1
+                    for b in range(g0, g1):
+                        _finish_row(dst[b, i], srow, lo, hi, nzero, outer, far, out_fill)
+                else:  # a mask per band: each band's tap validity and mask row, then its gather
+                    for b in range(g0, g1):
+                        nzero = 0
+                        if not all_valid:
+                            mk = mask[b]
+                            for j in range(np.uint64(lo), np.uint64(hi)):
+                                v = mk[np.uint64(orow[j])]
+                                srow[j] = v
+                                nzero += np.int64(not v)
+                        _mask_row(dmask, row_ok, b, i, srow, lo, hi, nzero, outer, far_valid, skip_valid_rows)
+                        s0 = src[b]
+                        d0 = dst[b, i]
+                        for j in range(np.uint64(lo), np.uint64(hi)):
+                            d0[j] = s0[np.uint64(orow[j])]
+                        _finish_row(d0, srow, lo, hi, nzero, outer, far, out_fill)
+
+
+@nb.njit(cache=True, nogil=True)
+def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far_fill, far_valid, skip_valid_rows,
+                write_mask, o, s, runs):  # pragma: no cover - numba
+    """Rows ``[i0, i1)``: each row's runs (``runs[r]``: interior start and end, invalid taps, outer pixels),
+    tap offsets (``o[r]``) and, for a shared mask, tap validity (``s[r]``); the shared output mask rows too
+    when ``write_mask``."""
+    out_w = o.shape[1]
+    m0 = m[0]
+    m3 = m[3]
+    shared = dmask.shape[0] == 1
+    for i in range(i0, i1):
+        r = i - i0
+        yc = i + 0.5
+        xr = m0 * 0.5 + m[1] * yc + m[2]
+        yr = m3 * 0.5 + m[4] * yc + m[5]
+        lo, hi = line_runs(xr, m0, yr, m3, out_w, in_w, in_h)
+        orow = o[r]
+        for j in range(lo, hi):  # every tap inside: one vectorisable loop
+            orow[np.uint64(j)] = np.int64(np.floor(yr + m3 * j)) * in_w + np.int64(np.floor(xr + m0 * j))
+        if not far_fill:  # edge/reflect/mirror/wrap: the outside taps map inside, the whole row is one gather
+            for j in range(lo):
+                orow[j] = (map_index(np.int64(np.floor(yr + m3 * j)), in_h, mode) * in_w
+                           + map_index(np.int64(np.floor(xr + m0 * j)), in_w, mode))
+            for j in range(hi, out_w):
+                orow[j] = (map_index(np.int64(np.floor(yr + m3 * j)), in_h, mode) * in_w
+                           + map_index(np.int64(np.floor(xr + m0 * j)), in_w, mode))
+            lo = 0
+            hi = out_w
+        outer = lo > 0 or hi < out_w
+        nzero = 0
+        if shared and not all_valid:
+            mk = mask[0]
+            srow = s[r]
+            for j in range(np.uint64(lo), np.uint64(hi)):
+                v = mk[np.uint64(orow[j])]
+                srow[j] = v
+                nzero += np.int64(not v)
+        if write_mask:
+            _mask_row(dmask, row_ok, 0, i, s[r], lo, hi, nzero, outer, far_valid, skip_valid_rows)
+        runs[r, 0] = lo
+        runs[r, 1] = hi
+        runs[r, 2] = nzero
+        runs[r, 3] = outer
+
+
+@nb.njit(cache=True, nogil=True)
+def _mask_row(dmask, row_ok, p, i, srow, lo, hi, nzero, outer, far_valid, skip_valid_rows):  # pragma: no cover
+    """Output mask row ``i`` of plane ``p``, or its flag in ``row_ok`` when it is all valid and the caller skips
+    those (``skip_valid_rows``)."""
+    if skip_valid_rows and nzero == 0 and (far_valid or not outer):
+        row_ok[p, i] = 1  # the caller fills the rows found all valid, or skips the mask
+        return
+    mrow = dmask[p, i]
+    if nzero:
+        for j in range(np.uint64(lo), np.uint64(hi)):
+            mrow[j] = srow[j] != 0
+    else:
+        fill_run(mrow, lo, hi, True)
+    fill_run(mrow, 0, lo, far_valid)
+    fill_run(mrow, hi, mrow.shape[0], far_valid)
+
+
+@nb.njit(cache=True, nogil=True)
+def _finish_row(drow, srow, lo, hi, nzero, outer, far, out_fill):  # pragma: no cover - numba
+    """An output row after its gather: ``out_fill`` where the tap was invalid, ``far`` outside the input."""
+    if nzero:  # invalid input pixels: out_fill (branch-free)
+        for j in range(np.uint64(lo), np.uint64(hi)):
+            drow[j] = out_fill if srow[j] == 0 else drow[j]
+    if outer:
+        for j in range(np.uint64(0), np.uint64(lo)):
+            drow[j] = far
+        for j in range(np.uint64(hi), np.uint64(drow.shape[0])):
+            drow[j] = far
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def nearest_parallel(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill, out_fill,
-                     skip_valid_rows, row_ok, off, bxs, bys, st, group, nrc):  # pragma: no cover - numba
+                     skip_valid_rows, row_ok, off, st, runs, group, per_pass, nrc):  # pragma: no cover - numba
     """:func:`nearest_rows` in one parallel region: unit ``u`` is band group ``u // nrc`` over row chunk
-    ``u % nrc`` (of ``nrc``), with scratch row ``u`` (see :func:`geoaug.kernels.warp.parallel_units`)."""
+    ``u % nrc`` (of ``nrc``), with scratch ``u`` (see :func:`geoaug.kernels.warp.parallel_units`)."""
     nunits = off.shape[0]
     out_h = dst.shape[1]
     nbands = src.shape[0]
@@ -149,4 +294,4 @@ def nearest_parallel(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mode
         ga = gi * group
         call_address(nearest_rows, addr, (src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc,
                                           (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill, out_fill,
-                                          skip_valid_rows, row_ok, off[k], bxs[k], bys[k], st[k], group))
+                                          skip_valid_rows, row_ok, off[k], st[k], runs[k], group, per_pass))

@@ -13,7 +13,7 @@ import numpy as np
 
 from .borrowing import borrowing_jit
 
-__all__ = ["fill_run", "row_runs", "span"]
+__all__ = ["fill_run", "line_runs", "row_runs", "span"]
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -80,3 +80,37 @@ def row_runs(bxs, bys, out_w, K, in_w, in_h, incx, incy):  # pragma: no cover - 
     klo = max(xlo, ylo)
     khi = max(min(xhi, yhi), klo)
     return jlo, jhi, klo, khi
+
+
+@borrowing_jit()
+def _below_line(a0, step, v, n):  # pragma: no cover - numba
+    """How many of ``floor(a0 + step * j)``, ``j < n``, are below ``v``: :func:`_below` of a line not stored.
+
+    The value at ``j`` is computed exactly as the nearest kernel computes its taps (``a0 + step * j`` with
+    ``j`` an integer, then ``floor``), so the count agrees with the taps the kernel reads.
+    """
+    first = np.floor(a0 + step * 0) < v
+    if first == (np.floor(a0 + step * (n - 1)) < v):
+        return n if first else 0
+    lo = 0
+    hi = n - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if (np.floor(a0 + step * mid) < v) == first:
+            lo = mid
+        else:
+            hi = mid
+    return hi if first else n - hi
+
+
+@borrowing_jit()
+def line_runs(x0, dx, y0, dy, n, in_w, in_h):  # pragma: no cover - numba
+    """``(jlo, jhi)``: the pixels ``j < n`` of an output row whose tap ``(floor(x0 + dx*j), floor(y0 + dy*j))``
+    lies inside an ``in_h x in_w`` input, the interior run of :func:`row_runs` with ``K = 1`` found without
+    storing the taps. An empty run is ``jlo == jhi``."""
+    if n <= 0:
+        return 0, 0
+    xlo, xhi = span(_below_line(x0, dx, 0, n), n - _below_line(x0, dx, in_w, n), dx >= 0.0, n)
+    ylo, yhi = span(_below_line(y0, dy, 0, n), n - _below_line(y0, dy, in_h, n), dy >= 0.0, n)
+    jlo = max(xlo, ylo)
+    return jlo, max(min(xhi, yhi), jlo)

@@ -958,21 +958,23 @@ def warp_affine(
         work_t = _work_dtype(dt)
         fill_bits = bits.type(nearest.nearest_fill_bits(fill_value, dt, work_t))
         out_bits = bits.type(nearest.nearest_fill_bits(out_fill, dt, work_t))
-        scratch = np.empty((3, nunits, out_w), dtype=np.int64)
-        st = np.empty((nunits, out_w), dtype=np.uint8)
+        per_pass = nearest.bands_per_pass(nbands, in_h * in_w, out_h * out_w, dt.itemsize)
+        block = nearest.block_rows(out_h, out_w, nrc, per_pass)
+        off = np.empty((nunits, block, out_w), dtype=nearest.offset_dtype(in_h, in_w))
+        st = np.empty((nunits, block, out_w), dtype=np.uint8)
+        runs = np.empty((nunits, block, 4), dtype=np.int64)
         dst_bits = dst.view(bits)
 
         def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
             return (src2, mask2, all_valid, in_h, in_w, m, dst_bits, dmask, 0, out_h, 0, nbands, mode, fill_bits,
-                    out_bits, skip, row_ok, scratch[0, 0], scratch[1, 0], scratch[2, 0], st[0], group)
+                    out_bits, skip, row_ok, off[0], st[0], runs[0], group, per_pass)
 
         with threads.launch_lock:
             if nunits > 1:  # the row kernel through its address (kernels/indirect.py)
                 addr = indirect.address(nearest.nearest_rows, (bits, src2.flags.num, mask2.flags.num, m.flags.num,
                                                                dst.flags.num, dmask.flags.num), one_call)
                 nearest.nearest_parallel(addr, src2, mask2, all_valid, in_h, in_w, m, dst_bits, dmask, mode,
-                                         fill_bits, out_bits, skip, row_ok, scratch[0], scratch[1], scratch[2], st,
-                                         group, nrc)
+                                         fill_bits, out_bits, skip, row_ok, off, st, runs, group, per_pass, nrc)
             else:  # the row kernel itself, every row on this thread
                 nearest.nearest_rows(*one_call())
         return _finish(dst, dmask, skip, row_ok)
