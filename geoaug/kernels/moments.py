@@ -8,7 +8,8 @@ PCAJitter's time (now 24 µs, 1.45 ms and 42 µs, one thread). Here:
 1. the sum of each band's valid values (float64 accumulators) gives the exact means;
 2. per chunk of :data:`CHUNK` pixels, each band's deviations from its mean (0 under invalid pixels)
    go into a float64 scratch row that stays in cache, and every pair of bands adds the dot product
-   of its two rows (the two-pass algorithm: no cancellation).
+   of its two rows (the two-pass algorithm: no cancellation). One band sums its squared deviations
+   straight from the values: 1 x 512² float32 took 21 µs instead of 39 (59 -> 42 µs with a mask).
 
 The loops vectorise: ``fastmath`` allows reassociating the sums (and contracting a multiply-add),
 nothing else. Values under invalid pixels, NaN included, never reach a sum.
@@ -46,6 +47,20 @@ def _moments(x, v, masked, n, buf, mean, m2):  # pragma: no cover - numba
     for b in range(nbands):
         for c in range(nbands):
             m2[b, c] = 0.0
+    if nbands == 1:  # one band: the squared deviations summed straight from the values, no scratch row
+        xb = x[0]
+        mb = mean[0]
+        q = 0.0
+        if masked:
+            for p in range(unpx):
+                d = np.float64(xb[p]) - mb
+                q += d * d if v[p] else 0.0
+        else:
+            for p in range(unpx):
+                d = np.float64(xb[p]) - mb
+                q += d * d
+        m2[0, 0] = q
+        return
     chunk = buf.shape[1]
     for p0 in range(0, npx, chunk):  # pass 2: centred cross-products, chunk by chunk
         k = np.uint64(min(chunk, npx - p0))

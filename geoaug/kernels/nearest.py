@@ -27,10 +27,12 @@ Coordinates, offsets and validity are computed once per row and shared by
 every band: rows go in blocks of about :data:`BLOCK_PIXELS` output pixels, and
 the band groups (see :func:`geoaug.kernels.warp.parallel_units`) run over a
 block's stored offsets, four bands per pass over a row, so one offset read
-serves four gathers. Measured at 13x512² uint16, one thread, against the
-previous kernel (offsets, x and y stored as int64 for the whole row, recomputed
-for every band group, one band per pass): about 0.75 of its time; at 4x512²
-about 0.75, at 1x512² about 0.9 (``python scripts/bench_trees.py``).
+serves four gathers. Measured against the previous kernel (offsets, x and y
+stored as int64 for the whole row, recomputed for every band group, one band
+per pass), one thread, uint16, two runs of ``python scripts/bench_trees.py
+--only affine_nearest affine_nearest_collar``: 0.66-0.69 of its time at
+13x512², 0.77-0.80 at 4x512², 0.80-0.82 at 12x256², 0.92-0.94 at 1x512² and
+13x120²; 13x64² 1.02-1.03 and 1x512² with a collar 1.05-1.08 (slower).
 """
 
 from __future__ import annotations
