@@ -7,6 +7,7 @@ and prints each case's best time per tree and new / old::
 
     python scripts/bench_trees.py --old ../old --new . --rounds 2
     python scripts/bench_trees.py --old ../old --new . --only affine_nearest affine_nearest_collar
+    python scripts/bench_trees.py --old ../old --new . --only hflip vflip crop
 
 Each process times every case one thread wide (``numba.set_num_threads(1)``): the transform on a
 ``GeoRaster`` of random uint16 values, a ``numpy.random.Generator`` made once, a warm-up call, then the best
@@ -35,7 +36,9 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("affine_bilinear_collar", 1, 512), ("affine_bilinear", 13, 512), ("resize", 1, 512),
          ("pca_jitter", 13, 64), ("pca_jitter", 1, 512), ("band_moments", 13, 512), ("pipeline", 13, 64),
          ("pipeline", 1, 512), ("affine_nearest", 13, 120), ("affine_nearest", 12, 256), ("affine_nearest", 4, 512),
-         ("affine_nearest", 13, 512), ("affine_nearest", 200, 256), ("affine_nearest_collar", 1, 512))
+         ("affine_nearest", 13, 512), ("affine_nearest", 200, 256), ("affine_nearest_collar", 1, 512),
+         ("vflip", 13, 64), ("vflip", 13, 120), ("vflip", 1, 512), ("vflip", 12, 256), ("vflip", 200, 256),
+         ("hflip", 1, 512), ("crop", 13, 120), ("crop", 200, 256))
 
 CHILD = r"""
 import json, sys, time
@@ -52,6 +55,8 @@ R = (0, 10000)
 
 def transform(op, b, s):
     return {"hflip": lambda: geoaug.HorizontalFlip(p=1.0),
+            "vflip": lambda: geoaug.VerticalFlip(p=1.0),
+            "crop": lambda: geoaug.CenterCrop(s - s // 4, s - s // 4),
             "normalize": lambda: geoaug.Normalize(mean=[1000.0] * b, std=[500.0] * b),
             "gaussian_blur": lambda: geoaug.GaussianBlur(sigma=(1.0, 1.0)),
             "grid_distortion": lambda: geoaug.GridDistortion(),

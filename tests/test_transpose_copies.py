@@ -116,7 +116,7 @@ def test_out_buffer_and_strided_inputs(dtype: str, mode: str) -> None:
     big = _data(rng, dtype, (5, 140, 90))
     a = big[::2, 3:133, 1:68]  # a view: 3 bands of 130x67, strided
     mask = rng.random((5, 140, 90))[::2, 3:133, 1:68] < 0.7
-    for name, plan, out_shape, ref, window in _plans(130, 67):
+    for name, plan, out_shape, ref, window in [*_plans(130, 67), *_row_plans(130, 67)]:
         out = np.full((3, *out_shape), 7, dtype=dtype)
         data, dmask = flip.index_copy(a, mask, plan, out_shape, out=out)
         assert data is out, name
@@ -162,3 +162,37 @@ def test_unaligned_buffers(dtype: str) -> None:
         out = np.frombuffer(obuf, dtype=dt, count=2 * out_shape[0] * out_shape[1], offset=1).reshape(2, *out_shape)
         data, _ = flip.index_copy(a, None, plan, out_shape, out=out)
         np.testing.assert_array_equal(_bits(data), _bits(ref(a)[window]), err_msg=name)
+
+
+def _row_plans(h: int, w: int) -> Iterator[tuple[str, tuple[int, ...], tuple[int, int], Callable, tuple]]:
+    """Every row-preserving plan (identity, flips, rot180) of an (h, w) input times crops: the row kernel."""
+    orientations = {
+        "identity": (np.eye(3), lambda a: a),
+        "hflip": (geometry.hflip((h, w))[0], lambda a: a[:, :, ::-1]),
+        "vflip": (geometry.vflip((h, w))[0], lambda a: a[:, ::-1, :]),
+        "rot180": (geometry.rot90((h, w), 2)[0], lambda a: a[:, ::-1, ::-1]),
+    }
+    for name, (m, ref) in orientations.items():
+        for top, left, rows, cols in _crops(h, w):
+            plan = geometry.strided_plan(m @ geometry.translation(left, top), (h, w), (rows, cols))
+            assert plan is not None and plan[2] == 0, (name, h, w)
+            yield name, plan, (rows, cols), ref, (slice(None), slice(top, top + rows), slice(left, left + cols))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_row_plan_matches_numpy(dtype: str, mode: str) -> None:
+    """Crops, vertical flips (row views), horizontal flips and rot180 (mirrored rows): numpy's answer."""
+    rng = np.random.default_rng(10 + DTYPES.index(dtype))
+    for h, w in SIZES:
+        for nb_ in BANDS:
+            a = _data(rng, dtype, (nb_, h, w))
+            masks = {"none": None, "one plane": rng.random((1, h, w)) < 0.5,
+                     "per band": rng.random((nb_, h, w)) < 0.5}
+            for name, plan, out_shape, ref, window in _row_plans(h, w):
+                want = ref(a)[window]
+                for kind, mask in masks.items():
+                    data, dmask = flip.index_copy(a, mask, plan, out_shape)
+                    where = f"{name} {h}x{w} {nb_} bands plan={plan} out={out_shape} mask={kind}"
+                    np.testing.assert_array_equal(_bits(data), _bits(want), err_msg=where)
+                    if mask is not None:
+                        np.testing.assert_array_equal(dmask, ref(mask)[window], err_msg=where)
