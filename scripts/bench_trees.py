@@ -37,6 +37,7 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("pca_jitter", 13, 64), ("pca_jitter", 1, 512), ("band_moments", 13, 512), ("pipeline", 13, 64),
          ("pipeline", 1, 512), ("affine_nearest", 13, 120), ("affine_nearest", 12, 256), ("affine_nearest", 4, 512),
          ("affine_nearest", 13, 512), ("affine_nearest", 200, 256), ("affine_nearest_collar", 1, 512),
+         ("affine_nearest_collar", 4, 512), ("affine_nearest_collar", 13, 512), ("affine_nearest_collar", 13, 120),
          ("vflip", 13, 64), ("vflip", 13, 120), ("vflip", 1, 512), ("vflip", 12, 256), ("vflip", 200, 256),
          ("hflip", 1, 512), ("crop", 13, 120), ("crop", 200, 256))
 

@@ -141,3 +141,48 @@ def test_taps_are_stored_for_a_unit_s_rows_unless_one_band_per_pass() -> None:
     assert nearest.block_rows(256, 256, 1, 1) == 1  # one band per pass
     assert nearest.bands_per_pass(13, 512 * 512, 512 * 512, 2) == 4
     assert nearest.bands_per_pass(200, 256 * 256, 256 * 256, 2) == 1  # past PASS_BYTES
+
+
+@pytest.mark.parametrize("holes", [False, True])
+@pytest.mark.parametrize("planes", [1, 3])
+def test_collars_fill_the_row_ends_without_a_gather(holes: bool, planes: int) -> None:
+    """A collar (invalid input pixels on all four sides) leaves invalid taps at the ends of each row, which
+    are filled rather than gathered; holes inside take the select. numpy's answer, values and mask."""
+    rng = np.random.default_rng(4)
+    src = rng.integers(0, 60000, (3, 41, 37)).astype(np.uint16)
+    mask = np.zeros((planes, 41, 37), bool)
+    mask[:, 4:-5, 3:-6] = True
+    if holes:
+        mask[:, 20, 10:25] = False
+        mask[-1, 8:30, 18] = False
+    m = _rotation(17.0, 41, 37, shift=2.0)
+    out, valid = warp_affine(src, mask, m, (43, 39), "nearest", fill="nodata", out_fill=9.0)
+    yy, xx = _floor_taps(m, (43, 39))
+    inside = (yy >= 0) & (yy < 41) & (xx >= 0) & (xx < 37)
+    y, x = np.clip(yy, 0, 40), np.clip(xx, 0, 36)
+    want_valid = inside[None] & mask[:, y, x]
+    want = np.where(np.broadcast_to(want_valid, out.shape), src[:, y, x], 9)
+    np.testing.assert_array_equal(valid, want_valid)
+    np.testing.assert_array_equal(out, want)
+    assert not want_valid[:, 20].all() and want_valid.any()
+
+
+def test_valid_span_matches_brute_force() -> None:
+    rng = np.random.default_rng(6)
+    for _ in range(2000):
+        n = int(rng.integers(0, 40))
+        row = (rng.random(n) < rng.random()).astype(np.uint8)
+        if n and rng.random() < 0.5:  # a collar: invalid runs at both ends of every length
+            row[: rng.integers(0, n + 1)] = 0
+            row[n - rng.integers(0, n + 1):] = 0
+        lo = int(rng.integers(0, n + 1))
+        hi = int(rng.integers(lo, n + 1))
+        seg = row[lo:hi]
+        nzero = int((seg == 0).sum())
+        vlo, vhi, holes = nearest._valid_span(row, lo, hi, nzero)
+        ones = np.flatnonzero(seg)
+        want = (lo + ones[0], lo + ones[-1] + 1) if ones.size else None
+        if want is None:
+            assert vlo == vhi and holes == 0
+        else:
+            assert (vlo, vhi) == want and holes == int((row[vlo:vhi] == 0).sum())

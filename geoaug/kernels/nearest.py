@@ -47,7 +47,7 @@ from .borrowing import borrowing_jit
 from .indirect import call_address
 from .runs import fill_run, line_runs
 
-__all__ = ["BITS", "BLOCK_PIXELS", "PASS_BYTES", "bands_per_pass", "block_rows", "nearest_fill_bits",
+__all__ = ["BITS", "BLOCK_PIXELS", "PASS_BYTES", "RUN_FIELDS", "bands_per_pass", "block_rows", "nearest_fill_bits",
            "nearest_parallel", "nearest_rows", "offset_dtype"]
 
 #: itemsize -> the unsigned dtype the kernel sees a raster as
@@ -76,6 +76,8 @@ def nearest_fill_bits(value: float, dtype: np.dtype, work: type) -> int:
 #: band group. Smaller blocks were slower: at 13x512² uint16 (one thread) blocks of 32 rows took 1.06 of the
 #: whole plane's time, at 200x256² blocks of 64 rows 1.4-1.7
 BLOCK_PIXELS = 1 << 18
+#: numbers :func:`nearest_rows` keeps per row of a block (interior run, invalid taps, outer pixels, valid span)
+RUN_FIELDS = 8
 #: input and output bytes above which a warp passes over a row one band at a time (see :func:`bands_per_pass`)
 PASS_BYTES = 16 << 20
 
@@ -116,7 +118,7 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
     """Output rows ``[r0, r1)`` of bands ``[ga, gb)``, ``group`` bands per sweep of the rows and up to
     ``per_pass`` (1, 2 or 4) bands per pass over a row, with one unit's scratch:
     ``o`` (rows of a block, out_w) tap offsets, ``s`` (same shape, uint8) tap validity, ``runs`` (rows of a
-    block, 4) int64.
+    block, :data:`RUN_FIELDS`) int64.
 
     The serial path calls it from Python for every row (no compiled level in between: each level re-optimises
     and re-emits its callees). ``src`` is ``(bands, in_h * in_w)`` and ``dst`` ``(bands, out_h, out_w)``, both
@@ -153,7 +155,9 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
                 orow = o[r]
                 srow = s[r]
                 if shared:
-                    nzero = runs[r, 2]
+                    vlo = runs[r, 4]  # the taps from the first valid one to the last: the only ones gathered
+                    vhi = runs[r, 5]
+                    holes = runs[r, 6]
                     b = g0
                     while b + 4 <= g1 and per_pass >= 4:  # four bands per offset read
                         s0 = src[b]
@@ -164,7 +168,7 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
                         d1 = dst[b + 1, i]
                         d2 = dst[b + 2, i]
                         d3 = dst[b + 3, i]
-                        for j in range(np.uint64(lo), np.uint64(hi)):
+                        for j in range(np.uint64(vlo), np.uint64(vhi)):
                             k = np.uint64(orow[j])
                             d0[j] = s0[k]
                             d1[j] = s1[k]
@@ -176,7 +180,7 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
                         s1 = src[b + 1]
                         d0 = dst[b, i]
                         d1 = dst[b + 1, i]
-                        for j in range(np.uint64(lo), np.uint64(hi)):
+                        for j in range(np.uint64(vlo), np.uint64(vhi)):
                             k = np.uint64(orow[j])
                             d0[j] = s0[k]
                             d1[j] = s1[k]
@@ -184,11 +188,11 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
                     while b < g1:
                         s0 = src[b]
                         d0 = dst[b, i]
-                        for j in range(np.uint64(lo), np.uint64(hi)):
+                        for j in range(np.uint64(vlo), np.uint64(vhi)):
                             d0[j] = s0[np.uint64(orow[j])]
                         b += 1
                     for b in range(g0, g1):
-                        _finish_row(dst[b, i], srow, lo, hi, nzero, outer, far, out_fill)
+                        _finish_row(dst[b, i], srow, lo, hi, vlo, vhi, holes, outer, far, out_fill)
                 else:  # a mask per band: each band's tap validity and mask row, then its gather
                     for b in range(g0, g1):
                         nzero = 0
@@ -198,20 +202,22 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
                                 v = mk[np.uint64(orow[j])]
                                 srow[j] = v
                                 nzero += np.int64(not v)
-                        _mask_row(dmask, row_ok, b, i, srow, lo, hi, nzero, outer, far_valid, skip_valid_rows)
+                        vlo, vhi, holes = _valid_span(srow, lo, hi, nzero)
+                        _mask_row(dmask, row_ok, b, i, srow, lo, hi, vlo, vhi, holes, nzero, outer, far_valid,
+                                  skip_valid_rows)
                         s0 = src[b]
                         d0 = dst[b, i]
-                        for j in range(np.uint64(lo), np.uint64(hi)):
+                        for j in range(np.uint64(vlo), np.uint64(vhi)):
                             d0[j] = s0[np.uint64(orow[j])]
-                        _finish_row(d0, srow, lo, hi, nzero, outer, far, out_fill)
+                        _finish_row(d0, srow, lo, hi, vlo, vhi, holes, outer, far, out_fill)
 
 
 @nb.njit(cache=True, nogil=True)
 def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far_fill, far_valid, skip_valid_rows,
                 write_mask, o, s, runs):  # pragma: no cover - numba
-    """Rows ``[i0, i1)``: each row's runs (``runs[r]``: interior start and end, invalid taps, outer pixels),
-    tap offsets (``o[r]``) and, for a shared mask, tap validity (``s[r]``); the shared output mask rows too
-    when ``write_mask``."""
+    """Rows ``[i0, i1)``: each row's runs (``runs[r]``: interior start and end, invalid taps, outer pixels,
+    :func:`_valid_span`), tap offsets (``o[r]``) and, for a shared mask, tap validity (``s[r]``); the shared
+    output mask rows too when ``write_mask``."""
     out_w = o.shape[1]
     m0 = m[0]
     m3 = m[3]
@@ -243,42 +249,72 @@ def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far
                 v = mk[np.uint64(orow[j])]
                 srow[j] = v
                 nzero += np.int64(not v)
+        vlo, vhi, holes = _valid_span(s[r], lo, hi, nzero)
         if write_mask:
-            _mask_row(dmask, row_ok, 0, i, s[r], lo, hi, nzero, outer, far_valid, skip_valid_rows)
+            _mask_row(dmask, row_ok, 0, i, s[r], lo, hi, vlo, vhi, holes, nzero, outer, far_valid, skip_valid_rows)
         runs[r, 0] = lo
         runs[r, 1] = hi
         runs[r, 2] = nzero
         runs[r, 3] = outer
+        runs[r, 4] = vlo
+        runs[r, 5] = vhi
+        runs[r, 6] = holes
 
 
 @nb.njit(cache=True, nogil=True)
-def _mask_row(dmask, row_ok, p, i, srow, lo, hi, nzero, outer, far_valid, skip_valid_rows):  # pragma: no cover
+def _valid_span(srow, lo, hi, nzero):  # pragma: no cover - numba
+    """``(vlo, vhi, holes)``: the interior taps ``[lo, hi)`` from the first valid one to the last (``srow``:
+    validity, ``nzero`` invalid among them), and how many invalid taps lie between. A collar leaves invalid
+    taps at the ends of a row only: they are filled, not gathered, and no tap needs a select."""
+    if nzero == 0:
+        return lo, hi, 0
+    vlo = lo
+    while vlo + 8 <= hi and (srow[vlo] | srow[vlo + 1] | srow[vlo + 2] | srow[vlo + 3] | srow[vlo + 4]
+                             | srow[vlo + 5] | srow[vlo + 6] | srow[vlo + 7]) == 0:
+        vlo += 8  # eight taps a step: a collar's invalid run is tens of taps
+    while vlo < hi and srow[vlo] == 0:
+        vlo += 1
+    vhi = hi
+    while vhi - 8 >= vlo and (srow[vhi - 1] | srow[vhi - 2] | srow[vhi - 3] | srow[vhi - 4] | srow[vhi - 5]
+                              | srow[vhi - 6] | srow[vhi - 7] | srow[vhi - 8]) == 0:
+        vhi -= 8
+    while vhi > vlo and srow[vhi - 1] == 0:
+        vhi -= 1
+    return vlo, vhi, nzero - (vlo - lo) - (hi - vhi)
+
+
+@nb.njit(cache=True, nogil=True)
+def _mask_row(dmask, row_ok, p, i, srow, lo, hi, vlo, vhi, holes, nzero, outer, far_valid,
+              skip_valid_rows):  # pragma: no cover - numba
     """Output mask row ``i`` of plane ``p``, or its flag in ``row_ok`` when it is all valid and the caller skips
-    those (``skip_valid_rows``)."""
+    those (``skip_valid_rows``). ``[vlo, vhi)`` and ``holes`` are :func:`_valid_span`'s."""
     if skip_valid_rows and nzero == 0 and (far_valid or not outer):
         row_ok[p, i] = 1  # the caller fills the rows found all valid, or skips the mask
         return
     mrow = dmask[p, i]
-    if nzero:
-        for j in range(np.uint64(lo), np.uint64(hi)):
+    fill_run(mrow, 0, lo, far_valid)
+    fill_run(mrow, lo, vlo, False)
+    if holes:
+        for j in range(np.uint64(vlo), np.uint64(vhi)):
             mrow[j] = srow[j] != 0
     else:
-        fill_run(mrow, lo, hi, True)
-    fill_run(mrow, 0, lo, far_valid)
+        fill_run(mrow, vlo, vhi, True)
+    fill_run(mrow, vhi, hi, False)
     fill_run(mrow, hi, mrow.shape[0], far_valid)
 
 
 @nb.njit(cache=True, nogil=True)
-def _finish_row(drow, srow, lo, hi, nzero, outer, far, out_fill):  # pragma: no cover - numba
-    """An output row after its gather: ``out_fill`` where the tap was invalid, ``far`` outside the input."""
-    if nzero:  # invalid input pixels: out_fill (branch-free)
-        for j in range(np.uint64(lo), np.uint64(hi)):
+def _finish_row(drow, srow, lo, hi, vlo, vhi, holes, outer, far, out_fill):  # pragma: no cover - numba
+    """An output row after the gather of ``[vlo, vhi)``: ``out_fill`` where the tap was invalid, ``far``
+    outside the input."""
+    fill_run(drow, lo, vlo, out_fill)
+    fill_run(drow, vhi, hi, out_fill)
+    if holes:  # invalid taps among the gathered ones: out_fill (branch-free)
+        for j in range(np.uint64(vlo), np.uint64(vhi)):
             drow[j] = out_fill if srow[j] == 0 else drow[j]
     if outer:
-        for j in range(np.uint64(0), np.uint64(lo)):
-            drow[j] = far
-        for j in range(np.uint64(hi), np.uint64(drow.shape[0])):
-            drow[j] = far
+        fill_run(drow, 0, lo, far)
+        fill_run(drow, hi, drow.shape[0], far)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)

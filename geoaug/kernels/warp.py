@@ -962,7 +962,7 @@ def warp_affine(
         block = nearest.block_rows(out_h, out_w, nrc, per_pass)
         off = np.empty((nunits, block, out_w), dtype=nearest.offset_dtype(in_h, in_w))
         st = np.empty((nunits, block, out_w), dtype=np.uint8)
-        runs = np.empty((nunits, block, 4), dtype=np.int64)
+        runs = np.empty((nunits, block, nearest.RUN_FIELDS), dtype=np.int64)
         dst_bits = dst.view(bits)
 
         def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
