@@ -166,23 +166,3 @@ def test_collars_fill_the_row_ends_without_a_gather(holes: bool, planes: int) ->
     np.testing.assert_array_equal(out, want)
     assert not want_valid[:, 20].all() and want_valid.any()
 
-
-def test_valid_span_matches_brute_force() -> None:
-    rng = np.random.default_rng(6)
-    for _ in range(2000):
-        n = int(rng.integers(0, 40))
-        row = (rng.random(n) < rng.random()).astype(np.uint8)
-        if n and rng.random() < 0.5:  # a collar: invalid runs at both ends of every length
-            row[: rng.integers(0, n + 1)] = 0
-            row[n - rng.integers(0, n + 1):] = 0
-        lo = int(rng.integers(0, n + 1))
-        hi = int(rng.integers(lo, n + 1))
-        seg = row[lo:hi]
-        nzero = int((seg == 0).sum())
-        vlo, vhi, holes = nearest._valid_span(row, lo, hi, nzero)
-        ones = np.flatnonzero(seg)
-        want = (lo + ones[0], lo + ones[-1] + 1) if ones.size else None
-        if want is None:
-            assert vlo == vhi and holes == 0
-        else:
-            assert (vlo, vhi) == want and holes == int((row[vlo:vhi] == 0).sum())

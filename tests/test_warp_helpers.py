@@ -1,4 +1,4 @@
-"""The warp row kernels' helpers against brute force: tap codes and row runs."""
+"""The warp row kernels' helpers against brute force: tap codes, row runs and valid spans."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoaug.kernels.runs import line_runs, row_runs
+from geoaug.kernels.runs import line_runs, row_runs, valid_span
 from geoaug.kernels.warp import _tap_codes
 
 
@@ -72,3 +72,24 @@ def test_line_runs_match_counting_stored_taps(n: int, in_w: int, in_h: int, x0: 
     assert (jlo, jhi) == _runs_reference(bx, by, n, 1, in_w, in_h, mx >= 0.0, my >= 0.0)[:2]
     inside = (bx >= 0) & (bx < in_w) & (by >= 0) & (by < in_h)
     assert inside[jlo:jhi].all() and not inside[:jlo].any() and not inside[jhi:].any()
+
+
+def test_valid_span_matches_brute_force() -> None:
+    rng = np.random.default_rng(6)
+    for _ in range(2000):
+        n = int(rng.integers(0, 40))
+        row = (rng.random(n) < rng.random()).astype(np.uint8)
+        if n and rng.random() < 0.5:  # a collar: invalid runs at both ends of every length
+            row[: rng.integers(0, n + 1)] = 0
+            row[n - rng.integers(0, n + 1):] = 0
+        lo = int(rng.integers(0, n + 1))
+        hi = int(rng.integers(lo, n + 1))
+        seg = row[lo:hi]
+        nzero = int((seg == 0).sum())
+        vlo, vhi, holes = valid_span(row, lo, hi, nzero)
+        ones = np.flatnonzero(seg)
+        want = (lo + ones[0], lo + ones[-1] + 1) if ones.size else None
+        if want is None:
+            assert vlo == vhi and holes == 0
+        else:
+            assert (vlo, vhi) == want and holes == int((row[vlo:vhi] == 0).sum())

@@ -45,7 +45,7 @@ import numpy as np
 from .borders import CONSTANT, NODATA, map_index
 from .borrowing import borrowing_jit
 from .indirect import call_address
-from .runs import fill_run, line_runs
+from .runs import fill_run, line_runs, valid_span
 
 __all__ = ["BITS", "BLOCK_PIXELS", "PASS_BYTES", "RUN_FIELDS", "bands_per_pass", "block_rows", "nearest_fill_bits",
            "nearest_parallel", "nearest_rows", "offset_dtype"]
@@ -202,7 +202,7 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
                                 v = mk[np.uint64(orow[j])]
                                 srow[j] = v
                                 nzero += np.int64(not v)
-                        vlo, vhi, holes = _valid_span(srow, lo, hi, nzero)
+                        vlo, vhi, holes = valid_span(srow, lo, hi, nzero)
                         _mask_row(dmask, row_ok, b, i, srow, lo, hi, vlo, vhi, holes, nzero, outer, far_valid,
                                   skip_valid_rows)
                         s0 = src[b]
@@ -216,8 +216,8 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
 def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far_fill, far_valid, skip_valid_rows,
                 write_mask, o, s, runs):  # pragma: no cover - numba
     """Rows ``[i0, i1)``: each row's runs (``runs[r]``: interior start and end, invalid taps, outer pixels,
-    :func:`_valid_span`), tap offsets (``o[r]``) and, for a shared mask, tap validity (``s[r]``); the shared
-    output mask rows too when ``write_mask``."""
+    :func:`geoaug.kernels.runs.valid_span`), tap offsets (``o[r]``) and, for a shared mask, tap validity
+    (``s[r]``); the shared output mask rows too when ``write_mask``."""
     out_w = o.shape[1]
     m0 = m[0]
     m3 = m[3]
@@ -249,7 +249,7 @@ def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far
                 v = mk[np.uint64(orow[j])]
                 srow[j] = v
                 nzero += np.int64(not v)
-        vlo, vhi, holes = _valid_span(s[r], lo, hi, nzero)
+        vlo, vhi, holes = valid_span(s[r], lo, hi, nzero)
         if write_mask:
             _mask_row(dmask, row_ok, 0, i, s[r], lo, hi, vlo, vhi, holes, nzero, outer, far_valid, skip_valid_rows)
         runs[r, 0] = lo
@@ -262,32 +262,10 @@ def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far
 
 
 @nb.njit(cache=True, nogil=True)
-def _valid_span(srow, lo, hi, nzero):  # pragma: no cover - numba
-    """``(vlo, vhi, holes)``: the interior taps ``[lo, hi)`` from the first valid one to the last (``srow``:
-    validity, ``nzero`` invalid among them), and how many invalid taps lie between. A collar leaves invalid
-    taps at the ends of a row only: they are filled, not gathered, and no tap needs a select."""
-    if nzero == 0:
-        return lo, hi, 0
-    vlo = lo
-    while vlo + 8 <= hi and (srow[vlo] | srow[vlo + 1] | srow[vlo + 2] | srow[vlo + 3] | srow[vlo + 4]
-                             | srow[vlo + 5] | srow[vlo + 6] | srow[vlo + 7]) == 0:
-        vlo += 8  # eight taps a step: a collar's invalid run is tens of taps
-    while vlo < hi and srow[vlo] == 0:
-        vlo += 1
-    vhi = hi
-    while vhi - 8 >= vlo and (srow[vhi - 1] | srow[vhi - 2] | srow[vhi - 3] | srow[vhi - 4] | srow[vhi - 5]
-                              | srow[vhi - 6] | srow[vhi - 7] | srow[vhi - 8]) == 0:
-        vhi -= 8
-    while vhi > vlo and srow[vhi - 1] == 0:
-        vhi -= 1
-    return vlo, vhi, nzero - (vlo - lo) - (hi - vhi)
-
-
-@nb.njit(cache=True, nogil=True)
 def _mask_row(dmask, row_ok, p, i, srow, lo, hi, vlo, vhi, holes, nzero, outer, far_valid,
               skip_valid_rows):  # pragma: no cover - numba
     """Output mask row ``i`` of plane ``p``, or its flag in ``row_ok`` when it is all valid and the caller skips
-    those (``skip_valid_rows``). ``[vlo, vhi)`` and ``holes`` are :func:`_valid_span`'s."""
+    those (``skip_valid_rows``). ``[vlo, vhi)`` and ``holes`` are :func:`geoaug.kernels.runs.valid_span`'s."""
     if skip_valid_rows and nzero == 0 and (far_valid or not outer):
         row_ok[p, i] = 1  # the caller fills the rows found all valid, or skips the mask
         return

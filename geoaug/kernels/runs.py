@@ -13,7 +13,7 @@ import numpy as np
 
 from .borrowing import borrowing_jit
 
-__all__ = ["fill_run", "line_runs", "row_runs", "span"]
+__all__ = ["fill_run", "line_runs", "row_runs", "span", "valid_span"]
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -114,3 +114,26 @@ def line_runs(x0, dx, y0, dy, n, in_w, in_h):  # pragma: no cover - numba
     ylo, yhi = span(_below_line(y0, dy, 0, n), n - _below_line(y0, dy, in_h, n), dy >= 0.0, n)
     jlo = max(xlo, ylo)
     return jlo, max(min(xhi, yhi), jlo)
+
+
+@nb.njit(cache=True, nogil=True)
+def valid_span(srow, lo, hi, nzero):  # pragma: no cover - numba
+    """``(vlo, vhi, holes)``: the pixels ``[lo, hi)`` of a row from the first valid one to the last
+    (``srow``: 0 invalid, anything else valid; ``nzero`` invalid among them), and how many invalid ones lie
+    between. A collar leaves invalid pixels at the ends of a row only: the warp kernels fill those instead of
+    computing them, and only holes take a select. ``vlo == vhi`` when none is valid."""
+    if nzero == 0:
+        return lo, hi, 0
+    vlo = lo
+    while vlo + 8 <= hi and (srow[vlo] | srow[vlo + 1] | srow[vlo + 2] | srow[vlo + 3] | srow[vlo + 4]
+                             | srow[vlo + 5] | srow[vlo + 6] | srow[vlo + 7]) == 0:
+        vlo += 8  # eight taps a step: a collar's invalid run is tens of taps
+    while vlo < hi and srow[vlo] == 0:
+        vlo += 1
+    vhi = hi
+    while vhi - 8 >= vlo and (srow[vhi - 1] | srow[vhi - 2] | srow[vhi - 3] | srow[vhi - 4] | srow[vhi - 5]
+                              | srow[vhi - 6] | srow[vhi - 7] | srow[vhi - 8]) == 0:
+        vhi -= 8
+    while vhi > vlo and srow[vhi - 1] == 0:
+        vhi -= 1
+    return vlo, vhi, nzero - (vlo - lo) - (hi - vhi)

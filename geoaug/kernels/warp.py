@@ -106,6 +106,7 @@ from .indirect import call_address
 from .packed import lane, load_u32, load_u64, packed_dtype
 from .runs import fill_run as _fill
 from .runs import row_runs as _runs
+from .runs import valid_span
 
 __all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "parallel_units", "warp_affine"]
 
@@ -640,16 +641,21 @@ def _make_rows(INTERP: int):
                             nzero += np.int64(st[j] == 0)
                         if nzero:
                             row_valid = False
+                    # the interior pixels from the first valid one to the last: the only ones computed (a collar's
+                    # invalid pixels at the row's ends are filled), and the invalid ones among them (holes)
+                    vlo, vhi, holes = valid_span(st, jlo, jhi, nzero)
                     # the output mask row
                     if skip_valid_rows and row_valid:
                         row_ok[p, i] = 1
                     else:
                         mrow = dmask[p, i]
-                        if nzero:
-                            for j in range(np.uint64(jlo), np.uint64(jhi)):
+                        _fill(mrow, jlo, vlo, False)
+                        if holes:
+                            for j in range(np.uint64(vlo), np.uint64(vhi)):
                                 mrow[j] = st[j] != 0
                         else:
-                            _fill(mrow, jlo, jhi, True)
+                            _fill(mrow, vlo, vhi, True)
+                        _fill(mrow, vhi, jhi, False)
                         _fill(mrow, 0, klo, far_st != 0)
                         _fill(mrow, khi, out_w, far_st != 0)
                         for jb in range(nnear):
@@ -660,17 +666,19 @@ def _make_rows(INTERP: int):
                     b0 = g0 if nm == 1 else p
                     b1 = g1 if nm == 1 else p + 1
                     for b in range(b0, b1):
-                        if jhi > jlo:
+                        if vhi > vlo:
                             if INTERP == 1:
-                                _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx1, fy1, jlo, jhi, in_w)
+                                _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx1, fy1, vlo, vhi, in_w)
                             else:
-                                _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w)
+                                _interior_cubic(src, b, dst, i, off, tscr, fscr, vlo, vhi, in_w)
                         if nzero == 0 and nbad == 0 and nnear == 0 and klo == 0 and khi == out_w:
                             continue  # nothing else in this row
                         plane = src[b]
                         orow = dst[b, i]
-                        if nzero:  # the interior run was computed straight: invalid pixels get out_fill (branch-free)
-                            for j in range(np.uint64(jlo), np.uint64(jhi)):
+                        _fill(orow, jlo, vlo, out_fill)
+                        _fill(orow, vhi, jhi, out_fill)
+                        if holes:  # the span was computed straight: its invalid pixels get out_fill (branch-free)
+                            for j in range(np.uint64(vlo), np.uint64(vhi)):
                                 orow[j] = out_fill if st[j] == 0 else orow[j]
                         for k in range(nbad):
                             j = bad[k]
