@@ -116,7 +116,7 @@ def offset_dtype(in_h: int, in_w: int) -> np.dtype:
 def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb, mode, fill, out_fill,
                  skip_valid_rows, row_ok, o, s, runs, group, per_pass):  # pragma: no cover - numba
     """Output rows ``[r0, r1)`` of bands ``[ga, gb)``, ``group`` bands per sweep of the rows and up to
-    ``per_pass`` (1, 2 or 4) bands per pass over a row, with one unit's scratch:
+    ``per_pass`` (1 or 4) bands per pass over a row, with one unit's scratch:
     ``o`` (rows of a block, out_w) tap offsets, ``s`` (same shape, uint8) tap validity, ``runs`` (rows of a
     block, :data:`RUN_FIELDS`) int64.
 
@@ -154,12 +154,30 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
                 outer = runs[r, 3] != 0
                 orow = o[r]
                 srow = s[r]
-                if shared:
-                    vlo = runs[r, 4]  # the taps from the first valid one to the last: the only ones gathered
-                    vhi = runs[r, 5]
-                    holes = runs[r, 6]
-                    b = g0
-                    while b + 4 <= g1 and per_pass >= 4:  # four bands per offset read
+                # a shared mask: the group's bands in one go; a mask per band: each band's tap validity and mask
+                # row first, then its gather (one copy of the gather code for both)
+                for q in range(1 if shared else g1 - g0):
+                    if shared:
+                        c0 = g0
+                        c1 = g1
+                        vlo = runs[r, 4]  # the taps from the first valid one to the last: the only ones gathered
+                        vhi = runs[r, 5]
+                        holes = runs[r, 6]
+                    else:
+                        c0 = g0 + q
+                        c1 = c0 + 1
+                        nzero = 0
+                        if not all_valid:
+                            mk = mask[c0]
+                            for j in range(np.uint64(lo), np.uint64(hi)):
+                                v = mk[np.uint64(orow[j])]
+                                srow[j] = v
+                                nzero += np.int64(not v)
+                        vlo, vhi, holes = valid_span(srow, lo, hi, nzero)
+                        _mask_row(dmask, row_ok, c0, i, srow, lo, hi, vlo, vhi, holes, nzero, outer, far_valid,
+                                  skip_valid_rows)
+                    b = c0
+                    while b + 4 <= c1 and per_pass >= 4:  # four bands per offset read
                         s0 = src[b]
                         s1 = src[b + 1]
                         s2 = src[b + 2]
@@ -175,44 +193,16 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
                             d2[j] = s2[k]
                             d3[j] = s3[k]
                         b += 4
-                    while b + 2 <= g1 and per_pass >= 2:
-                        s0 = src[b]
-                        s1 = src[b + 1]
-                        d0 = dst[b, i]
-                        d1 = dst[b + 1, i]
-                        for j in range(np.uint64(vlo), np.uint64(vhi)):
-                            k = np.uint64(orow[j])
-                            d0[j] = s0[k]
-                            d1[j] = s1[k]
-                        b += 2
-                    while b < g1:
+                    while b < c1:
                         s0 = src[b]
                         d0 = dst[b, i]
                         for j in range(np.uint64(vlo), np.uint64(vhi)):
                             d0[j] = s0[np.uint64(orow[j])]
                         b += 1
-                    for b in range(g0, g1):
+                    for b in range(c0, c1):
                         _finish_row(dst[b, i], srow, lo, hi, vlo, vhi, holes, outer, far, out_fill)
-                else:  # a mask per band: each band's tap validity and mask row, then its gather
-                    for b in range(g0, g1):
-                        nzero = 0
-                        if not all_valid:
-                            mk = mask[b]
-                            for j in range(np.uint64(lo), np.uint64(hi)):
-                                v = mk[np.uint64(orow[j])]
-                                srow[j] = v
-                                nzero += np.int64(not v)
-                        vlo, vhi, holes = valid_span(srow, lo, hi, nzero)
-                        _mask_row(dmask, row_ok, b, i, srow, lo, hi, vlo, vhi, holes, nzero, outer, far_valid,
-                                  skip_valid_rows)
-                        s0 = src[b]
-                        d0 = dst[b, i]
-                        for j in range(np.uint64(vlo), np.uint64(vhi)):
-                            d0[j] = s0[np.uint64(orow[j])]
-                        _finish_row(d0, srow, lo, hi, vlo, vhi, holes, outer, far, out_fill)
 
-
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far_fill, far_valid, skip_valid_rows,
                 write_mask, o, s, runs):  # pragma: no cover - numba
     """Rows ``[i0, i1)``: each row's runs (``runs[r]``: interior start and end, invalid taps, outer pixels,
@@ -261,7 +251,7 @@ def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far
         runs[r, 6] = holes
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _mask_row(dmask, row_ok, p, i, srow, lo, hi, vlo, vhi, holes, nzero, outer, far_valid,
               skip_valid_rows):  # pragma: no cover - numba
     """Output mask row ``i`` of plane ``p``, or its flag in ``row_ok`` when it is all valid and the caller skips
@@ -281,7 +271,7 @@ def _mask_row(dmask, row_ok, p, i, srow, lo, hi, vlo, vhi, holes, nzero, outer, 
     fill_run(mrow, hi, mrow.shape[0], far_valid)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _finish_row(drow, srow, lo, hi, vlo, vhi, holes, outer, far, out_fill):  # pragma: no cover - numba
     """An output row after the gather of ``[vlo, vhi)``: ``out_fill`` where the tap was invalid, ``far``
     outside the input."""

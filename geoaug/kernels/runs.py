@@ -83,37 +83,45 @@ def row_runs(bxs, bys, out_w, K, in_w, in_h, incx, incy):  # pragma: no cover - 
 
 
 @borrowing_jit()
-def _below_line(a0, step, v, n):  # pragma: no cover - numba
-    """How many of ``floor(a0 + step * j)``, ``j < n``, are below ``v``: :func:`_below` of a line not stored.
-
-    The value at ``j`` is computed exactly as the nearest kernel computes its taps (``a0 + step * j`` with
-    ``j`` an integer, then ``floor``), so the count agrees with the taps the kernel reads.
-    """
-    first = np.floor(a0 + step * 0) < v
-    if first == (np.floor(a0 + step * (n - 1)) < v):
-        return n if first else 0
-    lo = 0
-    hi = n - 1
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if (np.floor(a0 + step * mid) < v) == first:
-            lo = mid
-        else:
-            hi = mid
-    return hi if first else n - hi
-
-
-@borrowing_jit()
 def line_runs(x0, dx, y0, dy, n, in_w, in_h):  # pragma: no cover - numba
     """``(jlo, jhi)``: the pixels ``j < n`` of an output row whose tap ``(floor(x0 + dx*j), floor(y0 + dy*j))``
     lies inside an ``in_h x in_w`` input, the interior run of :func:`row_runs` with ``K = 1`` found without
-    storing the taps. An empty run is ``jlo == jhi``."""
+    storing the taps. An empty run is ``jlo == jhi``.
+
+    Each of the four bounds (x below 0, x from ``in_w``, y below 0, y from ``in_h``) cuts a prefix or a suffix
+    off the row, found by bisection on the line (one loop for the four: one compiled body). The value at
+    ``j`` is computed exactly as the nearest kernel computes its taps (``a0 + step * j`` with ``j`` an
+    integer, then ``floor``), so the counts agree with the taps the kernel reads.
+    """
     if n <= 0:
         return 0, 0
-    xlo, xhi = span(_below_line(x0, dx, 0, n), n - _below_line(x0, dx, in_w, n), dx >= 0.0, n)
-    ylo, yhi = span(_below_line(y0, dy, 0, n), n - _below_line(y0, dy, in_h, n), dy >= 0.0, n)
-    jlo = max(xlo, ylo)
-    return jlo, max(min(xhi, yhi), jlo)
+    lo = 0
+    hi = n
+    for q in range(4):
+        a0 = x0 if q < 2 else y0
+        step = dx if q < 2 else dy
+        v = 0 if q == 0 else (in_w if q == 1 else (0 if q == 2 else in_h))
+        first = np.floor(a0 + step * 0) < v
+        if first == (np.floor(a0 + step * (n - 1)) < v):
+            below = n if first else 0
+        else:
+            a = 0  # (value at a < v) == first, (value at b < v) != first
+            b = n - 1
+            while b - a > 1:
+                mid = (a + b) >> 1
+                if (np.floor(a0 + step * mid) < v) == first:
+                    a = mid
+                else:
+                    b = mid
+            below = b if first else n - b
+        # the pixels past this bound: a prefix when the coordinate falls along the row towards it, else a suffix
+        past = below if (q == 0 or q == 2) else n - below
+        prefix = (step >= 0.0) == (q == 0 or q == 2)
+        if prefix:
+            lo = max(lo, past)
+        else:
+            hi = min(hi, n - past)
+    return lo, max(hi, lo)
 
 
 @nb.njit(cache=True, nogil=True)
