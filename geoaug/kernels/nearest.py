@@ -29,10 +29,12 @@ the band groups (see :func:`geoaug.kernels.warp.parallel_units`) run over a
 block's stored offsets, four bands per pass over a row, so one offset read
 serves four gathers. Measured against the previous kernel (offsets, x and y
 stored as int64 for the whole row, recomputed for every band group, one band
-per pass), one thread, uint16, two runs of ``python scripts/bench_trees.py
---only affine_nearest affine_nearest_collar``: 0.66-0.69 of its time at
-13x512², 0.77-0.80 at 4x512², 0.80-0.82 at 12x256², 0.92-0.94 at 1x512² and
-13x120²; 13x64² 1.02-1.03 and 1x512² with a collar 1.05-1.08 (slower).
+per pass, the whole interior gathered and then selected under a mask), one
+thread, uint16, two runs of ``python scripts/bench_trees.py`` (see
+docs/benchmarks.md): 0.66-0.69 of its time at 13x512², 0.76-0.78 at 4x512²,
+0.84 at 12x256², 0.88-0.91 at 13x120², 0.90-0.94 at 1x512²; with a 10 %
+collar 0.48-0.49 at 13x512². Slower: 200x256² (1.27-1.31, bimodal by process
+in both kernels) and 1x512² with a collar (1.10-1.12).
 """
 
 from __future__ import annotations
