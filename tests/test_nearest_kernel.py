@@ -105,16 +105,17 @@ def test_parallel_equals_serial(monkeypatch: pytest.MonkeyPatch, fill: str, plan
 @pytest.mark.parametrize("fill", ["nodata", "constant", "reflect"])
 def test_blocks_band_passes_and_wide_offsets_change_nothing(monkeypatch: pytest.MonkeyPatch, planes: int,
                                                             fill: str) -> None:
-    """9 bands in groups of 3 (passes of 2 and 1 bands per offset read) over taps stored for the whole plane or
-    for blocks of 5 rows (several per call, the last shorter), with int64 tap offsets, one band per pass and
-    one row per block: the bits of one group (passes of 4, 4 and 1) over the whole plane's uint32 offsets."""
+    """9 bands in two groups (5 and 4: four bands per offset read, then one) over taps stored for the whole
+    plane or for blocks of 5 rows (several per call, the last shorter), with int64 tap offsets, one band per
+    pass and one row per block: the bits of one group (passes of 4, 4 and 1) over the whole plane's uint32
+    offsets."""
     rng = np.random.default_rng(3)
     src = rng.integers(0, 60000, (9, 33, 29)).astype(np.uint16)
     mask = None if planes == 0 else rng.random((planes, 33, 29)) > 0.2
     m = _rotation(-29.0, 33, 29, shift=5.0)
     kw = dict(fill=fill, fill_value=7.0, out_fill=3.0, return_all_valid=True)
     want = warp_affine(src, mask, m, (37, 31), "nearest", **kw)
-    monkeypatch.setattr(warp_module, "_band_group", lambda out_w, interp: 3)  # 3 groups over whole-plane taps
+    monkeypatch.setattr(warp_module, "_band_group", lambda out_w, interp: 5)  # groups of 5 and 4, whole-plane taps
     variants = [warp_affine(src, mask, m, (37, 31), "nearest", **kw)]
     monkeypatch.setattr(nearest, "BLOCK_PIXELS", 31 * 5)  # blocks of 5 rows: 8 blocks, the last of 2
     variants.append(warp_affine(src, mask, m, (37, 31), "nearest", **kw))

@@ -24,10 +24,11 @@ their taps are mapped inside (:func:`geoaug.kernels.borders.map_index`) and the
 whole row is one gather.
 
 Coordinates, offsets and validity are computed once per row and shared by
-every band: rows go in blocks of about :data:`BLOCK_PIXELS` output pixels, and
-the band groups (see :func:`geoaug.kernels.warp.parallel_units`) run over a
-block's stored offsets, four bands per pass over a row, so one offset read
-serves four gathers. Measured against the previous kernel (offsets, x and y
+every band of a band group, four bands per pass over a row, so one offset read
+serves four gathers; rows go in blocks of about :data:`BLOCK_PIXELS` output
+pixels, whose stored offsets also serve the later band groups of a serial call
+(a parallel unit is one group: see :func:`geoaug.kernels.warp.parallel_units`).
+Measured against the previous kernel (offsets, x and y
 stored as int64 for the whole row, recomputed for every band group, one band
 per pass, the whole interior gathered and then selected under a mask), one
 thread, uint16, two runs of ``python scripts/bench_trees.py`` (see
@@ -75,10 +76,11 @@ def nearest_fill_bits(value: float, dtype: np.dtype, work: type) -> int:
 
 
 #: output pixels (rows x columns) of a block: its tap offsets (1 MB as uint32) are found once and serve every
-#: band group. Smaller blocks were slower: at 13x512² uint16 (one thread) blocks of 32 rows took 1.06 of the
-#: whole plane's time, at 200x256² blocks of 64 rows 1.4-1.7
+#: band group of a serial call. In a scratch experiment at 13x512² uint16 (one thread, best of 31) blocks of
+#: 32 rows took 1.06 of the whole plane's time
 BLOCK_PIXELS = 1 << 18
-#: numbers :func:`nearest_rows` keeps per row of a block (interior run, invalid taps, outer pixels, valid span)
+#: numbers :func:`nearest_rows` keeps per row of a block: interior start and end, invalid taps (written, not
+#: read back), the outer-pixels flag, the valid span's start and end, its holes; one slot spare
 RUN_FIELDS = 8
 #: input and output bytes above which a warp passes over a row one band at a time (see :func:`bands_per_pass`)
 PASS_BYTES = 16 << 20
@@ -88,11 +90,12 @@ def block_rows(out_h: int, out_w: int, row_chunks: int, per_pass: int) -> int:
     """Rows of a block of :func:`nearest_rows` (its tap offsets are stored for the block).
 
     With several bands per pass (``per_pass > 1``) a block holds all of a unit's rows (``out_h`` cut into
-    ``row_chunks``) up to about :data:`BLOCK_PIXELS` output pixels, and its taps serve every band group of the
-    unit: the whole plane took 0.91-0.95 of the time of one row at a time at 1x512² and 4x512² uint16 (one
-    thread), the same at 13x120², 13x64² and 1x512² with a collar. With one band per pass (large rasters,
-    :func:`bands_per_pass`) one row at a time, recomputed by each group: 200x256² took 1.3-1.6x as long with
-    the whole plane's taps stored.
+    ``row_chunks``) up to about :data:`BLOCK_PIXELS` output pixels. Its taps serve every band group of a
+    serial call; a parallel unit is one band group, so there they serve that group only. Even with one
+    group the whole plane was not slower: 0.91-0.95 of the time of one row at a time at 1x512² and 4x512²
+    uint16 (one thread, interleaved in one process, two runs), the same at 13x120², 13x64² and 1x512² with a
+    collar. With one band per pass (large rasters, :func:`bands_per_pass`) one row at a time, recomputed by
+    each group, as the kernel did before it stored taps (at 200x256² stored whole-plane taps were no faster).
     """
     if per_pass == 1:
         return 1
@@ -103,8 +106,9 @@ def bands_per_pass(nbands: int, in_pixels: int, out_pixels: int, itemsize: int) 
     """Bands one pass over an output row gathers (:func:`nearest_rows`' ``per_pass``): 4 while the input and
     output fit about half the L3 of the machine this was tuned on (:data:`PASS_BYTES`), else 1.
 
-    Four bands per offset read took 0.68-0.8 of the time of one at 13x512², 4x512², 12x256² and 13x120² uint16
-    (one thread); at 200x256² (52 MB in and out, memory-bound) 1.2-1.35.
+    Four bands per offset read took 0.80-0.82 of the time of one at 13x512², 0.82-0.84 at 4x512², 0.87-0.93 at
+    12x256², 0.89 at 13x120² uint16 (one thread, fresh processes, two runs); at 200x256² (52 MB in and out,
+    memory-bound) 1.2-1.35.
     """
     return 4 if nbands * (in_pixels + out_pixels) * itemsize <= PASS_BYTES else 1
 
@@ -122,7 +126,7 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
     ``o`` (rows of a block, out_w) tap offsets, ``s`` (same shape, uint8) tap validity, ``runs`` (rows of a
     block, :data:`RUN_FIELDS`) int64.
 
-    The serial path calls it from Python for every row (no compiled level in between: each level re-optimises
+    The serial path calls it from Python once for all rows (no compiled level in between: each level re-optimises
     and re-emits its callees). ``src`` is ``(bands, in_h * in_w)`` and ``dst`` ``(bands, out_h, out_w)``, both
     unsigned views of the raster's bytes (:data:`BITS`); ``mask`` ``(planes, in_h * in_w)``; ``dmask``
     ``(planes, out_h, out_w)``; ``fill``/``out_fill`` are bits (:func:`nearest_fill_bits`); ``m`` the six
