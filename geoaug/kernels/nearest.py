@@ -48,7 +48,7 @@ import numpy as np
 from .borders import CONSTANT, NODATA, map_index
 from .borrowing import borrowing_jit
 from .indirect import call_address
-from .runs import fill_run, line_runs, valid_span
+from .runs import fill_run, line_runs, span_fill, span_mask, valid_span
 
 __all__ = ["BITS", "BLOCK_PIXELS", "PASS_BYTES", "RUN_FIELDS", "bands_per_pass", "block_rows", "nearest_fill_bits",
            "nearest_parallel", "nearest_rows", "offset_dtype"]
@@ -172,13 +172,7 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
                     else:
                         c0 = g0 + q
                         c1 = c0 + 1
-                        nzero = 0
-                        if not all_valid:
-                            mk = mask[c0]
-                            for j in range(np.uint64(lo), np.uint64(hi)):
-                                v = mk[np.uint64(orow[j])]
-                                srow[j] = v
-                                nzero += np.int64(not v)
+                        nzero = 0 if all_valid else _tap_validity(mask[c0], orow, srow, lo, hi)
                         vlo, vhi, holes = valid_span(srow, lo, hi, nzero)
                         _mask_row(dmask, row_ok, c0, i, srow, lo, hi, vlo, vhi, holes, nzero, outer, far_valid,
                                   skip_valid_rows)
@@ -237,14 +231,7 @@ def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far
             lo = 0
             hi = out_w
         outer = lo > 0 or hi < out_w
-        nzero = 0
-        if shared and not all_valid:
-            mk = mask[0]
-            srow = s[r]
-            for j in range(np.uint64(lo), np.uint64(hi)):
-                v = mk[np.uint64(orow[j])]
-                srow[j] = v
-                nzero += np.int64(not v)
+        nzero = _tap_validity(mask[0], orow, s[r], lo, hi) if shared and not all_valid else 0
         vlo, vhi, holes = valid_span(s[r], lo, hi, nzero)
         if write_mask:
             _mask_row(dmask, row_ok, 0, i, s[r], lo, hi, vlo, vhi, holes, nzero, outer, far_valid, skip_valid_rows)
@@ -258,6 +245,18 @@ def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
+def _tap_validity(mk, orow, srow, lo, hi):  # pragma: no cover - numba
+    """The validity of the taps ``[lo, hi)`` of a row (offsets ``orow``) in the mask plane ``mk``, into
+    ``srow``; returns how many are invalid."""
+    nzero = 0
+    for j in range(np.uint64(lo), np.uint64(hi)):
+        v = mk[np.uint64(orow[j])]
+        srow[j] = v
+        nzero += np.int64(not v)
+    return nzero
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
 def _mask_row(dmask, row_ok, p, i, srow, lo, hi, vlo, vhi, holes, nzero, outer, far_valid,
               skip_valid_rows):  # pragma: no cover - numba
     """Output mask row ``i`` of plane ``p``, or its flag in ``row_ok`` when it is all valid and the caller skips
@@ -267,13 +266,7 @@ def _mask_row(dmask, row_ok, p, i, srow, lo, hi, vlo, vhi, holes, nzero, outer, 
         return
     mrow = dmask[p, i]
     fill_run(mrow, 0, lo, far_valid)
-    fill_run(mrow, lo, vlo, False)
-    if holes:
-        for j in range(np.uint64(vlo), np.uint64(vhi)):
-            mrow[j] = srow[j] != 0
-    else:
-        fill_run(mrow, vlo, vhi, True)
-    fill_run(mrow, vhi, hi, False)
+    span_mask(mrow, srow, lo, hi, vlo, vhi, holes)
     fill_run(mrow, hi, mrow.shape[0], far_valid)
 
 
@@ -281,11 +274,7 @@ def _mask_row(dmask, row_ok, p, i, srow, lo, hi, vlo, vhi, holes, nzero, outer, 
 def _finish_row(drow, srow, lo, hi, vlo, vhi, holes, outer, far, out_fill):  # pragma: no cover - numba
     """An output row after the gather of ``[vlo, vhi)``: ``out_fill`` where the tap was invalid, ``far``
     outside the input."""
-    fill_run(drow, lo, vlo, out_fill)
-    fill_run(drow, vhi, hi, out_fill)
-    if holes:  # invalid taps among the gathered ones: out_fill (branch-free)
-        for j in range(np.uint64(vlo), np.uint64(vhi)):
-            drow[j] = out_fill if srow[j] == 0 else drow[j]
+    span_fill(drow, srow, lo, hi, vlo, vhi, holes, out_fill)
     if outer:
         fill_run(drow, 0, lo, far)
         fill_run(drow, hi, drow.shape[0], far)

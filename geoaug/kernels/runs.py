@@ -13,7 +13,7 @@ import numpy as np
 
 from .borrowing import borrowing_jit
 
-__all__ = ["fill_run", "line_runs", "row_runs", "span", "valid_span"]
+__all__ = ["fill_run", "line_runs", "row_runs", "span", "span_fill", "span_mask", "valid_span"]
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -145,3 +145,27 @@ def valid_span(srow, lo, hi, nzero):  # pragma: no cover - numba
     while vhi > vlo and srow[vhi - 1] == 0:
         vhi -= 1
     return vlo, vhi, nzero - (vlo - lo) - (hi - vhi)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def span_mask(mrow, srow, lo, hi, vlo, vhi, holes):  # pragma: no cover - numba
+    """Output mask pixels ``[lo, hi)`` of a row from its :func:`valid_span`: False at the invalid ends, True
+    over the span, or the statuses ``srow != 0`` there when it has holes."""
+    fill_run(mrow, lo, vlo, False)
+    if holes:
+        for j in range(np.uint64(vlo), np.uint64(vhi)):
+            mrow[j] = srow[j] != 0
+    else:
+        fill_run(mrow, vlo, vhi, True)
+    fill_run(mrow, vhi, hi, False)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def span_fill(orow, srow, lo, hi, vlo, vhi, holes, out_fill):  # pragma: no cover - numba
+    """After computing only the span ``[vlo, vhi)`` of ``[lo, hi)`` (:func:`valid_span`): ``out_fill`` at the
+    invalid ends and, when the span has holes, under its invalid pixels (``srow == 0``, branch-free)."""
+    fill_run(orow, lo, vlo, out_fill)
+    fill_run(orow, vhi, hi, out_fill)
+    if holes:
+        for j in range(np.uint64(vlo), np.uint64(vhi)):
+            orow[j] = out_fill if srow[j] == 0 else orow[j]

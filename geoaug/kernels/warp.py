@@ -106,7 +106,7 @@ from .indirect import call_address
 from .packed import lane, load_u32, load_u64, packed_dtype
 from .runs import fill_run as _fill
 from .runs import row_runs as _runs
-from .runs import valid_span
+from .runs import span_fill, span_mask, valid_span
 
 __all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "parallel_units", "warp_affine"]
 
@@ -649,13 +649,7 @@ def _make_rows(INTERP: int):
                         row_ok[p, i] = 1
                     else:
                         mrow = dmask[p, i]
-                        _fill(mrow, jlo, vlo, False)
-                        if holes:
-                            for j in range(np.uint64(vlo), np.uint64(vhi)):
-                                mrow[j] = st[j] != 0
-                        else:
-                            _fill(mrow, vlo, vhi, True)
-                        _fill(mrow, vhi, jhi, False)
+                        span_mask(mrow, st, jlo, jhi, vlo, vhi, holes)
                         _fill(mrow, 0, klo, far_st != 0)
                         _fill(mrow, khi, out_w, far_st != 0)
                         for jb in range(nnear):
@@ -675,11 +669,7 @@ def _make_rows(INTERP: int):
                             continue  # nothing else in this row
                         plane = src[b]
                         orow = dst[b, i]
-                        _fill(orow, jlo, vlo, out_fill)
-                        _fill(orow, vhi, jhi, out_fill)
-                        if holes:  # the span was computed straight: its invalid pixels get out_fill (branch-free)
-                            for j in range(np.uint64(vlo), np.uint64(vhi)):
-                                orow[j] = out_fill if st[j] == 0 else orow[j]
+                        span_fill(orow, st, jlo, jhi, vlo, vhi, holes, out_fill)  # the span was computed straight
                         for k in range(nbad):
                             j = bad[k]
                             if st[j] != 0:
