@@ -172,7 +172,7 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
                     else:
                         c0 = g0 + q
                         c1 = c0 + 1
-                        nzero = 0 if all_valid else _tap_validity(mask[c0], orow, srow, lo, hi)
+                        nzero = np.int64(0) if all_valid else _tap_validity(mask[c0], orow, srow, lo, hi)
                         vlo, vhi, holes = valid_span(srow, lo, hi, nzero)
                         _mask_row(dmask, row_ok, c0, i, srow, lo, hi, vlo, vhi, holes, nzero, outer, far_valid,
                                   skip_valid_rows)
@@ -231,7 +231,7 @@ def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far
             lo = 0
             hi = out_w
         outer = lo > 0 or hi < out_w
-        nzero = _tap_validity(mask[0], orow, s[r], lo, hi) if shared and not all_valid else 0
+        nzero = _tap_validity(mask[0], orow, s[r], lo, hi) if shared and not all_valid else np.int64(0)
         vlo, vhi, holes = valid_span(s[r], lo, hi, nzero)
         if write_mask:
             _mask_row(dmask, row_ok, 0, i, s[r], lo, hi, vlo, vhi, holes, nzero, outer, far_valid, skip_valid_rows)
@@ -248,7 +248,7 @@ def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far
 def _tap_validity(mk, orow, srow, lo, hi):  # pragma: no cover - numba
     """The validity of the taps ``[lo, hi)`` of a row (offsets ``orow``) in the mask plane ``mk``, into
     ``srow``; returns how many are invalid."""
-    nzero = 0
+    nzero = np.int64(0)
     for j in range(np.uint64(lo), np.uint64(hi)):
         v = mk[np.uint64(orow[j])]
         srow[j] = v

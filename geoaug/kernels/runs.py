@@ -63,9 +63,9 @@ def row_runs(bxs, bys, out_w, K, in_w, in_h, incx, incy):  # pragma: no cover - 
     """
     if out_w <= 0:
         return 0, 0, 0, 0
-    ax0 = _below(bxs, 0, out_w)  # base tap left of the input
+    ax0 = _below(bxs, np.int64(0), out_w)  # base tap left of the input
     ax1 = out_w - _below(bxs, in_w - K + 1, out_w)  # last tap right of it
-    ay0 = _below(bys, 0, out_w)
+    ay0 = _below(bys, np.int64(0), out_w)
     ay1 = out_w - _below(bys, in_h - K + 1, out_w)
     tx0 = _below(bxs, 1 - K, out_w)  # every tap left of the input
     tx1 = out_w - _below(bxs, in_w, out_w)  # every tap right of it

@@ -623,7 +623,7 @@ def _make_rows(INTERP: int):
                     row_valid = border_valid
                     # interior: all taps inside; with a mask, AND their mask bytes, fix up the rest later
                     nbad = 0  # interior pixels with valid and invalid taps, listed in bad[:nbad]
-                    nzero = 0  # interior pixels that end invalid (st 0)
+                    nzero = np.int64(0)  # interior pixels that end invalid (st 0)
                     if not all_valid and jhi > jlo:
                         # per interior pixel: (every tap valid) + (any tap valid), so 2 all, 0 none, 1 mixed: one byte
                         # read per pixel (the tap code); the mixed ones are listed branch-free as they go
