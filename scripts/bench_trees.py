@@ -41,7 +41,8 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("affine_bilinear_collar", 4, 512), ("affine_bilinear_collar", 13, 512), ("affine_bilinear_collar", 13, 120),
          ("affine_cubic_collar", 1, 512), ("affine_cubic_collar", 13, 120),
          ("vflip", 13, 64), ("vflip", 13, 120), ("vflip", 1, 512), ("vflip", 12, 256), ("vflip", 200, 256),
-         ("hflip", 1, 512), ("crop", 13, 120), ("crop", 200, 256))
+         ("hflip", 1, 512), ("crop", 13, 120), ("crop", 200, 256), ("affine_random", 13, 64),
+         ("affine_random", 1, 512))
 
 CHILD = r"""
 import json, sys, time
@@ -68,6 +69,7 @@ def transform(op, b, s):
             "affine_nearest": lambda: geoaug.Affine(rotate=17.0, interpolation="nearest"),
             "affine_nearest_collar": lambda: geoaug.Affine(rotate=17.0, interpolation="nearest"),
             "affine_bilinear": lambda: geoaug.Affine(rotate=17.0),
+            "affine_random": lambda: geoaug.Affine(rotate=(-20, 20), scale=(0.9, 1.1)),  # a new draw each call
             "affine_bilinear_collar": lambda: geoaug.Affine(rotate=17.0),
             "affine_cubic": lambda: geoaug.Affine(rotate=17.0, interpolation="cubic"),
             "affine_cubic_collar": lambda: geoaug.Affine(rotate=17.0, interpolation="cubic"),

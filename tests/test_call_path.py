@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from affine import Affine
 from conftest import BY_DTYPE, ROTATED, TILES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import geoaug
 from geoaug import geometry, seeding
@@ -43,7 +45,6 @@ def _same(a: GeoRaster, b: GeoRaster) -> None:
 
 
 def _clear_caches() -> None:
-    geometry._AFFINES.clear()
     geometry._FROM_IDENTITY.clear()
     geometry._PLANS.clear()
     geo_mod._SHAPE_MATRICES.clear()
@@ -154,31 +155,51 @@ def test_resize_matrix_follows_its_size() -> None:
     assert first.tobytes() == ref.data.tobytes()
 
 
-def _affine_fresh(shape: tuple[int, int], *args: float) -> np.ndarray:
-    """geometry.affine_matrix's formula, computed here without any cache."""
+def _affine_numpy(shape: tuple[int, int], *args: float) -> np.ndarray:
+    """geometry.affine_matrix's definition: the inverse of the composed forward map, by numpy."""
     rotate, tx, ty, scale, shx, shy = args
     fwd = geometry.rotation(rotate) @ geometry.scaling(scale) @ geometry.shearing(shx, shy)
     fwd = geometry.translation(tx, ty) @ geometry.about_center(fwd, shape[1], shape[0])
     return np.linalg.inv(fwd)
 
 
-@pytest.mark.parametrize("args", [(17.0, 0.0, 0.0, 1.0, 0.0, 0.0), (-0.0, -0.0, 0.0, 1.0, -0.0, 0.0),
-                                  (0.0, 0.0, -0.0, 1.0, 0.0, -0.0), (33.3, 2.5, -1.25, 0.9, 10.0, -5.0)])
-def test_affine_matrix_cache_is_bit_exact(args: tuple[float, ...]) -> None:
-    _clear_caches()
-    for shape in [(64, 64), (64, 48), (48, 64)]:
-        for _ in range(2):  # a miss, then a hit
-            got = geometry.affine_matrix(shape, *args)
-            assert got.tobytes() == _affine_fresh(shape, *args).tobytes()
-            got[:] = 0.0  # callers own their copy
-    # 0.0 and -0.0 are different keys (their matrices may differ in the sign of a zero)
-    signs = {geometry.affine_matrix((8, 8), r, 0.0, 0.0, 1.0, 0.0, 0.0).tobytes() for r in (0.0, -0.0)}
-    assert signs == {_affine_fresh((8, 8), r, 0.0, 0.0, 1.0, 0.0, 0.0).tobytes() for r in (0.0, -0.0)}
+@settings(max_examples=300, deadline=None)
+@given(st.tuples(st.integers(1, 3000), st.integers(1, 3000)),
+       st.tuples(st.floats(-360, 360), st.floats(-500, 500), st.floats(-500, 500), st.floats(0.05, 20),
+                 st.floats(-60, 60), st.floats(-60, 60)))
+def test_affine_matrix_closed_form_is_numpys_inverse(shape: tuple[int, int], args: tuple[float, ...]) -> None:
+    got = geometry.affine_matrix(shape, *args)
+    want = _affine_numpy(shape, *args)
+    assert got.dtype == np.float64 and got.shape == (3, 3)
+    assert np.array_equal(got[2], [0.0, 0.0, 1.0])
+    assert np.allclose(got, want, rtol=1e-12, atol=1e-12 * max(1.0, float(np.abs(want).max())))
 
 
-def test_affine_matrix_other_number_types_uncached() -> None:
+def test_affine_matrix_exact_cases() -> None:
+    # no motion: the identity, exactly (so the copy paths see it), with no negative zeros
+    assert geometry.affine_matrix((64, 48)).tobytes() == np.eye(3).tobytes()
+    assert geometry.affine_matrix((7, 9), -0.0, -0.0, 0.0, 1.0, -0.0, 0.0).tobytes() == np.eye(3).tobytes()
+    # whole-pixel shifts: integer offsets, exactly
+    m = geometry.affine_matrix((10, 10), translate_x=3.0, translate_y=-2.0)
+    assert m.tobytes() == np.array([[1.0, 0.0, -3.0], [0.0, 1.0, 2.0], [0.0, 0.0, 1.0]]).tobytes()
+    # other number types are taken as floats
     got = geometry.affine_matrix((10, 10), np.float32(30), 1, 0, 1, 0, 0)
-    assert got.tobytes() == _affine_fresh((10, 10), float(np.float32(30)), 1.0, 0.0, 1.0, 0.0, 0.0).tobytes()
+    assert got.tobytes() == geometry.affine_matrix((10, 10), float(np.float32(30)), 1.0, 0.0, 1.0, 0.0, 0.0).tobytes()
+    # callers own their matrix
+    geometry.affine_matrix((5, 5), 10.0)[:] = 0.0
+    assert geometry.affine_matrix((5, 5), 10.0)[2, 2] == 1.0
+
+
+@pytest.mark.parametrize("args", [(0.0, 0.0, 0.0, 0.0, 0.0, 0.0), (10.0, 0.0, 0.0, 0.0, 5.0, -5.0),
+                                  (float("nan"), 0.0, 0.0, 1.0, 0.0, 0.0)])
+def test_affine_matrix_singular_or_nan_as_numpy(args: tuple[float, ...]) -> None:
+    try:
+        want = _affine_numpy((8, 8), *args)
+    except np.linalg.LinAlgError:
+        with pytest.raises(np.linalg.LinAlgError):
+            geometry.affine_matrix((8, 8), *args)
+    else:
+        assert np.array_equal(geometry.affine_matrix((8, 8), *args), want, equal_nan=True)
 
 
 # ------------------------------------------------------------------ the geotransform rule

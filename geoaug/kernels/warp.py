@@ -127,7 +127,11 @@ _I_OFF, _I_BX, _I_BY, _I_BAD, _I_G = 0, 1, 2, 3, 4
 
 
 def _work_dtype(dt: np.dtype) -> type:
-    return np.float64 if dt in (np.float64, np.int32) else np.float32
+    """The float type a dtype is interpolated in: float64 for float64 and int32, else float32."""
+    return _WORK[dt]
+
+
+_WORK = {np.dtype(d): np.float64 if d in ("float64", "int32") else np.float32 for d in _DTYPES}
 
 
 def _as_work(x, src):  # pragma: no cover - replaced by the overload in compiled code
@@ -914,12 +918,16 @@ def warp_affine(
     m = np.asarray(matrix, dtype=np.float64)
     if m.shape not in ((3, 3), (2, 3)):
         raise ParameterError(f"matrix must be 3x3 or 2x3, got shape {m.shape}")
-    m = np.ascontiguousarray(m[:2]).reshape(6)
+    m = m[:2].reshape(6)  # a view of a C-ordered matrix, else a C-ordered copy: the kernels read it as such
     m0, m1, m2, m3, m4, m5 = m.tolist()
-    # the output's corner pixel centres in input pixels (plain floats: a numpy product costs more here)
-    corners = [v for x, y in ((0.5, 0.5), (out_w - 0.5, 0.5), (0.5, out_h - 0.5), (out_w - 0.5, out_h - 0.5))
-               for v in (m0 * x + m1 * y + m2, m3 * x + m4 * y + m5)]
-    if not (all(map(math.isfinite, (m0, m1, m2, m3, m4, m5))) and max(map(abs, corners)) < _BIG):
+    # the output's corner pixel centres in input pixels must lie within +-_BIG (plain floats, written out: a
+    # numpy product or a comprehension costs more here). A NaN or infinity in the matrix makes the sum NaN or
+    # infinite; a sum that overflows comes from coefficients that fail the corner test anyway
+    xa, xb, ya, yb = 0.5, out_w - 0.5, 0.5, out_h - 0.5
+    far = max(abs(m0 * xa + m1 * ya + m2), abs(m0 * xb + m1 * ya + m2), abs(m0 * xa + m1 * yb + m2),
+              abs(m0 * xb + m1 * yb + m2), abs(m3 * xa + m4 * ya + m5), abs(m3 * xb + m4 * ya + m5),
+              abs(m3 * xa + m4 * yb + m5), abs(m3 * xb + m4 * yb + m5))
+    if not (math.isfinite(m0 + m1 + m2 + m3 + m4 + m5) and far < _BIG):
         raise ParameterError(f"matrix must be finite and map the output within +-{_BIG:g} pixels, "
                              f"got {m.reshape(2, 3).tolist()}")
     if mask is None:
@@ -937,15 +945,12 @@ def warp_affine(
         lo, hi = _INT_RANGE[dt]
         if not (math.isfinite(out_fill) and lo <= out_fill <= hi):
             raise ParameterError(f"out_fill {out_fill!r} does not fit {dt}")
-    dst = _check_out(out, (nbands, out_h, out_w), dt, "out")
+    dst = np.empty((nbands, out_h, out_w), dtype=dt) if out is None else \
+        _check_out(out, (nbands, out_h, out_w), dt, "out")
     skip = bool(return_all_valid)
-    if skip:
-        row_ok = np.zeros((nm, out_h), dtype=np.uint8)
-        dmask = out_mask if out_mask is not None else np.empty((nm, out_h, out_w), dtype=np.bool_)
-        dmask = _check_out(dmask, (nm, out_h, out_w), _BOOL, "out_mask")
-    else:
-        row_ok = _NO_ROWS
-        dmask = _check_out(out_mask, (nm, out_h, out_w), _BOOL, "out_mask")
+    row_ok = np.zeros((nm, out_h), dtype=np.uint8) if skip else _NO_ROWS
+    dmask = np.empty((nm, out_h, out_w), dtype=np.bool_) if out_mask is None else \
+        _check_out(out_mask, (nm, out_h, out_w), _BOOL, "out_mask")
     K = _TAPS[interp]
     work = nbands * out_h * out_w * K * K
     nthreads = nb.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
@@ -1009,7 +1014,7 @@ def _finish(dst: np.ndarray, dmask: np.ndarray, skip: bool, row_ok: np.ndarray) 
     """``warp_affine``'s result: ``(dst, dmask)``, or with ``skip`` ``(dst, dmask or None, all_valid)``."""
     if not skip:
         return dst, dmask
-    if row_ok.all():
+    if 0 not in row_ok.tobytes():  # every row flagged all valid (a bytes search: .all() costs 20 times more)
         return dst, None, True
     dmask[row_ok.astype(np.bool_)] = True  # rows found all valid were not written
     return dst, dmask, False
