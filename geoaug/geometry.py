@@ -284,6 +284,9 @@ def _plan_of_rows(
     rows: list[list[float]], in_shape: tuple[int, int], out_shape: tuple[int, int], atol: float = 1e-9
 ) -> tuple[int, int, int, int, int, int] | None:
     """:func:`strided_plan` of a matrix's rows (:func:`_rows`)."""
+    a, b = rows[0][0], rows[0][1]
+    if abs(a - round(a)) > atol or abs(b - round(b)) > atol:
+        return None  # a rotation, shear or scale: no plan, found without the cache (a new draw would miss it)
     key = (*rows[0], *rows[1], *rows[2], *in_shape, *out_shape, atol)
     try:
         return _PLANS[key]
