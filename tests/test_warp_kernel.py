@@ -244,6 +244,31 @@ def test_out_buffers_are_filled_and_returned() -> None:
     np.testing.assert_array_equal(out2, want2)
 
 
+@pytest.mark.parametrize("interp", ["nearest", "bilinear"])
+def test_matrix_of_any_memory_layout_gives_the_same_warp_and_no_new_compile(interp: str) -> None:
+    from geoaug.kernels import nearest
+    from geoaug.kernels import warp as warp_module
+
+    rng = np.random.default_rng(8)
+    src = _data(rng, 3, 30, 30, "uint16")
+    m = geometry.affine_matrix((30, 30), rotate=21, scale=1.1)
+    want, want_mask = warp_affine(src, None, m, (28, 31), interp)
+    kernel = nearest.nearest_rows if interp == "nearest" else warp_module._rows_bilinear
+    before = set(kernel.signatures)
+    spread = np.zeros(24)
+    spread[::2][:9] = m.ravel()
+    layouts = {
+        "C": m, "F": np.asfortranarray(m), "2x3": m[:2].copy(), "nested list": m.tolist(),
+        # a uniformly strided view: its first two rows reshape to a strided 1-D view, not a copy
+        "strided": spread[::2][:6].reshape(2, 3), "reversed rows": m[::-1][::-1],
+    }
+    for name, mm in layouts.items():
+        got, got_mask = warp_affine(src, None, mm, (28, 31), interp)
+        assert got.tobytes() == want.tobytes(), name
+        np.testing.assert_array_equal(got_mask, want_mask)
+    assert set(kernel.signatures) == before  # every layout reached the kernel as the C-ordered six numbers
+
+
 def test_return_all_valid_flag() -> None:
     rng = np.random.default_rng(6)
     src = _data(rng, 3, 40, 40, "uint16")

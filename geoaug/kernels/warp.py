@@ -918,7 +918,8 @@ def warp_affine(
     m = np.asarray(matrix, dtype=np.float64)
     if m.shape not in ((3, 3), (2, 3)):
         raise ParameterError(f"matrix must be 3x3 or 2x3, got shape {m.shape}")
-    m = m[:2].reshape(6)  # a view of a C-ordered matrix, else a C-ordered copy: the kernels read it as such
+    # a view of a C-ordered matrix, else a C-ordered copy: the kernels are compiled for C-ordered arrays
+    m = np.ascontiguousarray(m[:2].reshape(6))
     m0, m1, m2, m3, m4, m5 = m.tolist()
     # the output's corner pixel centres in input pixels must lie within +-_BIG (plain floats, written out: a
     # numpy product or a comprehension costs more here). A NaN or infinity in the matrix makes the sum NaN or
