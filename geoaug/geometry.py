@@ -127,6 +127,9 @@ def affine_matrix(
     inverse.
     """
     h, w = shape
+    # Python floats throughout (a numpy float32 argument would carry the whole formula in float32)
+    rotate, translate_x, translate_y = float(rotate), float(translate_x), float(translate_y)
+    scale, shear_x, shear_y = float(scale), float(shear_x), float(shear_y)
     t = math.radians(rotate)
     c, s = math.cos(t), math.sin(t)
     kx, ky = math.tan(math.radians(shear_x)), math.tan(math.radians(shear_y))
@@ -136,18 +139,21 @@ def affine_matrix(
     a00, a01 = scale * (c + s * ky), scale * (c * kx + s)
     a10, a11 = scale * (c * ky - s), scale * (c - s * kx)
     det = a00 * a11 - a01 * a10
-    if not (det != 0.0 and math.isfinite(det)):  # singular (scale 0, shears summing to 90°) or not finite
+    if not (det != 0.0 and math.isfinite(det) and math.isfinite(translate_x) and math.isfinite(translate_y)):
+        # singular (scale 0, shears summing to 90°) or not finite: numpy's answer (or its LinAlgError)
         fwd = rotation(rotate) @ scaling(scale) @ shearing(shear_x, shear_y)
-        return np.linalg.inv(translation(translate_x, translate_y) @ about_center(fwd, w, h))  # numpy's error
-    # the inverse: x_in = A^-1 (x_out - centre - shift) + centre
-    i00, i01, i10, i11 = a11 / det, (0.0 - a01) / det, (0.0 - a10) / det, a00 / det  # 0.0 - x: no -0.0
+        return np.linalg.inv(translation(translate_x, translate_y) @ about_center(fwd, w, h))
+    # the inverse: x_in = A^-1 (x_out - centre - shift) + centre. Written so that an identity linear part gives
+    # the shift exactly (cx - (1 * cx + 0 * cy) is 0) and no negative zero (0.0 - 0.0 is 0.0 while det > 0)
+    i00, i01, i10, i11 = a11 / det, (0.0 - a01) / det, (0.0 - a10) / det, a00 / det
     cx, cy = w / 2.0, h / 2.0
-    ux, uy = cx + translate_x, cy + translate_y
-    return np.array([[i00, i01, cx - (i00 * ux + i01 * uy)], [i10, i11, cy - (i10 * ux + i11 * uy)],
+    tx, ty = translate_x, translate_y
+    return np.array([[i00, i01, (cx - (i00 * cx + i01 * cy)) - (i00 * tx + i01 * ty)],
+                     [i10, i11, (cy - (i10 * cx + i11 * cy)) - (i10 * tx + i11 * ty)],
                      [0.0, 0.0, 1.0]])
 
 
-#: entries per cache of this module (cleared when full): matrices of the shapes and draws in use
+#: entries per cache of this module (cleared when full): plans and geotransforms of the shapes and flips in use
 _CACHE_SIZE = 1024
 _SIX_FLOATS = struct.Struct("6d")
 
@@ -275,7 +281,8 @@ def strided_plan(
     pixel nearest interpolation would copy, when the linear part is a signed
     permutation, the offsets are integers and every index lies inside the input.
     Plain Python arithmetic on the nine numbers (no numpy reductions); answers
-    are cached per (matrix, shapes).
+    are cached per (matrix, shapes), except for matrices whose first row is not
+    made of whole numbers (no plan, found at once).
     """
     return _plan_of_rows(_rows(matrix), in_shape, out_shape, atol)
 
@@ -285,8 +292,10 @@ def _plan_of_rows(
 ) -> tuple[int, int, int, int, int, int] | None:
     """:func:`strided_plan` of a matrix's rows (:func:`_rows`)."""
     a, b = rows[0][0], rows[0][1]
-    if abs(a - round(a)) > atol or abs(b - round(b)) > atol:
-        return None  # a rotation, shear or scale: no plan, found without the cache (a new draw would miss it)
+    # a rotation, shear or scale: no plan (the test _strided_plan makes first), found without the cache, which a
+    # new draw would only miss and fill; NaN and infinity go on as before
+    if math.isfinite(a) and math.isfinite(b) and (abs(a - round(a)) > atol or abs(b - round(b)) > atol):
+        return None
     key = (*rows[0], *rows[1], *rows[2], *in_shape, *out_shape, atol)
     try:
         return _PLANS[key]

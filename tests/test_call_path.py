@@ -1,15 +1,17 @@
 """The call path of a transform: what is cached or skipped per call changes no result.
 
 Pins the work taken off a call (docs/benchmarks.md, "The cost of one call"): the
-generator of calls without ``rng``, the matrices cached per shape and draw, the
-geotransform of plain arrays computed once per matrix, the raster wrapped once,
-proxies and spectral outputs built without re-validation. Every cached answer
-must equal what is computed afresh, bit for bit, and must never be served for
-another shape, dtype, draw or transform.
+generator of calls without ``rng``, the matrices cached per shape (flips, quarter
+turns), the affine matrix in closed form, the geotransform of plain arrays
+computed once per matrix, the raster wrapped once, proxies and spectral outputs
+built without re-validation. Every cached answer must equal what is computed
+afresh, bit for bit, and must never be served for another shape, dtype, draw or
+transform.
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import struct
 
@@ -17,7 +19,7 @@ import numpy as np
 import pytest
 from affine import Affine
 from conftest import BY_DTYPE, ROTATED, TILES
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import geoaug
@@ -109,7 +111,7 @@ def test_dataloader_workers_draw_their_own_entropy() -> None:
     assert len(draws) == 4 and len(set(draws)) == 4  # items 0, 2 on worker 0 and 1, 3 on worker 1
 
 
-# ------------------------------------------------------------------ matrices cached per shape and draw
+# ------------------------------------------------------------------ matrices cached per shape; affine matrices
 @pytest.mark.parametrize("dtype", ["uint16", "int16", "float32", "uint8"])
 def test_flip_and_rot90_follow_every_shape_and_dtype(dtype: str) -> None:
     rs = np.random.default_rng(0)
@@ -168,6 +170,9 @@ def _affine_numpy(shape: tuple[int, int], *args: float) -> np.ndarray:
        st.tuples(st.floats(-360, 360), st.floats(-500, 500), st.floats(-500, 500), st.floats(0.05, 20),
                  st.floats(-60, 60), st.floats(-60, 60)))
 def test_affine_matrix_closed_form_is_numpys_inverse(shape: tuple[int, int], args: tuple[float, ...]) -> None:
+    shx, shy = args[4], args[5]
+    # away from singular shears (tan x tan -> 1, shears summing to +-90°), where two inverses may differ widely
+    assume(abs(1.0 - math.tan(math.radians(shx)) * math.tan(math.radians(shy))) > 1e-2)
     got = geometry.affine_matrix(shape, *args)
     want = _affine_numpy(shape, *args)
     assert got.dtype == np.float64 and got.shape == (3, 3)
@@ -179,9 +184,16 @@ def test_affine_matrix_exact_cases() -> None:
     # no motion: the identity, exactly (so the copy paths see it), with no negative zeros
     assert geometry.affine_matrix((64, 48)).tobytes() == np.eye(3).tobytes()
     assert geometry.affine_matrix((7, 9), -0.0, -0.0, 0.0, 1.0, -0.0, 0.0).tobytes() == np.eye(3).tobytes()
-    # whole-pixel shifts: integer offsets, exactly
+    # pure shifts, whole or not: the shift exactly
     m = geometry.affine_matrix((10, 10), translate_x=3.0, translate_y=-2.0)
     assert m.tobytes() == np.array([[1.0, 0.0, -3.0], [0.0, 1.0, 2.0], [0.0, 0.0, 1.0]]).tobytes()
+    m = geometry.affine_matrix((7, 9), translate_x=0.1, translate_y=-2.3)
+    assert m.tobytes() == np.array([[1.0, 0.0, -0.1], [0.0, 1.0, 2.3], [0.0, 0.0, 1.0]]).tobytes()
+    # numpy float32 arguments are taken as the floats they hold (not computed in float32)
+    args32 = (np.float32(12.5), np.float32(0.1), np.float32(-3.3), np.float32(1.1), np.float32(4.0), np.float32(0))
+    got = geometry.affine_matrix((20, 30), *args32)
+    want = geometry.affine_matrix((20, 30), *(float(v) for v in args32))
+    assert got.dtype == np.float64 and got.tobytes() == want.tobytes()
     # other number types are taken as floats
     got = geometry.affine_matrix((10, 10), np.float32(30), 1, 0, 1, 0, 0)
     assert got.tobytes() == geometry.affine_matrix((10, 10), float(np.float32(30)), 1.0, 0.0, 1.0, 0.0, 0.0).tobytes()
@@ -191,7 +203,9 @@ def test_affine_matrix_exact_cases() -> None:
 
 
 @pytest.mark.parametrize("args", [(0.0, 0.0, 0.0, 0.0, 0.0, 0.0), (10.0, 0.0, 0.0, 0.0, 5.0, -5.0),
-                                  (float("nan"), 0.0, 0.0, 1.0, 0.0, 0.0)])
+                                  (float("nan"), 0.0, 0.0, 1.0, 0.0, 0.0), (10.0, math.inf, 0.0, 1.0, 0.0, 0.0),
+                                  (0.0, 0.0, math.nan, 1.0, 0.0, 0.0), (5.0, 0.0, 0.0, math.nan, 0.0, 0.0)])
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # numpy's inf * 0
 def test_affine_matrix_singular_or_nan_as_numpy(args: tuple[float, ...]) -> None:
     try:
         want = _affine_numpy((8, 8), *args)

@@ -244,11 +244,16 @@ def test_out_buffers_are_filled_and_returned() -> None:
     np.testing.assert_array_equal(out2, want2)
 
 
+@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("interp", ["nearest", "bilinear"])
-def test_matrix_of_any_memory_layout_gives_the_same_warp_and_no_new_compile(interp: str) -> None:
+def test_matrix_of_any_memory_layout_gives_the_same_warp_and_no_new_compile(monkeypatch: pytest.MonkeyPatch,
+                                                                            interp: str, parallel: bool) -> None:
     from geoaug.kernels import nearest
     from geoaug.kernels import warp as warp_module
 
+    if parallel:  # the parallel entry, whose row kernel's address is looked up per matrix layout flags
+        monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0)
+        monkeypatch.setattr(warp_module.nb, "get_num_threads", lambda: 2)
     rng = np.random.default_rng(8)
     src = _data(rng, 3, 30, 30, "uint16")
     m = geometry.affine_matrix((30, 30), rotate=21, scale=1.1)
@@ -260,13 +265,24 @@ def test_matrix_of_any_memory_layout_gives_the_same_warp_and_no_new_compile(inte
     layouts = {
         "C": m, "F": np.asfortranarray(m), "2x3": m[:2].copy(), "nested list": m.tolist(),
         # a uniformly strided view: its first two rows reshape to a strided 1-D view, not a copy
-        "strided": spread[::2][:6].reshape(2, 3), "reversed rows": m[::-1][::-1],
+        "strided": spread[::2][:6].reshape(2, 3),
+        "negative strides": m[::-1, ::-1].copy()[::-1, ::-1],
     }
     for name, mm in layouts.items():
         got, got_mask = warp_affine(src, None, mm, (28, 31), interp)
         assert got.tobytes() == want.tobytes(), name
         np.testing.assert_array_equal(got_mask, want_mask)
     assert set(kernel.signatures) == before  # every layout reached the kernel as the C-ordered six numbers
+
+
+def test_matrix_check_accepts_huge_coefficients_whose_corners_fit() -> None:
+    # the six numbers are finite and each corner lies inside, though their plain sum would overflow
+    src = np.arange(4, dtype=np.uint16).reshape(1, 2, 2)
+    m = np.array([[0.0, 1.5e308, -0.75e308], [0.0, 1.5e308, -0.75e308], [0.0, 0.0, 1.0]])
+    out, mask = warp_affine(src, None, m, (1, 1), "nearest")  # the one pixel's centre maps to (0, 0)
+    assert out.tolist() == [[[0]]] and mask.all()
+    with pytest.raises(ParameterError, match="finite"):
+        warp_affine(src, None, np.array([[1.0, 0.0, np.inf], [0.0, 1.0, -np.inf]]), (1, 1), "nearest")
 
 
 def test_return_all_valid_flag() -> None:

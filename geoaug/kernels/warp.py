@@ -921,14 +921,14 @@ def warp_affine(
     # a view of a C-ordered matrix, else a C-ordered copy: the kernels are compiled for C-ordered arrays
     m = np.ascontiguousarray(m[:2].reshape(6))
     m0, m1, m2, m3, m4, m5 = m.tolist()
-    # the output's corner pixel centres in input pixels must lie within +-_BIG (plain floats, written out: a
-    # numpy product or a comprehension costs more here). A NaN or infinity in the matrix makes the sum NaN or
-    # infinite; a sum that overflows comes from coefficients that fail the corner test anyway
+    # the six numbers finite, and the output's corner pixel centres in input pixels within +-_BIG (plain floats,
+    # written out: a numpy product or a comprehension costs more here). x - x is 0.0 for a finite x and NaN for
+    # NaN or an infinity, so the sum of the differences is finite exactly when all six are (and cannot overflow)
     xa, xb, ya, yb = 0.5, out_w - 0.5, 0.5, out_h - 0.5
     far = max(abs(m0 * xa + m1 * ya + m2), abs(m0 * xb + m1 * ya + m2), abs(m0 * xa + m1 * yb + m2),
               abs(m0 * xb + m1 * yb + m2), abs(m3 * xa + m4 * ya + m5), abs(m3 * xb + m4 * ya + m5),
               abs(m3 * xa + m4 * yb + m5), abs(m3 * xb + m4 * yb + m5))
-    if not (math.isfinite(m0 + m1 + m2 + m3 + m4 + m5) and far < _BIG):
+    if not (math.isfinite((m0 - m0) + (m1 - m1) + (m2 - m2) + (m3 - m3) + (m4 - m4) + (m5 - m5)) and far < _BIG):
         raise ParameterError(f"matrix must be finite and map the output within +-{_BIG:g} pixels, "
                              f"got {m.reshape(2, 3).tolist()}")
     if mask is None:
