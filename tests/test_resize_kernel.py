@@ -289,3 +289,27 @@ def test_out_buffer_is_filled_and_checked() -> None:
                 np.empty((4, 30, 60), np.uint16)[:, :, ::2]):
         with pytest.raises(ParameterError, match="out must be"):
             resize.resize_separable(src, None, (4 / 3, 4 / 3), (0.0, 0.0), (30, 30), out=bad)
+
+
+@pytest.mark.parametrize("kind", [resize.LINEAR, resize.AREA])
+# (scale, offset) of the columns: 1.1x zoom about the centre (column 1 lands on a pixel centre), half-pixel
+# steps, a 1.1x zoom without a shift
+@pytest.mark.parametrize(("sx", "tx"), [(1.1 ** -1, 0.13636363636363646), (0.5, 0.25), (1.1 ** -1, 0.0)])
+def test_non_finite_values_under_invalid_pixels_never_reach_valid_outputs(kind: int, sx: float, tx: float) -> None:
+    # columns landing on a pixel centre take one pixel; the two-tap form would read its neighbour with
+    # weight 0, and 0 * NaN is NaN: an invalid neighbour holding NaN or inf must not show in a valid output
+    rng = np.random.default_rng(4)
+    src = rng.uniform(0, 100, (2, 9, 11)).astype(np.float32)
+    mask = rng.random((1, 9, 11)) > 0.3
+    mask[0, :, 1], mask[0, ::2, 2] = True, False  # column 1 valid, its right neighbour invalid every other row
+    src[:, ~mask[0]] = np.nan
+    src[1, ~mask[0]] = np.inf
+    zeros = np.where(mask, src, np.float32(0))
+    out_shape = (12, int(11 / sx) - 2)  # every column tap inside the input (the two-tap form needs that)
+    args = ((0.75, sx), (0.0, tx), out_shape)
+    data, dmask = resize.resize_separable(src, mask, *args, kind=(resize.LINEAR, kind))
+    ref, ref_mask = resize.resize_separable(zeros, mask, *args, kind=(resize.LINEAR, kind))
+    valid = np.broadcast_to(dmask, data.shape)
+    assert valid.any() and np.isfinite(data[valid]).all()
+    np.testing.assert_array_equal(dmask, ref_mask)
+    np.testing.assert_allclose(data[valid], ref[valid], rtol=1e-6)  # the invalid values are never read

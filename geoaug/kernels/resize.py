@@ -594,6 +594,11 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
         lo, hi, is_int = work(0), work(0), False
     iy, wy, ny, oky, ky, _, _, _, yok, _, _, _ = _axis_taps(h, sy, ty, in_h, ky_kind, mode, work)
     ix, wx, nx, okx, kx, kfix, xlo, xhi, xok, x0, fx, ixu = _axis_taps(w, sx, tx, in_w, kx_kind, mode, work)
+    if kfix == 2 and nm and dt.kind == "f" and bool((nx == 1).any()):
+        # the two-tap form p + f * (q - p) reads a one-pixel column's neighbour with weight 0 (or 1 - 1): a NaN
+        # or an infinity under an invalid neighbour would reach the valid output (0 * NaN is NaN). A masked float
+        # raster with such a column takes the general pass, whose padding repeats the column's own pixel
+        kfix = 0
     units = nb_ + nm
     # strips of output rows: enough units for the threads, and (row-first order) scratch rows that stay in cache
     par_strips = -(-4 * nthreads // units) if nthreads > 1 else 1
