@@ -28,6 +28,7 @@ from geoaug.errors import UnsupportedDtypeError
 from geoaug.raster import GeoRaster
 from geoaug.transforms import functional
 from geoaug.transforms import geometric as geo_mod
+from geoaug.transforms.base import draw, draws
 
 S2 = TILES / "sentinel2_l2a_12band_int16.tif"
 
@@ -155,6 +156,17 @@ def test_resize_matrix_follows_its_size() -> None:
     ref = functional.warp(GeoRaster.from_array(a), geometry.resize((12, 12), 6, 6)[0], (6, 6), "bilinear",
                           antialias=True)
     assert first.tobytes() == ref.data.tobytes()
+
+
+@pytest.mark.parametrize("bitgen", [np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.MT19937,
+                                    np.random.SFC64])
+def test_draws_are_draw_in_turn(bitgen: type) -> None:
+    bounds = [(-20.0, 20.0), (0.0, 0.0), (0.9, 1.1), (-0.0, -0.0), (3.0, 7.5), (-1e6, 1e6)]
+    a, b = np.random.Generator(bitgen(11)), np.random.Generator(bitgen(11))
+    got, want = draws(a, bounds), [draw(b, x) for x in bounds]
+    assert [struct.pack("d", v) for v in got] == [struct.pack("d", v) for v in want]
+    assert all(type(v) is float for v in got)
+    assert a.random() == b.random()  # both generators end in the same state
 
 
 def _affine_numpy(shape: tuple[int, int], *args: float) -> np.ndarray:

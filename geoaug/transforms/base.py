@@ -42,7 +42,7 @@ import inspect
 import math
 import numbers
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -55,7 +55,7 @@ from ..raster import GeoRaster
 from .functional import label_fill, warp
 
 __all__ = ["BATCH_DRAWS", "LAYOUTS", "MAX_MAGNITUDE", "REGISTRY", "GeometricTransform", "Result", "Transform",
-           "as_range", "check_layout", "draw", "looks_hwc"]
+           "as_range", "check_layout", "draw", "draws", "looks_hwc"]
 
 #: name -> transform class, filled by subclassing (used by serialisation and the test suite)
 REGISTRY: dict[str, type[Transform]] = {}
@@ -125,7 +125,19 @@ def as_range(name: str, value: Any, *, low: float | None = None, high: float | N
 
 def draw(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
     """Uniform draw from ``bounds``; a fixed value when low == high (still consumes one draw)."""
-    u = float(rng.random())
+    return _at(bounds, float(rng.random()))
+
+
+def draws(rng: np.random.Generator, bounds: Collection[tuple[float, float]]) -> list[float]:
+    """:func:`draw` from each of ``bounds`` in turn, the uniforms taken in one ``rng.random(n)`` call.
+
+    The same numbers as ``[draw(rng, b) for b in bounds]`` (``rng.random(n)`` gives what ``n`` calls of
+    ``rng.random()`` give, for every numpy bit generator), in a fifth of the time for six.
+    """
+    return [_at(b, u) for b, u in zip(bounds, rng.random(len(bounds)).tolist())]
+
+
+def _at(bounds: tuple[float, float], u: float) -> float:
     return bounds[0] + (bounds[1] - bounds[0]) * u
 
 

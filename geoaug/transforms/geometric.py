@@ -18,7 +18,7 @@ import numpy as np
 from .. import geometry
 from ..errors import ParameterError
 from ..raster import GeoRaster
-from .base import GeometricTransform, as_range, draw
+from .base import GeometricTransform, as_range, draw, draws
 from .functional import check_fill, check_interpolation, warp
 
 __all__ = [
@@ -243,15 +243,12 @@ class Affine(GeometricTransform):
         self.fill_value = fill_value
 
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
-        # one draw per parameter, as draw() makes them, taken in one call: rng.random(6) gives the same six
-        # numbers as six calls of rng.random() (every numpy bit generator), in a fifth of the time
-        us = rng.random(len(self._ranges)).tolist()
-        return {name: lo + (hi - lo) * u for (name, (lo, hi)), u in zip(self._ranges.items(), us)}
+        return dict(zip(self._ranges, draws(rng, self._ranges.values())))
 
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return geometry.affine_matrix(shape, float(params["rotate"]), float(params["translate_x"]),
-                                      float(params["translate_y"]), float(params["scale"]), float(params["shear_x"]),
-                                      float(params["shear_y"])), shape
+        # affine_matrix takes the six numbers as floats (recorded params may be numpy scalars)
+        return geometry.affine_matrix(shape, params["rotate"], params["translate_x"], params["translate_y"],
+                                      params["scale"], params["shear_x"], params["shear_y"]), shape
 
 
 def _check_size(name: str, height: Any, width: Any) -> tuple[int, int]:
