@@ -26,7 +26,10 @@ How the passes run
   or a two-pixel area inside the raster) take the branch-free form
   ``p + f * (q - p)``: one fused multiply-add per value (the kernels allow
   contraction, ``fastmath={"contract"}``, nothing else). Taps outside the
-  raster (``nodata``/``constant`` at the border) take a per-tap branch.
+  raster (``nodata``/``constant`` at the border) take a per-tap branch. A
+  masked float raster with a column that lands on one pixel takes the
+  general form: the branch-free one reads that column's neighbour with
+  weight 0, and NaN under an invalid neighbour would make the output NaN.
 * The data passes index flat arrays with unsigned offsets (no row views, no
   wraparound tests); scratch is allocated outside the kernel, one per worker.
 * One parallel region per call: workers take contiguous shares of (band or
