@@ -10,10 +10,11 @@ and prints each case's best time per tree and new / old::
     python scripts/bench_trees.py --old ../old --new . --only hflip vflip crop
 
 Each process times every case one thread wide (``numba.set_num_threads(1)``): the transform on a
-``GeoRaster`` of random uint16 values, a ``numpy.random.Generator`` made once, a warm-up call, then the best
-of ``--repeats`` calls, each right after an untimed call of the same function (the timing protocol of
-bench.py). ``band_moments`` is timed on its own (the PCA covariance). Both trees run under this interpreter
-and with the malloc thresholds bench.py's timing process uses (``MALLOC_STEADY``).
+``GeoRaster`` of random uint16 values (on the plain array for the ``*_array`` cases), a
+``numpy.random.Generator`` made once, a warm-up call, then the best of ``--repeats`` calls, each right after
+an untimed call of the same function (the timing protocol of bench.py). ``band_moments`` is timed on its own
+(the PCA covariance). Both trees run under this interpreter and with the malloc thresholds bench.py's timing
+process uses (``MALLOC_STEADY``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("affine_cubic_collar", 1, 512), ("affine_cubic_collar", 13, 120),
          ("vflip", 13, 64), ("vflip", 13, 120), ("vflip", 1, 512), ("vflip", 12, 256), ("vflip", 200, 256),
          ("hflip", 1, 512), ("crop", 13, 120), ("crop", 200, 256), ("affine_random", 13, 64),
-         ("affine_random", 1, 512))
+         ("affine_random", 1, 512), ("rot90", 13, 64), ("rot90", 1, 512), ("hflip_array", 13, 1),
+         ("hflip_array", 13, 64), ("hflip_array", 13, 120), ("hflip_array", 1, 512), ("hflip_array", 4, 512),
+         ("vflip_array", 12, 256), ("rot90_array", 13, 64), ("rot90_array", 1, 512), ("crop_array", 13, 120))
 
 CHILD = r"""
 import json, sys, time
@@ -60,6 +63,7 @@ R = (0, 10000)
 def transform(op, b, s):
     return {"hflip": lambda: geoaug.HorizontalFlip(p=1.0),
             "vflip": lambda: geoaug.VerticalFlip(p=1.0),
+            "rot90": lambda: geoaug.Rot90(k=1, p=1.0),
             "crop": lambda: geoaug.CenterCrop(s - s // 4, s - s // 4),
             "normalize": lambda: geoaug.Normalize(mean=[1000.0] * b, std=[500.0] * b),
             "gaussian_blur": lambda: geoaug.GaussianBlur(sigma=(1.0, 1.0)),
@@ -91,8 +95,9 @@ for op, b, s in cases:
             c = max(1, round(0.1 * s))
             mask[:c] = mask[-c:] = False
             mask[:, :c] = mask[:, -c:] = False
-        r = geoaug.GeoRaster.from_array(a, mask=mask)
-        t = transform(op, b, s)
+        # "_array": the plain array goes in (and comes out), as training code passes it
+        r = a if op.endswith("_array") else geoaug.GeoRaster.from_array(a, mask=mask)
+        t = transform(op.removesuffix("_array"), b, s)
         g = np.random.default_rng(0)
         call = lambda: t(r, rng=g)
     call()

@@ -125,6 +125,126 @@ def test_flip_and_rot90_follow_every_shape_and_dtype(dtype: str) -> None:
             assert np.array_equal(geoaug.Rot90(k=k, p=1)(a, rng=0), np.rot90(a, k, axes=(1, 2)))
 
 
+def _exact_transforms() -> list[geoaug.Transform]:
+    return [geoaug.HorizontalFlip(p=1), geoaug.VerticalFlip(p=0.5), geoaug.Transpose(p=1), geoaug.Rot90(p=0.7),
+            geoaug.Rot90(k=2, p=1), geoaug.Rot90(k=(-3, 5), p=1)]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64"])
+def test_plain_arrays_skip_the_wrapping_and_get_what_rasters_get(dtype: str) -> None:
+    # a plain array through an exact transform takes _copy_array (no GeoRaster made): the same draws, the same
+    # generator state after, the same bytes as the raster it would have been wrapped in; NaN moves with its value
+    rs = np.random.default_rng(1)
+    base = (rs.random((3, 9, 14)) * 200).astype(dtype)
+    if base.dtype.kind == "f":
+        base[:, 2, 3] = np.nan
+    arrays = [base, base[0], base[:, ::2, 1:], base[:, ::-1, ::-1], np.asfortranarray(base)]
+    for t in _exact_transforms():
+        for a in arrays:
+            for seed in range(6):
+                g1, g2 = np.random.default_rng(seed), np.random.default_rng(seed)
+                res = t(a, rng=g1, return_params=True)
+                got, params = res.image, res.params
+                wrapped = GeoRaster.from_array(a if a.ndim == 3 else a[None])
+                ref = t(wrapped, rng=g2, return_params=True)
+                ref_params = ref.params
+                want = ref.image.data if a.ndim == 3 else ref.image.data[0]
+                assert params == ref_params and g1.random() == g2.random()
+                assert got.dtype == a.dtype and got.shape == want.shape
+                assert got.tobytes() == np.ascontiguousarray(want).tobytes()
+                assert np.array_equal(got, t.apply(a, params), equal_nan=True)  # replay takes the general path
+
+
+def test_plain_array_path_is_taken_only_where_it_gives_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from geoaug.transforms import base as base_mod
+
+    taken: list[str] = []
+    real = base_mod._copy_array
+
+    def spy(t, gen, image, layout):
+        out = real(t, gen, image, layout)
+        taken.append(type(t).__name__ if out is not None else "-")
+        return out
+
+    monkeypatch.setattr(base_mod, "_copy_array", spy)
+    a = np.arange(2 * 6 * 5, dtype="uint16").reshape(2, 6, 5)
+    geoaug.HorizontalFlip(p=1)(a)
+    assert taken == ["HorizontalFlip"]
+
+    class _ShapeDraw(geoaug.HorizontalFlip):  # a draw that reads the raster: wrapped as before
+        def sample_params(self, rng, raster):
+            return {"seen": raster.shape}
+
+    class _OwnApply(geoaug.HorizontalFlip):  # its own apply_params: called as before
+        def apply_params(self, raster, params):
+            return raster.replace(data=raster.data + 1)
+
+    taken.clear()
+    assert _ShapeDraw(p=1)(a, return_params=True).params["seen"] == (2, 6, 5)
+    assert np.array_equal(_OwnApply(p=1)(a), a + 1)
+    assert np.array_equal(geoaug.CenterCrop(4, 4)(a), a[:, 1:5, :4])  # exact, and its draw reads nothing
+    assert taken == ["-", "-", "CenterCrop"]
+    taken.clear()
+    # not a plain (bands, H, W) array: the general path, with its checks and errors
+    with pytest.raises(geoaug.errors.ParameterError, match="looks like"):
+        geoaug.HorizontalFlip(p=1)(np.zeros((64, 64, 3), "uint8"))
+    hwc = np.arange(64 * 64 * 3, dtype="uint8").reshape(64, 64, 3)
+    assert np.array_equal(geoaug.HorizontalFlip(p=1)(hwc, layout="hwc"), hwc[:, ::-1])
+    with pytest.raises(UnsupportedDtypeError):
+        geoaug.HorizontalFlip(p=1)(np.zeros((1, 2, 2), "int8"))
+    with pytest.raises(UnsupportedDtypeError):
+        geoaug.Rot90(p=1)(np.zeros((1, 2, 2), ">u2"))
+    assert taken == ["-", "-", "-"]  # the (H, W, C)-looking array raised inside, with the same error
+    labels = np.arange(30, dtype="uint8").reshape(6, 5)
+    res = geoaug.HorizontalFlip(p=1)(a, labels=labels)  # with a target: the general path
+    assert np.array_equal(res.image, a[:, :, ::-1]) and np.array_equal(res.labels, labels[:, ::-1])
+    assert taken == ["-", "-", "-"]
+
+
+def test_copy_plan_is_the_strided_plan_of_the_matrix() -> None:
+    for t in [*_exact_transforms(), geoaug.CenterCrop(3, 4), geoaug.Affine(rotate=90, interpolation="nearest")]:
+        for shape in [(9, 14), (1, 1), (5, 5)]:
+            if isinstance(t, geoaug.CenterCrop) and min(shape) < 4:
+                continue
+            params = t.sample(np.random.default_rng(3), np.zeros((1, *shape), "uint8"))
+            params["applied"] = True
+            m, out = t.record_matrix(params, shape)
+            plan = geometry.strided_plan(m, shape, out)
+            assert t.copy_plan(params, shape) == (None if plan is None else (plan, out))
+    assert geoaug.Affine(rotate=17).copy_plan({"applied": True, **geoaug.Affine(rotate=17).sample_params(
+        np.random.default_rng(0), None)}, (9, 14)) is None
+    no = geoaug.HorizontalFlip(p=1).copy_plan({"applied": False}, (9, 14))
+    assert no == ((0, 1, 0, 0, 0, 1), (9, 14))  # a draw not applied: the identity copy
+    assert geoaug.HorizontalFlip(p=1).copy_plan({}, (np.int64(4), 6.0)) == ((0, 1, 0, 5, 0, -1), (4, 6.0))
+
+
+def test_num_threads_follows_numba_in_every_thread() -> None:
+    import threading
+
+    import numba
+
+    from geoaug.kernels import threads
+
+    geoaug.Affine(rotate=10)(np.zeros((1, 8, 8), "uint8"))  # numba's threads are up
+    before = numba.get_num_threads()
+    seen: list[tuple[int, int]] = []
+    try:
+        assert threads.num_threads() == before
+        numba.set_num_threads(1)
+        assert threads.num_threads() == numba.get_num_threads() == 1
+
+        def other() -> None:  # the count is per thread, as numba's
+            seen.append((threads.num_threads(), numba.get_num_threads()))
+
+        th = threading.Thread(target=other)
+        th.start()
+        th.join()
+    finally:
+        numba.set_num_threads(before)
+    assert seen and seen[0][0] == seen[0][1]
+    assert threads.num_threads() == before
+
+
 def test_cached_matrices_are_copies() -> None:
     t = geoaug.Rot90(k=1, p=1)
     m, shape = t.matrix({"k": 1}, (20, 30))

@@ -24,7 +24,7 @@ def _force_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(remap, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(resize, "SERIAL_BELOW", 0)
     monkeypatch.setattr(blur, "SERIAL_BELOW", 0)
-    monkeypatch.setattr(warp.nb, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(warp.threads, "num_threads", lambda: 2)
 
 
 def _read_only(a: np.ndarray | None) -> np.ndarray | None:
@@ -135,10 +135,10 @@ def test_address_is_looked_up_once_per_key() -> None:
 
 
 def _child(q: mp.Queue) -> None:
-    import numba
+    from geoaug.kernels import threads
 
     warp.PARALLEL_MIN_WORK = 0
-    numba.get_num_threads = lambda: 2
+    threads.num_threads = lambda: 2
     rng = np.random.default_rng(6)
     src = rng.integers(0, 60000, (4, 33, 41)).astype(np.uint16)
     q.put(warp_affine(src, None, M, (30, 36), "bilinear")[0].tobytes())

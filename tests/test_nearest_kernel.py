@@ -93,7 +93,7 @@ def test_parallel_equals_serial(monkeypatch: pytest.MonkeyPatch, fill: str, plan
     kw = dict(fill=fill, fill_value=7.0, out_fill=3.0, return_all_valid=True)
     serial = warp_affine(src, mask, m, (45, 41), "nearest", **kw)
     monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(warp_module.nb, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(warp_module.threads, "num_threads", lambda: 2)
     parallel = warp_affine(src, mask, m, (45, 41), "nearest", **kw)
     np.testing.assert_array_equal(serial[0], parallel[0])
     assert serial[2] == parallel[2]

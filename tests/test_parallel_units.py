@@ -54,7 +54,7 @@ def test_parallel_units_equal_one_thread(monkeypatch: pytest.MonkeyPatch, interp
     monkeypatch.setattr(warp_module, "_GROUP_COLUMNS", 2 * 70)  # 70 wide: groups of 2 bands, 4 groups
     serial = warp_affine(src, mask, m, (52, 70), interpolation, **kw)
     monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(warp_module.nb, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(warp_module.threads, "num_threads", lambda: 2)
     assert parallel_units(7, 52, warp_module._band_group(70, 1), 2)[2] > 4  # several groups and row chunks
     parallel = warp_affine(src, mask, m, (52, 70), interpolation, **kw)
     np.testing.assert_array_equal(serial[0], parallel[0])

@@ -253,7 +253,7 @@ def test_matrix_of_any_memory_layout_gives_the_same_warp_and_no_new_compile(monk
 
     if parallel:  # the parallel entry, whose row kernel's address is looked up per matrix layout flags
         monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0)
-        monkeypatch.setattr(warp_module.nb, "get_num_threads", lambda: 2)
+        monkeypatch.setattr(warp_module.threads, "num_threads", lambda: 2)
     rng = np.random.default_rng(8)
     src = _data(rng, 3, 30, 30, "uint16")
     m = geometry.affine_matrix((30, 30), rotate=21, scale=1.1)

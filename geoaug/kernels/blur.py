@@ -288,7 +288,7 @@ def convolve_separable(
     sharp = amount is not None
     if sharp and not (np.isfinite(amount) and abs(amount) <= 1e6):
         raise ParameterError(f"amount must be a finite number (at most 1e6 in magnitude), got {amount!r}")
-    nthreads = nb.get_num_threads() if src.size >= SERIAL_BELOW else 1
+    nthreads = threads.num_threads() if src.size >= SERIAL_BELOW else 1
     nchunks = max(1, min(nbands, nthreads))
     pad = np.empty((nchunks, wd + 2 * r), dtype=work)
     tmp = np.empty((nchunks, h, wd), dtype=work)

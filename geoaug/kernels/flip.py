@@ -39,6 +39,7 @@ more than they save.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -266,12 +267,25 @@ def index_copy(
     (ndarray, ndarray)
         The copied data ``(bands, out_rows, out_cols)`` and mask ``(planes, out_rows, out_cols)``.
     """
-    r0, ri, rj, c0, ci, cj = plan
+    r0, ri, rj, c0, _, cj = plan
     h, w = int(out_shape[0]), int(out_shape[1])
     nbands = src.shape[0]
     shape = (nbands, h, w)
     dst = np.empty(shape, dtype=src.dtype) if out is None else _check_out(out, shape, src.dtype)
     skip_mask = mask is None or is_all_true(mask)
+    if skip_mask and (rj != 0 or cj != 1):  # the kernel, no mask: its launch is a function of the shapes alone
+        src = np.ascontiguousarray(src)
+        n = threads.num_threads() if src.nbytes >= SERIAL_BELOW else 1
+        key = (src.shape, src.itemsize, plan, h, w, n)
+        launch = _LAUNCHES.get(key)
+        if launch is None:
+            if len(_LAUNCHES) >= 256:
+                _LAUNCHES.clear()
+            launch = _LAUNCHES[key] = _launch(src.shape, src.itemsize, plan, h, w, 0, n)
+        kernel, kind, head, tail = launch
+        with threads.launch_lock:
+            kernel(*head, src.ravel().view(kind), dst.ravel().view(kind), _NO_MASK, _NO_MASK, *tail)
+        return dst, true_mask((1, h, w))
     if skip_mask:
         nm = 0
         dmask = true_mask((1, h, w))
@@ -293,18 +307,32 @@ def index_copy(
     else:
         msrc = mdst = _NO_MASK
     nbytes = src.itemsize * nbands * h * w + nm * h * w
-    parallel = nbytes >= SERIAL_BELOW and nb.get_num_threads() > 1
+    kernel, kind, head, tail = _launch(src.shape, src.itemsize, plan, h, w, nm,
+                                       threads.num_threads() if nbytes >= SERIAL_BELOW else 1)
+    with threads.launch_lock:
+        kernel(*head, src.ravel().view(kind), dst.ravel().view(kind), msrc, mdst, *tail)
+    return dst, dmask
+
+
+#: (source shape, item size, plan, output rows, cols, threads) -> :func:`_launch` of a copy without a mask
+_LAUNCHES: dict[tuple, tuple] = {}
+
+
+def _launch(src_shape: tuple[int, ...], itemsize: int, plan: tuple[int, ...], h: int, w: int, nm: int,
+            nthreads: int) -> tuple[Any, Any, tuple[int, int, int], tuple[int, ...]]:
+    """The kernel, the unsigned type the values move as, and the arguments before and after the arrays.
+
+    ``nthreads`` is the thread count when the copy (data and ``nm`` mask
+    planes) is at least :data:`SERIAL_BELOW` bytes, else 1.
+    """
+    r0, ri, rj, c0, ci, cj = plan
+    nbands = src_shape[0]
+    parallel = nthreads > 1 and itemsize * nbands * h * w + nm * h * w >= SERIAL_BELOW
     if rj == 0:  # blocks of rows: one per plane on one thread, about 4 per thread and plane in parallel
-        per = min(h, 4 * nb.get_num_threads()) if parallel else 1
+        per = min(h, 4 * nthreads) if parallel else 1
     else:  # strips of about _STRIP output rows, at least one register block each
         per = max(1, h // _STRIP)
     nd = nbands * per
-    nunits = nd + nm * per
-    kernel = _copy_par if parallel else _copy_ser
-    with threads.launch_lock:
-        # copies move bits: every dtype goes through the unsigned type of its size (4 compiled variants at most)
-        kind = _BITS[src.itemsize]
-        kernel(nunits, nd, per, src.ravel().view(kind), dst.ravel().view(kind), msrc, mdst, h, w,
-               src.shape[1], src.shape[2],
-               int(r0), int(ri), int(rj), int(c0), int(ci), int(cj))
-    return dst, dmask
+    # copies move bits: every dtype goes through the unsigned type of its size (4 compiled variants at most)
+    return ((_copy_par if parallel else _copy_ser), _BITS[itemsize], (nd + nm * per, nd, per),
+            (h, w, int(src_shape[1]), int(src_shape[2]), int(r0), int(ri), int(rj), int(c0), int(ci), int(cj)))

@@ -104,7 +104,7 @@ def gaussian_noise(seed: int, shape: tuple[int, int], offset: int = 0, dtype: np
     True
     """
     out = np.empty(shape, dtype=dtype)
-    kernel = _noise if out.size >= SERIAL_BELOW and nb.get_num_threads() > 1 else _noise_ser
+    kernel = _noise if out.size >= SERIAL_BELOW and threads.num_threads() > 1 else _noise_ser
     with threads.launch_lock:
         kernel(np.uint64(int(seed) % 2**64), int(offset), int(shape[0]), int(shape[1]), out)
     return out

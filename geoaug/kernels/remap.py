@@ -322,7 +322,7 @@ def remap_field(
     K = _TAPS[interp]
     work_dt = np.float64 if dt in (np.float64, np.int32) else np.float32
     work = nbands * h * w * K * K
-    nthreads = nb.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
+    nthreads = threads.num_threads() if work >= PARALLEL_MIN_WORK else 1
     nchunks = min(h, 8 * nthreads) if nthreads > 1 else 1
     iscr = np.empty((nchunks, _NI, w), dtype=np.int64)
     fscr = np.empty((nchunks, 2 * K, w), dtype=work_dt)

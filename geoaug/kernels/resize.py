@@ -691,7 +691,7 @@ def resize_separable(
         dst = out
     src = np.ascontiguousarray(src)
     nm = 0 if mask is None else mask.shape[0]
-    nthreads = nb.get_num_threads() if nb_ * h * w >= SERIAL_BELOW else 1
+    nthreads = threads.num_threads() if nb_ * h * w >= SERIAL_BELOW else 1
     (work, lo, hi, is_int, iy, wy, ny, oky, ix, ixu, wx, nx, okx, kfix, x0, fx, xl, ncol, all_ok, nstrips, span,
      cols_first, nunits, nworkers) = _plan(nb_, in_h, in_w, h, w, float(scale[0]), float(scale[1]),
                                            float(offset[0]), float(offset[1]), kind[0], kind[1], mode, dt, nm,

@@ -286,7 +286,7 @@ def _nodata_args(nodata: float | None, safe: float, dt: np.dtype) -> tuple:
 
 
 def _launch(par, ser, total: int, args: tuple) -> None:
-    kernel = par if total >= SERIAL_BELOW and nb.get_num_threads() > 1 else ser
+    kernel = par if total >= SERIAL_BELOW and threads.num_threads() > 1 else ser
     with threads.launch_lock:
         kernel(*args)
 
@@ -389,8 +389,8 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
     if not has or (x.dtype.kind in "iu" and bool(np.isfinite(a).all() and np.isfinite(s).all()
                                                   and np.isfinite(c).all()) and not (divide and bool((s == 0).any()))):
         plane = rows * cols
-        parallel = xf.size >= SERIAL_BELOW and nb.get_num_threads() > 1
-        nsplit = max(1, -(-4 * nb.get_num_threads() // bands)) if parallel else 1
+        parallel = xf.size >= SERIAL_BELOW and threads.num_threads() > 1
+        nsplit = max(1, -(-4 * threads.num_threads() // bands)) if parallel else 1
         with threads.launch_lock:
             if inplace:
                 (_masked_par_ip if parallel else _masked_ser_ip)(

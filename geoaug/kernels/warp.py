@@ -954,7 +954,7 @@ def warp_affine(
         _check_out(out_mask, (nm, out_h, out_w), _BOOL, "out_mask")
     K = _TAPS[interp]
     work = nbands * out_h * out_w * K * K
-    nthreads = nb.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
+    nthreads = threads.num_threads() if work >= PARALLEL_MIN_WORK else 1
     group, nrc, nunits = parallel_units(nbands, out_h, _band_group(out_w, interp), nthreads)
     if interp == 0:  # a gather of whole pixels: its own kernel, compiled per pixel width (kernels/nearest.py)
         bits = nearest.BITS[dt.itemsize]

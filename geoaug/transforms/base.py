@@ -49,9 +49,10 @@ from typing import Any, ClassVar
 import numpy as np
 from affine import Affine
 
-from .. import seeding
+from .. import geometry, seeding
 from ..errors import ParameterError
-from ..raster import GeoRaster
+from ..kernels import index_copy
+from ..raster import _SUPPORTED, GeoRaster
 from .functional import label_fill, warp
 
 __all__ = ["BATCH_DRAWS", "LAYOUTS", "MAX_MAGNITUDE", "REGISTRY", "GeometricTransform", "Result", "Transform",
@@ -221,7 +222,10 @@ class Transform:
     # -- public API ------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, raster: RasterLike) -> dict[str, Any]:
         """Draw one application's parameters: ``{"applied": bool, ...}``."""
-        raster = _as_raster(raster)
+        return self._sample(rng, _as_raster(raster))
+
+    def _sample(self, rng: np.random.Generator, raster: GeoRaster | None) -> dict[str, Any]:
+        # sample() of a raster already wrapped; None for a draw that never reads the raster (RASTERLESS_DRAWS)
         applied = bool(rng.random() < self.p)
         if not applied:
             return {"applied": False}
@@ -374,6 +378,26 @@ class GeometricTransform(Transform):
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         m, shape = self.matrix(params, (raster.height, raster.width))
         return warp(raster, m, shape, self.interpolation, self.fill, self.fill_value)
+
+    def copy_plan(
+        self, params: dict[str, Any], shape: tuple[int, int]
+    ) -> tuple[tuple[int, int, int, int, int, int], tuple[int, int]] | None:
+        """The strided-copy plan of a draw and its output ``(rows, cols)``, or None when it is not an exact copy.
+
+        The plan is :func:`geoaug.geometry.strided_plan` of :meth:`record_matrix`:
+        output pixel ``(i, j)`` is input pixel ``(r0 + ri*i + rj*j, c0 + ci*i + cj*j)``.
+        Transforms whose matrix depends on the shape alone answer from a cache.
+
+        Parameters
+        ----------
+        params : dict
+            A draw of this transform (:meth:`sample`).
+        shape : (rows, cols)
+            The input's size.
+        """
+        m, out = self.record_matrix(params, shape)
+        plan = geometry.strided_plan(m, (int(shape[0]), int(shape[1])), out)
+        return None if plan is None else (plan, out)
 
     def apply_label_params(self, label: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         m, shape = self.matrix(params, (label.height, label.width))
@@ -620,6 +644,46 @@ class _Targets:
         return res
 
 
+#: ``sample_params`` functions that never read their raster argument: a plain array's draw needs no wrapping
+RASTERLESS_DRAWS: set[Any] = {Transform.sample_params}
+
+
+def _copy_array(t: Transform, gen: np.random.Generator, image: np.ndarray,
+                layout: str | None) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """An exact geometric transform of a plain ``(bands, H, W)`` or ``(H, W)`` array, without a GeoRaster.
+
+    What wrapping, :meth:`Transform.sample`, :meth:`GeometricTransform.apply_params`
+    and unwrapping give (the same draw from ``gen``, the same copy, NaN moved
+    with the values), for a transform whose draw never reads the raster
+    (:data:`RASTERLESS_DRAWS`) and whose draws are strided copies
+    (flips, transposes, quarter turns): the wrapping and the output
+    georeferencing would be thrown away. ``None`` when that does not hold
+    (nothing drawn then): the caller takes the general path.
+    """
+    cls = type(t)
+    if (not isinstance(t, GeometricTransform) or not cls.exact or cls.sample is not Transform.sample
+            or cls.sample_params not in RASTERLESS_DRAWS or cls.apply is not Transform.apply
+            or cls.apply_params is not GeometricTransform.apply_params or image.dtype not in _SUPPORTED):
+        return None
+    if image.ndim == 3:
+        if check_layout(image.shape, layout) != "chw":
+            return None
+        arr = image
+    elif image.ndim == 2:
+        arr = image[None]
+    else:
+        return None
+    params = t._sample(gen, None)
+    if not params["applied"]:
+        return image, params
+    shape = arr.shape
+    cp = t.copy_plan(params, (shape[1], shape[2]))
+    if cp is None:  # not a copy after all: the general apply of this draw
+        return _like_input(image, t.apply_params(GeoRaster.from_array(arr, lazy_mask=True), params)), params
+    data, _ = index_copy(arr, None, cp[0], cp[1])
+    return (data[0] if image.ndim == 2 else data), params
+
+
 def _call(t: Transform, gen: np.random.Generator, image: Any, labels: Any, mask: Any, return_params: bool,
           layout: str | None, batch_draw: str, targets: _Targets | None = None) -> Any:
     if image is None:
@@ -641,6 +705,9 @@ def _call(t: Transform, gen: np.random.Generator, image: Any, labels: Any, mask:
     target = labels if labels is not None else mask
     if getattr(image, "ndim", None) == 4:
         out, tout, params = _call_batch(t, gen, image, target, layout, batch_draw)
+    elif (target is None and not moving and type(image) is np.ndarray
+          and (fast := _copy_array(t, gen, image, layout)) is not None):
+        (out, params), tout = fast, None
     else:
         r = _as_raster(image, layout)  # wrapped once: sample and apply get the raster itself
         params = t.sample(gen, r)

@@ -18,7 +18,7 @@ import numpy as np
 from .. import geometry
 from ..errors import ParameterError
 from ..raster import GeoRaster
-from .base import GeometricTransform, as_range, draw, draws
+from .base import RASTERLESS_DRAWS, GeometricTransform, as_range, draw, draws
 from .functional import check_fill, check_interpolation, warp
 
 __all__ = [
@@ -35,26 +35,46 @@ __all__ = [
 ]
 
 
-#: (matrix builder, rows, cols, int arguments) -> (matrix, output shape) of the transforms whose matrix
-#: depends on the input's shape and their constructor's integers alone (flips, transposes, Rot90's k,
-#: Resize's size): a call copies a cached matrix instead of building it (and a pipeline builds each
-#: one twice, to draw the next step on the right shape and to apply)
-_SHAPE_MATRICES: dict[tuple, tuple[np.ndarray, tuple[int, int]]] = {}
+#: (matrix builder, rows, cols, int arguments) -> (matrix, output shape, strided-copy plan or None) of the
+#: transforms whose matrix depends on the input's shape and their constructor's integers alone (flips,
+#: transposes, Rot90's k, Resize's size): a call copies a cached matrix instead of building it (and a
+#: pipeline builds each one twice, to draw the next step on the right shape and to apply)
+_SHAPE_MATRICES: dict[tuple, tuple[np.ndarray, tuple[int, int], Any]] = {}
+
+
+def _shape_entry(build: Any, shape: tuple[int, int], *args: int) -> tuple[np.ndarray, tuple[int, int], Any] | None:
+    """The cached ``(matrix, output shape, plan)`` of ``build(shape, *args)``; None for non-int arguments."""
+    h, w = shape
+    if type(h) is not int or type(w) is not int or any(type(v) is not int for v in args):
+        return None
+    key = (build, h, w, *args)
+    got = _SHAPE_MATRICES.get(key)
+    if got is None:
+        m, out = build((h, w), *args)
+        got = (m, out, geometry.strided_plan(m, (h, w), out))
+        if len(_SHAPE_MATRICES) >= 1024:
+            _SHAPE_MATRICES.clear()
+        _SHAPE_MATRICES[key] = got
+    return got
 
 
 def _shape_matrix(build: Any, shape: tuple[int, int], *args: int) -> tuple[np.ndarray, tuple[int, int]]:
     """``build(shape, *args)``, cached when the shape and ``args`` are ints (other types: built as given)."""
-    h, w = shape
-    if type(h) is not int or type(w) is not int or any(type(v) is not int for v in args):
-        return build(shape, *args)
-    key = (build, h, w, *args)
-    got = _SHAPE_MATRICES.get(key)
+    got = _shape_entry(build, shape, *args)
     if got is None:
-        got = build((h, w), *args)
-        if len(_SHAPE_MATRICES) >= 1024:
-            _SHAPE_MATRICES.clear()
-        _SHAPE_MATRICES[key] = got
+        return build(shape, *args)
     return got[0].copy(), got[1]  # a copy: callers may change their matrix
+
+
+def _shape_plan(build: Any, shape: tuple[int, int], *args: int) -> tuple[Any, tuple[int, int]] | None:
+    """:meth:`GeometricTransform.copy_plan` of ``build(shape, *args)``, from the same cache."""
+    got = _shape_entry(build, shape, *args)
+    if got is None:
+        m, out = build(shape, *args)
+        plan = geometry.strided_plan(m, (int(shape[0]), int(shape[1])), out)
+    else:
+        _, out, plan = got
+    return None if plan is None else (plan, out)
 
 
 class _Mirror(GeometricTransform):
@@ -68,6 +88,11 @@ class _Mirror(GeometricTransform):
 
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         return _shape_matrix(type(self)._build, shape)
+
+    def copy_plan(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[Any, tuple[int, int]] | None:
+        if not params.get("applied", True):
+            return super().copy_plan(params, shape)
+        return _shape_plan(type(self)._build, shape)
 
 
 class HorizontalFlip(_Mirror):
@@ -176,6 +201,14 @@ class Rot90(GeometricTransform):
 
     def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         return _shape_matrix(geometry.rot90, shape, int(params["k"]))
+
+    def copy_plan(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[Any, tuple[int, int]] | None:
+        if not params.get("applied", True):
+            return super().copy_plan(params, shape)
+        return _shape_plan(geometry.rot90, shape, int(params["k"]))
+
+
+RASTERLESS_DRAWS.add(Rot90.sample_params)  # its draw is k alone
 
 
 class Affine(GeometricTransform):
