@@ -416,6 +416,42 @@ def test_exact_transforms_on_georeferenced_raster() -> None:
         assert out.crs == raster.crs and out.nodata == raster.nodata and out.band_names == raster.band_names
 
 
+def test_exact_apply_is_the_copy_warp_makes() -> None:
+    # apply_params of an exact transform goes to functional.copy with its cached plan; warp with the same matrix
+    # finds the plan itself: the same pixels, masks, geotransform, GCPs and metadata for every kind of raster
+    from rasterio.control import GroundControlPoint
+
+    rs = np.random.default_rng(4)
+    data = rs.integers(0, 5000, (3, 7, 10)).astype("uint16")
+    flt = rs.random((3, 7, 10)).astype("float32")
+    flt[1, 2, 3] = np.nan
+    per_band = rs.random((3, 7, 10)) > 0.3
+    gcps = [GroundControlPoint(row=r, col=c, x=500 + 30 * c, y=900 - 30 * r, z=0, id=str(r * 10 + c))
+            for r, c in [(0, 0), (0, 9), (6, 0), (6, 9)]]
+    rasters = [GeoRaster.from_array(data), GeoRaster.from_array(data, mask=per_band[0]),
+               GeoRaster.from_array(data, mask=per_band), GeoRaster.from_array(flt, lazy_mask=True),
+               GeoRaster.from_array(flt), GeoRaster.from_array(flt, lazy_mask=True).replace(gcps=tuple(gcps)),
+               geoaug.read(ROTATED)]
+    for t in [*_exact_transforms(), geoaug.CenterCrop(5, 4)]:
+        for r in rasters:
+            params = t.sample(np.random.default_rng(2), r)
+            params["applied"] = True
+            got = t.apply_params(r, params)
+            m, shape = t.matrix(params, (r.height, r.width))
+            want = functional.warp(r, m, shape, "bilinear")
+            assert got.data.tobytes() == want.data.tobytes() and got.lazy_mask == want.lazy_mask
+            _same(got, want)
+            assert [repr(g) for g in got.gcps] == [repr(g) for g in want.gcps] and len(got.gcps) == len(r.gcps)
+            # and independently of both: the plan as numpy fancy indexing, the rule with affine's operator
+            (r0, ri, rj, c0, ci, cj), _ = t.copy_plan(params, (r.height, r.width))
+            i, j = np.indices(shape)
+            rows, cols = r0 + ri * i + rj * j, c0 + ci * i + cj * j
+            assert np.array_equal(got.data, r.data[:, rows, cols], equal_nan=True)
+            mask = r.mask[..., rows, cols]
+            assert np.array_equal(got.mask if got.mask.ndim == mask.ndim else got.mask[0], mask)
+            assert got.transform == r.transform @ geometry.to_affine(m)
+
+
 def test_spectral_output_keeps_metadata_in_copies() -> None:
     raster = geoaug.read(S2)
     out = geoaug.Normalize(1000.0, 500.0)(raster, rng=0)

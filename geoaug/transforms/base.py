@@ -53,7 +53,7 @@ from .. import geometry, seeding
 from ..errors import ParameterError
 from ..kernels import index_copy
 from ..raster import _SUPPORTED, GeoRaster
-from .functional import label_fill, warp
+from .functional import copy, label_fill, warp
 
 __all__ = ["BATCH_DRAWS", "LAYOUTS", "MAX_MAGNITUDE", "REGISTRY", "GeometricTransform", "Result", "Transform",
            "as_range", "check_layout", "draw", "draws", "looks_hwc"]
@@ -376,8 +376,11 @@ class GeometricTransform(Transform):
         return self.matrix(params, shape)
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
-        m, shape = self.matrix(params, (raster.height, raster.width))
-        return warp(raster, m, shape, self.interpolation, self.fill, self.fill_value)
+        shape = raster.data.shape[1:]
+        if self.exact and (cp := self.copy_plan(params, shape)) is not None:  # the plan warp would find
+            return copy(raster, cp[0], self.matrix(params, shape)[0], cp[1])
+        m, out = self.matrix(params, shape)
+        return warp(raster, m, out, self.interpolation, self.fill, self.fill_value)
 
     def copy_plan(
         self, params: dict[str, Any], shape: tuple[int, int]

@@ -11,7 +11,7 @@ from ..kernels import resize as _resize
 from ..kernels.flip import is_all_true
 from ..raster import GeoRaster, all_valid_mask
 
-__all__ = ["check_fill", "check_interpolation", "warp"]
+__all__ = ["check_fill", "check_interpolation", "copy", "warp"]
 
 
 def check_interpolation(name: str) -> str:
@@ -102,16 +102,12 @@ def warp(
     rows = geometry._rows(matrix)  # the nine numbers once, for the plan and the axis-aligned test
     shape = raster.data.shape
     plan = geometry._plan_of_rows(rows, (shape[1], shape[2]), (h, w))
-    if plan is not None and raster.lazy_mask and not raster.gcps and raster.rpcs is None:
-        # an exact copy moves NaN with the values: no mask to find (GCPs/RPCs move through warped, below)
-        data, _ = index_copy(raster.data, None, plan, (h, w), out=out)
-        return raster.evolve_values(data, geometry.output_transform(raster.transform, matrix))
+    if plan is not None:
+        return copy(raster, plan, matrix, (h, w), out=out)
     rmask = raster.mask
     trivial = is_all_true(rmask)
     mask3 = None if trivial else (rmask if rmask.ndim == 3 else rmask[None])
-    if plan is not None:
-        data, mask = index_copy(raster.data, mask3, plan, (h, w), out=out)
-    elif not renormalize and (aa := geometry._axis_aligned_rows(rows)) is not None:
+    if not renormalize and (aa := geometry._axis_aligned_rows(rows)) is not None:
         sy, ty, sx, tx = aa
         kind = _KIND[interpolation]
         ky = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sy) > 1.0 else kind
@@ -130,6 +126,49 @@ def warp(
         )
         if every:  # no output pixel invalid: the free all-valid mask, none was built
             return raster.warped(data, all_valid_mask((h, w) if rmask.ndim == 2 else (raster.count, h, w)), matrix)
+    if rmask.ndim == 2:
+        mask = mask[0]
+    elif mask.shape[0] == 1 and raster.count > 1:
+        mask = np.broadcast_to(mask, (raster.count, h, w))
+    return raster.warped(data, mask, matrix)
+
+
+def copy(
+    raster: GeoRaster,
+    plan: tuple[int, int, int, int, int, int],
+    matrix: np.ndarray,
+    out_shape: tuple[int, int],
+    out: np.ndarray | None = None,
+) -> GeoRaster:
+    """The exact strided copy :func:`warp` makes of ``raster`` when ``matrix`` has a strided plan.
+
+    Parameters
+    ----------
+    raster : GeoRaster
+        The input.
+    plan : (r0, ri, rj, c0, ci, cj)
+        :func:`geoaug.geometry.strided_plan` of ``matrix`` for the raster's and
+        the output's shapes (not checked here).
+    matrix : ndarray (3, 3)
+        Output pixel -> input pixel, pixel-corner origin: it moves the
+        georeferencing (:meth:`GeoRaster.warped`).
+    out_shape : (rows, cols)
+        Output size in pixels.
+    out : ndarray (bands, rows, cols), optional
+        Destination for the data, as for :func:`warp`.
+
+    Returns
+    -------
+    GeoRaster
+    """
+    h, w = out_shape
+    if raster.lazy_mask and not raster.gcps and raster.rpcs is None:
+        # an exact copy moves NaN with the values: no mask to find (GCPs/RPCs move through warped, below)
+        data, _ = index_copy(raster.data, None, plan, (h, w), out=out)
+        return raster.evolve_values(data, geometry.output_transform(raster.transform, matrix))
+    rmask = raster.mask
+    mask3 = None if is_all_true(rmask) else (rmask if rmask.ndim == 3 else rmask[None])
+    data, mask = index_copy(raster.data, mask3, plan, (h, w), out=out)
     if rmask.ndim == 2:
         mask = mask[0]
     elif mask.shape[0] == 1 and raster.count > 1:
