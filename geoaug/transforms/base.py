@@ -362,6 +362,9 @@ class GeometricTransform(Transform):
     #: True for exact index maps (flips, quarter turns, transposes, integer crops): fusing them
     #: with any other geometric transform leaves that transform's interpolation in charge
     exact: ClassVar[bool] = False
+    #: True where :meth:`copy_plan` answers from a cache (flips, transposes, quarter turns): applying asks it
+    #: first instead of building the matrix's plan again
+    _cached_plans: ClassVar[bool] = False
     interpolation: str = "nearest"
     fill: str = "nodata"
     fill_value: float | None = None
@@ -377,7 +380,7 @@ class GeometricTransform(Transform):
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         shape = raster.data.shape[1:]
-        if self.exact and (cp := self.copy_plan(params, shape)) is not None:  # the plan warp would find
+        if self._cached_plans and (cp := self.copy_plan(params, shape)) is not None:  # the plan warp would find
             return copy(raster, cp[0], self.matrix(params, shape)[0], cp[1])
         m, out = self.matrix(params, shape)
         return warp(raster, m, out, self.interpolation, self.fill, self.fill_value)

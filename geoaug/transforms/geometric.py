@@ -81,6 +81,7 @@ class _Mirror(GeometricTransform):
     """A fixed exact mirror (flip or transpose): no parameters besides ``p``."""
 
     exact = True
+    _cached_plans = True
     _build: Any = None
 
     def __init__(self, p: float = 0.5) -> None:
@@ -176,6 +177,7 @@ class Rot90(GeometricTransform):
     """
 
     exact = True
+    _cached_plans = True
 
     def __init__(self, k: int | tuple[int, int] = (1, 3), p: float = 0.5) -> None:
         super().__init__(p)
