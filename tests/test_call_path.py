@@ -127,7 +127,7 @@ def test_flip_and_rot90_follow_every_shape_and_dtype(dtype: str) -> None:
 
 def _exact_transforms() -> list[geoaug.Transform]:
     return [geoaug.HorizontalFlip(p=1), geoaug.VerticalFlip(p=0.5), geoaug.Transpose(p=1), geoaug.Rot90(p=0.7),
-            geoaug.Rot90(k=2, p=1), geoaug.Rot90(k=(-3, 5), p=1)]
+            geoaug.Rot90(k=2, p=1), geoaug.Rot90(k=(-3, 5), p=1), geoaug.CenterCrop(5, 4)]
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64"])
@@ -152,7 +152,7 @@ def test_plain_arrays_skip_the_wrapping_and_get_what_rasters_get(dtype: str) -> 
                 assert params == ref_params and g1.random() == g2.random()
                 assert got.dtype == a.dtype and got.shape == want.shape
                 assert got.tobytes() == np.ascontiguousarray(want).tobytes()
-                assert np.array_equal(got, t.apply(a, params), equal_nan=True)  # replay takes the general path
+                assert np.array_equal(got, t.apply(a, params), equal_nan=True)  # replay: apply_params
 
 
 def test_plain_array_path_is_taken_only_where_it_gives_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -218,6 +218,72 @@ def test_copy_plan_is_the_strided_plan_of_the_matrix() -> None:
     assert geoaug.HorizontalFlip(p=1).copy_plan({}, (np.int64(4), 6.0)) == ((0, 1, 0, 5, 0, -1), (4, 6.0))
 
 
+def test_overridden_matrices_and_draws_not_applied_move_pixels_and_georeferencing_together() -> None:
+    # the cached plans serve only the classes' own matrices; a subclass with its own matrix() gets the plan of
+    # that matrix on both paths (array and GeoRaster), and a draw that did not apply copies nothing moved
+    class _VFlipped(geoaug.HorizontalFlip):
+        def matrix(self, params, shape):
+            return geometry.vflip(shape)
+
+    class _Half(geoaug.Rot90):
+        def matrix(self, params, shape):
+            return geometry.rot90(shape, 2)
+
+    a = np.arange(2 * 3 * 4, dtype="uint16").reshape(2, 3, 4)
+    r = GeoRaster.from_array(a, transform=Affine(10, 0, 500, 0, -10, 900))
+    for t, want in [(_VFlipped(p=1), a[:, ::-1]), (_Half(k=1, p=1), np.rot90(a, 2, axes=(1, 2)))]:
+        assert np.array_equal(t(a, rng=0), want)
+        out = t(r, rng=0)
+        assert np.array_equal(out.data, want)
+        m, _ = t.matrix({"applied": True, "k": 1}, (3, 4))
+        assert out.transform == r.transform @ geometry.to_affine(m)
+    for t in [geoaug.HorizontalFlip(p=1), geoaug.Rot90(k=1, p=1)]:  # apply_params of a draw not applied
+        params = {"applied": False, "k": 1}
+        got = t.apply_params(r, params)
+        m, shape = t.matrix(params, (3, 4))
+        want = functional.warp(r, m, shape, "nearest")
+        _same(got, want)
+
+
+def test_copy_launch_follows_the_serial_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a cached launch is never served under another SERIAL_BELOW (tests force the parallel kernel with it)
+    from geoaug.kernels import flip, threads
+
+    monkeypatch.setattr(threads, "num_threads", lambda: 2)
+    monkeypatch.setattr(flip, "_LAUNCHES", {})
+    monkeypatch.setattr(flip, "SERIAL_BELOW", 1 << 19)  # the production threshold (the suite sets its own)
+    a = np.arange(13 * 130 * 67, dtype="float64").reshape(13, 130, 67)  # 906 kB in, a 20 x 20 transposed crop out
+    plan = (0, 0, 1, 0, 1, 0)
+    used: list[tuple] = []
+    real = flip._launch
+
+    def spy(*args):
+        used.append(real(*args))
+        return used[-1]
+
+    monkeypatch.setattr(flip, "_launch", spy)
+    first, _ = flip.index_copy(a, None, plan, (20, 20))
+    monkeypatch.setattr(flip, "SERIAL_BELOW", 0)
+    second, _ = flip.index_copy(a, None, plan, (20, 20))
+    assert [u[0] for u in used][-2:] == [flip._copy_ser, flip._copy_par]
+    want = a[:, :20, :20].transpose(0, 2, 1)
+    assert np.array_equal(first, want) and np.array_equal(second, want)
+
+
+def test_empty_arrays_and_sequence_plans_behave_as_before() -> None:
+    from geoaug.errors import ParameterError
+    from geoaug.kernels import flip
+
+    for t in [geoaug.HorizontalFlip(p=1), geoaug.Rot90(k=1, p=1), geoaug.CenterCrop(1, 1)]:
+        g = np.random.default_rng(0)
+        with pytest.raises(ParameterError, match="zero bands"):
+            t(np.zeros((0, 4, 4), "uint8"), rng=g)
+        assert g.random() == np.random.default_rng(0).random()  # refused before drawing, as wrapped
+    a = np.arange(12, dtype="uint16").reshape(1, 3, 4)
+    for plan in ([0, 1, 0, 3, 0, -1], np.array([0, 1, 0, 3, 0, -1]), (np.int64(0), 1, 0, 3, 0, -1)):
+        assert np.array_equal(flip.index_copy(a, None, plan, (3, 4))[0], a[:, :, ::-1])
+
+
 def test_num_threads_follows_numba_in_every_thread() -> None:
     import threading
 
@@ -225,8 +291,7 @@ def test_num_threads_follows_numba_in_every_thread() -> None:
 
     from geoaug.kernels import threads
 
-    geoaug.Affine(rotate=10)(np.zeros((1, 8, 8), "uint8"))  # numba's threads are up
-    before = numba.get_num_threads()
+    before = numba.get_num_threads()  # numba's threads are up from here on
     seen: list[tuple[int, int]] = []
     try:
         assert threads.num_threads() == before
@@ -432,7 +497,7 @@ def test_exact_apply_is_the_copy_warp_makes() -> None:
                GeoRaster.from_array(data, mask=per_band), GeoRaster.from_array(flt, lazy_mask=True),
                GeoRaster.from_array(flt), GeoRaster.from_array(flt, lazy_mask=True).replace(gcps=tuple(gcps)),
                geoaug.read(ROTATED)]
-    for t in [*_exact_transforms(), geoaug.CenterCrop(5, 4)]:
+    for t in _exact_transforms():
         for r in rasters:
             params = t.sample(np.random.default_rng(2), r)
             params["applied"] = True

@@ -276,7 +276,8 @@ def index_copy(
     if skip_mask and (rj != 0 or cj != 1):  # the kernel, no mask: its launch is a function of the shapes alone
         src = np.ascontiguousarray(src)
         n = threads.num_threads() if src.nbytes >= SERIAL_BELOW else 1
-        key = (src.shape, src.itemsize, plan, h, w, n)
+        key = (src.shape, src.itemsize, plan if type(plan) is tuple else tuple(map(int, plan)), h, w, n,
+               SERIAL_BELOW)
         launch = _LAUNCHES.get(key)
         if launch is None:
             if len(_LAUNCHES) >= 256:
@@ -314,7 +315,8 @@ def index_copy(
     return dst, dmask
 
 
-#: (source shape, item size, plan, output rows, cols, threads) -> :func:`_launch` of a copy without a mask
+#: (source shape, item size, plan, output rows, cols, threads, SERIAL_BELOW) -> :func:`_launch` of a copy without
+#: a mask
 _LAUNCHES: dict[tuple, tuple] = {}
 
 

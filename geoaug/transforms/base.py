@@ -380,8 +380,8 @@ class GeometricTransform(Transform):
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         shape = raster.data.shape[1:]
-        if self._cached_plans and (cp := self.copy_plan(params, shape)) is not None:  # the plan warp would find
-            return copy(raster, cp[0], self.matrix(params, shape)[0], cp[1])
+        if self._cached_plans and params.get("applied", True) and (cp := self.copy_plan(params, shape)) is not None:
+            return copy(raster, cp[0], self.matrix(params, shape)[0], cp[1])  # the plan warp would find
         m, out = self.matrix(params, shape)
         return warp(raster, m, out, self.interpolation, self.fill, self.fill_value)
 
@@ -662,14 +662,17 @@ def _copy_array(t: Transform, gen: np.random.Generator, image: np.ndarray,
     and unwrapping give (the same draw from ``gen``, the same copy, NaN moved
     with the values), for a transform whose draw never reads the raster
     (:data:`RASTERLESS_DRAWS`) and whose draws are strided copies
-    (flips, transposes, quarter turns): the wrapping and the output
-    georeferencing would be thrown away. ``None`` when that does not hold
-    (nothing drawn then): the caller takes the general path.
+    (flips, transposes, quarter turns, centre crops): the wrapping and the
+    output georeferencing would be thrown away. ``None`` when that does not
+    hold (nothing drawn then; empty arrays too, whose errors the general
+    path raises): the caller takes the general path.
     """
     cls = type(t)
     if (not isinstance(t, GeometricTransform) or not cls.exact or cls.sample is not Transform.sample
             or cls.sample_params not in RASTERLESS_DRAWS or cls.apply is not Transform.apply
-            or cls.apply_params is not GeometricTransform.apply_params or image.dtype not in _SUPPORTED):
+            or cls.apply_params is not GeometricTransform.apply_params
+            or cls.record_matrix is not GeometricTransform.record_matrix
+            or image.dtype not in _SUPPORTED or not image.size):
         return None
     if image.ndim == 3:
         if check_layout(image.shape, layout) != "chw":

@@ -161,7 +161,7 @@ def copy(
     -------
     GeoRaster
     """
-    h, w = out_shape
+    h, w = int(out_shape[0]), int(out_shape[1])
     if raster.lazy_mask and not raster.gcps and raster.rpcs is None:
         # an exact copy moves NaN with the values: no mask to find (GCPs/RPCs move through warped, below)
         data, _ = index_copy(raster.data, None, plan, (h, w), out=out)

@@ -91,8 +91,8 @@ class _Mirror(GeometricTransform):
         return _shape_matrix(type(self)._build, shape)
 
     def copy_plan(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[Any, tuple[int, int]] | None:
-        if not params.get("applied", True):
-            return super().copy_plan(params, shape)
+        if not params.get("applied", True) or type(self).matrix is not _Mirror.matrix:
+            return super().copy_plan(params, shape)  # the plan of what matrix() says
         return _shape_plan(type(self)._build, shape)
 
 
@@ -205,8 +205,8 @@ class Rot90(GeometricTransform):
         return _shape_matrix(geometry.rot90, shape, int(params["k"]))
 
     def copy_plan(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[Any, tuple[int, int]] | None:
-        if not params.get("applied", True):
-            return super().copy_plan(params, shape)
+        if not params.get("applied", True) or type(self).matrix is not Rot90.matrix:
+            return super().copy_plan(params, shape)  # the plan of what matrix() says
         return _shape_plan(geometry.rot90, shape, int(params["k"]))
 
 
