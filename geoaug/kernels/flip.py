@@ -273,20 +273,6 @@ def index_copy(
     shape = (nbands, h, w)
     dst = np.empty(shape, dtype=src.dtype) if out is None else _check_out(out, shape, src.dtype)
     skip_mask = mask is None or is_all_true(mask)
-    if skip_mask and (rj != 0 or cj != 1):  # the kernel, no mask: its launch is a function of the shapes alone
-        src = np.ascontiguousarray(src)
-        n = threads.num_threads() if src.nbytes >= SERIAL_BELOW else 1
-        key = (src.shape, src.itemsize, plan if type(plan) is tuple else tuple(map(int, plan)), h, w, n,
-               SERIAL_BELOW)
-        launch = _LAUNCHES.get(key)
-        if launch is None:
-            if len(_LAUNCHES) >= 256:
-                _LAUNCHES.clear()
-            launch = _LAUNCHES[key] = _launch(src.shape, src.itemsize, plan, h, w, 0, n)
-        kernel, kind, head, tail = launch
-        with threads.launch_lock:
-            kernel(*head, src.ravel().view(kind), dst.ravel().view(kind), _NO_MASK, _NO_MASK, *tail)
-        return dst, true_mask((1, h, w))
     if skip_mask:
         nm = 0
         dmask = true_mask((1, h, w))
@@ -308,15 +294,23 @@ def index_copy(
     else:
         msrc = mdst = _NO_MASK
     nbytes = src.itemsize * nbands * h * w + nm * h * w
-    kernel, kind, head, tail = _launch(src.shape, src.itemsize, plan, h, w, nm,
-                                       threads.num_threads() if nbytes >= SERIAL_BELOW else 1)
+    n = threads.num_threads() if nbytes >= SERIAL_BELOW else 1
+    if nm:
+        launch = _launch(src.shape, src.itemsize, plan, h, w, nm, n)
+    else:  # without a mask the launch is a function of the shapes and n alone (n > 1 only at SERIAL_BELOW): cached
+        key = (src.shape, src.itemsize, plan if type(plan) is tuple else tuple(map(int, plan)), h, w, n)
+        launch = _LAUNCHES.get(key)
+        if launch is None:
+            if len(_LAUNCHES) >= 256:
+                _LAUNCHES.clear()
+            launch = _LAUNCHES[key] = _launch(src.shape, src.itemsize, plan, h, w, 0, n)
+    kernel, kind, head, tail = launch
     with threads.launch_lock:
         kernel(*head, src.ravel().view(kind), dst.ravel().view(kind), msrc, mdst, *tail)
     return dst, dmask
 
 
-#: (source shape, item size, plan, output rows, cols, threads, SERIAL_BELOW) -> :func:`_launch` of a copy without
-#: a mask
+#: (source shape, item size, plan, output rows, cols, thread count) -> :func:`_launch` of a copy without a mask
 _LAUNCHES: dict[tuple, tuple] = {}
 
 

@@ -362,9 +362,6 @@ class GeometricTransform(Transform):
     #: True for exact index maps (flips, quarter turns, transposes, integer crops): fusing them
     #: with any other geometric transform leaves that transform's interpolation in charge
     exact: ClassVar[bool] = False
-    #: True where :meth:`copy_plan` answers from a cache (flips, transposes, quarter turns): applying asks it
-    #: first instead of building the matrix's plan again
-    _cached_plans: ClassVar[bool] = False
     interpolation: str = "nearest"
     fill: str = "nodata"
     fill_value: float | None = None
@@ -380,8 +377,8 @@ class GeometricTransform(Transform):
 
     def apply_params(self, raster: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         shape = raster.data.shape[1:]
-        if self._cached_plans and params.get("applied", True) and (cp := self.copy_plan(params, shape)) is not None:
-            return copy(raster, cp[0], self.matrix(params, shape)[0], cp[1])  # the plan warp would find
+        if (cc := self._cached_copy(params, shape)) is not None:  # the plan warp would find, without finding it
+            return copy(raster, cc[0], cc[2], cc[1])
         m, out = self.matrix(params, shape)
         return warp(raster, m, out, self.interpolation, self.fill, self.fill_value)
 
@@ -401,9 +398,17 @@ class GeometricTransform(Transform):
         shape : (rows, cols)
             The input's size.
         """
+        cc = self._cached_copy(params, shape)
+        if cc is not None:
+            return cc[0], cc[1]
         m, out = self.record_matrix(params, shape)
         plan = geometry.strided_plan(m, (int(shape[0]), int(shape[1])), out)
         return None if plan is None else (plan, out)
+
+    def _cached_copy(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[Any, tuple[int, int], Any] | None:
+        # (plan, output shape, read-only matrix) of a draw that is an exact copy, from a per-shape cache; None where
+        # there is none (here: always; the flips, transposes and quarter turns override it)
+        return None
 
     def apply_label_params(self, label: GeoRaster, params: dict[str, Any]) -> GeoRaster:
         m, shape = self.matrix(params, (label.height, label.width))

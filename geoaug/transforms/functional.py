@@ -105,8 +105,7 @@ def warp(
     if plan is not None:
         return copy(raster, plan, matrix, (h, w), out=out)
     rmask = raster.mask
-    trivial = is_all_true(rmask)
-    mask3 = None if trivial else (rmask if rmask.ndim == 3 else rmask[None])
+    mask3 = _kernel_mask(rmask)
     if not renormalize and (aa := geometry._axis_aligned_rows(rows)) is not None:
         sy, ty, sx, tx = aa
         kind = _KIND[interpolation]
@@ -126,11 +125,7 @@ def warp(
         )
         if every:  # no output pixel invalid: the free all-valid mask, none was built
             return raster.warped(data, all_valid_mask((h, w) if rmask.ndim == 2 else (raster.count, h, w)), matrix)
-    if rmask.ndim == 2:
-        mask = mask[0]
-    elif mask.shape[0] == 1 and raster.count > 1:
-        mask = np.broadcast_to(mask, (raster.count, h, w))
-    return raster.warped(data, mask, matrix)
+    return raster.warped(data, _raster_mask(mask, rmask, raster.count), matrix)
 
 
 def copy(
@@ -167,10 +162,21 @@ def copy(
         data, _ = index_copy(raster.data, None, plan, (h, w), out=out)
         return raster.evolve_values(data, geometry.output_transform(raster.transform, matrix))
     rmask = raster.mask
-    mask3 = None if is_all_true(rmask) else (rmask if rmask.ndim == 3 else rmask[None])
-    data, mask = index_copy(raster.data, mask3, plan, (h, w), out=out)
+    data, mask = index_copy(raster.data, _kernel_mask(rmask), plan, (h, w), out=out)
+    return raster.warped(data, _raster_mask(mask, rmask, raster.count), matrix)
+
+
+def _kernel_mask(rmask: np.ndarray) -> np.ndarray | None:
+    """A raster's mask as the kernels take it: None when all valid, else ``(planes, rows, cols)``."""
+    if is_all_true(rmask):
+        return None
+    return rmask if rmask.ndim == 3 else rmask[None]
+
+
+def _raster_mask(mask: np.ndarray, rmask: np.ndarray, count: int) -> np.ndarray:
+    """A kernel's ``(planes, rows, cols)`` output mask in the layout of the input's mask ``rmask``."""
     if rmask.ndim == 2:
-        mask = mask[0]
-    elif mask.shape[0] == 1 and raster.count > 1:
-        mask = np.broadcast_to(mask, (raster.count, h, w))
-    return raster.warped(data, mask, matrix)
+        return mask[0]
+    if mask.shape[0] == 1 and count > 1:
+        return np.broadcast_to(mask, (count, *mask.shape[1:]))
+    return mask

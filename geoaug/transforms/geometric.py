@@ -51,6 +51,7 @@ def _shape_entry(build: Any, shape: tuple[int, int], *args: int) -> tuple[np.nda
     got = _SHAPE_MATRICES.get(key)
     if got is None:
         m, out = build((h, w), *args)
+        m.flags.writeable = False  # shared by every call of this shape (callers of _shape_matrix get copies)
         got = (m, out, geometry.strided_plan(m, (h, w), out))
         if len(_SHAPE_MATRICES) >= 1024:
             _SHAPE_MATRICES.clear()
@@ -66,34 +67,38 @@ def _shape_matrix(build: Any, shape: tuple[int, int], *args: int) -> tuple[np.nd
     return got[0].copy(), got[1]  # a copy: callers may change their matrix
 
 
-def _shape_plan(build: Any, shape: tuple[int, int], *args: int) -> tuple[Any, tuple[int, int]] | None:
-    """:meth:`GeometricTransform.copy_plan` of ``build(shape, *args)``, from the same cache."""
-    got = _shape_entry(build, shape, *args)
-    if got is None:
-        m, out = build(shape, *args)
-        plan = geometry.strided_plan(m, (int(shape[0]), int(shape[1])), out)
-    else:
-        _, out, plan = got
-    return None if plan is None else (plan, out)
-
-
-class _Mirror(GeometricTransform):
-    """A fixed exact mirror (flip or transpose): no parameters besides ``p``."""
+class _ShapeCopy(GeometricTransform):
+    """An exact transform whose matrix is ``build(shape, *args)`` of its parameters (flips, transposes,
+    quarter turns): matrix, output shape and strided-copy plan cached per shape."""
 
     exact = True
-    _cached_plans = True
+
+    def _shape_args(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        """``(build, *int arguments)`` of a draw."""
+        raise NotImplementedError
+
+    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        build, *args = self._shape_args(params)
+        return _shape_matrix(build, shape, *args)
+
+    def _cached_copy(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[Any, tuple[int, int], Any] | None:
+        if not params.get("applied", True) or type(self).matrix is not _ShapeCopy.matrix:
+            return None  # a draw not applied, or a subclass's own matrix(): the plan of what matrix() says
+        build, *args = self._shape_args(params)
+        got = _shape_entry(build, shape, *args)
+        return None if got is None or got[2] is None else (got[2], got[1], got[0])
+
+
+class _Mirror(_ShapeCopy):
+    """A fixed exact mirror (flip or transpose): no parameters besides ``p``."""
+
     _build: Any = None
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__(p)
 
-    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return _shape_matrix(type(self)._build, shape)
-
-    def copy_plan(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[Any, tuple[int, int]] | None:
-        if not params.get("applied", True) or type(self).matrix is not _Mirror.matrix:
-            return super().copy_plan(params, shape)  # the plan of what matrix() says
-        return _shape_plan(type(self)._build, shape)
+    def _shape_args(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        return (type(self)._build,)
 
 
 class HorizontalFlip(_Mirror):
@@ -164,7 +169,7 @@ def check_output_size(name: str, height: int, width: int, bands: int = 1, dtype:
         )
 
 
-class Rot90(GeometricTransform):
+class Rot90(_ShapeCopy):
     """Quarter turns counter-clockwise as displayed, like ``np.rot90(a, k, axes=(1, 2))``. Exact.
 
     Parameters
@@ -175,9 +180,6 @@ class Rot90(GeometricTransform):
     p : float
         Probability of rotating.
     """
-
-    exact = True
-    _cached_plans = True
 
     def __init__(self, k: int | tuple[int, int] = (1, 3), p: float = 0.5) -> None:
         super().__init__(p)
@@ -201,13 +203,8 @@ class Rot90(GeometricTransform):
     def sample_params(self, rng: np.random.Generator, raster: GeoRaster) -> dict[str, Any]:
         return {"k": int(rng.integers(self._k[0], self._k[1] + 1))}
 
-    def matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        return _shape_matrix(geometry.rot90, shape, int(params["k"]))
-
-    def copy_plan(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[Any, tuple[int, int]] | None:
-        if not params.get("applied", True) or type(self).matrix is not Rot90.matrix:
-            return super().copy_plan(params, shape)  # the plan of what matrix() says
-        return _shape_plan(geometry.rot90, shape, int(params["k"]))
+    def _shape_args(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        return (geometry.rot90, int(params["k"]))
 
 
 RASTERLESS_DRAWS.add(Rot90.sample_params)  # its draw is k alone
