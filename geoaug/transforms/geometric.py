@@ -42,7 +42,7 @@ __all__ = [
 _SHAPE_MATRICES: dict[tuple, tuple[np.ndarray, tuple[int, int], Any]] = {}
 
 
-def _shape_entry(build: Any, shape: tuple[int, int], *args: int) -> tuple[np.ndarray, tuple[int, int], Any] | None:
+def _shape_entry(shape: tuple[int, int], build: Any, *args: int) -> tuple[np.ndarray, tuple[int, int], Any] | None:
     """The cached ``(matrix, output shape, plan)`` of ``build(shape, *args)``; None for non-int arguments."""
     h, w = shape
     if type(h) is not int or type(w) is not int or any(type(v) is not int for v in args):
@@ -61,7 +61,7 @@ def _shape_entry(build: Any, shape: tuple[int, int], *args: int) -> tuple[np.nda
 
 def _shape_matrix(build: Any, shape: tuple[int, int], *args: int) -> tuple[np.ndarray, tuple[int, int]]:
     """``build(shape, *args)``, cached when the shape and ``args`` are ints (other types: built as given)."""
-    got = _shape_entry(build, shape, *args)
+    got = _shape_entry(shape, build, *args)
     if got is None:
         return build(shape, *args)
     return got[0].copy(), got[1]  # a copy: callers may change their matrix
@@ -84,8 +84,7 @@ class _ShapeCopy(GeometricTransform):
     def _cached_copy(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[Any, tuple[int, int], Any] | None:
         if not params.get("applied", True) or type(self).matrix is not _ShapeCopy.matrix:
             return None  # a draw not applied, or a subclass's own matrix(): the plan of what matrix() says
-        build, *args = self._shape_args(params)
-        got = _shape_entry(build, shape, *args)
+        got = _shape_entry(shape, *self._shape_args(params))
         return None if got is None or got[2] is None else (got[2], got[1], got[0])
 
 
