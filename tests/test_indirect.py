@@ -86,7 +86,7 @@ def test_parallel_remap_equals_serial(monkeypatch: pytest.MonkeyPatch, interpola
     assert set(remap._rows.overloads) == before
 
 
-@pytest.mark.parametrize("order", ["rows", "columns"])
+@pytest.mark.parametrize("order", ["rows", "columns", "lanes"])
 @pytest.mark.parametrize("masked", [False, True])
 def test_parallel_resize_equals_serial(monkeypatch: pytest.MonkeyPatch, order: str, masked: bool) -> None:
     rng = np.random.default_rng(8)

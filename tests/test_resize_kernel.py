@@ -141,7 +141,7 @@ def _data(rng, bands, h, w, dtype):
     return rng.integers(max(info.min, -20000), min(info.max, 20000), (bands, h, w), endpoint=True).astype(dtype)
 
 
-@pytest.fixture(params=["rows", "columns"])
+@pytest.fixture(params=["rows", "columns", "lanes"])
 def order(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Each pass order, forced."""
     monkeypatch.setattr(resize, "_ORDER", request.param)
@@ -266,7 +266,7 @@ def test_parallel_path_and_both_orders_give_the_serial_result(monkeypatch: pytes
                                                   mode=FILL_MODES[mode])
             monkeypatch.setattr(resize, "SERIAL_BELOW", 0)
             numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-            for forced in ("rows", "columns"):
+            for forced in ("rows", "columns", "lanes"):
                 monkeypatch.setattr(resize, "_ORDER", forced)
                 data, dmask = resize.resize_separable(src, mask, scale, (0.0, 0.0), shape, kind=kind,
                                                       mode=FILL_MODES[mode])
@@ -313,3 +313,42 @@ def test_non_finite_values_under_invalid_pixels_never_reach_valid_outputs(kind: 
     assert valid.any() and np.isfinite(data[valid]).all()
     np.testing.assert_array_equal(dmask, ref_mask)
     np.testing.assert_allclose(data[valid], ref[valid], rtol=1e-6)  # the invalid values are never read
+
+
+# ----------------------------------------------------------------------------- the lane order, bit for bit
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64"])
+@pytest.mark.parametrize(("shape", "out", "kind", "mode"), [
+    ((61, 53), (37, 45), (LINEAR, LINEAR), "reflect"),  # shrink; rows and columns not multiples of 8
+    ((40, 44), (101, 99), (LINEAR, LINEAR), "edge"),  # enlarge
+    ((50, 60), (80, 70), (CUBIC, CUBIC), "reflect"),  # four taps per axis
+    ((90, 70), (30, 35), (AREA, AREA), "edge"),  # three input pixels per output pixel
+    ((33, 47), (21, 29), (LINEAR, CUBIC), "nodata"),  # rows with one tap at the edge
+    ((17, 9), (3, 5), (LINEAR, LINEAR), "edge"),  # one short block, one short column chunk
+])
+def test_the_lane_order_gives_the_bits_of_the_row_order(dtype: str, shape, out, kind, mode: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the eight-lane columns-first pass (kernels/vec8.py) computes what the row-at-a-time columns-first
+    # pass computes, in the same order of operations: the outputs are identical, not just close
+    rng = np.random.default_rng(11)
+    src = _data(rng, 3, *shape, dtype)
+    mask = rng.random((1, *shape)) > 0.03
+    for m in (None, mask):
+        got = {}
+        for forced in ("columns", "lanes"):
+            monkeypatch.setattr(resize, "_ORDER", forced)
+            got[forced] = resize.resize_separable(src, m, (shape[0] / out[0], shape[1] / out[1]), (0.0, 0.0), out,
+                                                  kind=kind, mode=FILL_MODES[mode])
+        np.testing.assert_array_equal(got["lanes"][0], got["columns"][0])
+        np.testing.assert_array_equal(got["lanes"][1], got["columns"][1])
+
+
+def test_the_lane_order_is_taken_when_every_horizontal_tap_is_inside() -> None:
+    # the plan's choice: lanes for a shrink and an enlarge with taps inside; never with a tap outside
+    # (nodata fill at an enlarged edge) or where rows first is cheaper
+    def order(shape, out, mode):
+        return resize._plan(13, *shape, *out, shape[0] / out[0], shape[1] / out[1], 0.0, 0.0, LINEAR, LINEAR,
+                            FILL_MODES[mode], np.dtype(np.uint16), 0, 1, None)[21]
+
+    assert order((512, 512), (384, 384), "reflect") == resize.LANES
+    assert order((362, 362), (512, 512), "edge") == resize.LANES
+    assert order((362, 362), (512, 512), "nodata") != resize.LANES

@@ -77,6 +77,7 @@ from .borrowing import borrowing_jit
 from .cubic import keys
 from .flip import true_mask
 from .indirect import call_address
+from .vec8 import dot8, lerp8, lerp8x8, store8x8, transpose8, vert8
 
 __all__ = ["AREA", "CUBIC", "LINEAR", "NEAREST", "resize_separable"]
 
@@ -380,6 +381,34 @@ def _rows_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, 
 
 
 @borrowing_jit(fastmath=_CONTRACT)
+def _vrow(sf, plane, uin, i, iy, wy, ny, xl, ncol, vr, vo, fill, z):  # pragma: no cover - numba
+    # vertical pass of output row i over the ``ncol`` input columns from ``xl`` into ``vr[vo : vo + ncol]``
+    if ny[i] == 2 and iy[i, 0] >= 0 and iy[i, 1] >= 0:
+        s0 = plane + np.uint64(iy[i, 0]) * uin + xl
+        s1 = plane + np.uint64(iy[i, 1]) * uin + xl
+        w0 = wy[i, 0]
+        w1 = wy[i, 1]
+        for x in range(ncol):
+            xu = np.uint64(x)
+            vr[vo + xu] = w0 * work_value(sf[s0 + xu], z) + w1 * work_value(sf[s1 + xu], z)
+        return
+    for x in range(ncol):
+        vr[vo + np.uint64(x)] = z
+    for q in range(ny[i]):
+        y = iy[i, q]
+        wv = wy[i, q]
+        if y >= 0:
+            s = plane + np.uint64(y) * uin + xl
+            for x in range(ncol):
+                xu = np.uint64(x)
+                vr[vo + xu] += wv * work_value(sf[s + xu], z)
+        else:
+            c0 = wv * fill
+            for x in range(ncol):
+                vr[vo + np.uint64(x)] += c0
+
+
+@borrowing_jit(fastmath=_CONTRACT)
 def _cols_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, vr, hr, df, out_w,
                 fill, is_int, lo, hi, out_h):  # pragma: no cover - numba
     # per block of up to four output rows: the vertical pass over the ``ncol`` input columns from ``xl`` the
@@ -393,37 +422,70 @@ def _cols_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, 
     for ib in range(i0, i1, 4):
         n = min(4, i1 - ib)
         for r in range(n):
-            i = ib + r
-            vo = np.uint64(r) * uin + xl
-            if ny[i] == 2 and iy[i, 0] >= 0 and iy[i, 1] >= 0:
-                s0 = plane + np.uint64(iy[i, 0]) * uin + xl
-                s1 = plane + np.uint64(iy[i, 1]) * uin + xl
-                w0 = wy[i, 0]
-                w1 = wy[i, 1]
-                for x in range(ncol):
-                    xu = np.uint64(x)
-                    vr[vo + xu] = w0 * work_value(sf[s0 + xu], z) + w1 * work_value(sf[s1 + xu], z)
-                continue
-            for x in range(ncol):
-                vr[vo + np.uint64(x)] = z
-            for q in range(ny[i]):
-                y = iy[i, q]
-                wv = wy[i, q]
-                if y >= 0:
-                    s = plane + np.uint64(y) * uin + xl
-                    for x in range(ncol):
-                        xu = np.uint64(x)
-                        vr[vo + xu] += wv * work_value(sf[s + xu], z)
-                else:
-                    c0 = wv * fill
-                    for x in range(ncol):
-                        vr[vo + np.uint64(x)] += c0
+            _vrow(sf, plane, uin, ib + r, iy, wy, ny, xl, ncol, vr, np.uint64(r) * uin + xl, fill, z)
         if n == 4 and kx > 0:  # (called here, not through _hrows' loop: LLVM keeps this loop tight)
             _h4(vr, zero, uin, hr, zero, uw, out_w, ixu, wx, kx, x0, fx, z)
         else:
             _hrows(vr, zero, uin, n, hr, zero, uw, out_w, ix, ixu, wx, nx, kx, x0, fx, fill, z)
         for r in range(n):
             _store_row(hr, np.uint64(r) * uw, df, oplane + np.uint64(ib + r) * uw, out_w, is_int, lo, hi)
+
+
+@borrowing_jit(fastmath=_CONTRACT)
+def _cols_lanes(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, ncol, vt, sc, df, out_w, fill,
+                is_int, lo, hi, out_h):  # pragma: no cover - numba
+    # columns first, eight output rows at a time in eight float32 lanes (kernels/vec8.py): the vertical pass
+    # of the eight rows into ``vt`` (rows ``cp`` apart), transposed into ``sc``'s interleaved block (value r of
+    # column x at 8 x + r), the horizontal pass as one vector operation per output column and tap into the
+    # block after it, transposed back into rows after that, then the rounding store. A short last block
+    # repeats its last row: every lane holds a computed value.
+    z = lo - lo
+    uw = np.uint64(out_w)
+    uin = np.uint64(in_w)
+    eight = np.uint64(8)
+    cp = (uin + np.uint64(7)) // eight * eight
+    wp = (uw + np.uint64(7)) // eight * eight
+    hb = eight * cp  # the horizontal pass's interleaved block in sc, then the last columns' rows
+    rb = hb + eight * wp
+    plane = np.uint64(b) * np.uint64(in_h) * uin
+    oplane = np.uint64(b) * np.uint64(out_h) * uw
+    # one column more than the taps read when it exists: a two-tap column on one pixel reads its neighbour
+    # with weight 0, which must be a computed value
+    nv = min(ncol + 1, in_w - xl)
+    xs = xl // eight * eight
+    xe = (xl + np.uint64(nv) + np.uint64(7)) // eight * eight
+    for ib in range(i0, i1, 8):
+        n = min(8, i1 - ib)
+        two = True  # every row of the block a weighted sum of two input rows
+        for i in range(ib, ib + n):
+            two = two and ny[i] == 2 and iy[i, 0] >= 0 and iy[i, 1] >= 0
+        xv = xs
+        if two:  # the vertical pass straight into lanes, eight columns at a time inside the input
+            xv = xs + (min(xe, uin) - xs) // eight * eight
+            vert8(sf, plane, uin, iy, wy, ib, n, xs, xv, sc, eight * xs)
+        if xv < xe:  # the rest: row by row, then transposed
+            for r in range(8):
+                _vrow(sf, plane, uin, ib + min(r, n - 1), iy, wy, ny, xv, np.int64(xl) + nv - np.int64(xv), vt,
+                      np.uint64(r) * cp + xv, fill, z)
+            for x in range(xv, xe, eight):
+                transpose8(vt, x, cp, sc, eight * x, eight)
+        oo = oplane + np.uint64(ib) * uw
+        full = uw // eight * eight
+        if kx == 2:  # eight columns at once from the lanes to the output rows, rounded and stored
+            for j in range(np.uint64(0), full, eight):
+                lerp8x8(sc, x0, fx, j, df, oo + j, uw, n, lo, hi)
+            for j in range(full, uw):
+                lerp8(sc, eight * np.uint64(x0[j]), fx[j], sc, hb + eight * j)
+        else:  # each column's taps into the block after the lanes, then eight columns at a time to the rows
+            for j in range(out_w):
+                dot8(sc, ixu, wx, j, kx, sc, hb + eight * np.uint64(j))
+            for j in range(np.uint64(0), full, eight):
+                store8x8(sc, hb + eight * j, df, oo + j, uw, n, lo, hi)
+        if full < uw:  # the last columns: transposed into rows, then the scalar store
+            transpose8(sc, hb + eight * full, eight, sc, rb, eight)
+            for r in range(n):
+                _store_row(sc, rb + eight * np.uint64(r), df, oo + np.uint64(r) * uw + full, out_w - np.int64(full),
+                           is_int, lo, hi)
 
 
 @borrowing_jit(fastmath=_CONTRACT)
@@ -456,7 +518,7 @@ def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask):  # pragma:
 
 
 @borrowing_jit(fastmath=_CONTRACT)
-def _work(wk, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
           okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
     # worker ``wk`` of ``nworkers``: a contiguous share of the (band or mask plane) x strip units, its own scratch
     nbands, in_h, in_w = src.shape
@@ -472,7 +534,10 @@ def _work(wk, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, 
         i1 = out_h * (strip + 1) // nstrips
         if unit >= nbands:
             _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[wk], dmask)
-        elif cols_first:
+        elif order == LANES:
+            _cols_lanes(sf, unit, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, ncol, saf, sbf, df, out_w,
+                        fill, is_int, lo, hi, out_h)
+        elif order == COLUMNS:
             _cols_first(sf, unit, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, saf, sbf,
                         df, out_w, fill, is_int, lo, hi, out_h)
         else:
@@ -481,12 +546,12 @@ def _work(wk, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, 
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
-def _resize_par(addr, nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl,
+def _resize_par(addr, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl,
                 ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
     # _work through its address (kernels/indirect.py): linked in, it would be compiled again here
     for wk in nb.prange(nworkers):
         # np.int64: the index is unsigned in the gufunc, and _work's first argument is int64
-        call_address(_work, addr, (np.int64(wk), nworkers, nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix,
+        call_address(_work, addr, (np.int64(wk), nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix,
                                    ixu, wx, nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int,
                                    lo, hi))
 
@@ -556,7 +621,10 @@ def _build_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int,
 _cached_taps = functools.lru_cache(maxsize=64)(_build_taps)
 
 
-#: ``"rows"`` or ``"columns"`` forces the pass order (tests); ``None`` picks the cheaper one
+#: pass orders: rows first; columns first, one output row at a time; columns first in eight lanes
+ROWS, COLUMNS, LANES = 0, 1, 2
+#: ``"rows"``, ``"columns"`` or ``"lanes"`` forces the pass order (tests; ``"lanes"`` is ``"columns"`` when a
+#: horizontal tap lies outside the input); ``None`` picks the cheaper one
 _ORDER: str | None = None
 #: relative cost of one horizontal tap (a gather) against one vertical tap (a contiguous run)
 _GATHER_COST = 5
@@ -612,8 +680,19 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
     # runs the vertical pass over input columns and gathers only output rows
     kxe, kye = max(kx, 1), max(ky, 1)
     cost_rows = nstrips * span * w * kxe * _GATHER_COST + h * w * kye
-    cost_cols = h * max(xhi - xlo + 1, 0) * kye + h * w * kxe * _GATHER_COST
-    cols_first = cost_cols < cost_rows if order is None else order == "columns"
+    ncols = max(xhi - xlo + 1, 0)
+    if kfix > 0:  # every horizontal tap real: columns first in eight lanes (a tap costs a vertical one, plus
+        # one transpose of the vertical pass's values and one of the outputs)
+        cost_cols = h * ncols * (kye + 1) + h * w * (kxe + 1)
+        best = LANES
+    else:
+        cost_cols = h * ncols * kye + h * w * kxe * _GATHER_COST
+        best = COLUMNS
+    if order is None:
+        order_code = best if cost_cols < cost_rows else ROWS
+    else:
+        order_code = {"rows": ROWS, "columns": COLUMNS, "lanes": best}[order]
+    cols_first = order_code != ROWS
     if cols_first and nstrips > par_strips:
         nstrips = min(h, par_strips)
         if nm:
@@ -623,7 +702,7 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
     xl = max(xlo, 0)
     ncol = max(xhi + 1 - xl, 0)
     return (work, lo, hi, is_int, iy, wy, ny, oky, ix, ixu, wx, nx, okx, kfix, x0, fx, np.uint64(xl), ncol,
-            yok and xok, nstrips, span, cols_first, nunits, nworkers)
+            yok and xok, nstrips, span, order_code, nunits, nworkers)
 
 
 _cached_plan = functools.lru_cache(maxsize=64)(_make_plan)
@@ -693,10 +772,14 @@ def resize_separable(
     nm = 0 if mask is None else mask.shape[0]
     nthreads = threads.num_threads() if nb_ * h * w >= SERIAL_BELOW else 1
     (work, lo, hi, is_int, iy, wy, ny, oky, ix, ixu, wx, nx, okx, kfix, x0, fx, xl, ncol, all_ok, nstrips, span,
-     cols_first, nunits, nworkers) = _plan(nb_, in_h, in_w, h, w, float(scale[0]), float(scale[1]),
-                                           float(offset[0]), float(offset[1]), kind[0], kind[1], mode, dt, nm,
-                                           nthreads, _ORDER)
-    if cols_first:
+     order, nunits, nworkers) = _plan(nb_, in_h, in_w, h, w, float(scale[0]), float(scale[1]),
+                                      float(offset[0]), float(offset[1]), kind[0], kind[1], mode, dt, nm,
+                                      nthreads, _ORDER)
+    if order == LANES:  # eight rows of the vertical pass; their interleaved block, the outputs', the outputs'
+        cp, wp = -(-in_w // 8) * 8, -(-w // 8) * 8
+        sa = np.empty((nworkers, 8, cp), dtype=work)
+        sb = np.empty((nworkers, 8, cp + 2 * wp), dtype=work)
+    elif order == COLUMNS:
         sa = np.empty((nworkers, 4, in_w), dtype=work)
         sb = np.empty((nworkers, 4, w), dtype=work)
     else:
@@ -710,7 +793,7 @@ def resize_separable(
         tm = _NO_MASK
         dmask = _NO_MASK
         mask = tm
-    args = (nunits, nstrips, cols_first, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix, x0, fx, xl, ncol,
+    args = (nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix, x0, fx, xl, ncol,
             okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi)
     with threads.launch_lock:
         if nworkers > 1:
