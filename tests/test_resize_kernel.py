@@ -352,3 +352,32 @@ def test_the_lane_order_is_taken_when_every_horizontal_tap_is_inside() -> None:
     assert order((512, 512), (384, 384), "reflect") == resize.LANES
     assert order((362, 362), (512, 512), "edge") == resize.LANES
     assert order((362, 362), (512, 512), "nodata") != resize.LANES
+
+
+def test_taps_moved_by_whole_pixels_equal_taps_built_at_the_offset() -> None:
+    # _axis_taps serves offsets a whole number of pixels apart from one cached build, moved: what every pass
+    # reads of them (the taps each output uses, weights, counts, validity, the two-tap pass's left taps and
+    # fractions, the first and last tap) must be what a build at the offset itself gives, edges included
+    rng = np.random.default_rng(12)
+    for _ in range(600):
+        n_in, n_out = int(rng.integers(5, 400)), int(rng.integers(1, 300))
+        s = float(rng.uniform(0.2, 3.0)) * (1 if rng.random() < 0.9 else -1)
+        t = float(rng.integers(-5, n_in)) + (0.0 if rng.random() < 0.5 else float(rng.random()))
+        kind, mode = int(rng.integers(0, 4)), int(rng.integers(0, 6))
+        got = resize._axis_taps(n_out, s, t, n_in, kind, mode, np.float32)
+        want = resize._build_taps(n_out, s, t, n_in, kind, mode, np.float32)
+        most = want[4]
+        np.testing.assert_array_equal(got[0][:, :most], want[0][:, :most])
+        np.testing.assert_array_equal(got[11][:, :most], want[11][:, :most])
+        for g, w in zip(got[1:11], want[1:11], strict=True):
+            np.testing.assert_array_equal(g, w)
+
+
+def test_a_moving_crop_builds_its_taps_once() -> None:
+    # a RandomResizedCrop's crop moves by whole pixels: the second position reuses the first one's build
+    resize._cached_taps.cache_clear()
+    resize._axis_taps(512, 362 / 512, 17.0, 512, LINEAR, FILL_MODES["nodata"], np.float32)
+    before = resize._cached_taps.cache_info()
+    resize._axis_taps(512, 362 / 512, 101.0, 512, LINEAR, FILL_MODES["nodata"], np.float32)
+    after = resize._cached_taps.cache_info()
+    assert after.misses == before.misses and after.hits == before.hits + 1
