@@ -381,3 +381,70 @@ def test_a_moving_crop_builds_its_taps_once() -> None:
     resize._axis_taps(512, 362 / 512, 101.0, 512, LINEAR, FILL_MODES["nodata"], np.float32)
     after = resize._cached_taps.cache_info()
     assert after.misses == before.misses and after.hits == before.hits + 1
+
+
+def _poisoned_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the kernel's scratch from np.empty holds NaN (floats) or 0x5A bytes: a read of a value no pass wrote shows
+    real = np.empty
+
+    def empty(shape, dtype=float, **kw):
+        a = real(shape, dtype=dtype, **kw)
+        if np.dtype(dtype).kind == "f":
+            a.fill(np.nan)
+        else:
+            a.view(np.uint8).fill(0x5A)
+        return a
+
+    monkeypatch.setattr(resize.np, "empty", empty)
+
+
+@pytest.mark.parametrize("forced", ["rows", "columns", "lanes"])
+def test_columns_past_the_right_edge_read_computed_pixels_only(forced: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # every column past the right edge with fill="edge": both taps map to the last pixel, which the two-tap pass
+    # reads as the pair (second-to-last, last) with weight 1 on the last. The second-to-last column must be one
+    # the vertical pass computed (it was not, in the column orders, when no tap is on it)
+    _poisoned_empty(monkeypatch)
+    monkeypatch.setattr(resize, "_ORDER", forced)
+    rng = np.random.default_rng(13)
+    src = rng.integers(0, 60000, (1, 64, 9)).astype(np.uint16)
+    data, _ = resize.resize_separable(src, None, (2.0, 1.0), (0.0, 20.3), (32, 16), kind=(LINEAR, LINEAR),
+                                      mode=FILL_MODES["edge"])
+    want = reference(src, None, (2.0, 1.0), (0.0, 20.3), (32, 16), (LINEAR, LINEAR), "edge", 0.0, 0.0)[0]
+    assert np.abs(data.astype(np.int64) - want.astype(np.int64)).max() <= 1
+
+
+@pytest.mark.parametrize("forced", ["rows", "columns", "lanes"])
+def test_a_masked_float_column_mapped_onto_the_edge_never_reads_an_invalid_neighbour(
+        forced: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # fill="edge" maps both taps of the last output columns onto the last pixel; the two-tap form would read the
+    # pixel before it with weight 0: a NaN there (invalid) must not reach those valid outputs
+    monkeypatch.setattr(resize, "_ORDER", forced)
+    src = np.arange(2 * 6 * 8, dtype=np.float32).reshape(2, 6, 8)
+    mask = np.ones((1, 6, 8), dtype=bool)
+    mask[0, :, 6] = False
+    src[:, :, 6] = np.nan
+    data, dmask = resize.resize_separable(src, mask, (1.0, 0.5), (0.0, 0.0), (6, 16), kind=(LINEAR, LINEAR),
+                                          mode=FILL_MODES["edge"])
+    valid = np.broadcast_to(dmask, data.shape)
+    assert valid[:, :, -1].all() and np.isfinite(data[valid]).all()
+    np.testing.assert_array_equal(data[:, :, -1], src[:, :, 7])
+
+
+def test_a_nan_reaching_an_integer_store_saturates_as_the_scalar_store_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a NaN fill value reaches the integer store through a constant-fill tap: every order stores what numba's
+    # max(lo, min(hi, nan)) gives, the dtype's maximum
+    src = np.random.default_rng(14).integers(0, 60000, (1, 16, 16)).astype(np.uint16)
+    got = {}
+    for forced in ("rows", "columns", "lanes"):
+        monkeypatch.setattr(resize, "_ORDER", forced)
+        got[forced] = resize.resize_separable(src, None, (0.5, 2.0), (0.0, 0.0), (32, 8), kind=(LINEAR, LINEAR),
+                                              mode=FILL_MODES["constant"], fill_value=float("nan"))[0]
+    assert (got["lanes"][0, 0] == 65535).all()
+    np.testing.assert_array_equal(got["lanes"], got["rows"])
+    np.testing.assert_array_equal(got["lanes"], got["columns"])
+
+
+def test_an_empty_output_is_empty() -> None:
+    src = np.zeros((2, 10, 10), dtype=np.uint16)
+    data, _ = resize.resize_separable(src, None, (1.0, 1.0), (0.0, 0.0), (0, 10))
+    assert data.shape == (2, 0, 10)

@@ -452,11 +452,13 @@ def _cols_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, 
 @borrowing_jit(fastmath=_CONTRACT)
 def _cols_lanes(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, ncol, vt, sc, df, out_w, fill,
                 is_int, lo, hi, out_h):  # pragma: no cover - numba
-    # columns first, eight output rows at a time in eight float32 lanes (kernels/vec8.py): the vertical pass
-    # of the eight rows into ``vt`` (rows ``cp`` apart), transposed into ``sc``'s interleaved block (value r of
-    # column x at 8 x + r), the horizontal pass as one vector operation per output column and tap into the
-    # block after it, transposed back into rows after that, then the rounding store. A short last block
-    # repeats its last row: every lane holds a computed value.
+    # columns first, eight output rows at a time in eight lanes of the work dtype (kernels/vec8.py): the
+    # vertical pass of the eight rows into ``sc``'s interleaved block (value r of input column x at 8 x + r;
+    # vert8 where every row reads two input rows, else row by row into ``vt``, rows ``cp`` apart, and
+    # transposed), then per eight output columns their taps as vector loads, transposed back into rows,
+    # rounded and stored (lerp8x8; other tap counts through dot8 into the block after the lanes, then
+    # store8x8); the last columns of a row not a multiple of eight through the scalar store. A short last
+    # block repeats its last row: every lane holds a computed value.
     z = lo - lo
     uw = np.uint64(out_w)
     uin = np.uint64(in_w)
@@ -613,20 +615,23 @@ def _axis_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, 
     """The taps of one axis, read-only; cached up to :data:`_CACHE_TAPS` slots (a transform applied again to
     rasters of the same size reuses them), built each time beyond.
 
-    The taps of offsets a whole number of pixels apart are the same taps moved: when every tap of the axis
-    lies inside the input (with a pixel to spare on the right, which a two-tap column on the last pixel
-    reads), they come from one cached build at the offset's fractional part, moved. A RandomResizedCrop,
-    whose crop moves by whole pixels from call to call, builds its taps once per crop size."""
+    The taps of offsets a whole number of pixels apart are the same taps moved: for an increasing axis
+    (``s > 0``) whose every tap lies inside the input, they come from one cached build at the offset's
+    fractional part, moved. A RandomResizedCrop, whose crop moves by whole pixels from call to call, builds
+    its taps once per crop size."""
     if not _cacheable(n_out, s, kind):
         return _build_taps(n_out, s, t, n_in, kind, mode, work)
     whole = math.floor(t) if s > 0 and math.isfinite(t) else 0
-    if whole == 0:
+    local = (t - whole) + _BASE  # the offset _taps computes the taps at (see there)
+    if whole == 0 or local >= _BASE + 1:  # (a fraction that rounds up to a whole pixel: built, not moved)
         return _cached_taps(n_out, s, t, n_in, kind, mode, work)
     # built at the fractional part, _BASE pixels in (every tap at or right of pixel 0), then moved
-    idx, w, cnt, ok, most, kfix, lo, hi, every, k2, f2, _ = _cached_taps(n_out, s, (t - whole) + _BASE, _NO_EDGE,
-                                                                          kind, mode, work)
+    idx, w, cnt, ok, most, kfix, lo, hi, every, k2, f2, _ = _cached_taps(n_out, s, local, _NO_EDGE, kind, mode,
+                                                                          work)
     move = whole - _BASE
-    if not (every and kfix > 0 and lo + move >= 0 and hi + move <= n_in - 2):
+    # every pixel read inside (lo, hi cover the two-tap pass's reads): no fill mode maps a tap, and the
+    # two-tap pairs never meet the last pixel's special case
+    if not (every and kfix > 0 and lo + move >= 0 and hi + move <= n_in - 1):
         return _cached_taps(n_out, s, t, n_in, kind, mode, work)  # an edge or an outside tap: built for it
     # (the slots past the most taps any output uses, which no pass reads, move too: a build leaves them 0)
     idx = idx + move
@@ -655,12 +660,17 @@ def _build_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int,
     f2 = np.zeros(n_out, dtype=work)
     if kfix == 2 and not (kind in (LINEAR, AREA) and _pairs(idx, w, n_in, k2, f2)):
         kfix = 0  # the two-tap pass needs weights 1 - f, f on neighbouring pixels; else the general pass
+    lo, hi = int(most[1]), int(most[2])
+    if kfix == 2 and n_out:
+        # the two-tap pass reads pixels k and k + 1 of every column, also where the column's taps are one
+        # pixel (the pair before the last pixel, or the pixel after a single one): the columns the vertical
+        # pass computes must cover them
+        lo, hi = min(lo, int(k2.min())), max(hi, int(k2.max()) + 1)
     for a in (idx, w, cnt, ok, k2, f2):
         a.flags.writeable = False
     # (taps, weights, counts, validity, most taps used, fixed tap count for the branch-free pass or 0,
-    #  first and last real tap, every output valid, the two-tap pass's left taps and fractions, unsigned taps)
-    return (idx, w, cnt, ok, int(most[0]), kfix, int(most[1]), int(most[2]), bool(ok.all()), k2, f2,
-            idx.view(np.uint64))
+    #  first and last pixel read, every output valid, the two-tap pass's left taps and fractions, unsigned taps)
+    return (idx, w, cnt, ok, int(most[0]), kfix, lo, hi, bool(ok.all()), k2, f2, idx.view(np.uint64))
 
 
 _cached_taps = functools.lru_cache(maxsize=64)(_build_taps)
@@ -705,10 +715,11 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
     work, lo, hi, is_int = _work_dtype(dt)
     iy, wy, ny, oky, ky, _, _, _, yok, _, _, _ = _axis_taps(h, sy, ty, in_h, ky_kind, mode, work)
     ix, wx, nx, okx, kx, kfix, xlo, xhi, xok, x0, fx, ixu = _axis_taps(w, sx, tx, in_w, kx_kind, mode, work)
-    if kfix == 2 and nm and dt.kind == "f" and bool((nx == 1).any()):
-        # the two-tap form p + f * (q - p) reads a one-pixel column's neighbour with weight 0 (or 1 - 1): a NaN
-        # or an infinity under an invalid neighbour would reach the valid output (0 * NaN is NaN). A masked float
-        # raster with such a column takes the general pass, whose padding repeats the column's own pixel
+    if kfix == 2 and nm and dt.kind == "f" and bool((ix[:, 0] == ix[:, 1]).any()):
+        # the two-tap form p + f * (q - p) reads a one-pixel column's neighbour with weight 0 (or 1 - 1; a
+        # column whose two taps the fill mode maps to one edge pixel is one too): a NaN or an infinity under an
+        # invalid neighbour would reach the valid output (0 * NaN is NaN). A masked float raster with such a
+        # column takes the general pass, whose padding repeats the column's own pixel
         kfix = 0
     units = nb_ + nm
     # strips of output rows: enough units for the threads, and (row-first order) scratch rows that stay in cache
@@ -719,7 +730,7 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
     # runs the vertical pass over input columns and gathers only output rows. The input rows a strip of rows
     # first reads: estimated here, counted (_max_span) when the order or a mask needs the scratch sized
     kxe, kye = max(kx, 1), max(ky, 1)
-    span = min(in_h, math.ceil(-(-h // nstrips) * abs(sy)) + kye + 1)
+    span = min(in_h, math.ceil(-(-h // max(nstrips, 1)) * abs(sy)) + kye + 1)
     cost_rows = nstrips * span * w * kxe * _GATHER_COST + h * w * kye
     ncols = max(xhi - xlo + 1, 0)
     if kfix > 0:  # every horizontal tap real: columns first in eight lanes (a tap costs a vertical one, plus

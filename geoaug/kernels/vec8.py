@@ -16,16 +16,18 @@ column are runs of eight floats: one vector load per tap computes the column for
 
 Conventions
 -----------
-* Arrays are 1-D and C-contiguous unless said otherwise; offsets are unsigned (uint64) element
-  counts; nothing is bounds-checked: the caller sizes its scratch and keeps every read inside its
-  arrays. Loads and stores are unaligned.
+* Arrays are 1-D and C-contiguous unless said otherwise; offsets into arrays are unsigned (uint64)
+  element counts, row and column numbers and counts (``ib``, ``n``, ``j``, ``k``) signed integers;
+  nothing is bounds-checked: the caller sizes its scratch and keeps every read inside its arrays.
+  Loads and stores are unaligned.
 * The lanes are float32, or float64 for the kernels whose work dtype it is. The code is plain
   LLVM vector IR (``<8 x float>``, ``shufflevector``, ``llvm.fmuladd``, ``llvm.rint``): every
   x86-64 and ARM target compiles it (in 128-bit pieces without AVX).
 * The rounding is the scalar kernels', bit for bit: ``p + f * (q - p)`` and ``acc + w * v`` are
   each one fused multiply-add, ``w0 * v0 + w1 * v1`` is ``fma(w0, v0, w1 * v1)`` (how LLVM
   contracts the scalar code), sums run from 0 in the order of the taps, and integer stores are
-  ``max(lo, min(hi, rint(v)))`` (half to even). ``tests/test_vec8.py`` holds each against numpy.
+  numba's ``max(lo, min(hi, rint(v)))`` (half to even; a NaN stores ``hi``) for the raster dtypes
+  (8- to 32-bit integers). ``tests/test_vec8.py`` holds each against numpy.
 * Numba caches a compiled kernel under the file that defines it, not the files of the intrinsics
   it inlines: after changing this module in a checkout, clear ``geoaug/kernels/__pycache__``.
 """
@@ -184,12 +186,12 @@ def _store_rows(context, builder, tb, b_, bo_, bs_, n_, lo_, hi_, rows):  # prag
     if isinstance(tb.dtype, types.Integer):
         ity = context.get_value_type(tb.dtype)
         lov, hiv = _splat(builder, lo_, vec), _splat(builder, hi_, vec)
-        # every value of the dtype fits the signed conversion's width
-        wide = ir.VectorType(ir.IntType(32 if tb.dtype.bitwidth < 32 or (tb.dtype.signed and tb.dtype.bitwidth == 32)
-                                        else 64), 8)
+        wide = ir.VectorType(ir.IntType(32), 8)  # every value of the dtypes _store_checks admits
         rows = [_rint(builder, r) for r in rows]
-        rows = [builder.select(builder.fcmp_ordered("<", hiv, r), hiv, r) for r in rows]  # min(hi, r)
-        rows = [builder.select(builder.fcmp_ordered(">", lov, r), lov, r) for r in rows]  # max(lo, r)
+        # numba's min(hi, r) and max(lo, m), NaN included (a NaN becomes hi): r if r < hi else hi, then
+        # m if m > lo else lo
+        rows = [builder.select(builder.fcmp_ordered("<", r, hiv), r, hiv) for r in rows]
+        rows = [builder.select(builder.fcmp_ordered(">", r, lov), r, lov) for r in rows]
         rows = [builder.fptosi(r, wide) for r in rows]
         if ity.width < wide.element.width:
             rows = [builder.trunc(r, ir.VectorType(ity, 8)) for r in rows]
@@ -209,7 +211,8 @@ def _store_checks(a, b, lo, hi) -> bool:
         return False
     if isinstance(b.dtype, types.Float):
         return b.dtype == a.dtype
-    return isinstance(b.dtype, types.Integer)
+    # the raster dtypes: integers whose every value converts through int32
+    return isinstance(b.dtype, types.Integer) and (b.dtype.bitwidth < 32 or b.dtype == types.int32)
 
 
 @intrinsic
@@ -237,7 +240,7 @@ def store8x8(typingctx, a, ao, b, bo, bstr, n, lo, hi):  # pragma: no cover - nu
 
 @intrinsic
 def vert8(typingctx, src, plane, width, iy, wy, ib, n, xs, xe, b, bo):  # pragma: no cover - numba typing and lowering
-    """Two-row vertical pass of eight output rows, interleaved.
+    """Two-row vertical pass of eight output rows, interleaved (``xe - xs`` a multiple of 8).
 
     Output row ``i = ib + min(r, n - 1)`` (lane ``r`` < 8; a short block repeats its last row) reads input
     rows ``iy[i, 0]`` and ``iy[i, 1]`` of the plane at ``src[plane:]`` (rows ``width`` apart) with weights
