@@ -179,3 +179,14 @@ def test_bench_trees_names_a_tree_without_geoaug(tmp_path: Path, capsys: pytest.
     with pytest.raises(SystemExit):
         bench_trees.main(["--old", str(ROOT), "--new", str(ROOT), "--only", "affine_nearest", "no_such_op"])
     assert "--only: no case no_such_op" in capsys.readouterr().err
+
+
+def test_bench_resize_orders_prints_every_order_and_the_pick(capsys: pytest.CaptureFixture) -> None:
+    # scripts/bench_resize_orders.py: one small case, every forced order timed, the plan's own pick named
+    import bench_resize_orders
+
+    assert bench_resize_orders.main(["--bands", "2", "--size", "40", "--out", "30"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["case", "rows", "columns", "lanes", "picked"]
+    assert [line.split()[-1] for line in out[1:]] == ["lanes", "lanes"]
+    assert all(float(v) > 0 for line in out[1:] for v in line.split()[2:5])
