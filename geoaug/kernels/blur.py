@@ -39,6 +39,7 @@ from ..errors import ParameterError, UnsupportedDtypeError
 from . import indirect, threads
 from .borders import FILL_MODES, NODATA, map_index
 from .borrowing import borrowing_jit
+from .dtypes import work_dtype
 from .indirect import call_address
 from .warp import _as_work, saturating_int_store
 
@@ -268,7 +269,7 @@ def convolve_separable(
         raise ParameterError(f"taps must be an odd number of finite weights, got shape {taps.shape}")
     nbands, h, wd = src.shape
     r = taps.size // 2
-    work = np.float64 if dt in (np.float64, np.int32) else np.float32
+    work = work_dtype(dt)
     if mask is None:
         mask3 = np.ones((1, 1, 1), dtype=np.bool_)
         all_valid = True

@@ -87,6 +87,7 @@ from .borders import NODATA as _NODATA
 from .borders import map_index
 from .borrowing import borrowing_jit
 from .cubic import keys
+from .dtypes import limits, work_dtype
 from .flip import true_mask
 from .indirect import call_address
 from .vec8 import dot8, lerp8, lerp8x8, store8x8, transpose8, vert8
@@ -712,7 +713,8 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
     """Everything a call decides from its sizes and parameters alone: taps, pass order, strips, workers (cached:
     a Resize applied to rasters of one size plans once; a RandomResizedCrop, whose crop changes per call, plans
     each time, as before)."""
-    work, lo, hi, is_int = _work_dtype(dt)
+    work = work_dtype(dt)
+    lo, hi, is_int = limits(dt, work)
     iy, wy, ny, oky, ky, _, _, _, yok, _, _, _ = _axis_taps(h, sy, ty, in_h, ky_kind, mode, work)
     ix, wx, nx, okx, kx, kfix, xlo, xhi, xok, x0, fx, ixu = _axis_taps(w, sx, tx, in_w, kx_kind, mode, work)
     if kfix == 2 and nm and dt.kind == "f" and bool((ix[:, 0] == ix[:, 1]).any()):
@@ -757,17 +759,6 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
 
 
 _cached_plan = functools.lru_cache(maxsize=64)(_make_plan)
-
-
-@functools.lru_cache(maxsize=16)
-def _work_dtype(dt: np.dtype) -> tuple:
-    """The work dtype of ``dt`` (float64 for int32 and float64, else float32), its bounds and whether it is an
-    integer dtype (bounds 0 for floats)."""
-    work = np.float64 if dt in (np.float64, np.int32) else np.float32
-    if dt.kind in "iu":
-        info = np.iinfo(dt)
-        return work, work(info.min), work(info.max), True
-    return work, work(0), work(0), False
 
 
 def resize_separable(

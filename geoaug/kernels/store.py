@@ -22,13 +22,12 @@ to even and saturated to the dtype's range, floats clipped to ``[lo, hi]`` when
 
 from __future__ import annotations
 
-import functools
-
 import numba as nb
 import numpy as np
 
 from . import threads
 from .borrowing import borrowing_jit
+from .dtypes import limits as _limits
 from .resize import work_value
 
 __all__ = ["SERIAL_BELOW", "store_affine", "store_band", "store_bands"]
@@ -250,18 +249,6 @@ def _affine_ser_ip(nrows, per_row, nplanes, a, s, c, div, valid, out, lo, hi, is
 
 
 _NO_VALID = np.ones(1, dtype=np.bool_)
-
-
-@functools.lru_cache(maxsize=64)
-def _limits(dt: np.dtype, work: type) -> tuple:
-    """``(lo, hi, is_int)``: the output dtype's range in the work dtype (cached: ``np.iinfo``/``np.finfo`` cost
-    about 1 µs a call)."""
-    if dt.kind in "iu":
-        info = np.iinfo(dt)
-        return work(info.min), work(info.max), True
-    info = np.finfo(dt)
-    return work(max(float(info.min), float(np.finfo(work).min))), work(min(float(info.max),
-                                                                          float(np.finfo(work).max))), False
 
 
 def _valid_arg(valid: np.ndarray | None, shape: tuple[int, int, int]) -> tuple[int, np.ndarray]:

@@ -69,6 +69,13 @@ def _fmuladd(builder, x, y, z):  # pragma: no cover - numba lowering
     return builder.call(fn, [x, y, z])
 
 
+def _lerp(context, builder, aryty, ary, k, f):  # pragma: no cover - numba lowering
+    # p + f * (q - p), p the eight values at element k of ary, q the eight after them
+    p = builder.load(_ptr(context, builder, aryty, ary, k), align=1)
+    q = builder.load(_ptr(context, builder, aryty, ary, builder.add(k, ir.Constant(k.type, 8))), align=1)
+    return _fmuladd(builder, _splat(builder, f, p.type), builder.fsub(q, p), p)
+
+
 def _transpose(builder, rows):  # pragma: no cover - numba lowering
     # eight vectors of eight, transposed: result c holds element c of every row
     # pairs of rows interleaved: t[2i] = r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5] (i = 0: rows 0, 1)
@@ -127,10 +134,7 @@ def lerp8(typingctx, a, ka, f, b, kb):  # pragma: no cover - numba typing and lo
     def codegen(context, builder, signature, args):
         ta, _, _, tb, _ = signature.args
         a_, ka_, f_, b_, kb_ = args
-        p = builder.load(_ptr(context, builder, ta, a_, ka_), align=1)
-        q = builder.load(_ptr(context, builder, ta, a_, builder.add(ka_, ir.Constant(ka_.type, 8))), align=1)
-        r = _fmuladd(builder, _splat(builder, f_, p.type), builder.fsub(q, p), p)
-        builder.store(r, _ptr(context, builder, tb, b_, kb_), align=1)
+        builder.store(_lerp(context, builder, ta, a_, ka_, f_), _ptr(context, builder, tb, b_, kb_), align=1)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -324,7 +328,6 @@ def lerp8x8(typingctx, a, x0, fx, j, b, bo, bstr, n, lo, hi):  # pragma: no cove
     def codegen(context, builder, signature, args):
         ta, tx0, tfx, _, tb, _, _, _, _, _ = signature.args
         a_, x0_, fx_, j_, b_, bo_, bs_, n_, lo_, hi_ = args
-        vec = _vec(ta)
         i64 = ir.IntType(64)
         x0d = context.make_array(tx0)(context, builder, x0_).data
         fxd = context.make_array(tfx)(context, builder, fx_).data
@@ -333,10 +336,7 @@ def lerp8x8(typingctx, a, x0, fx, j, b, bo, bstr, n, lo, hi):  # pragma: no cove
             jc = builder.add(j_, ir.Constant(j_.type, c))
             k = builder.zext(builder.load(builder.gep(x0d, [jc], inbounds=True)), i64)
             f = builder.load(builder.gep(fxd, [jc], inbounds=True))
-            p = builder.load(_ptr(context, builder, ta, a_, builder.mul(k, ir.Constant(i64, 8))), align=1)
-            q = builder.load(_ptr(context, builder, ta, a_, builder.add(builder.mul(k, ir.Constant(i64, 8)),
-                                                                        ir.Constant(i64, 8))), align=1)
-            cols.append(_fmuladd(builder, _splat(builder, f, vec), builder.fsub(q, p), p))
+            cols.append(_lerp(context, builder, ta, a_, builder.mul(k, ir.Constant(i64, 8)), f))
         _store_rows(context, builder, tb, b_, bo_, bs_, n_, lo_, hi_, _transpose(builder, cols))
         return context.get_dummy_value()
 

@@ -102,6 +102,7 @@ from .borders import NODATA as _NODATA
 from .borders import map_index as _map_index
 from .borrowing import borrowing_jit
 from .cubic import CUBIC_A, keys4
+from .dtypes import work_dtype as _work_dtype
 from .indirect import call_address
 from .packed import lane, load_u32, load_u64, packed_dtype
 from .runs import fill_run as _fill
@@ -126,12 +127,6 @@ _BIG = 1e15  # source coordinates beyond +-_BIG are refused (they would not fit 
 _I_OFF, _I_BX, _I_BY, _I_BAD, _I_G = 0, 1, 2, 3, 4
 
 
-def _work_dtype(dt: np.dtype) -> type:
-    """The float type a dtype is interpolated in: float64 for float64 and int32, else float32."""
-    return _WORK[dt]
-
-
-_WORK = {np.dtype(d): np.float64 if d in ("float64", "int32") else np.float32 for d in _DTYPES}
 
 
 def _as_work(x, src):  # pragma: no cover - replaced by the overload in compiled code
