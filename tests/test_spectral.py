@@ -275,3 +275,21 @@ def test_normalize_is_within_one_float32_ulp_of_float64(dtype: str, mean: float,
     ref = ((x.astype(np.float64) - mean) / std).astype(np.float32)
     ulps = np.abs(out.astype(np.float64) - ref) / np.spacing(np.abs(ref))
     assert ulps.max() <= 1.0
+
+
+def test_normalize_follows_mean_and_std_changed_after_a_call() -> None:
+    """Normalize keeps its coefficients between calls; a mean or std changed afterwards (reassigned, or a list
+    edited in place) is what the next call uses, for every band count and dtype it has seen."""
+    x = np.arange(2 * 3 * 4, dtype=np.uint16).reshape(2, 3, 4) * 100
+    t = geoaug.Normalize(mean=[100.0, 200.0], std=[10.0, 20.0])
+    first = t(x)
+    np.testing.assert_allclose(first[1], (x[1] - 200.0) / 20.0, rtol=1e-6)
+    t.mean[1] = 500.0  # in place
+    np.testing.assert_allclose(t(x)[1], (x[1] - 500.0) / 20.0, rtol=1e-6)
+    t.std = 4.0  # reassigned, one value for every band
+    np.testing.assert_allclose(t(x)[0], (x[0] - 100.0) / 4.0, rtol=1e-6)
+    np.testing.assert_allclose(t(x.astype(np.float32))[1], (x[1] - 500.0) / 4.0, rtol=1e-6)
+    t3 = geoaug.Normalize(mean=7.0, std=2.0)
+    for bands in (1, 3, 13):
+        y = np.full((bands, 2, 2), 11, dtype=np.int16)
+        assert t3(y).shape == (bands, 2, 2) and np.all(t3(y) == 2.0)

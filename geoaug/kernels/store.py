@@ -268,8 +268,17 @@ def same_memory(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _nodata_args(nodata: float | None, safe: float, dt: np.dtype) -> tuple:
-    has = nodata is not None and not np.isnan(nodata)
+    if nodata is None:  # most rasters: the arguments of "no nodata" per dtype, built once
+        got = _NO_NODATA.get(dt)
+        if got is None:
+            got = _NO_NODATA[dt] = (False, dt.type(0), dt.type(0))
+        return got
+    has = not np.isnan(nodata)
     return has, dt.type(nodata if has else 0), dt.type(safe if has else 0)
+
+
+#: dtype -> :func:`_nodata_args` without a nodata value
+_NO_NODATA: dict = {}
 
 
 def _launch(par, ser, total: int, args: tuple) -> None:
@@ -363,8 +372,8 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
     bands, rows, cols = out.shape
     inplace = same_memory(x, out)
     xf = np.ascontiguousarray(x).reshape(-1)
-    s = s.astype(a.dtype)
-    c = c.astype(a.dtype)
+    s = s.astype(a.dtype, copy=False)
+    c = c.astype(a.dtype, copy=False)
     if nplanes == 0 and not has:
         # every pixel valid, nothing to move off nodata: the masked loops with no mask (the select drops out of the
         # loop). A NaN result keeps x when rounding or clipping (a float raster whose mask is still its NaNs relies

@@ -393,8 +393,9 @@ def _warp_lazy(lz: _Lazy, m: np.ndarray, shape: tuple[int, int], interpolation: 
 
 def _noise_block(t: GaussianNoise, params: dict[str, Any], lz: _Lazy) -> Callable[..., tuple]:
     """GaussianNoise per chunk: element (b, i, j) of the same counter-based field as the whole image."""
+    from ..kernels.dtypes import work_dtype
     from ..kernels.noise import gaussian_noise
-    from ..transforms.spectral import finish_band, work_dtype
+    from ..transforms.spectral import finish_band
 
     _, height, width = lz.data.shape
     nodata = lz.nodata

@@ -24,9 +24,10 @@ import numpy as np
 
 from .. import sensors
 from ..errors import ParameterError
+from ..kernels.dtypes import work_dtype
 from ..raster import GeoRaster, collapse_mask, nodata_safe_value
 from .base import Transform, as_range, draw
-from .spectral import SpectralTransform, _check_value_range, full_scale, work_dtype
+from .spectral import SpectralTransform, _check_value_range, full_scale
 
 __all__ = ["INDICES", "CloudShadow", "Haze", "Illumination", "SpectralIndex"]
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..bandstats import BandStats, band_moments, load_stats
 from ..errors import ParameterError
+from ..kernels.dtypes import work_dtype
 from ..kernels.noise import gaussian_noise
 from ..kernels.store import store_affine, store_band, store_bands
 from ..raster import GeoRaster, all_valid_mask, nodata_safe_value
@@ -69,10 +70,6 @@ def full_scale(dtype: np.dtype, value_range: tuple[float, float] | None) -> tupl
 
 #: values of scratch (float) per store call for transforms computed band by band: bounds memory on big tiles
 _CHUNK_VALUES = 1 << 23
-
-
-def work_dtype(dtype: np.dtype) -> type:
-    return np.float64 if np.dtype(dtype) in (np.float64, np.int32) else np.float32
 
 
 #: smallest full-scale span (``value_range``) and ``Normalize`` std: dividing by less makes values
@@ -660,9 +657,18 @@ class Normalize(SpectralTransform):
         what the rounding lost, ``(a - mean) / std``. float32 arithmetic (as fast as the plain numpy
         expression) then stays within a few float32 ulps of the float64 result even where ``x`` is
         close to a mean that float32 cannot hold (a large mean, a small std)."""
-        w = work_dtype(raster.dtype)
-        key = (tuple(np.ravel(self.mean)), tuple(np.ravel(self.std)), raster.count, np.dtype(w))
-        return _normalize_coefficients(*key)
+        memo = self.__dict__.get("_memo")
+        if memo is None or memo[0] != self.mean or memo[1] != self.std:  # first call, or mean/std changed since
+            memo = self.__dict__["_memo"] = (_copied(self.mean), _copied(self.std), tuple(np.ravel(self.mean)),
+                                             tuple(np.ravel(self.std)), {})
+        per = memo[4]  # (count, dtype) -> coefficients: the tuples above hashed once, not per call
+        key = (raster.count, raster.dtype)
+        got = per.get(key)
+        if got is None:
+            if len(per) >= 16:
+                per.clear()
+            got = per[key] = _normalize_coefficients(memo[2], memo[3], raster.count, np.dtype(work_dtype(raster.dtype)))
+        return got
 
     def band(self, x: np.ndarray, b: int, params: dict[str, Any], ctx: Any) -> np.ndarray:
         t = x.dtype.type
@@ -670,6 +676,11 @@ class Normalize(SpectralTransform):
 
     def linear(self, raster: GeoRaster, params: dict[str, Any], ctx: Any) -> tuple | None:
         return ctx[0], ctx[1], ctx[2], True  # (x - a) / s + c, stored as float32
+
+
+def _copied(v: Any) -> Any:
+    """A list's copy (what a later in-place edit of the list is compared with), a number itself."""
+    return list(v) if isinstance(v, list) else v
 
 
 @functools.lru_cache(maxsize=64)
