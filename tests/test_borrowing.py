@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numba.core.errors import TypingError
 
-from geoaug.kernels import resize, runs
+from geoaug.kernels import resize, warp
 from geoaug.kernels.borrowing import borrowing_jit
 
 
@@ -24,9 +24,8 @@ def _count_calls(dispatcher, nrt: bool, *args) -> int:
     return ir.count("call void @NRT_incref") + ir.count("call void @NRT_decref")
 
 
-def _row_runs_args() -> tuple:
-    bx = np.arange(-5, 59, dtype=np.int64)
-    return bx, bx // 2, 64, np.int64(2), 40, 40, True, True
+def _tap_args() -> tuple:
+    return np.zeros((8, 64), dtype=np.int64), 3, 1, 2, True, 40, 40, False
 
 
 def _h4_args() -> tuple:
@@ -36,8 +35,8 @@ def _h4_args() -> tuple:
             np.zeros((48, 6), np.float32), 2, np.zeros(48, np.uint32), np.zeros(48, np.float32), np.float32(0))
 
 
-@pytest.mark.parametrize("kernel, args", [(runs.row_runs, _row_runs_args), (resize._h4, _h4_args)],
-                         ids=["row_runs", "resize._h4"])
+@pytest.mark.parametrize("kernel, args", [(warp._tap, _tap_args), (resize._h4, _h4_args)],
+                         ids=["warp._tap", "resize._h4"])
 def test_borrowing_kernels_make_no_reference_counts(kernel, args) -> None:
     assert kernel.targetoptions.get("_nrt") is False
     # the same function compiled with the runtime counts its array arguments: the check sees counts when present

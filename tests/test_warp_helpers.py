@@ -47,15 +47,16 @@ def _runs_reference(bx, by, n, K, in_w, in_h, incx, incy):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(1, 600), st.sampled_from([1, 2, 4]), st.integers(1, 70), st.integers(1, 70),
+@given(st.integers(1, 600), st.sampled_from([1, 2, 4]), st.integers(0, 1), st.integers(1, 70), st.integers(1, 70),
        st.floats(-90, 120), st.floats(-90, 120), st.floats(-3, 3), st.floats(-3, 3))
-def test_row_runs_by_bisection_match_counting(n: int, K: int, in_w: int, in_h: int, x0: float, y0: float,
-                                               mx: float, my: float) -> None:
-    """The runs of a row (floor of an affine coordinate: monotonic) equal the counts of a full pass."""
+def test_row_runs_by_bisection_match_counting(n: int, K: int, shift: int, in_w: int, in_h: int, x0: float,
+                                               y0: float, mx: float, my: float) -> None:
+    """The runs of a row (floor of an affine coordinate: monotonic), found by bisection on the line itself,
+    equal the counts of a full pass over the stored base taps (shifted one pixel left for cubic)."""
     j = np.arange(n)
-    bx = np.floor(x0 + mx * j).astype(np.int64)
-    by = np.floor(y0 + my * j).astype(np.int64)
-    got = row_runs(bx, by, n, np.int64(K), in_w, in_h, mx >= 0.0, my >= 0.0)
+    bx = np.floor(x0 + mx * j).astype(np.int64) - shift
+    by = np.floor(y0 + my * j).astype(np.int64) - shift
+    got = row_runs(x0, mx, y0, my, np.int64(shift), n, np.int64(K), in_w, in_h)
     assert tuple(got) == _runs_reference(bx, by, n, K, in_w, in_h, mx >= 0.0, my >= 0.0)
 
 

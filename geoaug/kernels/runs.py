@@ -32,16 +32,21 @@ def span(n_lo, n_hi, inc, n):  # pragma: no cover - numba
 
 
 @borrowing_jit()
-def _below(a, v, n):  # pragma: no cover - numba
-    """How many of ``a[:n]`` (monotonic, either way) are below ``v``: a prefix or a suffix, found by bisection."""
-    first = a[0] < v
-    if first == (a[n - 1] < v):  # the two ends agree: all or none
+def _below(a0, step, shift, v, n):  # pragma: no cover - numba
+    """How many pixels ``j < n`` have their base tap ``int64(floor(a0 + step * j)) - shift`` below ``v``.
+
+    The base taps are monotonic along the row (either way), so these pixels are a prefix or a suffix,
+    found by bisection. Each probe computes the tap exactly as the row kernels do (``a0 + step * j`` with
+    ``j`` an integer, then ``floor``), so the count agrees with the taps they read.
+    """
+    first = np.int64(np.floor(a0 + step * np.int64(0))) - shift < v
+    if first == (np.int64(np.floor(a0 + step * np.int64(n - 1))) - shift < v):  # the two ends agree: all or none
         return n if first else 0
-    lo = 0  # (a[lo] < v) == first, (a[hi] < v) != first
-    hi = n - 1
+    lo = np.int64(0)  # (tap at lo < v) == first, (tap at hi < v) != first
+    hi = np.int64(n - 1)
     while hi - lo > 1:
         mid = (lo + hi) >> 1
-        if (a[mid] < v) == first:
+        if (np.int64(np.floor(a0 + step * mid)) - shift < v) == first:
             lo = mid
         else:
             hi = mid
@@ -49,28 +54,29 @@ def _below(a, v, n):  # pragma: no cover - numba
 
 
 @borrowing_jit()
-def row_runs(bxs, bys, out_w, K, in_w, in_h, incx, incy):  # pragma: no cover - numba
+def row_runs(x0, dx, y0, dy, shift, out_w, K, in_w, in_h):  # pragma: no cover - numba
     """``(jlo, jhi, klo, khi)``: the interior run (every tap inside) and the run with a tap inside.
 
-    ``bxs``/``bys`` are monotonic (non-decreasing where ``incx``/``incy``), so
-    the pixels past each bound form a prefix or a suffix: their counts place
-    both runs. Each count is found by bisection, and without one when both
-    ends of the row lie on the same side of the bound (most rows and bounds):
-    a pass counting all eight over a 512-pixel row took about 290 cycles. An
-    empty interior is ``jlo == jhi``; an empty touching run ``klo == khi``.
-    The warp's row kernel passes ``K`` typed (``np.int64``, one compiled copy
-    for bilinear and cubic); the nearest kernel passes the literal 1.
+    Output pixel ``j``'s base tap is ``(floor(x0 + dx*j) - shift, floor(y0 + dy*j) - shift)`` and its taps
+    the ``K x K`` pixels from there. The base taps are monotonic along the row, so the pixels past each
+    bound form a prefix or a suffix: their counts (:func:`_below`, by bisection on the line itself: the
+    taps need not be stored) place both runs. Most rows need no bisection: both ends of the row lie on the
+    same side of most bounds. An empty interior is ``jlo == jhi``; an empty touching run ``klo == khi``.
+    The warp's row kernel passes ``shift`` and ``K`` typed (``np.int64``, one compiled copy for bilinear
+    and cubic).
     """
     if out_w <= 0:
         return 0, 0, 0, 0
-    ax0 = _below(bxs, np.int64(0), out_w)  # base tap left of the input
-    ax1 = out_w - _below(bxs, in_w - K + 1, out_w)  # last tap right of it
-    ay0 = _below(bys, np.int64(0), out_w)
-    ay1 = out_w - _below(bys, in_h - K + 1, out_w)
-    tx0 = _below(bxs, 1 - K, out_w)  # every tap left of the input
-    tx1 = out_w - _below(bxs, in_w, out_w)  # every tap right of it
-    ty0 = _below(bys, 1 - K, out_w)
-    ty1 = out_w - _below(bys, in_h, out_w)
+    ax0 = _below(x0, dx, shift, np.int64(0), out_w)  # base tap left of the input
+    ax1 = out_w - _below(x0, dx, shift, in_w - K + 1, out_w)  # last tap right of it
+    ay0 = _below(y0, dy, shift, np.int64(0), out_w)
+    ay1 = out_w - _below(y0, dy, shift, in_h - K + 1, out_w)
+    tx0 = _below(x0, dx, shift, 1 - K, out_w)  # every tap left of the input
+    tx1 = out_w - _below(x0, dx, shift, np.int64(in_w), out_w)  # every tap right of it
+    ty0 = _below(y0, dy, shift, 1 - K, out_w)
+    ty1 = out_w - _below(y0, dy, shift, np.int64(in_h), out_w)
+    incx = dx >= 0.0
+    incy = dy >= 0.0
     xlo, xhi = span(ax0, ax1, incx, out_w)
     ylo, yhi = span(ay0, ay1, incy, out_w)
     jlo = max(xlo, ylo)

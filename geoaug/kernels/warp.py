@@ -363,10 +363,24 @@ def _tap(iscr, j, t, K, inner, in_w, in_h, y):  # pragma: no cover - numba
     return iscr[_I_G + (K if y else 0) + t, j]
 
 
-@nb.njit(cache=True, nogil=True)
-def _touches(bx, by, K, in_w, in_h):  # pragma: no cover - numba
-    """Whether any of the K x K taps from base ``(bx, by)`` lies inside the input."""
-    return bx + K > 0 and bx < in_w and by + K > 0 and by < in_h
+@borrowing_jit()
+def _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear):  # pragma: no cover - numba
+    """Store pixel ``j``'s base taps (``iscr`` rows ``_I_BX``/``_I_BY``) and, for bilinear, its four weights
+    (``fscr`` rows 0-3), computed exactly as the row pass computes them, for the pixels that go through the tap
+    rule (near the border, or with valid and invalid taps); the row pass stores only what the interior reads."""
+    xs = xr + m0 * j
+    ys = yr + m3 * j
+    fxs = np.floor(xs)
+    fys = np.floor(ys)
+    iscr[_I_BX, j] = np.int64(fxs) - shift
+    iscr[_I_BY, j] = np.int64(fys) - shift
+    if bilinear:
+        fx = xs - fxs
+        fy = ys - fys
+        fscr[0, j] = 1.0 - fx
+        fscr[1, j] = fx
+        fscr[2, j] = 1.0 - fy
+        fscr[3, j] = fy
 
 
 @borrowing_jit()
@@ -519,6 +533,8 @@ def _make_rows(INTERP: int):
         # not as literals, so each helper compiles once
         inner = np.bool_(True)
         near = np.bool_(False)
+        bilinear = np.bool_(INTERP == 1)
+        shift = np.int64(0 if INTERP == 1 else 1)  # base tap: floor of the coordinate, one pixel left for cubic
         for g0 in range(ga, gb, group):  # band groups: each pass recomputes the rows' coordinates
             g1 = min(g0 + group, gb)
             for i in range(r0, r1):
@@ -528,23 +544,17 @@ def _make_rows(INTERP: int):
                 m0 = m[0]
                 m3 = m[3]
                 # coordinates, base taps, flat offsets and weights of the whole row: one vectorisable loop
+                # (only what the interior reads: the base taps and, for bilinear, 1 - f are stored for the few
+                # near and mixed pixels that need them, by _pixel)
                 if INTERP == 1:
                     for j in range(out_w):
                         xs = xr + m0 * j
                         ys = yr + m3 * j
                         fxs = np.floor(xs)
                         fys = np.floor(ys)
-                        fx = xs - fxs
-                        fy = ys - fys
-                        bx = np.int64(fxs)
-                        by = np.int64(fys)
-                        bxs[j] = bx
-                        bys[j] = by
-                        off[j] = by * in_w + bx
-                        fscr[0, j] = 1.0 - fx
-                        fscr[1, j] = fx
-                        fscr[2, j] = 1.0 - fy
-                        fscr[3, j] = fy
+                        off[j] = np.int64(fys) * in_w + np.int64(fxs)
+                        fscr[1, j] = xs - fxs
+                        fscr[3, j] = ys - fys
                 else:
                     for j in range(out_w):
                         xs = xr + m0 * j
@@ -553,11 +563,7 @@ def _make_rows(INTERP: int):
                         fys = np.floor(ys)
                         fx = xs - fxs
                         fy = ys - fys
-                        bx = np.int64(fxs) - 1
-                        by = np.int64(fys) - 1
-                        bxs[j] = bx
-                        bys[j] = by
-                        off[j] = by * in_w + bx
+                        off[j] = (np.int64(fys) - 1) * in_w + (np.int64(fxs) - 1)
                         # Keys weights at distances 1+f, f, 1-f, 2-f: each distance's branch of the kernel for
                         # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises
                         fscr[0, j], fscr[1, j], fscr[2, j], fscr[3, j] = keys4(fx, a)
@@ -567,7 +573,7 @@ def _make_rows(INTERP: int):
                 # run [klo, khi) around it; the others are "far" and take one value. Each bound of each axis cuts a
                 # prefix or a suffix off the row (which, by the sign of m0 / m3), so counting the pixels beyond
                 # each bound (by bisection) places the runs.
-                jlo, jhi, klo, khi = _runs(bxs, bys, out_w, np.int64(K), in_w, in_h, m0 >= 0.0, m3 >= 0.0)
+                jlo, jhi, klo, khi = _runs(xr, m0, yr, m3, shift, out_w, np.int64(K), in_w, in_h)
                 if not far_fill:
                     klo = 0
                     khi = out_w
@@ -580,6 +586,7 @@ def _make_rows(INTERP: int):
                     j = klo + jb
                     if j >= jlo:
                         j += jhi - jlo
+                    _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear)
                     for t in range(K):
                         iscr[_I_G + t, j] = _map_index(bxs[j] + t, in_w, mode)
                         iscr[_I_G + K + t, j] = _map_index(bys[j] + t, in_h, mode)
@@ -635,6 +642,7 @@ def _make_rows(INTERP: int):
                         # mixed pixels (valid and invalid taps): the weights decide (a tap of weight 0 does not count)
                         for k in range(nbad):
                             j = bad[k]
+                            _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear)
                             st[j] = _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm)
                         for j in range(np.uint64(jlo), np.uint64(jhi)):
                             nzero += np.int64(st[j] == 0)
