@@ -174,10 +174,4 @@ def band_moments(data: np.ndarray, valid: np.ndarray | None = None) -> tuple[int
         # an all-valid raster's mask says so without a scan, and without the copy that flattening it makes
         if not is_all_valid_mask(valid):
             v = np.broadcast_to(valid, data.shape[1:]).reshape(-1)
-            if v.all():
-                v = None
-    n = x.shape[1] if v is None else int(np.count_nonzero(v))
-    if n == 0:
-        return 0, np.full(bands, np.nan), np.zeros((bands, bands))
-    mean, m2 = moments(x, v, n)  # two compiled passes (kernels/moments.py)
-    return int(n), mean, m2
+    return moments(x, v)  # compiled passes (kernels/moments.py), the valid pixels counted there

@@ -513,8 +513,14 @@ class GeoRaster:
 
     @property
     def pixel_mask(self) -> np.ndarray:
-        """``(rows, cols)``: True where the pixel is valid in every band."""
-        return self.mask if self.mask.ndim == 2 else self.mask.all(axis=0)
+        """``(rows, cols)``: True where the pixel is valid in every band.
+
+        A mask of one plane (2-D, or 3-D with one plane) is returned itself, as a view, not a copy: read it,
+        don't write it."""
+        m = self.mask
+        if m.ndim == 2:
+            return m
+        return m[0] if m.shape[0] == 1 else m.all(axis=0)
 
     @property
     def valid_fraction(self) -> float:
