@@ -258,8 +258,8 @@ def render(d: dict) -> str:
           if meta.get("settings", {}).get("malloc") else []),
         "* **geoaug** is called as users call it: the transform object on a plain `(bands, H, W)` ndarray "
         "(*geoaug array*) and on a `GeoRaster` (*geoaug GeoRaster*), each with a `numpy.random.Generator` of "
-        "its own made once (seeds 0 and 1: with one seed, a GeoRaster `RandomResizedCrop` drew the crop its "
-        "array twin had just drawn and found its plan cached)."
+        "its own made once (seeds 0, 1 and 2 for the collar below: with one seed, a GeoRaster "
+        "`RandomResizedCrop` drew the crop its array twin had just drawn and found its plan cached)."
         " For the warps a third call uses a GeoRaster whose mask has a nodata collar "
         f"({meta['settings']['collar']:.0%} of each side invalid).",
         "* **OpenCV per band**: `cv2.flip` / `cv2.rotate` / `cv2.warpAffine` / `cv2.resize` once per band "

@@ -2,9 +2,9 @@
 
 ``python scripts/bench_shared_seed.py``
 
-Up to commit ``e0765fa``, ``scripts/bench.py`` gave its plain-array and GeoRaster contenders generators with
-the same seed and called them in turn, so the GeoRaster call drew the crop its array twin had just drawn and
-found that crop's plan in the resize kernel's cache (each contender now has a seed of its own). A user's
+Before its contenders had generators of their own, ``scripts/bench.py`` gave the plain-array and GeoRaster
+contenders generators with the same seed and called them in turn, so the GeoRaster call drew the crop its
+array twin had just drawn and found that crop's plan in the resize kernel's cache. A user's
 crops move from call to call. This times, interleaved, best of 41, one thread, uint16,
 ``RandomResizedCrop(s, s, scale=(0.5, 0.5), ratio=(1, 1))``: the array call and the GeoRaster call with the
 same seed (as ``bench.py`` did) and a GeoRaster call with a seed of its own, each as a ratio to

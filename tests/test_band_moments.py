@@ -73,3 +73,23 @@ def test_one_band_two_passes_match_numpy_var(dtype: str, mask: str) -> None:
     assert n == x.size and mean.shape == (1,) and m2.shape == (1, 1)
     np.testing.assert_allclose(mean[0], x.mean(), rtol=1e-13)
     np.testing.assert_allclose(m2[0, 0] / n, x.var(), rtol=1e-11)
+
+
+@pytest.mark.parametrize("bands", [1, 4])
+def test_a_full_mask_gives_the_bits_of_no_mask_on_float_data(bands: int) -> None:
+    """A mask with every pixel valid takes the loops without a mask: the same sums, bit for bit (float32 data
+    whose float64 sums depend on their order, so a differently vectorised loop would show)."""
+    a = np.random.default_rng(bands).normal(1000.0, 300.0, (bands, 512, 512)).astype(np.float32)
+    full = band_moments(a, np.ones((512, 512), bool))
+    none = band_moments(a)
+    assert full[0] == none[0] == 512 * 512
+    np.testing.assert_array_equal(full[1], none[1])
+    np.testing.assert_array_equal(full[2], none[2])
+
+
+@pytest.mark.parametrize("valid", [None, "full", "broadcast"])
+def test_an_empty_raster_has_no_moments(valid) -> None:
+    a = np.zeros((3, 0, 5), np.uint16)
+    v = None if valid is None else (np.ones((0, 5), bool) if valid == "full" else np.broadcast_to(np.True_, (0, 5)))
+    n, mean, m2 = band_moments(a, v)
+    assert n == 0 and np.isnan(mean).all() and mean.shape == (3,) and not m2.any() and m2.shape == (3, 3)

@@ -289,6 +289,12 @@ def test_normalize_follows_mean_and_std_changed_after_a_call() -> None:
     t.std = 4.0  # reassigned, one value for every band
     np.testing.assert_allclose(t(x)[0], (x[0] - 100.0) / 4.0, rtol=1e-6)
     np.testing.assert_allclose(t(x.astype(np.float32))[1], (x[1] - 500.0) / 4.0, rtol=1e-6)
+    t.mean = np.array([50.0, 60.0])  # arrays too, reassigned and then edited in place
+    np.testing.assert_allclose(t(x)[1], (x[1] - 60.0) / 4.0, rtol=1e-6)
+    t.mean[1] = 70.0
+    np.testing.assert_allclose(t(x)[1], (x[1] - 70.0) / 4.0, rtol=1e-6)
+    t.mean = [50.0, 80.0]
+    np.testing.assert_allclose(t(x)[1], (x[1] - 80.0) / 4.0, rtol=1e-6)
     t3 = geoaug.Normalize(mean=7.0, std=2.0)
     for bands in (1, 3, 13):
         y = np.full((bands, 2, 2), 11, dtype=np.int16)

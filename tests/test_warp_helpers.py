@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoaug.kernels.runs import line_runs, row_runs, valid_span
+from geoaug.kernels.runs import row_runs, valid_span
 from geoaug.kernels.warp import _tap_codes
 
 
@@ -63,16 +63,29 @@ def test_row_runs_by_bisection_match_counting(n: int, K: int, shift: int, in_w: 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(1, 600), st.integers(1, 70), st.integers(1, 70), st.floats(-90, 120), st.floats(-90, 120),
        st.floats(-3, 3), st.floats(-3, 3))
-def test_line_runs_match_counting_stored_taps(n: int, in_w: int, in_h: int, x0: float, y0: float, mx: float,
-                                              my: float) -> None:
-    """The nearest kernel's interior run, found from the line itself, is the K = 1 run of the stored taps."""
+def test_one_tap_runs_are_the_pixels_inside(n: int, in_w: int, in_h: int, x0: float, y0: float, mx: float,
+                                            my: float) -> None:
+    """The nearest kernel's run (one tap, no shift): exactly the pixels whose tap lies inside, and the
+    touching run is the same."""
     j = np.arange(n)
     bx = np.floor(x0 + mx * j).astype(np.int64)
     by = np.floor(y0 + my * j).astype(np.int64)
-    jlo, jhi = line_runs(x0, mx, y0, my, n, in_w, in_h)
-    assert (jlo, jhi) == _runs_reference(bx, by, n, 1, in_w, in_h, mx >= 0.0, my >= 0.0)[:2]
+    jlo, jhi, klo, khi = row_runs(x0, mx, y0, my, np.int64(0), n, np.int64(1), in_w, in_h)
+    assert (klo, khi) == (jlo, jhi)
     inside = (bx >= 0) & (bx < in_w) & (by >= 0) & (by < in_h)
     assert inside[jlo:jhi].all() and not inside[:jlo].any() and not inside[jhi:].any()
+
+
+def test_runs_of_coordinates_beyond_int64() -> None:
+    """A row whose far end lies past the int64 range keeps it on its side: the taps are compared as floats (as
+    int64 they wrap to the most negative value, which would put them left of the input and break the order)."""
+    n = 100
+    # pixel 0's taps (x 9..12, y 4..7) lie inside a 40 x 40 input; pixel 1 on are 1e18 px and more to the right
+    got = row_runs(10.0, 1e18, 5.0, 0.0, np.int64(1), n, np.int64(4), 40, 40)
+    assert tuple(got) == (0, 1, 0, 1)
+    # the nearest kernel's run (one tap, no shift): pixel 0's tap (10, 5) inside, the others past the right edge
+    got = row_runs(10.0, 1e18, 5.0, 0.0, np.int64(0), n, np.int64(1), 40, 40)
+    assert tuple(got) == (0, 1, 0, 1)
 
 
 def test_valid_span_matches_brute_force() -> None:

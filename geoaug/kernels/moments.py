@@ -37,6 +37,8 @@ def _moments(x, v, masked, buf, mean, m2):  # pragma: no cover - numba
     # scalar (88 µs for 1 x 512², 13 µs unsigned). Returns the number of valid pixels; with none, mean and m2
     # are not written.
     nbands, npx = x.shape
+    if npx == 0:
+        return 0
     unpx = np.uint64(npx)
     n = npx
     for b in range(nbands):  # pass 1: the means (the first band's masked pass counts the valid pixels)

@@ -17,7 +17,7 @@ invalid input pixel (mask False) gives an invalid output pixel.
 Each output row is three runs: the pixels left of the input, the interior run,
 the pixels right of it. ``floor`` of an affine coordinate is monotonic along a
 row, so the run bounds are found by bisection on the row's line itself
-(:func:`geoaug.kernels.runs.line_runs`); only the interior's tap offsets are
+(:func:`geoaug.kernels.runs.row_runs` with one tap); only the interior's tap offsets are
 computed and stored (uint32 while a band has fewer than 2**32 pixels). With
 ``nodata``/``constant`` the outer runs take one value; with the other modes
 their taps are mapped inside (:func:`geoaug.kernels.borders.map_index`) and the
@@ -48,7 +48,7 @@ import numpy as np
 from .borders import CONSTANT, NODATA, map_index
 from .borrowing import borrowing_jit
 from .indirect import call_address
-from .runs import fill_run, line_runs, span_fill, span_mask, valid_span
+from .runs import fill_run, row_runs, span_fill, span_mask, valid_span
 
 __all__ = ["BITS", "BLOCK_PIXELS", "PASS_BYTES", "RUN_FIELDS", "bands_per_pass", "block_rows", "nearest_fill_bits",
            "nearest_parallel", "nearest_rows", "offset_dtype"]
@@ -212,12 +212,14 @@ def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far
     m0 = m[0]
     m3 = m[3]
     shared = dmask.shape[0] == 1
+    zero = np.int64(0)  # row_runs' shift and K, typed: the copy the warp's row kernel compiles
+    one = np.int64(1)
     for i in range(i0, i1):
         r = i - i0
         yc = i + 0.5
         xr = m0 * 0.5 + m[1] * yc + m[2]
         yr = m3 * 0.5 + m[4] * yc + m[5]
-        lo, hi = line_runs(xr, m0, yr, m3, out_w, in_w, in_h)
+        lo, hi, _, _ = row_runs(xr, m0, yr, m3, zero, out_w, one, in_w, in_h)
         orow = o[r]
         for j in range(lo, hi):  # every tap inside: one vectorisable loop
             orow[np.uint64(j)] = np.int64(np.floor(yr + m3 * j)) * in_w + np.int64(np.floor(xr + m0 * j))

@@ -13,7 +13,7 @@ import numpy as np
 
 from .borrowing import borrowing_jit
 
-__all__ = ["fill_run", "line_runs", "row_runs", "span", "span_fill", "span_mask", "valid_span"]
+__all__ = ["fill_run", "row_runs", "span", "span_fill", "span_mask", "valid_span"]
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -33,20 +33,21 @@ def span(n_lo, n_hi, inc, n):  # pragma: no cover - numba
 
 @borrowing_jit()
 def _below(a0, step, shift, v, n):  # pragma: no cover - numba
-    """How many pixels ``j < n`` have their base tap ``int64(floor(a0 + step * j)) - shift`` below ``v``.
+    """How many pixels ``j < n`` have their base tap ``floor(a0 + step * j) - shift`` below ``v``.
 
     The base taps are monotonic along the row (either way), so these pixels are a prefix or a suffix,
-    found by bisection. Each probe computes the tap exactly as the row kernels do (``a0 + step * j`` with
-    ``j`` an integer, then ``floor``), so the count agrees with the taps they read.
+    found by bisection. Each probe computes the tap as the row kernels do (``a0 + step * j`` with ``j`` an
+    integer, then ``floor``), so the count agrees with the taps they read; it is compared as a float, so a
+    coordinate beyond the int64 range still counts on its side.
     """
-    first = np.int64(np.floor(a0 + step * np.int64(0))) - shift < v
-    if first == (np.int64(np.floor(a0 + step * np.int64(n - 1))) - shift < v):  # the two ends agree: all or none
+    first = np.floor(a0 + step * np.int64(0)) - shift < v
+    if first == (np.floor(a0 + step * np.int64(n - 1)) - shift < v):  # the two ends agree: all or none
         return n if first else 0
     lo = np.int64(0)  # (tap at lo < v) == first, (tap at hi < v) != first
     hi = np.int64(n - 1)
     while hi - lo > 1:
         mid = (lo + hi) >> 1
-        if (np.int64(np.floor(a0 + step * mid)) - shift < v) == first:
+        if (np.floor(a0 + step * mid) - shift < v) == first:
             lo = mid
         else:
             hi = mid
@@ -61,73 +62,33 @@ def row_runs(x0, dx, y0, dy, shift, out_w, K, in_w, in_h):  # pragma: no cover -
     the ``K x K`` pixels from there. The base taps are monotonic along the row, so the pixels past each
     bound form a prefix or a suffix: their counts (:func:`_below`, by bisection on the line itself: the
     taps need not be stored) place both runs. Most rows need no bisection: both ends of the row lie on the
-    same side of most bounds. An empty interior is ``jlo == jhi``; an empty touching run ``klo == khi``.
-    The warp's row kernel passes ``shift`` and ``K`` typed (``np.int64``, one compiled copy for bilinear
-    and cubic).
+    same side of most bounds. An empty interior is ``jlo == jhi``; an empty touching run ``klo == khi``;
+    with ``K = 1`` (the nearest kernel) the two runs are one. The callers pass ``shift`` and ``K`` typed
+    (``np.int64``): one compiled copy for every kernel.
     """
     if out_w <= 0:
         return 0, 0, 0, 0
+    incx = dx >= 0.0
+    incy = dy >= 0.0
     ax0 = _below(x0, dx, shift, np.int64(0), out_w)  # base tap left of the input
     ax1 = out_w - _below(x0, dx, shift, in_w - K + 1, out_w)  # last tap right of it
     ay0 = _below(y0, dy, shift, np.int64(0), out_w)
     ay1 = out_w - _below(y0, dy, shift, in_h - K + 1, out_w)
-    tx0 = _below(x0, dx, shift, 1 - K, out_w)  # every tap left of the input
-    tx1 = out_w - _below(x0, dx, shift, np.int64(in_w), out_w)  # every tap right of it
-    ty0 = _below(y0, dy, shift, 1 - K, out_w)
-    ty1 = out_w - _below(y0, dy, shift, np.int64(in_h), out_w)
-    incx = dx >= 0.0
-    incy = dy >= 0.0
     xlo, xhi = span(ax0, ax1, incx, out_w)
     ylo, yhi = span(ay0, ay1, incy, out_w)
     jlo = max(xlo, ylo)
     jhi = max(min(xhi, yhi), jlo)
+    if K == 1:  # one tap: inside is the interior
+        return jlo, jhi, jlo, jhi
+    tx0 = _below(x0, dx, shift, 1 - K, out_w)  # every tap left of the input
+    tx1 = out_w - _below(x0, dx, shift, np.int64(in_w), out_w)  # every tap right of it
+    ty0 = _below(y0, dy, shift, 1 - K, out_w)
+    ty1 = out_w - _below(y0, dy, shift, np.int64(in_h), out_w)
     xlo, xhi = span(tx0, tx1, incx, out_w)
     ylo, yhi = span(ty0, ty1, incy, out_w)
     klo = max(xlo, ylo)
     khi = max(min(xhi, yhi), klo)
     return jlo, jhi, klo, khi
-
-
-@borrowing_jit()
-def line_runs(x0, dx, y0, dy, n, in_w, in_h):  # pragma: no cover - numba
-    """``(jlo, jhi)``: the pixels ``j < n`` of an output row whose tap ``(floor(x0 + dx*j), floor(y0 + dy*j))``
-    lies inside an ``in_h x in_w`` input, the interior run of :func:`row_runs` with ``K = 1`` found without
-    storing the taps. An empty run is ``jlo == jhi``.
-
-    Each of the four bounds (x below 0, x from ``in_w``, y below 0, y from ``in_h``) cuts a prefix or a suffix
-    off the row, found by bisection on the line (one loop for the four: one compiled body). The value at
-    ``j`` is computed exactly as the nearest kernel computes its taps (``a0 + step * j`` with ``j`` an
-    integer, then ``floor``), so the counts agree with the taps the kernel reads.
-    """
-    if n <= 0:
-        return 0, 0
-    lo = 0
-    hi = n
-    for q in range(4):
-        a0 = x0 if q < 2 else y0
-        step = dx if q < 2 else dy
-        v = 0 if q == 0 else (in_w if q == 1 else (0 if q == 2 else in_h))
-        first = np.floor(a0 + step * 0) < v
-        if first == (np.floor(a0 + step * (n - 1)) < v):
-            below = n if first else 0
-        else:
-            a = 0  # (value at a < v) == first, (value at b < v) != first
-            b = n - 1
-            while b - a > 1:
-                mid = (a + b) >> 1
-                if (np.floor(a0 + step * mid) < v) == first:
-                    a = mid
-                else:
-                    b = mid
-            below = b if first else n - b
-        # the pixels past this bound: a prefix when the coordinate falls along the row towards it, else a suffix
-        past = below if (q == 0 or q == 2) else n - below
-        prefix = (step >= 0.0) == (q == 0 or q == 2)
-        if prefix:
-            lo = max(lo, past)
-        else:
-            hi = min(hi, n - past)
-    return lo, max(hi, lo)
 
 
 @nb.njit(cache=True, nogil=True)

@@ -22,6 +22,8 @@ to even and saturated to the dtype's range, floats clipped to ``[lo, hi]`` when
 
 from __future__ import annotations
 
+import functools
+
 import numba as nb
 import numpy as np
 
@@ -268,17 +270,15 @@ def same_memory(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _nodata_args(nodata: float | None, safe: float, dt: np.dtype) -> tuple:
-    if nodata is None:  # most rasters: the arguments of "no nodata" per dtype, built once
-        got = _NO_NODATA.get(dt)
-        if got is None:
-            got = _NO_NODATA[dt] = (False, dt.type(0), dt.type(0))
-        return got
+    if nodata is None:  # most rasters: the arguments of "no nodata", built once per dtype
+        return _no_nodata(dt)
     has = not np.isnan(nodata)
     return has, dt.type(nodata if has else 0), dt.type(safe if has else 0)
 
 
-#: dtype -> :func:`_nodata_args` without a nodata value
-_NO_NODATA: dict = {}
+@functools.lru_cache(maxsize=32)
+def _no_nodata(dt: np.dtype) -> tuple:
+    return False, dt.type(0), dt.type(0)
 
 
 def _launch(par, ser, total: int, args: tuple) -> None:

@@ -12,10 +12,14 @@ Conventions
   same runs, fill and validity rules); bilinear and cubic interpolate between input pixel
   centres. Cubic is the Keys convolution kernel with ``a = -0.75`` (OpenCV's
   ``INTER_CUBIC``, so OpenCV/albumentations outputs can be matched).
-* The source coordinate (float64), the integer base tap, its flat offset and
-  the weights (work dtype, below) are computed **once per output pixel** for a
-  whole output row, in one vectorised pass, into small per-chunk scratch rows
-  allocated outside the kernel, and shared by every band. Then the band loop
+* The source coordinate (float64), its flat base offset and the weights the
+  interior reads (work dtype, below) are computed **once per output pixel** for
+  a whole output row, in one vectorised pass, into small per-chunk scratch rows
+  allocated outside the kernel, and shared by every band. The base tap itself
+  (and, for bilinear, the weights ``1 - f``) are stored only for the few pixels
+  that go through the tap rule (near the border, or with valid and invalid
+  taps), computed there by the same expression: at 1 x 512² the stores of the
+  row pass had cost about a tenth of a bilinear warp. Then the band loop
   runs outside and the pixel loop inside: per band, the taps of the row's
   interior run are gathered into scratch (plain loads, unsigned indexes: no
   negative-index wraparound code; neighbouring taps of one row read as one
@@ -31,7 +35,8 @@ Conventions
   the input form one contiguous run (the matrix is affine, so ``floor`` of the
   source coordinate is monotonic along the row), placed by counting the
   pixels past each bound (each cuts a prefix or a suffix off the row, so a
-  bisection finds it: :func:`geoaug.kernels.runs.row_runs`). That run
+  bisection on the line itself finds it, each probe computing the tap as the
+  row pass does: :func:`geoaug.kernels.runs.row_runs`). That run
   takes the fast path. With ``nodata`` and ``constant`` fill, the pixels none of
   whose taps touch the input ("far", again runs at both ends) all take one
   value (``out_fill``, invalid, or ``fill_value``) without looking at a tap.
@@ -543,9 +548,8 @@ def _make_rows(INTERP: int):
                 yr = m[3] * 0.5 + m[4] * yc + m[5] - 0.5
                 m0 = m[0]
                 m3 = m[3]
-                # coordinates, base taps, flat offsets and weights of the whole row: one vectorisable loop
-                # (only what the interior reads: the base taps and, for bilinear, 1 - f are stored for the few
-                # near and mixed pixels that need them, by _pixel)
+                # the flat offsets and the interior's weights of the whole row: one vectorisable loop (the base
+                # taps and, for bilinear, 1 - f are stored by _pixel for the few near and mixed pixels that read them)
                 if INTERP == 1:
                     for j in range(out_w):
                         xs = xr + m0 * j

@@ -658,7 +658,7 @@ class Normalize(SpectralTransform):
         expression) then stays within a few float32 ulps of the float64 result even where ``x`` is
         close to a mean that float32 cannot hold (a large mean, a small std)."""
         memo = self.__dict__.get("_memo")
-        if memo is None or memo[0] != self.mean or memo[1] != self.std:  # first call, or mean/std changed since
+        if memo is None or not (_unchanged(memo[0], self.mean) and _unchanged(memo[1], self.std)):
             memo = self.__dict__["_memo"] = (_copied(self.mean), _copied(self.std), tuple(np.ravel(self.mean)),
                                              tuple(np.ravel(self.std)), {})
         per = memo[4]  # (count, dtype) -> coefficients: the tuples above hashed once, not per call
@@ -679,8 +679,17 @@ class Normalize(SpectralTransform):
 
 
 def _copied(v: Any) -> Any:
-    """A list's copy (what a later in-place edit of the list is compared with), a number itself."""
+    """A copy of a list or array (what a later in-place edit of it is compared with), a number itself."""
+    if isinstance(v, np.ndarray):
+        return v.copy()
     return list(v) if isinstance(v, list) else v
+
+
+def _unchanged(copied: Any, v: Any) -> bool:
+    """Whether ``v`` (Normalize's mean or std now) still equals the copy :func:`_copied` made of it."""
+    if isinstance(v, np.ndarray) or isinstance(copied, np.ndarray):
+        return isinstance(v, np.ndarray) and isinstance(copied, np.ndarray) and np.array_equal(copied, v)
+    return type(copied) is type(v) and copied == v
 
 
 @functools.lru_cache(maxsize=64)
