@@ -190,3 +190,27 @@ def test_bench_resize_orders_prints_every_order_and_the_pick(capsys: pytest.Capt
     assert out[0].split() == ["case", "rows", "columns", "lanes", "picked"]
     assert [line.split()[-1] for line in out[1:]] == ["lanes", "lanes"]
     assert all(float(v) > 0 for line in out[1:] for v in line.split()[2:5])
+
+
+def test_bits_trees_finds_a_tree_whose_normalize_moved(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # scripts/bits_trees.py hashes the same calls' outputs from two trees: one tree against itself is the same;
+    # a copy of it whose Normalize adds a little to every value differs in the spectral family
+    import shutil
+
+    import bits_trees
+
+    assert bits_trees.main(["--old", str(ROOT), "--new", str(ROOT), "--trials", "5"]) == 0
+    out = capsys.readouterr().out.split("\n")
+    assert out[0].split()[:2] == ["warp", "same"] and out[1].split()[:2] == ["spectral", "same"]
+    shutil.copytree(ROOT / "geoaug", tmp_path / "geoaug", ignore=shutil.ignore_patterns("__pycache__"))
+    spectral = tmp_path / "geoaug" / "transforms" / "spectral.py"
+    text = spectral.read_text()
+    old = "return ctx[0], ctx[1], ctx[2], True  # (x - a) / s + c"
+    assert old in text
+    spectral.write_text(text.replace(old, "return ctx[0], ctx[1], ctx[2] + 1e-3, True  # (x - a) / s + c"))
+    # (the copy compiles its kernels into its own cache: one spectral raster, uint16)
+    assert bits_trees.main(["--old", str(ROOT), "--new", str(tmp_path), "--trials", "5", "--only", "spectral"]) == 1
+    assert capsys.readouterr().out.split()[:2] == ["spectral", "DIFFERENT"]
+    with pytest.raises(SystemExit):
+        bits_trees.main(["--old", str(tmp_path / "nowhere"), "--new", str(ROOT)])
+    assert "no geoaug package there" in capsys.readouterr().err

@@ -130,6 +130,9 @@ _BIG = 1e15  # source coordinates beyond +-_BIG are refused (they would not fit 
 # rows of the int64 scratch: 0 flat offset of the first tap, 1 x base tap, 2 y base tap, 3 fix-up list,
 # then K mapped x taps and K mapped y taps (border pixels); float scratch: K x weights, K y weights, 1/sum
 _I_OFF, _I_BX, _I_BY, _I_BAD, _I_G = 0, 1, 2, 3, 4
+#: elements added to every scratch row (see warp_affine): rows of a power-of-two size alias (two cache lines of
+#: 8-byte words, one of 4-byte ones)
+_ROW_PAD = 16
 
 
 
@@ -989,13 +992,17 @@ def warp_affine(
             else:  # the row kernel itself, every row on this thread
                 nearest.nearest_rows(*one_call())
         return _finish(dst, dmask, skip, row_ok)
-    iscr = np.empty((nunits, _I_G + 2 * K + K * K, out_w), dtype=np.int64)
-    fscr = np.empty((nunits, 2 * K + 1 + (4 if interp == 2 else 0) + K * K + 1, out_w), dtype=_work_dtype(dt))
+    # scratch rows _ROW_PAD elements longer than the output row: at 512 outputs a row of 8-byte words is 4 kB,
+    # and rows 4 kB apart land on the same cache sets and alias in the load/store unit (a cubic warp of one
+    # 512² band took 1.25x its padded time, and twice that in some processes: docs/benchmarks.md)
+    sw = out_w + _ROW_PAD
+    iscr = np.empty((nunits, _I_G + 2 * K + K * K, sw), dtype=np.int64)
+    fscr = np.empty((nunits, 2 * K + 1 + (4 if interp == 2 else 0) + K * K + 1, sw), dtype=_work_dtype(dt))
     st = np.empty((nunits, out_w), dtype=np.uint8)
     packed = packed_dtype(dt, K)  # taps of one row read as one word (kernels/packed.py)
     # packed: one word per tap row, two for float32 cubic (8 bytes hold two of its taps)
     rows = K * K if packed is None else K * max(1, K * dt.itemsize // 8)
-    tscr = np.empty((nunits, rows, out_w), dtype=dt if packed is None else packed)
+    tscr = np.empty((nunits, rows, sw), dtype=dt if packed is None else packed)
     ec = np.empty((nm, in_h * in_w), dtype=np.uint8) if not all_valid else _NO_CODES
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
     serial, parallel = _ENTRIES[interp]

@@ -1,0 +1,119 @@
+"""Do two source trees give the same bits? Warps, Normalize, PCAJitter and band moments, hashed per tree.
+
+``scripts/bench_trees.py`` compares two checkouts' run times; this compares their outputs. A change that
+should not move a single bit (a kernel restructured, a call path shortened) is checked by hashing the
+outputs of the same random calls in one fresh process per tree::
+
+    git worktree add ../old <rev>
+    python scripts/bits_trees.py --old ../old --new .
+
+Each family is hashed on its own, so a difference says where it is:
+
+* ``warp``: ``geoaug.kernels.warp.warp_affine`` on random rasters (uint8, uint16, int16, int32, float32,
+  float64; 1-3 bands; no mask, one mask plane, one per band) through random rotations, scales and shifts,
+  nearest, bilinear and cubic, five fill modes, with and without ``renormalize``: data and mask;
+* ``spectral``: ``PCAJitter`` and ``Normalize`` on random GeoRasters with and without a mask, and
+  ``geoaug.bandstats.band_moments`` of the same data (``--trials`` / 5 rasters: uint16, int16, float32 in turn).
+
+``--only spectral`` (or ``warp``) hashes one family.
+
+Prints one line per family, ``same`` or ``DIFFERENT``; exit status 1 when any differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CHILD = r"""
+import hashlib, json, sys
+tree, trials, families = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
+sys.path.insert(0, tree)
+import numpy as np
+import geoaug
+assert geoaug.__file__.startswith(tree), geoaug.__file__
+from geoaug.bandstats import band_moments
+from geoaug.kernels.warp import warp_affine
+
+def warps():
+    h = hashlib.sha256()
+    rng = np.random.default_rng(3)
+    for trial in range(trials):
+        dt = ["uint16", "int16", "float32", "uint8", "float64", "int32"][trial % 6]
+        b, hh, ww = (int(v) for v in rng.integers((1, 3, 3), (4, 40, 40)))
+        x = (rng.random((b, hh, ww)) * 1000).astype(dt)
+        ang, s = rng.uniform(-3.2, 3.2), rng.uniform(0.5, 2.0)
+        m = np.array([[np.cos(ang) * s, -np.sin(ang) * s, rng.uniform(-10, ww + 10)],
+                      [np.sin(ang) * s, np.cos(ang) * s, rng.uniform(-10, hh + 10)], [0.0, 0.0, 1.0]])
+        mask = None if trial % 3 == 0 else rng.random((b if trial % 2 else 1, hh, ww)) < 0.8
+        for interp in ("nearest", "bilinear", "cubic"):
+            for fill in ("nodata", "constant", "edge", "reflect", "wrap"):
+                oh, ow = (int(v) for v in rng.integers(1, 50, 2))
+                for renorm in (False, True):
+                    d, dm = warp_affine(x, mask, m, (oh, ow), interpolation=interp, fill=fill, fill_value=7.0,
+                                        out_fill=3.0, renormalize=renorm)
+                    h.update(np.ascontiguousarray(d).tobytes())
+                    h.update(np.ascontiguousarray(dm).tobytes())
+    return h.hexdigest()
+
+def spectral():
+    h = hashlib.sha256()
+    rng = np.random.default_rng(9)
+    for trial in range(max(1, trials // 5)):
+        dt = ["uint16", "int16", "float32"][trial % 3]
+        b, hh, ww = int(rng.integers(1, 6)), int(rng.integers(20, 300)), int(rng.integers(20, 300))
+        x = (rng.random((b, hh, ww)) * 5000).astype(dt)
+        mask = rng.random((hh, ww)) < 0.9 if trial % 2 else None
+        r = geoaug.GeoRaster.from_array(x, mask=mask)
+        for t in (geoaug.PCAJitter(std=0.1, value_range=(0, 10000)), geoaug.Normalize(mean=100.0, std=30.0)):
+            o = t(r, rng=np.random.default_rng(trial))
+            h.update(o.data.tobytes())
+            h.update(np.ascontiguousarray(o.mask).tobytes())
+        n, mean, m2 = band_moments(x, mask)
+        h.update(np.int64(n).tobytes())
+        h.update(mean.tobytes())
+        h.update(m2.tobytes())
+    return h.hexdigest()
+
+print(json.dumps({f: {"warp": warps, "spectral": spectral}[f]() for f in families}))
+"""
+
+
+FAMILIES = ("warp", "spectral")
+
+
+def run(tree: Path, trials: int, families: tuple[str, ...] = FAMILIES) -> dict[str, str]:
+    """The hashes of one tree, from a fresh process that imports geoaug from ``tree``."""
+    r = subprocess.run([sys.executable, "-c", CHILD, str(tree), str(trials), ",".join(families)],
+                       capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise SystemExit(f"{tree}: the child failed:\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--old", type=Path, required=True, help="the tree before the change (a checkout)")
+    ap.add_argument("--new", type=Path, required=True, help="the tree after it")
+    ap.add_argument("--trials", type=int, default=300, help="random warps; a fifth as many spectral rasters")
+    ap.add_argument("--only", choices=FAMILIES, nargs="+", help="only these families")
+    args = ap.parse_args(argv)
+    families = tuple(args.only or FAMILIES)
+    trees = {"old": args.old.resolve(), "new": args.new.resolve()}
+    for name, tree in trees.items():
+        if not (tree / "geoaug" / "__init__.py").is_file():
+            ap.error(f"--{name} {tree}: no geoaug package there")
+    old, new = run(trees["old"], args.trials, families), run(trees["new"], args.trials, families)
+    differ = False
+    for family in old:
+        same = old[family] == new[family]
+        differ = differ or not same
+        print(f"{family:10s} {'same' if same else 'DIFFERENT'}  old {old[family][:16]}  new {new[family][:16]}")
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
