@@ -112,20 +112,40 @@ print(json.dumps(out))
 """
 
 
+def run_in_tree(code: str, tree: Path, args: list[str], what: str, env: dict | None = None) -> dict:
+    """Run ``code`` (a ``python -c`` program that imports geoaug from ``tree``) in a fresh process; the JSON
+    of its last line. A failure names the tree and ``what`` failed. Shared with ``bits_trees.py``."""
+    r = subprocess.run([sys.executable, "-c", code, str(tree), *args], env=env, capture_output=True, text=True,
+                       check=False)
+    if r.returncode != 0:
+        raise SystemExit(f"{tree}: {what} failed:\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def add_tree_args(ap: argparse.ArgumentParser) -> None:
+    """``--old`` and ``--new``: the two checkouts a comparison runs."""
+    ap.add_argument("--old", type=Path, required=True, help="the tree before the change (a checkout)")
+    ap.add_argument("--new", type=Path, required=True, help="the tree after it")
+
+
+def checked_trees(ap: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Path]:
+    """``{"old": path, "new": path}``, resolved; a tree without the geoaug package is refused by name."""
+    trees = {"old": args.old.resolve(), "new": args.new.resolve()}
+    for name, tree in trees.items():
+        if not (tree / "geoaug" / "__init__.py").is_file():
+            ap.error(f"--{name} {tree}: no geoaug package there")
+    return trees
+
+
 def run(tree: Path, repeats: int, cases: tuple = CASES) -> dict[str, float]:
     env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "GLIBC_TUNABLES": MALLOC_STEADY}
-    r = subprocess.run([sys.executable, "-c", CHILD, str(tree), str(repeats), json.dumps(cases)], env=env,
-                       capture_output=True, text=True, check=False)
-    if r.returncode != 0:
-        raise SystemExit(f"{tree}: the timing process failed:\n{r.stderr[-2000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return run_in_tree(CHILD, tree, [str(repeats), json.dumps(cases)], "the timing process", env)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--old", type=Path, required=True, help="the tree before the change (a checkout)")
-    ap.add_argument("--new", type=Path, required=True, help="the tree after it")
+    add_tree_args(ap)
     ap.add_argument("--rounds", type=int, default=2, help="fresh processes per tree (default 2)")
     ap.add_argument("--repeats", type=int, default=41, help="timed calls per case and process (>= 21)")
     ap.add_argument("--only", nargs="+", metavar="OP", help="only these cases (their op, e.g. affine_nearest)")
@@ -139,10 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             ap.error(f"--only: no case {', '.join(unknown)} (cases: {', '.join(sorted(known))})")
         cases = tuple(c for c in CASES if c[0] in args.only)
-    trees = {"old": args.old.resolve(), "new": args.new.resolve()}
-    for name, tree in trees.items():
-        if not (tree / "geoaug" / "__init__.py").is_file():
-            ap.error(f"--{name} {tree}: no geoaug package there")
+    trees = checked_trees(ap, args)
     best: dict[str, dict[str, float]] = {"old": {}, "new": {}}
     for _ in range(args.rounds):
         for name, tree in trees.items():

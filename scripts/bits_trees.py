@@ -23,10 +23,11 @@ Prints one line per family, ``same`` or ``DIFFERENT``; exit status 1 when any di
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_trees import add_tree_args, checked_trees, run_in_tree
 
 CHILD = r"""
 import hashlib, json, sys
@@ -87,25 +88,17 @@ FAMILIES = ("warp", "spectral")
 
 def run(tree: Path, trials: int, families: tuple[str, ...] = FAMILIES) -> dict[str, str]:
     """The hashes of one tree, from a fresh process that imports geoaug from ``tree``."""
-    r = subprocess.run([sys.executable, "-c", CHILD, str(tree), str(trials), ",".join(families)],
-                       capture_output=True, text=True, check=False)
-    if r.returncode != 0:
-        raise SystemExit(f"{tree}: the child failed:\n{r.stderr[-3000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return run_in_tree(CHILD, tree, [str(trials), ",".join(families)], "the child")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--old", type=Path, required=True, help="the tree before the change (a checkout)")
-    ap.add_argument("--new", type=Path, required=True, help="the tree after it")
+    add_tree_args(ap)
     ap.add_argument("--trials", type=int, default=300, help="random warps; a fifth as many spectral rasters")
     ap.add_argument("--only", choices=FAMILIES, nargs="+", help="only these families")
     args = ap.parse_args(argv)
     families = tuple(args.only or FAMILIES)
-    trees = {"old": args.old.resolve(), "new": args.new.resolve()}
-    for name, tree in trees.items():
-        if not (tree / "geoaug" / "__init__.py").is_file():
-            ap.error(f"--{name} {tree}: no geoaug package there")
+    trees = checked_trees(ap, args)
     old, new = run(trees["old"], args.trials, families), run(trees["new"], args.trials, families)
     differ = False
     for family in old:
