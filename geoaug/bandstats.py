@@ -173,5 +173,6 @@ def band_moments(data: np.ndarray, valid: np.ndarray | None = None) -> tuple[int
         valid = np.asarray(valid, dtype=bool)
         # an all-valid raster's mask says so without a scan, and without the copy that flattening it makes
         if not is_all_valid_mask(valid):
-            v = np.broadcast_to(valid, data.shape[1:]).reshape(-1)
+            # a full (rows, cols) mask flattens as it is; broadcasting it first cost more than the kernel at 13x64²
+            v = (valid if valid.shape == data.shape[1:] else np.broadcast_to(valid, data.shape[1:])).reshape(-1)
     return moments(x, v)  # compiled passes (kernels/moments.py), the valid pixels counted there

@@ -136,6 +136,45 @@ def set_threads(n: int | None) -> None:
     _blas.limit(limits=n, user_api="blas")
 
 
+#: the seed of a :class:`Seeded` contender's warm-up calls; its untimed call of round ``r`` takes this + 1 + r
+#: (the timed call of round ``r`` takes ``r``: the rounds are fewer than this)
+UNTIMED_SEED = 1_000_000
+
+
+class Seeded:
+    """A contender that draws its parameters, reseeded by :func:`timeit_threads` before every call.
+
+    ``call(gen)`` runs the contender with ``gen``; ``seed(s)``, when given, reseeds a library's own
+    generator instead (albumentations' ``Compose.set_random_seed``) and ``call`` is then called with None.
+    The README pipeline's best of 21 calls is its cheapest draw (no flip, no quarter turn, a small
+    rotation): with a running generator each contender, and each thread count, timed other draws, and
+    the row's ratios moved with the luck of those draws (a plain array 0.51x albumentations where its
+    GeoRaster twin, the same code, was 0.41x). Reseeded, every contender of geoaug times the same 21
+    draws at every thread count and in every run, and albumentations its own 21.
+    """
+
+    def __init__(self, call: Callable[[object], object], seed: Callable[[int], None] | None = None) -> None:
+        self.call, self.seed = call, seed
+        self.gen: object = None
+
+    def reseed(self, s: int) -> None:
+        import numpy as np
+
+        if self.seed is not None:
+            self.seed(s)
+        else:
+            self.gen = np.random.default_rng(s)
+
+    def __call__(self) -> object:
+        return self.call(self.gen)
+
+
+def _reseed(f: Callable[[], object], s: int) -> None:
+    reseed = getattr(f, "reseed", None)
+    if reseed is not None:
+        reseed(s)
+
+
 def timeit_threads(fns: dict[str, Callable[[], object]], repeats: int, threads: list[int | None],
                    ) -> dict[int | None, tuple[dict[str, float], dict[str, float]]]:
     """Per thread count, best (min) and median time in ms of each function.
@@ -148,18 +187,26 @@ def timeit_threads(fns: dict[str, Callable[[], object]], repeats: int, threads: 
     contender, the first of a row paid for the others' allocations and code (a 13x512² uint16
     Normalize on a plain array took 1.9 ms after the numpy expression's 27 MB of temporaries and
     0.41 ms after its own call; the same call on a GeoRaster, second in the row, 0.42 ms).
+
+    A contender with a ``reseed(seed)`` method (:class:`Seeded`) is reseeded before each call, outside the
+    timing: the timed call of round ``r`` draws with seed ``r`` at every thread count, and the untimed call
+    before it with a seed of its own (``UNTIMED_SEED + 1 + r``), so that it warms the contender without
+    making the timed draw first.
     """
     for n in threads:
         set_threads(n)
         for f in fns.values():
+            _reseed(f, UNTIMED_SEED)
             f()
     times: dict[int | None, dict[str, list[float]]] = {n: {k: [] for k in fns} for n in threads}
-    for _ in range(repeats):
+    for r in range(repeats):
         for n in threads:
             set_threads(n)
             tn = times[n]
             for k, f in fns.items():
+                _reseed(f, UNTIMED_SEED + 1 + r)
                 f()  # untimed: the timed call below follows a call of its own
+                _reseed(f, r)
                 t = time.perf_counter()
                 f()
                 tn[k].append((time.perf_counter() - t) * 1e3)
@@ -405,8 +452,15 @@ def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, 
         fa, na = alb(lambda: A.Normalize(mean=mean, std=std, max_pixel_value=1.0, p=1))
         row("normalize", {**geo(t), "numpy (a - mean) / std": lambda: (a - m3) / s3, "albumentations": fa}, na)
     if "pipeline" in ops:
-        fa, na = alb(lambda: albumentations_pipeline(A))
-        row("pipeline", {**geo(readme_pipeline()), "albumentations": fa}, na)
+        # every contender reseeded before each call (Seeded): the same draws at every thread count and in
+        # every run, and the same ones for the plain array and the GeoRaster
+        compose = albumentations_pipeline(A) if A is not None else None
+        fa, na = alb(lambda: compose)
+        pipe = readme_pipeline()
+        row("pipeline", {"geoaug array": Seeded(lambda g: pipe(a, rng=g)),
+                         "geoaug GeoRaster": Seeded(lambda g: pipe(raster, rng=g)),
+                         "albumentations": None if fa is None else Seeded(lambda _: fa(), compose.set_random_seed)},
+            na)
     bench_transforms(ops, a, size, cv, A, alb, geo, row, collared)
     return rows
 

@@ -214,3 +214,22 @@ def test_bits_trees_finds_a_tree_whose_normalize_moved(tmp_path: Path, capsys: p
     with pytest.raises(SystemExit):
         bits_trees.main(["--old", str(tmp_path / "nowhere"), "--new", str(ROOT)])
     assert "no geoaug package there" in capsys.readouterr().err
+
+
+def test_seeded_contenders_time_the_same_draws_at_every_thread_count() -> None:
+    # timeit_threads reseeds a Seeded contender before each call: the timed call of round r draws with seed r
+    # at every thread count, the untimed call before it with a seed of its own
+    seen: list[float] = []
+    lib: list[int] = []
+    fns = {"draws": bench.Seeded(lambda g: seen.append(float(g.random()))),
+           "library": bench.Seeded(lambda _: None, lib.append), "plain": lambda: None}
+    bench.timeit_threads(fns, 3, [None, None])
+    import numpy as np
+
+    # one warm-up call per thread count, then per round and thread count an untimed and a timed call
+    assert len(seen) == 2 + 3 * 2 * 2
+    timed = seen[3::2]
+    assert timed == [float(np.random.default_rng(r).random()) for r in (0, 0, 1, 1, 2, 2)]
+    untimed = seen[2::2]
+    assert untimed == [float(np.random.default_rng(bench.UNTIMED_SEED + 1 + r).random()) for r in (0, 0, 1, 1, 2, 2)]
+    assert lib == [bench.UNTIMED_SEED] * 2 + [s for r in (0, 0, 1, 1, 2, 2) for s in (bench.UNTIMED_SEED + 1 + r, r)]

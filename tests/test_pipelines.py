@@ -179,3 +179,29 @@ def test_example_policies_load_and_run() -> None:
         r = geoaug.read(tile)
         out = pipe(r, rng=0)
         assert out.dtype == r.dtype and out.count == r.count
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in REGISTRY.items()
+                                        if issubclass(c, geoaug.transforms.base.GeometricTransform)))
+def test_output_shape_is_the_matrix_shape(name: str) -> None:
+    # pipelines draw the next step on output_shape (Affine answers without its matrix): it must be matrix()'s
+    t = example(name, bands=3)
+    proxy = GeoRaster.proxy(3, 90, 70, "uint16")
+    for seed in range(5):
+        p = t.sample(np.random.default_rng(seed), proxy)
+        if not p.get("applied", True):
+            continue
+        assert t.output_shape(p, (90, 70)) == t.matrix(p, (90, 70))[1]
+
+
+def test_a_pipeline_draws_after_an_affine_subclass_on_its_own_output_shape() -> None:
+    class _Cropped(geoaug.Affine):  # a subclass whose matrix() changes the output shape
+        def matrix(self, params, shape):
+            m, _ = super().matrix(params, shape)
+            return m, (shape[0] // 2, shape[1] // 2)
+
+    pipe = geoaug.Compose([_Cropped(rotate=5), geoaug.RandomCrop(30, 30)])
+    proxy = GeoRaster.proxy(2, 80, 80, "uint16")
+    for seed in range(20):  # the crop is drawn inside the 40 x 40 output, never on the 80 x 80 input
+        crop = pipe.sample(np.random.default_rng(seed), proxy)["steps"][1]
+        assert crop["row"] <= 10 and crop["col"] <= 10

@@ -299,3 +299,21 @@ def test_normalize_follows_mean_and_std_changed_after_a_call() -> None:
     for bands in (1, 3, 13):
         y = np.full((bands, 2, 2), 11, dtype=np.int16)
         assert t3(y).shape == (bands, 2, 2) and np.all(t3(y) == 2.0)
+
+
+def test_pca_jitter_of_one_band_is_what_eigh_gives() -> None:
+    # one band skips LAPACK: its eigenvalue is the variance, its eigenvector 1, bit for bit eigh's answer
+    from geoaug.transforms.spectral import _pca
+
+    for c in (0.3, 1e-300, 0.0, -1e-18, 12345.678, np.nextafter(1.0, 2.0)):
+        cov = np.array([[c]])
+        vals, vecs = _pca(cov)
+        ref_vals, ref_vecs = np.linalg.eigh(cov)
+        assert vals.tobytes() == np.clip(ref_vals, 0, None).tobytes()
+        assert vecs.tobytes() == ref_vecs.tobytes()
+    r = GeoRaster.from_array(np.random.default_rng(3).random((1, 30, 30)).astype(np.float32))
+    t = geoaug.PCAJitter(std=0.5)
+    p = t.sample(np.random.default_rng(4), r)
+    delta = float(t.prepare(r, p)[0])
+    var = float(np.var(r.data.astype(np.float64)))
+    assert delta == pytest.approx(p["alpha"][0] * var, rel=1e-9)

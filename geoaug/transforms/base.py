@@ -370,6 +370,14 @@ class GeometricTransform(Transform):
         """Output->input matrix and output ``(rows, cols)`` for an input of ``shape``."""
         raise NotImplementedError
 
+    def output_shape(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[int, int]:
+        """The output ``(rows, cols)`` of a draw for an input of ``shape`` (:meth:`matrix`'s second item).
+
+        Pipelines ask for it to draw the next step on the right shape; a transform whose output
+        keeps the input's shape answers without building its matrix.
+        """
+        return self.matrix(params, shape)[1]
+
     def record_matrix(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
         if not params.get("applied", True):
             return np.eye(3), (int(shape[0]), int(shape[1]))

@@ -31,8 +31,9 @@ MAX_CHOICES = 1000
 
 def _next_proxy(t: Transform, params: dict[str, Any], r: GeoRaster) -> GeoRaster:
     if params.get("applied", True) and isinstance(t, GeometricTransform):
-        _, (h, w) = t.matrix(params, (r.height, r.width))
-        return GeoRaster.proxy(r.count, h, w, r.dtype)
+        shape = (r.height, r.width)
+        h, w = t.output_shape(params, shape)
+        return r if (h, w) == shape else GeoRaster.proxy(r.count, h, w, r.dtype)  # a proxy holds no pixels
     if params.get("applied", True) and hasattr(t, "proxy_after"):
         return t.proxy_after(r)  # a transform that changes the band count or dtype (SpectralIndex)
     if isinstance(t, _Container):

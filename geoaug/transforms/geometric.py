@@ -281,6 +281,11 @@ class Affine(GeometricTransform):
         return geometry.affine_matrix(shape, params["rotate"], params["translate_x"], params["translate_y"],
                                       params["scale"], params["shear_x"], params["shear_y"]), shape
 
+    def output_shape(self, params: dict[str, Any], shape: tuple[int, int]) -> tuple[int, int]:
+        if type(self).matrix is not Affine.matrix:  # a subclass's own matrix() says what its output is
+            return super().output_shape(params, shape)
+        return shape  # the input's grid, whatever the draw
+
 
 def _check_size(name: str, height: Any, width: Any) -> tuple[int, int]:
     for label, v in (("height", height), ("width", width)):
