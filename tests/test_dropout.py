@@ -171,3 +171,21 @@ def test_holes_larger_than_the_image_are_refused_naming_the_parameter() -> None:
         geoaug.CoarseDropout(hole_height=5, hole_width=(5, 31))(x, rng=0)
     with pytest.raises(ParameterError, match="unit_size"):
         geoaug.GridDropout(unit_size=21)(x, rng=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fill_valid_holes_keeps_nan_and_touches_only_the_holes(dtype: str) -> None:
+    from geoaug.kernels.holes import fill_valid_holes
+
+    a = np.random.default_rng(0).normal(size=(3, 20, 33)).astype(dtype)
+    a[1, 2:7, 3:9] = np.nan
+    holes = [[0, 0, 4, 5], [3, 4, 10, 21], [19, 32, 1, 1]]
+    want = a.copy()
+    for y, x, h, w in holes:
+        region = want[:, y:y + h, x:x + w]
+        region[~np.isnan(region)] = -3.5
+    got = a.copy()
+    fill_valid_holes(got, holes, -3.5)
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        fill_valid_holes(a[:, :, ::2], holes[:1], 0.0)

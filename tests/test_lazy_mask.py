@@ -17,6 +17,9 @@ EXACT = [geoaug.HorizontalFlip(p=1), geoaug.VerticalFlip(p=1), geoaug.Rot90(p=1)
          geoaug.RandomCrop(20, 17), geoaug.CenterCrop(9, 30)]
 LINEAR = [geoaug.Normalize(mean=[1, 2, 3], std=[2, 0.5, 4]), geoaug.Brightness((-0.2, 0.2)),
           geoaug.BandGain((0.5, 2.0)), geoaug.ToFloat(value_range=(-3, 3))]
+# holes of a number: only the holes are looked at (their NaNs stay), the mask stays lazy
+FILLS = [geoaug.GridDropout(ratio=0.5, unit_size=(6, 10), fill=1.5),
+         geoaug.CoarseDropout(num_holes=(3, 5), hole_height=(4, 12), hole_width=(4, 12), fill=-2.0)]
 SCANNING = [geoaug.Contrast((0.5, 1.5)), geoaug.Affine(rotate=(-30, 30)), geoaug.GaussianBlur(sigma=(0.5, 1.0))]
 
 
@@ -42,7 +45,7 @@ def test_wrapping_defers_the_scan_and_the_mask_is_the_eager_one() -> None:
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("t", EXACT + LINEAR + SCANNING, ids=lambda t: type(t).__name__)
+@pytest.mark.parametrize("t", EXACT + LINEAR + FILLS + SCANNING, ids=lambda t: type(t).__name__)
 def test_plain_arrays_give_what_rasters_give(t: geoaug.Transform, dtype: str) -> None:
     a = _array(dtype)
     for seed in range(3):
@@ -52,7 +55,7 @@ def test_plain_arrays_give_what_rasters_give(t: geoaug.Transform, dtype: str) ->
         np.testing.assert_array_equal(got.view(np.uint8), want.data.view(np.uint8))  # bits: NaN where it was
 
 
-@pytest.mark.parametrize("t", EXACT + LINEAR, ids=lambda t: type(t).__name__)
+@pytest.mark.parametrize("t", EXACT + LINEAR + FILLS, ids=lambda t: type(t).__name__)
 def test_exact_and_linear_steps_keep_the_mask_lazy_and_right(t: geoaug.Transform) -> None:
     a = _array()
     lazy = GeoRaster.from_array(a, lazy_mask=True)

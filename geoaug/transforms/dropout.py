@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..kernels.flip import is_all_true
+from ..kernels.holes import fill_valid_holes
 from ..raster import GeoRaster, saturate
 from .base import Transform, as_range, draw
 
@@ -80,6 +81,12 @@ def drop_holes(raster: GeoRaster, holes: list[list[int]], fill: Any) -> GeoRaste
             mask[..., y:y + h, x:x + w] = False
         return raster.replace(data=data, mask=mask)
     v = _saturate(float(fill), raster.dtype)
+    if raster.lazy_mask:
+        # a float raster whose mask is its NaNs, not yet found (a plain array): the holes' NaNs stay, their other
+        # pixels take ``v`` (finite), so NaN is where it was and the mask stays lazy. Only the holes are looked
+        # at: the scan of the whole raster cost more than the dropout (13 x 512² float32: 1.51x the GeoRaster time)
+        fill_valid_holes(data, holes, v)
+        return raster.evolve_values(data)
     m = raster.mask
     every = is_all_true(m) or bool(m.all())
     for y, x, h, w in holes:
