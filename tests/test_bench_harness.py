@@ -233,3 +233,41 @@ def test_seeded_contenders_time_the_same_draws_at_every_thread_count() -> None:
     untimed = seen[2::2]
     assert untimed == [float(np.random.default_rng(bench.UNTIMED_SEED + 1 + r).random()) for r in (0, 0, 1, 1, 2, 2)]
     assert lib == [bench.UNTIMED_SEED] * 2 + [s for r in (0, 0, 1, 1, 2, 2) for s in (bench.UNTIMED_SEED + 1 + r, r)]
+
+
+def test_reseeding_is_not_timed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a fake clock: each contender call takes 1 ms, each reseed 10 s; every timed figure must be the 1 ms
+    clock = [0.0]
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+
+    def call(_: object) -> None:
+        clock[0] += 1e-3
+
+    def seed(_: int) -> None:
+        clock[0] += 10.0
+
+    res = bench.timeit_threads({"a": bench.Seeded(call, seed), "b": bench.Seeded(call)}, 3, [None])
+    best, median = res[None]
+    assert best == pytest.approx({"a": 1.0, "b": 1.0}) and median == pytest.approx({"a": 1.0, "b": 1.0})
+
+
+def test_albumentations_reseeding_keeps_its_transforms_independent() -> None:
+    # set_random_seed would give every child transform the same seed: HorizontalFlip(p=0.5) and
+    # RandomRotate90(p=0.5) would always decide alike; one shared stream makes them independent
+    A = pytest.importorskip("albumentations")
+    import numpy as np
+
+    compose = A.Compose([A.HorizontalFlip(p=0.5), A.RandomRotate90(p=0.5)])
+    x = np.arange(64, dtype=np.uint8).reshape(8, 8, 1)
+    reseed = bench.albumentations_reseed(compose)
+    kinds = set()
+    for s in range(40):
+        reseed(s)
+        y = compose(image=x)["image"][:, :, 0]
+        flipped = any(np.array_equal(y, np.rot90(x[:, ::-1, 0], k)) for k in range(4))
+        rotated = not np.array_equal(y, x[:, :, 0]) and not np.array_equal(y, x[:, ::-1, 0])
+        kinds.add((flipped, rotated))
+        reseed(s)  # the same seed, the same draw
+        assert np.array_equal(compose(image=x)["image"][:, :, 0], y)
+    # with the same seed in every child a rotation came only with a flip (both decide with the same number)
+    assert (False, True) in kinds and (True, False) in kinds

@@ -189,3 +189,6 @@ def test_fill_valid_holes_keeps_nan_and_touches_only_the_holes(dtype: str) -> No
     np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
     with pytest.raises(ValueError, match="C-contiguous"):
         fill_valid_holes(a[:, :, ::2], holes[:1], 0.0)
+    for bad in ([0, 0, 21, 1], [0, 30, 1, 4], [-1, 0, 2, 2], [0, 0, -1, 3]):
+        with pytest.raises(ValueError, match="fit a raster of 20 x 33"):
+            fill_valid_holes(got, [holes[0], bad], 0.0)

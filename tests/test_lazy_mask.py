@@ -56,7 +56,7 @@ def test_plain_arrays_give_what_rasters_give(t: geoaug.Transform, dtype: str) ->
 
 
 @pytest.mark.parametrize("t", EXACT + LINEAR + FILLS, ids=lambda t: type(t).__name__)
-def test_exact_and_linear_steps_keep_the_mask_lazy_and_right(t: geoaug.Transform) -> None:
+def test_exact_linear_and_fill_steps_keep_the_mask_lazy_and_right(t: geoaug.Transform) -> None:
     a = _array()
     lazy = GeoRaster.from_array(a, lazy_mask=True)
     eager = GeoRaster.from_array(a)

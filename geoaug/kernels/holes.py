@@ -8,13 +8,14 @@ whole-raster NaN scan it replaced.
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
+
+from .borrowing import borrowing_jit
 
 __all__ = ["fill_valid_holes"]
 
 
-@nb.njit(cache=True, nogil=True)
+@borrowing_jit()
 def _fill(flat, height, width, nbands, holes, v):  # pragma: no cover - numba
     # a flat C-order view and unsigned indexes: with 3-D indexing numba's negative-index handling kept the
     # loop scalar
@@ -36,13 +37,17 @@ def fill_valid_holes(data: np.ndarray, holes: list[list[int]], value: float) -> 
     data : ndarray (bands, rows, cols) of float32 or float64
         C-contiguous, written in place.
     holes : list of [row, col, height, width]
-        Rectangles in pixels, inside the raster (not checked here).
+        Rectangles in pixels, inside the raster.
     value : float
         Finite, representable in ``data``'s dtype.
     """
     if not data.flags.c_contiguous:
         raise ValueError("fill_valid_holes writes into a C-contiguous array")
-    if holes:
-        nbands, height, width = data.shape
-        _fill(data.reshape(-1), height, width, nbands, np.asarray(holes, dtype=np.int64).reshape(-1, 4),
-              data.dtype.type(value))
+    if not holes:
+        return
+    nbands, height, width = data.shape
+    rects = np.asarray(holes, dtype=np.int64).reshape(-1, 4)
+    y, x, h, w = rects.T
+    if not ((y >= 0) & (x >= 0) & (h >= 0) & (w >= 0) & (y + h <= height) & (x + w <= width)).all():
+        raise ValueError(f"fill_valid_holes: holes {rects.tolist()} do not all fit a raster of {height} x {width}")
+    _fill(data.reshape(-1), height, width, nbands, rects, data.dtype.type(value))

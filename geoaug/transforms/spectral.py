@@ -535,15 +535,11 @@ class BandDropout(SpectralTransform):
         return np.full_like(x, ctx[b]) if b in ctx else x
 
 
-#: the eigenvector of a one-band covariance (read-only: every call returns it)
-_ONE_BAND_VECS = np.ones((1, 1))
-_ONE_BAND_VECS.flags.writeable = False
-
-
 def _pca(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues (ascending, negative ones from rounding set to 0) and eigenvectors (columns) of ``cov``."""
     if cov.shape == (1, 1):  # one band: its variance and the vector 1, what eigh returns, without its LAPACK call
-        return np.maximum(cov[0], 0.0), _ONE_BAND_VECS
+        vals = np.maximum(cov[0], 0.0)
+        return vals, np.ones((1, 1), dtype=vals.dtype)
     vals, vecs = np.linalg.eigh(cov)
     return np.maximum(vals, 0.0), vecs
 
