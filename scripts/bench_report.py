@@ -344,6 +344,14 @@ def render(d: dict) -> str:
                 f"| README pipeline's first call, empty numba cache | "
                 f"{'not measured' if empty is None else f'{empty:.2f}'} |",
                 f"| README pipeline's first call, warm cache | {cold['first_call_warm_cache_s']:.3f} |"]
+        no_scipy = cold.get("first_call_warm_cache_without_scipy_s")
+        if no_scipy is not None:
+            out += [f"| the same, scipy not importable | {no_scipy:.3f} |", "",
+                    "With scipy installed (the bench extra has it), numba imports `scipy.linalg` on its first "
+                    "compiled call, for its BLAS check"
+                    + (" (it did here)" if cold.get("scipy_imported_by_first_call") else "")
+                    + "; geoaug does not need scipy. The last row is the same first call in a process where "
+                    "scipy cannot be imported. The goal above is judged on the row with scipy."]
     else:
         out.append("Not measured in this run (`--no-cold`).")
     loader = d.get("loader")

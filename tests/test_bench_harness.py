@@ -271,3 +271,9 @@ def test_albumentations_reseeding_keeps_its_transforms_independent() -> None:
         assert np.array_equal(compose(image=x)["image"][:, :, 0], y)
     # with the same seed in every child a rotation came only with a flip (both decide with the same number)
     assert (False, True) in kinds and (True, False) in kinds
+
+
+def test_the_cold_child_without_scipy_cannot_import_it() -> None:
+    code = bench.NO_SCIPY + "import numpy\ntry:\n    import scipy.linalg\nexcept ImportError:\n    print('blocked')\n"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert r.stdout.strip() == "blocked"
