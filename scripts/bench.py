@@ -392,9 +392,13 @@ def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, 
             rows[n].append({"op": op, "bands": bands, "size": size, "dtype": dtype, "ms": best, "median_ms": median,
                             "notes": notes})
 
-    def geo(t) -> dict[str, Callable[[], object]]:
+    def geo(t, seeded: bool = False) -> dict[str, Callable[[], object]]:
         # a generator each: with one seed the GeoRaster call drew the crop its array twin had just drawn and
-        # found that crop's plan cached (scripts/bench_shared_seed.py measures what it hid)
+        # found that crop's plan cached (scripts/bench_shared_seed.py measures what it hid). ``seeded``: both
+        # reseeded before each call instead (Seeded), so they time the same draws
+        if seeded:
+            return {"geoaug array": Seeded(lambda g: t(a, rng=g)),
+                    "geoaug GeoRaster": Seeded(lambda g: t(raster, rng=g))}
         gen_a, gen_r = np.random.default_rng(0), np.random.default_rng(1)
         return {"geoaug array": lambda: t(a, rng=gen_a), "geoaug GeoRaster": lambda: t(raster, rng=gen_r)}
 
@@ -477,10 +481,8 @@ def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, 
         # every run, and the same ones for the plain array and the GeoRaster
         compose = albumentations_pipeline(A) if A is not None else None
         fa, na = alb(lambda: compose)
-        pipe = readme_pipeline()
         seeded_alb = None if fa is None else Seeded(lambda _: fa(), albumentations_reseed(compose))
-        row("pipeline", {"geoaug array": Seeded(lambda g: pipe(a, rng=g)),
-                         "geoaug GeoRaster": Seeded(lambda g: pipe(raster, rng=g)), "albumentations": seeded_alb}, na)
+        row("pipeline", {**geo(readme_pipeline(), seeded=True), "albumentations": seeded_alb}, na)
     bench_transforms(ops, a, size, cv, A, alb, geo, row, collared)
     return rows
 

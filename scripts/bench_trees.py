@@ -45,7 +45,9 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("hflip", 1, 512), ("crop", 13, 120), ("crop", 200, 256), ("affine_random", 13, 64),
          ("affine_random", 1, 512), ("rot90", 13, 64), ("rot90", 1, 512), ("hflip_array", 13, 1),
          ("hflip_array", 13, 64), ("hflip_array", 13, 120), ("hflip_array", 1, 512), ("hflip_array", 4, 512),
-         ("vflip_array", 12, 256), ("rot90_array", 13, 64), ("rot90_array", 1, 512), ("crop_array", 13, 120))
+         ("vflip_array", 12, 256), ("rot90_array", 13, 64), ("rot90_array", 1, 512), ("crop_array", 13, 120),
+         ("coarse_dropout_f32array", 13, 64), ("coarse_dropout_f32array", 1, 512),
+         ("grid_dropout_f32array", 13, 64), ("grid_dropout_f32array", 1, 512))
 
 CHILD = r"""
 import json, sys, time
@@ -78,6 +80,8 @@ def transform(op, b, s):
             "affine_cubic": lambda: geoaug.Affine(rotate=17.0, interpolation="cubic"),
             "affine_cubic_collar": lambda: geoaug.Affine(rotate=17.0, interpolation="cubic"),
             "pca_jitter": lambda: geoaug.PCAJitter(std=0.1, value_range=R),
+            "coarse_dropout": lambda: geoaug.CoarseDropout(num_holes=4, hole_height=s // 8, hole_width=s // 8, fill=0),
+            "grid_dropout": lambda: geoaug.GridDropout(ratio=0.5, unit_size=max(2, s // 8), fill=0),
             "pipeline": lambda: geoaug.Compose([geoaug.HorizontalFlip(), geoaug.Rot90(),
                                                 geoaug.Affine(rotate=(-20, 20), scale=(0.9, 1.1)),
                                                 geoaug.Brightness((-0.01, 0.01), value_range=R),
@@ -86,6 +90,8 @@ def transform(op, b, s):
 out = {}
 for op, b, s in cases:
     a = np.random.default_rng(0).integers(0, 10000, (b, s, s)).astype(np.uint16)
+    if op.endswith("_f32array"):  # a plain float32 array (its mask found from its NaNs, lazily)
+        a = a.astype(np.float32)
     if op == "band_moments":
         call = lambda: band_moments(a)
     else:
@@ -95,9 +101,9 @@ for op, b, s in cases:
             c = max(1, round(0.1 * s))
             mask[:c] = mask[-c:] = False
             mask[:, :c] = mask[:, -c:] = False
-        # "_array": the plain array goes in (and comes out), as training code passes it
-        r = a if op.endswith("_array") else geoaug.GeoRaster.from_array(a, mask=mask)
-        t = transform(op.removesuffix("_array"), b, s)
+        # "_array" ("_f32array": float32): the plain array goes in (and comes out), as training code passes it
+        r = a if op.endswith("array") else geoaug.GeoRaster.from_array(a, mask=mask)
+        t = transform(op.removesuffix("_f32array").removesuffix("_array"), b, s)
         g = np.random.default_rng(0)
         call = lambda: t(r, rng=g)
     call()

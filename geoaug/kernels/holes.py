@@ -17,8 +17,12 @@ __all__ = ["fill_valid_holes"]
 
 @borrowing_jit()
 def _fill(flat, height, width, nbands, holes, v):  # pragma: no cover - numba
-    # a flat C-order view and unsigned indexes: with 3-D indexing numba's negative-index handling kept the
-    # loop scalar
+    # the index of the first hole that does not fit (nothing written then), else -1. A flat C-order view and
+    # unsigned indexes: with 3-D indexing numba's negative-index handling kept the loop scalar
+    for k in range(holes.shape[0]):
+        y, x, h, w = holes[k, 0], holes[k, 1], holes[k, 2], holes[k, 3]
+        if y < 0 or x < 0 or h < 0 or w < 0 or y + h > height or x + w > width:
+            return k
     for k in range(holes.shape[0]):
         y, x, h, w = holes[k, 0], holes[k, 1], holes[k, 2], holes[k, 3]
         for b in range(nbands):
@@ -27,6 +31,7 @@ def _fill(flat, height, width, nbands, holes, v):  # pragma: no cover - numba
                 for j in range(np.uint64(x), np.uint64(x + w)):
                     c = flat[base + j]
                     flat[base + j] = v if c == c else c  # a select: the loop vectorises
+    return -1
 
 
 def fill_valid_holes(data: np.ndarray, holes: list[list[int]], value: float) -> None:
@@ -37,7 +42,7 @@ def fill_valid_holes(data: np.ndarray, holes: list[list[int]], value: float) -> 
     data : ndarray (bands, rows, cols) of float32 or float64
         C-contiguous, written in place.
     holes : list of [row, col, height, width]
-        Rectangles in pixels, inside the raster.
+        Rectangles in pixels, inside the raster (checked in the compiled call, before anything is written).
     value : float
         Finite, representable in ``data``'s dtype.
     """
@@ -47,7 +52,6 @@ def fill_valid_holes(data: np.ndarray, holes: list[list[int]], value: float) -> 
         return
     nbands, height, width = data.shape
     rects = np.asarray(holes, dtype=np.int64).reshape(-1, 4)
-    y, x, h, w = rects.T
-    if not ((y >= 0) & (x >= 0) & (h >= 0) & (w >= 0) & (y + h <= height) & (x + w <= width)).all():
-        raise ValueError(f"fill_valid_holes: holes {rects.tolist()} do not all fit a raster of {height} x {width}")
-    _fill(data.reshape(-1), height, width, nbands, rects, data.dtype.type(value))
+    bad = _fill(data.reshape(-1), height, width, nbands, rects, data.dtype.type(value))
+    if bad >= 0:
+        raise ValueError(f"fill_valid_holes: hole {rects[bad].tolist()} does not fit a raster of {height} x {width}")
