@@ -47,7 +47,10 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("hflip_array", 13, 64), ("hflip_array", 13, 120), ("hflip_array", 1, 512), ("hflip_array", 4, 512),
          ("vflip_array", 12, 256), ("rot90_array", 13, 64), ("rot90_array", 1, 512), ("crop_array", 13, 120),
          ("coarse_dropout_f32array", 13, 64), ("coarse_dropout_f32array", 1, 512),
-         ("grid_dropout_f32array", 13, 64), ("grid_dropout_f32array", 1, 512))
+         ("grid_dropout_f32array", 13, 64), ("grid_dropout_f32array", 1, 512),
+         ("resize_f32array", 13, 64), ("resize_f32array", 13, 512), ("resize_f32array", 1, 512),
+         ("resize_f32array", 200, 256), ("random_resized_crop_f32array", 13, 64),
+         ("random_resized_crop_f32array", 13, 512), ("random_resized_crop_f32array", 1, 512))
 
 CHILD = r"""
 import json, sys, time

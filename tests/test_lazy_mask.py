@@ -21,6 +21,11 @@ LINEAR = [geoaug.Normalize(mean=[1, 2, 3], std=[2, 0.5, 4]), geoaug.Brightness((
 FILLS = [geoaug.GridDropout(ratio=0.5, unit_size=(6, 10), fill=1.5),
          geoaug.CoarseDropout(num_holes=(3, 5), hole_height=(4, 12), hole_width=(4, 12), fill=-2.0)]
 SCANNING = [geoaug.Contrast((0.5, 1.5)), geoaug.Affine(rotate=(-30, 30)), geoaug.GaussianBlur(sigma=(0.5, 1.0))]
+# axis-aligned resampling: resampled as all valid, each output strip scanned for NaN; the input is scanned (and
+# resampled again with its mask) only when a NaN came out
+RESAMPLING = [geoaug.Resize(20, 45), geoaug.Resize(62, 74, interpolation="nearest"),
+              geoaug.Resize(13, 17, interpolation="cubic"), geoaug.Resize(11, 9, antialias=True),
+              geoaug.RandomResizedCrop(25, 25), geoaug.Affine(scale=(0.6, 1.7), rotate=0, fill="reflect")]
 
 
 def _array(dtype: str = "float32", nan: bool = True) -> np.ndarray:
@@ -44,10 +49,11 @@ def test_wrapping_defers_the_scan_and_the_mask_is_the_eager_one() -> None:
     assert not GeoRaster.from_array(a).lazy_mask
 
 
+@pytest.mark.parametrize("nan", [True, False], ids=["nan", "no-nan"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("t", EXACT + LINEAR + FILLS + SCANNING, ids=lambda t: type(t).__name__)
-def test_plain_arrays_give_what_rasters_give(t: geoaug.Transform, dtype: str) -> None:
-    a = _array(dtype)
+@pytest.mark.parametrize("t", EXACT + LINEAR + FILLS + SCANNING + RESAMPLING, ids=lambda t: type(t).__name__)
+def test_plain_arrays_give_what_rasters_give(t: geoaug.Transform, dtype: str, nan: bool) -> None:
+    a = _array(dtype, nan)
     for seed in range(3):
         got = t(a, rng=seed)
         want = t(GeoRaster.from_array(a), rng=seed)
@@ -95,3 +101,53 @@ def test_evolve_values_on_a_known_mask_finds_the_new_one() -> None:
     out = eager.evolve_values(new)
     assert not out.lazy_mask
     np.testing.assert_array_equal(out.mask, GeoRaster.from_array(new).mask)
+
+
+@pytest.mark.parametrize("t", RESAMPLING[:-1], ids=lambda t: type(t).__name__)
+def test_resampling_scans_the_input_only_when_a_nan_came_out(t: geoaug.Transform) -> None:
+    # (not the enlarging Affine with fill="reflect": its one-pixel edge columns always take the masked call,
+    # test_one_pixel_columns_keep_the_eager_bits_when_a_nan_lies_unread)
+    for nan in (False, True):
+        a = _array(nan=nan)
+        for seed in range(3):
+            lazy = GeoRaster.from_array(a, lazy_mask=True)
+            params = t.sample(np.random.default_rng(seed), lazy)
+            out = t.apply(lazy, params)
+            ref = t.apply(GeoRaster.from_array(a), params)
+            # without NaN the input's mask is never found; with the NaNs of _array every draw reads one
+            assert lazy.lazy_mask is not nan
+            assert out.transform == ref.transform
+            shape = out.data.shape
+            np.testing.assert_array_equal(np.broadcast_to(out.mask, shape), np.broadcast_to(ref.mask, shape))
+            np.testing.assert_array_equal(out.data.view(np.uint8), ref.data.view(np.uint8))
+
+
+def test_a_nan_the_output_never_reads_leaves_the_input_unscanned() -> None:
+    from geoaug.transforms.functional import warp
+
+    a = _array(nan=False)
+    a[:, -1, -1] = np.nan  # the last pixel; a 2x zoom of the top-left quarter never reads it
+    m = np.diag([0.5, 0.5, 1.0])  # output pixel -> input pixel
+    lazy = GeoRaster.from_array(a, lazy_mask=True)
+    out = warp(lazy, m, (31, 37))
+    assert lazy.lazy_mask and not np.isnan(out.data).any()
+    ref = warp(GeoRaster.from_array(a), m, (31, 37))
+    np.testing.assert_array_equal(out.data, ref.data)
+    np.testing.assert_array_equal(np.broadcast_to(out.mask, (31, 37)), np.broadcast_to(ref.mask, (31, 37)))
+
+
+@pytest.mark.parametrize("fill", ["edge", "reflect"])
+def test_one_pixel_columns_keep_the_eager_bits_when_a_nan_lies_unread(fill: str) -> None:
+    # the right half, enlarged 2x: its last columns lie right of the last pixel centre, where the fill mode maps
+    # both taps to one pixel. With a mask (a NaN in the first column, never read) those columns take another
+    # pass than without one; the lazy call must give the masked call's bits, not the unmasked ones
+    from geoaug.transforms.functional import warp
+
+    a = np.random.default_rng(8).random((3, 31, 37)).astype(np.float32) * 1000
+    a[:, :, 0] = np.nan
+    m = np.array([[0.5, 0.0, 18.5], [0.0, 0.5, 0.0], [0.0, 0.0, 1.0]])  # output pixel -> input pixel
+    lazy = GeoRaster.from_array(a, lazy_mask=True)
+    out = warp(lazy, m, (62, 37), fill=fill)
+    ref = warp(GeoRaster.from_array(a), m, (62, 37), fill=fill)
+    assert not np.isnan(out.data).any() and not lazy.lazy_mask  # the input was scanned
+    np.testing.assert_array_equal(out.data.view(np.uint32), ref.data.view(np.uint32))

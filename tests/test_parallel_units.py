@@ -61,3 +61,31 @@ def test_parallel_units_equal_one_thread(monkeypatch: pytest.MonkeyPatch, interp
     assert serial[2] == parallel[2]
     if serial[1] is not None:
         np.testing.assert_array_equal(serial[1], parallel[1])
+
+
+def test_nearest_counts_its_work_per_pixel_not_per_band(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the production threshold (the suite runs with higher ones), 2 threads: a 13 x 64² nearest warp runs on one
+    # thread (its parallel launch measured 1.14-1.34x slower), 13 x 120² and 1 x 256² take the parallel entry,
+    # and a bilinear 13 x 64² warp (four taps a band) still does
+    from conftest import PRODUCTION_THRESHOLDS
+
+    monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", PRODUCTION_THRESHOLDS[("warp", "PARALLEL_MIN_WORK")])
+    monkeypatch.setattr(warp_module.threads, "num_threads", lambda: 2)
+    calls: list[str] = []
+    real_nearest, real_bilinear = warp_module.nearest.nearest_parallel, warp_module._ENTRIES[1]
+
+    def counting(name: str, fn: object) -> object:  # a test double: counts the calls of ``fn``
+        def run(*args: object) -> object:
+            calls.append(name)
+            return fn(*args)
+        return run
+
+    monkeypatch.setattr(warp_module.nearest, "nearest_parallel", counting("nearest", real_nearest))
+    monkeypatch.setitem(warp_module._ENTRIES, 1, (real_bilinear[0], counting("bilinear", real_bilinear[1])))
+    for (bands, side), interpolation, parallel in [((13, 64), "nearest", False), ((4, 128), "nearest", False),
+                                                   ((13, 120), "nearest", True), ((1, 256), "nearest", True),
+                                                   ((13, 64), "bilinear", True)]:
+        calls.clear()
+        src = np.zeros((bands, side, side), np.uint16)
+        warp_affine(src, None, _rotation(17.0, side, side), (side, side), interpolation)
+        assert calls == ([interpolation] if parallel else []), (bands, side, interpolation)

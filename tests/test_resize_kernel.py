@@ -448,3 +448,46 @@ def test_an_empty_output_is_empty() -> None:
     src = np.zeros((2, 10, 10), dtype=np.uint16)
     data, _ = resize.resize_separable(src, None, (1.0, 1.0), (0.0, 0.0), (0, 10))
     assert data.shape == (2, 0, 10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "uint16"])
+def test_return_nan_tells_whether_a_nan_came_out(dtype: str, order: str) -> None:
+    # a plain float array is resampled as all valid first (functional.warp): the kernel reports a NaN that came
+    # out, found in the strip where it did (here only the last output rows read the NaN row), and stops there
+    rng = np.random.default_rng(3)
+    src = _data(rng, 3, 120, 50, dtype)
+    kw = dict(kind=(LINEAR, LINEAR), mode=FILL_MODES["nodata"], out_fill=3.0)
+    clean, cmask, nan = resize.resize_separable(src, None, (120 / 100, 50 / 70), (0.0, 0.0), (100, 70),
+                                                return_nan=True, **kw)
+    want, wmask = resize.resize_separable(src, None, (120 / 100, 50 / 70), (0.0, 0.0), (100, 70), **kw)
+    assert nan is False
+    np.testing.assert_array_equal(clean, want)
+    np.testing.assert_array_equal(cmask, wmask)
+    if dtype == "uint16":
+        return
+    src[1, -1, 20] = np.nan  # read by the last output rows only (of band 1)
+    assert resize.resize_separable(src, None, (120 / 100, 50 / 70), (0.0, 0.0), (100, 70), return_nan=True,
+                                   **kw)[2] is True
+    # a mask given: the masked resampling, nothing reported
+    valid = ~np.isnan(src)
+    out = resize.resize_separable(src, valid, (120 / 100, 50 / 70), (0.0, 0.0), (100, 70), return_nan=True, **kw)
+    assert out[2] is False and not np.isnan(out[0]).any()
+
+
+def test_return_nan_with_parallel_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # each worker scans its own strips into its own slot: a NaN that only one worker's rows read is reported
+    rng = np.random.default_rng(4)
+    src = _data(rng, 2, 90, 64, "float32")
+    monkeypatch.setattr(resize, "SERIAL_BELOW", 0)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        for row, want in ((None, False), (0, True), (-1, True)):
+            x = src.copy()
+            if row is not None:
+                x[1, row, 10] = np.nan
+            out = resize.resize_separable(x, None, (90 / 60, 1.0), (0.0, 0.0), (60, 64), kind=(LINEAR, LINEAR),
+                                          return_nan=True)
+            assert out[2] is want, row
+    finally:
+        numba.set_num_threads(before)

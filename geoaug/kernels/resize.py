@@ -538,16 +538,29 @@ def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask):  # pragma:
                     orow[j] = orow[j] and trow[j]
 
 
+@borrowing_jit()
+def _nan_in(df, start, n):  # pragma: no cover - numba
+    # whether ``df[start : start + n]`` holds a NaN (an or-reduction of packed compares; never true for integers)
+    bad = False
+    for k in range(n):
+        v = df[start + np.uint64(k)]
+        bad |= v != v
+    return bad
+
+
 @borrowing_jit(fastmath=_CONTRACT)
 def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
-          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
-    # worker ``wk`` of ``nworkers``: a contiguous share of the (band or mask plane) x strip units, its own scratch
+          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen):  # pragma: no cover - numba
+    # worker ``wk`` of ``nworkers``: a contiguous share of the (band or mask plane) x strip units, its own scratch.
+    # ``nan_seen`` of one slot per worker (else of none): each strip just written is scanned for NaN while it is
+    # in cache, and the worker stops at the first (its caller then resamples again with the mask)
     nbands, in_h, in_w = src.shape
     out_h, out_w = dst.shape[1], dst.shape[2]
     sf = src.reshape(src.size)  # flat views, once per worker
     df = dst.reshape(dst.size)
     saf = sa[wk].reshape(sa.shape[1] * sa.shape[2])
     sbf = sb[wk].reshape(sb.shape[1] * sb.shape[2])
+    check = nan_seen.size > wk
     for c in range(nunits * wk // nworkers, nunits * (wk + 1) // nworkers):
         unit = c // nstrips
         strip = c - unit * nstrips
@@ -555,26 +568,38 @@ def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, 
         i1 = out_h * (strip + 1) // nstrips
         if unit >= nbands:
             _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[wk], dmask)
-        elif order == LANES:
-            _cols_lanes(sf, unit, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, ncol, saf, sbf, df, out_w,
-                        fill, is_int, lo, hi, out_h)
-        elif order == COLUMNS:
-            _cols_first(sf, unit, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, saf, sbf,
-                        df, out_w, fill, is_int, lo, hi, out_h)
-        else:
-            _rows_first(sf, unit, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, saf, sbf, df, out_w,
-                        fill, is_int, lo, hi, out_h)
+            continue
+        # looking for NaN, the columns-first orders write (and scan) _NAN_ROWS rows at a time, which are then in
+        # L1; the rows-first order's strips are sized to stay in cache already (a shorter strip would compute
+        # the input rows two strips share twice)
+        r0 = i0
+        while r0 < i1:
+            r1 = min(i1, r0 + _NAN_ROWS) if check and order != ROWS else i1
+            if order == LANES:
+                _cols_lanes(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, ncol, saf, sbf, df,
+                            out_w, fill, is_int, lo, hi, out_h)
+            elif order == COLUMNS:
+                _cols_first(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, saf,
+                            sbf, df, out_w, fill, is_int, lo, hi, out_h)
+            else:
+                _rows_first(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, saf, sbf, df,
+                            out_w, fill, is_int, lo, hi, out_h)
+            if check and _nan_in(df, (np.uint64(unit) * np.uint64(out_h) + np.uint64(r0)) * np.uint64(out_w),
+                                 (r1 - r0) * out_w):
+                nan_seen[wk] = True
+                return
+            r0 = r1
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
 def _resize_par(addr, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl,
-                ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi):  # pragma: no cover - numba
+                ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen):  # pragma: no cover - numba
     # _work through its address (kernels/indirect.py): linked in, it would be compiled again here
     for wk in nb.prange(nworkers):
         # np.int64: the index is unsigned in the gufunc, and _work's first argument is int64
         call_address(_work, addr, (np.int64(wk), nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix,
                                    ixu, wx, nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int,
-                                   lo, hi))
+                                   lo, hi, nan_seen))
 
 
 @borrowing_jit()
@@ -688,6 +713,11 @@ _GATHER_COST = 5
 
 #: a stand-in for the mask arrays when there is no mask (never read)
 _NO_MASK = np.empty((1, 1, 1), dtype=np.bool_)
+#: output rows the columns-first orders write, then scan for NaN, at a time (``return_nan``): a multiple of the
+#: eight rows of the lanes order
+_NAN_ROWS = 32
+#: ``nan_seen`` of a call that does not look for NaN (no slot for any worker)
+_NO_NAN = np.zeros(0, dtype=np.bool_)
 
 
 def _plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: float, ty: float, tx: float, ky_kind: int,
@@ -717,11 +747,13 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
     lo, hi, is_int = limits(dt, work)
     iy, wy, ny, oky, ky, _, _, _, yok, _, _, _ = _axis_taps(h, sy, ty, in_h, ky_kind, mode, work)
     ix, wx, nx, okx, kx, kfix, xlo, xhi, xok, x0, fx, ixu = _axis_taps(w, sx, tx, in_w, kx_kind, mode, work)
-    if kfix == 2 and nm and dt.kind == "f" and bool((ix[:, 0] == ix[:, 1]).any()):
+    one_pixel = kfix == 2 and dt.kind == "f" and bool((ix[:, 0] == ix[:, 1]).any())
+    if one_pixel and nm:
         # the two-tap form p + f * (q - p) reads a one-pixel column's neighbour with weight 0 (or 1 - 1; a
         # column whose two taps the fill mode maps to one edge pixel is one too): a NaN or an infinity under an
         # invalid neighbour would reach the valid output (0 * NaN is NaN). A masked float raster with such a
-        # column takes the general pass, whose padding repeats the column's own pixel
+        # column takes the general pass, whose padding repeats the column's own pixel (``one_pixel``: the
+        # masked call of these taps takes another pass, whose last column's bits may differ)
         kfix = 0
     units = nb_ + nm
     # strips of output rows: enough units for the threads, and (row-first order) scratch rows that stay in cache
@@ -755,7 +787,7 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
     xl = max(xlo, 0)
     ncol = max(xhi + 1 - xl, 0)
     return (work, lo, hi, is_int, iy, wy, ny, oky, ix, ixu, wx, nx, okx, kfix, x0, fx, np.uint64(xl), ncol,
-            yok and xok, nstrips, span, order_code, nunits, nworkers)
+            yok and xok, nstrips, span, order_code, nunits, nworkers, one_pixel)
 
 
 _cached_plan = functools.lru_cache(maxsize=64)(_make_plan)
@@ -772,7 +804,8 @@ def resize_separable(
     fill_value: float = 0.0,
     out_fill: float = 0.0,
     out: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    return_nan: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, bool]:
     """Resample ``(bands, rows, cols)`` through ``x_in = sx * x_out + tx``, ``y_in = sy * y_out + ty``.
 
     Parameters
@@ -799,13 +832,25 @@ def resize_separable(
         Value stored under invalid output pixels.
     out : ndarray (bands, rows, cols), optional
         Destination of ``src``'s dtype, C-contiguous; allocated when not given.
+    return_nan : bool
+        Also return whether the call needs the mask of ``src``'s NaNs, for a
+        float ``src`` without a mask (for other calls: False). Each strip of
+        output rows is scanned while it is still in cache, and the first NaN
+        stops the call; a call whose taps the masked resampling would run
+        through another pass (a one-pixel column, see ``_make_plan``) stops
+        before it starts. The data is then incomplete, and the caller
+        resamples again with the mask. Otherwise the output is, bit for bit,
+        the masked resampling's (no output pixel read a NaN). A plain float
+        array whose resampling reads no NaN thus never has its input scanned
+        (``functional.warp``).
 
     Returns
     -------
-    (ndarray, ndarray)
+    (ndarray, ndarray) or (ndarray, ndarray, bool)
         The data ``(bands, out_rows, out_cols)`` and the mask ``(planes,
         out_rows, out_cols)``; when every output pixel is valid the mask is a
-        read-only broadcast of True.
+        read-only broadcast of True. With ``return_nan``, then whether the
+        call stopped because it needs the mask.
     """
     nb_, in_h, in_w = src.shape
     h, w = int(out_shape[0]), int(out_shape[1])
@@ -825,7 +870,7 @@ def resize_separable(
     nm = 0 if mask is None else mask.shape[0]
     nthreads = threads.num_threads() if nb_ * h * w >= SERIAL_BELOW else 1
     (work, lo, hi, is_int, iy, wy, ny, oky, ix, ixu, wx, nx, okx, kfix, x0, fx, xl, ncol, all_ok, nstrips, span,
-     order, nunits, nworkers) = _plan(nb_, in_h, in_w, h, w, float(scale[0]), float(scale[1]),
+     order, nunits, nworkers, one_pixel) = _plan(nb_, in_h, in_w, h, w, float(scale[0]), float(scale[1]),
                                       float(offset[0]), float(offset[1]), kind[0], kind[1], mode, dt, nm,
                                       nthreads, _ORDER)
     if order == LANES:  # eight rows of the vertical pass; their interleaved block, the outputs', the outputs'
@@ -846,14 +891,31 @@ def resize_separable(
         tm = _NO_MASK
         dmask = _NO_MASK
         mask = tm
+    looking = return_nan and not nm and dt.kind == "f"
+    if looking and one_pixel:
+        # with a mask these taps take another pass (see _make_plan): resampled as all valid, the output would
+        # not be the masked call's bit for bit. Nothing done; the caller resamples with the mask
+        return dst, _NO_MASK, True
+    nan_seen = np.zeros(nworkers, dtype=np.bool_) if looking else _NO_NAN
     args = (nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix, x0, fx, xl, ncol,
-            okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi)
+            okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi, nan_seen)
     with threads.launch_lock:
         if nworkers > 1:
             addr = indirect.address(_work, (dt, src.flags.num, mask.flags.num, dst.flags.num), lambda: (0, 1, *args))
             _resize_par(addr, nworkers, *args)
         else:  # _work itself, straight from Python (no compiled level in between to compile it again)
             _work(0, 1, *args)
+    if return_nan and nan_seen.any():
+        return dst, dmask, True  # stopped at the first NaN: the caller resamples again with the mask
+    if return_nan:
+        return (*_finish(dst, dmask, nm, h, w, oky, okx, all_ok, out_fill), False)
+    return _finish(dst, dmask, nm, h, w, oky, okx, all_ok, out_fill)
+
+
+def _finish(dst: np.ndarray, dmask: np.ndarray, nm: int, h: int, w: int, oky: np.ndarray, okx: np.ndarray,
+            all_ok: bool, out_fill: float) -> tuple[np.ndarray, np.ndarray]:
+    # out_fill under the invalid output pixels; the output mask
+    dt = dst.dtype
     if nm:
         invalid = ~dmask
         if invalid.any():

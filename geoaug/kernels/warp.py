@@ -70,7 +70,8 @@ Conventions
   nothing is allocated inside the parallel loop. At most one parallel region
   per call, over units of one band group by one chunk of output rows
   (:func:`parallel_units`), and only above :data:`PARALLEL_MIN_WORK`
-  (bands x output pixels x taps) when numba has more than one thread; smaller
+  (bands x output pixels x taps; nearest: (bands + 4) x output pixels /
+  :data:`NEAREST_WORK`) when numba has more than one thread; smaller
   warps run the row kernel itself on the calling thread. Every launch holds
   ``threads.launch_lock``.
 * Compilation: the row kernel is built once per interpolation with the code as
@@ -118,11 +119,18 @@ __all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "para
 
 #: interpolation name -> kernel code
 INTERPOLATIONS = {"nearest": 0, "bilinear": 1, "cubic": 2}
-#: the cubic convolution parameter (OpenCV's value)
-#: below this many (bands x output pixels x taps) a warp runs on one thread: a parallel launch costs more.
-#: With the TBB layer a launch costs a few µs: at 2 threads a 1x128² bilinear warp (work 65,536) took 0.60
-#: of its 1-thread time, a 13x64² nearest one (53,248) 0.83; at 16,384 it was 0.8-0.9
+#: below this much work (bands x output pixels x taps; nearest: :data:`NEAREST_WORK`) a warp runs on one
+#: thread: a parallel launch costs more. With the TBB layer a launch costs a few µs: at 2 threads a 1x128²
+#: bilinear warp (work 65,536) took 0.60 of its 1-thread time; at 16,384 it was 0.8-0.9
 PARALLEL_MIN_WORK = 1 << 15
+#: the nearest warp's work per output pixel is ``(bands + 4) / NEAREST_WORK``: its coordinates are computed once
+#: and serve four bands per pass, so more bands add less than a band's worth each. Counted as bands x pixels,
+#: 13x64² (53,248) took the parallel entry and ran 1.14-1.34x slower at 2 threads than at 1, 4x128² 1.06-1.17x,
+#: 13x90² 1.02-1.15x, while 1x256² (65,536) ran 0.92-1.04x, 2x256² 0.84-0.96x and 13x120² 0.89-0.91x
+#: (``python scripts/bench_threads.py --only thresholds``, and the same transform timed at 2 threads with the
+#: parallel entry and without, 31 calls each, a busy 0.3 ms between calls). Counted this way the first three
+#: run on one thread and the others in parallel
+NEAREST_WORK = 6
 
 _TAPS = (1, 2, 4)
 _DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
@@ -963,7 +971,7 @@ def warp_affine(
     dmask = np.empty((nm, out_h, out_w), dtype=np.bool_) if out_mask is None else \
         _check_out(out_mask, (nm, out_h, out_w), _BOOL, "out_mask")
     K = _TAPS[interp]
-    work = nbands * out_h * out_w * K * K
+    work = nbands * out_h * out_w * K * K if interp else (nbands + 4) * out_h * out_w // NEAREST_WORK
     nthreads = threads.num_threads() if work >= PARALLEL_MIN_WORK else 1
     group, nrc, nunits = parallel_units(nbands, out_h, _band_group(out_w, interp), nthreads)
     if interp == 0:  # a gather of whole pixels: its own kernel, compiled per pixel width (kernels/nearest.py)

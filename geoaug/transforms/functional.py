@@ -104,19 +104,26 @@ def warp(
     plan = geometry._plan_of_rows(rows, (shape[1], shape[2]), (h, w))
     if plan is not None:
         return copy(raster, plan, matrix, (h, w), out=out)
-    rmask = raster.mask
-    mask3 = _kernel_mask(rmask)
     if not renormalize and (aa := geometry._axis_aligned_rows(rows)) is not None:
         sy, ty, sx, tx = aa
         kind = _KIND[interpolation]
         ky = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sy) > 1.0 else kind
         kx = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sx) > 1.0 else kind
-        out_fill = raster.invalid_value
-        data, mask = _resize.resize_separable(
-            raster.data, mask3, (sy, sx), (ty, tx), (h, w), kind=(ky, kx), mode=FILL_MODES[fill],
-            fill_value=0.0 if fill_value is None else float(fill_value), out_fill=out_fill, out=out,
-        )
+        args = (FILL_MODES[fill], 0.0 if fill_value is None else float(fill_value), raster.invalid_value, out)
+        if raster.lazy_mask:
+            # a float array whose NaNs are not found yet: resampled as all valid, each output strip scanned for
+            # NaN while in cache. No NaN came out: no valid output pixel read one, and this is the result. Else
+            # the input is scanned and resampled again with its mask (what every call did before)
+            data, mask, nan = _resize.resize_separable(raster.data, None, (sy, sx), (ty, tx), (h, w), (ky, kx),
+                                                       *args, return_nan=True)
+            if not nan:
+                return raster.warped(data, mask[0], matrix)
+        rmask = raster.mask
+        data, mask = _resize.resize_separable(raster.data, _kernel_mask(rmask), (sy, sx), (ty, tx), (h, w),
+                                              (ky, kx), *args)
     else:
+        rmask = raster.mask
+        mask3 = _kernel_mask(rmask)
         out_fill = raster.invalid_value
         data, mask, every = warp_affine(
             raster.data, mask3, matrix, (h, w), interpolation=interpolation, fill=fill,
