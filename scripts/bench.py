@@ -146,9 +146,9 @@ class Seeded:
 
     ``call(gen)`` runs the contender with ``gen``; ``seed(s)``, when given, reseeds a library's own
     generators instead (:func:`albumentations_reseed`) and ``call`` is then called with None. A geoaug
-    contender also empties geoaug's per-matrix cache of output geotransforms (``geometry._FROM_IDENTITY``):
-    the same draw timed again (by the GeoRaster twin, at the next thread count) would find its entry there,
-    where a training loop, drawing anew each call, does not.
+    contender also empties geoaug's caches keyed on one draw (:func:`forget_draws`): the same draw timed
+    again (by the GeoRaster twin, at the next thread count) would find its entries there, where a training
+    loop, drawing anew each call, does not.
     The README pipeline's best of 21 calls is its cheapest draw (no flip, no quarter turn, a small
     rotation): with a running generator each contender, and each thread count, timed other draws, and
     the row's ratios moved with the luck of those draws (a plain array 0.51x albumentations where its
@@ -166,13 +166,25 @@ class Seeded:
         if self.seed is not None:
             self.seed(s)
         else:
-            from geoaug import geometry
-
-            geometry._FROM_IDENTITY.clear()
+            forget_draws()
             self.gen = np.random.default_rng(s)
 
     def __call__(self) -> object:
         return self.call(self.gen)
+
+
+def forget_draws() -> None:
+    """Empty geoaug's caches whose entries belong to one draw: the output geotransform of each matrix
+    (``geometry._FROM_IDENTITY``) and the separable resize's plan of each crop position and scale
+    (``kernels.resize._cached_plan``). Caches keyed on sizes alone (flips, quarter turns, the taps a moving
+    crop shifts) stay: a training loop finds them warm too. Without this, a RandomResizedCrop timed on
+    the array and then on its GeoRaster twin with the same seed found the array's plan: at 13x64² uint16
+    the array read 82 µs and the GeoRaster 56 µs, and the array 59 µs at the second thread count."""
+    from geoaug import geometry
+    from geoaug.kernels import resize
+
+    geometry._FROM_IDENTITY.clear()
+    resize._cached_plan.cache_clear()
 
 
 def albumentations_reseed(compose) -> Callable[[int], None]:
@@ -456,8 +468,11 @@ def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, 
 
         def rs(s, d):
             return cv2.resize(s, (size, size), dst=d, interpolation=cv2.INTER_LINEAR)
-        row("random_resized_crop", {**geo(t), "opencv per band": crop.per_band(rs), "opencv hwc4": crop.hwc4(rs),
-                                    "albumentations": fa}, na)
+        # seeded: the crop's position changes the work (taps moved from a cached build inside the raster, built
+        # anew at an edge), so with running generators each contender and thread count timed other positions
+        # (13x64² uint16: a GeoRaster 49 µs at 1 thread and 67 µs at 2 on one page, by the luck of the draws)
+        row("random_resized_crop", {**geo(t, seeded=True), "opencv per band": crop.per_band(rs),
+                                    "opencv hwc4": crop.hwc4(rs), "albumentations": fa}, na)
     if "resize" in ops:
         n = max(1, round(size * RESIZE_FACTOR))
         t = geoaug.Resize(n, n)

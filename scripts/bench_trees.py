@@ -50,7 +50,11 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("grid_dropout_f32array", 13, 64), ("grid_dropout_f32array", 1, 512),
          ("resize_f32array", 13, 64), ("resize_f32array", 13, 512), ("resize_f32array", 1, 512),
          ("resize_f32array", 200, 256), ("random_resized_crop_f32array", 13, 64),
-         ("random_resized_crop_f32array", 13, 512), ("random_resized_crop_f32array", 1, 512))
+         ("random_resized_crop_f32array", 13, 512), ("random_resized_crop_f32array", 1, 512),
+         ("affine_nearest_f32array", 13, 64), ("affine_nearest_f32array", 1, 512),
+         ("affine_nearest_f32array", 13, 512), ("affine_bilinear_f32array", 13, 64),
+         ("affine_bilinear_f32array", 1, 512), ("affine_bilinear_f32array", 13, 512),
+         ("affine_cubic_f32array", 13, 64), ("affine_cubic_f32array", 1, 512))
 
 CHILD = r"""
 import json, sys, time

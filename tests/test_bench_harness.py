@@ -277,3 +277,34 @@ def test_the_cold_child_without_scipy_cannot_import_it() -> None:
     code = bench.NO_SCIPY + "import numpy\ntry:\n    import scipy.linalg\nexcept ImportError:\n    print('blocked')\n"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert r.stdout.strip() == "blocked"
+
+
+def test_the_random_resized_crop_row_times_the_same_crops_for_every_contender(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the crop's position changes the work: geoaug's contenders are reseeded per round (Seeded), like the
+    # README pipeline's, so the plain array, the GeoRaster and both thread counts time the same crops
+    seen: dict[str, object] = {}
+
+    def capture(fns: dict, repeats: int, threads: list) -> dict:
+        seen.update(fns)
+        return {n: ({k: 1.0 for k in fns}, {k: 1.0 for k in fns}) for n in threads}
+
+    monkeypatch.setattr(bench, "timeit_threads", capture)
+    bench.bench_case(2, 16, "uint16", ["random_resized_crop"], 1, None)
+    assert isinstance(seen["geoaug array"], bench.Seeded) and isinstance(seen["geoaug GeoRaster"], bench.Seeded)
+
+
+def test_reseeding_a_geoaug_contender_forgets_the_caches_of_a_draw() -> None:
+    # the same seeded crop, timed on the array and then on its GeoRaster twin, must not find the array's plan
+    import numpy as np
+
+    import geoaug
+    from geoaug.kernels import resize
+
+    t = geoaug.RandomResizedCrop(16, 16, scale=(0.5, 0.5), ratio=(1.0, 1.0))
+    c = bench.Seeded(lambda g: t(np.ones((2, 32, 32), np.uint16), rng=g))
+    c.reseed(3)
+    c()
+    assert resize._cached_plan.cache_info().currsize > 0 and geoaug.geometry._FROM_IDENTITY
+    c.reseed(3)
+    assert resize._cached_plan.cache_info().currsize == 0 and not geoaug.geometry._FROM_IDENTITY
