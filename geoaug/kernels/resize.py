@@ -907,22 +907,15 @@ def resize_separable(
             _work(0, 1, *args)
     if return_nan and nan_seen.any():
         return dst, dmask, True  # stopped at the first NaN: the caller resamples again with the mask
-    if return_nan:
-        return (*_finish(dst, dmask, nm, h, w, oky, okx, all_ok, out_fill), False)
-    return _finish(dst, dmask, nm, h, w, oky, okx, all_ok, out_fill)
-
-
-def _finish(dst: np.ndarray, dmask: np.ndarray, nm: int, h: int, w: int, oky: np.ndarray, okx: np.ndarray,
-            all_ok: bool, out_fill: float) -> tuple[np.ndarray, np.ndarray]:
-    # out_fill under the invalid output pixels; the output mask
-    dt = dst.dtype
     if nm:
         invalid = ~dmask
         if invalid.any():
             np.copyto(dst, dt.type(out_fill), where=np.broadcast_to(invalid, dst.shape))
-        return dst, dmask
-    if all_ok:
-        return dst, true_mask((1, h, w))
-    valid = (oky[:, None] & okx[None, :])[None]
-    np.copyto(dst, dt.type(out_fill), where=np.broadcast_to(~valid, dst.shape))
-    return dst, valid
+        res = dst, dmask
+    elif all_ok:
+        res = dst, true_mask((1, h, w))
+    else:
+        valid = (oky[:, None] & okx[None, :])[None]
+        np.copyto(dst, dt.type(out_fill), where=np.broadcast_to(~valid, dst.shape))
+        res = dst, valid
+    return (*res, False) if return_nan else res
