@@ -151,3 +151,21 @@ def test_one_pixel_columns_keep_the_eager_bits_when_a_nan_lies_unread(fill: str)
     ref = warp(GeoRaster.from_array(a), m, (62, 37), fill=fill)
     assert not np.isnan(out.data).any() and not lazy.lazy_mask  # the input was scanned
     np.testing.assert_array_equal(out.data.view(np.uint32), ref.data.view(np.uint32))
+
+
+def test_parallel_resampling_keeps_the_eager_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    # at 2 threads the pass order once depended on whether a mask was given: a 20² crop enlarged to 256² ran in
+    # lanes without the mask and rows first with it, and the lazy call (no NaN read) gave other bits
+    from geoaug.kernels import resize
+    from geoaug.transforms.functional import warp
+
+    monkeypatch.setattr(resize, "SERIAL_BELOW", 0)
+    monkeypatch.setattr(resize.threads, "num_threads", lambda: 2)
+    a = np.random.default_rng(9).random((1, 64, 64)).astype(np.float32) * 1000
+    a[0, 63, 63] = np.nan  # never read by the crop
+    m = np.array([[20 / 256, 0.0, 10.0], [0.0, 20 / 256, 10.0], [0.0, 0.0, 1.0]])
+    lazy = GeoRaster.from_array(a, lazy_mask=True)
+    out = warp(lazy, m, (256, 256))
+    ref = warp(GeoRaster.from_array(a), m, (256, 256))
+    assert lazy.lazy_mask
+    np.testing.assert_array_equal(out.data.view(np.uint32), ref.data.view(np.uint32))

@@ -491,3 +491,18 @@ def test_return_nan_with_parallel_workers(monkeypatch: pytest.MonkeyPatch) -> No
             assert out[2] is want, row
     finally:
         numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("threads_", [1, 2, 4])
+def test_a_mask_never_changes_the_pass_order(threads_: int) -> None:
+    # the two orders round differently: a call with a mask must compute each value as the call without it,
+    # so that a plain float array resampled without its mask first gives the masked call's bits
+    # (functional.warp). A 20² crop of a 64² band enlarged to 256² at 2 threads chose lanes without a mask and
+    # rows first with one
+    dt = np.dtype(np.float32)
+    for bands, side, crop, out, off in [(1, 64, 20, 256, 10.0), (1, 64, 20, 256, 5.5), (13, 64, 45, 64, 3.0),
+                                        (4, 512, 362, 512, 75.0), (13, 120, 90, 60, 0.0)]:
+        s = crop / out
+        orders = {resize._make_plan(bands, side, side, out, out, s, s, off, off, LINEAR, LINEAR,
+                                    FILL_MODES["reflect"], dt, nm, threads_, None)[21] for nm in (0, 1, bands)}
+        assert len(orders) == 1, (bands, side, crop, out, off, orders)

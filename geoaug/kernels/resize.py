@@ -570,8 +570,8 @@ def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, 
             _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[wk], dmask)
             continue
         # looking for NaN, the columns-first orders write (and scan) _NAN_ROWS rows at a time, which are then in
-        # L1; the rows-first order's strips are sized to stay in cache already (a shorter strip would compute
-        # the input rows two strips share twice)
+        # L1. The rows-first order scans its whole strip (a shorter strip would compute the input rows two strips
+        # share twice); its strips bound the input rows they read, so an enlarging strip can be a whole plane
         r0 = i0
         while r0 < i1:
             r1 = min(i1, r0 + _NAN_ROWS) if check and order != ROWS else i1
@@ -756,16 +756,18 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
         # masked call of these taps takes another pass, whose last column's bits may differ)
         kfix = 0
     units = nb_ + nm
-    # strips of output rows: enough units for the threads, and (row-first order) scratch rows that stay in cache
-    par_strips = -(-4 * nthreads // units) if nthreads > 1 else 1
     fit_rows = max(4, (1 << 17) // (w * np.dtype(work).itemsize) - ky)
-    nstrips = min(h, max(par_strips, -(-h // max(1, int(fit_rows / abs(sy))))))
     # the cheaper order: rows first reads each needed input row once horizontally (gathers), columns first
     # runs the vertical pass over input columns and gathers only output rows. The input rows a strip of rows
-    # first reads: estimated here, counted (_max_span) when the order or a mask needs the scratch sized
+    # first reads: estimated here, counted (_max_span) when the order or a mask needs the scratch sized. The
+    # order is chosen from the bands' strips alone, never the mask planes': the two orders round differently,
+    # and a call with a mask must compute each value as the call without it does (a plain float array is
+    # resampled without its mask first, and must give the masked call's bits: functional.warp)
+    band_strips = min(h, max(-(-4 * nthreads // nb_) if nthreads > 1 else 1,
+                             -(-h // max(1, int(fit_rows / abs(sy))))))
     kxe, kye = max(kx, 1), max(ky, 1)
-    span = min(in_h, math.ceil(-(-h // max(nstrips, 1)) * abs(sy)) + kye + 1)
-    cost_rows = nstrips * span * w * kxe * _GATHER_COST + h * w * kye
+    span = min(in_h, math.ceil(-(-h // max(band_strips, 1)) * abs(sy)) + kye + 1)
+    cost_rows = band_strips * span * w * kxe * _GATHER_COST + h * w * kye
     ncols = max(xhi - xlo + 1, 0)
     if kfix > 0:  # every horizontal tap real: columns first in eight lanes (a tap costs a vertical one, plus
         # one transpose of the vertical pass's values and one of the outputs)
@@ -778,6 +780,10 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
         order_code = best if cost_cols < cost_rows else ROWS
     else:
         order_code = {"rows": ROWS, "columns": COLUMNS, "lanes": best}[order]
+    # strips of output rows: enough units (bands and mask planes) for the threads, and (row-first order) scratch
+    # rows that stay in cache
+    par_strips = -(-4 * nthreads // units) if nthreads > 1 else 1
+    nstrips = min(h, max(par_strips, -(-h // max(1, int(fit_rows / abs(sy))))))
     if order_code != ROWS:
         nstrips = min(h, par_strips)
     if order_code == ROWS or nm:
@@ -873,6 +879,11 @@ def resize_separable(
      order, nunits, nworkers, one_pixel) = _plan(nb_, in_h, in_w, h, w, float(scale[0]), float(scale[1]),
                                       float(offset[0]), float(offset[1]), kind[0], kind[1], mode, dt, nm,
                                       nthreads, _ORDER)
+    looking = return_nan and not nm and dt.kind == "f"
+    if looking and one_pixel:
+        # with a mask these taps take another pass (see _make_plan): resampled as all valid, the output would
+        # not be the masked call's bit for bit. Nothing done; the caller resamples with the mask
+        return dst, _NO_MASK, True
     if order == LANES:  # eight rows of the vertical pass; their interleaved block, the outputs', the outputs'
         cp, wp = -(-in_w // 8) * 8, -(-w // 8) * 8
         sa = np.empty((nworkers, 8, cp), dtype=work)
@@ -891,11 +902,6 @@ def resize_separable(
         tm = _NO_MASK
         dmask = _NO_MASK
         mask = tm
-    looking = return_nan and not nm and dt.kind == "f"
-    if looking and one_pixel:
-        # with a mask these taps take another pass (see _make_plan): resampled as all valid, the output would
-        # not be the masked call's bit for bit. Nothing done; the caller resamples with the mask
-        return dst, _NO_MASK, True
     nan_seen = np.zeros(nworkers, dtype=np.bool_) if looking else _NO_NAN
     args = (nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix, x0, fx, xl, ncol,
             okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi, nan_seen)
