@@ -407,7 +407,8 @@ def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, 
     def geo(t, seeded: bool = False) -> dict[str, Callable[[], object]]:
         # a generator each: with one seed the GeoRaster call drew the crop its array twin had just drawn and
         # found that crop's plan cached (scripts/bench_shared_seed.py measures what it hid). ``seeded``: both
-        # reseeded before each call instead (Seeded), so they time the same draws
+        # reseeded before each call instead (Seeded), so they time the same draws, each with the caches of a
+        # draw emptied first (forget_draws), as a new draw finds them
         if seeded:
             return {"geoaug array": Seeded(lambda g: t(a, rng=g)),
                     "geoaug GeoRaster": Seeded(lambda g: t(raster, rng=g))}

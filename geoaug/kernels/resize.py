@@ -652,8 +652,8 @@ def _axis_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, 
     if whole == 0 or local >= _BASE + 1:  # (a fraction that rounds up to a whole pixel: built, not moved)
         return _cached_taps(n_out, s, t, n_in, kind, mode, work)
     # built at the fractional part, _BASE pixels in (every tap at or right of pixel 0), then moved
-    idx, w, cnt, ok, most, kfix, lo, hi, every, k2, f2, _ = _cached_taps(n_out, s, local, _NO_EDGE, kind, mode,
-                                                                          work)
+    idx, w, cnt, ok, most, kfix, lo, hi, every, k2, f2, _, one = _cached_taps(n_out, s, local, _NO_EDGE, kind,
+                                                                               mode, work)
     move = whole - _BASE
     # every pixel read inside (lo, hi cover the two-tap pass's reads): no fill mode maps a tap, and the
     # two-tap pairs never meet the last pixel's special case
@@ -665,7 +665,7 @@ def _axis_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, 
         k2 = (k2.view(np.int32) + np.int32(move)).view(np.uint32)
     for a in (idx, k2):
         a.flags.writeable = False
-    return (idx, w, cnt, ok, most, kfix, lo + move, hi + move, every, k2, f2, idx.view(np.uint64))
+    return (idx, w, cnt, ok, most, kfix, lo + move, hi + move, every, k2, f2, idx.view(np.uint64), one)
 
 
 #: the largest axis (output pixels x tap slots) whose taps are cached: 64 entries hold at most ~35 MB
@@ -694,9 +694,12 @@ def _build_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int,
         lo, hi = min(lo, int(k2.min())), max(hi, int(k2.max()) + 1)
     for a in (idx, w, cnt, ok, k2, f2):
         a.flags.writeable = False
+    # a column of the two-tap pass on one pixel (see _make_plan); moving the taps keeps it, so it is found once
+    one = kfix == 2 and bool((idx[:, 0] == idx[:, 1]).any())
     # (taps, weights, counts, validity, most taps used, fixed tap count for the branch-free pass or 0,
-    #  first and last pixel read, every output valid, the two-tap pass's left taps and fractions, unsigned taps)
-    return (idx, w, cnt, ok, int(most[0]), kfix, lo, hi, bool(ok.all()), k2, f2, idx.view(np.uint64))
+    #  first and last pixel read, every output valid, the two-tap pass's left taps and fractions, unsigned taps,
+    #  a one-pixel column)
+    return (idx, w, cnt, ok, int(most[0]), kfix, lo, hi, bool(ok.all()), k2, f2, idx.view(np.uint64), one)
 
 
 _cached_taps = functools.lru_cache(maxsize=64)(_build_taps)
@@ -745,9 +748,9 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
     each time, as before)."""
     work = work_dtype(dt)
     lo, hi, is_int = limits(dt, work)
-    iy, wy, ny, oky, ky, _, _, _, yok, _, _, _ = _axis_taps(h, sy, ty, in_h, ky_kind, mode, work)
-    ix, wx, nx, okx, kx, kfix, xlo, xhi, xok, x0, fx, ixu = _axis_taps(w, sx, tx, in_w, kx_kind, mode, work)
-    one_pixel = kfix == 2 and dt.kind == "f" and bool((ix[:, 0] == ix[:, 1]).any())
+    iy, wy, ny, oky, ky, _, _, _, yok, _, _, _, _ = _axis_taps(h, sy, ty, in_h, ky_kind, mode, work)
+    ix, wx, nx, okx, kx, kfix, xlo, xhi, xok, x0, fx, ixu, one_x = _axis_taps(w, sx, tx, in_w, kx_kind, mode, work)
+    one_pixel = one_x and dt.kind == "f"
     if one_pixel and nm:
         # the two-tap form p + f * (q - p) reads a one-pixel column's neighbour with weight 0 (or 1 - 1; a
         # column whose two taps the fill mode maps to one edge pixel is one too): a NaN or an infinity under an
@@ -757,14 +760,14 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
         kfix = 0
     units = nb_ + nm
     fit_rows = max(4, (1 << 17) // (w * np.dtype(work).itemsize) - ky)
+    cache_strips = -(-h // max(1, int(fit_rows / abs(sy))))  # strips whose row-first scratch stays in cache
     # the cheaper order: rows first reads each needed input row once horizontally (gathers), columns first
     # runs the vertical pass over input columns and gathers only output rows. The input rows a strip of rows
     # first reads: estimated here, counted (_max_span) when the order or a mask needs the scratch sized. The
     # order is chosen from the bands' strips alone, never the mask planes': the two orders round differently,
     # and a call with a mask must compute each value as the call without it does (a plain float array is
     # resampled without its mask first, and must give the masked call's bits: functional.warp)
-    band_strips = min(h, max(-(-4 * nthreads // nb_) if nthreads > 1 else 1,
-                             -(-h // max(1, int(fit_rows / abs(sy))))))
+    band_strips = min(h, max(-(-4 * nthreads // nb_) if nthreads > 1 else 1, cache_strips))
     kxe, kye = max(kx, 1), max(ky, 1)
     span = min(in_h, math.ceil(-(-h // max(band_strips, 1)) * abs(sy)) + kye + 1)
     cost_rows = band_strips * span * w * kxe * _GATHER_COST + h * w * kye
@@ -783,7 +786,7 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
     # strips of output rows: enough units (bands and mask planes) for the threads, and (row-first order) scratch
     # rows that stay in cache
     par_strips = -(-4 * nthreads // units) if nthreads > 1 else 1
-    nstrips = min(h, max(par_strips, -(-h // max(1, int(fit_rows / abs(sy))))))
+    nstrips = min(h, max(par_strips, cache_strips))
     if order_code != ROWS:
         nstrips = min(h, par_strips)
     if order_code == ROWS or nm:

@@ -109,18 +109,18 @@ def warp(
         kind = _KIND[interpolation]
         ky = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sy) > 1.0 else kind
         kx = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sx) > 1.0 else kind
-        args = (FILL_MODES[fill], 0.0 if fill_value is None else float(fill_value), raster.invalid_value, out)
+        kw = dict(kind=(ky, kx), mode=FILL_MODES[fill], fill_value=0.0 if fill_value is None else float(fill_value),
+                  out_fill=raster.invalid_value, out=out)
         if raster.lazy_mask:
             # a float array whose NaNs are not found yet: resampled as all valid, each output strip scanned for
             # NaN while in cache. No NaN came out: no valid output pixel read one, and this is the result. Else
             # the input is scanned and resampled again with its mask (what every call did before)
-            data, mask, nan = _resize.resize_separable(raster.data, None, (sy, sx), (ty, tx), (h, w), (ky, kx),
-                                                       *args, return_nan=True)
+            data, mask, nan = _resize.resize_separable(raster.data, None, (sy, sx), (ty, tx), (h, w), return_nan=True,
+                                                       **kw)
             if not nan:
                 return raster.warped(data, mask[0], matrix)
         rmask = raster.mask
-        data, mask = _resize.resize_separable(raster.data, _kernel_mask(rmask), (sy, sx), (ty, tx), (h, w),
-                                              (ky, kx), *args)
+        data, mask = _resize.resize_separable(raster.data, _kernel_mask(rmask), (sy, sx), (ty, tx), (h, w), **kw)
     else:
         rmask = raster.mask
         mask3 = _kernel_mask(rmask)
