@@ -175,11 +175,13 @@ class Seeded:
 
 def forget_draws() -> None:
     """Empty geoaug's caches whose entries belong to one draw: the output geotransform of each matrix
-    (``geometry._FROM_IDENTITY``) and the separable resize's plan of each crop position and scale
-    (``kernels.resize._cached_plan``). Caches keyed on sizes alone (flips, quarter turns, the taps a moving
-    crop shifts) stay: a training loop finds them warm too. Without this, a RandomResizedCrop timed on
-    the array and then on its GeoRaster twin with the same seed found the array's plan: at 13x64² uint16
-    the array read 82 µs and the GeoRaster 56 µs, and the array 59 µs at the second thread count."""
+    (``geometry._FROM_IDENTITY``) and the separable resize's plan of a crop at one position
+    (``kernels.resize._cached_plan``: a crop with a tap outside the input). Caches keyed on sizes alone
+    (flips, quarter turns, the taps a moving crop shifts, the plan of a crop moved towards the corner,
+    ``kernels.resize._moved_plan``) stay: a training loop finds them warm too. Without this, a
+    RandomResizedCrop timed on the array and then on its GeoRaster twin with the same seed found the array's
+    plan: at 13x64² uint16 the array read 82 µs and the GeoRaster 56 µs, and the array 59 µs at the second
+    thread count."""
     from geoaug import geometry
     from geoaug.kernels import resize
 

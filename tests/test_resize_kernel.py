@@ -347,7 +347,7 @@ def test_the_lane_order_is_taken_when_every_horizontal_tap_is_inside() -> None:
     # (nodata fill at an enlarged edge) or where rows first is cheaper
     def order(shape, out, mode):
         return resize._plan(13, *shape, *out, shape[0] / out[0], shape[1] / out[1], 0.0, 0.0, LINEAR, LINEAR,
-                            FILL_MODES[mode], np.dtype(np.uint16), 0, 1, None)[21]
+                            FILL_MODES[mode], np.dtype(np.uint16), 0, 1, None)[0][21]
 
     assert order((512, 512), (384, 384), "reflect") == resize.LANES
     assert order((362, 362), (512, 512), "edge") == resize.LANES
@@ -381,6 +381,79 @@ def test_a_moving_crop_builds_its_taps_once() -> None:
     resize._axis_taps(512, 362 / 512, 101.0, 512, LINEAR, FILL_MODES["nodata"], np.float32)
     after = resize._cached_taps.cache_info()
     assert after.misses == before.misses and after.hits == before.hits + 1
+
+
+def _crop_plan(ty: float, tx: float, side: int = 64, crop: int = 45, mode: str = "nodata") -> tuple:
+    return resize._plan(13, side, side, side, side, crop / side, crop / side, ty, tx, LINEAR, LINEAR,
+                        FILL_MODES[mode], np.dtype(np.uint16), 0, 1, None)
+
+
+def test_a_crop_moved_by_whole_pixels_finds_one_plan() -> None:
+    # a RandomResizedCrop of one size moves from call to call: a position with every tap inside finds a plan
+    # made for the crop moved towards the input's corner (columns by multiples of eight), and the kernel reads
+    # from (my, mx): 324 positions, a few plans
+    resize._moved_plan.cache_clear()
+    plans, moved = set(), 0
+    for ty in range(1, 19):
+        for tx in range(1, 19):
+            plan, my, mx = _crop_plan(float(ty), float(tx))
+            assert my >= 0 and mx >= 0 and mx % 8 == 0
+            moved += (my, mx) != (0, 0)
+            plans.add(id(plan))
+    assert moved > 300
+    assert len(plans) <= 18 and resize._moved_plan.cache_info().misses <= 18
+
+
+def test_a_crop_with_a_tap_outside_takes_its_own_plan() -> None:
+    # a tap left of the input, or past its right edge, cannot move: the crop's own plan, read from (0, 0)
+    for ty, tx in ((-1.0, 9.0), (9.0, -1.0), (9.0, 20.0), (20.0, 9.0)):
+        _, my, mx = _crop_plan(ty, tx)
+        assert (my, mx) == (0, 0)
+    _, my, mx = _crop_plan(9.0, 9.0, mode="reflect")
+    assert (my, mx) != (0, 0)  # inside, a fill mode maps nothing
+
+
+@pytest.mark.parametrize("threads_", [1, 2])
+def test_a_moved_plan_gives_the_bits_of_the_crops_own_plan(threads_: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # every pass order, masks shared and per band, integers and floats, enlarged and shrunk crops, and fractional
+    # offsets: resampled through the moved plan and through the crop's own plan (moving disabled), bit for bit
+    rng = np.random.default_rng(31)
+    moved = 0
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(threads_, numba.config.NUMBA_NUM_THREADS))
+        if threads_ > 1:
+            monkeypatch.setattr(resize, "SERIAL_BELOW", 0)
+        for trial in range(48):
+            dt = ("uint16", "float32", "int16")[trial % 3]
+            nb = (1, 3, 13)[trial % 3]
+            h, w = int(rng.integers(20, 90)), int(rng.integers(20, 90))
+            src = _data(rng, nb, h, w, dt)
+            mask = None if trial % 4 == 0 else rng.random((1 if trial % 2 else nb, h, w)) > 0.05
+            ch, cw = int(rng.integers(4, h + 1)), int(rng.integers(4, w + 1))
+            out = (int(rng.integers(4, 80)), int(rng.integers(4, 80)))
+            off = (float(rng.integers(0, h - ch + 1)), float(rng.integers(0, w - cw + 1)))
+            if trial % 5 == 0:
+                off = (off[0] + 0.25, off[1] + 0.5)
+            kind = (CUBIC, AREA, LINEAR)[trial % 3], (LINEAR, CUBIC, AREA, LINEAR)[trial % 4]
+            mode = FILL_MODES[("nodata", "reflect", "constant")[trial % 3]]
+            scale = (ch / out[0], cw / out[1])
+            for order in (None, "rows", "columns", "lanes"):
+                monkeypatch.setattr(resize, "_ORDER", order)
+                got = resize.resize_separable(src, mask, scale, off, out, kind=kind, mode=mode, fill_value=3.0)
+                moved += resize._plan(nb, h, w, *out, *scale, *off, *kind, mode, src.dtype,
+                                      0 if mask is None else mask.shape[0], 1, order)[1:] != (0, 0)
+                monkeypatch.setattr(resize, "_origin", lambda *a: (-1, a[2]))  # every crop its own plan
+                want = resize.resize_separable(src, mask, scale, off, out, kind=kind, mode=mode, fill_value=3.0)
+                monkeypatch.setattr(resize, "_origin", _ORIGIN)
+                np.testing.assert_array_equal(got[0], want[0])
+                np.testing.assert_array_equal(np.asarray(got[1]), np.asarray(want[1]))
+    finally:
+        numba.set_num_threads(before)
+    assert moved > 50  # the moved path was taken
+
+
+_ORIGIN = resize._origin
 
 
 def _poisoned_empty(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -46,7 +46,11 @@ How the passes run
   the serial twin runs. An all-valid input (``mask=None``) never reads a mask.
 * Taps are built once per axis and cached; offsets a whole number of pixels
   apart share one build, moved (a RandomResizedCrop's crop moves from call
-  to call: :func:`_axis_taps`).
+  to call: :func:`_axis_taps`). So do whole plans: a crop whose every tap
+  lies inside the input is planned as if moved towards the input's corner,
+  and the kernel reads it from its own origin (:func:`_plan`): a crop of one
+  size plans once, wherever it lands. At 13 x 64² uint16 a plan took 12 µs
+  of a 70 µs RandomResizedCrop call.
 
 Accuracy: integers within 1 DN of the same rules computed in float64 (they
 are computed in float32 and rounded, so a value within float32 rounding of a
@@ -452,14 +456,15 @@ def _cols_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, 
 
 @borrowing_jit(fastmath=_CONTRACT)
 def _cols_lanes(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, ncol, vt, sc, df, out_w, fill,
-                is_int, lo, hi, out_h):  # pragma: no cover - numba
+                is_int, lo, hi, out_h, xw):  # pragma: no cover - numba
     # columns first, eight output rows at a time in eight lanes of the work dtype (kernels/vec8.py): the
     # vertical pass of the eight rows into ``sc``'s interleaved block (value r of input column x at 8 x + r;
     # vert8 where every row reads two input rows, else row by row into ``vt``, rows ``cp`` apart, and
     # transposed), then per eight output columns their taps as vector loads, transposed back into rows,
     # rounded and stored (lerp8x8; other tap counts through dot8 into the block after the lanes, then
     # store8x8); the last columns of a row not a multiple of eight through the scalar store. A short last
-    # block repeats its last row: every lane holds a computed value.
+    # block repeats its last row: every lane holds a computed value. ``xw``: the input columns from the first
+    # pixel of ``sf``'s rows to their end (``in_w`` less the column the taps count from: see _work).
     z = lo - lo
     uw = np.uint64(out_w)
     uin = np.uint64(in_w)
@@ -472,7 +477,7 @@ def _cols_lanes(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, 
     oplane = np.uint64(b) * np.uint64(out_h) * uw
     # one column more than the taps read when it exists: a two-tap column on one pixel reads its neighbour
     # with weight 0, which must be a computed value
-    nv = min(ncol + 1, in_w - xl)
+    nv = min(ncol + 1, xw - xl)
     xs = xl // eight * eight
     xe = (xl + np.uint64(nv) + np.uint64(7)) // eight * eight
     for ib in range(i0, i1, 8):
@@ -482,7 +487,7 @@ def _cols_lanes(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, 
             two = two and ny[i] == 2 and iy[i, 0] >= 0 and iy[i, 1] >= 0
         xv = xs
         if two:  # the vertical pass straight into lanes, eight columns at a time inside the input
-            xv = xs + (min(xe, uin) - xs) // eight * eight
+            xv = xs + (min(xe, np.uint64(xw)) - xs) // eight * eight
             vert8(sf, plane, uin, iy, wy, ib, n, xs, xv, sc, eight * xs)
         if xv < xe:  # the rest: row by row, then transposed
             for r in range(8):
@@ -510,18 +515,19 @@ def _cols_lanes(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, 
 
 
 @borrowing_jit(fastmath=_CONTRACT)
-def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask):  # pragma: no cover - numba
+def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask, my, mx):  # pragma: no cover - numba
+    # the taps count from input row ``my``, column ``mx`` (see _work)
     out_w = dmask.shape[2]
     yl, yh = _row_span(iy, ny, i0, i1, mask.shape[1])
     mk = mask[p]
     for y in range(yl, yh + 1):
-        mrow = mk[y]
+        mrow = mk[y + my]
         trow = tm[y - yl]
         for j in range(out_w):
             v = okx[j]
             for q in range(nx[j]):
                 k = ix[j, q]
-                if k >= 0 and not mrow[k]:
+                if k >= 0 and not mrow[k + mx]:
                     v = False
             trow[j] = v
     for i in range(i0, i1):
@@ -550,13 +556,18 @@ def _nan_in(df, start, n):  # pragma: no cover - numba
 
 @borrowing_jit(fastmath=_CONTRACT)
 def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
-          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen):  # pragma: no cover - numba
+          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx):  # pragma: no cover - numba
     # worker ``wk`` of ``nworkers``: a contiguous share of the (band or mask plane) x strip units, its own scratch.
     # ``nan_seen`` of one slot per worker (else of none): each strip just written is scanned for NaN while it is
-    # in cache, and the worker stops at the first (its caller then resamples again with the mask)
+    # in cache, and the worker stops at the first (its caller then resamples again with the mask).
+    # The taps count from input row ``my``, column ``mx``: tap (y, x) reads pixel (y + my, x + mx) (a plan made
+    # for one crop serves that crop moved by whole pixels: _plan)
     nbands, in_h, in_w = src.shape
+    xw = in_w - mx
     out_h, out_w = dst.shape[1], dst.shape[2]
-    sf = src.reshape(src.size)  # flat views, once per worker
+    # flat views, once per worker; the source's from the pixel the taps count from (tap (y, x) of plane b is
+    # then sf[(b * in_h + y) * in_w + x], as without a move)
+    sf = src.reshape(src.size)[np.uint64(my * in_w + mx):]
     df = dst.reshape(dst.size)
     saf = sa[wk].reshape(sa.shape[1] * sa.shape[2])
     sbf = sb[wk].reshape(sb.shape[1] * sb.shape[2])
@@ -567,7 +578,7 @@ def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, 
         i0 = out_h * strip // nstrips
         i1 = out_h * (strip + 1) // nstrips
         if unit >= nbands:
-            _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[wk], dmask)
+            _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[wk], dmask, my, mx)
             continue
         # looking for NaN, the columns-first orders write (and scan) _NAN_ROWS rows at a time, which are then in
         # L1. The rows-first order scans its whole strip (a shorter strip would compute the input rows two strips
@@ -577,7 +588,7 @@ def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, 
             r1 = min(i1, r0 + _NAN_ROWS) if check and order != ROWS else i1
             if order == LANES:
                 _cols_lanes(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, ncol, saf, sbf, df,
-                            out_w, fill, is_int, lo, hi, out_h)
+                            out_w, fill, is_int, lo, hi, out_h, xw)
             elif order == COLUMNS:
                 _cols_first(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, saf,
                             sbf, df, out_w, fill, is_int, lo, hi, out_h)
@@ -593,13 +604,13 @@ def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
 def _resize_par(addr, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl,
-                ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen):  # pragma: no cover - numba
+                ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx):  # pragma: no cover
     # _work through its address (kernels/indirect.py): linked in, it would be compiled again here
     for wk in nb.prange(nworkers):
         # np.int64: the index is unsigned in the gufunc, and _work's first argument is int64
         call_address(_work, addr, (np.int64(wk), nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix,
                                    ixu, wx, nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int,
-                                   lo, hi, nan_seen))
+                                   lo, hi, nan_seen, my, mx))
 
 
 @borrowing_jit()
@@ -649,16 +660,18 @@ def _axis_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, 
         return _build_taps(n_out, s, t, n_in, kind, mode, work)
     whole = math.floor(t) if s > 0 and math.isfinite(t) else 0
     local = (t - whole) + _BASE  # the offset _taps computes the taps at (see there)
-    if whole == 0 or local >= _BASE + 1:  # (a fraction that rounds up to a whole pixel: built, not moved)
+    if local >= _BASE + 1:  # (a fraction that rounds up to a whole pixel: built, not moved)
         return _cached_taps(n_out, s, t, n_in, kind, mode, work)
     # built at the fractional part, _BASE pixels in (every tap at or right of pixel 0), then moved
-    idx, w, cnt, ok, most, kfix, lo, hi, every, k2, f2, _, one = _cached_taps(n_out, s, local, _NO_EDGE, kind,
-                                                                               mode, work)
+    base = _cached_taps(n_out, s, local, _NO_EDGE, kind, mode, work)
+    idx, w, cnt, ok, most, kfix, lo, hi, every, k2, f2, _, one = base
     move = whole - _BASE
     # every pixel read inside (lo, hi cover the two-tap pass's reads): no fill mode maps a tap, and the
     # two-tap pairs never meet the last pixel's special case
     if not (every and kfix > 0 and lo + move >= 0 and hi + move <= n_in - 1):
         return _cached_taps(n_out, s, t, n_in, kind, mode, work)  # an edge or an outside tap: built for it
+    if move == 0:  # the build itself (a crop moved to it: _origin)
+        return base
     # (the slots past the most taps any output uses, which no pass reads, move too: a build leaves them 0)
     idx = idx + move
     if kfix == 2:  # the two-tap pass's left taps, all inside (a build of other taps leaves them 0)
@@ -724,13 +737,62 @@ _NO_NAN = np.zeros(0, dtype=np.bool_)
 
 
 def _plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: float, ty: float, tx: float, ky_kind: int,
-          kx_kind: int, mode: int, dt: np.dtype, nm: int, nthreads: int, order: str | None) -> tuple:
-    """:func:`_make_plan`, cached (64 plans) when both axes' taps are small enough to cache (:data:`_CACHE_TAPS`):
-    a plan holds its taps."""
-    key = (nb_, in_h, in_w, h, w, sy, sx, ty, tx, ky_kind, kx_kind, mode, dt, nm, nthreads, order)
-    if _cacheable(h, sy, ky_kind) and _cacheable(w, sx, kx_kind):
-        return _cached_plan(*key)
-    return _make_plan(*key)
+          kx_kind: int, mode: int, dt: np.dtype, nm: int, nthreads: int, order: str | None) -> tuple[tuple, int, int]:
+    """``(plan, my, mx)``: :func:`_make_plan` and the input row and column its taps count from.
+
+    Cached (64 plans) when both axes' taps are small enough to cache (:data:`_CACHE_TAPS`): a plan holds its
+    taps. A crop moved by whole pixels is the same resampling read from another origin: when every tap of
+    both axes lies inside the input (:func:`_origin`), the plan is made for the crop moved to the input's
+    corner (its first taps on row and column 0) and the kernel reads from ``(my, mx)``. A RandomResizedCrop
+    of one size, whose crop moves from call to call, then plans once; each call finds that plan. The plan
+    decides from sizes alone (pass order, strips), so the moved crop's plan decides as the crop's own would;
+    the taps and weights are the crop's, moved: each output pixel reads the same pixels with the same weights.
+    """
+    if not (_cacheable(h, sy, ky_kind) and _cacheable(w, sx, kx_kind)):
+        return _make_plan(nb_, in_h, in_w, h, w, sy, sx, ty, tx, ky_kind, kx_kind, mode, dt, nm, nthreads, order), 0, 0
+    if ty < 1.0 and tx < 1.0:  # at the corner already (a Resize): nothing to move
+        return _cached_plan(nb_, in_h, in_w, h, w, sy, sx, ty, tx, ky_kind, kx_kind, mode, dt, nm, nthreads,
+                            order), 0, 0
+    work = work_dtype(dt)
+    my, ty0 = _origin(h, sy, ty, in_h, ky_kind, mode, work, 1)
+    # columns by multiples of eight: the lanes order's vertical pass runs in blocks of eight columns from a
+    # multiple of eight, and the crop's own plan reads its columns from the same blocks (a crop moved to column
+    # 0 could end a block short of the input's last column, and take that block row by row)
+    mx, tx0 = _origin(w, sx, tx, in_w, kx_kind, mode, work, 8)
+    if my < 0 or mx < 0:  # an axis with a tap outside or mapped by the fill mode: the plan of this crop
+        return _cached_plan(nb_, in_h, in_w, h, w, sy, sx, ty, tx, ky_kind, kx_kind, mode, dt, nm, nthreads,
+                            order), 0, 0
+    return _moved_plan(nb_, in_h, in_w, h, w, sy, sx, ty0, tx0, ky_kind, kx_kind, mode, dt, nm, nthreads,
+                       order), my, mx
+
+
+def _origin(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, work: type,
+            step: int) -> tuple[int, float]:
+    """``(m, t - m)``: the whole pixels ``m`` (a multiple of ``step``) the taps of one axis can move towards
+    pixel 0, at most the first pixel they read, and the offset that moves them there; ``(-1, t)`` when they
+    cannot move (a decreasing axis, a tap outside the input or mapped inside by the fill mode, a fraction that
+    rounds up to a whole pixel: :func:`_axis_taps` builds those for the offset). Where it can, ``t - m`` is the
+    offset of the cached build :func:`_axis_taps` moves, whose taps it then returns as they are.
+
+    ``t - m`` keeps the fraction of ``t`` bit for bit (``m`` is a whole number, ``|t - m| <= |t|``), so the
+    moved taps have the same weights; they come from the cached build :func:`_axis_taps` moves (an offset
+    ``_BASE`` pixels in, on an input without edges).
+    """
+    if not (s > 0 and math.isfinite(t)):
+        return -1, t
+    whole = math.floor(t)
+    local = (t - whole) + _BASE
+    if local >= _BASE + 1:
+        return -1, t
+    taps = _cached_taps(n_out, s, local, _NO_EDGE, kind, mode, work)
+    kfix, lo, hi, every = taps[5], taps[6], taps[7], taps[8]
+    first = lo + whole - _BASE
+    if not (every and kfix > 0) or first < 0 or hi + whole - _BASE > n_in - 1:
+        return -1, t
+    m = whole - _BASE  # onto the cached build itself, which then needs no move (no copy)
+    if m < 0 or m % step:
+        m = first - first % step
+    return m, t - m
 
 
 def _kmax(kind: int, s: float) -> int:
@@ -799,7 +861,10 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
             yok and xok, nstrips, span, order_code, nunits, nworkers, one_pixel)
 
 
+#: plans of one crop position (a crop at an edge, a decreasing axis): each draw of a RandomResizedCrop its own
 _cached_plan = functools.lru_cache(maxsize=64)(_make_plan)
+#: plans of crops moved to the input's corner (:func:`_plan`): one per crop size, whatever its position
+_moved_plan = functools.lru_cache(maxsize=64)(_make_plan)
 
 
 def resize_separable(
@@ -878,10 +943,10 @@ def resize_separable(
     src = np.ascontiguousarray(src)
     nm = 0 if mask is None else mask.shape[0]
     nthreads = threads.num_threads() if nb_ * h * w >= SERIAL_BELOW else 1
+    plan, my, mx = _plan(nb_, in_h, in_w, h, w, float(scale[0]), float(scale[1]), float(offset[0]),
+                         float(offset[1]), kind[0], kind[1], mode, dt, nm, nthreads, _ORDER)
     (work, lo, hi, is_int, iy, wy, ny, oky, ix, ixu, wx, nx, okx, kfix, x0, fx, xl, ncol, all_ok, nstrips, span,
-     order, nunits, nworkers, one_pixel) = _plan(nb_, in_h, in_w, h, w, float(scale[0]), float(scale[1]),
-                                      float(offset[0]), float(offset[1]), kind[0], kind[1], mode, dt, nm,
-                                      nthreads, _ORDER)
+     order, nunits, nworkers, one_pixel) = plan
     looking = return_nan and not nm and dt.kind == "f"
     if looking and one_pixel:
         # with a mask these taps take another pass (see _make_plan): resampled as all valid, the output would
@@ -907,7 +972,7 @@ def resize_separable(
         mask = tm
     nan_seen = np.zeros(nworkers, dtype=np.bool_) if looking else _NO_NAN
     args = (nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix, x0, fx, xl, ncol,
-            okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi, nan_seen)
+            okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi, nan_seen, my, mx)
     with threads.launch_lock:
         if nworkers > 1:
             addr = indirect.address(_work, (dt, src.flags.num, mask.flags.num, dst.flags.num), lambda: (0, 1, *args))
