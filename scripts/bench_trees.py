@@ -13,8 +13,10 @@ Each process times every case one thread wide (``numba.set_num_threads(1)``): th
 ``GeoRaster`` of random uint16 values (on the plain array for the ``*_array`` cases), a
 ``numpy.random.Generator`` made once, a warm-up call, then the best of ``--repeats`` calls, each right after
 an untimed call of the same function (the timing protocol of bench.py). ``band_moments`` is timed on its own
-(the PCA covariance). Both trees run under this interpreter and with the malloc thresholds bench.py's timing
-process uses (``MALLOC_STEADY``).
+(the PCA covariance). A ``*_draws`` case times 64 calls in a row, each a new draw from the generator, and
+reports their mean (best of the repeats): where the work depends on the draw (a crop's size and position,
+its cached plan), the best single call would report the cheapest draw. Both trees run under this interpreter
+and with the malloc thresholds bench.py's timing process uses (``MALLOC_STEADY``).
 """
 
 from __future__ import annotations

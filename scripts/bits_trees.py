@@ -13,7 +13,12 @@ Each family is hashed on its own, so a difference says where it is:
   float64; 1-3 bands; no mask, one mask plane, one per band) through random rotations, scales and shifts,
   nearest, bilinear and cubic, five fill modes, with and without ``renormalize``: data and mask;
 * ``spectral``: ``PCAJitter`` and ``Normalize`` on random GeoRasters with and without a mask, and
-  ``geoaug.bandstats.band_moments`` of the same data (``--trials`` / 5 rasters: uint16, int16, float32 in turn).
+  ``geoaug.bandstats.band_moments`` of the same data (``--trials`` / 5 rasters: uint16, int16, float32 in turn);
+* ``resize``: ``geoaug.kernels.resize.resize_separable`` on random rasters (uint16, int16, float32, uint8,
+  float64; 1, 3 or 13 bands) through random crops (inside, at and beyond the edges, whole and fractional
+  offsets) resampled up or down, each with a random filter per axis and fill mode, without a mask and with
+  one (shared or per band), in each pass order (chosen, rows, columns, lanes): data and mask
+  (``--trials`` / 5 rasters, six crops each).
 
 ``--only spectral`` (or ``warp``) hashes one family.
 
@@ -79,11 +84,44 @@ def spectral():
         h.update(m2.tobytes())
     return h.hexdigest()
 
-print(json.dumps({f: {"warp": warps, "spectral": spectral}[f]() for f in families}))
+def resizes():
+    from geoaug.kernels import resize
+    from geoaug.kernels.borders import FILL_MODES
+    h = hashlib.sha256()
+    rng = np.random.default_rng(123)
+    kinds = [resize.LINEAR, resize.CUBIC, resize.AREA, resize.NEAREST]
+    modes = list(FILL_MODES.values())
+    for trial in range(max(1, trials // 5)):
+        dt = ["uint16", "int16", "float32", "uint8", "float64"][trial % 5]
+        b = int(rng.choice([1, 3, 13]))
+        hh, ww = int(rng.integers(8, 90)), int(rng.integers(8, 90))
+        x = rng.integers(0, 3000, (b, hh, ww)).astype(dt)
+        ch, cw = int(rng.integers(2, hh + 1)), int(rng.integers(2, ww + 1))
+        oh, ow = int(rng.integers(2, 80)), int(rng.integers(2, 80))
+        for crop in range(6):
+            r0, c0 = float(rng.integers(-2, hh - ch + 3)), float(rng.integers(-2, ww - cw + 3))
+            if crop == 5:
+                r0, c0 = r0 + 0.37, c0 + 0.61
+            ky = kinds[int(rng.integers(0, 4))]
+            kx = ky if rng.random() < 0.7 else kinds[int(rng.integers(0, 4))]
+            mode = modes[int(rng.integers(0, len(modes)))]
+            for masked in (False, True):
+                mask = rng.random((1 if rng.random() < 0.5 else b, hh, ww)) > 0.1 if masked else None
+                for order in (None, "rows", "columns", "lanes"):
+                    resize._ORDER = order
+                    d, m = resize.resize_separable(x, mask, (ch / oh, cw / ow), (r0, c0), (oh, ow), kind=(ky, kx),
+                                                   mode=mode, fill_value=7.0, out_fill=0.0)
+                    h.update(d.tobytes())
+                    h.update(np.ascontiguousarray(m).tobytes())
+                    h.update(str(m.shape).encode())
+    resize._ORDER = None
+    return h.hexdigest()
+
+print(json.dumps({f: {"warp": warps, "spectral": spectral, "resize": resizes}[f]() for f in families}))
 """
 
 
-FAMILIES = ("warp", "spectral")
+FAMILIES = ("warp", "spectral", "resize")
 
 
 def run(tree: Path, trials: int, families: tuple[str, ...] = FAMILIES) -> dict[str, str]:
@@ -94,7 +132,8 @@ def run(tree: Path, trials: int, families: tuple[str, ...] = FAMILIES) -> dict[s
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_tree_args(ap)
-    ap.add_argument("--trials", type=int, default=300, help="random warps; a fifth as many spectral rasters")
+    ap.add_argument("--trials", type=int, default=300,
+                    help="random warps; a fifth as many spectral rasters and resized rasters")
     ap.add_argument("--only", choices=FAMILIES, nargs="+", help="only these families")
     args = ap.parse_args(argv)
     families = tuple(args.only or FAMILIES)
