@@ -62,7 +62,7 @@ def _run(args, np, resize, FILL_MODES) -> None:
                         best[order] = min(best.get(order, 1.0), time.perf_counter() - t0)
             resize._ORDER = None
             picked = resize._plan(bands, args.size, args.size, args.out, args.out, s, s, 0.0, 0.0, kind, kind,
-                                  FILL_MODES["reflect"], dt, 0, 1, None)[21]
+                                  FILL_MODES["reflect"], dt, 0, 1, None)[0][21]
             case = f"{bands}x{args.size}² {label}"
             print(f"{case:<24}" + "".join(f"{best[o] * 1e6:>10.1f}" for o in ("rows", "columns", "lanes"))
                   + f"  {names[picked]}")

@@ -295,16 +295,22 @@ def test_the_random_resized_crop_row_times_the_same_crops_for_every_contender(
 
 
 def test_reseeding_a_geoaug_contender_forgets_the_caches_of_a_draw() -> None:
-    # the same seeded crop, timed on the array and then on its GeoRaster twin, must not find the array's plan
+    # the same seeded crop, timed on the array and then on its GeoRaster twin, must not find the array's plan of
+    # that position (a crop over the whole raster: its taps reach the edges); the plan of a crop size, which
+    # every position inside finds (kernels/resize.py _plan), stays, as in training
     import numpy as np
 
     import geoaug
     from geoaug.kernels import resize
 
-    t = geoaug.RandomResizedCrop(16, 16, scale=(0.5, 0.5), ratio=(1.0, 1.0))
-    c = bench.Seeded(lambda g: t(np.ones((2, 32, 32), np.uint16), rng=g))
+    whole = geoaug.RandomResizedCrop(24, 24, scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    inside = geoaug.RandomResizedCrop(24, 24, scale=(0.25, 0.25), ratio=(1.0, 1.0))
+    a = np.ones((2, 32, 32), np.uint16)
+    c = bench.Seeded(lambda g: (whole(a, rng=g), inside(a, rng=g)))
     c.reseed(3)
     c()
-    assert resize._cached_plan.cache_info().currsize > 0 and geoaug.geometry._FROM_IDENTITY
+    moved = resize._moved_plan.cache_info().currsize
+    assert resize._cached_plan.cache_info().currsize > 0 and geoaug.geometry._FROM_IDENTITY and moved > 0
     c.reseed(3)
     assert resize._cached_plan.cache_info().currsize == 0 and not geoaug.geometry._FROM_IDENTITY
+    assert resize._moved_plan.cache_info().currsize == moved
