@@ -404,13 +404,18 @@ def test_a_crop_moved_by_whole_pixels_finds_one_plan() -> None:
     assert len(plans) <= 18 and resize._moved_plan.cache_info().misses <= 18
 
 
-def test_a_crop_with_a_tap_outside_takes_its_own_plan() -> None:
-    # a tap left of the input, or past its right edge, cannot move: the crop's own plan, read from (0, 0)
-    for ty, tx in ((-1.0, 9.0), (9.0, -1.0), (9.0, 20.0), (20.0, 9.0)):
-        _, my, mx = _crop_plan(ty, tx)
-        assert (my, mx) == (0, 0)
-    _, my, mx = _crop_plan(9.0, 9.0, mode="reflect")
-    assert (my, mx) != (0, 0)  # inside, a fill mode maps nothing
+def test_an_axis_with_a_tap_outside_keeps_its_offset() -> None:
+    # a tap above or left of the input, or past its bottom or right edge, cannot move along that axis: it keeps
+    # its offset (read from 0) while the other axis moves; with both axes at an edge, the crop's own plan
+    plan_a, my, mx = _crop_plan(-1.0, 9.0)
+    assert my == 0 and mx == 8
+    plan_b, my, mx = _crop_plan(-1.0, 17.0)  # further along the same edge: the same plan, read from further on
+    assert my == 0 and mx == 16 and plan_b is plan_a
+    assert _crop_plan(9.0, -1.0)[1:] == (5, 0)
+    assert _crop_plan(9.0, 20.0)[1:] == (5, 0)
+    assert _crop_plan(20.0, 9.0)[1:] == (0, 8)
+    assert _crop_plan(-1.0, 20.0)[1:] == (0, 0)
+    assert _crop_plan(9.0, 9.0, mode="reflect")[1:] == (5, 8)  # inside, a fill mode maps nothing
 
 
 @pytest.mark.parametrize("threads_", [1, 2])

@@ -741,12 +741,13 @@ def _plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: float, 
     """``(plan, my, mx)``: :func:`_make_plan` and the input row and column its taps count from.
 
     Cached (64 plans) when both axes' taps are small enough to cache (:data:`_CACHE_TAPS`): a plan holds its
-    taps. A crop moved by whole pixels is the same resampling read from another origin: when every tap of
-    both axes lies inside the input (:func:`_origin`), the plan is made for the crop moved to the input's
-    corner (its first taps on row and column 0) and the kernel reads from ``(my, mx)``. A RandomResizedCrop
-    of one size, whose crop moves from call to call, then plans once; each call finds that plan. The plan
-    decides from sizes alone (pass order, strips), so the moved crop's plan decides as the crop's own would;
-    the taps and weights are the crop's, moved: each output pixel reads the same pixels with the same weights.
+    taps. A crop moved by whole pixels is the same resampling read from another origin: along an axis whose
+    every tap lies inside the input (:func:`_origin`), the plan is made for the crop moved towards the input's
+    corner and the kernel reads from ``(my, mx)``; an axis whose taps reach past an edge keeps its offset. A
+    RandomResizedCrop of one size, whose crop moves from call to call, then plans a few times (its positions
+    along the edges once each) and each call finds a plan. The plan decides from sizes alone (pass order,
+    strips), so the moved crop's plan decides as the crop's own would; the taps and weights are the crop's,
+    moved: each output pixel reads the same pixels with the same weights.
     """
     if not (_cacheable(h, sy, ky_kind) and _cacheable(w, sx, kx_kind)):
         return _make_plan(nb_, in_h, in_w, h, w, sy, sx, ty, tx, ky_kind, kx_kind, mode, dt, nm, nthreads, order), 0, 0
@@ -759,9 +760,14 @@ def _plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: float, 
     # multiple of eight, and the crop's own plan reads its columns from the same blocks (a crop moved to column
     # 0 could end a block short of the input's last column, and take that block row by row)
     mx, tx0 = _origin(w, sx, tx, in_w, kx_kind, mode, work, 8)
-    if my < 0 or mx < 0:  # an axis with a tap outside or mapped by the fill mode: the plan of this crop
+    if my < 0 and mx < 0:  # no axis moves (taps outside or mapped by the fill mode): the plan of this crop
         return _cached_plan(nb_, in_h, in_w, h, w, sy, sx, ty, tx, ky_kind, kx_kind, mode, dt, nm, nthreads,
                             order), 0, 0
+    # an axis that cannot move keeps its offset (a crop along an edge: the few positions there each plan once)
+    if my < 0:
+        my, ty0 = 0, ty
+    if mx < 0:
+        mx, tx0 = 0, tx
     return _moved_plan(nb_, in_h, in_w, h, w, sy, sx, ty0, tx0, ky_kind, kx_kind, mode, dt, nm, nthreads,
                        order), my, mx
 
