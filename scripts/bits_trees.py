@@ -20,7 +20,7 @@ Each family is hashed on its own, so a difference says where it is:
   one (shared or per band), in each pass order (chosen, rows, columns, lanes): data and mask
   (``--trials`` / 5 rasters, six crops each).
 
-``--only spectral`` (or ``warp``) hashes one family.
+``--only spectral`` (or ``warp``, ``resize``) hashes one family.
 
 Prints one line per family, ``same`` or ``DIFFERENT``; exit status 1 when any differs.
 """

@@ -308,6 +308,7 @@ def test_reseeding_a_geoaug_contender_forgets_the_caches_of_a_draw() -> None:
     a = np.ones((2, 32, 32), np.uint16)
     c = bench.Seeded(lambda g: (whole(a, rng=g), inside(a, rng=g)))
     c.reseed(3)
+    resize._moved_plan.cache_clear()
     c()
     moved = resize._moved_plan.cache_info().currsize
     assert resize._cached_plan.cache_info().currsize > 0 and geoaug.geometry._FROM_IDENTITY and moved > 0

@@ -418,6 +418,23 @@ def test_an_axis_with_a_tap_outside_keeps_its_offset() -> None:
     assert _crop_plan(9.0, 9.0, mode="reflect")[1:] == (5, 8)  # inside, a fill mode maps nothing
 
 
+def test_a_moved_offset_keeps_its_fraction_bit_for_bit() -> None:
+    # the offset a plan is moved to must hold the fraction of t exactly: moved further than the whole part of t
+    # (a large shrink, whose first tap lies far right of the offset), t - m could round, and the weights with it
+    rng = np.random.default_rng(41)
+    moved = 0
+    for _ in range(3000):
+        s, t = float(rng.uniform(0.2, 25.0)), float(rng.integers(0, 40)) + float(rng.random())
+        step = (1, 8)[int(rng.integers(0, 2))]
+        m, t0 = resize._origin(64, s, t, 4000, int(rng.integers(0, 4)), FILL_MODES["nodata"], np.float64, step)
+        if m < 0:
+            continue
+        moved += m > 0
+        assert m <= math.floor(t) and m % step == 0
+        assert t0 - math.floor(t0) == t - math.floor(t)
+    assert moved > 1000
+
+
 @pytest.mark.parametrize("threads_", [1, 2])
 def test_a_moved_plan_gives_the_bits_of_the_crops_own_plan(threads_: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # every pass order, masks shared and per band, integers and floats, enlarged and shrunk crops, and fractional
@@ -429,19 +446,21 @@ def test_a_moved_plan_gives_the_bits_of_the_crops_own_plan(threads_: int, monkey
         numba.set_num_threads(min(threads_, numba.config.NUMBA_NUM_THREADS))
         if threads_ > 1:
             monkeypatch.setattr(resize, "SERIAL_BELOW", 0)
-        for trial in range(48):
-            dt = ("uint16", "float32", "int16")[trial % 3]
+        for trial in range(60):
+            dt = ("uint16", "float32", "int16", "float64", "int32")[trial % 5]
             nb = (1, 3, 13)[trial % 3]
             h, w = int(rng.integers(20, 90)), int(rng.integers(20, 90))
             src = _data(rng, nb, h, w, dt)
             mask = None if trial % 4 == 0 else rng.random((1 if trial % 2 else nb, h, w)) > 0.05
             ch, cw = int(rng.integers(4, h + 1)), int(rng.integers(4, w + 1))
             out = (int(rng.integers(4, 80)), int(rng.integers(4, 80)))
+            if trial % 6 == 0:  # a large shrink: the first tap lies far right of the offset's whole part
+                out = (max(2, ch // 15), max(2, cw // 12))
             off = (float(rng.integers(0, h - ch + 1)), float(rng.integers(0, w - cw + 1)))
-            if trial % 5 == 0:
-                off = (off[0] + 0.25, off[1] + 0.5)
-            kind = (CUBIC, AREA, LINEAR)[trial % 3], (LINEAR, CUBIC, AREA, LINEAR)[trial % 4]
-            mode = FILL_MODES[("nodata", "reflect", "constant")[trial % 3]]
+            if trial % 3 == 0:  # fractions that float64 does not hold exactly
+                off = (off[0] + float(rng.random()), off[1] + float(rng.random()))
+            kind = (CUBIC, AREA, LINEAR, NEAREST)[trial % 4], (LINEAR, CUBIC, AREA, LINEAR, NEAREST)[trial % 5]
+            mode = FILL_MODES[("nodata", "reflect", "constant", "edge", "wrap")[trial % 5]]
             scale = (ch / out[0], cw / out[1])
             for order in (None, "rows", "columns", "lanes"):
                 monkeypatch.setattr(resize, "_ORDER", order)

@@ -49,8 +49,9 @@ How the passes run
   to call: :func:`_axis_taps`). So do whole plans: a crop whose every tap
   lies inside the input is planned as if moved towards the input's corner,
   and the kernel reads it from its own origin (:func:`_plan`): a crop of one
-  size plans once, wherever it lands. At 13 x 64² uint16 a plan took 12 µs
-  of a 70 µs RandomResizedCrop call.
+  size plans a few times (per column remainder modulo eight, and along the
+  edges), not once per position. At 13 x 64² uint16 a plan took 12 µs of a
+  70 µs RandomResizedCrop call.
 
 Accuracy: integers within 1 DN of the same rules computed in float64 (they
 are computed in float32 and rounded, so a value within float32 rounding of a
@@ -343,8 +344,9 @@ def _store_row(acc, ao, out, oo, out_w, is_int, lo, hi):  # pragma: no cover - n
 
 @borrowing_jit(fastmath=_CONTRACT)
 def _rows_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, tmp, acc, df, out_w, fill,
-                is_int, lo, hi, out_h):  # pragma: no cover - numba
-    # horizontal pass of the input rows output rows i0..i1 read (each once), then the vertical pass
+                is_int, lo, hi, out_h, xw):  # pragma: no cover - numba
+    # horizontal pass of the input rows output rows i0..i1 read (each once), then the vertical pass. ``xw``: the
+    # input columns from the first pixel of ``sf``'s rows to their end (see _work)
     z = lo - lo
     uw = np.uint64(out_w)
     uin = np.uint64(in_w)
@@ -359,7 +361,8 @@ def _rows_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, 
         ng = nrows // 4
         for g in range(ng):
             so = plane + np.uint64(yl + 4 * g) * uin
-            for x in range(4 * in_w):
+            # the four rows as one run, up to the last row's end (``sf`` may start inside a row: _work)
+            for x in range(3 * in_w + xw):
                 xu = np.uint64(x)
                 acc[uw + xu] = work_value(sf[so + xu], z)
             _h4(acc, uw, uin, tmp, np.uint64(4 * g) * uw, uw, out_w, ixu, wx, kx, x0, fx, z)
@@ -594,7 +597,7 @@ def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, 
                             sbf, df, out_w, fill, is_int, lo, hi, out_h)
             else:
                 _rows_first(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, saf, sbf, df,
-                            out_w, fill, is_int, lo, hi, out_h)
+                            out_w, fill, is_int, lo, hi, out_h, xw)
             if check and _nan_in(df, (np.uint64(unit) * np.uint64(out_h) + np.uint64(r0)) * np.uint64(out_w),
                                  (r1 - r0) * out_w):
                 nan_seen[wk] = True
@@ -658,20 +661,13 @@ def _axis_taps(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, 
     its taps once per crop size."""
     if not _cacheable(n_out, s, kind):
         return _build_taps(n_out, s, t, n_in, kind, mode, work)
-    whole = math.floor(t) if s > 0 and math.isfinite(t) else 0
-    local = (t - whole) + _BASE  # the offset _taps computes the taps at (see there)
-    if local >= _BASE + 1:  # (a fraction that rounds up to a whole pixel: built, not moved)
+    movable = _movable(n_out, s, t, n_in, kind, mode, work)
+    if movable is None:  # an edge or an outside tap, a decreasing axis: built for the offset
         return _cached_taps(n_out, s, t, n_in, kind, mode, work)
-    # built at the fractional part, _BASE pixels in (every tap at or right of pixel 0), then moved
-    base = _cached_taps(n_out, s, local, _NO_EDGE, kind, mode, work)
-    idx, w, cnt, ok, most, kfix, lo, hi, every, k2, f2, _, one = base
-    move = whole - _BASE
-    # every pixel read inside (lo, hi cover the two-tap pass's reads): no fill mode maps a tap, and the
-    # two-tap pairs never meet the last pixel's special case
-    if not (every and kfix > 0 and lo + move >= 0 and hi + move <= n_in - 1):
-        return _cached_taps(n_out, s, t, n_in, kind, mode, work)  # an edge or an outside tap: built for it
+    base, move = movable
     if move == 0:  # the build itself (a crop moved to it: _origin)
         return base
+    idx, w, cnt, ok, most, kfix, lo, hi, every, k2, f2, _, one = base
     # (the slots past the most taps any output uses, which no pass reads, move too: a build leaves them 0)
     idx = idx + move
     if kfix == 2:  # the two-tap pass's left taps, all inside (a build of other taps leaves them 0)
@@ -772,32 +768,53 @@ def _plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: float, 
                        order), my, mx
 
 
+def _movable(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, work: type) -> tuple | None:
+    """``(base, move)``: the cached build the taps of offset ``t`` are moved from (at the fraction of ``t``,
+    ``_BASE`` pixels in, on an input without edges: every tap at or right of pixel 0) and the whole pixels
+    ``move`` that place it at ``t``, when every moved tap lies inside the input; else None (a decreasing axis,
+    a fraction that rounds up to a whole pixel, a tap past an edge or mapped by the fill mode).
+
+    Inside the input (``lo``, ``hi`` cover the two-tap pass's reads) no fill mode maps a tap, and the two-tap
+    pairs never meet the last pixel's special case: the moved taps are the taps a build at ``t`` gives.
+    """
+    if not (s > 0 and math.isfinite(t)):
+        return None
+    whole = math.floor(t)
+    local = (t - whole) + _BASE  # the offset _taps computes the taps at (see there)
+    if local >= _BASE + 1:
+        return None
+    base = _cached_taps(n_out, s, local, _NO_EDGE, kind, mode, work)
+    kfix, lo, hi, every = base[5], base[6], base[7], base[8]
+    move = whole - _BASE
+    if not (every and kfix > 0 and lo + move >= 0 and hi + move <= n_in - 1):
+        return None
+    return base, move
+
+
 def _origin(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, work: type,
             step: int) -> tuple[int, float]:
     """``(m, t - m)``: the whole pixels ``m`` (a multiple of ``step``) the taps of one axis can move towards
     pixel 0, at most the first pixel they read, and the offset that moves them there; ``(-1, t)`` when they
     cannot move (a decreasing axis, a tap outside the input or mapped inside by the fill mode, a fraction that
     rounds up to a whole pixel: :func:`_axis_taps` builds those for the offset). Where it can, ``t - m`` is the
-    offset of the cached build :func:`_axis_taps` moves, whose taps it then returns as they are.
+    offset of the cached build :func:`_axis_taps` moves (``_BASE`` pixels in, on an input without edges), whose
+    taps it then returns as they are.
 
-    ``t - m`` keeps the fraction of ``t`` bit for bit (``m`` is a whole number, ``|t - m| <= |t|``), so the
-    moved taps have the same weights; they come from the cached build :func:`_axis_taps` moves (an offset
-    ``_BASE`` pixels in, on an input without edges).
+    ``t - m`` keeps the fraction of ``t`` bit for bit (``m`` is a whole number at most ``t``, so ``t - m`` lies
+    in ``[0, t]``), so the moved taps have the same weights.
     """
-    if not (s > 0 and math.isfinite(t)):
+    movable = _movable(n_out, s, t, n_in, kind, mode, work)
+    if movable is None:
         return -1, t
-    whole = math.floor(t)
-    local = (t - whole) + _BASE
-    if local >= _BASE + 1:
+    base, move = movable
+    if move >= 0 and move % step == 0 and base[6] >= 0:  # onto the cached build itself: no moved copy
+        return move, t - move
+    # else as far as the first tap read, and no further than the whole part of t: then t - m lies in [0, t],
+    # whose fraction is exact (a larger magnitude could round it)
+    c = min(base[6] + move, move + _BASE)
+    if c < 0:
         return -1, t
-    taps = _cached_taps(n_out, s, local, _NO_EDGE, kind, mode, work)
-    kfix, lo, hi, every = taps[5], taps[6], taps[7], taps[8]
-    first = lo + whole - _BASE
-    if not (every and kfix > 0) or first < 0 or hi + whole - _BASE > n_in - 1:
-        return -1, t
-    m = whole - _BASE  # onto the cached build itself, which then needs no move (no copy)
-    if m < 0 or m % step:
-        m = first - first % step
+    m = c - c % step
     return m, t - m
 
 
@@ -811,9 +828,9 @@ def _cacheable(n_out: int, s: float, kind: int) -> bool:
 
 def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: float, ty: float, tx: float,
                ky_kind: int, kx_kind: int, mode: int, dt: np.dtype, nm: int, nthreads: int, order: str | None) -> tuple:
-    """Everything a call decides from its sizes and parameters alone: taps, pass order, strips, workers (cached:
-    a Resize applied to rasters of one size plans once; a RandomResizedCrop, whose crop changes per call, plans
-    each time, as before)."""
+    """Everything a call decides from its sizes and parameters alone: taps, pass order, strips, workers (cached
+    by :func:`_plan`: a Resize applied to rasters of one size plans once; a RandomResizedCrop of one size plans
+    a few times, its crop moved towards the corner)."""
     work = work_dtype(dt)
     lo, hi, is_int = limits(dt, work)
     iy, wy, ny, oky, ky, _, _, _, yok, _, _, _, _ = _axis_taps(h, sy, ty, in_h, ky_kind, mode, work)
@@ -867,9 +884,10 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
             yok and xok, nstrips, span, order_code, nunits, nworkers, one_pixel)
 
 
-#: plans of one crop position (a crop at an edge, a decreasing axis): each draw of a RandomResizedCrop its own
+#: plans read from the input's corner (a Resize, a crop whose taps reach past an edge on both axes or a
+#: decreasing axis): a crop's own position, each draw of a RandomResizedCrop there its own plan
 _cached_plan = functools.lru_cache(maxsize=64)(_make_plan)
-#: plans of crops moved to the input's corner (:func:`_plan`): one per crop size, whatever its position
+#: plans of crops moved towards the input's corner (:func:`_plan`): a few per crop size, whatever its position
 _moved_plan = functools.lru_cache(maxsize=64)(_make_plan)
 
 
