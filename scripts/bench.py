@@ -176,7 +176,7 @@ class Seeded:
 def forget_draws() -> None:
     """Empty geoaug's caches whose entries belong to one draw: the output geotransform of each matrix
     (``geometry._FROM_IDENTITY``) and the separable resize's plan of a crop at one position
-    (``kernels.resize._cached_plan``: a crop with a tap outside the input). Caches keyed on sizes alone
+    (``kernels.resize._cached_plan``: a crop whose taps reach past an edge on both axes). Caches keyed on sizes alone
     (flips, quarter turns, the taps a moving crop shifts, the plan of a crop moved towards the corner,
     ``kernels.resize._moved_plan``) stay: a training loop finds them warm too. Without this, a
     RandomResizedCrop timed on the array and then on its GeoRaster twin with the same seed found the array's

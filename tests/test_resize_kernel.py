@@ -468,17 +468,15 @@ def test_a_moved_plan_gives_the_bits_of_the_crops_own_plan(threads_: int, monkey
                 got = resize.resize_separable(src, mask, scale, off, out, kind=kind, mode=mode, fill_value=3.0)
                 moved += resize._plan(nb, h, w, *out, *scale, *off, *kind, mode, src.dtype,
                                       0 if mask is None else mask.shape[0], 1, order)[1:] != (0, 0)
-                monkeypatch.setattr(resize, "_origin", lambda *a: (-1, a[2]))  # every crop its own plan
-                want = resize.resize_separable(src, mask, scale, off, out, kind=kind, mode=mode, fill_value=3.0)
-                monkeypatch.setattr(resize, "_origin", _ORIGIN)
+                with monkeypatch.context() as own:  # every crop its own plan
+                    own.setattr(resize, "_origin", lambda *a: (-1, a[2]))
+                    want = resize.resize_separable(src, mask, scale, off, out, kind=kind, mode=mode, fill_value=3.0)
                 np.testing.assert_array_equal(got[0], want[0])
                 np.testing.assert_array_equal(np.asarray(got[1]), np.asarray(want[1]))
     finally:
         numba.set_num_threads(before)
     assert moved > 50  # the moved path was taken
 
-
-_ORIGIN = resize._origin
 
 
 def _poisoned_empty(monkeypatch: pytest.MonkeyPatch) -> None:

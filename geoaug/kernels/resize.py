@@ -807,7 +807,7 @@ def _origin(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, wor
     if movable is None:
         return -1, t
     base, move = movable
-    if move >= 0 and move % step == 0 and base[6] >= 0:  # onto the cached build itself: no moved copy
+    if move >= 0 and move % step == 0:  # onto the cached build itself (its taps at or right of 0): no moved copy
         return move, t - move
     # else as far as the first tap read, and no further than the whole part of t: then t - m lies in [0, t],
     # whose fraction is exact (a larger magnitude could round it)
