@@ -347,14 +347,54 @@ def test_the_lane_order_gives_the_bits_of_the_row_order(dtype: str, shape, out, 
 
 def test_the_lane_order_is_taken_when_every_horizontal_tap_is_inside() -> None:
     # the plan's choice: lanes for a shrink and an enlarge with taps inside; never with a tap outside
-    # (nodata fill at an enlarged edge) or where rows first is cheaper
+    # (constant fill at an enlarged edge) or where rows first is cheaper. With nodata fill the edge outputs
+    # whose taps reach outside are invalid and take their valid neighbours' taps: lanes too
     def order(shape, out, mode):
         return resize._plan(13, *shape, *out, shape[0] / out[0], shape[1] / out[1], 0.0, 0.0, LINEAR, LINEAR,
                             FILL_MODES[mode], np.dtype(np.uint16), 0, 1, None)[0][21]
 
     assert order((512, 512), (384, 384), "reflect") == resize.LANES
     assert order((362, 362), (512, 512), "edge") == resize.LANES
-    assert order((362, 362), (512, 512), "nodata") != resize.LANES
+    assert order((362, 362), (512, 512), "nodata") == resize.LANES
+    assert order((362, 362), (512, 512), "constant") != resize.LANES
+
+
+def _passes(src, mask, scale, offset, out_shape, kind, mode) -> tuple:
+    """The fixed horizontal tap count and the pass order a call plans."""
+    plan = resize._plan(src.shape[0], *src.shape[1:], *out_shape, *scale, *offset, *kind, FILL_MODES[mode],
+                        src.dtype, 0 if mask is None else mask.shape[0], 1, resize._ORDER)[0]
+    return plan[13], plan[21]
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "int16", "float32", "float64"])
+def test_nodata_edges_change_only_the_invalid_outputs(dtype: str, order: str) -> None:
+    # an output whose taps reach past the input (nodata fill) is invalid and holds out_fill; it borrows a valid
+    # neighbour's taps so the axis keeps the branch-free passes. The result is the float64 reference's (_check),
+    # and where the edge fill plans the same passes, every valid output is the edge-fill result's bits (the
+    # same taps), with or without a mask, shrunk or enlarged
+    rng = np.random.default_rng(21)
+    src = _data(rng, 5, 33, 41, dtype)
+    mask = rng.random((1, 33, 41)) > 0.02
+    cases = [((45, 60), (-0.4, 0.3)), ((20, 25), (0.0, 0.0)), ((40, 50), (2.6, -1.7)), ((33, 41), (0.5, 0.5))]
+    invalid = same = 0
+    for out, off in cases:
+        scale = (33 / out[0] * 0.9, 41 / out[1] * 0.95)
+        for kind in ((LINEAR, LINEAR), (CUBIC, LINEAR), (LINEAR, AREA), (NEAREST, CUBIC)):
+            for m in (None, mask):
+                data, dmask = _check(src, m, scale, off, out, kind, "nodata", out_fill=7.0)
+                edge, emask = resize.resize_separable(src, m, scale, off, out, kind=kind, mode=FILL_MODES["edge"],
+                                                      out_fill=7.0)
+                valid = np.broadcast_to(dmask, data.shape)
+                invalid += int((~valid).sum())
+                assert (data[~valid] == data.dtype.type(7.0)).all()
+                # valid there: valid with edge fill too (the same taps, and none outside)
+                assert not (valid & ~np.broadcast_to(emask, data.shape)).any()
+                planned = [_passes(src, m, scale, off, out, kind, mode) for mode in ("nodata", "edge")]
+                if planned[0] == planned[1]:
+                    same += 1
+                    np.testing.assert_array_equal(data[valid], edge[valid])
+    assert invalid > 1000  # the enlarged and shifted cases reach past every edge
+    assert same >= 24
 
 
 def test_taps_moved_by_whole_pixels_equal_taps_built_at_the_offset() -> None:
@@ -552,24 +592,26 @@ def test_an_empty_output_is_empty() -> None:
 @pytest.mark.parametrize("dtype", ["float32", "float64", "uint16"])
 def test_return_nan_tells_whether_a_nan_came_out(dtype: str, order: str) -> None:
     # a plain float array is resampled as all valid first (functional.warp): the kernel reports a NaN that came
-    # out, found in the strip where it did (here only the last output rows read the NaN row), and stops there
+    # out, found in the strip where it did (here only the last output rows read the NaN row), and stops there.
+    # (71 columns from 50: no output column lands on a whole pixel, none is a one-pixel column, see
+    # tests/test_lazy_mask.py::test_one_pixel_columns_keep_the_eager_bits_when_a_nan_lies_unread)
     rng = np.random.default_rng(3)
     src = _data(rng, 3, 120, 50, dtype)
     kw = dict(kind=(LINEAR, LINEAR), mode=FILL_MODES["nodata"], out_fill=3.0)
-    clean, cmask, nan = resize.resize_separable(src, None, (120 / 100, 50 / 70), (0.0, 0.0), (100, 70),
+    clean, cmask, nan = resize.resize_separable(src, None, (120 / 100, 50 / 71), (0.0, 0.0), (100, 71),
                                                 return_nan=True, **kw)
-    want, wmask = resize.resize_separable(src, None, (120 / 100, 50 / 70), (0.0, 0.0), (100, 70), **kw)
+    want, wmask = resize.resize_separable(src, None, (120 / 100, 50 / 71), (0.0, 0.0), (100, 71), **kw)
     assert nan is False
     np.testing.assert_array_equal(clean, want)
     np.testing.assert_array_equal(cmask, wmask)
     if dtype == "uint16":
         return
     src[1, -1, 20] = np.nan  # read by the last output rows only (of band 1)
-    assert resize.resize_separable(src, None, (120 / 100, 50 / 70), (0.0, 0.0), (100, 70), return_nan=True,
+    assert resize.resize_separable(src, None, (120 / 100, 50 / 71), (0.0, 0.0), (100, 71), return_nan=True,
                                    **kw)[2] is True
     # a mask given: the masked resampling, nothing reported
     valid = ~np.isnan(src)
-    out = resize.resize_separable(src, valid, (120 / 100, 50 / 70), (0.0, 0.0), (100, 70), return_nan=True, **kw)
+    out = resize.resize_separable(src, valid, (120 / 100, 50 / 71), (0.0, 0.0), (100, 71), return_nan=True, **kw)
     assert out[2] is False and not np.isnan(out[0]).any()
 
 

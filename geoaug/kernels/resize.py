@@ -132,6 +132,8 @@ def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok, inside, cnt_m
 
     Unused slots up to ``kmax`` repeat the first tap with weight 0, so the data pass may run a fixed
     number of taps; ``inside[0]`` tells whether every tap is a real pixel (no outside/constant tap).
+    With ``mode`` nodata an output with a tap outside is invalid (``ok`` False) and takes the taps of
+    the nearest valid output: its value is the nodata fill whatever the passes compute there.
     """
     tk = np.empty(kmax + 4, dtype=np.int64)
     tw = np.empty(kmax + 4, dtype=np.float64)
@@ -202,6 +204,30 @@ def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok, inside, cnt_m
         most = max(most, m)
         if m == 0:
             inside[0] = False
+    if mode == _NODATA and not inside[0]:
+        # an output with a tap outside (or none) is invalid: the caller stores the nodata fill there after the
+        # passes, whatever they computed. It takes the taps of the nearest valid output, all inside, so the
+        # axis keeps the branch-free passes (a RandomResizedCrop touching an edge took 5x the time of one inside)
+        first = -1
+        last = -1
+        for o in range(n_out):
+            if ok[o] and cnt[o] > 0:
+                if first < 0:
+                    first = o
+                last = o
+        if first >= 0:
+            most = 0
+            inside[0] = True
+            for o in range(n_out):
+                if not ok[o]:
+                    src = first if o < first else last
+                    for q in range(cnt[src]):
+                        idx[o, q] = idx[src, q]
+                        w[o, q] = w[src, q]
+                    cnt[o] = cnt[src]
+                most = max(most, cnt[o])
+                if cnt[o] == 0:  # a valid output without taps (every weight 0): the general pass, as before
+                    inside[0] = False
     for o in range(n_out):  # pad every output up to the largest tap count with zero-weight repeats
         for q in range(cnt[o], most):
             idx[o, q] = idx[o, 0] if cnt[o] > 0 else -1
@@ -1012,8 +1038,11 @@ def resize_separable(
         res = dst, dmask
     elif all_ok:
         res = dst, true_mask((1, h, w))
-    else:
+    else:  # the outputs with a tap outside (nodata): whole rows and columns, filled as such (a copy under a
+        # broadcast mask of every value took 13 µs at 13x64², 284 µs at 13x512²; rows and columns, 4 and 19 µs)
         valid = (oky[:, None] & okx[None, :])[None]
-        np.copyto(dst, dt.type(out_fill), where=np.broadcast_to(~valid, dst.shape))
+        fill = dt.type(out_fill)
+        dst[:, ~oky] = fill
+        dst[:, :, ~okx] = fill
         res = dst, valid
     return (*res, False) if return_nan else res
