@@ -143,3 +143,17 @@ def test_fast_path_equals_generic_nearest_warp(data) -> None:
         np.testing.assert_array_equal(fast[0][bm], slow[0][bm])
     out = geoaug.warp(r, m, out_shape, "nearest")
     assert out.transform == r.transform @ geometry.to_affine(m)
+
+
+_COORD = st.one_of(st.sampled_from([0.0, -0.0, 1.0, -3.5, 1e-300]), st.floats(-1e6, 1e6, allow_nan=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(r0=_COORD, c0=_COORD, bh=st.floats(1e-3, 1e5), bw=st.floats(1e-3, 1e5), h=st.integers(1, 4096),
+       w=st.integers(1, 4096))
+def test_resize_matrix_is_the_product_of_its_translation_and_scaling(r0: float, c0: float, bh: float, bw: float,
+                                                                     h: int, w: int) -> None:
+    # geometry.resize writes translation(c0, r0) @ scaling(bw / w, bh / h) out: the same bits, signed zeros too
+    m, shape = geometry.resize((10, 10), h, w, (r0, c0, bh, bw))
+    assert shape == (h, w)
+    assert m.tobytes() == (geometry.translation(c0, r0) @ geometry.scaling(bw / w, bh / h)).tobytes()
