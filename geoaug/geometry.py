@@ -199,9 +199,11 @@ def resize(
 ) -> tuple[np.ndarray, tuple[int, int]]:
     """Resample ``box = (row, col, box_height, box_width)`` (default: all) onto ``height`` x ``width``."""
     r0, c0, bh, bw = box if box is not None else (0.0, 0.0, float(shape[0]), float(shape[1]))
-    # translation(c0, r0) @ scaling(bw / width, bh / height), written out (a third of the time, for every
-    # RandomResizedCrop draw): the same bits, ``+ 0.0`` where the product adds zeros (a -0.0 becomes 0.0)
     sx, sy = bw / width, bh / height
+    if not (math.isfinite(r0) and math.isfinite(c0) and math.isfinite(sx) and math.isfinite(sy)):
+        return translation(c0, r0) @ scaling(sx, sy), (height, width)  # its NaNs, as the product makes them
+    # translation(c0, r0) @ scaling(sx, sy), written out (a third of the time, for every RandomResizedCrop
+    # draw): the same bits, ``+ 0.0`` where the product adds zeros (a -0.0 becomes 0.0)
     return np.array([[sx + 0.0, 0.0, c0 + 0.0], [0.0, sy + 0.0, r0 + 0.0], [0.0, 0.0, 1.0]]), (height, width)
 
 

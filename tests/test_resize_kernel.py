@@ -397,6 +397,26 @@ def test_nodata_edges_change_only_the_invalid_outputs(dtype: str, order: str) ->
     assert same >= 24
 
 
+def test_a_float_column_on_one_pixel_past_nodata_edges_takes_the_general_pass() -> None:
+    # 10 columns enlarged 2x with the last quarter pixel outside: output columns land on pixel centres. The
+    # two-tap form would compute the last one as p + (q - p), which loses q under a far larger p, and read a
+    # weight-0 neighbour (0 * inf is NaN). Float data there keeps the general pass; integers, exact in the
+    # two-tap form, keep it
+    args = ((1.0, 0.5), (0.0, 0.25), (4, 20))
+    src = np.ones((1, 4, 10), np.float32)
+    src[:, :, 8] = 1e8
+    data, mask = resize.resize_separable(src, None, *args, mode=FILL_MODES["nodata"])
+    assert bool(np.broadcast_to(mask, (1, 4, 20))[0, 0, 18]) and data[0, 0, 18] == 1.0
+    src[:, :, 8] = 1.0
+    src[:, :, 6] = np.inf
+    data, _ = resize.resize_separable(src, None, *args, mode=FILL_MODES["nodata"])
+    assert data[0, 0, 10] == 1.0
+    for dtype, kfix in (("float32", 0), ("float64", 0), ("uint16", 2), ("int16", 2)):
+        plan = resize._plan(1, 4, 10, 4, 20, *args[0], *args[1], LINEAR, LINEAR, FILL_MODES["nodata"],
+                            np.dtype(dtype), 0, 1, None)[0]
+        assert plan[13] == kfix and not plan[24], dtype
+
+
 def test_taps_moved_by_whole_pixels_equal_taps_built_at_the_offset() -> None:
     # _axis_taps serves offsets a whole number of pixels apart from one cached build, moved: what every pass
     # reads of them (the taps each output uses, weights, counts, validity, the two-tap pass's left taps and
@@ -592,26 +612,24 @@ def test_an_empty_output_is_empty() -> None:
 @pytest.mark.parametrize("dtype", ["float32", "float64", "uint16"])
 def test_return_nan_tells_whether_a_nan_came_out(dtype: str, order: str) -> None:
     # a plain float array is resampled as all valid first (functional.warp): the kernel reports a NaN that came
-    # out, found in the strip where it did (here only the last output rows read the NaN row), and stops there.
-    # (71 columns from 50: no output column lands on a whole pixel, none is a one-pixel column, see
-    # tests/test_lazy_mask.py::test_one_pixel_columns_keep_the_eager_bits_when_a_nan_lies_unread)
+    # out, found in the strip where it did (here only the last output rows read the NaN row), and stops there
     rng = np.random.default_rng(3)
     src = _data(rng, 3, 120, 50, dtype)
     kw = dict(kind=(LINEAR, LINEAR), mode=FILL_MODES["nodata"], out_fill=3.0)
-    clean, cmask, nan = resize.resize_separable(src, None, (120 / 100, 50 / 71), (0.0, 0.0), (100, 71),
+    clean, cmask, nan = resize.resize_separable(src, None, (120 / 100, 50 / 70), (0.0, 0.0), (100, 70),
                                                 return_nan=True, **kw)
-    want, wmask = resize.resize_separable(src, None, (120 / 100, 50 / 71), (0.0, 0.0), (100, 71), **kw)
+    want, wmask = resize.resize_separable(src, None, (120 / 100, 50 / 70), (0.0, 0.0), (100, 70), **kw)
     assert nan is False
     np.testing.assert_array_equal(clean, want)
     np.testing.assert_array_equal(cmask, wmask)
     if dtype == "uint16":
         return
     src[1, -1, 20] = np.nan  # read by the last output rows only (of band 1)
-    assert resize.resize_separable(src, None, (120 / 100, 50 / 71), (0.0, 0.0), (100, 71), return_nan=True,
+    assert resize.resize_separable(src, None, (120 / 100, 50 / 70), (0.0, 0.0), (100, 70), return_nan=True,
                                    **kw)[2] is True
     # a mask given: the masked resampling, nothing reported
     valid = ~np.isnan(src)
-    out = resize.resize_separable(src, valid, (120 / 100, 50 / 71), (0.0, 0.0), (100, 71), return_nan=True, **kw)
+    out = resize.resize_separable(src, valid, (120 / 100, 50 / 70), (0.0, 0.0), (100, 70), return_nan=True, **kw)
     assert out[2] is False and not np.isnan(out[0]).any()
 
 

@@ -35,7 +35,9 @@ How the passes run
   or a two-pixel area inside the raster) take the branch-free form
   ``p + f * (q - p)``: one fused multiply-add per value (the kernels allow
   contraction, ``fastmath={"contract"}``, nothing else). Taps outside the
-  raster (``nodata``/``constant`` at the border) take a per-tap branch. A
+  raster (``constant`` at the border) take a per-tap branch; with ``nodata``
+  the outputs whose taps reach outside are invalid and borrow a valid
+  output's taps (:func:`_taps`). A
   masked float raster with a column that lands on one pixel takes the
   general form: the branch-free one reads that column's neighbour with
   weight 0, and NaN under an invalid neighbour would make the output NaN.
@@ -133,7 +135,8 @@ def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok, inside, cnt_m
     Unused slots up to ``kmax`` repeat the first tap with weight 0, so the data pass may run a fixed
     number of taps; ``inside[0]`` tells whether every tap is a real pixel (no outside/constant tap).
     With ``mode`` nodata an output with a tap outside is invalid (``ok`` False) and takes the taps of
-    the nearest valid output: its value is the nodata fill whatever the passes compute there.
+    the first valid output (the last, past the first): its value is the nodata fill whatever the passes
+    compute there.
     """
     tk = np.empty(kmax + 4, dtype=np.int64)
     tw = np.empty(kmax + 4, dtype=np.float64)
@@ -206,8 +209,9 @@ def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok, inside, cnt_m
             inside[0] = False
     if mode == _NODATA and not inside[0]:
         # an output with a tap outside (or none) is invalid: the caller stores the nodata fill there after the
-        # passes, whatever they computed. It takes the taps of the nearest valid output, all inside, so the
-        # axis keeps the branch-free passes (a RandomResizedCrop touching an edge took 5x the time of one inside)
+        # passes, whatever they computed. It takes the taps of the first valid output (those before it) or of
+        # the last (the others), all inside, so the axis keeps the branch-free passes (a RandomResizedCrop
+        # touching an edge took 5x the time of one inside)
         first = -1
         last = -1
         for o in range(n_out):
@@ -224,6 +228,9 @@ def _taps(n_out, s, t, n_in, kind, mode, a, kmax, idx, w, cnt, ok, inside, cnt_m
                     for q in range(cnt[src]):
                         idx[o, q] = idx[src, q]
                         w[o, q] = w[src, q]
+                    for q in range(cnt[src], kmax + 4):  # its own taps past those: cleared, as a build leaves them
+                        idx[o, q] = 0
+                        w[o, q] = 0.0
                     cnt[o] = cnt[src]
                 most = max(most, cnt[o])
                 if cnt[o] == 0:  # a valid output without taps (every weight 0): the general pass, as before
@@ -862,6 +869,14 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
     iy, wy, ny, oky, ky, _, _, _, yok, _, _, _, _ = _axis_taps(h, sy, ty, in_h, ky_kind, mode, work)
     ix, wx, nx, okx, kx, kfix, xlo, xhi, xok, x0, fx, ixu, one_x = _axis_taps(w, sx, tx, in_w, kx_kind, mode, work)
     one_pixel = one_x and dt.kind == "f"
+    if one_pixel and mode == _NODATA and not xok:
+        # float data, outputs with taps outside (nodata: they borrow a valid output's taps, see _taps) and a
+        # column on one pixel: the general pass, as before the borrowing. The two-tap form at a one-pixel
+        # column reads a neighbour with weight 0 (0 * inf is NaN) or, at the last pixel, computes p + (q - p),
+        # which loses q when p is far larger; a plain float array would also take the masked call at once
+        # (``one_pixel``). Integers are exact in the two-tap form, and keep it
+        kfix = 0
+        one_pixel = False
     if one_pixel and nm:
         # the two-tap form p + f * (q - p) reads a one-pixel column's neighbour with weight 0 (or 1 - 1; a
         # column whose two taps the fill mode maps to one edge pixel is one too): a NaN or an infinity under an
