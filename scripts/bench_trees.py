@@ -57,7 +57,8 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("random_resized_crop_draws", 13, 512), ("random_resized_crop_draws", 1, 512),
          ("random_resized_crop_sizes_draws", 13, 64), ("random_resized_crop_sizes_draws", 13, 120),
          ("random_resized_crop_sizes_draws", 1, 512), ("resize_up", 13, 64), ("resize_up", 13, 120),
-         ("resize_up", 1, 512), ("resize_up_f32array", 13, 64),
+         ("resize_up", 1, 512), ("resize_up_f32array", 13, 64), ("resize_up3", 13, 64),
+         ("resize_up3_f32array", 13, 64),
          ("affine_nearest_f32array", 13, 64), ("affine_nearest_f32array", 1, 512),
          ("affine_nearest_f32array", 13, 512), ("affine_bilinear_f32array", 13, 64),
          ("affine_bilinear_f32array", 1, 512), ("affine_bilinear_f32array", 13, 512),
@@ -88,6 +89,8 @@ def transform(op, b, s):
             "resize": lambda: geoaug.Resize(round(0.75 * s), round(0.75 * s)),
             # enlarging with the default fill="nodata": the outermost half-pixel ring is invalid
             "resize_up": lambda: geoaug.Resize(round(1.5 * s), round(1.5 * s)),
+            # 3x: output columns on pixel centres (float data keeps the general pass there, integers do not)
+            "resize_up3": lambda: geoaug.Resize(3 * s, 3 * s),
             "random_resized_crop": lambda: geoaug.RandomResizedCrop(s, s, scale=(0.5, 0.5), ratio=(1.0, 1.0)),
             # the default area shares and ratios: a new crop size (and plan) most calls, as training draws them
             "random_resized_crop_sizes": lambda: geoaug.RandomResizedCrop(s, s),
