@@ -58,7 +58,8 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("random_resized_crop_sizes_draws", 13, 64), ("random_resized_crop_sizes_draws", 13, 120),
          ("random_resized_crop_sizes_draws", 1, 512), ("resize_up", 13, 64), ("resize_up", 13, 120),
          ("resize_up", 1, 512), ("resize_up_f32array", 13, 64), ("resize_up3", 13, 64),
-         ("resize_up3_f32array", 13, 64),
+         ("resize_up3_f32array", 13, 64), ("resize_collar", 13, 64), ("resize_collar", 13, 512),
+         ("resize_collar", 1, 512), ("resize_up_collar", 13, 64),
          ("affine_nearest_f32array", 13, 64), ("affine_nearest_f32array", 1, 512),
          ("affine_nearest_f32array", 13, 512), ("affine_bilinear_f32array", 13, 64),
          ("affine_bilinear_f32array", 1, 512), ("affine_bilinear_f32array", 13, 512),
@@ -91,6 +92,8 @@ def transform(op, b, s):
             "resize_up": lambda: geoaug.Resize(round(1.5 * s), round(1.5 * s)),
             # 3x: output columns on pixel centres (float data keeps the general pass there, integers do not)
             "resize_up3": lambda: geoaug.Resize(3 * s, 3 * s),
+            "resize_collar": lambda: geoaug.Resize(round(0.75 * s), round(0.75 * s)),
+            "resize_up_collar": lambda: geoaug.Resize(round(1.5 * s), round(1.5 * s)),
             "random_resized_crop": lambda: geoaug.RandomResizedCrop(s, s, scale=(0.5, 0.5), ratio=(1.0, 1.0)),
             # the default area shares and ratios: a new crop size (and plan) most calls, as training draws them
             "random_resized_crop_sizes": lambda: geoaug.RandomResizedCrop(s, s),

@@ -97,6 +97,7 @@ from .cubic import keys
 from .dtypes import limits, work_dtype
 from .flip import true_mask
 from .indirect import call_address
+from .nearest import BITS
 from .vec8 import dot8, lerp8, lerp8x8, store8x8, transpose8, vert8
 
 __all__ = ["AREA", "CUBIC", "LINEAR", "NEAREST", "resize_separable"]
@@ -638,6 +639,19 @@ def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, 
             r0 = r1
 
 
+@borrowing_jit()
+def _fill_invalid(d, m, fill):  # pragma: no cover - numba
+    """``d[b, j] = fill`` where ``m[b or 0, j]`` is 0: ``d`` (bands, pixels) and ``m`` (planes, pixels) flat, planes 1
+    or bands. A select per value, which LLVM vectorises: a copy under a broadcast mask took 570 µs for a 13 x 512²
+    uint16 output with a 10 % collar, this 130 µs."""
+    shared = m.shape[0] == 1
+    for b in range(d.shape[0]):
+        mr = m[0 if shared else b]
+        dr = d[b]
+        for j in range(np.uint64(d.shape[1])):
+            dr[j] = dr[j] if mr[j] != 0 else fill
+
+
 @nb.njit(cache=True, parallel=True, nogil=True)
 def _resize_par(addr, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl,
                 ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx):  # pragma: no cover
@@ -1047,9 +1061,10 @@ def resize_separable(
     if return_nan and nan_seen.any():
         return dst, dmask, True  # stopped at the first NaN: the caller resamples again with the mask
     if nm:
-        invalid = ~dmask
-        if invalid.any():
-            np.copyto(dst, dt.type(out_fill), where=np.broadcast_to(invalid, dst.shape))
+        if not dmask.all():  # out_fill under the invalid pixels, as bits (one compiled copy per pixel width)
+            bits = BITS[dt.itemsize]
+            _fill_invalid(dst.reshape(nb_, h * w).view(bits), dmask.reshape(nm, h * w).view(np.uint8),
+                          np.array(out_fill, dtype=dt).view(bits)[()])
         res = dst, dmask
     elif all_ok:
         res = dst, true_mask((1, h, w))
