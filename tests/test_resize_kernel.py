@@ -209,6 +209,40 @@ def test_per_band_masks(order: str) -> None:
         assert not dmask.all()
 
 
+@pytest.mark.parametrize("mode", ["nodata", "edge", "constant", "wrap"])
+def test_masks_whose_rows_are_one_valid_run(mode: str, order: str) -> None:
+    # the mask pass tests a row whose valid pixels are one run (a collar, a chip padded at an edge) by each
+    # output column's first and last tap; other rows tap by tap. Rows all valid, all invalid, one run at each
+    # edge or inside, two runs; crops inside (moved plans), at the edges and past them, shrunk and enlarged
+    rng = np.random.default_rng(31)
+    h, w = 40, 52
+    mask = np.ones((1, h, w), dtype=bool)
+    for y in range(h):
+        kind = y % 10  # 0 and 6-9: all valid
+        if kind == 1:
+            mask[0, y] = False
+        elif kind == 2:
+            mask[0, y, : rng.integers(1, w)] = False
+        elif kind == 3:
+            mask[0, y, rng.integers(1, w):] = False
+        elif kind == 4:
+            a = int(rng.integers(0, w // 2))
+            mask[0, y, :a] = False
+            mask[0, y, a + int(rng.integers(1, w // 2)):] = False
+        elif kind == 5:  # two runs
+            mask[0, y, w // 3 : w // 3 + 3] = False
+    src = _data(rng, 3, h, w, "uint16")
+    valid = invalid = 0
+    for out, off, sc in (((30, 37), (0.0, 0.0), 1.0), ((30, 37), (3.0, 8.0), 0.6), ((60, 70), (-1.5, 2.25), 0.8),
+                         ((25, 30), (5.0, 17.0), 0.5), ((40, 52), (0.5, -0.5), 1.0)):
+        scale = (h / out[0] * sc, w / out[1] * sc)
+        for kind in ((LINEAR, LINEAR), (CUBIC, AREA), (NEAREST, LINEAR)):
+            _, dmask = _check(src, mask, scale, off, out, kind, mode, out_fill=0.0)
+            valid += int(dmask.sum())
+            invalid += int((~dmask).sum())
+    assert valid > 5000 and invalid > 5000
+
+
 def test_an_all_valid_result_is_the_free_broadcast_mask() -> None:
     src = np.arange(2 * 40 * 40, dtype=np.uint16).reshape(2, 40, 40)
     _, dmask = resize.resize_separable(src, None, (40 / 30, 40 / 30), (0.0, 0.0), (30, 30))

@@ -552,14 +552,33 @@ def _cols_lanes(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, 
 
 
 @borrowing_jit(fastmath=_CONTRACT)
-def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask, my, mx):  # pragma: no cover - numba
-    # the taps count from input row ``my``, column ``mx`` (see _work)
+def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask, my, mx, xa, xb):  # pragma: no cover - numba
+    # the taps count from input row ``my``, column ``mx`` (see _work). ``xa``/``xb``: each output column's first
+    # and last real horizontal tap (see _tap_bounds)
     out_w = dmask.shape[2]
+    in_w = mask.shape[2]
     yl, yh = _row_span(iy, ny, i0, i1, mask.shape[1])
     mk = mask[p]
     for y in range(yl, yh + 1):
         mrow = mk[y + my]
         trow = tm[y - yl]
+        # the row's valid pixels as one run [a, b) (a collar, a chip padded at an edge): an output column's taps
+        # are all valid when they lie in it, two compares instead of a byte read per tap. Else tap by tap
+        a = 0
+        while a < in_w and not mrow[a]:
+            a += 1
+        b = in_w
+        while b > a and not mrow[b - 1]:
+            b -= 1
+        nvalid = 0
+        for x in range(a, b):
+            nvalid += np.int64(mrow[x])
+        if nvalid == b - a:
+            ka = a - mx
+            kb = b - mx
+            for j in range(out_w):
+                trow[j] = okx[j] and xa[j] >= ka and xb[j] < kb
+            continue
         for j in range(out_w):
             v = okx[j]
             for q in range(nx[j]):
@@ -593,7 +612,7 @@ def _nan_in(df, start, n):  # pragma: no cover - numba
 
 @borrowing_jit(fastmath=_CONTRACT)
 def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
-          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx):  # pragma: no cover - numba
+          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa, xb):  # pragma: no cover - numba
     # worker ``wk`` of ``nworkers``: a contiguous share of the (band or mask plane) x strip units, its own scratch.
     # ``nan_seen`` of one slot per worker (else of none): each strip just written is scanned for NaN while it is
     # in cache, and the worker stops at the first (its caller then resamples again with the mask).
@@ -615,7 +634,7 @@ def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, 
         i0 = out_h * strip // nstrips
         i1 = out_h * (strip + 1) // nstrips
         if unit >= nbands:
-            _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[wk], dmask, my, mx)
+            _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[wk], dmask, my, mx, xa, xb)
             continue
         # looking for NaN, the columns-first orders write (and scan) _NAN_ROWS rows at a time, which are then in
         # L1. The rows-first order scans its whole strip (a shorter strip would compute the input rows two strips
@@ -654,13 +673,14 @@ def _fill_invalid(d, m, fill):  # pragma: no cover - numba
 
 @nb.njit(cache=True, parallel=True, nogil=True)
 def _resize_par(addr, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl,
-                ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx):  # pragma: no cover
+                ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa,
+                xb):  # pragma: no cover
     # _work through its address (kernels/indirect.py): linked in, it would be compiled again here
     for wk in nb.prange(nworkers):
         # np.int64: the index is unsigned in the gufunc, and _work's first argument is int64
         call_address(_work, addr, (np.int64(wk), nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix,
                                    ixu, wx, nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int,
-                                   lo, hi, nan_seen, my, mx))
+                                   lo, hi, nan_seen, my, mx, xa, xb))
 
 
 @borrowing_jit()
@@ -777,6 +797,22 @@ _NO_MASK = np.empty((1, 1, 1), dtype=np.bool_)
 _NAN_ROWS = 32
 #: ``nan_seen`` of a call that does not look for NaN (no slot for any worker)
 _NO_NAN = np.zeros(0, dtype=np.bool_)
+#: :func:`_tap_bounds` of a call without a mask (never read)
+_NO_TAPS = np.zeros(0, dtype=np.int64)
+#: beyond every tap index: the bounds of an output column without a real tap (it reads no pixel)
+_NO_TAP = 1 << 62
+
+
+def _tap_bounds(ix: np.ndarray, nx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each output column's first and last real horizontal tap (``ix[j, q] >= 0``, ``q < nx[j]``): the mask pass
+    tests a row whose valid pixels are one run with two compares per column (:func:`_mask_rows`). A column
+    without a real tap gets ``(_NO_TAP, -_NO_TAP)``: inside every run."""
+    real = (np.arange(ix.shape[1])[None, :] < nx[:, None]) & (ix >= 0)
+    xa = np.where(real, ix, _NO_TAP).min(axis=1, initial=_NO_TAP)
+    xb = np.where(real, ix, -_NO_TAP).max(axis=1, initial=-_NO_TAP)
+    xa, xb = np.ascontiguousarray(xa, dtype=np.int64), np.ascontiguousarray(xb, dtype=np.int64)
+    xa.flags.writeable = xb.flags.writeable = False  # kept in a cached plan
+    return xa, xb
 
 
 def _plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: float, ty: float, tx: float, ky_kind: int,
@@ -935,8 +971,9 @@ def _make_plan(nb_: int, in_h: int, in_w: int, h: int, w: int, sy: float, sx: fl
     nworkers = max(1, min(nthreads, nunits))
     xl = max(xlo, 0)
     ncol = max(xhi + 1 - xl, 0)
+    xa, xb = _tap_bounds(ix, nx) if nm else (_NO_TAPS, _NO_TAPS)  # read by the mask pass only
     return (work, lo, hi, is_int, iy, wy, ny, oky, ix, ixu, wx, nx, okx, kfix, x0, fx, np.uint64(xl), ncol,
-            yok and xok, nstrips, span, order_code, nunits, nworkers, one_pixel)
+            yok and xok, nstrips, span, order_code, nunits, nworkers, one_pixel, xa, xb)
 
 
 #: plans read from the input's corner (a Resize, a crop whose taps reach past an edge on both axes or a
@@ -1025,7 +1062,7 @@ def resize_separable(
     plan, my, mx = _plan(nb_, in_h, in_w, h, w, float(scale[0]), float(scale[1]), float(offset[0]),
                          float(offset[1]), kind[0], kind[1], mode, dt, nm, nthreads, _ORDER)
     (work, lo, hi, is_int, iy, wy, ny, oky, ix, ixu, wx, nx, okx, kfix, x0, fx, xl, ncol, all_ok, nstrips, span,
-     order, nunits, nworkers, one_pixel) = plan
+     order, nunits, nworkers, one_pixel, xa, xb) = plan
     looking = return_nan and not nm and dt.kind == "f"
     if looking and one_pixel:
         # with a mask these taps take another pass (see _make_plan): resampled as all valid, the output would
@@ -1051,7 +1088,7 @@ def resize_separable(
         mask = tm
     nan_seen = np.zeros(nworkers, dtype=np.bool_) if looking else _NO_NAN
     args = (nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix, x0, fx, xl, ncol,
-            okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi, nan_seen, my, mx)
+            okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi, nan_seen, my, mx, xa, xb)
     with threads.launch_lock:
         if nworkers > 1:
             addr = indirect.address(_work, (dt, src.flags.num, mask.flags.num, dst.flags.num), lambda: (0, 1, *args))
