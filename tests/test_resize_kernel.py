@@ -209,7 +209,7 @@ def test_per_band_masks(order: str) -> None:
         assert not dmask.all()
 
 
-@pytest.mark.parametrize("mode", ["nodata", "edge", "constant", "wrap"])
+@pytest.mark.parametrize("mode", sorted(FILL_MODES))
 def test_masks_whose_rows_are_one_valid_run(mode: str, order: str) -> None:
     # the mask pass tests a row whose valid pixels are one run (a collar, a chip padded at an edge) by each
     # output column's first and last tap; other rows tap by tap. Rows all valid, all invalid, one run at each
@@ -231,16 +231,26 @@ def test_masks_whose_rows_are_one_valid_run(mode: str, order: str) -> None:
             mask[0, y, a + int(rng.integers(1, w // 2)):] = False
         elif kind == 5:  # two runs
             mask[0, y, w // 3 : w // 3 + 3] = False
-    src = _data(rng, 3, h, w, "uint16")
+    per_band = np.concatenate([mask, np.roll(mask, 5, axis=1), mask[:, ::-1]])  # a mask per band
     valid = invalid = 0
+    # the last case lies mostly past the input: output columns without a tap inside (constant fill)
     for out, off, sc in (((30, 37), (0.0, 0.0), 1.0), ((30, 37), (3.0, 8.0), 0.6), ((60, 70), (-1.5, 2.25), 0.8),
-                         ((25, 30), (5.0, 17.0), 0.5), ((40, 52), (0.5, -0.5), 1.0)):
+                         ((25, 30), (5.0, 17.0), 0.5), ((40, 52), (0.5, -0.5), 1.0), ((20, 26), (-30.0, -45.0), 1.5)):
         scale = (h / out[0] * sc, w / out[1] * sc)
-        for kind in ((LINEAR, LINEAR), (CUBIC, AREA), (NEAREST, LINEAR)):
-            _, dmask = _check(src, mask, scale, off, out, kind, mode, out_fill=0.0)
+        for kind, dtype, m in (((LINEAR, LINEAR), "uint16", mask), ((CUBIC, AREA), "float32", mask),
+                               ((NEAREST, LINEAR), "int16", per_band), ((LINEAR, CUBIC), "float64", per_band)):
+            src = _data(np.random.default_rng(32), 3, h, w, dtype)
+            _, dmask = _check(src, m, scale, off, out, kind, mode, out_fill=0.0)
             valid += int(dmask.sum())
             invalid += int((~dmask).sum())
     assert valid > 5000 and invalid > 5000
+
+
+def test_a_mask_of_another_plane_count_is_refused() -> None:
+    src = np.zeros((3, 8, 9), dtype=np.uint16)
+    for shape in ((2, 8, 9), (1, 8, 8)):
+        with pytest.raises(ParameterError, match="mask must be"):
+            resize.resize_separable(src, np.ones(shape, dtype=bool), (1.0, 1.0), (0.0, 0.0), (8, 9))
 
 
 def test_an_all_valid_result_is_the_free_broadcast_mask() -> None:

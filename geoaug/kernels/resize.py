@@ -799,6 +799,7 @@ _NAN_ROWS = 32
 _NO_NAN = np.zeros(0, dtype=np.bool_)
 #: :func:`_tap_bounds` of a call without a mask (never read)
 _NO_TAPS = np.zeros(0, dtype=np.int64)
+_NO_TAPS.flags.writeable = False  # read-only, as a plan's bounds: one compiled _work with or without a mask
 #: beyond every tap index: the bounds of an output column without a real tap (it reads no pixel)
 _NO_TAP = 1 << 62
 
@@ -1058,6 +1059,10 @@ def resize_separable(
         dst = out
     src = np.ascontiguousarray(src)
     nm = 0 if mask is None else mask.shape[0]
+    if mask is not None and (mask.shape[1:] != src.shape[1:] or nm not in (1, nb_)):
+        from ..errors import ParameterError
+
+        raise ParameterError(f"mask must be (1 or {nb_}, {in_h}, {in_w}), got {mask.shape}")
     nthreads = threads.num_threads() if nb_ * h * w >= SERIAL_BELOW else 1
     plan, my, mx = _plan(nb_, in_h, in_w, h, w, float(scale[0]), float(scale[1]), float(offset[0]),
                          float(offset[1]), kind[0], kind[1], mode, dt, nm, nthreads, _ORDER)
