@@ -98,6 +98,7 @@ from .dtypes import limits, work_dtype
 from .flip import true_mask
 from .indirect import call_address
 from .nearest import BITS
+from .runs import valid_span
 from .vec8 import dot8, lerp8, lerp8x8, store8x8, transpose8, vert8
 
 __all__ = ["AREA", "CUBIC", "LINEAR", "NEAREST", "resize_separable"]
@@ -562,18 +563,15 @@ def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask, my, mx, xa,
     for y in range(yl, yh + 1):
         mrow = mk[y + my]
         trow = tm[y - yl]
-        # the row's valid pixels as one run [a, b) (a collar, a chip padded at an edge): an output column's taps
-        # are all valid when they lie in it, two compares instead of a byte read per tap. Else tap by tap
-        a = 0
-        while a < in_w and not mrow[a]:
-            a += 1
-        b = in_w
-        while b > a and not mrow[b - 1]:
-            b -= 1
-        nvalid = 0
-        for x in range(a, b):
-            nvalid += np.int64(mrow[x])
-        if nvalid == b - a:
+        # the row's valid pixels as one run [a, b) (a collar, a chip padded at an edge: no holes in the span
+        # valid_span finds): an output column's taps are all valid when they lie in it, two compares instead of a
+        # byte read per tap. Else tap by tap
+        m8 = mrow.view(np.uint8)
+        nzero = np.int64(0)
+        for x in range(in_w):
+            nzero += np.int64(m8[x] == 0)
+        a, b, holes = valid_span(m8, np.int64(0), np.int64(in_w), nzero)
+        if holes == 0:
             ka = a - mx
             kb = b - mx
             for j in range(out_w):
@@ -809,9 +807,8 @@ def _tap_bounds(ix: np.ndarray, nx: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     tests a row whose valid pixels are one run with two compares per column (:func:`_mask_rows`). A column
     without a real tap gets ``(_NO_TAP, -_NO_TAP)``: inside every run."""
     real = (np.arange(ix.shape[1])[None, :] < nx[:, None]) & (ix >= 0)
-    xa = np.where(real, ix, _NO_TAP).min(axis=1, initial=_NO_TAP)
+    xa = np.where(real, ix, _NO_TAP).min(axis=1, initial=_NO_TAP)  # int64, as the taps
     xb = np.where(real, ix, -_NO_TAP).max(axis=1, initial=-_NO_TAP)
-    xa, xb = np.ascontiguousarray(xa, dtype=np.int64), np.ascontiguousarray(xb, dtype=np.int64)
     xa.flags.writeable = xb.flags.writeable = False  # kept in a cached plan
     return xa, xb
 
