@@ -9,8 +9,8 @@ and prints each case's best time per tree and new / old::
     python scripts/bench_trees.py --old ../old --new . --only affine_nearest affine_nearest_collar
     python scripts/bench_trees.py --old ../old --new . --only hflip vflip crop
 
-Each process times every case one thread wide (``numba.set_num_threads(1)``): the transform on a
-``GeoRaster`` of random uint16 values (on the plain array for the ``*_array`` cases), a
+Each process times every case one thread wide (``numba.set_num_threads(1)``; ``--threads N``: N threads):
+the transform on a ``GeoRaster`` of random uint16 values (on the plain array for the ``*_array`` cases), a
 ``numpy.random.Generator`` made once, a warm-up call, then the best of ``--repeats`` calls, each right after
 an untimed call of the same function (the timing protocol of bench.py). ``band_moments`` is timed on its own
 (the PCA covariance). A ``*_draws`` case times 64 calls in a row, each a new draw from the generator, and
@@ -63,19 +63,22 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("affine_nearest_f32array", 13, 64), ("affine_nearest_f32array", 1, 512),
          ("affine_nearest_f32array", 13, 512), ("affine_bilinear_f32array", 13, 64),
          ("affine_bilinear_f32array", 1, 512), ("affine_bilinear_f32array", 13, 512),
-         ("affine_cubic_f32array", 13, 64), ("affine_cubic_f32array", 1, 512))
+         ("affine_cubic_f32array", 13, 64), ("affine_cubic_f32array", 1, 512),
+         ("vflip", 4, 512), ("vflip", 13, 512), ("vflip_array", 13, 64), ("vflip_array", 1, 512),
+         ("vflip_f32array", 13, 512), ("crop", 1, 512), ("crop", 13, 512), ("crop_array", 1, 512))
 
 CHILD = r"""
 import json, sys, time
 tree, repeats = sys.argv[1], int(sys.argv[2])
 cases = json.loads(sys.argv[3])
+nthreads = int(sys.argv[4])
 sys.path.insert(0, tree)
 import numba
 import numpy as np
 import geoaug
 assert geoaug.__file__.startswith(tree), geoaug.__file__
 from geoaug.bandstats import band_moments
-numba.set_num_threads(1)
+numba.set_num_threads(nthreads)
 R = (0, 10000)
 DRAWS = 64
 
@@ -170,10 +173,10 @@ def checked_trees(ap: argparse.ArgumentParser, args: argparse.Namespace) -> dict
     return trees
 
 
-def run(tree: Path, repeats: int, cases: tuple = CASES) -> dict[str, float]:
-    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+def run(tree: Path, repeats: int, cases: tuple = CASES, nthreads: int = 1) -> dict[str, float]:
+    env = {**os.environ, "NUMBA_NUM_THREADS": str(nthreads), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "GLIBC_TUNABLES": MALLOC_STEADY}
-    return run_in_tree(CHILD, tree, [str(repeats), json.dumps(cases)], "the timing process", env)
+    return run_in_tree(CHILD, tree, [str(repeats), json.dumps(cases), str(nthreads)], "the timing process", env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,9 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="fresh processes per tree (default 2)")
     ap.add_argument("--repeats", type=int, default=41, help="timed calls per case and process (>= 21)")
     ap.add_argument("--only", nargs="+", metavar="OP", help="only these cases (their op, e.g. affine_nearest)")
+    ap.add_argument("--threads", type=int, default=1, help="numba threads in the timing processes (default 1)")
     args = ap.parse_args(argv)
     if args.repeats < 21:
         ap.error("--repeats must be >= 21")
+    if args.threads < 1:
+        ap.error("--threads must be >= 1")
     cases = CASES
     if args.only:
         known = {op for op, _, _ in CASES}
@@ -196,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     best: dict[str, dict[str, float]] = {"old": {}, "new": {}}
     for _ in range(args.rounds):
         for name, tree in trees.items():
-            for case, t in run(tree, args.repeats, cases).items():
+            for case, t in run(tree, args.repeats, cases, args.threads).items():
                 best[name][case] = min(best[name].get(case, float("inf")), t)
     print(f"{'case':34s} {'old':>10s} {'new':>10s} {'new / old':>10s}")
     for case in best["old"]:
