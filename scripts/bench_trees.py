@@ -65,7 +65,9 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("affine_bilinear_f32array", 1, 512), ("affine_bilinear_f32array", 13, 512),
          ("affine_cubic_f32array", 13, 64), ("affine_cubic_f32array", 1, 512),
          ("vflip", 4, 512), ("vflip", 13, 512), ("vflip_array", 13, 64), ("vflip_array", 1, 512),
-         ("vflip_f32array", 13, 512), ("crop", 1, 512), ("crop", 13, 512), ("crop_array", 1, 512))
+         ("vflip_f32array", 13, 512), ("crop", 1, 512), ("crop", 13, 512), ("crop_array", 1, 512),
+         ("hflip", 12, 256), ("hflip", 4, 512), ("rot90", 12, 256), ("rot90", 4, 512),
+         ("rot90_f32array", 13, 120), ("rot90_f32array", 4, 512), ("rot90", 200, 256))
 
 CHILD = r"""
 import json, sys, time

@@ -21,9 +21,12 @@ How each case is copied
 * transposing maps (rot90, rot270, transpose, anti-transpose: ``rj != 0``): register
   blocks. Output row ``i`` is source column ``c0 + ci*i``, so a B x B block loads B
   source rows (B contiguous pixels each) as B vectors, transposes them in registers
-  with log2(B) rounds of interleaves (LLVM ``shufflevector``: ``vpermt2w`` /
-  ``vpermt2d`` / ``vpunpck*`` on AVX-512, other shuffles elsewhere) and stores B
-  vectors along output rows. B is 16 for 1-, 2- and 4-byte pixels and 8 for 8-byte
+  with log2(B) rounds of unpacks (LLVM ``shufflevector``) and stores B vectors along
+  output rows. The rounds unpack inside each 16-byte lane first, then whole lanes
+  (:func:`_transpose_rounds`): on x86 ``vpunpckl*`` / ``vpunpckh*`` and a last
+  ``vinserti128`` / ``vperm2i128`` round for 2-byte pixels, where interleaves of
+  whole vectors took ``vpermt2w`` in every round (rot90 of 12x256² to 200x256² uint16
+  at 0.86-0.97 of that time). B is 16 for 1-, 2- and 4-byte pixels and 8 for 8-byte
   ones (:data:`_BLOCK`); signed row steps cover the mirrored orientations. Blocks
   are walked in tiles of 64 output columns by strips of whole blocks (64 to 127
   output rows, or all of them; the parallel units): the source lines a tile reads
@@ -117,11 +120,75 @@ def _copy_items(typingctx, d, do, s, so, n):  # pragma: no cover - compile time
 
 
 # Register blocks for the transposing maps: B rows of B contiguous source pixels are loaded as B
-# vectors, transposed with log2(B) rounds of interleaves (LLVM shufflevector: punpck / vpermt2w /
-# vpermt2d... whatever the target has) and stored as B vectors along output rows. Side per item size:
+# vectors, transposed with log2(B) rounds of unpacks (LLVM shufflevector; see _transpose_rounds) and
+# stored as B vectors along output rows. Side per item size:
 # bool masks and uint8 use 16x16 blocks of 128-bit vectors, 2-byte data 16x16 of 256-bit vectors,
 # 4-byte data 16x16 and 8-byte data 8x8 of 512-bit vectors (split by LLVM where the target has none).
 _BLOCK = {1: 16, 2: 16, 4: 16, 8: 8}
+
+
+def _unpack_masks(side: int, lane: int, g: int) -> tuple[list[int], list[int]]:
+    """Indexes into ``a ++ b`` of the low and high unpacks of ``a`` and ``b`` (``side`` items each) inside
+    every group of ``lane`` items, ``g`` items at a time (x86 ``punpckl*`` / ``punpckh*`` for one 16-byte lane)."""
+    lo: list[int] = []
+    hi: list[int] = []
+    for base in range(0, side, lane):
+        for half, out in ((0, lo), (lane // 2, hi)):
+            for blk in range(lane // (2 * g)):
+                start = base + half + blk * g
+                out += [start + i for i in range(g)] + [side + start + i for i in range(g)]
+    return lo, hi
+
+
+def _transpose_rounds(side: int, lane: int) -> list[tuple[int, tuple[list[int], list[int]]]]:
+    """The rounds of a ``side`` x ``side`` register transpose: ``(stride, (lo, hi))`` pairs vector ``k`` with
+    ``k + stride`` (``k // stride`` even) into ``lo`` and ``hi``. Unpacks inside each ``lane`` items first
+    (granularity 1, 2, 4... items), then of whole lanes (granularity 1, 2... lanes)."""
+    rounds = []
+    stride = 1
+    g = 1
+    while g < min(lane, side):
+        rounds.append((stride, _unpack_masks(side, min(lane, side), g)))
+        g *= 2
+        stride *= 2
+    while g < side:  # whole lanes: an unpack of ``g``-item groups across the vector
+        rounds.append((stride, _unpack_masks(side, side, g)))
+        g *= 2
+        stride *= 2
+    return rounds
+
+
+def _transpose_labels(side: int, lane: int) -> list[int]:
+    """Which source column each vector holds after :func:`_transpose_rounds` (simulated on labels)."""
+    rows = [[(r, c) for c in range(side)] for r in range(side)]
+    for stride, (lo, hi) in _transpose_rounds(side, lane):
+        new = list(rows)
+        for k in range(side):
+            if (k // stride) % 2 == 0:
+                cat = rows[k] + rows[k + stride]
+                new[k] = [cat[i] for i in lo]
+                new[k + stride] = [cat[i] for i in hi]
+        rows = new
+    cols = []
+    for v in rows:
+        assert [r for r, _ in v] == list(range(side)) and len({c for _, c in v}) == 1, "not a transpose"
+        cols.append(v[0][1])
+    return cols
+
+
+def _transpose_network(builder, rows, side: int, lane: int):
+    """Emit the shuffles of :func:`_transpose_rounds` on ``rows``; the vectors and the source column (the
+    output row of the block) each one holds."""
+    i32 = ir.IntType(32)
+    for stride, masks in _transpose_rounds(side, lane):
+        lo, hi = (ir.Constant(ir.VectorType(i32, side), m) for m in masks)
+        new = list(rows)
+        for k in range(side):
+            if (k // stride) % 2 == 0:
+                new[k] = builder.shuffle_vector(rows[k], rows[k + stride], lo)
+                new[k + stride] = builder.shuffle_vector(rows[k], rows[k + stride], hi)
+        rows = new
+    return rows, _transpose_labels(side, lane)
 
 
 @intrinsic
@@ -159,16 +226,11 @@ def _transpose_block(typingctx, s, so, sstep, d, do, dstep):  # pragma: no cover
             at = builder.add(so_, builder.mul(sstep_, ir.Constant(i64, k)))
             ptr = builder.bitcast(builder.gep(src.data, [at], inbounds=True), vec.as_pointer())
             rows.append(builder.load(ptr, align=1))
-        # log2(B) rounds of "row k and row k + B/2 -> their low and high interleaves" transpose the block
-        half = side // 2
-        lo = [x for k in range(half) for x in (k, side + k)]
-        masks = [ir.Constant(ir.VectorType(ir.IntType(32), side), [x + h for x in lo]) for h in (0, half)]
-        for _ in range(side.bit_length() - 1):
-            rows = [builder.shuffle_vector(rows[k], rows[k + half], m) for k in range(half) for m in masks]
-        for m in range(side):
+        rows, cols = _transpose_network(builder, rows, side, 16 // itemsize)
+        for v, m in zip(rows, cols):
             at = builder.add(do_, builder.mul(dstep_, ir.Constant(i64, m)))
             ptr = builder.bitcast(builder.gep(dst.data, [at], inbounds=True), vec.as_pointer())
-            builder.store(rows[m], ptr, align=1)
+            builder.store(v, ptr, align=1)
         return context.get_dummy_value()
 
     return sig, codegen
