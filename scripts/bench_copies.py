@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""The strided copies (hflip, rot90, transpose) against OpenCV per band and a plain copy, as ratios.
+"""The strided copies (hflip, vflip, rot90, transpose) against OpenCV per band and a plain copy, as ratios.
 
 For each size and dtype, one process interleaves (one call of each in turn, a warm-up first, best
 of ``--repeats``):
 
 * ``geoaug``: :func:`geoaug.kernels.flip.index_copy` with the plan :func:`geoaug.geometry.strided_plan`
-  makes of the op's matrix (what ``geoaug.Rot90(k=1)``, ``geoaug.HorizontalFlip`` and
-  ``geoaug.Transpose`` run), no mask, into a preallocated ``out=``;
+  makes of the op's matrix (what ``geoaug.Rot90(k=1)``, ``geoaug.HorizontalFlip``, ``geoaug.VerticalFlip``
+  and ``geoaug.Transpose`` run), no mask, into a preallocated ``out=``;
 * ``opencv``: ``cv2.rotate(band, cv2.ROTATE_90_COUNTERCLOCKWISE, dst=pre)`` (``cv2.flip(band, 1, dst=)``,
-  ``cv2.transpose(band, dst=)``) for each band into preallocated outputs;
+  ``cv2.flip(band, 0, dst=)``, ``cv2.transpose(band, dst=)``) for each band into preallocated outputs;
 * ``copy``: ``np.copyto`` of the same bytes into a preallocated array (memory speed).
 
 It prints ``geoaug / opencv`` and ``geoaug / copy`` per op, once per thread count
@@ -18,6 +18,7 @@ Usage::
 
     python scripts/bench_copies.py                                 # every size, dtype, op; 1 and 2 threads
     python scripts/bench_copies.py --ops rot90 --sizes 13x120,1x512 --dtypes uint16 --threads 1
+    python scripts/bench_copies.py --ops rot90 --sizes 1x500,1x512,1x1000,1x1024 --threads 1  # row pitches
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from bench import timeit
 
 SIZES = ["13x64", "13x120", "12x256", "13x512", "4x512", "1x512", "200x256"]
 DTYPES = ["uint16", "int16", "float32"]
-OPS = ["rot90", "hflip", "transpose"]
+OPS = ["rot90", "hflip", "vflip", "transpose"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -60,6 +61,9 @@ def cases(op: str, a, geometry, cv2):
     if op == "hflip":
         m, out_shape = geometry.hflip(shape)
         return m, out_shape, lambda s, d: cv2.flip(s, 1, dst=d)
+    if op == "vflip":
+        m, out_shape = geometry.vflip(shape)
+        return m, out_shape, lambda s, d: cv2.flip(s, 0, dst=d)
     m, out_shape = geometry.transpose(shape)
     return m, out_shape, lambda s, d: cv2.transpose(s, dst=d)
 
