@@ -39,6 +39,7 @@ from ..errors import ParameterError, UnsupportedDtypeError
 from . import indirect, threads
 from .borders import FILL_MODES, NODATA, map_index
 from .borrowing import borrowing_jit
+from .buffers import out_buffer
 from .dtypes import work_dtype
 from .indirect import call_address
 from .warp import _as_work, saturating_int_store
@@ -281,10 +282,7 @@ def convolve_separable(
         all_valid = bool(mask3.all())
         if all_valid:
             mask3 = np.ones((1, 1, 1), dtype=np.bool_)
-    if out is None:
-        out = np.empty(src.shape, dtype=dt)
-    elif out.shape != src.shape or out.dtype != dt or not out.flags.c_contiguous or not out.flags.writeable:
-        raise ParameterError(f"out must be a writeable C-contiguous {dt} array of shape {src.shape}")
+    out = out_buffer(out, src.shape, dt, "out", (src, mask))
     w = taps.astype(work)
     sharp = amount is not None
     if sharp and not (np.isfinite(amount) and abs(amount) <= 1e6):

@@ -60,6 +60,7 @@ from numba.extending import intrinsic
 
 from . import threads
 from .borrowing import borrowing_jit
+from .buffers import out_buffer
 
 __all__ = ["SERIAL_BELOW", "index_copy"]
 
@@ -315,17 +316,6 @@ def is_all_true(mask: np.ndarray) -> bool:
     return mask.size > 0 and not any(mask.strides) and bool(mask.flat[0])
 
 
-def _check_out(out: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    if out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous or not out.flags.writeable:
-        from ..errors import ParameterError
-
-        raise ParameterError(
-            f"out must be a writeable C-contiguous {dtype.name} array of shape {shape}, "
-            f"got {out.dtype.name} {out.shape}"
-        )
-    return out
-
-
 def index_copy(
     src: np.ndarray,
     mask: np.ndarray | None,
@@ -360,7 +350,7 @@ def index_copy(
     h, w = int(out_shape[0]), int(out_shape[1])
     nbands = src.shape[0]
     shape = (nbands, h, w)
-    dst = np.empty(shape, dtype=src.dtype) if out is None else _check_out(out, shape, src.dtype)
+    dst = out_buffer(out, shape, src.dtype, "out", (src, mask))
     skip_mask = mask is None or is_all_true(mask)
     if skip_mask:
         nm = 0

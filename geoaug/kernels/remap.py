@@ -37,6 +37,7 @@ from ..errors import ParameterError, UnsupportedDtypeError
 from . import indirect, threads
 from .borders import CONSTANT, FILL_MODES, map_index
 from .borrowing import borrowing_jit
+from .buffers import out_buffer
 from .cubic import CUBIC_A, keys4
 from .indirect import call_address
 from .warp import INTERPOLATIONS, _as_work, _put
@@ -310,10 +311,7 @@ def remap_field(
         info = np.iinfo(dt)
         if not (np.isfinite(out_fill) and info.min <= out_fill <= info.max):
             raise ParameterError(f"out_fill {out_fill!r} does not fit {dt}")
-    if out is None:
-        out = np.empty(src.shape, dtype=dt)
-    elif out.shape != src.shape or out.dtype != dt or not out.flags.c_contiguous or not out.flags.writeable:
-        raise ParameterError(f"out must be a writeable C-contiguous {dt} array of shape {src.shape}")
+    out = out_buffer(out, src.shape, dt, "out", (src, mask))
     dmask = np.empty((nm, h, w), dtype=np.bool_)
     gw = field.shape[2]
     tcol = (np.arange(w) + 0.5) * (gw - 1) / w

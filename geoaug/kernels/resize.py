@@ -93,6 +93,7 @@ from . import indirect, threads
 from .borders import NODATA as _NODATA
 from .borders import map_index
 from .borrowing import borrowing_jit
+from .buffers import out_buffer
 from .cubic import keys
 from .dtypes import limits, work_dtype
 from .flip import true_mask
@@ -1043,17 +1044,7 @@ def resize_separable(
     nb_, in_h, in_w = src.shape
     h, w = int(out_shape[0]), int(out_shape[1])
     dt = src.dtype
-    if out is None:
-        dst = np.empty((nb_, h, w), dtype=dt)
-    else:
-        if out.shape != (nb_, h, w) or out.dtype != dt or not out.flags.c_contiguous or not out.flags.writeable:
-            from ..errors import ParameterError
-
-            raise ParameterError(
-                f"out must be a writeable C-contiguous {dt.name} array of shape {(nb_, h, w)}, "
-                f"got {out.dtype.name} {out.shape}"
-            )
-        dst = out
+    dst = out_buffer(out, (nb_, h, w), dt, "out", (src, mask))
     src = np.ascontiguousarray(src)
     nm = 0 if mask is None else mask.shape[0]
     if mask is not None and (mask.shape[1:] != src.shape[1:] or nm not in (1, nb_)):

@@ -107,6 +107,7 @@ from .borders import FILL_MODES
 from .borders import NODATA as _NODATA
 from .borders import map_index as _map_index
 from .borrowing import borrowing_jit
+from .buffers import out_buffer
 from .cubic import CUBIC_A, keys4
 from .dtypes import work_dtype as _work_dtype
 from .indirect import call_address
@@ -839,17 +840,6 @@ def parallel_units(nbands: int, out_h: int, group: int, nthreads: int) -> tuple[
     return group, nrc, nrc * ngroups
 
 
-def _check_out(arr: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype, name: str) -> np.ndarray:
-    if arr is None:
-        return np.empty(shape, dtype=dtype)
-    if not isinstance(arr, np.ndarray) or arr.shape != shape or arr.dtype != dtype:
-        got = (arr.shape, arr.dtype) if isinstance(arr, np.ndarray) else type(arr).__name__
-        raise ParameterError(f"{name} must be an ndarray of shape {shape} and dtype {dtype}, got {got}")
-    if not arr.flags.c_contiguous or not arr.flags.writeable:
-        raise ParameterError(f"{name} must be C-contiguous and writeable")
-    return arr
-
-
 def warp_affine(
     src: np.ndarray,
     mask: np.ndarray | None,
@@ -964,12 +954,10 @@ def warp_affine(
         lo, hi = _INT_RANGE[dt]
         if not (math.isfinite(out_fill) and lo <= out_fill <= hi):
             raise ParameterError(f"out_fill {out_fill!r} does not fit {dt}")
-    dst = np.empty((nbands, out_h, out_w), dtype=dt) if out is None else \
-        _check_out(out, (nbands, out_h, out_w), dt, "out")
+    dst = out_buffer(out, (nbands, out_h, out_w), dt, "out", (src, mask))
     skip = bool(return_all_valid)
     row_ok = np.zeros((nm, out_h), dtype=np.uint8) if skip else _NO_ROWS
-    dmask = np.empty((nm, out_h, out_w), dtype=np.bool_) if out_mask is None else \
-        _check_out(out_mask, (nm, out_h, out_w), _BOOL, "out_mask")
+    dmask = out_buffer(out_mask, (nm, out_h, out_w), _BOOL, "out_mask", (src, mask))
     K = _TAPS[interp]
     work = nbands * out_h * out_w * K * K if interp else (nbands + 4) * out_h * out_w // NEAREST_WORK
     nthreads = threads.num_threads() if work >= PARALLEL_MIN_WORK else 1
