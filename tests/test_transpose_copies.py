@@ -196,3 +196,19 @@ def test_every_row_plan_matches_numpy(dtype: str, mode: str) -> None:
                     np.testing.assert_array_equal(_bits(data), _bits(want), err_msg=where)
                     if mask is not None:
                         np.testing.assert_array_equal(dmask, ref(mask)[window], err_msg=where)
+
+
+def test_every_register_network_is_a_transpose_and_a_wrong_one_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shuffle network of each block side and lane width (the labels run through the rounds the code
+    emits) gives every output row once; a network that is not a transpose stops the compile by name."""
+    for itemsize, side in flip._BLOCK.items():
+        cols = flip._transpose_labels(side, 16 // itemsize)
+        assert sorted(cols) == list(range(side)), itemsize
+    rounds = flip._transpose_rounds
+
+    def one_round_short(side: int, lane: int) -> list:
+        return rounds(side, lane)[:-1]
+
+    monkeypatch.setattr(flip, "_transpose_rounds", one_round_short)
+    with pytest.raises(RuntimeError, match="not a transpose"):
+        flip._transpose_labels(16, 8)

@@ -282,7 +282,7 @@ def convolve_separable(
         all_valid = bool(mask3.all())
         if all_valid:
             mask3 = np.ones((1, 1, 1), dtype=np.bool_)
-    out = out_buffer(out, src.shape, dt, "out", (src, mask))
+    out = out_buffer(out, src.shape, dt, "out", (src, mask), in_place=True)  # each band is read whole first
     w = taps.astype(work)
     sharp = amount is not None
     if sharp and not (np.isfinite(amount) and abs(amount) <= 1e6):

@@ -2,13 +2,17 @@
 
 Every kernel that writes a raster (:func:`geoaug.kernels.warp.warp_affine`,
 :func:`geoaug.kernels.flip.index_copy`, :func:`geoaug.kernels.resize.resize_separable`,
-:func:`geoaug.kernels.remap.remap_field`, :func:`geoaug.kernels.blur.blur_separable`) takes an
+:func:`geoaug.kernels.remap.remap_field`, :func:`geoaug.kernels.blur.convolve_separable`) takes an
 optional destination. It must be an ndarray of the output's shape and dtype, C-contiguous and
-writeable, and must not share memory with the input: a kernel reads input pixels after it has
-written output pixels (a flip, a quarter turn and a crop too), so an output over its own input
-would be read back half-written. numpy's overlap test on the two arrays' bounds decides
-(``np.may_share_memory``, no element scan): a buffer that only shares bounds with the input (an
-interleaved view of one array) is refused too.
+writeable, and must not share memory with what the kernel reads (its input, mask, other buffers):
+the warps, the resize and the copies read input pixels after writing output pixels (a flip, a
+quarter turn and a crop too), so an output over its own input would be read back half-written.
+numpy's overlap test on the two arrays' bounds decides (``np.may_share_memory``, no element scan):
+a buffer that only shares bounds with an input (an interleaved view of one array) is refused too.
+A kernel that reads each band whole before writing it (the blur) passes ``in_place=True``: an
+``out`` that is exactly its input (the same pixels, :func:`same_memory`) is
+accepted there, any other overlap refused (:func:`same_memory` also tells the stores of
+:mod:`geoaug.kernels.store` that they work in place).
 """
 
 from __future__ import annotations
@@ -17,11 +21,17 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["out_buffer"]
+__all__ = ["out_buffer", "same_memory"]
+
+
+def same_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when ``a`` and ``b`` are the same C-contiguous pixels (an in-place store), not merely overlapping."""
+    return a is b or (a.dtype == b.dtype and a.shape == b.shape and np.may_share_memory(a, b)  # bounds: cheap
+                      and a.flags.c_contiguous and b.flags.c_contiguous and a.ctypes.data == b.ctypes.data)
 
 
 def out_buffer(out: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype, name: str = "out",
-               inputs: tuple[np.ndarray | None, ...] = ()) -> np.ndarray:
+               inputs: tuple[np.ndarray | None, ...] = (), in_place: bool = False) -> np.ndarray:
     """``out`` checked as a kernel's destination, or a new C-ordered array when it is None.
 
     Parameters
@@ -35,7 +45,11 @@ def out_buffer(out: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype, 
     name : str
         The parameter's name, for the error message.
     inputs : tuple of ndarray or None
-        The arrays the kernel reads (data, mask); ``out`` may not overlap any of them.
+        The arrays the kernel reads (data, mask, other buffers it writes); ``out`` may not overlap any
+        of them.
+    in_place : bool
+        Accept an ``out`` that is exactly ``inputs[0]`` (a kernel that reads each band whole before
+        writing it).
 
     Returns
     -------
@@ -55,7 +69,9 @@ def out_buffer(out: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype, 
                              f"got {got}")
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise ParameterError(f"{name} must be C-contiguous and writeable")
-    for a in inputs:
+    for k, a in enumerate(inputs):
+        if k == 0 and in_place and a is not None and same_memory(out, a):
+            continue
         if a is not None and np.may_share_memory(out, a):
             raise ParameterError(f"{name} shares memory with the input: a kernel reads input pixels after "
                                  f"writing output pixels, so it cannot work in place; pass a separate buffer")

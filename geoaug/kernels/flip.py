@@ -8,14 +8,14 @@ warp with nearest interpolation gives for the same matrix.
 How each case is copied
 -----------------------
 * unit column stride (crops, vertical flips): one ``memcpy`` per output row
-  (LLVM's ``memcpy`` intrinsic; one per plane where the rows are adjacent in the
-  source), with the other maps' parallel units. numpy's copy of the row slices
-  did it before, on one thread: at 2 threads a vertical flip of 12x256² to
-  13x512² now takes 0.34-0.71 of that time, at one thread 0.82-1.07
-  (``scripts/bench_trees.py --threads 2``). A source that is not C-contiguous
-  still goes through numpy's copy of the slices (the kernel would need a
-  contiguous copy of it first). LLVM did not vectorise the element loop this
-  replaces: 6-10x slower than ``np.copy``;
+  (LLVM's ``memcpy`` intrinsic; one for a unit's rows where they are adjacent in
+  the source), with the other maps' parallel units. numpy's copy of the row
+  slices did it before, on one thread: at 2 threads a vertical flip of 12x256² to
+  200x256² now takes 0.34-0.71 of that time, at one thread 0.82-1.04 (1x512²:
+  1.03-1.07; ``scripts/bench_trees.py --threads N``). A source or mask that is not
+  C-contiguous still goes through numpy's copy of the slices (the kernel would
+  need a contiguous copy of all of it first). LLVM did not vectorise the element
+  loop this replaces: 6-10x slower than ``np.copy``;
 * mirrored rows (horizontal flips, rot180): a numba loop that LLVM
   vectorises (flat unsigned indexes, no wraparound checks);
 * transposing maps (rot90, rot270, transpose, anti-transpose: ``rj != 0``): register
@@ -25,10 +25,10 @@ How each case is copied
   output rows. The rounds unpack inside each 16-byte lane first, then whole lanes
   (:func:`_transpose_rounds`): on x86 ``vpunpckl*`` / ``vpunpckh*`` and a last
   ``vinserti128`` / ``vperm2i128`` round for 2-byte pixels, where interleaves of
-  whole vectors took ``vpermt2w`` in every round (rot90 of 12x256² to 200x256² uint16
-  at 0.86-0.97 of that time). B is 16 for 1-, 2- and 4-byte pixels and 8 for 8-byte
-  ones (:data:`_BLOCK`); signed row steps cover the mirrored orientations. Blocks
-  are walked in tiles of 64 output columns by strips of whole blocks (64 to 127
+  whole vectors took ``vpermt2w`` in every round (rot90 of 12x256² and 4x512² uint16
+  at 0.92-0.96 of that time; no clear change at 1x512² and 200x256²). B is 16 for
+  1-, 2- and 4-byte pixels and 8 for 8-byte ones (:data:`_BLOCK`); signed row steps
+  cover the mirrored orientations. Blocks are walked in tiles of 64 output columns by strips of whole blocks (64 to 127
   output rows, or all of them; the parallel units): the source lines a tile reads
   are reused from L1/L2 by its next blocks, and each output line is written whole.
   A block that would cross the far edge of a strip or a tile is moved back to end
@@ -104,7 +104,9 @@ def _row_unit(s, d, k, nchunk, out_h, out_w, in_h, in_w, r0, ri, c0, ci, cj):  #
 def _copy_items(typingctx, d, do, s, so, n):  # pragma: no cover - compile time
     """Copy ``n`` items of ``s`` from flat index ``so`` to ``d`` from ``do`` (LLVM ``memcpy``; the ranges
     must not overlap). Indexes are not checked: the caller keeps them in range."""
-    if not (isinstance(s, types.Array) and isinstance(d, types.Array) and s.dtype == d.dtype):
+    if not (isinstance(s, types.Array) and isinstance(d, types.Array) and s.dtype == d.dtype
+            and s.layout == "C" and d.layout == "C" and d.mutable
+            and all(isinstance(x, types.Integer) for x in (do, so, n))):
         return None
     sig = types.void(d, do, s, so, n)
 
@@ -159,21 +161,29 @@ def _transpose_rounds(side: int, lane: int) -> list[tuple[int, tuple[list[int], 
     return rounds
 
 
-def _transpose_labels(side: int, lane: int) -> list[int]:
-    """Which source column each vector holds after :func:`_transpose_rounds` (simulated on labels)."""
-    rows = [[(r, c) for c in range(side)] for r in range(side)]
+def _run_rounds(rows: list, side: int, lane: int, shuffle) -> list:
+    """``rows`` after the rounds of :func:`_transpose_rounds`, ``shuffle(a, b, mask)`` making each new vector:
+    one loop for the labels (:func:`_transpose_labels`) and the emitted code (:func:`_transpose_network`)."""
     for stride, (lo, hi) in _transpose_rounds(side, lane):
         new = list(rows)
         for k in range(side):
             if (k // stride) % 2 == 0:
-                cat = rows[k] + rows[k + stride]
-                new[k] = [cat[i] for i in lo]
-                new[k + stride] = [cat[i] for i in hi]
+                new[k] = shuffle(rows[k], rows[k + stride], lo)
+                new[k + stride] = shuffle(rows[k], rows[k + stride], hi)
         rows = new
-    cols = []
-    for v in rows:
-        assert [r for r, _ in v] == list(range(side)) and len({c for _, c in v}) == 1, "not a transpose"
-        cols.append(v[0][1])
+    return rows
+
+
+def _transpose_labels(side: int, lane: int) -> list[int]:
+    """Which source column each vector holds after :func:`_transpose_rounds`, found by running the rounds on
+    labels ``(row, column)``; raises unless every vector holds one column, rows in order, and the columns are
+    a permutation (the network is a transpose)."""
+    rows = [[(r, c) for c in range(side)] for r in range(side)]
+    rows = _run_rounds(rows, side, lane, lambda a, b, m: [(a + b)[i] for i in m])
+    cols = [v[0][1] for v in rows]
+    if (any([r for r, _ in v] != list(range(side)) or len({c for _, c in v}) != 1 for v in rows)
+            or sorted(cols) != list(range(side))):
+        raise RuntimeError(f"the {side} x {side} register network (lanes of {lane}) is not a transpose")
     return cols
 
 
@@ -181,15 +191,11 @@ def _transpose_network(builder, rows, side: int, lane: int):
     """Emit the shuffles of :func:`_transpose_rounds` on ``rows``; the vectors and the source column (the
     output row of the block) each one holds."""
     i32 = ir.IntType(32)
-    for stride, masks in _transpose_rounds(side, lane):
-        lo, hi = (ir.Constant(ir.VectorType(i32, side), m) for m in masks)
-        new = list(rows)
-        for k in range(side):
-            if (k // stride) % 2 == 0:
-                new[k] = builder.shuffle_vector(rows[k], rows[k + stride], lo)
-                new[k + stride] = builder.shuffle_vector(rows[k], rows[k + stride], hi)
-        rows = new
-    return rows, _transpose_labels(side, lane)
+
+    def shuffle(a, b, m):
+        return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(i32, side), m))
+
+    return _run_rounds(rows, side, lane, shuffle), _transpose_labels(side, lane)
 
 
 @intrinsic
@@ -358,9 +364,9 @@ def index_copy(
     else:
         nm = mask.shape[0]
         dmask = np.empty((nm, h, w), dtype=np.bool_)
-    if rj == 0 and cj == 1 and not src.flags.c_contiguous:
-        # unit column stride from a strided source: row slices, numpy's copy (the kernel would need a
-        # contiguous copy of the source first)
+    if rj == 0 and cj == 1 and (not src.flags.c_contiguous or (nm and not mask.flags.c_contiguous)):
+        # unit column stride from a strided source or mask: row slices, numpy's copy (the kernel would need a
+        # contiguous copy of all of it first, for a crop too)
         stop = r0 + ri * h
         rows = slice(r0, stop if stop >= 0 else None, ri)
         np.copyto(dst, src[:, rows, c0 : c0 + w])

@@ -311,7 +311,7 @@ def remap_field(
         info = np.iinfo(dt)
         if not (np.isfinite(out_fill) and info.min <= out_fill <= info.max):
             raise ParameterError(f"out_fill {out_fill!r} does not fit {dt}")
-    out = out_buffer(out, src.shape, dt, "out", (src, mask))
+    out = out_buffer(out, src.shape, dt, "out", (src, mask, field))
     dmask = np.empty((nm, h, w), dtype=np.bool_)
     gw = field.shape[2]
     tcol = (np.arange(w) + 0.5) * (gw - 1) / w

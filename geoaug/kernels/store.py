@@ -29,6 +29,7 @@ import numpy as np
 
 from . import threads
 from .borrowing import borrowing_jit
+from .buffers import same_memory
 from .dtypes import limits as _limits
 from .resize import work_value
 
@@ -261,12 +262,6 @@ def _valid_arg(valid: np.ndarray | None, shape: tuple[int, int, int]) -> tuple[i
     if v.shape[0] != 1 and v.shape[0] != shape[0]:
         v = np.broadcast_to(v, shape)
     return v.shape[0], np.ascontiguousarray(v, dtype=np.bool_).reshape(-1)
-
-
-def same_memory(a: np.ndarray, b: np.ndarray) -> bool:
-    """True when ``a`` and ``b`` are the same C-contiguous pixels (an in-place store), not merely overlapping."""
-    return a is b or (a.dtype == b.dtype and a.shape == b.shape and np.may_share_memory(a, b)  # bounds: cheap
-                      and a.flags.c_contiguous and b.flags.c_contiguous and a.ctypes.data == b.ctypes.data)
 
 
 def _nodata_args(nodata: float | None, safe: float, dt: np.dtype) -> tuple:

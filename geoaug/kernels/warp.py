@@ -957,7 +957,7 @@ def warp_affine(
     dst = out_buffer(out, (nbands, out_h, out_w), dt, "out", (src, mask))
     skip = bool(return_all_valid)
     row_ok = np.zeros((nm, out_h), dtype=np.uint8) if skip else _NO_ROWS
-    dmask = out_buffer(out_mask, (nm, out_h, out_w), _BOOL, "out_mask", (src, mask))
+    dmask = out_buffer(out_mask, (nm, out_h, out_w), _BOOL, "out_mask", (src, mask, dst))
     K = _TAPS[interp]
     work = nbands * out_h * out_w * K * K if interp else (nbands + 4) * out_h * out_w // NEAREST_WORK
     nthreads = threads.num_threads() if work >= PARALLEL_MIN_WORK else 1
