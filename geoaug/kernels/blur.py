@@ -249,7 +249,9 @@ def convolve_separable(
         ``x + a * (x - blurred)``.
     out : ndarray, optional
         Destination of ``src``'s shape and dtype (C-contiguous); allocated when
-        not given. Invalid pixels get their input value.
+        not given. Invalid pixels get their input value. It may be ``src``
+        itself (each band is read whole before it is written), but no other
+        array sharing memory with ``src`` or ``mask``.
 
     Returns
     -------

@@ -346,6 +346,8 @@ def index_copy(
         Output size in pixels.
     out : ndarray (bands, rows, cols), optional
         Destination (C-contiguous, ``src``'s dtype); allocated when not given.
+        It may not share memory with ``src`` or ``mask``: the copy is not done
+        in place (:func:`geoaug.kernels.buffers.out_buffer`).
 
     Returns
     -------

@@ -274,7 +274,8 @@ def remap_field(
     out_fill : float
         Stored under invalid output pixels.
     out : ndarray, optional
-        Destination of ``src``'s shape and dtype (C-contiguous).
+        Destination of ``src``'s shape and dtype (C-contiguous), sharing no
+        memory with ``src``, ``mask`` or ``field``.
 
     Returns
     -------

@@ -1021,6 +1021,7 @@ def resize_separable(
         Value stored under invalid output pixels.
     out : ndarray (bands, rows, cols), optional
         Destination of ``src``'s dtype, C-contiguous; allocated when not given.
+        It may not share memory with ``src`` or ``mask``.
     return_nan : bool
         Also return whether the call needs the mask of ``src``'s NaNs, for a
         float ``src`` without a mask (for other calls: False). Each strip of

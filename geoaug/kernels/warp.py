@@ -880,9 +880,10 @@ def warp_affine(
         Average over valid taps instead of invalidating the output pixel.
     out : ndarray (bands, out_rows, out_cols) of ``src.dtype``, optional
         C-contiguous buffer the data is written into (and returned); reuse it
-        across calls to skip allocating (and page-faulting) a new output.
+        across calls to skip allocating (and page-faulting) a new output. It
+        may not share memory with ``src`` or ``mask`` (:func:`geoaug.kernels.buffers.out_buffer`).
     out_mask : ndarray of bool (planes, out_rows, out_cols), optional
-        Likewise for the output mask.
+        Likewise for the output mask (nor with ``out``).
     return_all_valid : bool
         Return ``(data, mask, all_valid)`` instead of ``(data, mask)``. When
         every output pixel is valid, ``all_valid`` is True and ``mask`` is None:

@@ -86,7 +86,9 @@ def warp(
         (OpenCV's ``INTER_AREA``). Ignored for other matrices.
     out : ndarray (bands, rows, cols), optional
         Destination for the data (C-contiguous, the raster's dtype), e.g. a
-        reused batch buffer; allocated when not given.
+        reused batch buffer; allocated when not given. It may not share
+        memory with the raster's data or mask (no warp works in place:
+        :func:`geoaug.kernels.buffers.out_buffer`).
 
     Returns
     -------
