@@ -28,11 +28,14 @@ How each case is copied
   whole vectors took ``vpermt2w`` in every round (rot90 of 12x256² and 4x512² uint16
   at 0.92-0.96 of that time; no clear change at 1x512² and 200x256²). B is 16 for
   1-, 2- and 4-byte pixels and 8 for 8-byte ones (:data:`_BLOCK`); signed row steps
-  cover the mirrored orientations. Blocks are walked in tiles of 64 output columns by strips of whole blocks (64 to 127
-  output rows, or all of them; the parallel units): the source lines a tile reads
-  are reused from L1/L2 by its next blocks, and each output line is written whole.
-  A block that would cross the far edge of a strip or a tile is moved back to end
-  on it (it rewrites a few pixels with the same values): no edge loops. Rasters
+  cover the mirrored orientations. Blocks are walked in tiles of 64 output columns
+  by strips of whole blocks (64 to 127 output rows, or all of them; the parallel
+  units): the source lines a tile reads are reused from L1/L2 by its next blocks,
+  and each output line is written whole (rows a power of two bytes apart fall into
+  the same few cache sets: a 1,024-pixel-wide quarter turn takes about twice the
+  time of a 1,000-pixel one, relative to a copy; see docs/transforms.md). A block
+  that would cross the far edge of a strip or a tile is moved back to end on it
+  (it rewrites a few pixels with the same values): no edge loops. Rasters
   narrower or shorter than one block take a scalar loop.
 
 Measured with ``scripts/bench_copies.py`` (one thread, best of 31, interleaved with
