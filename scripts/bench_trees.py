@@ -67,7 +67,9 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("vflip", 4, 512), ("vflip", 13, 512), ("vflip_array", 13, 64), ("vflip_array", 1, 512),
          ("vflip_f32array", 13, 512), ("crop", 1, 512), ("crop", 13, 512), ("crop_array", 1, 512),
          ("hflip", 12, 256), ("hflip", 4, 512), ("rot90", 12, 256), ("rot90", 4, 512),
-         ("rot90_f32array", 13, 120), ("rot90_f32array", 4, 512), ("rot90", 200, 256))
+         ("rot90_f32array", 13, 120), ("rot90_f32array", 4, 512), ("rot90", 200, 256),
+         ("gaussian_blur", 13, 512), ("gaussian_blur", 1, 512), ("gaussian_blur_collar", 13, 120),
+         ("gaussian_blur_f32array", 13, 120), ("gaussian_blur_f32array", 1, 512))
 
 CHILD = r"""
 import json, sys, time
@@ -91,6 +93,7 @@ def transform(op, b, s):
             "crop": lambda: geoaug.CenterCrop(s - s // 4, s - s // 4),
             "normalize": lambda: geoaug.Normalize(mean=[1000.0] * b, std=[500.0] * b),
             "gaussian_blur": lambda: geoaug.GaussianBlur(sigma=(1.0, 1.0)),
+            "gaussian_blur_collar": lambda: geoaug.GaussianBlur(sigma=(1.0, 1.0)),
             "grid_distortion": lambda: geoaug.GridDistortion(),
             "resize": lambda: geoaug.Resize(round(0.75 * s), round(0.75 * s)),
             # enlarging with the default fill="nodata": the outermost half-pixel ring is invalid
