@@ -69,7 +69,10 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("hflip", 12, 256), ("hflip", 4, 512), ("rot90", 12, 256), ("rot90", 4, 512),
          ("rot90_f32array", 13, 120), ("rot90_f32array", 4, 512), ("rot90", 200, 256),
          ("gaussian_blur", 13, 512), ("gaussian_blur", 1, 512), ("gaussian_blur_collar", 13, 120),
-         ("gaussian_blur_f32array", 13, 120), ("gaussian_blur_f32array", 1, 512))
+         ("gaussian_blur_f32array", 13, 120), ("gaussian_blur_f32array", 1, 512),
+         ("contrast", 13, 64), ("contrast", 13, 512), ("contrast", 1, 512), ("contrast_collar", 13, 512),
+         ("contrast_f32array", 13, 120), ("channel_shift", 13, 64), ("channel_shift", 13, 512),
+         ("channel_shift_collar", 13, 512))
 
 CHILD = r"""
 import json, sys, time
@@ -94,6 +97,10 @@ def transform(op, b, s):
             "normalize": lambda: geoaug.Normalize(mean=[1000.0] * b, std=[500.0] * b),
             "gaussian_blur": lambda: geoaug.GaussianBlur(sigma=(1.0, 1.0)),
             "gaussian_blur_collar": lambda: geoaug.GaussianBlur(sigma=(1.0, 1.0)),
+            "contrast": lambda: geoaug.Contrast((0.8, 1.2)),
+            "contrast_collar": lambda: geoaug.Contrast((0.8, 1.2)),
+            "channel_shift": lambda: geoaug.ChannelShift((-100.0, 100.0)),
+            "channel_shift_collar": lambda: geoaug.ChannelShift((-100.0, 100.0)),
             "grid_distortion": lambda: geoaug.GridDistortion(),
             "resize": lambda: geoaug.Resize(round(0.75 * s), round(0.75 * s)),
             # enlarging with the default fill="nodata": the outermost half-pixel ring is invalid

@@ -93,3 +93,65 @@ def test_an_empty_raster_has_no_moments(valid) -> None:
     v = None if valid is None else (np.ones((0, 5), bool) if valid == "full" else np.broadcast_to(np.True_, (0, 5)))
     n, mean, m2 = band_moments(a, v)
     assert n == 0 and np.isnan(mean).all() and mean.shape == (3,) and not m2.any() and m2.shape == (3, 3)
+
+
+def _numpy_means(data: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """What band_means computed before: each band's valid values copied to float64, numpy's mean."""
+    out = np.full(data.shape[0], np.nan)
+    for b in range(data.shape[0]):
+        m = np.ones(data.shape[1:], bool) if mask is None else (mask if mask.ndim == 2 else mask[b])
+        v = data[b][m]
+        if v.size:
+            out[b] = v.astype(np.float64).mean()
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64"])
+@pytest.mark.parametrize("mask", ["none", "shared", "per band", "empty band", "all invalid"])
+def test_band_means_match_numpy_bit_for_bit_on_integers(dtype: str, mask: str) -> None:
+    """One compiled pass (kernels.moments.band_sums) gives numpy's per-band means: the same bits for integer
+    bands (exact float64 sums), within 1e-14 for float bands; NaN under invalid pixels never counts."""
+    import geoaug
+    from geoaug.transforms.spectral import band_means
+
+    rng = np.random.default_rng(5)
+    data = (rng.random((4, 37, 53)) * 30000 - (10000 if dtype[0] in "if" else 0)).astype(dtype)
+    m = {"none": None, "shared": rng.random((37, 53)) < 0.6, "per band": rng.random((4, 37, 53)) < 0.5,
+         "all invalid": np.zeros((37, 53), bool)}.get(mask)
+    if mask == "empty band":
+        m = rng.random((4, 37, 53)) < 0.5
+        m[2] = False
+    if dtype.startswith("float") and m is not None:
+        data[~np.broadcast_to(m, data.shape)] = np.nan  # NaN under invalid pixels must not reach a sum
+    r = geoaug.GeoRaster.from_array(data, mask=m) if m is not None else geoaug.GeoRaster.from_array(data)
+    got, want = band_means(r), _numpy_means(data, m)
+    if dtype[0] in "iu":
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    valid = None if m is None else (m.reshape(1, -1) if m.ndim == 2 else m.reshape(4, -1))
+    n, _ = moments_kernel.band_sums(data.reshape(4, -1), valid)
+    counts = [data[0].size] * 4 if m is None else [int((m if m.ndim == 2 else m[b]).sum()) for b in range(4)]
+    assert n.tolist() == counts
+
+
+def test_channel_shift_on_an_all_valid_raster_takes_the_global_extremes() -> None:
+    """ChannelShift's range: with every pixel valid, the data's own min and max (two passes, no copies); a NaN
+    marked valid falls back to the band loop, which skips it as before."""
+    import geoaug
+    from geoaug.raster import all_valid_mask, is_all_valid_mask
+
+    rng = np.random.default_rng(6)
+    data = rng.integers(100, 9000, (3, 20, 30)).astype(np.uint16)
+    t = geoaug.ChannelShift(250.0)
+    r = geoaug.GeoRaster.from_array(data)
+    lo, hi, _ = t.prepare(r, t.sample_params(rng, r))
+    assert (lo, hi) == (float(data.min()), float(data.max()))
+    f = data.astype(np.float32)
+    f[1, 2, 3] = np.nan
+    rf = geoaug.GeoRaster.from_array(f, mask=all_valid_mask((20, 30)))  # a NaN marked valid
+    assert is_all_valid_mask(rf.mask)
+    lo, hi, _ = t.prepare(rf, t.sample_params(rng, rf))
+    others = data[[0, 2]]  # the band loop skips the band whose extremes are NaN
+    assert (lo, hi) == (float(others.min()), float(others.max()))

@@ -24,7 +24,7 @@ import numpy as np
 
 from .borrowing import borrowing_jit
 
-__all__ = ["CHUNK", "moments"]
+__all__ = ["CHUNK", "band_sums", "moments"]
 
 #: pixels per chunk of the second pass: 13 bands x 2,048 float64 = 208 kB of scratch
 CHUNK = 2048
@@ -145,3 +145,59 @@ def moments(x: np.ndarray, valid: np.ndarray | None) -> tuple[int, np.ndarray, n
         mean[:] = np.nan
         m2[:] = 0.0
     return n, mean, m2
+
+
+@borrowing_jit(fastmath=_SUMS)
+def _band_sums(x, v, per_band, masked, n, s):  # pragma: no cover - numba
+    # each band's count and float64 sum of its valid values: one pass, a select under the mask (the loops
+    # vectorise; a value under an invalid pixel, NaN included, adds 0). Unsigned indexes: see _moments
+    nbands, npx = x.shape
+    unpx = np.uint64(npx)
+    for b in range(nbands):
+        xb = x[b]
+        acc = 0.0
+        if masked:
+            vb = v[b] if per_band else v[0]
+            cnt = np.int64(0)
+            for p in range(unpx):
+                m = vb[p]
+                acc += np.float64(xb[p]) if m else 0.0
+                cnt += np.int64(m)
+            n[b] = cnt
+        else:
+            for p in range(unpx):
+                acc += np.float64(xb[p])
+            n[b] = npx
+        s[b] = acc
+
+
+def band_sums(x: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each band's number of valid pixels and the float64 sum of its valid values, in one compiled pass.
+
+    Integer bands of up to 32 bits sum exactly while a band's sum stays below 2**53 (every 8- and 16-bit
+    band of fewer than 2**37 pixels): the sum, and a mean made from it, are then those of numpy's float64
+    sum, bit for bit. Float bands are summed in float64 in another order than numpy's pairwise sum (a
+    difference of the order of 1e-16 of the sum).
+
+    Parameters
+    ----------
+    x : ndarray (bands, pixels)
+        Any real dtype; made C-contiguous if it is not.
+    valid : ndarray of bool (1 or bands, pixels) or None
+        True where a pixel is valid: one plane for every band, or one per band; None: all valid.
+
+    Returns
+    -------
+    n : ndarray (bands,) of int64
+    sums : ndarray (bands,) of float64
+        0 for a band without a valid pixel.
+    """
+    x = np.ascontiguousarray(x)
+    bands = x.shape[0]
+    masked = valid is not None
+    v = np.ascontiguousarray(valid, dtype=np.bool_).view(np.uint8) if masked else _NO_MASK.view(np.uint8)[None]
+    per_band = masked and v.shape[0] == bands and bands > 1
+    n = np.empty(bands, dtype=np.int64)
+    sums = np.empty(bands, dtype=np.float64)
+    _band_sums(x, v, per_band, masked, n, sums)
+    return n, sums

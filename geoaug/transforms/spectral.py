@@ -35,9 +35,10 @@ import numpy as np
 from ..bandstats import BandStats, band_moments, load_stats
 from ..errors import ParameterError
 from ..kernels.dtypes import work_dtype
+from ..kernels.moments import band_sums
 from ..kernels.noise import gaussian_noise
 from ..kernels.store import store_affine, store_band, store_bands
-from ..raster import GeoRaster, all_valid_mask, nodata_safe_value
+from ..raster import GeoRaster, all_valid_mask, is_all_valid_mask, nodata_safe_value
 from .base import MAX_MAGNITUDE, Transform, as_range, draw
 
 __all__ = [
@@ -108,13 +109,17 @@ def _as_bands(value: Any, n: int) -> np.ndarray:
 
 
 def band_means(r: GeoRaster) -> np.ndarray:
-    """Mean of each band over its valid pixels (NaN for a band with none), float64."""
-    out = np.full(r.count, np.nan)
-    for i in range(r.count):
-        v = r.valid_values(i)
-        if v.size:
-            out[i] = v.astype(np.float64).mean()
-    return out
+    """Mean of each band over its valid pixels (NaN for a band with none), float64.
+
+    One compiled pass over the bands (:func:`geoaug.kernels.moments.band_sums`): numpy's
+    ``valid_values(i).astype(np.float64).mean()`` per band copied each band twice (3.4 ms for
+    13 x 512² uint16). Integer bands give numpy's means bit for bit.
+    """
+    mask = r.mask
+    valid = None if is_all_valid_mask(mask) else mask.reshape(mask.shape[0] if mask.ndim == 3 else 1, -1)
+    n, sums = band_sums(r.data.reshape(r.count, -1), valid)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, sums / np.maximum(n, 1), np.nan)
 
 
 def finish_band(r: GeoRaster, out: np.ndarray, b: int, new: np.ndarray) -> None:
@@ -397,6 +402,11 @@ class ChannelShift(SpectralTransform):
         return {"shift": self._draw(rng, self._shift, self.per_band, raster.count)}
 
     def prepare(self, raster: GeoRaster, params: dict[str, Any]) -> Any:
+        data = raster.data
+        if data.size and is_all_valid_mask(raster.mask):  # every pixel valid: two vectorised passes, no copies
+            lo, hi = float(data.min()), float(data.max())
+            if lo == lo and hi == hi:  # a NaN marked valid takes the loop below, which skips it as before
+                return lo, hi, _per_band(params, "shift", raster.count)
         lo, hi = np.inf, -np.inf
         for i in range(raster.count):
             v = raster.valid_values(i)
