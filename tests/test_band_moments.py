@@ -108,9 +108,10 @@ def _numpy_means(data: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64"])
 @pytest.mark.parametrize("mask", ["none", "shared", "per band", "empty band", "all invalid"])
-def test_band_means_match_numpy_bit_for_bit_on_integers(dtype: str, mask: str) -> None:
+def test_band_means_match_numpy(dtype: str, mask: str) -> None:
     """One compiled pass (kernels.moments.band_sums) gives numpy's per-band means: the same bits for integer
-    bands (exact float64 sums), within 1e-14 for float bands; NaN under invalid pixels never counts."""
+    bands (exact float64 sums at these sizes), within 1e-14 for float bands (their means are far from 0);
+    NaN under invalid pixels never counts."""
     import geoaug
     from geoaug.transforms.spectral import band_means
 
@@ -155,3 +156,36 @@ def test_channel_shift_on_an_all_valid_raster_takes_the_global_extremes() -> Non
     lo, hi, _ = t.prepare(rf, t.sample_params(rng, rf))
     others = data[[0, 2]]  # the band loop skips the band whose extremes are NaN
     assert (lo, hi) == (float(others.min()), float(others.max()))
+
+
+def test_band_sums_count_truthy_mask_bytes_and_refuse_other_shapes() -> None:
+    """A bool mask whose bytes are 0/255 (a rasterio mask viewed as bool) counts its 255s as one each, as
+    numpy's boolean indexing does; a mask of another plane count or length is refused by name."""
+    from geoaug.errors import ParameterError
+
+    x = np.array([[10.0, 20.0, 30.0]])
+    n, sums = moments_kernel.band_sums(x, np.array([[255, 0, 1]], np.uint8).view(bool))
+    assert n.tolist() == [2] and sums.tolist() == [40.0]
+    with pytest.raises(ParameterError, match="valid must be"):
+        moments_kernel.band_sums(np.ones((2, 12)), np.ones((3, 12), bool))
+    with pytest.raises(ParameterError, match="valid must be"):
+        moments_kernel.band_sums(np.ones((2, 12)), np.ones((1, 11), bool))
+    with pytest.raises(ParameterError, match="valid must be"):
+        moments_kernel.band_sums(np.ones((2, 12)), np.ones(12, bool))
+
+
+def test_band_means_of_views_empty_rasters_and_nan_at_valid_pixels() -> None:
+    import geoaug
+    from geoaug.transforms.spectral import band_means
+
+    rng = np.random.default_rng(7)
+    big = rng.integers(0, 5000, (3, 40, 50)).astype(np.uint16)
+    view = big[:, 5:30:2, ::3]  # not C-contiguous
+    np.testing.assert_array_equal(band_means(geoaug.GeoRaster.from_array(view)), _numpy_means(view, None))
+    empty = geoaug.GeoRaster.from_array(np.zeros((2, 0, 5), np.uint16))
+    assert np.isnan(band_means(empty)).all()
+    f = rng.random((2, 6, 7)).astype(np.float32)
+    f[1, 2, 2] = np.nan
+    r = geoaug.GeoRaster.from_array(f, mask=np.ones((6, 7), bool))  # the NaN marked valid
+    got = band_means(r)
+    assert np.isnan(got[1]) and got[0] == _numpy_means(f, np.ones((6, 7), bool))[0]

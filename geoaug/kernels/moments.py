@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ParameterError
 from .borrowing import borrowing_jit
 
 __all__ = ["CHUNK", "band_sums", "moments"]
@@ -174,10 +175,12 @@ def _band_sums(x, v, per_band, masked, n, s):  # pragma: no cover - numba
 def band_sums(x: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Each band's number of valid pixels and the float64 sum of its valid values, in one compiled pass.
 
-    Integer bands of up to 32 bits sum exactly while a band's sum stays below 2**53 (every 8- and 16-bit
-    band of fewer than 2**37 pixels): the sum, and a mean made from it, are then those of numpy's float64
-    sum, bit for bit. Float bands are summed in float64 in another order than numpy's pairwise sum (a
-    difference of the order of 1e-16 of the sum).
+    Integer bands sum exactly while the sum of their absolute values stays below 2**53 (the sums are
+    reassociated, so every partial sum must fit): always for 8- and 16-bit bands of fewer than 2**37
+    pixels, for int32 bands only below about 2**22 pixels at full range. The sum, and a mean made from it,
+    are then numpy's float64 sum and mean bit for bit. Float bands are summed in float64 in another order
+    than numpy's pairwise sum: the sums differ by about 1e-16 of the sum of the absolute values (more of
+    the sum itself where values cancel).
 
     Parameters
     ----------
@@ -193,10 +196,15 @@ def band_sums(x: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.n
         0 for a band without a valid pixel.
     """
     x = np.ascontiguousarray(x)
+    if x.ndim != 2:
+        raise ParameterError(f"band_sums: x must be (bands, pixels), got shape {x.shape}")
     bands = x.shape[0]
     masked = valid is not None
-    v = np.ascontiguousarray(valid, dtype=np.bool_).view(np.uint8) if masked else _NO_MASK.view(np.uint8)[None]
-    per_band = masked and v.shape[0] == bands and bands > 1
+    # bool, not a uint8 view: numba reads a bool byte as its truth (a mask of 0/255 bytes viewed as bool counts 1s)
+    v = np.ascontiguousarray(valid, dtype=np.bool_) if masked else _NO_MASK[None]
+    if masked and (v.ndim != 2 or v.shape[1] != x.shape[1] or v.shape[0] not in (1, bands)):
+        raise ParameterError(f"band_sums: valid must be (1 or {bands}, {x.shape[1]}), got shape {v.shape}")
+    per_band = masked and v.shape[0] > 1
     n = np.empty(bands, dtype=np.int64)
     sums = np.empty(bands, dtype=np.float64)
     _band_sums(x, v, per_band, masked, n, sums)
