@@ -164,7 +164,7 @@ def _linked_entries() -> dict[str, object]:
     rows_bilinear, tap_codes, nearest_rows = warp._rows_bilinear, warp._tap_codes, nearest.nearest_rows
 
     @nb.njit(nogil=True, parallel=True)
-    def bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
+    def bilinear(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
                  skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group, nrc):  # pragma: no cover - numba
         nunits = iscr.shape[0]
         out_h = dst.shape[1]
@@ -176,12 +176,12 @@ def _linked_entries() -> dict[str, object]:
             gi = k // nrc
             rc = k - gi * nrc
             ga = gi * group
-            rows_bilinear(src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc,
+            rows_bilinear(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, rc * out_h // nrc,
                           (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill_value, out_fill, renorm,
                           a, skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group)
 
     @nb.njit(nogil=True, parallel=True)
-    def nearest_par(src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill, out_fill, skip_valid_rows,
+    def nearest_par(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill, out_fill, skip_valid_rows,
                     row_ok, off, st, runs, group, per_pass, nrc):  # pragma: no cover - numba
         nunits = off.shape[0]
         out_h = dst.shape[1]
@@ -191,9 +191,9 @@ def _linked_entries() -> dict[str, object]:
             gi = k // nrc
             rc = k - gi * nrc
             ga = gi * group
-            nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc,
-                         ga, min(ga + group, nbands), mode, fill, out_fill, skip_valid_rows, row_ok, off[k], st[k],
-                         runs[k], group, per_pass)
+            nearest_rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, rc * out_h // nrc,
+                         (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill, out_fill, skip_valid_rows,
+                         row_ok, off[k], st[k], runs[k], group, per_pass)
 
     chunk = blur_mod._chunk
 

@@ -10,7 +10,9 @@ and prints each case's best time per tree and new / old::
     python scripts/bench_trees.py --old ../old --new . --only hflip vflip crop
 
 Each process times every case one thread wide (``numba.set_num_threads(1)``; ``--threads N``: N threads):
-the transform on a ``GeoRaster`` of random uint16 values (on the plain array for the ``*_array`` cases), a
+the transform on a ``GeoRaster`` of random uint16 values (on the plain array for the ``*_array`` cases; with a
+nodata collar, a tenth of each side, for ``*_collar``; valid inside a square turned by 10 degrees, as a
+scene's footprint, for ``*_footprint``), a
 ``numpy.random.Generator`` made once, a warm-up call, then the best of ``--repeats`` calls, each right after
 an untimed call of the same function (the timing protocol of bench.py). ``band_moments`` is timed on its own
 (the PCA covariance). A ``*_draws`` case times 64 calls in a row, each a new draw from the generator, and
@@ -72,7 +74,10 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("gaussian_blur_f32array", 13, 120), ("gaussian_blur_f32array", 1, 512),
          ("contrast", 13, 64), ("contrast", 13, 512), ("contrast", 1, 512), ("contrast_collar", 13, 512),
          ("contrast_f32array", 13, 120), ("channel_shift", 13, 64), ("channel_shift", 13, 512),
-         ("channel_shift_collar", 13, 512))
+         ("channel_shift_collar", 13, 512), ("affine_cubic_collar", 13, 512), ("affine_nearest_collar", 13, 64),
+         ("affine_bilinear_collar", 13, 64), ("affine_nearest_footprint", 1, 512),
+         ("affine_nearest_footprint", 13, 512), ("affine_bilinear_footprint", 1, 512),
+         ("affine_bilinear_footprint", 13, 512))
 
 CHILD = r"""
 import json, sys, time
@@ -119,6 +124,8 @@ def transform(op, b, s):
             "affine_bilinear_collar": lambda: geoaug.Affine(rotate=17.0),
             "affine_cubic": lambda: geoaug.Affine(rotate=17.0, interpolation="cubic"),
             "affine_cubic_collar": lambda: geoaug.Affine(rotate=17.0, interpolation="cubic"),
+            "affine_nearest_footprint": lambda: geoaug.Affine(rotate=17.0, interpolation="nearest"),
+            "affine_bilinear_footprint": lambda: geoaug.Affine(rotate=17.0),
             "pca_jitter": lambda: geoaug.PCAJitter(std=0.1, value_range=R),
             "coarse_dropout": lambda: geoaug.CoarseDropout(num_holes=4, hole_height=s // 8, hole_width=s // 8, fill=0),
             "grid_dropout": lambda: geoaug.GridDropout(ratio=0.5, unit_size=max(2, s // 8), fill=0),
@@ -141,6 +148,10 @@ for op, b, s in cases:
             c = max(1, round(0.1 * s))
             mask[:c] = mask[-c:] = False
             mask[:, :c] = mask[:, -c:] = False
+        if op.endswith("_footprint"):  # a scene's footprint: the central 80 % square turned by 10 degrees
+            yy, xx = np.mgrid[:s, :s] - (s - 1) / 2
+            cs, sn = np.cos(np.radians(10)), np.sin(np.radians(10))
+            mask = (np.abs(cs * xx + sn * yy) < 0.4 * s) & (np.abs(-sn * xx + cs * yy) < 0.4 * s)
         # "_array" ("_f32array": float32): the plain array goes in (and comes out), as training code passes it
         r = a if op.endswith("array") else geoaug.GeoRaster.from_array(a, mask=mask)
         t = transform(op.removesuffix("_draws").removesuffix("_f32array").removesuffix("_array"), b, s)

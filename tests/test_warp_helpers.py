@@ -56,7 +56,7 @@ def test_row_runs_by_bisection_match_counting(n: int, K: int, shift: int, in_w: 
     j = np.arange(n)
     bx = np.floor(x0 + mx * j).astype(np.int64) - shift
     by = np.floor(y0 + my * j).astype(np.int64) - shift
-    got = row_runs(x0, mx, y0, my, np.int64(shift), n, np.int64(K), in_w, in_h)
+    got = row_runs(x0, mx, y0, my, np.int64(shift), n, np.int64(K), in_w, in_h, np.int64(0), np.int64(0))
     assert tuple(got) == _runs_reference(bx, by, n, K, in_w, in_h, mx >= 0.0, my >= 0.0)
 
 
@@ -70,10 +70,25 @@ def test_one_tap_runs_are_the_pixels_inside(n: int, in_w: int, in_h: int, x0: fl
     j = np.arange(n)
     bx = np.floor(x0 + mx * j).astype(np.int64)
     by = np.floor(y0 + my * j).astype(np.int64)
-    jlo, jhi, klo, khi = row_runs(x0, mx, y0, my, np.int64(0), n, np.int64(1), in_w, in_h)
+    jlo, jhi, klo, khi = row_runs(x0, mx, y0, my, np.int64(0), n, np.int64(1), in_w, in_h, np.int64(0), np.int64(0))
     assert (klo, khi) == (jlo, jhi)
     inside = (bx >= 0) & (bx < in_w) & (by >= 0) & (by < in_h)
     assert inside[jlo:jhi].all() and not inside[:jlo].any() and not inside[jhi:].any()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 300), st.sampled_from([1, 2, 4]), st.integers(0, 1), st.integers(0, 30), st.integers(0, 30),
+       st.integers(1, 40), st.integers(1, 40), st.floats(-60, 90), st.floats(-60, 90), st.floats(-3, 3),
+       st.floats(-3, 3))
+def test_row_runs_of_a_window_are_those_of_its_pixels(n: int, K: int, shift: int, wx: int, wy: int, ww: int,
+                                                      wh: int, x0: float, y0: float, mx: float, my: float) -> None:
+    """With a window origin (a mask's valid rectangle, kernels/window.py) the runs are those of the taps
+    counted against the window's bounds, the taps still in the input's coordinates."""
+    j = np.arange(n)
+    bx = np.floor(x0 + mx * j).astype(np.int64) - shift - wx
+    by = np.floor(y0 + my * j).astype(np.int64) - shift - wy
+    got = row_runs(x0, mx, y0, my, np.int64(shift), n, np.int64(K), ww, wh, np.int64(wx), np.int64(wy))
+    assert tuple(got) == _runs_reference(bx, by, n, K, ww, wh, mx >= 0.0, my >= 0.0)
 
 
 def test_runs_of_coordinates_beyond_int64() -> None:
@@ -81,10 +96,10 @@ def test_runs_of_coordinates_beyond_int64() -> None:
     int64 they wrap to the most negative value, which would put them left of the input and break the order)."""
     n = 100
     # pixel 0's taps (x 9..12, y 4..7) lie inside a 40 x 40 input; pixel 1 on are 1e18 px and more to the right
-    got = row_runs(10.0, 1e18, 5.0, 0.0, np.int64(1), n, np.int64(4), 40, 40)
+    got = row_runs(10.0, 1e18, 5.0, 0.0, np.int64(1), n, np.int64(4), 40, 40, np.int64(0), np.int64(0))
     assert tuple(got) == (0, 1, 0, 1)
     # the nearest kernel's run (one tap, no shift): pixel 0's tap (10, 5) inside, the others past the right edge
-    got = row_runs(10.0, 1e18, 5.0, 0.0, np.int64(0), n, np.int64(1), 40, 40)
+    got = row_runs(10.0, 1e18, 5.0, 0.0, np.int64(0), n, np.int64(1), 40, 40, np.int64(0), np.int64(0))
     assert tuple(got) == (0, 1, 0, 1)
 
 

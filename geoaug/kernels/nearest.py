@@ -119,7 +119,7 @@ def offset_dtype(in_h: int, in_w: int) -> np.dtype:
 
 
 @borrowing_jit()
-def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb, mode, fill, out_fill,
+def nearest_rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, r0, r1, ga, gb, mode, fill, out_fill,
                  skip_valid_rows, row_ok, o, s, runs, group, per_pass):  # pragma: no cover - numba
     """Output rows ``[r0, r1)`` of bands ``[ga, gb)``, ``group`` bands per sweep of the rows and up to
     ``per_pass`` (1 or 4) bands per pass over a row, with one unit's scratch:
@@ -129,7 +129,9 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
     The serial path calls it from Python once for all rows (no compiled level in between: each level re-optimises
     and re-emits its callees). ``src`` is ``(bands, in_h * in_w)`` and ``dst`` ``(bands, out_h, out_w)``, both
     unsigned views of the raster's bytes (:data:`BITS`); ``mask`` ``(planes, in_h * in_w)``; ``dmask``
-    ``(planes, out_h, out_w)``; ``fill``/``out_fill`` are bits (:func:`nearest_fill_bits`); ``m`` the six
+    ``(planes, out_h, out_w)``; ``win`` (int64 ``x0, y0, x1, y1``) the pixels that count as inside: the whole
+    input, or with ``fill="nodata"`` the valid rectangle of a mask (:mod:`geoaug.kernels.window`, the input then
+    passed as all valid); ``fill``/``out_fill`` are bits (:func:`nearest_fill_bits`); ``m`` the six
     numbers of the output -> input matrix; ``row_ok`` (planes, out_h) flags the rows found all valid when
     ``skip_valid_rows``. ``o`` is uint32 when an input band has fewer than 2**32 pixels, else int64.
 
@@ -151,7 +153,7 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
         for i0 in range(r0, r1, rows):
             i1 = min(i0 + rows, r1)
             if g0 == ga or not once:
-                _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far_fill, far_valid,
+                _block_taps(mask, all_valid, in_h, in_w, win, m, dmask, row_ok, i0, i1, mode, far_fill, far_valid,
                             skip_valid_rows, shared and ga == 0 and g0 == ga, o, s, runs)
             for i in range(i0, i1):
                 r = i - i0
@@ -203,11 +205,12 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb
                         _finish_row(dst[b, i], srow, lo, hi, vlo, vhi, holes, outer, far, out_fill)
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far_fill, far_valid, skip_valid_rows,
-                write_mask, o, s, runs):  # pragma: no cover - numba
+def _block_taps(mask, all_valid, in_h, in_w, win, m, dmask, row_ok, i0, i1, mode, far_fill, far_valid,
+                skip_valid_rows, write_mask, o, s, runs):  # pragma: no cover - numba
     """Rows ``[i0, i1)``: each row's runs (``runs[r]``: interior start and end, invalid taps, outer pixels,
     :func:`geoaug.kernels.runs.valid_span`), tap offsets (``o[r]``) and, for a shared mask, tap validity
-    (``s[r]``); the shared output mask rows too when ``write_mask``."""
+    (``s[r]``); the shared output mask rows too when ``write_mask``. The runs are those of the window ``win``;
+    the offsets index the whole input (``in_w`` a row)."""
     out_w = o.shape[1]
     m0 = m[0]
     m3 = m[3]
@@ -219,7 +222,7 @@ def _block_taps(mask, all_valid, in_h, in_w, m, dmask, row_ok, i0, i1, mode, far
         yc = i + 0.5
         xr = m0 * 0.5 + m[1] * yc + m[2]
         yr = m3 * 0.5 + m[4] * yc + m[5]
-        lo, hi, _, _ = row_runs(xr, m0, yr, m3, zero, out_w, one, in_w, in_h)
+        lo, hi, _, _ = row_runs(xr, m0, yr, m3, zero, out_w, one, win[2] - win[0], win[3] - win[1], win[0], win[1])
         orow = o[r]
         for j in range(lo, hi):  # every tap inside: one vectorisable loop
             orow[np.uint64(j)] = np.int64(np.floor(yr + m3 * j)) * in_w + np.int64(np.floor(xr + m0 * j))
@@ -283,7 +286,7 @@ def _finish_row(drow, srow, lo, hi, vlo, vhi, holes, outer, far, out_fill):  # p
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def nearest_parallel(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill, out_fill,
+def nearest_parallel(addr, src, mask, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill, out_fill,
                      skip_valid_rows, row_ok, off, st, runs, group, per_pass, nrc):  # pragma: no cover - numba
     """:func:`nearest_rows` in one parallel region: unit ``u`` is band group ``u // nrc`` over row chunk
     ``u % nrc`` (of ``nrc``), with scratch ``u`` (see :func:`geoaug.kernels.warp.parallel_units`)."""
@@ -295,6 +298,6 @@ def nearest_parallel(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mode
         gi = k // nrc
         rc = k - gi * nrc
         ga = gi * group
-        call_address(nearest_rows, addr, (src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc,
+        call_address(nearest_rows, addr, (src, mask, all_valid, in_h, in_w, win, m, dst, dmask, rc * out_h // nrc,
                                           (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill, out_fill,
                                           skip_valid_rows, row_ok, off[k], st[k], runs[k], group, per_pass))

@@ -55,35 +55,39 @@ def _below(a0, step, shift, v, n):  # pragma: no cover - numba
 
 
 @borrowing_jit()
-def row_runs(x0, dx, y0, dy, shift, out_w, K, in_w, in_h):  # pragma: no cover - numba
+def row_runs(x0, dx, y0, dy, shift, out_w, K, in_w, in_h, wx, wy):  # pragma: no cover - numba
     """``(jlo, jhi, klo, khi)``: the interior run (every tap inside) and the run with a tap inside.
 
     Output pixel ``j``'s base tap is ``(floor(x0 + dx*j) - shift, floor(y0 + dy*j) - shift)`` and its taps
-    the ``K x K`` pixels from there. The base taps are monotonic along the row, so the pixels past each
+    the ``K x K`` pixels from there. "Inside" is the ``in_w x in_h`` pixels from column ``wx``, row ``wy``:
+    the whole input (``wx = wy = 0``), or the valid window of a mask (:mod:`geoaug.kernels.window`). The
+    base taps are monotonic along the row, so the pixels past each
     bound form a prefix or a suffix: their counts (:func:`_below`, by bisection on the line itself: the
     taps need not be stored) place both runs. Most rows need no bisection: both ends of the row lie on the
     same side of most bounds. An empty interior is ``jlo == jhi``; an empty touching run ``klo == khi``;
-    with ``K = 1`` (the nearest kernel) the two runs are one. The callers pass ``shift`` and ``K`` typed
-    (``np.int64``): one compiled copy for every kernel.
+    with ``K = 1`` (the nearest kernel) the two runs are one. The callers pass ``shift``, ``K``, ``wx`` and
+    ``wy`` typed (``np.int64``): one compiled copy for every kernel.
     """
     if out_w <= 0:
         return 0, 0, 0, 0
     incx = dx >= 0.0
     incy = dy >= 0.0
-    ax0 = _below(x0, dx, shift, np.int64(0), out_w)  # base tap left of the input
-    ax1 = out_w - _below(x0, dx, shift, in_w - K + 1, out_w)  # last tap right of it
-    ay0 = _below(y0, dy, shift, np.int64(0), out_w)
-    ay1 = out_w - _below(y0, dy, shift, in_h - K + 1, out_w)
+    sx = shift + wx  # floor(x) - shift < wx + v  <=>  floor(x) - (shift + wx) < v, exact for integers below 2**53
+    sy = shift + wy
+    ax0 = _below(x0, dx, sx, np.int64(0), out_w)  # base tap left of the input
+    ax1 = out_w - _below(x0, dx, sx, in_w - K + 1, out_w)  # last tap right of it
+    ay0 = _below(y0, dy, sy, np.int64(0), out_w)
+    ay1 = out_w - _below(y0, dy, sy, in_h - K + 1, out_w)
     xlo, xhi = span(ax0, ax1, incx, out_w)
     ylo, yhi = span(ay0, ay1, incy, out_w)
     jlo = max(xlo, ylo)
     jhi = max(min(xhi, yhi), jlo)
     if K == 1:  # one tap: inside is the interior
         return jlo, jhi, jlo, jhi
-    tx0 = _below(x0, dx, shift, 1 - K, out_w)  # every tap left of the input
-    tx1 = out_w - _below(x0, dx, shift, np.int64(in_w), out_w)  # every tap right of it
-    ty0 = _below(y0, dy, shift, 1 - K, out_w)
-    ty1 = out_w - _below(y0, dy, shift, np.int64(in_h), out_w)
+    tx0 = _below(x0, dx, sx, 1 - K, out_w)  # every tap left of the input
+    tx1 = out_w - _below(x0, dx, sx, np.int64(in_w), out_w)  # every tap right of it
+    ty0 = _below(y0, dy, sy, 1 - K, out_w)
+    ty1 = out_w - _below(y0, dy, sy, np.int64(in_h), out_w)
     xlo, xhi = span(tx0, tx1, incx, out_w)
     ylo, yhi = span(ty0, ty1, incy, out_w)
     klo = max(xlo, ylo)

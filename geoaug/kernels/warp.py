@@ -60,6 +60,12 @@ Conventions
   is still computed branch-free for every band, then the invalid pixels get
   ``out_fill`` in one vectorised select and the mixed ones a sum over their
   valid non-zero-weight taps.
+* A mask whose valid pixels are one rectangle, with ``fill="nodata"``: a tap outside the rectangle is
+  invalid exactly as one outside the input is, so the input is passed as all valid with the rectangle as
+  the bounds the runs are placed against (``win``; :mod:`geoaug.kernels.window` finds it in one pass that
+  stops at the first row ruling it out). The taps keep the input's coordinates. With ``renormalize``, a
+  pixel with taps on both sides of the rectangle's edge is summed as a near pixel (work precision), where
+  the tap-code path sums it in float64: within the same bound, not bit for bit.
 * Work dtype: uint8, uint16, int16 and float32 are computed in float32, never
   float64 (within 1 DN, resp. 1e-5 of the data's magnitude, of a float64
   computation; ``tests/test_warp_kernel.py`` checks it against a numpy float64
@@ -115,6 +121,7 @@ from .packed import lane, load_u32, load_u64, packed_dtype
 from .runs import fill_run as _fill
 from .runs import row_runs as _runs
 from .runs import span_fill, span_mask, valid_span
+from .window import valid_window
 
 __all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "parallel_units", "warp_affine"]
 
@@ -520,14 +527,17 @@ def _make_rows(INTERP: int):
     """``_rows`` for one interpolation code: ``INTERP`` is a closure constant, so numba prunes the
     branches of the other two before typing and a call compiles only the code it runs."""
 
-    def rows(src, mask, all_valid, in_h, in_w, m, dst, dmask, r0, r1, ga, gb, mode, fill_value, out_fill,
+    def rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, r0, r1, ga, gb, mode, fill_value, out_fill,
              renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
         """Output rows ``[r0, r1)``; ``iscr``/``fscr``/``tscr``/``st`` are this chunk's scratch rows.
 
         ``ec`` holds the tap codes of :func:`_tap_codes` (masked input, bilinear and cubic), made by the caller
         (they allocate, and the row kernel is compiled without numba's runtime: kernels/borrowing.py).
 
-        ``src`` is ``(bands, in_h * in_w)`` and ``mask`` ``(planes, in_h * in_w)`` (flat planes).
+        ``src`` is ``(bands, in_h * in_w)`` and ``mask`` ``(planes, in_h * in_w)`` (flat planes). ``win``
+        (int64 ``x0, y0, x1, y1``) holds the pixels that count as inside: the whole input, or with
+        ``fill="nodata"`` the valid rectangle of a mask (:mod:`geoaug.kernels.window`; the input is then passed
+        as all valid). The runs and the near pixels' taps are placed against it; offsets index the whole input.
         """
         nm = dmask.shape[0]
         out_w = dst.shape[2]
@@ -552,6 +562,10 @@ def _make_rows(INTERP: int):
         near = np.bool_(False)
         bilinear = np.bool_(INTERP == 1)
         shift = np.int64(0 if INTERP == 1 else 1)  # base tap: floor of the coordinate, one pixel left for cubic
+        wx = win[0]
+        wy = win[1]
+        ww = win[2] - wx
+        wh = win[3] - wy
         for g0 in range(ga, gb, group):  # band groups: each pass recomputes the rows' coordinates
             g1 = min(g0 + group, gb)
             for i in range(r0, r1):
@@ -589,7 +603,7 @@ def _make_rows(INTERP: int):
                 # run [klo, khi) around it; the others are "far" and take one value. Each bound of each axis cuts a
                 # prefix or a suffix off the row (which, by the sign of m0 / m3), so counting the pixels beyond
                 # each bound (by bisection) places the runs.
-                jlo, jhi, klo, khi = _runs(xr, m0, yr, m3, shift, out_w, np.int64(K), in_w, in_h)
+                jlo, jhi, klo, khi = _runs(xr, m0, yr, m3, shift, out_w, np.int64(K), ww, wh, wx, wy)
                 if not far_fill:
                     klo = 0
                     khi = out_w
@@ -603,9 +617,11 @@ def _make_rows(INTERP: int):
                     if j >= jlo:
                         j += jhi - jlo
                     _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear)
-                    for t in range(K):
-                        iscr[_I_G + t, j] = _map_index(bxs[j] + t, in_w, mode)
-                        iscr[_I_G + K + t, j] = _map_index(bys[j] + t, in_h, mode)
+                    for t in range(K):  # mapped in the window's coordinates, stored in the input's (-1 outside)
+                        xx = _map_index(bxs[j] + t - wx, ww, mode)
+                        yy = _map_index(bys[j] + t - wy, wh, mode)
+                        iscr[_I_G + t, j] = xx + wx if xx >= 0 else xx
+                        iscr[_I_G + K + t, j] = yy + wy if yy >= 0 else yy
                     for ty in range(K):
                         yy = iscr[_I_G + K + ty, j]
                         for tx in range(K):
@@ -747,8 +763,9 @@ _rows_cubic = _jit_rows(2, "_rows_cubic")
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _parallel_bilinear(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
-                       skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group, nrc):  # pragma: no cover - numba
+def _parallel_bilinear(addr, src, mask, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill_value, out_fill,
+                       renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group,
+                    nrc):  # pragma: no cover - numba
     nunits = iscr.shape[0]
     out_h = dst.shape[1]
     nbands = src.shape[0]
@@ -760,14 +777,15 @@ def _parallel_bilinear(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mo
         rc = k - gi * nrc
         ga = gi * group
         call_address(_rows_bilinear, addr,
-            (src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc, ga,
+            (src, mask, all_valid, in_h, in_w, win, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc, ga,
              min(ga + group, nbands), mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[k],
              fscr[k], tscr[k], st[k], ec, group))
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _parallel_cubic(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
-                    skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group, nrc):  # pragma: no cover - numba
+def _parallel_cubic(addr, src, mask, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill_value, out_fill,
+                    renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group,
+                    nrc):  # pragma: no cover - numba
     nunits = iscr.shape[0]
     out_h = dst.shape[1]
     nbands = src.shape[0]
@@ -779,7 +797,7 @@ def _parallel_cubic(addr, src, mask, all_valid, in_h, in_w, m, dst, dmask, mode,
         rc = k - gi * nrc
         ga = gi * group
         call_address(_rows_cubic, addr,
-            (src, mask, all_valid, in_h, in_w, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc, ga,
+            (src, mask, all_valid, in_h, in_w, win, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc, ga,
              min(ga + group, nbands), mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[k],
              fscr[k], tscr[k], st[k], ec, group))
 
@@ -794,6 +812,9 @@ _DTYPE_SET = frozenset(np.dtype(d) for d in _DTYPES)
 _INT_RANGE = {np.dtype(d): (int(np.iinfo(d).min), int(np.iinfo(d).max)) for d in _DTYPES if d[0] in "ui"}
 _BOOL = np.dtype(np.bool_)
 _ALL_VALID_MASK = np.ones((1, 1), dtype=np.bool_)
+#: read a mask whose valid pixels form one rectangle as the input's bounds (fill "nodata"); tests turn it off to
+#: compare against the per-pixel path
+_WINDOWS = True
 
 
 def _band_group(out_w: int, interp: int) -> int:
@@ -951,6 +972,15 @@ def warp_affine(
         nm = mask.shape[0]
         mask2 = np.ascontiguousarray(mask).reshape(nm, in_h * in_w)
         all_valid = bool(mask2.all())
+    win = None
+    if not all_valid and nm == 1 and mode == _NODATA and _WINDOWS:
+        # valid pixels in one rectangle (a boundless read, a padded chip): with nodata fill a tap outside it is
+        # invalid as one outside the input is, so the kernels take it as the input's bounds and read no mask
+        win = valid_window(mask2[0], in_h, in_w)
+        if win is not None:
+            all_valid, mask2 = True, _ALL_VALID_MASK
+    if win is None:
+        win = np.array((0, 0, in_w, in_h), dtype=np.int64)
     if dt.kind in "iu":
         lo, hi = _INT_RANGE[dt]
         if not (math.isfinite(out_fill) and lo <= out_fill <= hi):
@@ -977,14 +1007,14 @@ def warp_affine(
         dst_bits = dst.view(bits)
 
         def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
-            return (src2, mask2, all_valid, in_h, in_w, m, dst_bits, dmask, 0, out_h, 0, nbands, mode, fill_bits,
+            return (src2, mask2, all_valid, in_h, in_w, win, m, dst_bits, dmask, 0, out_h, 0, nbands, mode, fill_bits,
                     out_bits, skip, row_ok, off[0], st[0], runs[0], group, per_pass)
 
         with threads.launch_lock:
             if nunits > 1:  # the row kernel through its address (kernels/indirect.py)
                 addr = indirect.address(nearest.nearest_rows, (bits, src2.flags.num, mask2.flags.num, m.flags.num,
                                                                dst.flags.num, dmask.flags.num), one_call)
-                nearest.nearest_parallel(addr, src2, mask2, all_valid, in_h, in_w, m, dst_bits, dmask, mode,
+                nearest.nearest_parallel(addr, src2, mask2, all_valid, in_h, in_w, win, m, dst_bits, dmask, mode,
                                          fill_bits, out_bits, skip, row_ok, off, st, runs, group, per_pass, nrc)
             else:  # the row kernel itself, every row on this thread
                 nearest.nearest_rows(*one_call())
@@ -1006,14 +1036,14 @@ def warp_affine(
     fill_v, out_v, renorm = float(fill_value), dt.type(out_fill), bool(renormalize)
 
     def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
-        return (src2, mask2, all_valid, in_h, in_w, m, dst, dmask, 0, out_h, 0, nbands, mode, fill_v, out_v, renorm,
-                CUBIC_A, skip, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec, group)
+        return (src2, mask2, all_valid, in_h, in_w, win, m, dst, dmask, 0, out_h, 0, nbands, mode, fill_v, out_v,
+                renorm, CUBIC_A, skip, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec, group)
 
     with threads.launch_lock:
         if nunits > 1:  # the row kernel through its address (kernels/indirect.py), one unit per thread at a time
             addr = indirect.address(serial, (dt, src2.flags.num, mask2.flags.num, m.flags.num, dst.flags.num,
                                              dmask.flags.num), one_call)
-            parallel(addr, src2, mask2, all_valid, in_h, in_w, m, dst, dmask, mode, fill_v, out_v, renorm, CUBIC_A,
+            parallel(addr, src2, mask2, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill_v, out_v, renorm, CUBIC_A,
                      skip, row_ok, iscr, fscr, tscr, st, ec, group, nrc)
         else:  # the row kernel itself, every row and band on this thread, after the tap codes
             if not all_valid:

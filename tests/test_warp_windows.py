@@ -1,0 +1,180 @@
+"""Masks whose valid pixels are one rectangle: the warp reads them as the input's bounds (kernels/window.py).
+
+The window path must give the bytes the per-pixel mask path gives (``warp._WINDOWS`` off), for every
+interpolation, dtype, the serial and the parallel entry, windows of every size down to one pixel and touching
+each edge (with ``renormalize``, the same masks and values within the kernel's 1 DN / 1e-5 bound: a pixel with
+taps on both sides of the window's edge is summed as one at the input's edge is, in the work precision, where
+the per-pixel path sums in float64); masks that are not one rectangle, and other fill modes, keep the
+per-pixel path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geoaug import geometry
+from geoaug.kernels import warp as warp_module
+from geoaug.kernels.warp import warp_affine
+from geoaug.kernels.window import valid_window
+
+
+def _data(rng: np.random.Generator, bands: int, h: int, w: int, dtype: str) -> np.ndarray:
+    if dtype.startswith("float"):
+        return (rng.standard_normal((bands, h, w)) * 100).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, int(info.max) + 1, (bands, h, w), dtype=dtype)
+
+
+def _window_mask(h: int, w: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    mask = np.zeros((1, h, w), dtype=bool)
+    mask[0, y0:y1, x0:x1] = True
+    return mask
+
+
+def _both(monkeypatch: pytest.MonkeyPatch, *args: object, **kw: object) -> tuple:
+    """The warp through the window path and through the per-pixel mask path."""
+    got = warp_affine(*args, **kw)
+    monkeypatch.setattr(warp_module, "_WINDOWS", False)
+    want = warp_affine(*args, **kw)
+    monkeypatch.setattr(warp_module, "_WINDOWS", True)
+    return got, want
+
+
+def _same(got: tuple, want: tuple) -> None:
+    assert got[0].dtype == want[0].dtype
+    assert got[0].tobytes() == want[0].tobytes()
+    if len(got) == 3:
+        assert got[2] == want[2]
+        if got[1] is None or want[1] is None:
+            assert got[1] is None and want[1] is None
+            return
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_valid_window_finds_exactly_one_rectangle() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        h, w = (int(v) for v in rng.integers(1, 12, 2))
+        kind = rng.integers(0, 4)
+        mask = np.zeros((h, w), dtype=bool)
+        if kind:  # a rectangle, maybe with a pixel flipped inside or outside it
+            y0, y1 = sorted(int(v) for v in rng.integers(0, h + 1, 2))
+            x0, x1 = sorted(int(v) for v in rng.integers(0, w + 1, 2))
+            mask[y0:y1, x0:x1] = True
+            if kind == 2:
+                mask[rng.integers(0, h), rng.integers(0, w)] ^= True
+        else:
+            mask = rng.random((h, w)) < rng.random()
+        got = valid_window(mask.reshape(-1), h, w)
+        ys, xs = np.nonzero(mask)
+        if ys.size == 0:
+            assert got is None
+            continue
+        bx0, by0, bx1, by1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+        is_rect = mask[by0:by1, bx0:bx1].all()
+        if is_rect:
+            assert got is not None and tuple(got) == (bx0, by0, bx1, by1)
+        else:
+            assert got is None
+
+
+def test_valid_window_reads_truthy_bytes_as_valid() -> None:
+    raw = np.zeros((4, 5), dtype=np.uint8)
+    raw[1:3, 2:4] = 255  # a bool array viewed from bytes other than 0/1
+    assert tuple(valid_window(raw.view(bool).reshape(-1), 4, 5)) == (2, 1, 4, 3)
+
+
+@pytest.mark.parametrize("interp", ["nearest", "bilinear", "cubic"])
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64"])
+def test_window_path_gives_the_mask_paths_bytes(monkeypatch: pytest.MonkeyPatch, interp: str, dtype: str) -> None:
+    rng = np.random.default_rng(hash((interp, dtype)) % 2**32)
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(1, 40, 2))
+        bands = int(rng.choice([1, 3, 5]))
+        src = _data(rng, bands, h, w, dtype)
+        x0, x1 = sorted(int(v) for v in rng.integers(0, w + 1, 2))
+        y0, y1 = sorted(int(v) for v in rng.integers(0, h + 1, 2))
+        x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+        x1, y1 = min(x1, w), min(y1, h)
+        x0, y0 = min(x0, x1 - 1), min(y0, y1 - 1)
+        mask = _window_mask(h, w, x0, y0, x1, y1)
+        assert tuple(valid_window(mask.reshape(-1), h, w)) == (x0, y0, x1, y1)
+        oh, ow = (int(v) for v in rng.integers(1, 45, 2))
+        m = geometry.affine_matrix((h, w), rotate=float(rng.uniform(-180, 180)), scale=float(rng.uniform(0.5, 2)),
+                                   translate_x=float(rng.uniform(-0.2, 0.2)), translate_y=float(rng.uniform(-0.2, 0.2)))
+        renorm = bool(rng.integers(0, 2)) and interp != "nearest"
+        skip = bool(rng.integers(0, 2))
+        got, want = _both(monkeypatch, src, mask, m, (oh, ow), interp, fill="nodata", out_fill=7,
+                          renormalize=renorm, return_all_valid=skip)
+        if not renorm:
+            _same(got, want)
+            continue
+        # renormalized pixels at the window's edge are summed as those at the input's edge are (in the work
+        # precision), the per-pixel path's in float64: equal masks, values within the kernel's bound
+        assert got[2:] == want[2:]
+        np.testing.assert_array_equal(got[1], want[1])
+        a, b = got[0].astype(np.float64), want[0].astype(np.float64)
+        if dtype in ("float32", "float64"):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * float(np.abs(src).max()))
+        else:
+            assert np.abs(a - b).max(initial=0) <= 1
+
+
+@pytest.mark.parametrize("interp", ["nearest", "bilinear", "cubic"])
+def test_window_path_parallel_entry(monkeypatch: pytest.MonkeyPatch, interp: str) -> None:
+    monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(warp_module.threads, "num_threads", lambda: 2)
+    rng = np.random.default_rng(3)
+    src = _data(rng, 6, 50, 61, "uint16")
+    mask = _window_mask(50, 61, 5, 6, 55, 44)
+    m = geometry.affine_matrix((50, 61), rotate=17, scale=1.1)
+    got, want = _both(monkeypatch, src, mask, m, (48, 57), interp, fill="nodata", return_all_valid=True)
+    _same(got, want)
+
+
+@pytest.mark.parametrize("interp", ["nearest", "bilinear", "cubic"])
+def test_collar_of_a_512_raster_and_the_identity(monkeypatch: pytest.MonkeyPatch, interp: str) -> None:
+    """The benchmark's collar (a tenth of each side) through a rotation, and the identity: a pixel is valid
+    exactly inside the window, with the input's value."""
+    rng = np.random.default_rng(4)
+    src = _data(rng, 2, 512, 512, "uint16")
+    mask = _window_mask(512, 512, 51, 51, 461, 461)
+    m = geometry.affine_matrix((512, 512), rotate=17)
+    got, want = _both(monkeypatch, src, mask, m, (512, 512), interp, fill="nodata")
+    _same(got, want)
+    data, dmask = warp_affine(src, mask, np.eye(3), (512, 512), interp, fill="nodata", out_fill=9)
+    np.testing.assert_array_equal(dmask, mask)
+    assert (data[:, mask[0]] == src[:, mask[0]]).all() and (data[:, ~mask[0]] == 9).all()
+
+
+def test_other_masks_and_fills_keep_the_per_pixel_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window is read as the bounds only with fill="nodata" and one mask plane: other fills see the invalid
+    pixels inside the input (constant fill makes outside taps valid, not the collar's), and so do masks with a
+    hole or per-band planes."""
+    seen: list[object] = []
+    real = warp_module.valid_window
+
+    def spy(*a: object) -> object:
+        seen.append(a)
+        return real(*a)
+
+    monkeypatch.setattr(warp_module, "valid_window", spy)
+    rng = np.random.default_rng(5)
+    src = _data(rng, 3, 30, 30, "float32")
+    mask = _window_mask(30, 30, 3, 4, 25, 27)
+    m = geometry.affine_matrix((30, 30), rotate=30)
+    for fill in ("constant", "edge", "reflect", "mirror", "wrap"):
+        got, want = _both(monkeypatch, src, mask, m, (30, 30), "bilinear", fill=fill, fill_value=5.0)
+        _same(got, want)
+    assert not seen
+    per_band = np.repeat(mask, 3, axis=0)
+    _same(*_both(monkeypatch, src, per_band, m, (30, 30), "bilinear", fill="nodata"))
+    assert not seen
+    holed = mask.copy()
+    holed[0, 10, 10] = False
+    _same(*_both(monkeypatch, src, holed, m, (30, 30), "bilinear", fill="nodata"))
+    assert len(seen) == 1  # looked (once: the second call has _WINDOWS off) and found no window
+    # constant fill differs from nodata at the collar: the window must not have been used there
+    _, dmask = warp_affine(src, mask, np.eye(3), (30, 30), "bilinear", fill="constant", fill_value=5.0)
+    np.testing.assert_array_equal(dmask, mask)
