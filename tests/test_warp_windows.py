@@ -1,14 +1,15 @@
 """Masks whose valid pixels are one rectangle: the warp reads them as the input's bounds (kernels/window.py).
 
 The window path must give the bytes the per-pixel mask path gives (``warp._WINDOWS`` off), for every
-interpolation, dtype, the serial and the parallel entry, windows of every size down to one pixel and touching
-each edge (with ``renormalize``, the same masks and values within the kernel's 1 DN / 1e-5 bound: a pixel with
-taps on both sides of the window's edge is summed as one at the input's edge is, in the work precision, where
-the per-pixel path sums in float64); masks that are not one rectangle, and other fill modes, keep the
+interpolation, dtype, with and without ``renormalize``, the serial and the parallel entry, windows of every size
+down to one pixel and touching each edge, rotations and sub-pixel shifts (source coordinates on whole pixels:
+taps of weight 0 across the window's edge); masks that are not one rectangle, and other fill modes, keep the
 per-pixel path.
 """
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 import pytest
@@ -33,8 +34,16 @@ def _window_mask(h: int, w: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarr
 
 
 def _both(monkeypatch: pytest.MonkeyPatch, *args: object, **kw: object) -> tuple:
-    """The warp through the window path and through the per-pixel mask path."""
+    """The warp through the window path (checked taken) and through the per-pixel mask path."""
+    found: list[object] = []
+    real = warp_module.valid_window
+    monkeypatch.setattr(warp_module, "valid_window", lambda *a: found.append(real(*a)) or found[-1])
     got = warp_affine(*args, **kw)
+    monkeypatch.setattr(warp_module, "valid_window", real)
+    if np.asarray(args[1]).all():  # the window is the whole input: no mask to read, none looked for
+        assert not found
+    else:
+        assert len(found) == 1 and found[0] is not None  # the window path ran
     monkeypatch.setattr(warp_module, "_WINDOWS", False)
     want = warp_affine(*args, **kw)
     monkeypatch.setattr(warp_module, "_WINDOWS", True)
@@ -88,8 +97,8 @@ def test_valid_window_reads_truthy_bytes_as_valid() -> None:
 @pytest.mark.parametrize("interp", ["nearest", "bilinear", "cubic"])
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64"])
 def test_window_path_gives_the_mask_paths_bytes(monkeypatch: pytest.MonkeyPatch, interp: str, dtype: str) -> None:
-    rng = np.random.default_rng(hash((interp, dtype)) % 2**32)
-    for _ in range(40):
+    rng = np.random.default_rng(zlib.crc32(f"{interp} {dtype}".encode()))
+    for k in range(60):
         h, w = (int(v) for v in rng.integers(1, 40, 2))
         bands = int(rng.choice([1, 3, 5]))
         src = _data(rng, bands, h, w, dtype)
@@ -101,36 +110,39 @@ def test_window_path_gives_the_mask_paths_bytes(monkeypatch: pytest.MonkeyPatch,
         mask = _window_mask(h, w, x0, y0, x1, y1)
         assert tuple(valid_window(mask.reshape(-1), h, w)) == (x0, y0, x1, y1)
         oh, ow = (int(v) for v in rng.integers(1, 45, 2))
-        m = geometry.affine_matrix((h, w), rotate=float(rng.uniform(-180, 180)), scale=float(rng.uniform(0.5, 2)),
-                                   translate_x=float(rng.uniform(-0.2, 0.2)), translate_y=float(rng.uniform(-0.2, 0.2)))
+        if k % 3:  # a rotation and zoom
+            m = geometry.affine_matrix((h, w), rotate=float(rng.uniform(-180, 180)),
+                                       scale=float(rng.uniform(0.5, 2)), translate_x=float(rng.uniform(-3, 3)),
+                                       translate_y=float(rng.uniform(-3, 3)))
+        else:  # a shift by whole and half pixels: source coordinates on pixel centres, taps of weight 0
+            m = np.array([[1.0, 0.0, float(rng.integers(-4, 5)) / 2], [0.0, 1.0, float(rng.integers(-4, 5)) / 2],
+                          [0.0, 0.0, 1.0]])
         renorm = bool(rng.integers(0, 2)) and interp != "nearest"
         skip = bool(rng.integers(0, 2))
         got, want = _both(monkeypatch, src, mask, m, (oh, ow), interp, fill="nodata", out_fill=7,
                           renormalize=renorm, return_all_valid=skip)
-        if not renorm:
-            _same(got, want)
-            continue
-        # renormalized pixels at the window's edge are summed as those at the input's edge are (in the work
-        # precision), the per-pixel path's in float64: equal masks, values within the kernel's bound
-        assert got[2:] == want[2:]
-        np.testing.assert_array_equal(got[1], want[1])
-        a, b = got[0].astype(np.float64), want[0].astype(np.float64)
-        if dtype in ("float32", "float64"):
-            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * float(np.abs(src).max()))
-        else:
-            assert np.abs(a - b).max(initial=0) <= 1
+        _same(got, want)
 
 
 @pytest.mark.parametrize("interp", ["nearest", "bilinear", "cubic"])
 def test_window_path_parallel_entry(monkeypatch: pytest.MonkeyPatch, interp: str) -> None:
     monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(warp_module.threads, "num_threads", lambda: 2)
+    calls: list[str] = []
+    real_nearest = warp_module.nearest.nearest_parallel
+    serial, real_entry = warp_module._ENTRIES[1 if interp == "bilinear" else 2]
+    monkeypatch.setattr(warp_module.nearest, "nearest_parallel",
+                        lambda *a: calls.append("nearest") or real_nearest(*a))
+    monkeypatch.setitem(warp_module._ENTRIES, 1 if interp == "bilinear" else 2,
+                        (serial, lambda *a: calls.append(interp) or real_entry(*a)))
     rng = np.random.default_rng(3)
     src = _data(rng, 6, 50, 61, "uint16")
     mask = _window_mask(50, 61, 5, 6, 55, 44)
     m = geometry.affine_matrix((50, 61), rotate=17, scale=1.1)
-    got, want = _both(monkeypatch, src, mask, m, (48, 57), interp, fill="nodata", return_all_valid=True)
+    got, want = _both(monkeypatch, src, mask, m, (48, 57), interp, fill="nodata", return_all_valid=True,
+                      renormalize=interp == "cubic")
     _same(got, want)
+    assert calls == [interp, interp]  # both paths through the parallel entry
 
 
 @pytest.mark.parametrize("interp", ["nearest", "bilinear", "cubic"])
@@ -165,16 +177,30 @@ def test_other_masks_and_fills_keep_the_per_pixel_path(monkeypatch: pytest.Monke
     mask = _window_mask(30, 30, 3, 4, 25, 27)
     m = geometry.affine_matrix((30, 30), rotate=30)
     for fill in ("constant", "edge", "reflect", "mirror", "wrap"):
-        got, want = _both(monkeypatch, src, mask, m, (30, 30), "bilinear", fill=fill, fill_value=5.0)
-        _same(got, want)
+        warp_affine(src, mask, m, (30, 30), "bilinear", fill=fill, fill_value=5.0)
     assert not seen
-    per_band = np.repeat(mask, 3, axis=0)
-    _same(*_both(monkeypatch, src, per_band, m, (30, 30), "bilinear", fill="nodata"))
+    warp_affine(src, np.repeat(mask, 3, axis=0), m, (30, 30), "bilinear", fill="nodata")
     assert not seen
     holed = mask.copy()
     holed[0, 10, 10] = False
-    _same(*_both(monkeypatch, src, holed, m, (30, 30), "bilinear", fill="nodata"))
-    assert len(seen) == 1  # looked (once: the second call has _WINDOWS off) and found no window
+    warp_affine(src, holed, m, (30, 30), "bilinear", fill="nodata")
+    assert len(seen) == 1  # looked, and found no window
     # constant fill differs from nodata at the collar: the window must not have been used there
     _, dmask = warp_affine(src, mask, np.eye(3), (30, 30), "bilinear", fill="constant", fill_value=5.0)
     np.testing.assert_array_equal(dmask, mask)
+
+
+@pytest.mark.parametrize("interp", ["bilinear", "cubic"])
+@pytest.mark.parametrize("renorm", [False, True])
+@pytest.mark.parametrize("fill_value", [np.nan, np.inf, -5.0])
+def test_nodata_fill_ignores_fill_value(interp: str, renorm: bool, fill_value: float) -> None:
+    """With fill="nodata" the fill value is unused: a NaN or infinite one never reaches a valid pixel (the
+    pixels at the edge with taps of weight 0 outside, or renormalized over their valid taps, took 0 * NaN)."""
+    src = np.arange(120, dtype=np.float32).reshape(1, 10, 12)
+    for m in (np.array([[1.0, 0.0, 0.3], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]),
+              geometry.affine_matrix((10, 12), rotate=25)):
+        want = warp_affine(src, None, m, (10, 12), interp, fill="nodata", renormalize=renorm)
+        got = warp_affine(src, None, m, (10, 12), interp, fill="nodata", fill_value=fill_value, renormalize=renorm)
+        assert got[0].tobytes() == want[0].tobytes()
+        np.testing.assert_array_equal(got[1], want[1])
+        assert not np.isnan(got[0][got[1]]).any()

@@ -227,6 +227,7 @@ def _block_taps(mask, all_valid, in_h, in_w, win, m, dmask, row_ok, i0, i1, mode
         for j in range(lo, hi):  # every tap inside: one vectorisable loop
             orow[np.uint64(j)] = np.int64(np.floor(yr + m3 * j)) * in_w + np.int64(np.floor(xr + m0 * j))
         if not far_fill:  # edge/reflect/mirror/wrap: the outside taps map inside, the whole row is one gather
+            # (against the whole input: warp_affine passes a mask's window with nodata fill only)
             for j in range(lo):
                 orow[j] = (map_index(np.int64(np.floor(yr + m3 * j)), in_h, mode) * in_w
                            + map_index(np.int64(np.floor(xr + m0 * j)), in_w, mode))

@@ -63,9 +63,9 @@ Conventions
 * A mask whose valid pixels are one rectangle, with ``fill="nodata"``: a tap outside the rectangle is
   invalid exactly as one outside the input is, so the input is passed as all valid with the rectangle as
   the bounds the runs are placed against (``win``; :mod:`geoaug.kernels.window` finds it in one pass that
-  stops at the first row ruling it out). The taps keep the input's coordinates. With ``renormalize``, a
-  pixel with taps on both sides of the rectangle's edge is summed as a near pixel (work precision), where
-  the tap-code path sums it in float64: within the same bound, not bit for bit.
+  stops at the first row ruling it out). The taps keep the input's coordinates. A pixel with taps on both
+  sides of the rectangle's edge is a near pixel there and a mixed one on the tap-code path; both sum in the
+  work precision, so the two paths give the same bits (tests/test_warp_windows.py).
 * Work dtype: uint8, uint16, int16 and float32 are computed in float32, never
   float64 (within 1 DN, resp. 1e-5 of the data's magnitude, of a float64
   computation; ``tests/test_warp_kernel.py`` checks it against a numpy float64
@@ -99,6 +99,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba as nb
@@ -436,8 +437,10 @@ def _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm):  
 @borrowing_jit()
 def _generic(plane, orow, mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, fill_value,
              renorm):  # pragma: no cover - numba
-    """One band of one valid pixel through the tap rule (fill mode, mask, renormalize)."""
-    acc = fscr[0, j] * 0.0
+    """One band of one valid pixel through the tap rule (fill mode, mask, renormalize), summed in the work
+    precision as the interior and the near pixels are (a pixel next to a mask's valid rectangle is a near pixel
+    on the window path and one of these on the tap-code path: the same bits either way)."""
+    acc = _as_work(0.0, plane)
     for ty in range(K):
         yy = _tap(iscr, j, ty, K, inner, in_w, in_h, True)
         wyv = fscr[K + ty, j]
@@ -448,7 +451,7 @@ def _generic(plane, orow, mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mo
             xx = _tap(iscr, j, tx, K, inner, in_w, in_h, False)
             if yy < 0 or xx < 0:
                 if mode == _CONSTANT:
-                    acc += w * fill_value
+                    acc += w * _as_work(fill_value, plane)
             elif all_valid or mk[yy * in_w + xx]:
                 acc += w * _as_work(plane[yy * in_w + xx], plane)
     if renorm:
@@ -732,7 +735,9 @@ def _make_rows(INTERP: int):
                             if st[j] == 0:
                                 orow[j] = out_fill
                             else:
-                                acc = fscr[e0 + KK, j] * fillw
+                                # the outside taps' share of the constant (with nodata none: a NaN or infinite
+                                # fill_value, unused there, must not reach a valid pixel as 0 * NaN)
+                                acc = fscr[e0 + KK, j] * fillw if mode == _CONSTANT else zero
                                 for t in range(KK):
                                     w = fscr[e0 + t, j]
                                     if w != 0:
@@ -980,7 +985,7 @@ def warp_affine(
         if win is not None:
             all_valid, mask2 = True, _ALL_VALID_MASK
     if win is None:
-        win = np.array((0, 0, in_w, in_h), dtype=np.int64)
+        win = _whole(in_w, in_h)
     if dt.kind in "iu":
         lo, hi = _INT_RANGE[dt]
         if not (math.isfinite(out_fill) and lo <= out_fill <= hi):
@@ -1050,6 +1055,13 @@ def warp_affine(
                 _tap_codes(mask2, ec, K, in_w)
             serial(*one_call())
     return _finish(dst, dmask, skip, row_ok)
+
+
+@functools.lru_cache(maxsize=256)
+def _whole(in_w: int, in_h: int) -> np.ndarray:
+    """The window of the whole input, ``(0, 0, in_w, in_h)`` as the kernels take it (made once per size: the
+    kernels only read it; writeable, as a read-only array would be another type to compile for)."""
+    return np.array((0, 0, in_w, in_h), dtype=np.int64)
 
 
 def _finish(dst: np.ndarray, dmask: np.ndarray, skip: bool, row_ok: np.ndarray) -> tuple:
