@@ -129,12 +129,14 @@ def test_window_path_parallel_entry(monkeypatch: pytest.MonkeyPatch, interp: str
     monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(warp_module.threads, "num_threads", lambda: 2)
     calls: list[str] = []
-    real_nearest = warp_module.nearest.nearest_parallel
-    serial, real_entry = warp_module._ENTRIES[1 if interp == "bilinear" else 2]
-    monkeypatch.setattr(warp_module.nearest, "nearest_parallel",
-                        lambda *a: calls.append("nearest") or real_nearest(*a))
-    monkeypatch.setitem(warp_module._ENTRIES, 1 if interp == "bilinear" else 2,
-                        (serial, lambda *a: calls.append(interp) or real_entry(*a)))
+    if interp == "nearest":
+        real_nearest = warp_module.nearest.nearest_parallel
+        monkeypatch.setattr(warp_module.nearest, "nearest_parallel",
+                            lambda *a: calls.append("nearest") or real_nearest(*a))
+    else:
+        code = warp_module.INTERPOLATIONS[interp]
+        serial, real_entry = warp_module._ENTRIES[code]
+        monkeypatch.setitem(warp_module._ENTRIES, code, (serial, lambda *a: calls.append(interp) or real_entry(*a)))
     rng = np.random.default_rng(3)
     src = _data(rng, 6, 50, 61, "uint16")
     mask = _window_mask(50, 61, 5, 6, 55, 44)
@@ -193,14 +195,18 @@ def test_other_masks_and_fills_keep_the_per_pixel_path(monkeypatch: pytest.Monke
 @pytest.mark.parametrize("interp", ["bilinear", "cubic"])
 @pytest.mark.parametrize("renorm", [False, True])
 @pytest.mark.parametrize("fill_value", [np.nan, np.inf, -5.0])
-def test_nodata_fill_ignores_fill_value(interp: str, renorm: bool, fill_value: float) -> None:
-    """With fill="nodata" the fill value is unused: a NaN or infinite one never reaches a valid pixel (the
-    pixels at the edge with taps of weight 0 outside, or renormalized over their valid taps, took 0 * NaN)."""
+@pytest.mark.parametrize("fill", ["nodata", "edge"])
+def test_unused_fill_value_never_reaches_a_pixel(interp: str, renorm: bool, fill_value: float, fill: str) -> None:
+    """Only fill="constant" uses the fill value: under nodata or edge fill a NaN or infinite one never reaches
+    a valid pixel (the pixels at the edge, whose outside taps have weight 0 or are renormalized away or mapped
+    inside, took 0 * NaN), with a mask whose valid pixels are a rectangle too."""
     src = np.arange(120, dtype=np.float32).reshape(1, 10, 12)
-    for m in (np.array([[1.0, 0.0, 0.3], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]),
-              geometry.affine_matrix((10, 12), rotate=25)):
-        want = warp_affine(src, None, m, (10, 12), interp, fill="nodata", renormalize=renorm)
-        got = warp_affine(src, None, m, (10, 12), interp, fill="nodata", fill_value=fill_value, renormalize=renorm)
+    rect = _window_mask(10, 12, 1, 2, 11, 9)
+    for m, mask in ((np.array([[1.0, 0.0, 0.3], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), None),
+                    (geometry.affine_matrix((10, 12), rotate=25), None),
+                    (np.array([[1.0, 0.0, 0.3], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), rect)):
+        want = warp_affine(src, mask, m, (10, 12), interp, fill=fill, renormalize=renorm)
+        got = warp_affine(src, mask, m, (10, 12), interp, fill=fill, fill_value=fill_value, renormalize=renorm)
         assert got[0].tobytes() == want[0].tobytes()
         np.testing.assert_array_equal(got[1], want[1])
         assert not np.isnan(got[0][got[1]]).any()

@@ -91,8 +91,8 @@ def _status(mk, all_valid, iscr, fscr, j, K, mode, in_w, in_h):  # pragma: no co
 
 @borrowing_jit()
 def _generic(plane, orow, iscr, fscr, j, K, mode, fill_value, in_w, in_h):  # pragma: no cover - numba
-    """One band of one valid pixel through the mapped taps (fill mode)."""
-    acc = fscr[0, j] * 0.0
+    """One band of one valid pixel through the mapped taps (fill mode), summed in the work precision."""
+    acc = _as_work(0.0, plane)
     for ty in range(K):
         yy = _tap(iscr, j, ty, in_h, mode, True)
         wy = fscr[K + ty, j]
@@ -103,7 +103,7 @@ def _generic(plane, orow, iscr, fscr, j, K, mode, fill_value, in_w, in_h):  # pr
             xx = _tap(iscr, j, tx, in_w, mode, False)
             if yy < 0 or xx < 0:
                 if mode == CONSTANT:
-                    acc += w * fill_value
+                    acc += w * _as_work(fill_value, plane)
             else:
                 acc += w * _as_work(plane[yy, xx], plane)
     _put(orow, j, acc)
@@ -211,7 +211,7 @@ def _rows(src, mask, all_valid, field, colb, colf, dst, dmask, r0, r1, interp, m
                 else:
                     for j in range(out_w):
                         o = np.uint64(off[j])
-                        acc = fscr[0, j] * 0.0
+                        acc = _as_work(0.0, plane)  # the work precision (fscr[0, j] * 0.0 was float64)
                         for ty in range(4):
                             acc += fscr[4 + ty, j] * (
                                 fscr[0, j] * _as_work(flat[o], plane) + fscr[1, j] * _as_work(flat[o + u1], plane)

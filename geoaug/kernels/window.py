@@ -15,49 +15,70 @@ import numpy as np
 __all__ = ["valid_window"]
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _or(m8, lo, hi):  # pragma: no cover - numba
+    """The OR of the bytes ``[lo, hi)``: 0 when all are 0 (kept uint8, so LLVM reduces 64 bytes a step)."""
+    v = np.uint8(0)
+    for x in range(lo, hi):
+        v = np.uint8(v | m8[x])
+    return v
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _min(m8, lo, hi):  # pragma: no cover - numba
+    """The minimum of the bytes ``[lo, hi)``: non-zero when none is 0."""
+    v = np.uint8(255)
+    for x in range(lo, hi):
+        v = np.uint8(min(v, m8[x]))
+    return v
+
+
 @nb.njit(cache=True, nogil=True)
 def _window(m8, in_h, in_w, out):  # pragma: no cover - numba
     """Write ``(x0, y0, x1, y1)`` of the valid rectangle of the flat plane ``m8`` (uint8, 0 invalid) into
     ``out`` and return True, or return False when the valid pixels are not one non-empty rectangle.
 
-    One pass: each row's count of valid bytes (a vectorised sum), then its first and last valid byte (scans
-    that stop at them). A row is one run when the count equals the run's length; every valid row must be
-    the same run, and the valid rows one run of rows. The scan stops at the first row that breaks this."""
+    One pass, in vectorised byte reductions (an OR tells bytes all 0, a minimum bytes all non-zero). Rows
+    before the first valid one must be empty; in that one, scans from both ends find the run ``[x0, x1)``,
+    whose bytes must all be valid. Each later row must be that run again (nothing valid outside it, nothing
+    invalid inside) or, once, empty: from there on every row must be. The pass stops at the first row that
+    breaks this. (Counting each row's valid bytes into an int64 and scanning every row's ends took 22.6 µs
+    on a 512² collar.)"""
     uw = np.uint64(in_w)
     y0 = np.int64(-1)
     y1 = np.int64(-1)
-    x0 = np.int64(0)
-    x1 = np.int64(0)
+    x0 = np.uint64(0)
+    x1 = np.uint64(0)
     for y in range(in_h):
         s = np.uint64(y) * uw
-        n = np.int64(0)
-        for x in range(uw):
-            n += np.int64(m8[s + x] != 0)
-        if n == 0:
-            if y0 >= 0 and y1 < 0:
-                y1 = y  # the valid rows ended here
+        if y0 >= 0 and y1 < 0:  # inside the rectangle's rows: its run again, or the first empty row
+            if _or(m8, s, s + x0) | _or(m8, s + x1, s + uw):
+                return False
+            if _min(m8, s + x0, s + x1) == 0:
+                if _or(m8, s + x0, s + x1):
+                    return False  # part of the run only
+                y1 = y
             continue
-        if y1 >= 0:  # a valid row after the rectangle's last
+        if _or(m8, s, s + uw) == 0:
+            continue
+        if y0 >= 0:  # a valid row after the rectangle's last
             return False
-        a = np.int64(0)
-        while m8[s + np.uint64(a)] == 0:
-            a += 1
-        b = np.int64(in_w)
-        while m8[s + np.uint64(b - 1)] == 0:
-            b -= 1
-        if b - a != n:  # a gap inside the row
+        a = np.uint64(0)
+        while m8[s + a] == 0:
+            a += np.uint64(1)
+        b = uw
+        while m8[s + b - np.uint64(1)] == 0:
+            b -= np.uint64(1)
+        if _min(m8, s + a, s + b) == 0:  # a gap inside the row
             return False
-        if y0 < 0:
-            y0 = y
-            x0 = a
-            x1 = b
-        elif a != x0 or b != x1:
-            return False
+        y0 = y
+        x0 = a
+        x1 = b
     if y0 < 0:
         return False
-    out[0] = x0
+    out[0] = np.int64(x0)
     out[1] = y0
-    out[2] = x1
+    out[2] = np.int64(x1)
     out[3] = in_h if y1 < 0 else y1
     return True
 
