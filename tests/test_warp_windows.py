@@ -10,6 +10,7 @@ per-pixel path.
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -210,3 +211,40 @@ def test_unused_fill_value_never_reaches_a_pixel(interp: str, renorm: bool, fill
         assert got[0].tobytes() == want[0].tobytes()
         np.testing.assert_array_equal(got[1], want[1])
         assert not np.isnan(got[0][got[1]]).any()
+
+
+def test_a_boundless_read_of_a_real_tile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A chip read past a real tile's edge (rasterio, ``boundless=True``) and written with a nodata tag reads back
+    with a rectangle of valid pixels; ``Affine`` on it takes the window path and gives the per-pixel path's
+    data, mask and geotransform."""
+    import rasterio
+    from rasterio.windows import Window
+
+    import geoaug
+
+    tile = Path(__file__).resolve().parents[1] / "fixtures/tiles/bigearthnet_s2_12band_uint16.tif"
+    out = tmp_path / "chip.tif"
+    with rasterio.open(tile) as src:  # a 128² chip from 20 columns left of and 16 rows above the 120² tile
+        win = Window(-20, -16, 128, 128)
+        data = src.read(window=win, boundless=True, fill_value=65535)
+        profile = {**src.profile, "width": 128, "height": 128, "nodata": 65535,
+                   "transform": src.window_transform(win)}
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(data)
+    chip = geoaug.read(out)
+    assert tuple(valid_window(np.ascontiguousarray(chip.mask).reshape(-1), 128, 128)) == (20, 16, 128, 128)
+    real = warp_module.valid_window
+    found: list[object] = []
+    monkeypatch.setattr(warp_module, "valid_window", lambda *a: found.append(real(*a)) or found[-1])
+    for interp in ("nearest", "bilinear", "cubic"):
+        t = geoaug.Affine(rotate=23, scale=1.1, interpolation=interp)
+        found.clear()
+        got = t(chip, rng=0)
+        monkeypatch.setattr(warp_module, "_WINDOWS", False)
+        want = t(chip, rng=0)
+        monkeypatch.setattr(warp_module, "_WINDOWS", True)
+        assert found and found[0] is not None
+        assert got.data.tobytes() == want.data.tobytes()
+        np.testing.assert_array_equal(got.mask, want.mask)
+        assert got.transform == want.transform and got.crs == want.crs
+        assert got.mask.any() and not got.mask.all()
