@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TILES
 
 from geoaug import geometry
 from geoaug.kernels import warp as warp_module
@@ -222,7 +223,7 @@ def test_a_boundless_read_of_a_real_tile(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
     import geoaug
 
-    tile = Path(__file__).resolve().parents[1] / "fixtures/tiles/bigearthnet_s2_12band_uint16.tif"
+    tile = TILES / "bigearthnet_s2_12band_uint16.tif"
     out = tmp_path / "chip.tif"
     with rasterio.open(tile) as src:  # a 128² chip from 20 columns left of and 16 rows above the 120² tile
         win = Window(-20, -16, 128, 128)

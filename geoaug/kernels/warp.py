@@ -735,9 +735,7 @@ def _make_rows(INTERP: int):
                             if st[j] == 0:
                                 orow[j] = out_fill
                             else:
-                                # the outside taps' share of the constant (with nodata none: a NaN or infinite
-                                # fill_value, unused there, must not reach a valid pixel as 0 * NaN)
-                                acc = fscr[e0 + KK, j] * fillw if mode == _CONSTANT else zero
+                                acc = fscr[e0 + KK, j] * fillw
                                 for t in range(KK):
                                     w = fscr[e0 + t, j]
                                     if w != 0:
@@ -770,7 +768,7 @@ _rows_cubic = _jit_rows(2, "_rows_cubic")
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _parallel_bilinear(addr, src, mask, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill_value, out_fill,
                        renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group,
-                    nrc):  # pragma: no cover - numba
+                       nrc):  # pragma: no cover - numba
     nunits = iscr.shape[0]
     out_h = dst.shape[1]
     nbands = src.shape[0]
@@ -1038,7 +1036,10 @@ def warp_affine(
     ec = np.empty((nm, in_h * in_w), dtype=np.uint8) if not all_valid else _NO_CODES
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
     serial, parallel = _ENTRIES[interp]
-    fill_v, out_v, renorm = float(fill_value), dt.type(out_fill), bool(renormalize)
+    # fill_value is the constant fill's only: under another fill a NaN or infinite one (unused) must not reach a
+    # valid near pixel as 0 * NaN (the outside weight is 0 there), so the kernels get 0
+    fill_v = float(fill_value) if mode == _CONSTANT else 0.0
+    out_v, renorm = dt.type(out_fill), bool(renormalize)
 
     def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
         return (src2, mask2, all_valid, in_h, in_w, win, m, dst, dmask, 0, out_h, 0, nbands, mode, fill_v, out_v,
