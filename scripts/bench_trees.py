@@ -77,7 +77,10 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("channel_shift_collar", 13, 512), ("affine_cubic_collar", 13, 512), ("affine_nearest_collar", 13, 64),
          ("affine_bilinear_collar", 13, 64), ("affine_nearest_footprint", 1, 512),
          ("affine_nearest_footprint", 13, 512), ("affine_bilinear_footprint", 1, 512),
-         ("affine_bilinear_footprint", 13, 512))
+         ("affine_bilinear_footprint", 13, 512), ("affine_cubic", 13, 120), ("affine_cubic", 12, 256),
+         ("affine_cubic", 4, 512), ("affine_cubic", 13, 512), ("affine_cubic", 200, 256),
+         ("affine_cubic_f32array", 13, 120), ("affine_cubic_f32array", 12, 256), ("affine_cubic_f32array", 4, 512),
+         ("affine_cubic_f32array", 13, 512), ("affine_cubic_f32array", 200, 256))
 
 CHILD = r"""
 import json, sys, time

@@ -363,11 +363,12 @@ def test_band_groups_match_one_pass(monkeypatch: pytest.MonkeyPatch, columns: in
     src = _data(rng, bands, h, w, "uint16")
     mask = rng.random((bands if per_band else 1, h, w)) > 0.2
     m = geometry.affine_matrix((h, w), rotate=23, scale=1.1)
-    for interp in ("nearest", "bilinear"):
+    for interp in ("nearest", "bilinear", "cubic"):
         for skip in (False, True):
             one = warp_affine(src, mask, m, (h, w), interp, return_all_valid=skip)
             monkeypatch.setattr(W, "_GROUP_COLUMNS", columns)  # groups of 1 (columns=1) or 2 bands
-            assert W._band_group(w, 1) == max(1, columns // w)
+            monkeypatch.setattr(W, "_GROUP_COLUMNS_CUBIC", columns)
+            assert W._band_group(w, W.INTERPOLATIONS[interp]) == max(1, columns // w)
             grouped = warp_affine(src, mask, m, (h, w), interp, return_all_valid=skip)
             monkeypatch.undo()
             for a, b in zip(one, grouped):

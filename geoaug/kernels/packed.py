@@ -1,13 +1,13 @@
-"""Neighbouring taps read as one word: fewer loads and stores in the warp's gathers.
+"""Neighbouring taps read as one word: fewer loads and stores in the bilinear warp's gather.
 
 An interior output pixel of a bilinear warp reads two neighbouring input pixels
-on each of two rows; a cubic one four on each of four rows. For 2-byte data
-(uint16, int16) the two taps of a bilinear row are one 32-bit word and the four
-of a cubic row one 64-bit word; for float32 the two bilinear taps are one
-64-bit word and the four cubic ones two. Reading them as one unaligned load and storing that word into the
-gather scratch halves (bilinear) or quarters (cubic) the scalar loads and
+on each of two rows. For 2-byte data (uint16, int16) the two taps of a row are
+one 32-bit word; for float32 one 64-bit word. Reading them as one unaligned
+load and storing that word into the gather scratch halves the scalar loads and
 stores of the gather, which is what a per-band OpenCV call cannot share; the
-interpolation pass then takes the lanes apart in vector registers.
+interpolation pass then takes the lanes apart in vector registers. (The cubic
+warp read its four taps of a row as one or two such words until it loaded each
+tap row as a vector and weighed it in registers: :mod:`geoaug.kernels.taps4`.)
 
 x86 and ARM are little-endian: lane 0 of a word is the tap at the lower
 address (the left one). Only the kernels that know every tap of the word lies
@@ -25,14 +25,16 @@ __all__ = ["lane", "load_u32", "load_u64", "packed_dtype"]
 
 
 def packed_dtype(dtype: np.dtype, taps: int) -> np.dtype | None:
-    """The word type that holds ``taps`` consecutive pixels of ``dtype``, or None when not packed.
+    """The word type that holds ``taps`` (2) consecutive pixels of ``dtype``, or None when not packed.
 
-    2-byte integers: 2 taps in uint32, 4 in uint64; float32: 2 taps in uint64 (4 taps: two words).
+    2-byte integers: uint32; float32: uint64.
     """
     dt = np.dtype(dtype)
+    if taps != 2:
+        return None
     if dt in (np.dtype(np.uint16), np.dtype(np.int16)):
-        return np.dtype(np.uint32) if taps == 2 else np.dtype(np.uint64) if taps == 4 else None
-    if dt == np.dtype(np.float32) and taps in (2, 4):
+        return np.dtype(np.uint32)
+    if dt == np.dtype(np.float32):
         return np.dtype(np.uint64)
     return None
 

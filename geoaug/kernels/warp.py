@@ -20,17 +20,21 @@ Conventions
   that go through the tap rule (near the border, or with valid and invalid
   taps), computed there by the same expression: at 1 x 512² the stores of the
   row pass had cost about a tenth of a bilinear warp. Then the band loop
-  runs outside and the pixel loop inside: per band, the taps of the row's
-  interior run are gathered into scratch (plain loads, unsigned indexes: no
-  negative-index wraparound code; neighbouring taps of one row read as one
+  runs outside and the pixel loop inside. Bilinear, per band: the taps of the
+  row's interior run are gathered into scratch (plain loads, unsigned indexes:
+  no negative-index wraparound code; neighbouring taps of one row read as one
   word where the dtype allows, :mod:`geoaug.kernels.packed`), and a second,
   branch-free pass over those contiguous rows interpolates, rounds and stores;
-  the compiler vectorises it. No array view is made per band and row (each
-  costs two atomic reference-count updates, which dominated short rows).
+  the compiler vectorises it. Cubic, per band and pixel: each of its four tap
+  rows is one vector load, weighed with the pixel's eight weights (stored side
+  by side by the row pass) in vector registers (:mod:`geoaug.kernels.taps4`);
+  integer rows are then rounded and stored in one vectorised pass. No array
+  view is made per band and row (each costs two atomic reference-count
+  updates, which dominated short rows).
 * Band groups: a rotated output row reads a slanted run of input rows in every
-  band; so that this footprint stays in cache, wide bilinear (and nearest) outputs
-  take the bands in groups (about 2,048 output columns of bands per pass over
-  the rows, the coordinates recomputed per group).
+  band; so that this footprint stays in cache, wide outputs take the bands in
+  groups (about 2,048 output columns of bands per pass over the rows for
+  bilinear and nearest, 3,072 for cubic; the coordinates recomputed per group).
 * Interior and border: in an output row, the pixels whose taps all lie inside
   the input form one contiguous run (the matrix is affine, so ``floor`` of the
   source coordinate is monotonic along the row), placed by counting the
@@ -122,6 +126,7 @@ from .packed import lane, load_u32, load_u64, packed_dtype
 from .runs import fill_run as _fill
 from .runs import row_runs as _runs
 from .runs import span_fill, span_mask, valid_span
+from .taps4 import cubic4
 from .window import valid_window
 
 __all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "parallel_units", "warp_affine"]
@@ -260,84 +265,31 @@ def _bl_taps_ov(t0, t1, t2, t3, j, src):  # pragma: no cover - numba typing
     return packed
 
 
-def _cu_gather(src, b, off, tscr, jlo, jhi, in_w):  # pragma: no cover - replaced by the overload
+def _cu_run(src, b, orow, off, wa, acc, jlo, jhi, in_w):  # pragma: no cover - replaced by the overload
     raise NotImplementedError
 
 
-@overload(_cu_gather)
-def _cu_gather_ov(src, b, off, tscr, jlo, jhi, in_w):  # pragma: no cover - numba typing
-    """Gather a cubic interior run's 16 taps: one 64-bit word per tap row when packed, else 16 plain loads."""
-    if tscr.dtype == src.dtype:
-        def plain(src, b, off, tscr, jlo, jhi, in_w):
-            u1 = np.uint64(1)
-            u2 = np.uint64(2)
-            u3 = np.uint64(3)
+@overload(_cu_run)
+def _cu_run_ov(src, b, orow, off, wa, acc, jlo, jhi, in_w):  # pragma: no cover - numba typing
+    """Cubic over the interior run ``[jlo, jhi)`` of output row ``orow`` from band ``b`` (:func:`cubic4` per
+    pixel): stored as it is summed for a float row of the work dtype; for an integer row summed into ``acc``
+    first and then rounded and saturated in one vectorised pass."""
+    if orow.dtype == wa.dtype:
+        def direct(src, b, orow, off, wa, acc, jlo, jhi, in_w):
             uw = np.uint64(in_w)
             for j in range(np.uint64(jlo), np.uint64(jhi)):
-                o = np.uint64(off[j])
-                for ty in range(4):
-                    tscr[4 * ty, j] = src[b, o]
-                    tscr[4 * ty + 1, j] = src[b, o + u1]
-                    tscr[4 * ty + 2, j] = src[b, o + u2]
-                    tscr[4 * ty + 3, j] = src[b, o + u3]
-                    o += uw
+                orow[j] = cubic4(src, b, np.uint64(off[j]), uw, wa, j)
 
-        return plain
+        return direct
 
-    if src.dtype == types.float32:  # two words per tap row
-        def packed2(src, b, off, tscr, jlo, jhi, in_w):
-            u2 = np.uint64(2)
-            uw = np.uint64(in_w)
-            for j in range(np.uint64(jlo), np.uint64(jhi)):
-                o = np.uint64(off[j])
-                for ty in range(4):
-                    tscr[2 * ty, j] = load_u64(src, b, o)
-                    tscr[2 * ty + 1, j] = load_u64(src, b, o + u2)
-                    o += uw
-
-        return packed2
-
-    def packed(src, b, off, tscr, jlo, jhi, in_w):
+    def rounded(src, b, orow, off, wa, acc, jlo, jhi, in_w):
         uw = np.uint64(in_w)
         for j in range(np.uint64(jlo), np.uint64(jhi)):
-            o = np.uint64(off[j])
-            tscr[0, j] = load_u64(src, b, o)
-            tscr[1, j] = load_u64(src, b, o + uw)
-            tscr[2, j] = load_u64(src, b, o + uw + uw)
-            tscr[3, j] = load_u64(src, b, o + uw + uw + uw)
+            acc[j] = cubic4(src, b, np.uint64(off[j]), uw, wa, j)
+        for j in range(np.uint64(jlo), np.uint64(jhi)):
+            _put(orow, j, acc[j])
 
-    return packed
-
-
-def _cu_row(tscr, ty, j, src):  # pragma: no cover - replaced by the overload
-    raise NotImplementedError
-
-
-@overload(_cu_row)
-def _cu_row_ov(tscr, ty, j, src):  # pragma: no cover - numba typing
-    """The four gathered taps of tap row ``ty`` of pixel ``j``, left to right, work dtype."""
-    if tscr.dtype == src.dtype:
-        def plain(tscr, ty, j, src):
-            k = 4 * ty
-            return (_as_work(tscr[k, j], src), _as_work(tscr[k + 1, j], src), _as_work(tscr[k + 2, j], src),
-                    _as_work(tscr[k + 3, j], src))
-
-        return plain
-
-    if src.dtype == types.float32:
-        def packed2(tscr, ty, j, src):
-            v = tscr[2 * ty, j]
-            w = tscr[2 * ty + 1, j]
-            return lane(v, 0, src), lane(v, 1, src), lane(w, 0, src), lane(w, 1, src)
-
-        return packed2
-
-    def packed(tscr, ty, j, src):
-        v = tscr[ty, j]
-        return (_as_work(lane(v, 0, src), src), _as_work(lane(v, 1, src), src), _as_work(lane(v, 2, src), src),
-                _as_work(lane(v, 3, src), src))
-
-    return packed
+    return rounded
 
 
 @borrowing_jit()
@@ -357,27 +309,10 @@ def _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx, fy, jlo, jhi
 
 
 @borrowing_jit()
-def _interior_cubic(src, b, dst, i, off, tscr, fscr, jlo, jhi, in_w):  # pragma: no cover - numba
-    """Cubic over the interior run: gather the 16 taps, then two vectorised passes (rows, then columns).
-
-    The weight and sum rows are views (indexing the 2-D scratch keeps LLVM from
-    vectorising the passes: at 13 x 64² that was 2.2x slower), made here at the
-    cost of their reference counts.
-    """
-    _cu_gather(src, b, off, tscr, jlo, jhi, in_w)
-    # two short passes rather than one with 24 input streams: LLVM vectorises a loop only when
-    # its runtime alias checks stay few
-    wx0, wx1, wx2, wx3 = fscr[0], fscr[1], fscr[2], fscr[3]
-    for ty in range(4):
-        r = fscr[9 + ty]
-        for j in range(np.uint64(jlo), np.uint64(jhi)):
-            q0, q1, q2, q3 = _cu_row(tscr, ty, j, src)
-            r[j] = wx0[j] * q0 + wx1[j] * q1 + wx2[j] * q2 + wx3[j] * q3
-    wy0, wy1, wy2, wy3 = fscr[4], fscr[5], fscr[6], fscr[7]
-    r0, r1, r2, r3 = fscr[9], fscr[10], fscr[11], fscr[12]
-    orow = dst[b, i]
-    for j in range(np.uint64(jlo), np.uint64(jhi)):
-        _put(orow, j, wy0[j] * r0[j] + wy1[j] * r1[j] + wy2[j] * r2[j] + wy3[j] * r3[j])
+def _interior_cubic(src, b, dst, i, off, wa, acc, jlo, jhi, in_w):  # pragma: no cover - numba
+    """Cubic over the interior run: each pixel's 16 taps as four row vectors, weighed with its eight weights
+    ``wa[8 j : 8 j + 8]`` (:mod:`geoaug.kernels.taps4`); ``acc`` is a scratch row of the work dtype."""
+    _cu_run(src, b, dst[b, i], off, wa, acc, jlo, jhi, in_w)
 
 
 @borrowing_jit()
@@ -389,10 +324,11 @@ def _tap(iscr, j, t, K, inner, in_w, in_h, y):  # pragma: no cover - numba
 
 
 @borrowing_jit()
-def _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear):  # pragma: no cover - numba
-    """Store pixel ``j``'s base taps (``iscr`` rows ``_I_BX``/``_I_BY``) and, for bilinear, its four weights
-    (``fscr`` rows 0-3), computed exactly as the row pass computes them, for the pixels that go through the tap
-    rule (near the border, or with valid and invalid taps); the row pass stores only what the interior reads."""
+def _pixel(iscr, fscr, wa, j, xr, m0, yr, m3, shift, bilinear):  # pragma: no cover - numba
+    """Store pixel ``j``'s base taps (``iscr`` rows ``_I_BX``/``_I_BY``) and its weights one per row of ``fscr``
+    (rows 0-3 bilinear, 0-7 cubic) for the pixels that go through the tap rule (near the border, or with valid
+    and invalid taps); the row pass stores only what the interior reads. Bilinear weights are computed exactly
+    as the row pass computes them; cubic ones are copied from the row pass's eight per pixel in ``wa``."""
     xs = xr + m0 * j
     ys = yr + m3 * j
     fxs = np.floor(xs)
@@ -406,6 +342,9 @@ def _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear):  # pragma: no cover 
         fscr[1, j] = fx
         fscr[2, j] = 1.0 - fy
         fscr[3, j] = fy
+    else:
+        for k in range(8):
+            fscr[k, j] = wa[np.uint64(8) * np.uint64(j) + np.uint64(k)]
 
 
 @borrowing_jit()
@@ -553,9 +492,14 @@ def _make_rows(INTERP: int):
         far_st = 3 if mode == _CONSTANT else 0
         zero = _as_work(0.0, src)
         off = iscr[_I_OFF]
-        t00, t01, t10, t11 = tscr[0], tscr[min(1, tscr.shape[0] - 1)], tscr[min(2, tscr.shape[0] - 1)], tscr[-1]
-        fx1 = fscr[1]
-        fy1 = fscr[min(3, fscr.shape[0] - 1)]
+        if INTERP == 1:  # tscr: the gathered taps, one row per tap (or per tap row, packed)
+            t00, t01, t10, t11 = tscr[0], tscr[min(1, tscr.shape[0] - 1)], tscr[min(2, tscr.shape[0] - 1)], tscr[-1]
+            fx1 = fscr[1]
+            fy1 = fscr[3]
+            wa = fscr[0]  # no cubic weights (_pixel computes bilinear ones)
+        else:  # tscr: each pixel's eight cubic weights in a row (kernels/taps4.py); fscr: a row of sums
+            wa = tscr
+            sums = fscr[2 * K + 1]
         bxs = iscr[_I_BX]
         bys = iscr[_I_BY]
         bad = iscr[_I_BAD]
@@ -599,8 +543,9 @@ def _make_rows(INTERP: int):
                         off[j] = (np.int64(fys) - 1) * in_w + (np.int64(fxs) - 1)
                         # Keys weights at distances 1+f, f, 1-f, 2-f: each distance's branch of the kernel for
                         # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises
-                        fscr[0, j], fscr[1, j], fscr[2, j], fscr[3, j] = keys4(fx, a)
-                        fscr[4, j], fscr[5, j], fscr[6, j], fscr[7, j] = keys4(fy, a)
+                        k = 8 * j  # the pixel's x weights, then its y weights (_pixel copies them to fscr's rows)
+                        wa[k], wa[k + 1], wa[k + 2], wa[k + 3] = keys4(fx, a)
+                        wa[k + 4], wa[k + 5], wa[k + 6], wa[k + 7] = keys4(fy, a)
                 # the interior run: floor() of an affine coordinate is monotonic along the row, so the pixels with
                 # every tap inside are one run [jlo, jhi), and (nodata/constant) the pixels with a tap inside are one
                 # run [klo, khi) around it; the others are "far" and take one value. Each bound of each axis cuts a
@@ -619,7 +564,7 @@ def _make_rows(INTERP: int):
                     j = klo + jb
                     if j >= jlo:
                         j += jhi - jlo
-                    _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear)
+                    _pixel(iscr, fscr, wa, j, xr, m0, yr, m3, shift, bilinear)
                     for t in range(K):  # mapped in the window's coordinates, stored in the input's (-1 outside)
                         xx = _map_index(bxs[j] + t - wx, ww, mode)
                         yy = _map_index(bys[j] + t - wy, wh, mode)
@@ -677,7 +622,7 @@ def _make_rows(INTERP: int):
                         # mixed pixels (valid and invalid taps): the weights decide (a tap of weight 0 does not count)
                         for k in range(nbad):
                             j = bad[k]
-                            _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear)
+                            _pixel(iscr, fscr, wa, j, xr, m0, yr, m3, shift, bilinear)
                             st[j] = _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm)
                         for j in range(np.uint64(jlo), np.uint64(jhi)):
                             nzero += np.int64(st[j] == 0)
@@ -706,7 +651,7 @@ def _make_rows(INTERP: int):
                             if INTERP == 1:
                                 _interior_bilinear(src, b, dst, i, off, t00, t01, t10, t11, fx1, fy1, vlo, vhi, in_w)
                             else:
-                                _interior_cubic(src, b, dst, i, off, tscr, fscr, vlo, vhi, in_w)
+                                _interior_cubic(src, b, dst, i, off, wa, sums, vlo, vhi, in_w)
                         if nzero == 0 and nbad == 0 and nnear == 0 and klo == 0 and khi == out_w:
                             continue  # nothing else in this row
                         plane = src[b]
@@ -828,17 +773,23 @@ def _band_group(out_w: int, interp: int) -> int:
     13 x 512² uint16 bilinear ran at a third of the per-band speed of 4 bands
     (best group there 2-4 bands, at 256 wide 8-12, at 120 wide all 13;
     ``python scripts/bench.py --only affine_bilinear``). So about 2,048 output
-    columns' worth of bands per pass. Cubic, whose 16 taps per pixel and weights
-    cost more than the cache misses, takes every band in one pass (at 13 x 512²
-    four bands per pass were 10 % slower than all 13).
+    columns' worth of bands per pass for bilinear, 3,072 for cubic. Cubic took
+    every band in one pass while its 16 taps were gathered into scratch rows
+    (then four bands per pass were 10 % slower than all 13 at 13 x 512²); with
+    each tap row one vector load (:mod:`geoaug.kernels.taps4`) the memory is what
+    is left. One thread, ``Affine(rotate=17)``, best of 9: 13 x 512² float32
+    25.6 ms in one pass, 8.9 ms in passes of 5 bands (13 in 3 passes), 9.8-10.3
+    ms of 4; uint16 19.4 ms, 16.6 ms and 15.4 ms (and 12.8-13.0 ms in passes of
+    3); 200 x 256² float32 116 ms for all bands, 31.7 ms in passes of 12, 33-35
+    ms of 8; uint16 83 ms, 61 ms and 40-42 ms; 12 x 256² in one pass 1.64 ms
+    float32 and 2.03 ms uint16, in passes of 6 2.33 and 2.55 ms.
     """
-    if interp == 2:
-        return 1 << 30
-    return max(1, _GROUP_COLUMNS // max(out_w, 1))
+    return max(1, (_GROUP_COLUMNS if interp == 1 else _GROUP_COLUMNS_CUBIC) // max(out_w, 1))
 
 
-#: output columns x bands one pass over the rows serves (see :func:`_band_group`)
+#: output columns x bands one pass over the rows serves (see :func:`_band_group`): bilinear, cubic
 _GROUP_COLUMNS = 2048
+_GROUP_COLUMNS_CUBIC = 3072
 #: units of work per thread a parallel warp aims at (see :func:`parallel_units`)
 UNITS_PER_THREAD = 4
 
@@ -1027,12 +978,14 @@ def warp_affine(
     # 512² band took 1.25x its padded time, and twice that in some processes: docs/benchmarks.md)
     sw = out_w + _ROW_PAD
     iscr = np.empty((nunits, _I_G + 2 * K + K * K, sw), dtype=np.int64)
-    fscr = np.empty((nunits, 2 * K + 1 + (4 if interp == 2 else 0) + K * K + 1, sw), dtype=_work_dtype(dt))
+    work_t = _work_dtype(dt)
+    fscr = np.empty((nunits, 2 * K + 1 + (1 if interp == 2 else 0) + K * K + 1, sw), dtype=work_t)
     st = np.empty((nunits, out_w), dtype=np.uint8)
-    packed = packed_dtype(dt, K)  # taps of one row read as one word (kernels/packed.py)
-    # packed: one word per tap row, two for float32 cubic (8 bytes hold two of its taps)
-    rows = K * K if packed is None else K * max(1, K * dt.itemsize // 8)
-    tscr = np.empty((nunits, rows, sw), dtype=dt if packed is None else packed)
+    if interp == 1:  # the gathered taps: one word per tap row when two taps fit one (kernels/packed.py)
+        packed = packed_dtype(dt, K)
+        tscr = np.empty((nunits, K * K if packed is None else K, sw), dtype=dt if packed is None else packed)
+    else:  # each pixel's eight cubic weights in a row (kernels/taps4.py)
+        tscr = np.empty((nunits, 8 * sw), dtype=work_t)
     ec = np.empty((nm, in_h * in_w), dtype=np.uint8) if not all_valid else _NO_CODES
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
     serial, parallel = _ENTRIES[interp]

@@ -1,0 +1,72 @@
+"""The cubic warp's per-pixel vector sum (geoaug.kernels.taps4.cubic4) against numpy.
+
+``cubic4`` reads four values from each of four rows of one plane and weighs them with a pixel's eight
+weights. One-hot weights pick single taps, so they check every tap's place (plane, offset, row stride) and
+that integers convert exactly; random weights check the sum against float64 within the work precision.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from geoaug.kernels.taps4 import cubic4
+
+DTYPES = ["uint8", "uint16", "int16", "int32", "float32", "float64"]
+
+
+@numba.njit(cache=True)
+def _sum(src, b, o, in_w, w, j):  # pragma: no cover - numba
+    return cubic4(src, b, np.uint64(o), np.uint64(in_w), w, np.uint64(j))
+
+
+def _work(dtype: str) -> np.dtype:
+    return np.dtype(np.float64 if dtype in ("int32", "float64") else np.float32)
+
+
+def _plane(rng: np.random.Generator, dtype: str, shape: tuple[int, int]) -> np.ndarray:
+    dt = np.dtype(dtype)
+    if dt.kind == "f":
+        return rng.normal(0, 1000, shape).astype(dt)
+    info = np.iinfo(dt)
+    return rng.integers(info.min, info.max, shape, endpoint=True).astype(dt)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_hot_weights_pick_each_tap_exactly(dtype: str) -> None:
+    rng = np.random.default_rng(3)
+    bands, h, in_w = 3, 9, 11
+    src = _plane(rng, dtype, (bands, h * in_w))
+    wt = _work(dtype)
+    for b, y, x in ((0, 0, 0), (2, 5, 7), (1, 3, 2)):
+        o = y * in_w + x
+        for ty in range(4):
+            for tx in range(4):
+                w = np.zeros(8 * 3, dtype=wt)
+                j = 1  # the pixel's weights at w[8:16]
+                w[8 + tx] = 1
+                w[8 + 4 + ty] = 1
+                got = _sum(src, b, o, in_w, w, j)
+                assert got == wt.type(src[b, o + ty * in_w + tx]), (b, y, x, ty, tx)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_weighted_sum_matches_float64(dtype: str) -> None:
+    rng = np.random.default_rng(5)
+    bands, h, in_w = 2, 8, 13
+    src = _plane(rng, dtype, (bands, h * in_w))
+    wt = _work(dtype)
+    eps = np.finfo(wt).eps
+    for _ in range(200):
+        b = int(rng.integers(bands))
+        y, x = int(rng.integers(h - 3)), int(rng.integers(in_w - 3))
+        j = int(rng.integers(4))
+        w = rng.uniform(-0.7, 1.2, 8 * 4).astype(wt)
+        o = y * in_w + x
+        taps = src[b].reshape(h, in_w)[y:y + 4, x:x + 4].astype(np.float64)
+        wx, wy = w[8 * j:8 * j + 4].astype(np.float64), w[8 * j + 4:8 * j + 8].astype(np.float64)
+        terms = wy[:, None] * taps * wx[None, :]
+        got = _sum(src, b, o, in_w, w, j)
+        assert float(wt.type(got)) == got  # a value of the work dtype
+        assert abs(float(got) - terms.sum()) <= 8 * eps * np.abs(terms).sum()
