@@ -115,7 +115,8 @@ def test_blocks_band_passes_and_wide_offsets_change_nothing(monkeypatch: pytest.
     m = _rotation(-29.0, 33, 29, shift=5.0)
     kw = dict(fill=fill, fill_value=7.0, out_fill=3.0, return_all_valid=True)
     want = warp_affine(src, mask, m, (37, 31), "nearest", **kw)
-    monkeypatch.setattr(warp_module, "_band_group", lambda out_w, interp: 5)  # groups of 5 and 4, whole-plane taps
+    # groups of 5 and 4, whole-plane taps
+    monkeypatch.setattr(warp_module, "_band_group", lambda out_w, interp, itemsize=4: 5)
     variants = [warp_affine(src, mask, m, (37, 31), "nearest", **kw)]
     monkeypatch.setattr(nearest, "BLOCK_PIXELS", 31 * 5)  # blocks of 5 rows: 8 blocks, the last of 2
     variants.append(warp_affine(src, mask, m, (37, 31), "nearest", **kw))

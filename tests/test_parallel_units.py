@@ -52,10 +52,14 @@ def test_parallel_units_equal_one_thread(monkeypatch: pytest.MonkeyPatch, interp
     m = _rotation(23.0, 45, 61, shift=6.0)
     kw = dict(fill=fill, fill_value=11.0, out_fill=5.0, return_all_valid=True)
     monkeypatch.setattr(warp_module, "_GROUP_COLUMNS", 2 * 70)  # 70 wide: groups of 2 bands, 4 groups
+    monkeypatch.setattr(warp_module, "_GROUP_COLUMNS_CUBIC", 2 * 70)
+    monkeypatch.setattr(warp_module, "_GROUP_AREA_CUBIC_NARROW", 2 * 70 * 70)  # uint16 cubic: by width squared
+    code = warp_module.INTERPOLATIONS[interpolation]
+    assert warp_module._band_group(70, code, src.itemsize) == 2
     serial = warp_affine(src, mask, m, (52, 70), interpolation, **kw)
     monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(warp_module.threads, "num_threads", lambda: 2)
-    assert parallel_units(7, 52, warp_module._band_group(70, 1), 2)[2] > 4  # several groups and row chunks
+    assert parallel_units(7, 52, warp_module._band_group(70, code, 2), 2)[2] > 4  # several groups and row chunks
     parallel = warp_affine(src, mask, m, (52, 70), interpolation, **kw)
     np.testing.assert_array_equal(serial[0], parallel[0])
     assert serial[2] == parallel[2]
@@ -89,3 +93,18 @@ def test_nearest_counts_its_work_per_pixel_not_per_band(monkeypatch: pytest.Monk
         src = np.zeros((bands, side, side), np.uint16)
         warp_affine(src, None, _rotation(17.0, side, side), (side, side), interpolation)
         assert calls == ([interpolation] if parallel else []), (bands, side, interpolation)
+
+
+def test_band_groups_of_each_interpolation() -> None:
+    """Nearest and bilinear take about _GROUP_COLUMNS output columns of bands per pass whatever the dtype; cubic
+    _GROUP_COLUMNS_CUBIC of 4- and 8-byte data and _GROUP_AREA_CUBIC_NARROW of the width squared of narrower data."""
+    w = warp_module
+    for out_w in (64, 120, 256, 512, 5000):
+        for itemsize in (1, 2, 4, 8):
+            for code in (0, 1):
+                assert w._band_group(out_w, code, itemsize) == max(1, w._GROUP_COLUMNS // out_w)
+            cubic = w._band_group(out_w, 2, itemsize)
+            assert cubic == max(1, (w._GROUP_AREA_CUBIC_NARROW // out_w ** 2 if itemsize <= 2
+                                    else w._GROUP_COLUMNS_CUBIC // out_w))
+    assert w._band_group(512, 2, 2) == 3 and w._band_group(256, 2, 2) == 12 and w._band_group(512, 2, 4) == 6
+    assert w._GROUP_COLUMNS != w._GROUP_COLUMNS_CUBIC

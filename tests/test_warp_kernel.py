@@ -366,9 +366,15 @@ def test_band_groups_match_one_pass(monkeypatch: pytest.MonkeyPatch, columns: in
     for interp in ("nearest", "bilinear", "cubic"):
         for skip in (False, True):
             one = warp_affine(src, mask, m, (h, w), interp, return_all_valid=skip)
-            monkeypatch.setattr(W, "_GROUP_COLUMNS", columns)  # groups of 1 (columns=1) or 2 bands
-            monkeypatch.setattr(W, "_GROUP_COLUMNS_CUBIC", columns)
-            assert W._band_group(w, W.INTERPOLATIONS[interp]) == max(1, columns // w)
+            # groups of 1 (columns=1) or 2 bands (uint16 cubic: by the width squared); the other interpolations'
+            # constants left at 0 (groups of 1)
+            if interp == "cubic":
+                monkeypatch.setattr(W, "_GROUP_AREA_CUBIC_NARROW", columns * w)
+            else:
+                monkeypatch.setattr(W, "_GROUP_COLUMNS", columns)
+            monkeypatch.setattr(W, "_GROUP_COLUMNS" if interp == "cubic" else "_GROUP_AREA_CUBIC_NARROW", 0)
+            monkeypatch.setattr(W, "_GROUP_COLUMNS_CUBIC", 0)
+            assert W._band_group(w, W.INTERPOLATIONS[interp], src.itemsize) == max(1, columns // w)
             grouped = warp_affine(src, mask, m, (h, w), interp, return_all_valid=skip)
             monkeypatch.undo()
             for a, b in zip(one, grouped):

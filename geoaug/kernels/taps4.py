@@ -3,7 +3,7 @@
 A cubic interior pixel reads four neighbouring input pixels on each of four input rows. Each such row
 of taps is contiguous, so it is one unaligned vector load of four values; the pixel is then
 
-    c = wy0 * row0 + wy1 * row1 + wy2 * row2 + wy3 * row3     (four lanes: the columns, weighed down)
+    c = ((wy0 * row0 + wy1 * row1) + wy2 * row2) + wy3 * row3     (four lanes: the columns, weighed down)
     value = (wx0 * c0 + wx2 * c2) + (wx1 * c1 + wx3 * c3)
 
 four loads, four multiply-adds and a short horizontal sum, with the weights of the pixel (shared by every
@@ -17,29 +17,22 @@ float32, float64), read at element ``(b, o)``, ``(b, o + in_w)``, ... (four valu
 keeps every read inside the plane (the interior run: every tap inside the input). ``w`` is a 1-D array of
 the work dtype (float32, or float64 for int32 and float64 data) holding each pixel's eight weights in a
 row: ``w[8 j : 8 j + 4]`` the columns' (x), ``w[8 j + 4 : 8 j + 8]`` the rows' (y). Integer taps are
-converted exactly (every 8- and 16-bit value is a float32, every int32 a float64). ``a * b + c`` is
-``llvm.fmuladd`` (fused where the target has FMA), as numba's scalar code is. Numba caches a compiled kernel
-under the file that defines it, not the files of the intrinsics it inlines: after changing this module in a
-checkout, clear ``geoaug/kernels/__pycache__``.
+converted exactly (every 8- and 16-bit value is a float32, every int32 a float64). Every product and sum is
+rounded on its own (no fused multiply-add, as in the warp's scalar code, which numba does not contract), so
+the result does not depend on whether the CPU has FMA. Numba caches a compiled kernel under the file that
+defines it, not the files of the intrinsics it inlines: after changing this module in a checkout, clear
+``geoaug/kernels/__pycache__``.
 """
 
 from __future__ import annotations
 
 from llvmlite import ir
-from numba.core import cgutils, types
+from numba.core import types
 from numba.extending import intrinsic
 
 __all__ = ["cubic4"]
 
 _I32 = ir.IntType(32)
-
-
-def _vec4(builder, name, *args):  # pragma: no cover - numba lowering
-    vec = args[0].type
-    suffix = "v4f32" if isinstance(vec.element, ir.FloatType) else "v4f64"
-    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * len(args)),
-                                        f"llvm.{name}.{suffix}")
-    return builder.call(fn, list(args))
 
 
 def _lanes(builder, v, mask):  # pragma: no cover - numba lowering
@@ -94,7 +87,7 @@ def cubic4(typingctx, src, b, o, in_w, w, j):  # pragma: no cover - numba typing
                                           vf.as_pointer()), align=fsize)
         c = builder.fmul(rows[0], _lanes(builder, wy, [0] * 4))
         for ty in range(1, 4):
-            c = _vec4(builder, "fmuladd", rows[ty], _lanes(builder, wy, [ty] * 4), c)
+            c = builder.fadd(c, builder.fmul(rows[ty], _lanes(builder, wy, [ty] * 4)))
         d = builder.fmul(c, wx)
         h = builder.fadd(d, _lanes(builder, d, [2, 3, 2, 3]))  # (d0 + d2, d1 + d3, ...)
         return builder.fadd(builder.extract_element(h, ir.Constant(_I32, 0)),

@@ -15,11 +15,13 @@ Conventions
 * The source coordinate (float64), its flat base offset and the weights the
   interior reads (work dtype, below) are computed **once per output pixel** for
   a whole output row, in one vectorised pass, into small per-chunk scratch rows
-  allocated outside the kernel, and shared by every band. The base tap itself
-  (and, for bilinear, the weights ``1 - f``) are stored only for the few pixels
-  that go through the tap rule (near the border, or with valid and invalid
-  taps), computed there by the same expression: at 1 x 512² the stores of the
-  row pass had cost about a tenth of a bilinear warp. Then the band loop
+  allocated outside the kernel, and shared by every band of a band group. The
+  base tap itself (and, for bilinear, the weights ``1 - f``) are stored only for
+  the few pixels that go through the tap rule (near the border, or with valid
+  and invalid taps), computed there by the same expression (cubic weights,
+  stored eight per pixel side by side for the interior, copied into one row
+  each for them): at 1 x 512² the stores of the row pass had cost about a tenth
+  of a bilinear warp. Then the band loop
   runs outside and the pixel loop inside. Bilinear, per band: the taps of the
   row's interior run are gathered into scratch (plain loads, unsigned indexes:
   no negative-index wraparound code; neighbouring taps of one row read as one
@@ -34,7 +36,9 @@ Conventions
 * Band groups: a rotated output row reads a slanted run of input rows in every
   band; so that this footprint stays in cache, wide outputs take the bands in
   groups (about 2,048 output columns of bands per pass over the rows for
-  bilinear and nearest, 3,072 for cubic; the coordinates recomputed per group).
+  bilinear and nearest; for cubic 3,072 columns of 4- and 8-byte data, and
+  3 x 512² of the width squared for narrower data: :func:`_band_group`; the
+  coordinates recomputed per group).
 * Interior and border: in an output row, the pixels whose taps all lie inside
   the input form one contiguous run (the matrix is affine, so ``floor`` of the
   source coordinate is monotonic along the row), placed by counting the
@@ -150,7 +154,9 @@ _TAPS = (1, 2, 4)
 _DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 _BIG = 1e15  # source coordinates beyond +-_BIG are refused (they would not fit the integer taps)
 # rows of the int64 scratch: 0 flat offset of the first tap, 1 x base tap, 2 y base tap, 3 fix-up list,
-# then K mapped x taps and K mapped y taps (border pixels); float scratch: K x weights, K y weights, 1/sum
+# then K mapped x taps and K mapped y taps, then the K*K flat taps (border pixels); float scratch: K x weights,
+# K y weights, 1/sum, (cubic) a row of interior sums, the K*K tap weights of the current plane and the
+# outside weight (border pixels); tscr: bilinear's gathered taps, or each pixel's eight cubic weights in a row
 _I_OFF, _I_BX, _I_BY, _I_BAD, _I_G = 0, 1, 2, 3, 4
 #: elements added to every scratch row (see warp_affine): rows of a power-of-two size alias (two cache lines of
 #: 8-byte words, one of 4-byte ones)
@@ -471,7 +477,8 @@ def _make_rows(INTERP: int):
 
     def rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, r0, r1, ga, gb, mode, fill_value, out_fill,
              renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
-        """Output rows ``[r0, r1)``; ``iscr``/``fscr``/``tscr``/``st`` are this chunk's scratch rows.
+        """Output rows ``[r0, r1)``; ``iscr``/``fscr``/``tscr``/``st`` are this chunk's scratch (``tscr``: the
+        bilinear gather's rows, or for cubic one flat row of each pixel's eight weights).
 
         ``ec`` holds the tap codes of :func:`_tap_codes` (masked input, bilinear and cubic), made by the caller
         (they allocate, and the row kernel is compiled without numba's runtime: kernels/borrowing.py).
@@ -765,31 +772,55 @@ _ALL_VALID_MASK = np.ones((1, 1), dtype=np.bool_)
 _WINDOWS = True
 
 
-def _band_group(out_w: int, interp: int) -> int:
+def _band_group(out_w: int, interp: int, itemsize: int = 4) -> int:
     """How many bands one pass over the output rows serves (each pass recomputes the rows' coordinates).
 
     A rotated output row reads a slanted run of input rows in every band; with
     all bands of a wide output in one pass, that footprint outgrows the caches:
     13 x 512² uint16 bilinear ran at a third of the per-band speed of 4 bands
     (best group there 2-4 bands, at 256 wide 8-12, at 120 wide all 13;
-    ``python scripts/bench.py --only affine_bilinear``). So about 2,048 output
-    columns' worth of bands per pass for bilinear, 3,072 for cubic. Cubic took
-    every band in one pass while its 16 taps were gathered into scratch rows
-    (then four bands per pass were 10 % slower than all 13 at 13 x 512²); with
-    each tap row one vector load (:mod:`geoaug.kernels.taps4`) the memory is what
-    is left. One thread, ``Affine(rotate=17)``, best of 9: 13 x 512² float32
-    25.6 ms in one pass, 8.9 ms in passes of 5 bands (13 in 3 passes), 9.8-10.3
-    ms of 4; uint16 19.4 ms, 16.6 ms and 15.4 ms (and 12.8-13.0 ms in passes of
-    3); 200 x 256² float32 116 ms for all bands, 31.7 ms in passes of 12, 33-35
-    ms of 8; uint16 83 ms, 61 ms and 40-42 ms; 12 x 256² in one pass 1.64 ms
-    float32 and 2.03 ms uint16, in passes of 6 2.33 and 2.55 ms.
+    ``python scripts/bench.py --only affine_bilinear``). So bilinear and nearest
+    take about 2,048 output columns' worth of bands per pass.
+
+    Cubic took every band in one pass while its 16 taps were gathered into
+    scratch rows (then four bands per pass were 10 % slower than all 13 at
+    13 x 512²); with each tap row one vector load (:mod:`geoaug.kernels.taps4`)
+    the memory is what is left, and the best group differs with the data's
+    width. One thread, ``Affine(rotate=17)``, best of 9, the same process:
+
+    * float32: 13 x 512² 29.1 ms in one pass, 12.9 ms in passes of 3 bands,
+      10.7 of 4, 9.7 of 5; 200 x 256² 36.6 ms in passes of 8, 32.6 of 12;
+      12 x 256² 1.64 ms in one pass, 2.33 in passes of 6. About 3,072 output
+      columns' worth of bands per pass (at 2 threads the same order).
+    * uint16 and int16: 13 x 512² 19.4 ms in one pass, 17.7 in passes of 5,
+      16.1-18.1 of 4, 13.3-13.6 of 3 (2 threads: 10.1, 12.5, 9.0-9.7,
+      7.3-8.1); 12 x 256² and 13 x 120² fastest in one pass (2.37 ms against
+      3.31 in passes of 6; 0.52 against 0.88 in passes of 7); 200 x 256²
+      50-51 ms in passes of 8, 53 of 6, 69 of 12. The input a band's output row
+      reads grows with the square of the width, so about 3 x 512² output
+      pixels' worth of a row's width squared: 3 bands at 512, 12 at 256.
+
+    Parameters
+    ----------
+    out_w : int
+        Output columns.
+    interp : int
+        Interpolation code (:data:`INTERPOLATIONS`).
+    itemsize : int
+        Bytes per value of the raster (cubic only).
     """
-    return max(1, (_GROUP_COLUMNS if interp == 1 else _GROUP_COLUMNS_CUBIC) // max(out_w, 1))
+    if interp != 2:
+        return max(1, _GROUP_COLUMNS // max(out_w, 1))
+    if itemsize <= 2:
+        return max(1, _GROUP_AREA_CUBIC_NARROW // max(out_w * out_w, 1))
+    return max(1, _GROUP_COLUMNS_CUBIC // max(out_w, 1))
 
 
-#: output columns x bands one pass over the rows serves (see :func:`_band_group`): bilinear, cubic
+#: bands per pass over the rows (see :func:`_band_group`): output columns x bands for bilinear and nearest, and for
+#: cubic of 4- and 8-byte data; output columns squared x bands for cubic of 1- and 2-byte data
 _GROUP_COLUMNS = 2048
 _GROUP_COLUMNS_CUBIC = 3072
+_GROUP_AREA_CUBIC_NARROW = 3 * 512 * 512
 #: units of work per thread a parallel warp aims at (see :func:`parallel_units`)
 UNITS_PER_THREAD = 4
 
@@ -946,7 +977,7 @@ def warp_affine(
     K = _TAPS[interp]
     work = nbands * out_h * out_w * K * K if interp else (nbands + 4) * out_h * out_w // NEAREST_WORK
     nthreads = threads.num_threads() if work >= PARALLEL_MIN_WORK else 1
-    group, nrc, nunits = parallel_units(nbands, out_h, _band_group(out_w, interp), nthreads)
+    group, nrc, nunits = parallel_units(nbands, out_h, _band_group(out_w, interp, dt.itemsize), nthreads)
     if interp == 0:  # a gather of whole pixels: its own kernel, compiled per pixel width (kernels/nearest.py)
         bits = nearest.BITS[dt.itemsize]
         src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w).view(bits)
