@@ -104,12 +104,14 @@ def test_band_groups_of_each_interpolation() -> None:
             for code in (0, 1):
                 assert w._band_group(out_w, code, itemsize) == max(1, w._GROUP_COLUMNS // out_w)
             cubic = w._band_group(out_w, 2, itemsize)
-            assert cubic == max(1, (w._GROUP_AREA_CUBIC_NARROW // out_w ** 2 if itemsize <= 2
-                                    else w._GROUP_COLUMNS_CUBIC // out_w))
-    assert w._band_group(512, 2, 2) == 3 and w._band_group(256, 2, 2) == 12 and w._band_group(512, 2, 4) == 6
+            assert cubic == (min(max(1, w._GROUP_AREA_CUBIC_NARROW // out_w ** 2), w._GROUP_MAX_CUBIC_NARROW)
+                             if itemsize <= 2 else max(1, w._GROUP_COLUMNS_CUBIC // out_w))
+    assert w._band_group(512, 2, 2, 13) == 3 and w._band_group(512, 2, 4, 13) == 6
+    # narrow data at 256 wide: 12 bands in one pass, 200 in passes of at most 8
+    assert w._band_group(256, 2, 2, 12) == 12 and w._band_group(256, 2, 2, 200) == 8
     # cubic rasters of up to _ONE_PASS_BANDS bands: one pass; more: the rules above; nearest and bilinear ignore it
     for nbands in range(1, w._ONE_PASS_BANDS + 1):
         assert w._band_group(512, 2, 2, nbands) == nbands and w._band_group(5000, 2, 4, nbands) == nbands
-        assert w._band_group(5000, 1, 2, nbands) == 1
+        assert w._band_group(5000, 1, 2, nbands) == 1 and w._band_group(5000, 0, 2, nbands) == 1
     assert w._band_group(512, 2, 2, w._ONE_PASS_BANDS + 1) == 3
     assert w._GROUP_COLUMNS != w._GROUP_COLUMNS_CUBIC

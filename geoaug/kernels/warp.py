@@ -37,7 +37,8 @@ Conventions
   band; so that this footprint stays in cache, wide outputs take the bands in
   groups (about 2,048 output columns of bands per pass over the rows for
   bilinear and nearest; for cubic 3,072 columns of 4- and 8-byte data, and
-  3 x 512² of the width squared for narrower data, up to 4 bands in one pass:
+  3 x 512² of the width squared for narrower data (at most 8 bands a pass
+  when they take several), up to 4 bands in one pass:
   :func:`_band_group`; the coordinates recomputed per group).
 * Interior and border: in an output row, the pixels whose taps all lie inside
   the input form one contiguous run (the matrix is affine, so ``floor`` of the
@@ -798,7 +799,9 @@ def _band_group(out_w: int, interp: int, itemsize: int = 4, nbands: int = 0) -> 
       3.31 in passes of 6; 0.52 against 0.88 in passes of 7); 200 x 256²
       50-51 ms in passes of 8, 53 of 6, 69 of 12. The input a band's output row
       reads grows with the square of the width, so about 3 x 512² output
-      pixels' worth of a row's width squared: 3 bands at 512, 12 at 256.
+      pixels' worth of a row's width squared: 3 bands at 512, 12 at 256; all
+      of them in one pass when that many cover the raster (12 x 256²), else at
+      most :data:`_GROUP_MAX_CUBIC_NARROW` (8) per pass (200 x 256²).
     * Each pass computes the rows' weights again (about 0.6 ms for 512²), so a
       raster of up to :data:`_ONE_PASS_BANDS` bands takes one pass: 4 x 512²
       uint16 took 3.1-3.3 ms in one pass and 4.1-4.6 ms in two of 2 (two
@@ -820,7 +823,8 @@ def _band_group(out_w: int, interp: int, itemsize: int = 4, nbands: int = 0) -> 
     if 0 < nbands <= _ONE_PASS_BANDS:
         return nbands
     if itemsize <= 2:
-        return max(1, _GROUP_AREA_CUBIC_NARROW // max(out_w * out_w, 1))
+        group = max(1, _GROUP_AREA_CUBIC_NARROW // max(out_w * out_w, 1))
+        return nbands if 0 < nbands <= group else min(group, _GROUP_MAX_CUBIC_NARROW)
     return max(1, _GROUP_COLUMNS_CUBIC // max(out_w, 1))
 
 
@@ -829,6 +833,8 @@ def _band_group(out_w: int, interp: int, itemsize: int = 4, nbands: int = 0) -> 
 _GROUP_COLUMNS = 2048
 _GROUP_COLUMNS_CUBIC = 3072
 _GROUP_AREA_CUBIC_NARROW = 3 * 512 * 512
+#: at most this many bands per pass for cubic of 1- and 2-byte data, when one pass cannot take them all
+_GROUP_MAX_CUBIC_NARROW = 8
 #: cubic warps of up to this many bands take one pass over the rows whatever their width
 _ONE_PASS_BANDS = 4
 #: units of work per thread a parallel warp aims at (see :func:`parallel_units`)
