@@ -7,10 +7,11 @@ of taps is contiguous, so it is one unaligned vector load of four values; the pi
     value = (wx0 * c0 + wx2 * c2) + (wx1 * c1 + wx3 * c3)
 
 four loads, five multiplies, three adds and a short horizontal sum, with the weights of the pixel (shared
-by every band of a pass, computed once per output row) read as two vectors. The kernel it replaced gathered the 16 taps into
-scratch rows (one 64-bit word per tap row for 2-byte data, two for float32) and weighed them in vectorised
-passes over those rows: the gather's scalar loads and stores cost more than the arithmetic, 1.0 ms for
-one 512² float32 band against 0.44 ms now (``docs/benchmarks.md``, "The cubic warp's interior").
+by every band of a pass, computed once per output row) read as two vectors. The kernel it replaced
+gathered the 16 taps into scratch rows (one 64-bit word per tap row for 2-byte data, two for float32) and
+weighed them in vectorised passes over those rows: the gather's scalar loads and stores cost more than
+the arithmetic, 1.0 ms for one 512² float32 band against 0.44 ms now (``docs/benchmarks.md``, "The cubic
+warp's interior").
 
 Conventions: ``src`` is a C-contiguous ``(bands, pixels)`` array of a raster dtype (8- to 32-bit integers,
 float32, float64), read at element ``(b, o)``, ``(b, o + in_w)``, ... (four values from each); the caller
