@@ -7,11 +7,19 @@ branch each of their four taps falls in (``1 + f``, ``f``, ``1 - f``,
 ``2 - f`` for a fraction ``f`` in [0, 1)) call :func:`keys_near` /
 :func:`keys_far` directly, so their loops stay branch-free and vectorise; the
 two branches agree at ``t = 1`` (both 0) and ``keys_far`` is 0 at ``t = 2``.
+
+The polynomials are evaluated in the type of ``a`` (their constants are made
+of it, :func:`_like`): float64 for the remap and resize kernels, float32 for
+the warp, which stores float32 weights and computes them in vectors twice as
+wide.
 """
 
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
+from numba.core import types
+from numba.extending import overload
 
 __all__ = ["CUBIC_A", "keys", "keys4", "keys_far", "keys_near"]
 
@@ -19,16 +27,28 @@ __all__ = ["CUBIC_A", "keys", "keys4", "keys_far", "keys_near"]
 CUBIC_A = -0.75
 
 
+def _like(a, v):  # pragma: no cover - replaced by the overload in compiled code
+    """``v`` as a value of ``a``'s float type."""
+    raise NotImplementedError
+
+
+@overload(_like)
+def _like_ov(a, v):  # pragma: no cover - numba typing
+    if isinstance(a, types.Float) and a.bitwidth == 32:
+        return lambda a, v: np.float32(v)
+    return lambda a, v: np.float64(v)
+
+
 @nb.njit(cache=True, nogil=True)
 def keys_near(t, a):  # pragma: no cover - numba
     """Weight at distance ``t`` in [0, 1]."""
-    return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+    return ((a + _like(a, 2.0)) * t - (a + _like(a, 3.0))) * t * t + _like(a, 1.0)
 
 
 @nb.njit(cache=True, nogil=True)
 def keys_far(t, a):  # pragma: no cover - numba
     """Weight at distance ``t`` in [1, 2]."""
-    return ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+    return ((a * t - _like(a, 5.0) * a) * t + _like(a, 8.0) * a) * t - _like(a, 4.0) * a
 
 
 @nb.njit(cache=True, nogil=True)
@@ -48,4 +68,5 @@ def keys4(f, a):  # pragma: no cover - numba
 
     Branch-free (each distance's branch is known), so loops calling it vectorise.
     """
-    return keys_far(1.0 + f, a), keys_near(f, a), keys_near(1.0 - f, a), keys_far(2.0 - f, a)
+    one = _like(a, 1.0)
+    return keys_far(one + f, a), keys_near(f, a), keys_near(one - f, a), keys_far(_like(a, 2.0) - f, a)

@@ -18,10 +18,12 @@ Conventions
   allocated outside the kernel, and shared by every band of a band group. The
   base tap itself (and, for bilinear, the weights ``1 - f``) are stored only for
   the few pixels that go through the tap rule (near the border, or with valid
-  and invalid taps), computed there by the same expression (cubic weights,
-  stored eight per pixel side by side for the interior, copied into one row
-  each for them): at 1 x 512² the stores of the row pass had cost about a tenth
-  of a bilinear warp. Then the band loop
+  and invalid taps), computed there by the same expression: at 1 x 512² the
+  stores of the row pass had cost about a tenth of a bilinear warp. Cubic
+  weights: the row pass computes the interior's in the work precision and
+  stores them eight per pixel side by side; the tap-rule pixels compute theirs
+  in float64 (renormalising divides by a sum of some of them, which can nearly
+  cancel). Then the band loop
   runs outside and the pixel loop inside. Bilinear, per band: the taps of the
   row's interior run are gathered into scratch (plain loads, unsigned indexes:
   no negative-index wraparound code; neighbouring taps of one row read as one
@@ -331,27 +333,29 @@ def _tap(iscr, j, t, K, inner, in_w, in_h, y):  # pragma: no cover - numba
 
 
 @borrowing_jit()
-def _pixel(iscr, fscr, wa, j, xr, m0, yr, m3, shift, bilinear):  # pragma: no cover - numba
+def _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear, a):  # pragma: no cover - numba
     """Store pixel ``j``'s base taps (``iscr`` rows ``_I_BX``/``_I_BY``) and its weights one per row of ``fscr``
-    (rows 0-3 bilinear, 0-7 cubic) for the pixels that go through the tap rule (near the border, or with valid
-    and invalid taps); the row pass stores only what the interior reads. Bilinear weights are computed exactly
-    as the row pass computes them; cubic ones are copied from the row pass's eight per pixel in ``wa``."""
+    (rows 0-3 bilinear, 0-7 cubic with Keys' ``a``) for the pixels that go through the tap rule (near the border,
+    or with valid and invalid taps); the row pass stores only what the interior reads. Bilinear weights are
+    computed exactly as the row pass computes them. Cubic ones are computed in float64 (the row pass computes the
+    interior's in the work precision): renormalising over some of the taps divides by their sum, which can
+    nearly cancel, and float32 polynomials were 41 DN off an int16 reference there."""
     xs = xr + m0 * j
     ys = yr + m3 * j
     fxs = np.floor(xs)
     fys = np.floor(ys)
     iscr[_I_BX, j] = np.int64(fxs) - shift
     iscr[_I_BY, j] = np.int64(fys) - shift
+    fx = xs - fxs
+    fy = ys - fys
     if bilinear:
-        fx = xs - fxs
-        fy = ys - fys
         fscr[0, j] = 1.0 - fx
         fscr[1, j] = fx
         fscr[2, j] = 1.0 - fy
         fscr[3, j] = fy
     else:
-        for k in range(8):
-            fscr[k, j] = wa[np.uint64(8) * np.uint64(j) + np.uint64(k)]
+        fscr[0, j], fscr[1, j], fscr[2, j], fscr[3, j] = keys4(fx, a)
+        fscr[4, j], fscr[5, j], fscr[6, j], fscr[7, j] = keys4(fy, a)
 
 
 @borrowing_jit()
@@ -504,10 +508,10 @@ def _make_rows(INTERP: int):
             t00, t01, t10, t11 = tscr[0], tscr[min(1, tscr.shape[0] - 1)], tscr[min(2, tscr.shape[0] - 1)], tscr[-1]
             fx1 = fscr[1]
             fy1 = fscr[3]
-            wa = fscr[0]  # no cubic weights (_pixel computes bilinear ones)
         else:  # tscr: each pixel's eight cubic weights in a row (kernels/taps4.py); fscr: a row of sums
             wa = tscr
             sums = fscr[2 * K + 1]
+            aw = _as_work(a, src)  # Keys' parameter in the work precision
         bxs = iscr[_I_BX]
         bys = iscr[_I_BY]
         bad = iscr[_I_BAD]
@@ -546,14 +550,15 @@ def _make_rows(INTERP: int):
                         ys = yr + m3 * j
                         fxs = np.floor(xs)
                         fys = np.floor(ys)
-                        fx = xs - fxs
-                        fy = ys - fys
+                        fx = _as_work(xs - fxs, src)
+                        fy = _as_work(ys - fys, src)
                         off[j] = (np.int64(fys) - 1) * in_w + (np.int64(fxs) - 1)
                         # Keys weights at distances 1+f, f, 1-f, 2-f: each distance's branch of the kernel for
-                        # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises
-                        k = 8 * j  # the pixel's x weights, then its y weights (_pixel copies them to fscr's rows)
-                        wa[k], wa[k + 1], wa[k + 2], wa[k + 3] = keys4(fx, a)
-                        wa[k + 4], wa[k + 5], wa[k + 6], wa[k + 7] = keys4(fy, a)
+                        # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises; in the work
+                        # precision the weights are stored in (float32 vectors are twice as wide)
+                        k = 8 * j  # the pixel's x weights, then its y weights
+                        wa[k], wa[k + 1], wa[k + 2], wa[k + 3] = keys4(fx, aw)
+                        wa[k + 4], wa[k + 5], wa[k + 6], wa[k + 7] = keys4(fy, aw)
                 # the interior run: floor() of an affine coordinate is monotonic along the row, so the pixels with
                 # every tap inside are one run [jlo, jhi), and (nodata/constant) the pixels with a tap inside are one
                 # run [klo, khi) around it; the others are "far" and take one value. Each bound of each axis cuts a
@@ -572,7 +577,7 @@ def _make_rows(INTERP: int):
                     j = klo + jb
                     if j >= jlo:
                         j += jhi - jlo
-                    _pixel(iscr, fscr, wa, j, xr, m0, yr, m3, shift, bilinear)
+                    _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear, a)
                     for t in range(K):  # mapped in the window's coordinates, stored in the input's (-1 outside)
                         xx = _map_index(bxs[j] + t - wx, ww, mode)
                         yy = _map_index(bys[j] + t - wy, wh, mode)
@@ -630,7 +635,7 @@ def _make_rows(INTERP: int):
                         # mixed pixels (valid and invalid taps): the weights decide (a tap of weight 0 does not count)
                         for k in range(nbad):
                             j = bad[k]
-                            _pixel(iscr, fscr, wa, j, xr, m0, yr, m3, shift, bilinear)
+                            _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear, a)
                             st[j] = _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm)
                         for j in range(np.uint64(jlo), np.uint64(jhi)):
                             nzero += np.int64(st[j] == 0)
