@@ -333,29 +333,37 @@ def _tap(iscr, j, t, K, inner, in_w, in_h, y):  # pragma: no cover - numba
 
 
 @borrowing_jit()
-def _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear, a):  # pragma: no cover - numba
-    """Store pixel ``j``'s base taps (``iscr`` rows ``_I_BX``/``_I_BY``) and its weights one per row of ``fscr``
-    (rows 0-3 bilinear, 0-7 cubic with Keys' ``a``) for the pixels that go through the tap rule (near the border,
-    or with valid and invalid taps); the row pass stores only what the interior reads. Bilinear weights are
-    computed exactly as the row pass computes them. Cubic ones are computed in float64 (the row pass computes the
-    interior's in the work precision): renormalising over some of the taps divides by their sum, which can
-    nearly cancel, and float32 polynomials were 41 DN off an int16 reference there."""
+def _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear):  # pragma: no cover - numba
+    """Store pixel ``j``'s base taps (``iscr`` rows ``_I_BX``/``_I_BY``) and, for bilinear, its four weights
+    (``fscr`` rows 0-3), computed exactly as the row pass computes them, for the pixels that go through the tap
+    rule (near the border, or with valid and invalid taps); the row pass stores only what the interior reads.
+    (Cubic weights of these pixels: :func:`_cubic_weights`.)"""
     xs = xr + m0 * j
     ys = yr + m3 * j
     fxs = np.floor(xs)
     fys = np.floor(ys)
     iscr[_I_BX, j] = np.int64(fxs) - shift
     iscr[_I_BY, j] = np.int64(fys) - shift
-    fx = xs - fxs
-    fy = ys - fys
     if bilinear:
+        fx = xs - fxs
+        fy = ys - fys
         fscr[0, j] = 1.0 - fx
         fscr[1, j] = fx
         fscr[2, j] = 1.0 - fy
         fscr[3, j] = fy
-    else:
-        fscr[0, j], fscr[1, j], fscr[2, j], fscr[3, j] = keys4(fx, a)
-        fscr[4, j], fscr[5, j], fscr[6, j], fscr[7, j] = keys4(fy, a)
+
+
+@borrowing_jit()
+def _cubic_weights(fscr, j, xr, m0, yr, m3, a):  # pragma: no cover - numba
+    """Pixel ``j``'s eight cubic weights, one per row of ``fscr`` (rows 0-3 x, 4-7 y), for a pixel that goes
+    through the tap rule. Computed in float64, where the row pass computes the interior's in the work precision:
+    renormalising over some of the taps divides by their sum, which can nearly cancel, and float32 polynomials
+    were 41 DN off an int16 reference there. Called from the cubic row kernel only (a bilinear one compiles no
+    cubic polynomial)."""
+    xs = xr + m0 * j
+    ys = yr + m3 * j
+    fscr[0, j], fscr[1, j], fscr[2, j], fscr[3, j] = keys4(xs - np.floor(xs), a)
+    fscr[4, j], fscr[5, j], fscr[6, j], fscr[7, j] = keys4(ys - np.floor(ys), a)
 
 
 @borrowing_jit()
@@ -577,7 +585,9 @@ def _make_rows(INTERP: int):
                     j = klo + jb
                     if j >= jlo:
                         j += jhi - jlo
-                    _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear, a)
+                    _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear)
+                    if INTERP == 2:
+                        _cubic_weights(fscr, j, xr, m0, yr, m3, a)
                     for t in range(K):  # mapped in the window's coordinates, stored in the input's (-1 outside)
                         xx = _map_index(bxs[j] + t - wx, ww, mode)
                         yy = _map_index(bys[j] + t - wy, wh, mode)
@@ -635,7 +645,9 @@ def _make_rows(INTERP: int):
                         # mixed pixels (valid and invalid taps): the weights decide (a tap of weight 0 does not count)
                         for k in range(nbad):
                             j = bad[k]
-                            _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear, a)
+                            _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear)
+                            if INTERP == 2:
+                                _cubic_weights(fscr, j, xr, m0, yr, m3, a)
                             st[j] = _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm)
                         for j in range(np.uint64(jlo), np.uint64(jhi)):
                             nzero += np.int64(st[j] == 0)
@@ -807,7 +819,7 @@ def _band_group(out_w: int, interp: int, itemsize: int = 4, nbands: int = 0) -> 
       pixels' worth of a row's width squared: 3 bands at 512, 12 at 256; all
       of them in one pass when that many cover the raster (12 x 256²), else at
       most :data:`_GROUP_MAX_CUBIC_NARROW` (8) per pass (200 x 256²).
-    * Each pass computes the rows' weights again (about 0.6 ms for 512²), so a
+    * Each pass computes the rows' weights again (about 0.45 ms for 512²), so a
       raster of up to :data:`_ONE_PASS_BANDS` bands takes one pass: 4 x 512²
       uint16 took 3.1-3.3 ms in one pass and 4.1-4.6 ms in two of 2 (two
       threads: 1.77 ms before these groups, 2.05 ms in two passes).
