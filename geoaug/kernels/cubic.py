@@ -9,9 +9,10 @@ branch each of their four taps falls in (``1 + f``, ``f``, ``1 - f``,
 two branches agree at ``t = 1`` (both 0) and ``keys_far`` is 0 at ``t = 2``.
 
 The polynomials are evaluated in the type of ``a`` (their constants are made
-of it, :func:`_like`): float64 for the remap and resize kernels, float32 for
-the warp, which stores float32 weights and computes them in vectors twice as
-wide.
+of it, :func:`_like`): float64 for the remap and resize kernels and for the
+warp's tap-rule pixels; the warp's row pass passes its work precision (float32
+for 8- and 16-bit and float32 data, whose weights it stores as float32 and
+computes in vectors twice as wide).
 """
 
 from __future__ import annotations

@@ -78,7 +78,9 @@ Conventions
   sides of the rectangle's edge is a near pixel there and a mixed one on the tap-code path; both sum in the
   work precision, so the two paths give the same bits (tests/test_warp_windows.py).
 * Work dtype: uint8, uint16, int16 and float32 are computed in float32, never
-  float64 (within 1 DN, resp. 1e-5 of the data's magnitude, of a float64
+  float64, in every per-band sum over taps (the per-pixel weights of the
+  tap-rule pixels and their renormalising sums are float64) (within 1 DN,
+  resp. 1e-5 of the data's magnitude, of a float64
   computation; ``tests/test_warp_kernel.py`` checks it against a numpy float64
   implementation); int32 and float64 in float64 (float32 cannot hold int32
   values). Integers are rounded half to even and saturated to the dtype's range.
@@ -356,7 +358,8 @@ def _pixel(iscr, fscr, j, xr, m0, yr, m3, shift, bilinear):  # pragma: no cover 
 @borrowing_jit()
 def _cubic_weights(fscr, j, xr, m0, yr, m3, a):  # pragma: no cover - numba
     """Pixel ``j``'s eight cubic weights, one per row of ``fscr`` (rows 0-3 x, 4-7 y), for a pixel that goes
-    through the tap rule. Computed in float64, where the row pass computes the interior's in the work precision:
+    through the tap rule. Evaluated in float64 and stored in the work dtype (as the row pass stored them before it
+    computed the interior's in the work precision):
     renormalising over some of the taps divides by their sum, which can nearly cancel, and float32 polynomials
     were 41 DN off an int16 reference there. Called from the cubic row kernel only (a bilinear one compiles no
     cubic polynomial)."""
