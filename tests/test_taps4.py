@@ -21,24 +21,23 @@ def _sum(src, b, o, in_w, w, j):  # pragma: no cover - numba
     return cubic4(src, b, np.uint64(o), np.uint64(in_w), w, np.uint64(j))
 
 
-def _work(dtype: str) -> np.dtype:
-    return np.dtype(np.float64 if dtype in ("int32", "float64") else np.float32)
-
-
-def _plane(rng: np.random.Generator, dtype: str, shape: tuple[int, int]) -> np.ndarray:
+def _case(seed: int, dtype: str, bands: int, h: int, in_w: int) -> tuple:
+    """``(rng, src, work dtype)``: a generator, random ``(bands, h * in_w)`` planes of ``dtype`` drawn from it (the
+    whole range of an integer dtype), and the work dtype its weights take."""
+    rng = np.random.default_rng(seed)
     dt = np.dtype(dtype)
     if dt.kind == "f":
-        return rng.normal(0, 1000, shape).astype(dt)
-    info = np.iinfo(dt)
-    return rng.integers(info.min, info.max, shape, endpoint=True).astype(dt)
+        src = rng.normal(0, 1000, (bands, h * in_w)).astype(dt)
+    else:
+        info = np.iinfo(dt)
+        src = rng.integers(info.min, info.max, (bands, h * in_w), endpoint=True).astype(dt)
+    return rng, src, np.dtype(np.float64 if dtype in ("int32", "float64") else np.float32)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_one_hot_weights_pick_each_tap_exactly(dtype: str) -> None:
-    rng = np.random.default_rng(3)
-    bands, h, in_w = 3, 9, 11
-    src = _plane(rng, dtype, (bands, h * in_w))
-    wt = _work(dtype)
+    in_w = 11
+    _, src, wt = _case(3, dtype, 3, 9, in_w)
     for b, y, x in ((0, 0, 0), (2, 5, 7), (1, 3, 2)):
         o = y * in_w + x
         for ty in range(4):
@@ -53,10 +52,8 @@ def test_one_hot_weights_pick_each_tap_exactly(dtype: str) -> None:
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_weighted_sum_matches_float64(dtype: str) -> None:
-    rng = np.random.default_rng(5)
     bands, h, in_w = 2, 8, 13
-    src = _plane(rng, dtype, (bands, h * in_w))
-    wt = _work(dtype)
+    rng, src, wt = _case(5, dtype, bands, h, in_w)
     eps = np.finfo(wt).eps
     for _ in range(200):
         b = int(rng.integers(bands))

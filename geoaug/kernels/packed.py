@@ -24,14 +24,12 @@ from numba.extending import intrinsic, overload
 __all__ = ["lane", "load_u32", "load_u64", "packed_dtype"]
 
 
-def packed_dtype(dtype: np.dtype, taps: int) -> np.dtype | None:
-    """The word type that holds ``taps`` (2) consecutive pixels of ``dtype``, or None when not packed.
+def packed_dtype(dtype: np.dtype) -> np.dtype | None:
+    """The word type that holds two consecutive pixels of ``dtype`` (a bilinear tap row), or None when not packed.
 
     2-byte integers: uint32; float32: uint64.
     """
     dt = np.dtype(dtype)
-    if taps != 2:
-        return None
     if dt in (np.dtype(np.uint16), np.dtype(np.int16)):
         return np.dtype(np.uint32)
     if dt == np.dtype(np.float32):

@@ -1049,7 +1049,7 @@ def warp_affine(
     fscr = np.empty((nunits, 2 * K + 1 + (1 if interp == 2 else 0) + K * K + 1, sw), dtype=work_t)
     st = np.empty((nunits, out_w), dtype=np.uint8)
     if interp == 1:  # the gathered taps: one word per tap row when two taps fit one (kernels/packed.py)
-        packed = packed_dtype(dt, K)
+        packed = packed_dtype(dt)
         tscr = np.empty((nunits, K * K if packed is None else K, sw), dtype=dt if packed is None else packed)
     else:  # each pixel's eight cubic weights in a row (kernels/taps4.py)
         tscr = np.empty((nunits, 8 * sw), dtype=work_t)
