@@ -142,7 +142,9 @@ def test_taps_are_stored_for_a_unit_s_rows_unless_one_band_per_pass() -> None:
     assert nearest.block_rows(100, 10, 8, 4) == 13  # one unit's rows at most
     assert nearest.block_rows(256, 256, 1, 1) == 1  # one band per pass
     assert nearest.bands_per_pass(13, 512 * 512, 512 * 512, 2) == 4
-    assert nearest.bands_per_pass(200, 256 * 256, 256 * 256, 2) == 1  # past PASS_BYTES
+    assert nearest.bands_per_pass(200, 256 * 256, 256 * 256, 2) == 4  # past PASS_BYTES, a plane in one block
+    assert nearest.bands_per_pass(13, 1024 * 1024, 1024 * 1024, 4) == 1  # past both
+    assert nearest.bands_per_pass(2, 1024 * 1024, 1024 * 1024, 2) == 4  # a large plane within PASS_BYTES
 
 
 @pytest.mark.parametrize("holes", [False, True])

@@ -35,7 +35,8 @@ thread, uint16, two runs of ``python scripts/bench_trees.py`` (see
 docs/benchmarks.md): 0.66-0.69 of its time at 13x512², 0.76-0.78 at 4x512²,
 0.84 at 12x256², 0.88-0.91 at 13x120², 0.90-0.94 at 1x512²; with a 10 %
 collar 0.48-0.49 at 13x512². Slower: 200x256² (1.27-1.31, bimodal by process
-in both kernels) and 1x512² with a collar (1.10-1.12).
+in both kernels; one band per pass then, four since: :func:`bands_per_pass`) and 1x512² with a collar
+(1.10-1.12).
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ BLOCK_PIXELS = 1 << 18
 #: numbers :func:`nearest_rows` keeps per row of a block: interior start and end, invalid taps (written, not
 #: read back), the outer-pixels flag, the valid span's start and end, its holes; one slot spare
 RUN_FIELDS = 8
-#: input and output bytes above which a warp passes over a row one band at a time (see :func:`bands_per_pass`)
+#: input and output bytes above which a warp whose output plane exceeds one block passes over a row one band at a
+#: time (see :func:`bands_per_pass`)
 PASS_BYTES = 16 << 20
 
 
@@ -103,13 +105,21 @@ def block_rows(out_h: int, out_w: int, row_chunks: int, per_pass: int) -> int:
 
 
 def bands_per_pass(nbands: int, in_pixels: int, out_pixels: int, itemsize: int) -> int:
-    """Bands one pass over an output row gathers (:func:`nearest_rows`' ``per_pass``): 4 while the input and
-    output fit about half the L3 of the machine this was tuned on (:data:`PASS_BYTES`), else 1.
+    """Bands one pass over an output row gathers (:func:`nearest_rows`' ``per_pass``): 4 when an output plane
+    fits one block of stored tap offsets (:data:`BLOCK_PIXELS`, so a serial call finds them once for every
+    band group) or the input and output fit about half the L3 of the machine this was tuned on
+    (:data:`PASS_BYTES`), else 1.
 
     Four bands per offset read took 0.80-0.82 of the time of one at 13x512², 0.82-0.84 at 4x512², 0.87-0.93 at
-    12x256², 0.89 at 13x120² uint16 (one thread, fresh processes, two runs); at 200x256² (52 MB in and out,
-    memory-bound) 1.2-1.35.
+    12x256², 0.89 at 13x120² uint16 (one thread, fresh processes, two runs). Past :data:`PASS_BYTES` with a
+    plane in one block, where this rule gave one band per pass before, four took (``scripts/bench_trees.py``,
+    two runs per thread count, five rounds at two; docs/benchmarks.md) at one thread 0.58-0.63 of the time at
+    200x256² uint16, 0.60-0.65 at 200x256² float32 and 0.80-0.81 at 13x512² float32; at two threads 0.69-0.71,
+    0.84-0.90 and 0.99-1.03. Larger planes (13x720², 13x1024²) keep one band per pass: their blocks' offsets
+    are found again by each band group, and four per pass took 1.1-1.2 of the time there (one run each).
     """
+    if out_pixels <= BLOCK_PIXELS:
+        return 4
     return 4 if nbands * (in_pixels + out_pixels) * itemsize <= PASS_BYTES else 1
 
 
