@@ -282,7 +282,9 @@ def render(d: dict) -> str:
         "the GeoRaster and both thread counts time the same 21 crops (a crop finds the plan its size got at an "
         "earlier position and reads it from its own corner, as in a training loop; only a crop whose taps reach "
         "past an edge on both axes plans for its position, each time); `Resize` to "
-        f"{meta['settings']['resize_factor']:g} x the side (bilinear, no anti-aliasing on either side); "
+        f"{meta['settings']['resize_factor']:g} x the side (geoaug's default `Resize(n, n)`, whose "
+        "`antialias=True` takes the area filter along each shrinking axis: at this factor two taps per output "
+        "pixel, as many as bilinear; OpenCV `INTER_LINEAR`, albumentations' default); "
         "`Normalize(mean, std)` per band against the expression `(a - mean[:, None, None]) / std[:, None, None]` "
         "with float32 mean and std; the fixed cost per call as a `HorizontalFlip(p=0)` call on 13x64² and "
         "a `HorizontalFlip(p=1)` of a 13x1x1 array.",
