@@ -11,6 +11,7 @@ import numba
 import numpy as np
 import pytest
 
+from geoaug.kernels.dtypes import work_dtype
 from geoaug.kernels.taps4 import cubic4
 
 DTYPES = ["uint8", "uint16", "int16", "int32", "float32", "float64"]
@@ -31,7 +32,7 @@ def _case(seed: int, dtype: str, bands: int, h: int, in_w: int) -> tuple:
     else:
         info = np.iinfo(dt)
         src = rng.integers(info.min, info.max, (bands, h * in_w), endpoint=True).astype(dt)
-    return rng, src, np.dtype(np.float64 if dtype in ("int32", "float64") else np.float32)
+    return rng, src, np.dtype(work_dtype(dt))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -118,9 +118,7 @@ def bands_per_pass(nbands: int, in_pixels: int, out_pixels: int, itemsize: int) 
     0.84-0.90 and 0.99-1.03. Larger planes (13x720², 13x1024²) keep one band per pass: their blocks' offsets
     are found again by each band group, and four per pass took 1.1-1.2 of the time there (one run each).
     """
-    if out_pixels <= BLOCK_PIXELS:
-        return 4
-    return 4 if nbands * (in_pixels + out_pixels) * itemsize <= PASS_BYTES else 1
+    return 4 if out_pixels <= BLOCK_PIXELS or nbands * (in_pixels + out_pixels) * itemsize <= PASS_BYTES else 1
 
 
 def offset_dtype(in_h: int, in_w: int) -> np.dtype:

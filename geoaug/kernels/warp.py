@@ -78,12 +78,12 @@ Conventions
   sides of the rectangle's edge is a near pixel there and a mixed one on the tap-code path; both sum in the
   work precision, so the two paths give the same bits (tests/test_warp_windows.py).
 * Work dtype: uint8, uint16, int16 and float32 are computed in float32, never
-  float64, in every per-band sum over taps (the per-pixel weights of the
-  tap-rule pixels and their renormalising sums are float64) (within 1 DN,
-  resp. 1e-5 of the data's magnitude, of a float64
-  computation; ``tests/test_warp_kernel.py`` checks it against a numpy float64
-  implementation); int32 and float64 in float64 (float32 cannot hold int32
-  values). Integers are rounded half to even and saturated to the dtype's range.
+  float64, in every per-band sum over taps, within 1 DN, resp. 1e-5 of the
+  data's magnitude, of a float64 computation (``tests/test_warp_kernel.py``
+  checks it against a numpy float64 implementation); only the per-pixel weights
+  of the tap-rule pixels and their renormalising sums are float64. int32 and
+  float64 are computed in float64 (float32 cannot hold int32 values). Integers
+  are rounded half to even and saturated to the dtype's range.
 * Memory and threads: outputs are allocated with numpy outside the kernels (or
   given by the caller with ``out=`` / ``out_mask=``, reusable across calls);
   nothing is allocated inside the parallel loop. At most one parallel region
