@@ -48,6 +48,35 @@ def test_values_move_bit_for_bit(dtype: str) -> None:
     np.testing.assert_array_equal(out.view(bits.dtype), want.view(bits.dtype))  # bits, not values
 
 
+@pytest.mark.parametrize("scale", [1.0, -1.0, 1 / 3, -0.75, 2.0])
+@pytest.mark.parametrize("nudge", [0.0, -1e-12, 1e-12, -5e-324, 5e-324])
+@pytest.mark.parametrize("window", [False, True])
+def test_coordinates_at_the_window_s_first_pixel_take_their_floor(scale: float, nudge: float, window: bool) -> None:
+    # the interior's offsets truncate their coordinates, which row_runs found at or past the window's first pixel
+    # (>= 0). Coordinates on and just either side of 0 (and of the window's first row and column): the taps
+    # and the validity are the float64 floor's
+    rng = np.random.default_rng(5)
+    src = rng.integers(1, 60000, (2, 12, 14)).astype(np.uint16)
+    mask = None
+    if window:  # a valid rectangle from (3, 2): with nodata fill the kernel takes it as the input's bounds
+        mask = np.zeros((1, 12, 14), dtype=bool)
+        mask[0, 2:, 3:] = True
+    x0, y0 = (3.0, 2.0) if window else (0.0, 0.0)
+    out_shape = (9, 11)
+    # output pixel centre j + 0.5 lands on x0 + nudge + scale * (j - 4): an exact x0 (+ nudge) at j = 4
+    m = np.array([[scale, 0.0, x0 + nudge - 4.5 * scale], [0.0, abs(scale), y0 + nudge - 3.5 * abs(scale)],
+                  [0.0, 0.0, 1.0]])
+    out, omask = warp_affine(src, mask, m, out_shape, "nearest", fill="nodata", out_fill=0)
+    # in the kernel's order of operations (a row's start, then + step * j): at exact ties the rounding matters
+    ii, jj = np.mgrid[0:out_shape[0], 0:out_shape[1]].astype(np.float64)
+    xx = np.floor((m[0, 0] * 0.5 + m[0, 1] * (ii + 0.5) + m[0, 2]) + m[0, 0] * jj).astype(np.int64)
+    yy = np.floor((m[1, 0] * 0.5 + m[1, 1] * (ii + 0.5) + m[1, 2]) + m[1, 0] * jj).astype(np.int64)
+    inside = (xx >= x0) & (xx < 14) & (yy >= y0) & (yy < 12)
+    np.testing.assert_array_equal(omask[0], inside)
+    want = np.where(inside, src[:, np.clip(yy, 0, 11), np.clip(xx, 0, 13)], 0)
+    np.testing.assert_array_equal(out, want)
+
+
 @pytest.mark.parametrize(("signed", "unsigned"), [("int16", "uint16"), ("int32", "float32"), ("float64", "uint64")])
 def test_dtypes_of_one_width_give_the_same_bits(signed: str, unsigned: str) -> None:
     rng = np.random.default_rng(1)

@@ -232,8 +232,10 @@ def _block_taps(mask, all_valid, in_h, in_w, win, m, dmask, row_ok, i0, i1, mode
         yr = m3 * 0.5 + m[4] * yc + m[5]
         lo, hi, _, _ = row_runs(xr, m0, yr, m3, zero, out_w, one, win[2] - win[0], win[3] - win[1], win[0], win[1])
         orow = o[r]
-        for j in range(lo, hi):  # every tap inside: one vectorisable loop
-            orow[np.uint64(j)] = np.int64(np.floor(yr + m3 * j)) * in_w + np.int64(np.floor(xr + m0 * j))
+        # every tap inside: one vectorisable loop. Its coordinates are row_runs' own expressions, whose floors it
+        # found inside the window, so at least 0: the conversion's truncation is their floor (no rounding step)
+        for j in range(lo, hi):
+            orow[np.uint64(j)] = np.int64(yr + m3 * j) * in_w + np.int64(xr + m0 * j)
         if not far_fill:  # edge/reflect/mirror/wrap: the outside taps map inside, the whole row is one gather
             # (against the whole input: warp_affine passes a mask's window with nodata fill only)
             for j in range(lo):
