@@ -29,12 +29,11 @@ def packed_dtype(dtype: np.dtype) -> np.dtype | None:
 
     2-byte integers: uint32; float32: uint64.
     """
-    dt = np.dtype(dtype)
-    if dt in (np.dtype(np.uint16), np.dtype(np.int16)):
-        return np.dtype(np.uint32)
-    if dt == np.dtype(np.float32):
-        return np.dtype(np.uint64)
-    return None
+    return _PACKED.get(np.dtype(dtype))  # a lookup: every bilinear warp call asks
+
+
+_PACKED = {np.dtype(np.uint16): np.dtype(np.uint32), np.dtype(np.int16): np.dtype(np.uint32),
+           np.dtype(np.float32): np.dtype(np.uint64)}
 
 
 def _loader(bits: int):
