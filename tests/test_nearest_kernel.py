@@ -135,9 +135,9 @@ def test_parallel_equals_serial(monkeypatch: pytest.MonkeyPatch, fill: str, plan
 def test_blocks_band_passes_and_wide_offsets_change_nothing(monkeypatch: pytest.MonkeyPatch, planes: int,
                                                             fill: str) -> None:
     """9 bands in two groups (5 and 4: four bands per offset read, then one) over taps stored for the whole
-    plane or for blocks of 5 rows (several per call, the last shorter), with int64 tap offsets, one band per
-    pass and one row per block: the bits of one group (passes of 4, 4 and 1) over the whole plane's uint32
-    offsets."""
+    plane or for blocks of 5 rows (several per call, the last shorter), one group in blocks of 3 rows, with
+    int64 tap offsets, one band per pass and one row per block: the bits of one group (passes of 4, 4 and 1)
+    over the whole plane's uint32 offsets."""
     rng = np.random.default_rng(3)
     src = rng.integers(0, 60000, (9, 33, 29)).astype(np.uint16)
     mask = None if planes == 0 else rng.random((planes, 33, 29)) > 0.2
@@ -149,6 +149,11 @@ def test_blocks_band_passes_and_wide_offsets_change_nothing(monkeypatch: pytest.
     variants = [warp_affine(src, mask, m, (37, 31), "nearest", **kw)]
     monkeypatch.setattr(nearest, "BLOCK_PIXELS", 31 * 5)  # blocks of 5 rows: 8 blocks, the last of 2
     variants.append(warp_affine(src, mask, m, (37, 31), "nearest", **kw))
+    # one group (taps read once) in blocks of 3 rows: 13 blocks, the last of 1
+    monkeypatch.setattr(warp_module, "_band_group", lambda *args: 9)
+    monkeypatch.setattr(nearest, "ONCE_PIXELS", 31 * 3)
+    variants.append(warp_affine(src, mask, m, (37, 31), "nearest", **kw))
+    monkeypatch.setattr(warp_module, "_band_group", lambda *args: 5)
     monkeypatch.setattr(nearest, "offset_dtype", lambda in_h, in_w: np.dtype(np.int64))
     variants.append(warp_affine(src, mask, m, (37, 31), "nearest", **kw))
     monkeypatch.setattr(nearest, "bands_per_pass", lambda *a: 1)  # one band per pass, one row per block
@@ -170,6 +175,10 @@ def test_taps_are_stored_for_a_unit_s_rows_unless_one_band_per_pass() -> None:
     assert nearest.block_rows(3, 10_000_000, 1, 4) == 1
     assert nearest.block_rows(100, 10, 8, 4) == 13  # one unit's rows at most
     assert nearest.block_rows(256, 256, 1, 1) == 1  # one band per pass
+    # taps read by one band group only: blocks of about ONCE_PIXELS
+    assert nearest.block_rows(512, 512, 1, 4, reused=False) == nearest.ONCE_PIXELS // 512
+    assert nearest.block_rows(40, 64, 1, 4, reused=False) == 40
+    assert nearest.block_rows(512, 100_000, 2, 4, reused=False) == 1
     assert nearest.bands_per_pass(13, 512 * 512, 512 * 512, 2) == 4
     assert nearest.bands_per_pass(200, 256 * 256, 256 * 256, 2) == 4  # past PASS_BYTES, a plane in one block
     assert nearest.bands_per_pass(13, 1024 * 1024, 1024 * 1024, 4) == 1  # past both

@@ -54,8 +54,8 @@ from .borrowing import borrowing_jit
 from .indirect import call_address
 from .runs import fill_run, row_runs, span_fill, span_mask, valid_span
 
-__all__ = ["BITS", "BLOCK_PIXELS", "PASS_BYTES", "RUN_FIELDS", "bands_per_pass", "block_rows", "nearest_fill_bits",
-           "nearest_parallel", "nearest_rows", "offset_dtype"]
+__all__ = ["BITS", "BLOCK_PIXELS", "ONCE_PIXELS", "PASS_BYTES", "RUN_FIELDS", "bands_per_pass", "block_rows",
+           "nearest_fill_bits", "nearest_parallel", "nearest_rows", "offset_dtype"]
 
 #: itemsize -> the unsigned dtype the kernel sees a raster as
 BITS = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16), 4: np.dtype(np.uint32), 8: np.dtype(np.uint64)}
@@ -83,6 +83,8 @@ def nearest_fill_bits(value: float, dtype: np.dtype, work: type) -> int:
 #: band group of a serial call. In a scratch experiment at 13x512² uint16 (one thread, best of 31) blocks of
 #: 32 rows took 1.06 of the whole plane's time
 BLOCK_PIXELS = 1 << 18
+#: output pixels of a block whose taps serve one band group only (:func:`block_rows`): 32 kB of uint32 offsets
+ONCE_PIXELS = 1 << 13
 #: numbers :func:`nearest_rows` keeps per row of a block: interior start and end, invalid taps (written, not
 #: read back), the outer-pixels flag, the valid span's start and end, its holes; one slot spare
 RUN_FIELDS = 8
@@ -91,20 +93,25 @@ RUN_FIELDS = 8
 PASS_BYTES = 16 << 20
 
 
-def block_rows(out_h: int, out_w: int, row_chunks: int, per_pass: int) -> int:
+def block_rows(out_h: int, out_w: int, row_chunks: int, per_pass: int, reused: bool = True) -> int:
     """Rows of a block of :func:`nearest_rows` (its tap offsets are stored for the block).
 
-    With several bands per pass (``per_pass > 1``) a block holds all of a unit's rows (``out_h`` cut into
-    ``row_chunks``) up to about :data:`BLOCK_PIXELS` output pixels. Its taps serve every band group of a
-    serial call; a parallel unit is one band group, so there they serve that group only. Even with one
-    group the whole plane was not slower: 0.91-0.95 of the time of one row at a time at 1x512² and 4x512²
-    uint16 (one thread, interleaved in one process, two runs), the same at 13x120², 13x64² and 1x512² with a
-    collar. With one band per pass (large rasters, :func:`bands_per_pass`) one row at a time, recomputed by
-    each group, as the kernel did before it stored taps (at 200x256² stored whole-plane taps were no faster).
+    With several bands per pass (``per_pass > 1``) and taps that serve more than one band group
+    (``reused``: a serial call of several groups) a block holds all of a unit's rows (``out_h`` cut into
+    ``row_chunks``) up to about :data:`BLOCK_PIXELS` output pixels, so each group finds them stored. A unit
+    of one band group (every parallel unit, and a serial call of one group) reads its taps once: its blocks
+    are about :data:`ONCE_PIXELS` output pixels, which stay in cache between the taps' store and their
+    reads. Whole-plane blocks of one group took, against blocks of 16 rows of 512 (one thread / two threads,
+    interleaved in one process): 1x512² uint16 1.04-1.07 / 1.12-1.19, float32 1.03 / 1.05-1.07, 2x512²
+    uint16 1.07 / 1.07, 4x512² float32 1.07 / 1.05, 1x1024² uint16 1.06 / 1.09; one row at a time was no
+    faster than 16. With one band per pass (large rasters, :func:`bands_per_pass`) one row at a time,
+    recomputed by each group, as the kernel did before it stored taps (at 200x256² stored whole-plane taps
+    were no faster).
     """
     if per_pass == 1:
         return 1
-    return max(1, min(-(-out_h // row_chunks), BLOCK_PIXELS // max(out_w, 1)))
+    cap = BLOCK_PIXELS if reused else ONCE_PIXELS
+    return max(1, min(-(-out_h // row_chunks), cap // max(out_w, 1)))
 
 
 def bands_per_pass(nbands: int, in_pixels: int, out_pixels: int, itemsize: int) -> int:

@@ -1021,7 +1021,8 @@ def warp_affine(
         fill_bits = bits.type(nearest.nearest_fill_bits(fill_value, dt, work_t))
         out_bits = bits.type(nearest.nearest_fill_bits(out_fill, dt, work_t))
         per_pass = nearest.bands_per_pass(nbands, in_h * in_w, out_h * out_w, dt.itemsize)
-        block = nearest.block_rows(out_h, out_w, nrc, per_pass)
+        # a serial call of several band groups finds each block's taps once for all of them
+        block = nearest.block_rows(out_h, out_w, nrc, per_pass, reused=nunits == 1 and nbands > group)
         off = np.empty((nunits, block, out_w), dtype=nearest.offset_dtype(in_h, in_w))
         st = np.empty((nunits, block, out_w), dtype=np.uint8)
         runs = np.empty((nunits, block, nearest.RUN_FIELDS), dtype=np.int64)
