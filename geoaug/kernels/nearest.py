@@ -29,8 +29,10 @@ whole row is one gather.
 Coordinates, offsets and validity are computed once per row and shared by
 every band of a band group, four bands per pass over a row, so one offset read
 serves four gathers; rows go in blocks of about :data:`BLOCK_PIXELS` output
-pixels, whose stored offsets also serve the later band groups of a serial call
-(a parallel unit is one group: see :func:`geoaug.kernels.warp.parallel_units`).
+pixels where their stored offsets also serve the later band groups of a serial
+call, else of about :data:`ONCE_PIXELS`, which stay in cache until read (a
+parallel unit is one group: see :func:`geoaug.kernels.warp.parallel_units` and
+:func:`block_rows`).
 Measured against the previous kernel (offsets, x and y
 stored as int64 for the whole row, recomputed for every band group, one band
 per pass, the whole interior gathered and then selected under a mask), one
