@@ -144,16 +144,14 @@ def test_blocks_band_passes_and_wide_offsets_change_nothing(monkeypatch: pytest.
     m = _rotation(-29.0, 33, 29, shift=5.0)
     kw = dict(fill=fill, fill_value=7.0, out_fill=3.0, return_all_valid=True)
     want = warp_affine(src, mask, m, (37, 31), "nearest", **kw)
+    # one group (31 columns: all 9 bands; taps read once) in blocks of 3 rows: 13 blocks, the last of 1
+    monkeypatch.setattr(nearest, "ONCE_PIXELS", 31 * 3)
+    variants = [warp_affine(src, mask, m, (37, 31), "nearest", **kw)]
     # groups of 5 and 4, whole-plane taps
     monkeypatch.setattr(warp_module, "_band_group", lambda *args: 5)
-    variants = [warp_affine(src, mask, m, (37, 31), "nearest", **kw)]
+    variants.append(warp_affine(src, mask, m, (37, 31), "nearest", **kw))
     monkeypatch.setattr(nearest, "BLOCK_PIXELS", 31 * 5)  # blocks of 5 rows: 8 blocks, the last of 2
     variants.append(warp_affine(src, mask, m, (37, 31), "nearest", **kw))
-    # one group (taps read once) in blocks of 3 rows: 13 blocks, the last of 1
-    monkeypatch.setattr(warp_module, "_band_group", lambda *args: 9)
-    monkeypatch.setattr(nearest, "ONCE_PIXELS", 31 * 3)
-    variants.append(warp_affine(src, mask, m, (37, 31), "nearest", **kw))
-    monkeypatch.setattr(warp_module, "_band_group", lambda *args: 5)
     monkeypatch.setattr(nearest, "offset_dtype", lambda in_h, in_w: np.dtype(np.int64))
     variants.append(warp_affine(src, mask, m, (37, 31), "nearest", **kw))
     monkeypatch.setattr(nearest, "bands_per_pass", lambda *a: 1)  # one band per pass, one row per block

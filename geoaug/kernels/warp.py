@@ -1094,5 +1094,5 @@ def _finish(dst: np.ndarray, dmask: np.ndarray, skip: bool, row_ok: np.ndarray) 
     if 0 not in flags:  # every row flagged all valid (a bytes search: .all() costs 20 times more)
         return dst, None, True
     if 1 in flags:  # rows found all valid were not written (the indexing costs 1.5 µs even when none was)
-        dmask[row_ok.astype(np.bool_)] = True
+        dmask[row_ok.view(np.bool_)] = True  # the flags are 0 or 1: a view, not a copy
     return dst, dmask, False
