@@ -270,6 +270,26 @@ def test_copy_launch_follows_the_serial_threshold(monkeypatch: pytest.MonkeyPatc
     assert np.array_equal(first, want) and np.array_equal(second, want)
 
 
+def test_copy_launches_are_cached_per_mask_plane_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a launch with a mask serves only copies with as many mask planes: none, one shared, one per band
+    from geoaug.kernels import flip
+
+    monkeypatch.setattr(flip, "_LAUNCHES", {})
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 1000, (3, 9, 70)).astype("int16")  # rows wider than a 64-byte vector, and a remainder
+    masks = [None, rng.random((1, 9, 70)) > 0.3, rng.random((3, 9, 70)) > 0.3]
+    plan = (8, -1, 0, 69, 0, -1)  # rot180
+    for _ in range(2):  # the second pass runs from the cache
+        for m in masks:
+            got, gm = flip.index_copy(a, m, plan, (9, 70))
+            assert np.array_equal(got, a[:, ::-1, ::-1])
+            want_mask = np.ones((1, 9, 70), bool) if m is None else m[:, ::-1, ::-1]
+            assert np.array_equal(np.broadcast_to(gm, want_mask.shape), want_mask)
+    assert sorted(k[5] for k in flip._LAUNCHES) == [0, 1, 3]
+    for _, _, params in flip._LAUNCHES.values():  # shared by every call of a launch: nobody may change them
+        assert not params.flags.writeable
+
+
 def test_empty_arrays_and_sequence_plans_behave_as_before() -> None:
     from geoaug.errors import ParameterError
     from geoaug.kernels import flip

@@ -41,7 +41,8 @@ from numba.np.ufunc import parallel as _parallel
 
 __all__ = ["configure", "launch_lock", "num_threads", "threading_layer"]
 
-#: held around every kernel launch when the layer is not thread-safe (workqueue); a no-op otherwise
+#: held around every kernel launch that may open a parallel region when the layer is not thread-safe (workqueue);
+#: a no-op otherwise. A one-thread kernel opens none and needs no lock (the serial copy of kernels/flip.py)
 launch_lock: contextlib.AbstractContextManager = contextlib.nullcontext()
 _chosen: str | None = None
 
