@@ -276,7 +276,7 @@ def test_copy_launches_are_cached_per_mask_plane_count(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(flip, "_LAUNCHES", {})
     rng = np.random.default_rng(3)
-    a = rng.integers(0, 1000, (3, 9, 70)).astype("int16")  # rows wider than a 64-byte vector, and a remainder
+    a = rng.integers(0, 1000, (3, 9, 70)).astype("int16")  # 70 pixels: the mirrored rows' vector loop and its tail
     masks = [None, rng.random((1, 9, 70)) > 0.3, rng.random((3, 9, 70)) > 0.3]
     plan = (8, -1, 0, 69, 0, -1)  # rot180
     for _ in range(2):  # the second pass runs from the cache
