@@ -679,3 +679,20 @@ def test_bench_callpath_runs(capsys: pytest.CaptureFixture[str], tmp_path: objec
         bench.main(["--repeats", "2000"])
     with pytest.raises(SystemExit):
         bench.main(["--only", "nope"])
+
+
+def test_bench_touch_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    from conftest import ROOT
+
+    from geoaug.kernels import resize
+
+    spec = importlib.util.spec_from_file_location("bench_touch", ROOT / "scripts" / "bench_touch.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    kept = resize.TOUCH_BYTES
+    assert bench.main(["--repeats", "2", "3x40:uint16", "2x24:float32"]) == 0
+    text = capsys.readouterr().out
+    assert "3x40:uint16" in text and "2x24:float32" in text and "on / off" in text
+    assert resize.TOUCH_BYTES == kept  # the module's bound is back

@@ -28,7 +28,11 @@ How the passes run
     (:mod:`geoaug.kernels.vec8`). Same operations in the same order as
     columns first: the same bits. Usually the cheapest, shrinking or
     enlarging (1 x 512² -> 384² uint16, one thread: 61 µs against 89 µs row
-    at a time and 105 µs rows first).
+    at a time and 105 µs rows first). An input of more than
+    :data:`TOUCH_BYTES` per worker is first read one item per cache line,
+    each block's input rows in address order: the vertical pass's eleven or
+    so short row streams then find their lines in cache instead of waiting
+    for each in turn.
 
 * The horizontal pass runs four rows at once, so each column's taps and
   weights are loaded once for four rows. Two real neighbouring taps (bilinear
@@ -117,6 +121,20 @@ _CONTRACT = {"contract"}
 #: below this many output values (bands x rows x cols) the kernel runs on one thread (at 2 threads a
 #: 1x256² Resize to 192², 36,864 output values, took 0.84 of its 1-thread time; 1x512², 0.79)
 SERIAL_BELOW = 1 << 16
+#: input bytes per worker above which the lanes order first reads one item per cache line of each block's input
+#: rows, in address order. The vertical pass reads eight output rows' taps at once, about eleven input rows 16
+#: bytes at a time: from memory, each of those short streams waits for its lines in turn; read in order first,
+#: they stream. An input still in cache from the call before pays for the reads instead. ``geoaug.Resize`` to
+#: 0.75 of the side, read / not read, two runs of ``scripts/bench_touch.py`` at each thread count: at one thread
+#: 1.07-1.25 for 1.5-4 MB (12x256² and 4x512², uint16 and float32), 0.85-1.05 for 6.2-6.5 MB (50x256² and
+#: 13x512² uint16: in cache or not by process), 0.81-0.88 for 13x512² float32 (13 MB), 0.62-0.64 for 100x256²
+#: uint16, 0.58-0.61 for 200x256² uint16 and int16, 0.84-0.99 for 200x256² float32 (50 MB). At two threads
+#: 1.05-1.20 up to 6.5 MB, 0.93-0.95 for 13x512² float32, 0.68-0.87 for 100x256² uint16, 0.58-0.71 for
+#: 200x256² uint16 and int16, 0.89-0.93 for float32. Each worker streams its share of the bands through its own
+#: core's caches, so the bound is per worker: with the bound on the whole input, a 13x512² float32
+#: RandomResizedCrop at two threads read 0.82-1.52 of its time (``scripts/bench_trees.py``, four runs)
+TOUCH_BYTES = 8 << 20
+_LINE = 64  # bytes per cache line
 
 
 def work_value(v, z):  # pragma: no cover - typing stub, replaced by the overload
@@ -493,9 +511,30 @@ def _cols_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, 
             _store_row(hr, np.uint64(r) * uw, df, oplane + np.uint64(ib + r) * uw, out_w, is_int, lo, hi)
 
 
+@borrowing_jit()
+def _touch_rows(sf, plane, uin, iy, ny, ib, n, xs, xe, step, sink):  # pragma: no cover - numba
+    # one item per cache line of the input rows output rows [ib, ib + n) read, columns [xs, xe), in address order
+    # (the rows are adjacent: one run from the first row's column xs to the last row's column xe); their sum goes
+    # to ``sink[0]``, scratch the caller overwrites before reading, so the loads are not dropped
+    ya = np.int64(-1)
+    yb = np.int64(-1)
+    for i in range(ib, ib + n):
+        for k in range(ny[i]):
+            y = iy[i, k]
+            if y >= 0:
+                ya = y if ya < 0 else min(ya, y)
+                yb = max(yb, y)
+    if ya < 0:
+        return
+    acc = sf[plane] - sf[plane]
+    for k in range(plane + np.uint64(ya) * uin + xs, plane + np.uint64(yb) * uin + xe, step):
+        acc += sf[k]
+    sink[0] = acc
+
+
 @borrowing_jit(fastmath=_CONTRACT)
 def _cols_lanes(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, ncol, vt, sc, df, out_w, fill,
-                is_int, lo, hi, out_h, xw):  # pragma: no cover - numba
+                is_int, lo, hi, out_h, xw, touch):  # pragma: no cover - numba
     # columns first, eight output rows at a time in eight lanes of the work dtype (kernels/vec8.py): the
     # vertical pass of the eight rows into ``sc``'s interleaved block (value r of input column x at 8 x + r;
     # vert8 where every row reads two input rows, else row by row into ``vt``, rows ``cp`` apart, and
@@ -504,6 +543,8 @@ def _cols_lanes(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, 
     # store8x8); the last columns of a row not a multiple of eight through the scalar store. A short last
     # block repeats its last row: every lane holds a computed value. ``xw``: the input columns from the first
     # pixel of ``sf``'s rows to their end (``in_w`` less the column the taps count from: see _work).
+    # ``touch`` (items per cache line, or 0): first read one item per cache line of the block's input rows, in
+    # address order (see :data:`TOUCH_BYTES`).
     z = lo - lo
     uw = np.uint64(out_w)
     uin = np.uint64(in_w)
@@ -521,6 +562,8 @@ def _cols_lanes(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, 
     xe = (xl + np.uint64(nv) + np.uint64(7)) // eight * eight
     for ib in range(i0, i1, 8):
         n = min(8, i1 - ib)
+        if touch:
+            _touch_rows(sf, plane, uin, iy, ny, ib, n, xs, min(xe, np.uint64(xw)), touch, vt)
         two = True  # every row of the block a weighted sum of two input rows
         for i in range(ib, ib + n):
             two = two and ny[i] == 2 and iy[i, 0] >= 0 and iy[i, 1] >= 0
@@ -611,7 +654,8 @@ def _nan_in(df, start, n):  # pragma: no cover - numba
 
 @borrowing_jit(fastmath=_CONTRACT)
 def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
-          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa, xb):  # pragma: no cover - numba
+          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa, xb,
+          touch):  # pragma: no cover - numba
     # worker ``wk`` of ``nworkers``: a contiguous share of the (band or mask plane) x strip units, its own scratch.
     # ``nan_seen`` of one slot per worker (else of none): each strip just written is scanned for NaN while it is
     # in cache, and the worker stops at the first (its caller then resamples again with the mask).
@@ -643,7 +687,7 @@ def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, 
             r1 = min(i1, r0 + _NAN_ROWS) if check and order != ROWS else i1
             if order == LANES:
                 _cols_lanes(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, ncol, saf, sbf, df,
-                            out_w, fill, is_int, lo, hi, out_h, xw)
+                            out_w, fill, is_int, lo, hi, out_h, xw, touch)
             elif order == COLUMNS:
                 _cols_first(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, saf,
                             sbf, df, out_w, fill, is_int, lo, hi, out_h)
@@ -673,13 +717,13 @@ def _fill_invalid(d, m, fill):  # pragma: no cover - numba
 @nb.njit(cache=True, parallel=True, nogil=True)
 def _resize_par(addr, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl,
                 ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa,
-                xb):  # pragma: no cover
+                xb, touch):  # pragma: no cover
     # _work through its address (kernels/indirect.py): linked in, it would be compiled again here
     for wk in nb.prange(nworkers):
         # np.int64: the index is unsigned in the gufunc, and _work's first argument is int64
         call_address(_work, addr, (np.int64(wk), nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix,
                                    ixu, wx, nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int,
-                                   lo, hi, nan_seen, my, mx, xa, xb))
+                                   lo, hi, nan_seen, my, mx, xa, xb, touch))
 
 
 @borrowing_jit()
@@ -1082,7 +1126,8 @@ def resize_separable(
         mask = tm
     nan_seen = np.zeros(nworkers, dtype=np.bool_) if looking else _NO_NAN
     args = (nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix, x0, fx, xl, ncol,
-            okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi, nan_seen, my, mx, xa, xb)
+            okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi, nan_seen, my, mx, xa, xb,
+            np.uint64(_LINE // dt.itemsize if src.nbytes > TOUCH_BYTES * nworkers else 0))
     with threads.launch_lock:
         if nworkers > 1:
             addr = indirect.address(_work, (dt, src.flags.num, mask.flags.num, dst.flags.num), lambda: (0, 1, *args))
