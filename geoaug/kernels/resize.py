@@ -513,9 +513,9 @@ def _cols_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, 
 
 @borrowing_jit()
 def _touch_rows(sf, plane, uin, iy, ny, ib, n, xs, xe, step, sink):  # pragma: no cover - numba
-    # one item per cache line of the input rows output rows [ib, ib + n) read, columns [xs, xe), in address order
-    # (the rows are adjacent: one run from the first row's column xs to the last row's column xe); their sum goes
-    # to ``sink[0]``, scratch the caller overwrites before reading, so the loads are not dropped
+    # one item per cache line of the input rows that output rows [ib, ib + n) read, columns [xs, xe), in address
+    # order (the rows are adjacent: one run from the first row's column xs to the last row's column xe); their sum
+    # goes to ``sink[0]``, scratch the caller writes before it reads it, so the loads are not dropped
     ya = np.int64(-1)
     yb = np.int64(-1)
     for i in range(ib, ib + n):
@@ -544,7 +544,8 @@ def _cols_lanes(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, 
     # block repeats its last row: every lane holds a computed value. ``xw``: the input columns from the first
     # pixel of ``sf``'s rows to their end (``in_w`` less the column the taps count from: see _work).
     # ``touch`` (items per cache line, or 0): first read one item per cache line of the block's input rows, in
-    # address order (see :data:`TOUCH_BYTES`).
+    # address order (see :data:`TOUCH_BYTES`), their sum left in ``vt[0]``: row 0, column 0 of the row-by-row
+    # scratch, which transpose8 reads only from column ``xv`` on, after _vrow has written it.
     z = lo - lo
     uw = np.uint64(out_w)
     uin = np.uint64(in_w)
