@@ -38,12 +38,17 @@ def dtype_file(request: pytest.FixtureRequest) -> Path:
 #: test_resize_kernel, test_transpose_copies, test_fastpaths, test_store_runs, test_indirect), by
 #: test_production_thresholds_parallel_equals_one_thread below the production values, and in the process
 #: model scenarios (subprocesses: production values).
-def _old_thresholds() -> list[tuple[str, str, int]]:
-    # one home for the previous values: scripts/bench_threads.py, which times them against the new ones
-    spec = importlib.util.spec_from_file_location("bench_threads", ROOT / "scripts" / "bench_threads.py")
+def load_script(name: str) -> object:
+    """``scripts/<name>.py`` as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return list(mod.OLD)
+    return mod
+
+
+def _old_thresholds() -> list[tuple[str, str, int]]:
+    # one home for the previous values: scripts/bench_threads.py, which times them against the new ones
+    return list(load_script("bench_threads").OLD)
 
 
 SUITE_THRESHOLDS = _old_thresholds()

@@ -660,13 +660,9 @@ def test_band_tags_made_on_first_read_are_fresh_per_raster() -> None:
 
 # ------------------------------------------------------------------ the benchmark harness
 def test_bench_callpath_runs(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
-    import importlib.util
+    from conftest import load_script
 
-    from conftest import ROOT
-
-    spec = importlib.util.spec_from_file_location("bench_callpath", ROOT / "scripts" / "bench_callpath.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("bench_callpath")
     out = tmp_path / "b.json"
     assert bench.main(["--only", "p0/raster,hflip_1x1/array", "--json", str(out)]) == 0
     text = capsys.readouterr().out
@@ -682,15 +678,11 @@ def test_bench_callpath_runs(capsys: pytest.CaptureFixture[str], tmp_path: objec
 
 
 def test_bench_touch_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    import importlib.util
-
-    from conftest import ROOT
+    from conftest import load_script
 
     from geoaug.kernels import resize
 
-    spec = importlib.util.spec_from_file_location("bench_touch", ROOT / "scripts" / "bench_touch.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("bench_touch")
     kept = resize.TOUCH_BYTES
     assert bench.main(["--repeats", "2", "3x40:uint16", "2x24:float32"]) == 0
     text = capsys.readouterr().out
