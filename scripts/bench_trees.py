@@ -83,7 +83,8 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("affine_bilinear_footprint", 13, 512), ("affine_cubic", 13, 120), ("affine_cubic", 12, 256),
          ("affine_cubic", 4, 512), ("affine_cubic", 13, 512), ("affine_cubic", 200, 256),
          ("affine_cubic_f32array", 13, 120), ("affine_cubic_f32array", 12, 256), ("affine_cubic_f32array", 4, 512),
-         ("affine_cubic_f32array", 13, 512), ("affine_cubic_f32array", 200, 256))
+         ("affine_cubic_f32array", 13, 512), ("affine_cubic_f32array", 200, 256),
+         ("rot90", 26, 512), ("rot90", 13, 512), ("rot90_f32array", 200, 256), ("rot90_f32array", 13, 512))
 
 CHILD = r"""
 import json, sys, time

@@ -680,11 +680,13 @@ def test_bench_callpath_runs(capsys: pytest.CaptureFixture[str], tmp_path: objec
 def test_bench_touch_runs(capsys: pytest.CaptureFixture[str]) -> None:
     from conftest import load_script
 
-    from geoaug.kernels import resize
+    from geoaug.kernels import flip, resize
 
     bench = load_script("bench_touch")
-    kept = resize.TOUCH_BYTES
+    kept = resize.TOUCH_BYTES, flip.TOUCH_BYTES
     assert bench.main(["--repeats", "2", "3x40:uint16", "2x24:float32"]) == 0
+    assert bench.main(["--op", "rot90", "--repeats", "2", "4x40:uint16"]) == 0
     text = capsys.readouterr().out
     assert "3x40:uint16" in text and "2x24:float32" in text and "on / off" in text
-    assert resize.TOUCH_BYTES == kept  # the module's bound is back
+    assert "rot90 1 thread(s) 4x40:uint16" in text
+    assert (resize.TOUCH_BYTES, flip.TOUCH_BYTES) == kept  # the modules' bounds are back

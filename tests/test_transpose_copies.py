@@ -212,3 +212,53 @@ def test_every_register_network_is_a_transpose_and_a_wrong_one_is_refused(monkey
     monkeypatch.setattr(flip, "_transpose_rounds", one_round_short)
     with pytest.raises(RuntimeError, match="not a transpose"):
         flip._transpose_labels(16, 8)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_reading_each_plane_ahead_changes_no_bit(dtype: str, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above TOUCH_BYTES a transposing copy takes whole planes and first reads each plane's source rows and its
+    output (the sum lands in the output's first pixel, which the copy then writes). Forced on for every size:
+    numpy's answer for every orientation and crop, with and without masks; too few bands for the threads keep
+    the strips and read nothing ahead."""
+    monkeypatch.setattr(flip, "TOUCH_BYTES", 0)
+    monkeypatch.setattr(flip, "_LAUNCHES", {})
+    nthreads = numba.get_num_threads()
+    rng = np.random.default_rng(40 + DTYPES.index(dtype))
+    read_ahead = 0
+    for h, w in [(1, 37), (7, 9), (17, 33), (64, 64), (130, 67), (33, 200)]:  # 200 output rows: two strips
+        for nb_ in (1, 4, 13):
+            a = _data(rng, dtype, (nb_, h, w))
+            masks = {"none": None, "one plane": rng.random((1, h, w)) < 0.5, "per band": rng.random((nb_, h, w)) < 0.5}
+            for name, plan, out_shape, ref, window in _plans(h, w):
+                want = ref(a)[window]
+                for kind, mask in masks.items():
+                    data, dmask = flip.index_copy(a, mask, plan, out_shape)
+                    where = f"{name} {h}x{w} {nb_} bands plan={plan} out={out_shape} mask={kind}"
+                    np.testing.assert_array_equal(_bits(data), _bits(want), err_msg=where)
+                    if mask is not None:
+                        np.testing.assert_array_equal(dmask, ref(mask)[window], err_msg=where)
+                launch = flip._launch(a.shape, a.itemsize, plan, *out_shape, 0, nthreads)[2]
+                assert bool(launch[13]) == (nb_ >= 2 * nthreads), (name, nb_)
+                read_ahead += bool(launch[13])
+    assert read_ahead > 0
+
+
+def test_which_copies_read_their_planes_ahead() -> None:
+    """The bound: transposing maps of more than TOUCH_BYTES per thread whose source and output planes take at
+    most TOUCH_PLANE_BYTES, two bands per thread at least; never the row maps (flips, crops)."""
+    def touch(shape: tuple[int, int, int], itemsize: int, plan: Callable, nthreads: int = 1) -> int:
+        h, w = shape[1:]
+        m, out = plan((h, w))
+        return int(flip._launch(shape, itemsize, geometry.strided_plan(m, (h, w), out), *out, 0, nthreads)[2][13])
+
+    def rot90(s: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        return geometry.rot90(s, 1)
+
+    assert touch((200, 256, 256), 2, rot90) == 32  # 25 MB: one uint16 in 32 per 64-byte line
+    assert touch((200, 256, 256), 4, geometry.transpose, 2) == 16
+    assert touch((100, 256, 256), 2, rot90) == 32  # 12.5 MB: above 8 MB on one thread...
+    assert touch((100, 256, 256), 2, rot90, 2) == 0  # ...not above 8 MB per thread on two
+    assert touch((13, 512, 512), 2, rot90) == 0  # 6.5 MB: in cache anyway
+    assert touch((2, 4096, 4096), 2, rot90) == 0  # planes past a core's cache
+    assert touch((200, 256, 256), 2, geometry.hflip) == 0  # row maps copy rows in order
+    assert touch((200, 256, 256), 2, geometry.vflip) == 0

@@ -36,7 +36,10 @@ How each case is copied
   time of a 1,000-pixel one, relative to a copy; see docs/transforms.md). A block
   that would cross the far edge of a strip or a tile is moved back to end on it
   (it rewrites a few pixels with the same values): no edge loops. Rasters
-  narrower or shorter than one block take a scalar loop.
+  narrower or shorter than one block take a scalar loop. A raster too large to
+  stay in cache whose planes are small goes a whole plane per unit, each first
+  read ahead, source rows and output, one item per cache line
+  (:data:`TOUCH_BYTES`).
 
 Measured with ``scripts/bench_copies.py`` (one thread, best of 31, interleaved with
 ``cv2.rotate`` per band into preallocated outputs): rot90 of 13x120² uint16 went from
@@ -65,13 +68,25 @@ from . import threads
 from .borrowing import borrowing_jit
 from .buffers import out_buffer
 
-__all__ = ["SERIAL_BELOW", "index_copy"]
+__all__ = ["SERIAL_BELOW", "TOUCH_BYTES", "TOUCH_PLANE_BYTES", "index_copy"]
 
 _TILE = 64  # output columns per tile of the transposing maps
 _STRIP = 64  # output rows per unit of the transposing maps (at least a register block side)
 #: copies smaller than this many bytes (data + mask) run on one thread: at 2 threads a 512 kB hflip took 0.91
 #: of its 1-thread time and rot90 0.71, a 128 kB one 1.23 and 1.05
 SERIAL_BELOW = 1 << 19
+#: a transposing map (rot90, transpose) of a source of more than this many bytes per thread whose planes, source
+#: and output together, take at most :data:`TOUCH_PLANE_BYTES` (with two bands per thread at least) is copied a
+#: whole plane per unit, and each unit first reads one item per cache line of the plane's source rows and of its
+#: output plane, in address order: the blocks then load and store in the core's cache, where from memory their
+#: sixteen rows' lines (and the output lines' reads for ownership) waited in turn. Rot90 of 200x256² uint16:
+#: 0.44-0.50 of the time at one thread, 0.50-0.57 at two; float32 0.46-0.49 and 0.48-0.71; 26x512² uint16 at
+#: one thread 0.68-0.69 (``scripts/bench_trees.py``, two runs each). Below the bound the source is mostly in
+#: cache and the reads cost (1.5-8 MB: 1.1-1.6x the time; 12.5-13 MB at two threads: 1.0-1.23x,
+#: ``scripts/bench_touch.py``); a plane past a core's cache gains little (1024² float32 0.9-1.0, 4096² 1.03-1.19).
+TOUCH_BYTES = 8 << 20
+TOUCH_PLANE_BYTES = 4 << 20
+_LINE = 64  # bytes per cache line
 
 
 # Flat, unsigned indexes throughout: numba then drops its negative-index wraparound and bounds
@@ -247,13 +262,29 @@ def _transpose_block(typingctx, s, so, sstep, d, do, dstep):  # pragma: no cover
 
 
 @nb.njit(cache=True, inline="always")
-def _tile_unit(s, d, k, nbi, out_h, out_w, in_h, in_w, r0, rj, c0, ci):  # pragma: no cover - numba
+def _touch_plane(s, d, sp, dp, out_h, out_w, in_w, r0, rj, line):  # pragma: no cover - numba
+    # one item per cache line (``line`` items) of the source rows the plane's output reads (whole rows, in
+    # address order) and of its output plane, before any block is copied (see TOUCH_BYTES); the sum goes to the
+    # plane's first output pixel, which the copy then writes, so the loads are not dropped
+    ra = r0 if rj > 0 else r0 + rj * (out_w - 1)
+    acc = s[np.uint64(sp)] - s[np.uint64(sp)]
+    for t in range(sp + ra * in_w, sp + (ra + out_w) * in_w, line):
+        acc += s[np.uint64(t)]
+    for t in range(dp, dp + out_h * out_w, line):
+        acc += d[np.uint64(t)]
+    d[np.uint64(dp)] = acc
+
+
+@nb.njit(cache=True, inline="always")
+def _tile_unit(s, d, k, nbi, out_h, out_w, in_h, in_w, r0, rj, c0, ci, touch):  # pragma: no cover - numba
     # unit k: plane k // nbi, a strip of consecutive output rows made of whole register blocks; the
     # last strip also takes the rows left over (its last block overlaps the one before, in the strip)
     plane = k // nbi
     q = k - plane * nbi
     sp = plane * in_h * in_w
     dp = plane * out_h * out_w
+    if touch:  # the unit is the whole plane (nbi == 1): its source rows and its output in cache first
+        _touch_plane(s, d, sp, dp, out_h, out_w, in_w, r0, rj, touch)
     side = _block_side(s)
     if out_h < side or out_w < side:  # thinner than a block: pixel by pixel
         for i in range(out_h * q // nbi, out_h * (q + 1) // nbi):
@@ -285,8 +316,8 @@ def _tile_unit(s, d, k, nbi, out_h, out_w, in_h, in_w, r0, rj, c0, ci):  # pragm
 @nb.njit(cache=True, inline="always")
 def _unit(k, p, s, d, ms, md):  # pragma: no cover - numba
     # units [0, nd) copy data, the rest copy mask planes; arrays are flat C-order views; p: see above _copy_par
-    nd, nchunk, out_h, out_w, in_h, in_w, r0, ri, rj, c0, ci, cj = (p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8],
-                                                                    p[9], p[10], p[11], p[12])
+    nd, nchunk, out_h, out_w, in_h, in_w, r0, ri, rj, c0, ci, cj, touch = (p[1], p[2], p[3], p[4], p[5], p[6], p[7],
+                                                                           p[8], p[9], p[10], p[11], p[12], p[13])
     if rj == 0:
         if k < nd:
             _row_unit(s, d, k, nchunk, out_h, out_w, in_h, in_w, r0, ri, c0, ci, cj)
@@ -294,14 +325,14 @@ def _unit(k, p, s, d, ms, md):  # pragma: no cover - numba
             _row_unit(ms, md, k - nd, nchunk, out_h, out_w, in_h, in_w, r0, ri, c0, ci, cj)
     else:
         per = nchunk
-        if k < nd:
-            _tile_unit(s, d, k, per, out_h, out_w, in_h, in_w, r0, rj, c0, ci)
+        if k < nd:  # touch: items of the data per cache line, or 0; mask planes have one-byte items
+            _tile_unit(s, d, k, per, out_h, out_w, in_h, in_w, r0, rj, c0, ci, touch)
         else:
-            _tile_unit(ms, md, k - nd, per, out_h, out_w, in_h, in_w, r0, rj, c0, ci)
+            _tile_unit(ms, md, k - nd, per, out_h, out_w, in_h, in_w, r0, rj, c0, ci, _LINE if touch else 0)
 
 
-# The kernels take their thirteen integers in one read-only int64 array made once per launch (_launch: nunits,
-# nd, nchunk, out_h, out_w, in_h, in_w, r0, ri, rj, c0, ci, cj; _unit reads them): numba's dispatcher checks the
+# The kernels take their fourteen integers in one read-only int64 array made once per launch (_launch: nunits,
+# nd, nchunk, out_h, out_w, in_h, in_w, r0, ri, rj, c0, ci, cj, touch; _unit reads them): numba's dispatcher checks the
 # type of every argument on every call, and seventeen arguments cost 0.62 µs a call against 0.34 µs for five.
 @nb.njit(cache=True, parallel=True, nogil=True)
 def _copy_par(p, s, d, ms, md):  # pragma: no cover - numba
@@ -430,9 +461,14 @@ def _launch(src_shape: tuple[int, ...], itemsize: int, plan: tuple[int, ...], h:
         per = min(h, 4 * nthreads) if parallel else 1
     else:  # strips of about _STRIP output rows, at least one register block each
         per = max(1, h // _STRIP)
+    in_plane = src_shape[1] * src_shape[2]
+    touch = (rj != 0 and itemsize * nbands * in_plane > TOUCH_BYTES * nthreads
+             and itemsize * (in_plane + h * w) <= TOUCH_PLANE_BYTES and nbands >= 2 * nthreads)
+    if touch:  # whole planes, each read ahead (see TOUCH_BYTES)
+        per = 1
     nd = nbands * per
     # copies move bits: every dtype goes through the unsigned type of its size (4 compiled variants at most)
-    params = np.array([nd + nm * per, nd, per, h, w, src_shape[1], src_shape[2], r0, ri, rj, c0, ci, cj],
-                      dtype=np.int64)
+    params = np.array([nd + nm * per, nd, per, h, w, src_shape[1], src_shape[2], r0, ri, rj, c0, ci, cj,
+                       _LINE // itemsize if touch else 0], dtype=np.int64)
     params.flags.writeable = False  # shared by every call of this launch
     return (_copy_par if parallel else _copy_ser), _BITS[itemsize], params
