@@ -82,8 +82,9 @@ SERIAL_BELOW = 1 << 19
 #: sixteen rows' lines (and the output lines' reads for ownership) waited in turn. Rot90 of 200x256² uint16:
 #: 0.44-0.50 of the time at one thread, 0.50-0.57 at two; float32 0.46-0.49 and 0.48-0.71; 26x512² uint16 at
 #: one thread 0.68-0.69 (``scripts/bench_trees.py``, two runs each). Below the bound the source is mostly in
-#: cache and the reads cost (1.5-8 MB: 1.1-1.6x the time; 12.5-13 MB at two threads: 1.0-1.23x,
-#: ``scripts/bench_touch.py``); a plane past a core's cache gains little (1024² float32 0.9-1.0, 4096² 1.03-1.19).
+#: cache and the reads cost (1.5-4 MB: 1.1-1.65x the time, ``scripts/bench_touch.py``); between 6.5 and 13 MB at
+#: two threads they read 0.64-1.35x, in cache or not by process; a plane past a core's cache gains little
+#: (1024² float32 0.9-1.0, 4096² 1.03-1.19).
 TOUCH_BYTES = 8 << 20
 TOUCH_PLANE_BYTES = 4 << 20
 _LINE = 64  # bytes per cache line
