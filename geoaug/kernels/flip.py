@@ -46,7 +46,7 @@ Measured with ``scripts/bench_copies.py`` (one thread, best of 31, interleaved w
 3.2x OpenCV's time to 0.65x, of 1x512² int16 from 13x ``np.copy`` of the same bytes to
 about 2.4x; 200x256² (memory-bound) was at about 0.9x OpenCV, 2.1x ``np.copy`` then, and
 1.07-1.27x, 2.8-3.8x in ``scripts/bench.py``'s later runs; each plane read ahead
-(:data:`TOUCH_BYTES`), 0.38-0.68x and 1.27-1.44x.
+(:data:`TOUCH_BYTES`), 0.38-0.68x and 1.27-1.63x.
 
 Data and mask planes are copied in one kernel call (one parallel region); a
 mask that is a broadcast of True (every pixel valid) is not copied at all.
