@@ -69,6 +69,24 @@ def _bits(a: np.ndarray) -> np.ndarray:
     return a.view(f"u{a.itemsize}") if a.dtype != np.bool_ else a
 
 
+def _masks(rng: np.random.Generator, nb_: int, h: int, w: int) -> dict[str, np.ndarray | None]:
+    """No mask, one shared plane, one plane per band: random halves valid."""
+    return {"none": None, "one plane": rng.random((1, h, w)) < 0.5, "per band": rng.random((nb_, h, w)) < 0.5}
+
+
+def _check_copies(a: np.ndarray, masks: dict[str, np.ndarray | None], plans: Iterator[tuple]) -> None:
+    """``index_copy`` of ``a`` through every plan with every mask: numpy's bits, and the mask's copy where given."""
+    nb_, h, w = a.shape
+    for name, plan, out_shape, ref, window in plans:
+        want = ref(a)[window]
+        for kind, mask in masks.items():
+            data, dmask = flip.index_copy(a, mask, plan, out_shape)
+            where = f"{name} {h}x{w} {nb_} bands plan={plan} out={out_shape} mask={kind}"
+            np.testing.assert_array_equal(_bits(data), _bits(want), err_msg=where)
+            if mask is not None:
+                np.testing.assert_array_equal(dmask, ref(mask)[window], err_msg=where)
+
+
 @pytest.fixture(params=["serial", "parallel"])
 def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     before = numba.get_num_threads()
@@ -92,8 +110,7 @@ def test_every_transposing_plan_matches_numpy(dtype: str, mode: str) -> None:
     for h, w in SIZES:
         for nb_ in BANDS:
             a = _data(rng, dtype, (nb_, h, w))
-            masks = {"none": None, "one plane": rng.random((1, h, w)) < 0.5,
-                     "per band": rng.random((nb_, h, w)) < 0.5}
+            masks = _masks(rng, nb_, h, w)
             for name, plan, out_shape, ref, window in _plans(h, w):
                 want = ref(a)[window]
                 for kind, mask in masks.items():
@@ -186,16 +203,7 @@ def test_every_row_plan_matches_numpy(dtype: str, mode: str) -> None:
     for h, w in SIZES:
         for nb_ in BANDS:
             a = _data(rng, dtype, (nb_, h, w))
-            masks = {"none": None, "one plane": rng.random((1, h, w)) < 0.5,
-                     "per band": rng.random((nb_, h, w)) < 0.5}
-            for name, plan, out_shape, ref, window in _row_plans(h, w):
-                want = ref(a)[window]
-                for kind, mask in masks.items():
-                    data, dmask = flip.index_copy(a, mask, plan, out_shape)
-                    where = f"{name} {h}x{w} {nb_} bands plan={plan} out={out_shape} mask={kind}"
-                    np.testing.assert_array_equal(_bits(data), _bits(want), err_msg=where)
-                    if mask is not None:
-                        np.testing.assert_array_equal(dmask, ref(mask)[window], err_msg=where)
+            _check_copies(a, _masks(rng, nb_, h, w), _row_plans(h, w))
 
 
 def test_every_register_network_is_a_transpose_and_a_wrong_one_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -228,15 +236,8 @@ def test_reading_each_plane_ahead_changes_no_bit(dtype: str, mode: str, monkeypa
     for h, w in [(1, 37), (7, 9), (17, 33), (64, 64), (130, 67), (33, 200)]:  # 200 output rows: two strips
         for nb_ in (1, 4, 13):
             a = _data(rng, dtype, (nb_, h, w))
-            masks = {"none": None, "one plane": rng.random((1, h, w)) < 0.5, "per band": rng.random((nb_, h, w)) < 0.5}
-            for name, plan, out_shape, ref, window in _plans(h, w):
-                want = ref(a)[window]
-                for kind, mask in masks.items():
-                    data, dmask = flip.index_copy(a, mask, plan, out_shape)
-                    where = f"{name} {h}x{w} {nb_} bands plan={plan} out={out_shape} mask={kind}"
-                    np.testing.assert_array_equal(_bits(data), _bits(want), err_msg=where)
-                    if mask is not None:
-                        np.testing.assert_array_equal(dmask, ref(mask)[window], err_msg=where)
+            _check_copies(a, _masks(rng, nb_, h, w), _plans(h, w))
+            for name, plan, out_shape, _, _ in _plans(h, w):
                 launch = flip._launch(a.shape, a.itemsize, plan, *out_shape, 0, nthreads)[2]
                 assert bool(launch[13]) == (nb_ >= 2 * nthreads), (name, nb_)
                 read_ahead += bool(launch[13])

@@ -69,6 +69,7 @@ from numba.extending import intrinsic
 from . import threads
 from .borrowing import borrowing_jit
 from .buffers import out_buffer
+from .cache import LINE_BYTES
 
 __all__ = ["SERIAL_BELOW", "TOUCH_BYTES", "TOUCH_PLANE_BYTES", "index_copy"]
 
@@ -88,8 +89,9 @@ SERIAL_BELOW = 1 << 19
 #: two threads they read 0.64-1.35x, in cache or not by process; a plane past a core's cache gains little
 #: (1024² float32 0.9-1.0, 4096² 1.03-1.19).
 TOUCH_BYTES = 8 << 20
+#: the most bytes a plane's source and output may take together for the copy to read them ahead (see
+#: :data:`TOUCH_BYTES`): about two of this machine's 2 MB per-core caches
 TOUCH_PLANE_BYTES = 4 << 20
-_LINE = 64  # bytes per cache line
 
 
 # Flat, unsigned indexes throughout: numba then drops its negative-index wraparound and bounds
@@ -331,7 +333,7 @@ def _unit(k, p, s, d, ms, md):  # pragma: no cover - numba
         if k < nd:  # touch: items of the data per cache line, or 0; mask planes have one-byte items
             _tile_unit(s, d, k, per, out_h, out_w, in_h, in_w, r0, rj, c0, ci, touch)
         else:
-            _tile_unit(ms, md, k - nd, per, out_h, out_w, in_h, in_w, r0, rj, c0, ci, _LINE if touch else 0)
+            _tile_unit(ms, md, k - nd, per, out_h, out_w, in_h, in_w, r0, rj, c0, ci, LINE_BYTES if touch else 0)
 
 
 # The kernels take their fourteen integers in one read-only int64 array made once per launch (_launch: nunits,
@@ -472,6 +474,6 @@ def _launch(src_shape: tuple[int, ...], itemsize: int, plan: tuple[int, ...], h:
     nd = nbands * per
     # copies move bits: every dtype goes through the unsigned type of its size (4 compiled variants at most)
     params = np.array([nd + nm * per, nd, per, h, w, src_shape[1], src_shape[2], r0, ri, rj, c0, ci, cj,
-                       _LINE // itemsize if touch else 0], dtype=np.int64)
+                       LINE_BYTES // itemsize if touch else 0], dtype=np.int64)
     params.flags.writeable = False  # shared by every call of this launch
     return (_copy_par if parallel else _copy_ser), _BITS[itemsize], params

@@ -98,6 +98,7 @@ from .borders import NODATA as _NODATA
 from .borders import map_index
 from .borrowing import borrowing_jit
 from .buffers import out_buffer
+from .cache import LINE_BYTES
 from .cubic import keys
 from .dtypes import limits, work_dtype
 from .flip import true_mask
@@ -134,7 +135,6 @@ SERIAL_BELOW = 1 << 16
 #: core's caches, so the bound is per worker: with the bound on the whole input, a 13x512² float32
 #: RandomResizedCrop at two threads read 0.82-1.52 of its time (``scripts/bench_trees.py``, four runs)
 TOUCH_BYTES = 8 << 20
-_LINE = 64  # bytes per cache line
 
 
 def work_value(v, z):  # pragma: no cover - typing stub, replaced by the overload
@@ -1128,7 +1128,7 @@ def resize_separable(
     nan_seen = np.zeros(nworkers, dtype=np.bool_) if looking else _NO_NAN
     args = (nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix, x0, fx, xl, ncol,
             okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi, nan_seen, my, mx, xa, xb,
-            np.uint64(_LINE // dt.itemsize if src.nbytes > TOUCH_BYTES * nworkers else 0))
+            np.uint64(LINE_BYTES // dt.itemsize if src.nbytes > TOUCH_BYTES * nworkers else 0))
     with threads.launch_lock:
         if nworkers > 1:
             addr = indirect.address(_work, (dt, src.flags.num, mask.flags.num, dst.flags.num), lambda: (0, 1, *args))

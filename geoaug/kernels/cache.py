@@ -1,0 +1,14 @@
+"""What the kernels assume of the processor's caches.
+
+The kernels that read their input ahead (:data:`geoaug.kernels.resize.TOUCH_BYTES`,
+:data:`geoaug.kernels.flip.TOUCH_BYTES`) read one item per cache line: the line is the unit memory moves in, so
+one load brings all of it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LINE_BYTES"]
+
+#: bytes per cache line: 64 on x86-64 and on most ARM cores (Apple's M-series use 128; reading every 64 bytes
+#: there reads each line twice, which costs a little and changes no result)
+LINE_BYTES = 64
