@@ -341,8 +341,9 @@ def _quiet_interrupt(progress: _Progress) -> Iterator[None]:
     """Ctrl-C ends the command with one line on stderr and exit code 130.
 
     Dask workers that geoaug starts ignore SIGINT (their nanny stops them,
-    see :func:`geoaug.batch._dask_client`) and Dask's logging is silenced
-    while the cluster shuts down, so an interrupt prints no tracebacks.
+    see :func:`geoaug.batch.dask_client`) and log nothing once they are closing
+    (:class:`geoaug.batch.worker_logs.QuietClose`); this process's Dask logging
+    is silenced on the way out, so an interrupt prints no tracebacks.
     """
     try:
         yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -247,3 +248,61 @@ def test_bad_pipeline_and_help(inputs: Path, tmp_path: Path) -> None:
     for args in (["--help"], ["augment", "--help"], ["stats", "--help"], ["info", "--help"]):
         res = CliRunner().invoke(cli, args)
         assert res.exit_code == 0 and "Example" in res.output
+
+
+def test_local_workers_log_nothing_once_closing() -> None:
+    """A worker closed mid-heartbeat (Ctrl-C) logs a traceback; the filter geoaug's local workers carry drops it."""
+    import logging
+    from types import SimpleNamespace
+
+    from distributed.core import Status
+
+    from geoaug.batch.worker_logs import WORKER_LOGGERS, QuietClose, QuietClosePlugin
+
+    handler = logging.StreamHandler()
+    dist = logging.getLogger("distributed")
+    dist.addHandler(handler)
+    worker = SimpleNamespace(status=Status.running)
+    try:
+        QuietClosePlugin().setup(worker)
+        QuietClosePlugin().setup(worker)  # a worker restarted by its nanny: one filter, not two
+        assert [type(f) for f in handler.filters] == [QuietClose]
+        record = logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1,
+                                   "Failed to communicate with scheduler during heartbeat.", None, None)
+        assert handler.filter(record)
+        for status in (Status.closing, Status.closed):
+            worker.status = status
+            assert not handler.filter(record)
+        worker.status = Status.paused
+        assert handler.filter(record)
+    finally:
+        dist.removeHandler(handler)
+        for name in WORKER_LOGGERS:  # pytest's own handlers on the root logger
+            for h in logging.getLogger(name).handlers:
+                h.filters = [f for f in h.filters if not isinstance(f, QuietClose)]
+
+
+async def _close_mid_heartbeat(dask_worker) -> None:
+    await asyncio.sleep(0.2)
+    heartbeat = asyncio.ensure_future(dask_worker.heartbeat())
+    await asyncio.sleep(0.3)  # the scheduler is busy: the heartbeat waits for its connection
+    await dask_worker.close(nanny=False)  # what Ctrl-C does to a worker: closes its connections
+    await heartbeat
+
+
+def _arm(dask_worker) -> bool:
+    dask_worker.loop.add_callback(_close_mid_heartbeat, dask_worker)
+    return True
+
+
+def test_a_worker_closed_mid_heartbeat_prints_no_traceback(capfd) -> None:
+    """The race behind a Ctrl-C that printed distributed's heartbeat traceback, made certain: the
+    scheduler is held busy while the worker starts a heartbeat and then closes."""
+    from geoaug.batch import dask_client
+
+    with dask_client(1, None) as client:
+        client.run(_arm)
+        client.run_on_scheduler(time.sleep, 1.5)
+        time.sleep(0.5)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "heartbeat" not in err, err

@@ -60,8 +60,11 @@ def dask_client(workers: int | None, scheduler: str | None, numba_threads: int |
             os.environ.pop("NUMBA_NUM_THREADS", None)
         else:
             os.environ["NUMBA_NUM_THREADS"] = saved
+    from .worker_logs import QuietClosePlugin
+
     client = Client(cluster)
     try:
+        client.register_plugin(QuietClosePlugin())  # no traceback from a worker closed mid-heartbeat
         yield client
     finally:
         client.close()
