@@ -270,6 +270,31 @@ def test_copy_launch_follows_the_serial_threshold(monkeypatch: pytest.MonkeyPatc
     assert np.array_equal(first, want) and np.array_equal(second, want)
 
 
+def test_row_maps_stay_on_one_thread_up_to_twice_the_serial_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    # flips and crops (rj == 0) open a parallel region from ROW_SERIAL_FACTOR x SERIAL_BELOW bytes, quarter turns
+    # from SERIAL_BELOW: a 1x512² uint16 hflip (512 kB) runs on one thread where its rot90 runs on two
+    from geoaug.kernels import flip, threads
+
+    monkeypatch.setattr(threads, "num_threads", lambda: 2)
+    monkeypatch.setattr(flip, "_LAUNCHES", {})
+    monkeypatch.setattr(flip, "SERIAL_BELOW", 1 << 19)  # the production threshold (the suite sets its own)
+    monkeypatch.setattr(flip, "ROW_SERIAL_FACTOR", 2)
+    used: list = []
+    real = flip._launch
+    monkeypatch.setattr(flip, "_launch", lambda *args: used.append(real(*args)) or used[-1])
+    rng = np.random.default_rng(5)
+    cases = [((1, 512, 512), (0, 1, 0, 511, 0, -1), flip._copy_ser, lambda a: a[:, :, ::-1]),  # hflip, 512 kB
+             ((1, 512, 512), (511, -1, 0, 0, 0, 1), flip._copy_ser, lambda a: a[:, ::-1]),  # vflip, 512 kB
+             ((1, 512, 512), (0, 0, 1, 511, -1, 0), flip._copy_par, lambda a: np.rot90(a, 1, (1, 2))),  # rot90
+             ((1, 1024, 512), (0, 1, 0, 511, 0, -1), flip._copy_par, lambda a: a[:, :, ::-1])]  # hflip, 1 MB
+    for shape, plan, kernel, ref in cases:
+        a = rng.integers(0, 60000, shape, dtype=np.uint16)
+        out_shape = (shape[2], shape[1]) if plan[2] else shape[1:]
+        got, _ = flip.index_copy(a, None, plan, out_shape)
+        assert used[-1][0] is kernel, (shape, plan)
+        np.testing.assert_array_equal(got, ref(a))
+
+
 def test_copy_launches_are_cached_per_mask_plane_count(monkeypatch: pytest.MonkeyPatch) -> None:
     # a launch with a mask serves only copies with as many mask planes: none, one shared, one per band
     from geoaug.kernels import flip

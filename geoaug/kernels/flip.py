@@ -50,8 +50,8 @@ about 2.4x; 200x256² (memory-bound) was at about 0.9x OpenCV, 2.1x ``np.copy`` 
 
 Data and mask planes are copied in one kernel call (one parallel region); a
 mask that is a broadcast of True (every pixel valid) is not copied at all.
-Small copies run on one thread: below :data:`SERIAL_BELOW` bytes threads cost
-more than they save.
+Small copies run on one thread: below :data:`SERIAL_BELOW` bytes (twice that for
+the row maps, :data:`ROW_SERIAL_FACTOR`) threads cost more than they save.
 """
 
 from __future__ import annotations
@@ -71,13 +71,20 @@ from .borrowing import borrowing_jit
 from .buffers import out_buffer
 from .cache import LINE_BYTES
 
-__all__ = ["SERIAL_BELOW", "TOUCH_BYTES", "TOUCH_PLANE_BYTES", "index_copy"]
+__all__ = ["ROW_SERIAL_FACTOR", "SERIAL_BELOW", "TOUCH_BYTES", "TOUCH_PLANE_BYTES", "index_copy"]
 
 _TILE = 64  # output columns per tile of the transposing maps
 _STRIP = 64  # output rows per unit of the transposing maps (at least a register block side)
 #: copies smaller than this many bytes (data + mask) run on one thread: at 2 threads a 512 kB hflip took 0.91
-#: of its 1-thread time and rot90 0.71, a 128 kB one 1.23 and 1.05
+#: of its 1-thread time and rot90 0.71, a 128 kB one 1.23 and 1.05. Row maps: see :data:`ROW_SERIAL_FACTOR`
 SERIAL_BELOW = 1 << 19
+#: row maps (flips, rot180, crops: ``rj == 0``) run on one thread below this many times :data:`SERIAL_BELOW`.
+#: They move a byte about twice as fast as a quarter turn, so a second thread has half the time to pay for
+#: itself. In five of nine processes on this shared 2-core machine it did not: hflip and vflip at 2 threads took
+#: 1.10-1.54 of their 1-thread time at 512 kB, 1.10-1.19 at 768 kB and 0.67-1.05 at 1 MB; in the other four
+#: 0.79-0.85, 0.72-0.82 and 0.68-0.75. Rot90 of 512 kB took 0.65-0.72 (three processes). Interleaved in one
+#: process, ``index_copy`` into a preallocated output, best of 41
+ROW_SERIAL_FACTOR = 2
 #: a transposing map (rot90, transpose) of a source of more than this many bytes per thread whose planes, source
 #: and output together, take at most :data:`TOUCH_PLANE_BYTES` (with two bands per thread at least) is copied a
 #: whole plane per unit, and each unit first reads one item per cache line of the plane's source rows and of its
@@ -426,8 +433,8 @@ def index_copy(
     else:
         msrc = mdst = _NO_MASK
     nbytes = src.itemsize * nbands * h * w + nm * h * w
-    n = threads.num_threads() if nbytes >= SERIAL_BELOW else 1
-    # the launch is a function of the shapes, the mask planes and n alone (n > 1 only at SERIAL_BELOW): cached
+    n = threads.num_threads() if nbytes >= _serial_below(rj) else 1
+    # the launch is a function of the shapes, the mask planes and n alone (n > 1 only from _serial_below): cached
     key = (src.shape, src.itemsize, plan if type(plan) is tuple else tuple(map(int, plan)), h, w, nm, n)
     launch = _LAUNCHES.get(key)
     if launch is None:
@@ -448,6 +455,12 @@ def index_copy(
     return dst, dmask
 
 
+def _serial_below(rj: int) -> int:
+    """Bytes (data and mask) below which a copy runs on one thread: :data:`SERIAL_BELOW`, times
+    :data:`ROW_SERIAL_FACTOR` for the row maps (``rj == 0``). Read at each call (tests lower it)."""
+    return SERIAL_BELOW if rj else ROW_SERIAL_FACTOR * SERIAL_BELOW
+
+
 #: (source shape, item size, plan, output rows, cols, mask planes, thread count) -> :func:`_launch`
 _LAUNCHES: dict[tuple, tuple] = {}
 
@@ -457,11 +470,11 @@ def _launch(src_shape: tuple[int, ...], itemsize: int, plan: tuple[int, ...], h:
     """The kernel, the unsigned type the values move as, and the kernel's integers (a read-only int64 array).
 
     ``nthreads`` is the thread count when the copy (data and ``nm`` mask
-    planes) is at least :data:`SERIAL_BELOW` bytes, else 1.
+    planes) is at least :func:`_serial_below` bytes, else 1.
     """
     r0, ri, rj, c0, ci, cj = plan
     nbands = src_shape[0]
-    parallel = nthreads > 1 and itemsize * nbands * h * w + nm * h * w >= SERIAL_BELOW
+    parallel = nthreads > 1 and itemsize * nbands * h * w + nm * h * w >= _serial_below(rj)
     if rj == 0:  # blocks of rows: one per plane on one thread, about 4 per thread and plane in parallel
         per = min(h, 4 * nthreads) if parallel else 1
     else:  # strips of about _STRIP output rows, at least one register block each
