@@ -715,3 +715,26 @@ def test_bench_touch_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert "3x40:uint16" in text and "2x24:float32" in text and "on / off" in text
     assert "rot90 1 thread(s) 4x40:uint16" in text
     assert (resize.TOUCH_BYTES, flip.TOUCH_BYTES) == kept  # the modules' bounds are back
+
+
+def test_bench_row_threads_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import numba
+    from conftest import load_script
+
+    from geoaug.kernels import flip
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread here")
+    bench = load_script("bench_row_threads")
+    before = numba.get_num_threads()
+    try:
+        rows = bench.child(["2x24:uint16", "1x16x40:float32"], 21)
+    finally:
+        numba.set_num_threads(before)
+    assert [(r["case"], r["op"]) for r in rows] == [
+        ("2x24:uint16", "HorizontalFlip"), ("2x24:uint16", "VerticalFlip"),
+        ("1x16x40:float32", "HorizontalFlip"), ("1x16x40:float32", "VerticalFlip")]
+    assert all(r["now"] > 0 and r["factor 1"] > 0 for r in rows)
+    assert flip.ROW_SERIAL_FACTOR == 2  # the module's factor is back
+    assert bench.main(["--processes", "1", "--repeats", "21", "1x24:uint16"]) == 0
+    assert "1x24:uint16" in capsys.readouterr().out
