@@ -398,8 +398,13 @@ def test_training_doc_pytorch_section_runs(tmp_path: Path, monkeypatch: pytest.M
         os.symlink(ROOT / name, tmp_path / name)
     monkeypatch.chdir(tmp_path)
     ns: dict = {}
-    for block in blocks:
-        exec(compile(block, "docs/training.md", "exec"), ns)
-    assert tuple(ns["per"].shape) == (4, 12, 64, 64) and ns["per"].dtype == torch.int16
-    assert ns["out"]["transform"] != ns["r"].transform and ns["d"]["mask"].shape == (64, 64)
-    assert sorted(ns["s"]) == ["bounds", "crs", "image", "index", "mask", "transform", "valid"]
+    try:
+        for block in blocks:
+            exec(compile(block, "docs/training.md", "exec"), ns)
+        assert tuple(ns["per"].shape) == (4, 12, 64, 64) and ns["per"].dtype == torch.int16
+        assert ns["out"]["transform"] != ns["r"].transform and ns["d"]["mask"].shape == (64, 64)
+        assert sorted(ns["s"]) == ["bounds", "crs", "image", "index", "mask", "transform", "valid"]
+    finally:
+        # the blocks' functions hold the namespace (their globals): a cycle that only the garbage collector
+        # frees, and torch's persistent workers, shut down from there, waited out a 5 s join each
+        ns.clear()
