@@ -20,11 +20,11 @@ WORKER_LOGGERS = ("distributed", "tornado", "")
 class QuietClose(logging.Filter):
     """Drop a worker's log records once the worker is closing.
 
-    A worker closed while a heartbeat is in flight (Ctrl-C, or the end of a
-    run, with a task still holding the worker's process) logs "Failed to
-    communicate with scheduler during heartbeat" with a traceback. The
-    workers geoaug starts write to the command's stderr, so that traceback
-    would end a run stopped on purpose. Records of a running worker pass.
+    A worker closed while its heartbeat waits on a busy scheduler (Ctrl-C
+    during a run) logs "Failed to communicate with scheduler during
+    heartbeat" with a traceback. The workers geoaug starts write to the
+    command's stderr, so that traceback would end a run stopped on purpose.
+    Records of a running worker pass.
 
     Parameters
     ----------

@@ -75,15 +75,18 @@ __all__ = ["ROW_SERIAL_FACTOR", "SERIAL_BELOW", "TOUCH_BYTES", "TOUCH_PLANE_BYTE
 
 _TILE = 64  # output columns per tile of the transposing maps
 _STRIP = 64  # output rows per unit of the transposing maps (at least a register block side)
-#: copies smaller than this many bytes (data + mask) run on one thread: at 2 threads a 512 kB hflip took 0.91
-#: of its 1-thread time and rot90 0.71, a 128 kB one 1.23 and 1.05. Row maps: see :data:`ROW_SERIAL_FACTOR`
+#: copies smaller than this many bytes (data + mask) run on one thread. When it bounded every map, a 512 kB hflip
+#: at 2 threads took 0.91 of its 1-thread time and rot90 0.71, a 128 kB one 1.23 and 1.05 (one process). Row maps
+#: have twice the bound: see :data:`ROW_SERIAL_FACTOR`
 SERIAL_BELOW = 1 << 19
 #: row maps (flips, rot180, crops: ``rj == 0``) run on one thread below this many times :data:`SERIAL_BELOW`.
 #: They move a byte about twice as fast as a quarter turn, so a second thread has half the time to pay for
 #: itself. In five of nine processes on this shared 2-core machine it did not: hflip and vflip at 2 threads took
 #: 1.10-1.54 of their 1-thread time at 512 kB, 1.10-1.19 at 768 kB and 0.67-1.05 at 1 MB; in the other four
 #: 0.79-0.85, 0.72-0.82 and 0.68-0.75. Rot90 of 512 kB took 0.65-0.72 (three processes). Interleaved in one
-#: process, ``index_copy`` into a preallocated output, best of 41
+#: process, ``index_copy`` into a preallocated output, best of 41. Through the transforms
+#: (``scripts/bench_row_threads.py``, two runs of six processes) flips below 1 MB took 0.89-1.03 of the 1-thread
+#: time with this factor and 0.79-1.59 with a factor of 1
 ROW_SERIAL_FACTOR = 2
 #: a transposing map (rot90, transpose) of a source of more than this many bytes per thread whose planes, source
 #: and output together, take at most :data:`TOUCH_PLANE_BYTES` (with two bands per thread at least) is copied a
