@@ -12,7 +12,7 @@
    spectral steps on their own intermediates: the compiled entry given the one array for both
    (what ``store_affine`` runs now), the entry given two arguments that are the same memory (what
    it ran before: LLVM's overlap guard fails and the scalar loop runs), and into a new array.
-3. **Indirect.** The parallel warp and blur entries call their row (chunk) kernel through its address
+3. **Indirect.** The parallel warp, blur and copy entries call their row (chunk, unit) kernel through its address
    (``geoaug/kernels/indirect.py``) instead of linking it in (which compiled it again). At 2
    threads, the entry as it is and a copy of the linked entry it replaced (compiled here, outside
    the cache), given the same arguments; and the Python side's address lookup (a hit).
@@ -159,7 +159,7 @@ def _linked_entries() -> dict[str, object]:
     import numpy as np
 
     from geoaug.kernels import blur as blur_mod
-    from geoaug.kernels import nearest, warp
+    from geoaug.kernels import flip, nearest, warp
 
     rows_bilinear, tap_codes, nearest_rows = warp._rows_bilinear, warp._tap_codes, nearest.nearest_rows
 
@@ -203,7 +203,14 @@ def _linked_entries() -> dict[str, object]:
         for c in nb.prange(nchunks):
             chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc)
 
-    return {"bilinear": bilinear, "nearest": nearest_par, "blur": blur}
+    unit = flip._unit
+
+    @nb.njit(nogil=True, parallel=True)
+    def copy(p, s, d, ms, md):  # pragma: no cover - numba
+        for k in nb.prange(p[0]):
+            unit(k, p, s, d, ms, md)
+
+    return {"bilinear": bilinear, "nearest": nearest_par, "blur": blur, "copy": copy}
 
 
 def _entry_args(interp: str, bands: int, side: int) -> tuple[object, tuple]:
@@ -278,6 +285,21 @@ def indirect(repeats: int) -> None:
         a, old = seen[0], linked["blur"]
         best = timeit({"now": lambda e=entry, a=a: e(*a), "before": lambda b=old, a=a: b(*a[1:])}, repeats)[0]
         print(f"blur     {bands:3d}x{side}² {best['now'] * 1e3:22.1f} µs {best['before'] * 1e3:17.1f} µs "
+              f"{best['now'] / best['before']:12.3f}")
+    from geoaug.kernels import flip
+
+    for op, bands, side in (("rot90", 4, 512), ("rot90", 13, 512), ("rot90", 200, 256), ("vflip", 13, 512),
+                            ("hflip", 4, 512)):  # the copies at 2 threads: every unit in the parallel entry
+        a = make_array(bands, side, "uint16")
+        plan = {"rot90": (0, 0, 1, side - 1, -1, 0), "vflip": (side - 1, -1, 0, 0, 0, 1),
+                "hflip": (0, 1, 0, side - 1, 0, -1)}[op]
+        _, kind, params = flip._launch(a.shape, a.itemsize, plan, side, side, 0, 2)
+        sv, dv, none = a.ravel().view(kind), np.empty_like(a).ravel().view(kind), flip._NO_MASK
+        addr = ind.address(flip._copy_ser, (kind, sv.flags.num, dv.flags.num, none.flags.num, none.flags.num),
+                           lambda sv=sv, dv=dv, params=params, none=none: (params, sv, dv, none, none, -1))
+        best = timeit({"now": lambda a=(addr, params, sv, dv, none, none): flip._copy_par(*a),
+                       "before": lambda a=(params, sv, dv, none, none): linked["copy"](*a)}, repeats)[0]
+        print(f"{op:8s} {bands:3d}x{side}² {best['now'] * 1e3:22.1f} µs {best['before'] * 1e3:17.1f} µs "
               f"{best['now'] / best['before']:12.3f}")
     src = np.zeros((13, 64 * 64), np.uint16)
     key = (src.dtype, src.flags.num, src.flags.num, src.flags.num, src.flags.num, src.flags.num)

@@ -12,7 +12,7 @@ import multiprocessing as mp
 import numpy as np
 import pytest
 
-from geoaug.kernels import blur, indirect, remap, resize, warp
+from geoaug.kernels import blur, flip, indirect, remap, resize, warp
 from geoaug.kernels.remap import remap_field
 from geoaug.kernels.warp import warp_affine
 
@@ -24,6 +24,7 @@ def _force_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(remap, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(resize, "SERIAL_BELOW", 0)
     monkeypatch.setattr(blur, "SERIAL_BELOW", 0)
+    monkeypatch.setattr(flip, "SERIAL_BELOW", 0)
     monkeypatch.setattr(warp.threads, "num_threads", lambda: 2)
 
 
@@ -115,6 +116,30 @@ def test_parallel_blur_equals_serial(monkeypatch: pytest.MonkeyPatch, masked: bo
     parallel = blur.convolve_separable(*args)
     np.testing.assert_array_equal(serial, parallel)
     assert set(blur._chunk.overloads) == before
+
+
+@pytest.mark.parametrize("plan", [(0, 0, 1, 56, -1, 0), (39, -1, 0, 0, 0, 1), (0, 1, 0, 56, 0, -1)],
+                         ids=["rot90", "vflip", "hflip"])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("read_only", [False, True])
+def test_parallel_copy_equals_serial(monkeypatch: pytest.MonkeyPatch, plan: tuple, masked: bool,
+                                     read_only: bool) -> None:
+    rng = np.random.default_rng(10)
+    src = rng.integers(-3000, 9000, (5, 40, 57)).astype(np.int16)
+    mask = rng.random((5, 40, 57)) > 0.1 if masked else None
+    if read_only:
+        src, mask = _read_only(src), _read_only(mask)
+    out_shape = (57, 40) if plan[2] else (40, 57)
+    monkeypatch.setattr(flip, "_LAUNCHES", {})
+    serial = flip.index_copy(src, mask, plan, out_shape)
+    before = set(flip._copy_ser.overloads)
+    _force_parallel(monkeypatch)
+    out = np.full((5, *out_shape), 7, np.int16)
+    parallel = flip.index_copy(src, mask, plan, out_shape, out=out)
+    assert parallel[0] is out
+    np.testing.assert_array_equal(serial[0], parallel[0])
+    np.testing.assert_array_equal(serial[1], parallel[1])
+    assert set(flip._copy_ser.overloads) == before  # the address is the serial path's overload
 
 
 def test_address_is_looked_up_once_per_key() -> None:

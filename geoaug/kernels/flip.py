@@ -66,10 +66,11 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from . import threads
+from . import indirect, threads
 from .borrowing import borrowing_jit
 from .buffers import out_buffer
 from .cache import LINE_BYTES
+from .indirect import call_address
 
 __all__ = ["ROW_SERIAL_FACTOR", "SERIAL_BELOW", "TOUCH_BYTES", "TOUCH_PLANE_BYTES", "index_copy"]
 
@@ -349,16 +350,25 @@ def _unit(k, p, s, d, ms, md):  # pragma: no cover - numba
 # The kernels take their fourteen integers in one read-only int64 array made once per launch (_launch: nunits,
 # nd, nchunk, out_h, out_w, in_h, in_w, r0, ri, rj, c0, ci, cj, touch; _unit reads them): numba's dispatcher checks the
 # type of every argument on every call, and seventeen arguments cost 0.62 µs a call against 0.34 µs for five.
-@nb.njit(cache=True, parallel=True, nogil=True)
-def _copy_par(p, s, d, ms, md):  # pragma: no cover - numba
-    for k in nb.prange(p[0]):
-        _unit(k, p, s, d, ms, md)
-
-
 @borrowing_jit()
-def _copy_ser(p, s, d, ms, md):  # pragma: no cover - numba
-    for k in range(p[0]):
+def _copy_ser(p, s, d, ms, md, unit):  # pragma: no cover - numba
+    """Every unit when ``unit`` < 0 (one thread), else unit ``unit`` alone (a call from :func:`_copy_par`). One
+    argument more costs the dispatcher 0.04 µs, two (a unit range) 0.06-0.23 µs."""
+    k0 = unit if unit >= 0 else 0
+    k1 = unit + 1 if unit >= 0 else p[0]
+    for k in range(k0, k1):  # one call site: _unit is inlined, and each site compiles all of it again
         _unit(k, p, s, d, ms, md)
+
+
+# The parallel entry calls the serial kernel, one unit per call, through its address (kernels/indirect.py): with
+# _unit inlined into the parfor it compiled every copy path a second time, 5.9-7.4 s for the first parallel copy
+# of a dtype (fresh cache, after the serial kernel's 3.0-3.3 s), now 0.3-0.5 s. At 2 threads the copies take
+# 0.99-1.04 of the linked entry's time (scripts/bench_threads.py --only indirect, two runs)
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _copy_par(addr, p, s, d, ms, md):  # pragma: no cover - numba
+    for c in nb.prange(p[0]):
+        k = np.int64(c)  # the serial kernel's signature (the index is unsigned in the gufunc)
+        call_address(_copy_ser, addr, (p, s, d, ms, md, k))
 
 
 _NO_MASK = np.empty(0, dtype=np.uint8)
@@ -451,10 +461,12 @@ def index_copy(
         s = s.view(kind)
         d = d.view(kind)
     if kernel is _copy_ser:  # one thread: no parallel region, nothing for the launch lock to keep apart
-        _copy_ser(params, s, d, msrc, mdst)
+        _copy_ser(params, s, d, msrc, mdst, -1)
     else:
+        addr = indirect.address(_copy_ser, (kind, s.flags.num, d.flags.num, msrc.flags.num, mdst.flags.num),
+                                lambda: (params, s, d, msrc, mdst, -1))
         with threads.launch_lock:
-            kernel(params, s, d, msrc, mdst)
+            kernel(addr, params, s, d, msrc, mdst)
     return dst, dmask
 
 
