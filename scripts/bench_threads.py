@@ -295,8 +295,7 @@ def indirect(repeats: int) -> None:
                 "hflip": (0, 1, 0, side - 1, 0, -1)}[op]
         _, kind, params = flip._launch(a.shape, a.itemsize, plan, side, side, 0, 2)
         sv, dv, none = a.ravel().view(kind), np.empty_like(a).ravel().view(kind), flip._NO_MASK
-        addr = ind.address(flip._copy_ser, (kind, sv.flags.num, dv.flags.num, none.flags.num, none.flags.num),
-                           lambda sv=sv, dv=dv, params=params, none=none: (params, sv, dv, none, none, -1))
+        addr = flip.copy_address(params, sv, dv, none, none)
         best = timeit({"now": lambda a=(addr, params, sv, dv, none, none): flip._copy_par(*a),
                        "before": lambda a=(params, sv, dv, none, none): linked["copy"](*a)}, repeats)[0]
         print(f"{op:8s} {bands:3d}x{side}² {best['now'] * 1e3:22.1f} µs {best['before'] * 1e3:17.1f} µs "

@@ -463,11 +463,17 @@ def index_copy(
     if kernel is _copy_ser:  # one thread: no parallel region, nothing for the launch lock to keep apart
         _copy_ser(params, s, d, msrc, mdst, -1)
     else:
-        addr = indirect.address(_copy_ser, (kind, s.flags.num, d.flags.num, msrc.flags.num, mdst.flags.num),
-                                lambda: (params, s, d, msrc, mdst, -1))
+        addr = copy_address(params, s, d, msrc, mdst)
         with threads.launch_lock:
             kernel(addr, params, s, d, msrc, mdst)
     return dst, dmask
+
+
+def copy_address(params: np.ndarray, s: np.ndarray, d: np.ndarray, ms: np.ndarray, md: np.ndarray) -> int:
+    """The address :func:`_copy_par` calls: :func:`_copy_ser` compiled for these arrays' types (the serial
+    call's own overload), looked up once per item type and flags."""
+    return indirect.address(_copy_ser, (s.dtype, s.flags.num, d.flags.num, ms.flags.num, md.flags.num),
+                            lambda: (params, s, d, ms, md, -1))
 
 
 def _serial_below(rj: int) -> int:
