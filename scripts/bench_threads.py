@@ -123,9 +123,9 @@ def _stores_new(bands: int, side: int, repeats: int) -> dict[str, float]:
     per = np.array([side, side], np.int64)
     lo, hi = np.float32(0), np.float32(65535)
     rows = bands * side
-    fns = {"one": lambda: store._store_ser_ip(rows, per, 0, new, v, y, lo, hi, True, True, False, False, nd, nd),
-           "two": lambda: store._store_ser(rows, per, 0, new, z, v, z, lo, hi, True, True, False, False, nd, nd),
-           "new": lambda: store._store_ser(rows, per, 0, new, x, v, o, lo, hi, True, True, False, False, nd, nd)}
+    fns = {"one": lambda: store._store_ser_ip(0, rows, per, 0, new, v, y, lo, hi, True, True, False, False, nd, nd),
+           "two": lambda: store._store_ser(0, rows, per, 0, new, z, v, z, lo, hi, True, True, False, False, nd, nd),
+           "new": lambda: store._store_ser(0, rows, per, 0, new, x, v, o, lo, hi, True, True, False, False, nd, nd)}
     return timeit(fns, repeats)[0]
 
 
@@ -144,11 +144,11 @@ def _stores(bands: int, side: int, repeats: int) -> dict[str, float]:
     lo, hi = np.float32(0), np.float32(65535)
     plane = side * side
     v, nd = np.ones(1, bool), np.uint16(0)  # no mask planes, no nodata: the all-valid store
-    fns = {"one": lambda: store._masked_ser_ip(bands, 1, plane, 0, a, s, c, False, v, y, lo, hi, True, False, False,
+    fns = {"one": lambda: store._masked_ser_ip(0, bands, 1, plane, 0, a, s, c, False, v, y, lo, hi, True, False, False,
                                                nd, nd),
-           "two": lambda: store._masked_ser(bands, 1, plane, 0, z, a, s, c, False, v, z, lo, hi, True, False, False,
+           "two": lambda: store._masked_ser(0, bands, 1, plane, 0, z, a, s, c, False, v, z, lo, hi, True, False, False,
                                             nd, nd),
-           "new": lambda: store._masked_ser(bands, 1, plane, 0, x, a, s, c, False, v, o, lo, hi, True, False, False,
+           "new": lambda: store._masked_ser(0, bands, 1, plane, 0, x, a, s, c, False, v, o, lo, hi, True, False, False,
                                             nd, nd)}
     return timeit(fns, repeats)[0]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from geoaug.kernels import store
 from geoaug.kernels.store import same_memory, store_affine, store_bands
 
 
@@ -122,6 +123,43 @@ def test_parallel_in_place_entries_equal_into_a_new_array(mask: str) -> None:
     z = x.copy()
     store_bands(new, z, valid, z, None, 0.0)
     np.testing.assert_array_equal(z, apart2)
+
+
+@pytest.mark.parametrize("kind", ["bands", "masked", "affine"])
+@pytest.mark.parametrize("in_place", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_parallel_stores_equal_serial(monkeypatch: pytest.MonkeyPatch, kind: str, in_place: bool,
+                                      masked: bool) -> None:
+    # the three store loops (store_bands; store_affine's branch-free loop, taken by integers; its per-pixel
+    # loop, taken by floats with a nodata value), into a new array and in place: each parallel entry runs its
+    # serial twin on shares of the units, and must call the very overload the serial path compiled
+    rng = np.random.default_rng(11)
+    dt = np.float32 if kind == "affine" else np.uint16
+    x = rng.integers(0, 3000, (3, 21, 37)).astype(dt)
+    if kind == "affine":
+        x[0, 1, :5] = np.nan
+    valid = rng.random((3, 21, 37)) > 0.2 if masked else None
+    a, s, c = np.linspace(10, 30, 3, dtype=np.float32), np.linspace(0.5, 2, 3, dtype=np.float32), \
+        np.full(3, 7.0, np.float32)
+    nodata = None if kind == "bands" else 37.0
+
+    def run() -> np.ndarray:
+        out = x.copy() if in_place else np.full_like(x, 5)
+        if kind == "bands":
+            store.store_bands(x.astype(np.float32) * 1.7 - 40, x, valid, out, nodata, 0)
+        else:
+            store.store_affine(out if in_place else x, a, s, c, valid, out, nodata, 38.0)
+        return out
+
+    kernels = [store._store_ser, store._store_ser_ip, store._masked_ser, store._masked_ser_ip, store._affine_ser,
+               store._affine_ser_ip]
+    serial = run()
+    before = [set(k.overloads) for k in kernels]
+    monkeypatch.setattr(store, "SERIAL_BELOW", 0)
+    monkeypatch.setattr(store.threads, "num_threads", lambda: 2)
+    parallel = run()
+    np.testing.assert_array_equal(serial, parallel)
+    assert [set(k.overloads) for k in kernels] == before  # no second overload of a serial twin
 
 
 def test_production_thresholds_parallel_equals_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:

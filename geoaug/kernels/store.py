@@ -79,36 +79,45 @@ def _row_new(r, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, na
         _put(new[k], old[k], out, k, ok, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
-@nb.njit(cache=True, parallel=True, nogil=True)
-def _store_par(nrows, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
-               safe):  # pragma: no cover - numba
-    for r in nb.prange(nrows):
-        _row_new(r, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
-
-
 @borrowing_jit()
-def _store_ser(nrows, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
+def _store_ser(u0, u1, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
                safe):  # pragma: no cover - numba
-    for r in range(nrows):
+    for r in range(u0, u1):
         _row_new(r, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
+
+
+# Each parallel entry runs its serial twin on contiguous shares of the units, one call per share. With the row
+# loop inlined into the parfor (numba's inline="always"), numba typed and lowered every store path a second time
+# there; calling the twin, it links the twin's compiled code and only LLVM sees it again. Through the twin's
+# address (kernels/indirect.py) the compile would be shorter still, but the key of the address, the arrays' dtypes
+# and flags, cost 1.3-2.3 µs a call (a 1 x 512² uint16 store at 2 threads takes about 26 µs)
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _store_par(nunits, nchunks, per_row, nplanes, new, old, valid, out, lo, hi, is_int, clip, nan_zero,
+               has_nodata, nodata, safe):  # pragma: no cover - numba
+    for q in nb.prange(nchunks):
+        k = np.int64(q)  # a share of the units (the index is unsigned in the gufunc)
+        _store_ser(k * nunits // nchunks, (k + 1) * nunits // nchunks, per_row, nplanes,
+            new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
 # In place (``old`` is ``out``, ``x`` is ``out``): entries that pass the one array for both. Given two array
 # arguments, LLVM checks at run time whether their ranges overlap and, when they do (they are the same
 # memory), runs the scalar loop: in place was 12x slower than into a new array (a 512 x 512 uint16 band:
 # 0.27 ms against 0.02 ms). One array read and written at the same index needs no check.
-@nb.njit(cache=True, parallel=True, nogil=True)
-def _store_par_ip(nrows, per_row, nplanes, new, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
-                  safe):  # pragma: no cover - numba
-    for r in nb.prange(nrows):
-        _row_new(r, per_row, nplanes, new, out, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
-
-
 @borrowing_jit()
-def _store_ser_ip(nrows, per_row, nplanes, new, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
+def _store_ser_ip(u0, u1, per_row, nplanes, new, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata,
                   safe):  # pragma: no cover - numba
-    for r in range(nrows):
+    for r in range(u0, u1):
         _row_new(r, per_row, nplanes, new, out, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _store_par_ip(nunits, nchunks, per_row, nplanes, new, valid, out, lo, hi, is_int, clip, nan_zero,
+                  has_nodata, nodata, safe):  # pragma: no cover - numba
+    for q in nb.prange(nchunks):
+        k = np.int64(q)  # a share of the units (the index is unsigned in the gufunc)
+        _store_ser_ip(k * nunits // nchunks, (k + 1) * nunits // nchunks, per_row, nplanes,
+            new, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
 @nb.njit(cache=True, inline="always")
@@ -160,36 +169,38 @@ def _masked_unit(u, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo, hi,
             out[k] = safe if (o == nodata and (every or valid[np.uint64(vbase + j)])) else o
 
 
-@nb.njit(cache=True, parallel=True, nogil=True)
-def _masked_par(nunits, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
-                nodata, safe):  # pragma: no cover - numba
-    for u in nb.prange(nunits):
-        _masked_unit(u, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
-                     nodata, safe)
-
-
 @borrowing_jit()
-def _masked_ser(nunits, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
+def _masked_ser(u0, u1, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
                 nodata, safe):  # pragma: no cover - numba
-    for u in range(nunits):
+    for u in range(u0, u1):
         _masked_unit(u, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
                      nodata, safe)
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
-def _masked_par_ip(nunits, nsplit, plane, nplanes, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
-                   nodata, safe):  # pragma: no cover - numba
-    for u in nb.prange(nunits):
-        _masked_unit(u, nsplit, plane, nplanes, out, a, s, c, div, valid, out, lo, hi, is_int, nan_zero,
-                     has_nodata, nodata, safe)
+def _masked_par(nunits, nchunks, nsplit, plane, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int,
+                nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
+    for q in nb.prange(nchunks):
+        k = np.int64(q)  # a share of the units (the index is unsigned in the gufunc)
+        _masked_ser(k * nunits // nchunks, (k + 1) * nunits // nchunks, nsplit, plane,
+            nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata, nodata, safe)
 
 
 @borrowing_jit()
-def _masked_ser_ip(nunits, nsplit, plane, nplanes, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
+def _masked_ser_ip(u0, u1, nsplit, plane, nplanes, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata,
                    nodata, safe):  # pragma: no cover - numba
-    for u in range(nunits):
+    for u in range(u0, u1):
         _masked_unit(u, nsplit, plane, nplanes, out, a, s, c, div, valid, out, lo, hi, is_int, nan_zero,
                      has_nodata, nodata, safe)
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _masked_par_ip(nunits, nchunks, nsplit, plane, nplanes, a, s, c, div, valid, out, lo, hi, is_int,
+                   nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
+    for q in nb.prange(nchunks):
+        k = np.int64(q)  # a share of the units (the index is unsigned in the gufunc)
+        _masked_ser_ip(k * nunits // nchunks, (k + 1) * nunits // nchunks, nsplit, plane,
+            nplanes, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata, nodata, safe)
 
 
 @nb.njit(cache=True, inline="always")
@@ -219,36 +230,38 @@ def _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int
         _put(v, xv, out, k, ok, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
-@nb.njit(cache=True, parallel=True, nogil=True)
-def _affine_par(nrows, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
-                nodata, safe):  # pragma: no cover - numba
-    for r in nb.prange(nrows):
-        _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
-                    nodata, safe)
-
-
 @borrowing_jit()
-def _affine_ser(nrows, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+def _affine_ser(u0, u1, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
                 nodata, safe):  # pragma: no cover - numba
-    for r in range(nrows):
+    for r in range(u0, u1):
         _row_affine(r, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
                     nodata, safe)
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
-def _affine_par_ip(nrows, per_row, nplanes, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
-                   nodata, safe):  # pragma: no cover - numba
-    for r in nb.prange(nrows):
-        _row_affine(r, per_row, nplanes, out, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
-                    nodata, safe)
+def _affine_par(nunits, nchunks, per_row, nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, clip,
+                nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
+    for q in nb.prange(nchunks):
+        k = np.int64(q)  # a share of the units (the index is unsigned in the gufunc)
+        _affine_ser(k * nunits // nchunks, (k + 1) * nunits // nchunks, per_row, nplanes,
+            x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
 @borrowing_jit()
-def _affine_ser_ip(nrows, per_row, nplanes, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
+def _affine_ser_ip(u0, u1, per_row, nplanes, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
                    nodata, safe):  # pragma: no cover - numba
-    for r in range(nrows):
+    for r in range(u0, u1):
         _row_affine(r, per_row, nplanes, out, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata,
                     nodata, safe)
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _affine_par_ip(nunits, nchunks, per_row, nplanes, a, s, c, div, valid, out, lo, hi, is_int, clip,
+                   nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
+    for q in nb.prange(nchunks):
+        k = np.int64(q)  # a share of the units (the index is unsigned in the gufunc)
+        _affine_ser_ip(k * nunits // nchunks, (k + 1) * nunits // nchunks, per_row,
+            nplanes, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
 _NO_VALID = np.ones(1, dtype=np.bool_)
@@ -276,10 +289,21 @@ def _no_nodata(dt: np.dtype) -> tuple:
     return False, dt.type(0), dt.type(0)
 
 
-def _launch(par, ser, total: int, args: tuple) -> None:
-    kernel = par if total >= SERIAL_BELOW and threads.num_threads() > 1 else ser
+def _launch(par, ser, total: int, nunits: int, args: tuple) -> None:
+    """Units ``[0, nunits)`` of ``ser``, whose arguments after the unit range are ``args``: on one thread below
+    :data:`SERIAL_BELOW` values (``total``), else through ``par``, four contiguous shares per thread."""
+    nthreads = threads.num_threads()
+    if total < SERIAL_BELOW or nthreads == 1:
+        with threads.launch_lock:
+            ser(0, nunits, *args)
+        return
+    _parallel(par, ser, nunits, min(nunits, 4 * nthreads), args)
+
+
+def _parallel(par, ser, nunits: int, nchunks: int, args: tuple) -> None:
+    """Units ``[0, nunits)`` of ``ser`` through its parallel entry ``par``, in ``nchunks`` contiguous shares."""
     with threads.launch_lock:
-        kernel(*args)
+        par(nunits, nchunks, *args)
 
 
 def _store_args(out: np.ndarray, work: type, valid: np.ndarray | None, nodata: float | None,
@@ -319,14 +343,13 @@ def store_bands(new: np.ndarray, old: np.ndarray, valid: np.ndarray | None, out:
     per_row = np.array([rows, cols], dtype=np.int64)
     new = np.ascontiguousarray(new).reshape(-1)
     if same_memory(old, out):
-        _launch(_store_par_ip, _store_ser_ip, new.size,
-                (bands * rows, per_row, nplanes, new, vflat, out.reshape(-1), lo, hi, is_int, clip or is_int,
-                 nan_zero, has, nd, sf))
+        _launch(_store_par_ip, _store_ser_ip, new.size, bands * rows,
+                (per_row, nplanes, new, vflat, out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero, has, nd, sf))
         return
     old = np.ascontiguousarray(old).reshape(-1)
-    _launch(_store_par, _store_ser, new.size,
-            (bands * rows, per_row, nplanes, new, old, vflat, out.reshape(-1), lo, hi, is_int, clip or is_int,
-             nan_zero, has, nd, sf))
+    _launch(_store_par, _store_ser, new.size, bands * rows,
+            (per_row, nplanes, new, old, vflat, out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero, has, nd,
+             sf))
 
 
 def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, valid: np.ndarray | None,
@@ -380,27 +403,32 @@ def store_affine(x: np.ndarray, a: np.ndarray, s: np.ndarray, c: np.ndarray, val
     if not has or (x.dtype.kind in "iu" and bool(np.isfinite(a).all() and np.isfinite(s).all()
                                                   and np.isfinite(c).all()) and not (divide and bool((s == 0).any()))):
         plane = rows * cols
-        parallel = xf.size >= SERIAL_BELOW and threads.num_threads() > 1
-        nsplit = max(1, -(-4 * threads.num_threads() // bands)) if parallel else 1
-        with threads.launch_lock:
-            if inplace:
-                (_masked_par_ip if parallel else _masked_ser_ip)(
-                    bands * nsplit, nsplit, plane, nplanes, a, s, c, divide, vflat, xf, lo, hi, is_int, nan_zero,
-                    has, nd, sf)
-            else:
-                (_masked_par if parallel else _masked_ser)(
-                    bands * nsplit, nsplit, plane, nplanes, xf, a, s, c, divide, vflat, out.reshape(-1), lo, hi,
-                    is_int, nan_zero, has, nd, sf)
+        if xf.size < SERIAL_BELOW or threads.num_threads() == 1:
+            with threads.launch_lock:
+                if inplace:
+                    _masked_ser_ip(0, bands, 1, plane, nplanes, a, s, c, divide, vflat, xf, lo, hi, is_int, nan_zero,
+                                   has, nd, sf)
+                else:
+                    _masked_ser(0, bands, 1, plane, nplanes, xf, a, s, c, divide, vflat, out.reshape(-1), lo, hi,
+                                is_int, nan_zero, has, nd, sf)
+            return
+        nsplit = max(1, -(-4 * threads.num_threads() // bands))  # units: stretches of bands, one share each
+        if inplace:
+            _parallel(_masked_par_ip, _masked_ser_ip, bands * nsplit, bands * nsplit,
+                      (nsplit, plane, nplanes, a, s, c, divide, vflat, xf, lo, hi, is_int, nan_zero, has, nd, sf))
+        else:
+            _parallel(_masked_par, _masked_ser, bands * nsplit, bands * nsplit,
+                      (nsplit, plane, nplanes, xf, a, s, c, divide, vflat, out.reshape(-1), lo, hi, is_int, nan_zero,
+                       has, nd, sf))
         return
     per_row = np.array([rows, cols], dtype=np.int64)
     if inplace:
-        _launch(_affine_par_ip, _affine_ser_ip, xf.size,
-                (bands * rows, per_row, nplanes, a, s, c, divide, vflat, xf, lo, hi, is_int, clip or is_int,
-                 nan_zero, has, nd, sf))
+        _launch(_affine_par_ip, _affine_ser_ip, xf.size, bands * rows,
+                (per_row, nplanes, a, s, c, divide, vflat, xf, lo, hi, is_int, clip or is_int, nan_zero, has, nd, sf))
         return
-    _launch(_affine_par, _affine_ser, xf.size,
-            (bands * rows, per_row, nplanes, xf, a, s, c, divide, vflat, out.reshape(-1), lo, hi, is_int,
-             clip or is_int, nan_zero, has, nd, sf))
+    _launch(_affine_par, _affine_ser, xf.size, bands * rows,
+            (per_row, nplanes, xf, a, s, c, divide, vflat, out.reshape(-1), lo, hi, is_int, clip or is_int, nan_zero,
+             has, nd, sf))
 
 
 def store_band(new: np.ndarray, old: np.ndarray, valid: np.ndarray, out: np.ndarray, nodata: float | None,

@@ -745,8 +745,6 @@ def _parallel_bilinear(addr, src, mask, all_valid, in_h, in_w, win, m, dst, dmas
     nunits = iscr.shape[0]
     out_h = dst.shape[1]
     nbands = src.shape[0]
-    if not all_valid:
-        _tap_codes(mask, ec, 2, in_w)
     for c in nb.prange(nunits):  # unit: band group c // nrc over row chunk c % nrc (see parallel_units)
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
         gi = k // nrc
@@ -765,8 +763,6 @@ def _parallel_cubic(addr, src, mask, all_valid, in_h, in_w, win, m, dst, dmask, 
     nunits = iscr.shape[0]
     out_h = dst.shape[1]
     nbands = src.shape[0]
-    if not all_valid:
-        _tap_codes(mask, ec, 4, in_w)
     for c in nb.prange(nunits):  # unit: band group c // nrc over row chunk c % nrc (see parallel_units)
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
         gi = k // nrc
@@ -1067,14 +1063,14 @@ def warp_affine(
                 renorm, CUBIC_A, skip, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec, group)
 
     with threads.launch_lock:
+        if not all_valid:  # serial, called from here: linked into the parallel entries it was compiled again there
+            _tap_codes(mask2, ec, K, in_w)
         if nunits > 1:  # the row kernel through its address (kernels/indirect.py), one unit per thread at a time
             addr = indirect.address(serial, (dt, src2.flags.num, mask2.flags.num, m.flags.num, dst.flags.num,
                                              dmask.flags.num), one_call)
             parallel(addr, src2, mask2, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill_v, out_v, renorm, CUBIC_A,
                      skip, row_ok, iscr, fscr, tscr, st, ec, group, nrc)
-        else:  # the row kernel itself, every row and band on this thread, after the tap codes
-            if not all_valid:
-                _tap_codes(mask2, ec, K, in_w)
+        else:  # the row kernel itself, every row and band on this thread
             serial(*one_call())
     return _finish(dst, dmask, skip, row_ok)
 
