@@ -14,7 +14,9 @@ Cases (the first call is timed, imports and reading excluded):
   cold start;
 * ``resize``, ``grid_distortion``, ``cubic``, ``gaussian_blur``: ``Resize(192, 192)``,
   ``GridDistortion``, a cubic ``Affine`` and ``GaussianBlur(sigma=1)`` of a 13x256² uint16 array (large
-  enough for the parallel entries at 2 threads).
+  enough for the parallel entries at 2 threads);
+* ``contrast``: ``Contrast`` of a 1x512² uint16 array at 2 threads (the parallel store), after an untimed
+  call on a 64² crop (the serial store), as a training loop meets them.
 
 Both trees run under this interpreter (the same numba, numpy and threading layer). Wall-clock seconds of a
 whole compile: the machine's other work moves them by about 10 %, so read the alternating pairs together.
@@ -42,6 +44,13 @@ if case == "readme":
     image, labels = geoaug.read(str(IMAGE)), geoaug.read(str(LABELS))
     pipe = readme_pipeline()
     call = lambda: pipe(image, rng=np.random.default_rng(0), labels=labels, return_record=True)
+elif case == "contrast":
+    import numba
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    t = geoaug.Contrast((0.8, 1.2))
+    x = np.random.default_rng(0).integers(0, 10000, (1, 512, 512)).astype(np.uint16)
+    t(x[:, :64, :64].copy(), rng=np.random.default_rng(0))  # untimed: the serial store compiles first
+    call = lambda: t(x, rng=np.random.default_rng(0))
 else:
     x = np.random.default_rng(0).integers(0, 10000, (13, 256, 256)).astype(np.uint16)
     t = {"resize": lambda: geoaug.Resize(192, 192),
@@ -54,7 +63,7 @@ call()
 print(f"{time.perf_counter() - t0:.3f}")
 """
 
-CASES = ("readme", "resize", "grid_distortion", "cubic", "gaussian_blur")
+CASES = ("readme", "resize", "grid_distortion", "cubic", "gaussian_blur", "contrast")
 
 
 def first_call(tree: Path, case: str) -> float:
