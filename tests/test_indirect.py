@@ -96,12 +96,13 @@ def test_parallel_resize_equals_serial(monkeypatch: pytest.MonkeyPatch, order: s
     monkeypatch.setattr(resize, "_ORDER", order)
     args = (src, mask, (50 / 37, 61 / 80), (0.0, 0.0), (37, 80), (resize.CUBIC, resize.LINEAR))
     serial = resize.resize_separable(*args)
-    before = set(resize._work.overloads)
+    worker = getattr(resize, f"_work_{order}")
+    before = set(worker.overloads)
     _force_parallel(monkeypatch)
     parallel = resize.resize_separable(*args)
     np.testing.assert_array_equal(serial[0], parallel[0])
     np.testing.assert_array_equal(serial[1], parallel[1])
-    assert set(resize._work.overloads) == before
+    assert set(worker.overloads) == before
 
 
 @pytest.mark.parametrize("masked", [False, True])

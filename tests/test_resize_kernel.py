@@ -429,6 +429,38 @@ def test_the_lane_order_is_taken_when_every_horizontal_tap_is_inside() -> None:
     assert order((362, 362), (512, 512), "constant") != resize.LANES
 
 
+@pytest.mark.parametrize("order", [resize.ROWS, resize.COLUMNS, resize.LANES])
+def test_each_order_compiles_only_its_own_pass(order: int) -> None:
+    # one worker per pass order, the order a closure constant: numba prunes the other passes before typing, so a
+    # dtype's first call compiles the one pass it runs. A fresh worker (not cached) of the production factory,
+    # compiled for a call's types: its linked code defines its own pass and none of the other two
+    import numba as nb
+
+    passes = {resize.ROWS: "_rows_first", resize.COLUMNS: "_cols_first", resize.LANES: "_cols_lanes"}
+    forced = {resize.ROWS: "rows", resize.COLUMNS: "columns", resize.LANES: "lanes"}[order]
+    worker = getattr(resize, f"_work_{forced}")
+    captured = {}
+
+    def capture(*args):
+        captured["args"] = args
+        return worker(*args)
+
+    src = np.arange(3 * 20 * 24, dtype=np.uint16).reshape(3, 20, 24)
+    saved, saved_order = resize._WORKERS[order], resize._ORDER
+    resize._WORKERS[order] = (capture, saved[1])
+    resize._ORDER = forced
+    try:
+        resize.resize_separable(src, None, (20 / 15, 24 / 16), (0.0, 0.0), (15, 16))
+    finally:
+        resize._WORKERS[order], resize._ORDER = saved, saved_order
+    fresh = nb.njit(_nrt=False, fastmath={"contract"}, cache=False)(resize._make_work(order))
+    sig = tuple(nb.typeof(a) for a in captured["args"])
+    fresh.compile(sig)
+    llvm = fresh.inspect_llvm(sig)
+    defined = {name for name in passes.values() if name in llvm}
+    assert defined == {passes[order]}
+
+
 def _passes(src, mask, scale, offset, out_shape, kind, mode) -> tuple:
     """The fixed horizontal tap count and the pass order a call plans."""
     plan = resize._plan(src.shape[0], *src.shape[1:], *out_shape, *scale, *offset, *kind, FILL_MODES[mode],

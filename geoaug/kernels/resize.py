@@ -117,8 +117,9 @@ _CONTRACT = {"contract"}
 # compiled without numba's runtime (kernels/borrowing.py). Numba-inlined (inline="always"), the per-row
 # helpers carried atomic reference counts of their array arguments into the row loops (26 % of a 13 x 64²
 # Resize); numba-inlining the per-strip passes too once made one dtype's kernel take 26 s to compile
-# instead of 12 s. The worker is called straight from Python on one thread, and through its address
-# (kernels/indirect.py) from the parallel entry: a compiled level in between would compile it again.
+# instead of 12 s. There is one worker per pass order (_make_work), so a call compiles only the pass it
+# runs. The worker is called straight from Python on one thread, and through its address
+# (kernels/indirect.py) from its parallel entry: a compiled level in between would compile it again.
 #: below this many output values (bands x rows x cols) the kernel runs on one thread (at 2 threads a
 #: 1x256² Resize to 192², 36,864 output values, took 0.84 of its 1-thread time; 1x512², 0.79)
 SERIAL_BELOW = 1 << 16
@@ -400,7 +401,7 @@ def _store_row(acc, ao, out, oo, out_w, is_int, lo, hi):  # pragma: no cover - n
 def _rows_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, tmp, acc, df, out_w, fill,
                 is_int, lo, hi, out_h, xw):  # pragma: no cover - numba
     # horizontal pass of the input rows output rows i0..i1 read (each once), then the vertical pass. ``xw``: the
-    # input columns from the first pixel of ``sf``'s rows to their end (see _work)
+    # input columns from the first pixel of ``sf``'s rows to their end (see _make_work)
     z = lo - lo
     uw = np.uint64(out_w)
     uin = np.uint64(in_w)
@@ -415,7 +416,7 @@ def _rows_first(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, 
         ng = nrows // 4
         for g in range(ng):
             so = plane + np.uint64(yl + 4 * g) * uin
-            # the four rows as one run, up to the last row's end (``sf`` may start inside a row: _work)
+            # the four rows as one run, up to the last row's end (``sf`` may start inside a row: _make_work)
             for x in range(3 * in_w + xw):
                 xu = np.uint64(x)
                 acc[uw + xu] = work_value(sf[so + xu], z)
@@ -542,7 +543,7 @@ def _cols_lanes(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, 
     # rounded and stored (lerp8x8; other tap counts through dot8 into the block after the lanes, then
     # store8x8); the last columns of a row not a multiple of eight through the scalar store. A short last
     # block repeats its last row: every lane holds a computed value. ``xw``: the input columns from the first
-    # pixel of ``sf``'s rows to their end (``in_w`` less the column the taps count from: see _work).
+    # pixel of ``sf``'s rows to their end (``in_w`` less the column the taps count from: see _make_work).
     # ``touch`` (items per cache line, or 0): first read one item per cache line of the block's input rows, in
     # address order (see :data:`TOUCH_BYTES`), their sum left in ``vt[0]``: row 0, column 0 of the row-by-row
     # scratch, which transpose8 reads only from column ``xv`` on, after _vrow has written it.
@@ -599,7 +600,7 @@ def _cols_lanes(sf, b, in_h, in_w, i0, i1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, 
 
 @borrowing_jit(fastmath=_CONTRACT)
 def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask, my, mx, xa, xb):  # pragma: no cover - numba
-    # the taps count from input row ``my``, column ``mx`` (see _work). ``xa``/``xb``: each output column's first
+    # the taps count from input row ``my``, column ``mx`` (see _make_work). ``xa``/``xb``: each output column's first
     # and last real horizontal tap (see _tap_bounds)
     out_w = dmask.shape[2]
     in_w = mask.shape[2]
@@ -653,53 +654,58 @@ def _nan_in(df, start, n):  # pragma: no cover - numba
     return bad
 
 
-@borrowing_jit(fastmath=_CONTRACT)
-def _work(wk, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
-          okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa, xb,
-          touch):  # pragma: no cover - numba
-    # worker ``wk`` of ``nworkers``: a contiguous share of the (band or mask plane) x strip units, its own scratch.
-    # ``nan_seen`` of one slot per worker (else of none): each strip just written is scanned for NaN while it is
-    # in cache, and the worker stops at the first (its caller then resamples again with the mask).
-    # The taps count from input row ``my``, column ``mx``: tap (y, x) reads pixel (y + my, x + mx) (a plan made
-    # for one crop serves that crop moved by whole pixels: _plan)
-    nbands, in_h, in_w = src.shape
-    xw = in_w - mx
-    out_h, out_w = dst.shape[1], dst.shape[2]
-    # flat views, once per worker; the source's from the pixel the taps count from (tap (y, x) of plane b is
-    # then sf[(b * in_h + y) * in_w + x], as without a move)
-    sf = src.reshape(src.size)[np.uint64(my * in_w + mx):]
-    df = dst.reshape(dst.size)
-    saf = sa[wk].reshape(sa.shape[1] * sa.shape[2])
-    sbf = sb[wk].reshape(sb.shape[1] * sb.shape[2])
-    check = nan_seen.size > wk
-    for c in range(nunits * wk // nworkers, nunits * (wk + 1) // nworkers):
-        unit = c // nstrips
-        strip = c - unit * nstrips
-        i0 = out_h * strip // nstrips
-        i1 = out_h * (strip + 1) // nstrips
-        if unit >= nbands:
-            _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[wk], dmask, my, mx, xa, xb)
-            continue
-        # looking for NaN, the columns-first orders write (and scan) _NAN_ROWS rows at a time, which are then in
-        # L1. The rows-first order scans its whole strip (a shorter strip would compute the input rows two strips
-        # share twice); its strips bound the input rows they read, so an enlarging strip can be a whole plane
-        r0 = i0
-        while r0 < i1:
-            r1 = min(i1, r0 + _NAN_ROWS) if check and order != ROWS else i1
-            if order == LANES:
-                _cols_lanes(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, ncol, saf, sbf, df,
-                            out_w, fill, is_int, lo, hi, out_h, xw, touch)
-            elif order == COLUMNS:
-                _cols_first(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, saf,
-                            sbf, df, out_w, fill, is_int, lo, hi, out_h)
-            else:
-                _rows_first(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, saf, sbf, df,
-                            out_w, fill, is_int, lo, hi, out_h, xw)
-            if check and _nan_in(df, (np.uint64(unit) * np.uint64(out_h) + np.uint64(r0)) * np.uint64(out_w),
-                                 (r1 - r0) * out_w):
-                nan_seen[wk] = True
-                return
-            r0 = r1
+def _make_work(ORDER: int):
+    """The worker of one pass order (:data:`ROWS`, :data:`COLUMNS`, :data:`LANES`): ``ORDER`` is a closure
+    constant, so numba prunes the other orders' branches before typing, and a dtype's first call compiles the
+    one pass it runs (a worker of all three compiled 5.5-8 s per dtype, each pass 0.5-1.8 s of it)."""
+
+    def work(wk, nworkers, nunits, nstrips, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, okx, oky,
+             sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa, xb, touch):  # pragma: no cover
+        # worker ``wk`` of ``nworkers``: a contiguous share of the (band or mask plane) x strip units, its own scratch.
+        # ``nan_seen`` of one slot per worker (else of none): each strip just written is scanned for NaN while it is
+        # in cache, and the worker stops at the first (its caller then resamples again with the mask).
+        # The taps count from input row ``my``, column ``mx``: tap (y, x) reads pixel (y + my, x + mx) (a plan made
+        # for one crop serves that crop moved by whole pixels: _plan)
+        nbands, in_h, in_w = src.shape
+        xw = in_w - mx
+        out_h, out_w = dst.shape[1], dst.shape[2]
+        # flat views, once per worker; the source's from the pixel the taps count from (tap (y, x) of plane b is
+        # then sf[(b * in_h + y) * in_w + x], as without a move)
+        sf = src.reshape(src.size)[np.uint64(my * in_w + mx):]
+        df = dst.reshape(dst.size)
+        saf = sa[wk].reshape(sa.shape[1] * sa.shape[2])
+        sbf = sb[wk].reshape(sb.shape[1] * sb.shape[2])
+        check = nan_seen.size > wk
+        for c in range(nunits * wk // nworkers, nunits * (wk + 1) // nworkers):
+            unit = c // nstrips
+            strip = c - unit * nstrips
+            i0 = out_h * strip // nstrips
+            i1 = out_h * (strip + 1) // nstrips
+            if unit >= nbands:
+                _mask_rows(mask, unit - nbands, i0, i1, iy, ny, ix, nx, okx, oky, tm[wk], dmask, my, mx, xa, xb)
+                continue
+            # looking for NaN, the columns-first orders write (and scan) _NAN_ROWS rows at a time, which are then in
+            # L1. The rows-first order scans its whole strip (a shorter strip would compute the input rows two strips
+            # share twice); its strips bound the input rows they read, so an enlarging strip can be a whole plane
+            r0 = i0
+            while r0 < i1:
+                r1 = min(i1, r0 + _NAN_ROWS) if check and ORDER != ROWS else i1
+                if ORDER == LANES:
+                    _cols_lanes(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ixu, wx, kx, x0, fx, xl, ncol, saf, sbf, df,
+                                out_w, fill, is_int, lo, hi, out_h, xw, touch)
+                elif ORDER == COLUMNS:
+                    _cols_first(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol, saf,
+                                sbf, df, out_w, fill, is_int, lo, hi, out_h)
+                else:
+                    _rows_first(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, saf, sbf, df,
+                                out_w, fill, is_int, lo, hi, out_h, xw)
+                if check and _nan_in(df, (np.uint64(unit) * np.uint64(out_h) + np.uint64(r0)) * np.uint64(out_w),
+                                     (r1 - r0) * out_w):
+                    nan_seen[wk] = True
+                    return
+                r0 = r1
+
+    return work
 
 
 @borrowing_jit()
@@ -715,16 +721,38 @@ def _fill_invalid(d, m, fill):  # pragma: no cover - numba
             dr[j] = dr[j] if mr[j] != 0 else fill
 
 
+# Each order's worker through its address (kernels/indirect.py): linked in, it would be compiled again here. One
+# entry per order, written out: call_address types its call with the worker it names (and so compiles it), and a
+# factory's closure would hold a dispatcher, which numba's cache key cannot hash stably. np.int64(wk): the index
+# is unsigned in the gufunc, and the worker's first argument is int64
 @nb.njit(cache=True, parallel=True, nogil=True)
-def _resize_par(addr, nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl,
-                ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa,
-                xb, touch):  # pragma: no cover
-    # _work through its address (kernels/indirect.py): linked in, it would be compiled again here
+def _resize_par_rows(addr, nworkers, nunits, nstrips, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+                     okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa, xb,
+                     touch):  # pragma: no cover
     for wk in nb.prange(nworkers):
-        # np.int64: the index is unsigned in the gufunc, and _work's first argument is int64
-        call_address(_work, addr, (np.int64(wk), nworkers, nunits, nstrips, order, src, mask, iy, wy, ny, ix,
-                                   ixu, wx, nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int,
-                                   lo, hi, nan_seen, my, mx, xa, xb, touch))
+        call_address(_work_rows, addr, (np.int64(wk), nworkers, nunits, nstrips, src, mask, iy, wy, ny, ix, ixu, wx,
+                                        nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo,
+                                        hi, nan_seen, my, mx, xa, xb, touch))
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _resize_par_columns(addr, nworkers, nunits, nstrips, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+                     okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa, xb,
+                     touch):  # pragma: no cover
+    for wk in nb.prange(nworkers):
+        call_address(_work_columns, addr, (np.int64(wk), nworkers, nunits, nstrips, src, mask, iy, wy, ny, ix, ixu, wx,
+                                        nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo,
+                                        hi, nan_seen, my, mx, xa, xb, touch))
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _resize_par_lanes(addr, nworkers, nunits, nstrips, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
+                     okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa, xb,
+                     touch):  # pragma: no cover
+    for wk in nb.prange(nworkers):
+        call_address(_work_lanes, addr, (np.int64(wk), nworkers, nunits, nstrips, src, mask, iy, wy, ny, ix, ixu, wx,
+                                        nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo,
+                                        hi, nan_seen, my, mx, xa, xb, touch))
 
 
 @borrowing_jit()
@@ -834,6 +862,21 @@ _ORDER: str | None = None
 _GATHER_COST = 5
 
 
+def _jit_work(order: int, name: str):
+    """The worker of one pass order as its own compiled function (its own cache file, a readable name)."""
+    work = _make_work(order)
+    work.__name__ = work.__qualname__ = name
+    return borrowing_jit(fastmath=_CONTRACT)(work)
+
+
+_work_rows = _jit_work(ROWS, "_work_rows")
+_work_columns = _jit_work(COLUMNS, "_work_columns")
+_work_lanes = _jit_work(LANES, "_work_lanes")
+#: pass order -> (worker, its parallel entry)
+_WORKERS = {ROWS: (_work_rows, _resize_par_rows), COLUMNS: (_work_columns, _resize_par_columns),
+            LANES: (_work_lanes, _resize_par_lanes)}
+
+
 #: a stand-in for the mask arrays when there is no mask (never read)
 _NO_MASK = np.empty((1, 1, 1), dtype=np.bool_)
 #: output rows the columns-first orders write, then scan for NaN, at a time (``return_nan``): a multiple of the
@@ -843,7 +886,7 @@ _NAN_ROWS = 32
 _NO_NAN = np.zeros(0, dtype=np.bool_)
 #: :func:`_tap_bounds` of a call without a mask (never read)
 _NO_TAPS = np.zeros(0, dtype=np.int64)
-_NO_TAPS.flags.writeable = False  # read-only, as a plan's bounds: one compiled _work with or without a mask
+_NO_TAPS.flags.writeable = False  # read-only, as a plan's bounds: one compiled worker with or without a mask
 #: beyond every tap index: the bounds of an output column without a real tap (it reads no pixel)
 _NO_TAP = 1 << 62
 
@@ -1126,15 +1169,16 @@ def resize_separable(
         dmask = _NO_MASK
         mask = tm
     nan_seen = np.zeros(nworkers, dtype=np.bool_) if looking else _NO_NAN
-    args = (nunits, nstrips, order, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix, x0, fx, xl, ncol,
+    args = (nunits, nstrips, src, mask, iy, wy, ny, ix, ixu, wx, nx, kfix, x0, fx, xl, ncol,
             okx, oky, sa, sb, tm, dst, dmask, work(fill_value), is_int, lo, hi, nan_seen, my, mx, xa, xb,
             np.uint64(LINE_BYTES // dt.itemsize if src.nbytes > TOUCH_BYTES * nworkers else 0))
+    work, parallel = _WORKERS[order]
     with threads.launch_lock:
         if nworkers > 1:
-            addr = indirect.address(_work, (dt, src.flags.num, mask.flags.num, dst.flags.num), lambda: (0, 1, *args))
-            _resize_par(addr, nworkers, *args)
-        else:  # _work itself, straight from Python (no compiled level in between to compile it again)
-            _work(0, 1, *args)
+            addr = indirect.address(work, (dt, src.flags.num, mask.flags.num, dst.flags.num), lambda: (0, 1, *args))
+            parallel(addr, nworkers, *args)
+        else:  # the worker itself, straight from Python (no compiled level in between to compile it again)
+            work(0, 1, *args)
     if return_nan and nan_seen.any():
         return dst, dmask, True  # stopped at the first NaN: the caller resamples again with the mask
     if nm:
