@@ -79,12 +79,13 @@ def test_parallel_remap_equals_serial(monkeypatch: pytest.MonkeyPatch, interpola
     mask = rng.random((3, 37, 45)) > 0.05 if masked else None
     field = rng.normal(0.0, 3.0, (2, 4, 5))
     serial = remap_field(src, mask, field, interpolation, "nodata", out_fill=-1.0)
-    before = set(remap._rows.overloads)
+    rows = getattr(remap, f"_rows_{interpolation}")
+    before = set(rows.overloads)
     _force_parallel(monkeypatch)
     parallel = remap_field(src, mask, field, interpolation, "nodata", out_fill=-1.0)
     np.testing.assert_array_equal(serial[0], parallel[0])
     np.testing.assert_array_equal(serial[1], parallel[1])
-    assert set(remap._rows.overloads) == before
+    assert set(rows.overloads) == before
 
 
 @pytest.mark.parametrize("order", ["rows", "columns", "lanes"])
@@ -149,15 +150,16 @@ def test_address_is_looked_up_once_per_key() -> None:
     mask, colb, colf, dst, dmask = np.ones((1, 4, 4), bool), np.zeros(4, np.int64), np.zeros(4), src.copy(), \
         np.ones((1, 4, 4), bool)
     iscr, fscr, st = np.zeros((remap._NI, 4), np.int64), np.zeros((8, 4), np.float32), np.zeros(4, np.uint8)
-    args = (src, mask, True, field, colb, colf, dst, dmask, 0, 4, 1, 0, 0.0, np.uint16(0), -0.75, iscr, fscr, st)
+    args = (src, mask, True, field, colb, colf, dst, dmask, 0, 4, 0, 0.0, np.uint16(0), -0.75, iscr, fscr, st)
     key = ("test_address_is_looked_up_once_per_key",)
     try:
-        addr = indirect.address(remap._rows, key, lambda: args)
-        cres = remap._rows.overloads[tuple(remap.nb.typeof(v) for v in args)]
+        addr = indirect.address(remap._rows_bilinear, key, lambda: args)
+        cres = remap._rows_bilinear.overloads[tuple(remap.nb.typeof(v) for v in args)]
         assert addr == cres.library.get_pointer_to_function(cres.fndesc.llvm_cfunc_wrapper_name) != 0
-        assert indirect.address(remap._rows, key, lambda: pytest.fail("a hit must not build the sample")) == addr
+        hit = indirect.address(remap._rows_bilinear, key, lambda: pytest.fail("a hit must not build the sample"))
+        assert hit == addr
     finally:
-        indirect._ADDRESSES.pop((remap._rows, key), None)
+        indirect._ADDRESSES.pop((remap._rows_bilinear, key), None)
 
 
 def _child(q: mp.Queue) -> None:
