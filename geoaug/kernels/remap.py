@@ -251,38 +251,38 @@ _rows_cubic = _jit_rows(2, "_rows_cubic")
 # a factory's closure would hold a dispatcher, which numba's cache key cannot hash stably
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _remap_par_nearest(addr, src, mask, all_valid, field, colb, colf, dst, dmask, mode, fill_value, out_fill, a, iscr,
-                    fscr, st):  # pragma: no cover - numba
+                       fscr, st):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
         call_address(_rows_nearest, addr, (src, mask, all_valid, field, colb, colf, dst, dmask, k * out_h // nchunks,
-                                        (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
-                                        st[k]))
+                                           (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
+                                           st[k]))
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _remap_par_bilinear(addr, src, mask, all_valid, field, colb, colf, dst, dmask, mode, fill_value, out_fill, a, iscr,
-                    fscr, st):  # pragma: no cover - numba
+                        fscr, st):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
         call_address(_rows_bilinear, addr, (src, mask, all_valid, field, colb, colf, dst, dmask, k * out_h // nchunks,
-                                        (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
-                                        st[k]))
+                                            (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
+                                            st[k]))
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _remap_par_cubic(addr, src, mask, all_valid, field, colb, colf, dst, dmask, mode, fill_value, out_fill, a, iscr,
-                    fscr, st):  # pragma: no cover - numba
+                     fscr, st):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
         call_address(_rows_cubic, addr, (src, mask, all_valid, field, colb, colf, dst, dmask, k * out_h // nchunks,
-                                        (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
-                                        st[k]))
+                                         (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
+                                         st[k]))
 
 
 #: interpolation code -> (row kernel, its parallel entry)

@@ -737,22 +737,22 @@ def _resize_par_rows(addr, nworkers, nunits, nstrips, src, mask, iy, wy, ny, ix,
 
 @nb.njit(cache=True, parallel=True, nogil=True)
 def _resize_par_columns(addr, nworkers, nunits, nstrips, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
-                     okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa, xb,
-                     touch):  # pragma: no cover
+                        okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa, xb,
+                        touch):  # pragma: no cover
     for wk in nb.prange(nworkers):
         call_address(_work_columns, addr, (np.int64(wk), nworkers, nunits, nstrips, src, mask, iy, wy, ny, ix, ixu, wx,
-                                        nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo,
-                                        hi, nan_seen, my, mx, xa, xb, touch))
+                                           nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int,
+                                           lo, hi, nan_seen, my, mx, xa, xb, touch))
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
 def _resize_par_lanes(addr, nworkers, nunits, nstrips, src, mask, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, xl, ncol,
-                     okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa, xb,
-                     touch):  # pragma: no cover
+                      okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo, hi, nan_seen, my, mx, xa, xb,
+                      touch):  # pragma: no cover
     for wk in nb.prange(nworkers):
         call_address(_work_lanes, addr, (np.int64(wk), nworkers, nunits, nstrips, src, mask, iy, wy, ny, ix, ixu, wx,
-                                        nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo,
-                                        hi, nan_seen, my, mx, xa, xb, touch))
+                                         nx, kx, x0, fx, xl, ncol, okx, oky, sa, sb, tm, dst, dmask, fill, is_int, lo,
+                                         hi, nan_seen, my, mx, xa, xb, touch))
 
 
 @borrowing_jit()

@@ -96,8 +96,8 @@ def _store_par(nunits, nchunks, per_row, nplanes, new, old, valid, out, lo, hi, 
                has_nodata, nodata, safe):  # pragma: no cover - numba
     for q in nb.prange(nchunks):
         k = np.int64(q)  # a share of the units (the index is unsigned in the gufunc)
-        _store_ser(k * nunits // nchunks, (k + 1) * nunits // nchunks, per_row, nplanes,
-            new, old, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
+        _store_ser(k * nunits // nchunks, (k + 1) * nunits // nchunks, per_row, nplanes, new, old, valid, out, lo, hi,
+                   is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
 # In place (``old`` is ``out``, ``x`` is ``out``): entries that pass the one array for both. Given two array
@@ -116,8 +116,8 @@ def _store_par_ip(nunits, nchunks, per_row, nplanes, new, valid, out, lo, hi, is
                   has_nodata, nodata, safe):  # pragma: no cover - numba
     for q in nb.prange(nchunks):
         k = np.int64(q)  # a share of the units (the index is unsigned in the gufunc)
-        _store_ser_ip(k * nunits // nchunks, (k + 1) * nunits // nchunks, per_row, nplanes,
-            new, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
+        _store_ser_ip(k * nunits // nchunks, (k + 1) * nunits // nchunks, per_row, nplanes, new, valid, out, lo, hi,
+                      is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
 @nb.njit(cache=True, inline="always")
@@ -182,8 +182,8 @@ def _masked_par(nunits, nchunks, nsplit, plane, nplanes, x, a, s, c, div, valid,
                 nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
     for q in nb.prange(nchunks):
         k = np.int64(q)  # a share of the units (the index is unsigned in the gufunc)
-        _masked_ser(k * nunits // nchunks, (k + 1) * nunits // nchunks, nsplit, plane,
-            nplanes, x, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata, nodata, safe)
+        _masked_ser(k * nunits // nchunks, (k + 1) * nunits // nchunks, nsplit, plane, nplanes, x, a, s, c, div, valid,
+                    out, lo, hi, is_int, nan_zero, has_nodata, nodata, safe)
 
 
 @borrowing_jit()
@@ -199,8 +199,8 @@ def _masked_par_ip(nunits, nchunks, nsplit, plane, nplanes, a, s, c, div, valid,
                    nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
     for q in nb.prange(nchunks):
         k = np.int64(q)  # a share of the units (the index is unsigned in the gufunc)
-        _masked_ser_ip(k * nunits // nchunks, (k + 1) * nunits // nchunks, nsplit, plane,
-            nplanes, a, s, c, div, valid, out, lo, hi, is_int, nan_zero, has_nodata, nodata, safe)
+        _masked_ser_ip(k * nunits // nchunks, (k + 1) * nunits // nchunks, nsplit, plane, nplanes, a, s, c, div, valid,
+                       out, lo, hi, is_int, nan_zero, has_nodata, nodata, safe)
 
 
 @nb.njit(cache=True, inline="always")
@@ -243,8 +243,8 @@ def _affine_par(nunits, nchunks, per_row, nplanes, x, a, s, c, div, valid, out, 
                 nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
     for q in nb.prange(nchunks):
         k = np.int64(q)  # a share of the units (the index is unsigned in the gufunc)
-        _affine_ser(k * nunits // nchunks, (k + 1) * nunits // nchunks, per_row, nplanes,
-            x, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
+        _affine_ser(k * nunits // nchunks, (k + 1) * nunits // nchunks, per_row, nplanes, x, a, s, c, div, valid, out,
+                    lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
 @borrowing_jit()
@@ -260,8 +260,8 @@ def _affine_par_ip(nunits, nchunks, per_row, nplanes, a, s, c, div, valid, out, 
                    nan_zero, has_nodata, nodata, safe):  # pragma: no cover - numba
     for q in nb.prange(nchunks):
         k = np.int64(q)  # a share of the units (the index is unsigned in the gufunc)
-        _affine_ser_ip(k * nunits // nchunks, (k + 1) * nunits // nchunks, per_row,
-            nplanes, a, s, c, div, valid, out, lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
+        _affine_ser_ip(k * nunits // nchunks, (k + 1) * nunits // nchunks, per_row, nplanes, a, s, c, div, valid, out,
+                       lo, hi, is_int, clip, nan_zero, has_nodata, nodata, safe)
 
 
 _NO_VALID = np.ones(1, dtype=np.bool_)
