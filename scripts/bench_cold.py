@@ -17,6 +17,8 @@ Cases (the first call is timed, imports and reading excluded):
   enough for the parallel entries at 2 threads);
 * ``contrast``: ``Contrast`` of a 1x512² uint16 array at 2 threads (the parallel store), after an untimed
   call on a 64² crop (the serial store), as a training loop meets them.
+* ``copies``: ``HorizontalFlip`` and ``Rot90`` of 3x64² GeoRasters with a nodata collar, uint16, uint8,
+  float32 and float64 one after the other (the exact copies' kernel for each item size, with its mask planes).
 
 Both trees run under this interpreter (the same numba, numpy and threading layer). Wall-clock seconds of a
 whole compile: the machine's other work moves them by about 10 %, so read the alternating pairs together.
@@ -44,6 +46,16 @@ if case == "readme":
     image, labels = geoaug.read(str(IMAGE)), geoaug.read(str(LABELS))
     pipe = readme_pipeline()
     call = lambda: pipe(image, rng=np.random.default_rng(0), labels=labels, return_record=True)
+elif case == "copies":
+    # exact copies (a flip and a quarter turn, with a nodata mask) of four item sizes, one after the other
+    rasters = []
+    for dt in ("uint16", "uint8", "float32", "float64"):
+        x = np.random.default_rng(0).integers(0, 200, (3, 64, 64)).astype(dt)
+        valid = np.ones((64, 64), bool)
+        valid[:4] = False
+        rasters.append(geoaug.GeoRaster.from_array(x, mask=valid))
+    flips = (geoaug.HorizontalFlip(p=1), geoaug.Rot90(k=1, p=1))
+    call = lambda: [t(r, rng=0) for r in rasters for t in flips]
 elif case == "contrast":
     import numba
     numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
@@ -63,7 +75,7 @@ call()
 print(f"{time.perf_counter() - t0:.3f}")
 """
 
-CASES = ("readme", "resize", "grid_distortion", "cubic", "gaussian_blur", "contrast")
+CASES = ("readme", "resize", "grid_distortion", "cubic", "gaussian_blur", "contrast", "copies")
 
 
 def first_call(tree: Path, case: str) -> float:

@@ -263,3 +263,25 @@ def test_which_copies_read_their_planes_ahead() -> None:
     assert touch((2, 4096, 4096), 2, rot90) == 0  # planes past a core's cache
     assert touch((200, 256, 256), 2, geometry.hflip) == 0  # row maps copy rows in order
     assert touch((200, 256, 256), 2, geometry.vflip) == 0
+
+
+def test_copy_units_compile_once_per_item_type_and_share_the_mask_units() -> None:
+    # the row and tile units are compiled functions of their own: a copy of a second item size compiles its own
+    # data units and links the uint8 units the first one compiled for its mask planes (inlined by numba, every
+    # copy kernel typed both units again for data and mask, and the units' dispatchers stayed empty)
+    mask = np.ones((1, 24, 24), bool)
+    mask[0, 3, 4] = False
+    plans = {(0, 1, 0, 23, 0, -1): lambda x: x[:, :, ::-1], (0, 0, 1, 0, 1, 0): lambda x: x.transpose(0, 2, 1)}
+    counts = []
+    for dt in (np.uint16, np.float32):
+        a = np.arange(2 * 24 * 24).reshape(2, 24, 24).astype(dt)
+        for plan, ref in plans.items():
+            d, dm = flip.index_copy(a, mask, plan, (24, 24))
+            np.testing.assert_array_equal(d, ref(a))
+            np.testing.assert_array_equal(dm, ref(mask))
+        counts.append([len(f.signatures) for f in (flip._row_unit, flip._tile_unit)])
+    for unit in (flip._row_unit, flip._tile_unit):
+        items = {sig[0].dtype for sig in unit.signatures}
+        assert {numba.uint8, numba.uint16, numba.uint32} <= items, unit
+    # the float32 copies added at most their own uint32 data unit to each kind
+    assert all(0 <= after - before <= 1 for before, after in zip(*counts))
