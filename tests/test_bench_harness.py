@@ -199,7 +199,7 @@ def test_bits_trees_finds_a_tree_whose_normalize_moved(tmp_path: Path, capsys: p
 
     import bits_trees
 
-    assert bits_trees.main(["--old", str(ROOT), "--new", str(ROOT), "--trials", "5"]) == 0
+    assert bits_trees.main(["--old", str(ROOT), "--new", str(ROOT), "--trials", "1"]) == 0
     out = capsys.readouterr().out.split("\n")
     assert out[0].split()[:2] == ["warp", "same"] and out[1].split()[:2] == ["spectral", "same"]
     shutil.copytree(ROOT / "geoaug", tmp_path / "geoaug", ignore=shutil.ignore_patterns("__pycache__"))
