@@ -111,9 +111,10 @@ TOUCH_PLANE_BYTES = 4 << 20
 # The two kinds of unit (_row_unit, _tile_unit, with _touch_plane) are compiled functions of their own, not
 # inlined by numba (inline="always"): each is compiled once per item type, and the copy kernel of every data
 # item size links the same uint8 variants for the mask planes. Inlined, numba copied and typed both units twice
-# into every kernel (once for the data, once for the mask): the first copy of uint16, uint8, uint32 and uint64
-# items (with a mask) compiled in 12.8-14.9 s, now 5.9-6.3 s (fresh cache, two runs). The kernel calls them
-# (LLVM does not inline functions this large): one call per unit, a block of rows or a plane, not per pixel.
+# into every kernel (once for the data, once for the mask): the first flips and quarter turns of uint16, uint8,
+# float32 and float64 rasters with a mask took 12.0-14.0 s, now 5.8-7.2 s (``scripts/bench_cold.py --case
+# copies``, fresh cache, two runs of three). The kernel calls them (LLVM does not inline functions this large):
+# one call per unit, a block of rows, a strip or a plane, not per pixel.
 
 
 @borrowing_jit()
