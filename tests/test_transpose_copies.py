@@ -10,12 +10,17 @@ per band; on one thread (the serial kernel) and on two (the parallel kernel, for
 
 from __future__ import annotations
 
+import itertools
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numba
 import numpy as np
 import pytest
-from conftest import BY_DTYPE
+from conftest import BY_DTYPE, ROOT
 
 import geoaug
 from geoaug import geometry
@@ -265,23 +270,30 @@ def test_which_copies_read_their_planes_ahead() -> None:
     assert touch((200, 256, 256), 2, geometry.vflip) == 0
 
 
-def test_copy_units_compile_once_per_item_type_and_share_the_mask_units() -> None:
+def test_copy_units_compile_once_per_item_type_and_share_the_mask_units(tmp_path: Path) -> None:
     # the row and tile units are compiled functions of their own: a copy of a second item size compiles its own
     # data units and links the uint8 units the first one compiled for its mask planes (inlined by numba, every
     # copy kernel typed both units again for data and mask, and the units' dispatchers stayed empty)
-    mask = np.ones((1, 24, 24), bool)
-    mask[0, 3, 4] = False
-    plans = {(0, 1, 0, 23, 0, -1): lambda x: x[:, :, ::-1], (0, 0, 1, 0, 1, 0): lambda x: x.transpose(0, 2, 1)}
-    counts = []
-    for dt in (np.uint16, np.float32):
-        a = np.arange(2 * 24 * 24).reshape(2, 24, 24).astype(dt)
-        for plan, ref in plans.items():
-            d, dm = flip.index_copy(a, mask, plan, (24, 24))
-            np.testing.assert_array_equal(d, ref(a))
-            np.testing.assert_array_equal(dm, ref(mask))
-        counts.append([len(f.signatures) for f in (flip._row_unit, flip._tile_unit)])
-    for unit in (flip._row_unit, flip._tile_unit):
-        items = {sig[0].dtype for sig in unit.signatures}
-        assert {numba.uint8, numba.uint16, numba.uint32} <= items, unit
-    # the float32 copies added at most their own uint32 data unit to each kind
-    assert all(0 <= after - before <= 1 for before, after in zip(*counts))
+    rng = np.random.default_rng(5)
+    mask = {"one plane": rng.random((1, 24, 24)) < 0.5}
+    for dt in ("uint16", "float32"):
+        _check_copies(_data(rng, dt, (2, 24, 24)), mask, itertools.chain(_row_plans(24, 24), _plans(24, 24)))
+    # what compiles, counted in a fresh process with an empty cache (kernels loaded from a cache compile no unit)
+    child = (
+        "import numpy as np\n"
+        "from geoaug.kernels import flip\n"
+        "m = np.random.default_rng(0).random((1, 24, 24)) < 0.5\n"
+        "for dt in ('uint16', 'float32'):\n"
+        "    a = np.zeros((2, 24, 24), dt)\n"
+        "    for plan in ((0, 1, 0, 23, 0, -1), (0, 0, 1, 0, 1, 0)):\n"
+        "        flip.index_copy(a, m, plan, (24, 24))\n"
+        "    print(*(sorted(str(s[0].dtype) for s in f.signatures) for f in (flip._row_unit, flip._tile_unit)),"
+        " sep=';')\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-c", child], env=env, cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    first, second = run.stdout.strip().splitlines()
+    # uint16 data units and the uint8 mask units; the float32 copies add their uint32 data units only
+    assert first == "['uint16', 'uint8'];['uint16', 'uint8']", first
+    assert second == "['uint16', 'uint32', 'uint8'];['uint16', 'uint32', 'uint8']", second
