@@ -40,6 +40,7 @@ from . import indirect, threads
 from .borders import FILL_MODES, NODATA, map_index
 from .borrowing import borrowing_jit
 from .buffers import out_buffer
+from .diskcache import lock_disk_cache
 from .dtypes import work_dtype
 from .indirect import call_address
 from .warp import _as_work, saturating_int_store
@@ -319,3 +320,6 @@ def convolve_separable(
         else:  # _chunk itself, straight from Python (a compiled level in between would compile it again)
             _chunk(0, 1, *args)
     return out
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numba as nb
 
+from .diskcache import lock_disk_cache
+
 __all__ = ["CONSTANT", "EDGE", "FILL_MODES", "MIRROR", "NODATA", "REFLECT", "WRAP", "map_index"]
 
 #: fill mode name -> kernel code. reflect: ``dcba|abcd|dcba`` (scipy "reflect",
@@ -32,3 +34,6 @@ def map_index(k, n, mode):  # pragma: no cover - numba
     if mode == WRAP:
         return k % n
     return -1
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

@@ -22,6 +22,8 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
+from .diskcache import lock_disk_cache
+
 __all__ = ["CUBIC_A", "keys", "keys4", "keys_far", "keys_near"]
 
 #: Keys' parameter, as OpenCV uses it
@@ -71,3 +73,6 @@ def keys4(f, a):  # pragma: no cover - numba
     """
     one = _like(a, 1.0)
     return keys_far(one + f, a), keys_near(f, a), keys_near(one - f, a), keys_far(_like(a, 2.0) - f, a)
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

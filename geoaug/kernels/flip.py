@@ -70,6 +70,7 @@ from . import indirect, threads
 from .borrowing import borrowing_jit
 from .buffers import out_buffer
 from .cache import LINE_BYTES
+from .diskcache import lock_disk_cache
 from .indirect import call_address
 
 __all__ = ["ROW_SERIAL_FACTOR", "SERIAL_BELOW", "TOUCH_BYTES", "TOUCH_PLANE_BYTES", "index_copy"]
@@ -519,3 +520,6 @@ def _launch(src_shape: tuple[int, ...], itemsize: int, plan: tuple[int, ...], h:
                        LINE_BYTES // itemsize if touch else 0], dtype=np.int64)
     params.flags.writeable = False  # shared by every call of this launch
     return (_copy_par if parallel else _copy_ser), _BITS[itemsize], params
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .borrowing import borrowing_jit
+from .diskcache import lock_disk_cache
 
 __all__ = ["fill_valid_holes"]
 
@@ -55,3 +56,6 @@ def fill_valid_holes(data: np.ndarray, holes: list[list[int]], value: float) -> 
     bad = _fill(data.reshape(-1), height, width, nbands, rects, data.dtype.type(value))
     if bad >= 0:
         raise ValueError(f"fill_valid_holes: hole {rects[bad].tolist()} does not fit a raster of {height} x {width}")
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from .borrowing import borrowing_jit
+from .diskcache import lock_disk_cache
 
 __all__ = ["CHUNK", "band_sums", "moments"]
 
@@ -209,3 +210,6 @@ def band_sums(x: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.n
     sums = np.empty(bands, dtype=np.float64)
     _band_sums(x, v, per_band, masked, n, sums)
     return n, sums
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

@@ -53,6 +53,7 @@ import numpy as np
 
 from .borders import CONSTANT, NODATA, map_index
 from .borrowing import borrowing_jit
+from .diskcache import lock_disk_cache
 from .indirect import call_address
 from .runs import fill_run, row_runs, span_fill, span_mask, valid_span
 
@@ -324,3 +325,6 @@ def nearest_parallel(addr, src, mask, all_valid, in_h, in_w, win, m, dst, dmask,
         call_address(nearest_rows, addr, (src, mask, all_valid, in_h, in_w, win, m, dst, dmask, rc * out_h // nrc,
                                           (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill, out_fill,
                                           skip_valid_rows, row_ok, off[k], st[k], runs[k], group, per_pass))
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

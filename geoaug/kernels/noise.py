@@ -15,6 +15,7 @@ import numpy as np
 
 from . import threads
 from .borrowing import borrowing_jit
+from .diskcache import lock_disk_cache
 
 __all__ = ["SERIAL_BELOW", "gaussian_noise"]
 
@@ -108,3 +109,6 @@ def gaussian_noise(seed: int, shape: tuple[int, int], offset: int = 0, dtype: np
     with threads.launch_lock:
         kernel(np.uint64(int(seed) % 2**64), int(offset), int(shape[0]), int(shape[1]), out)
     return out
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

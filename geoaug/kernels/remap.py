@@ -39,6 +39,7 @@ from .borders import CONSTANT, FILL_MODES, map_index
 from .borrowing import borrowing_jit
 from .buffers import out_buffer
 from .cubic import CUBIC_A, keys4
+from .diskcache import lock_disk_cache
 from .indirect import call_address
 from .warp import INTERPOLATIONS, _as_work, _put
 
@@ -392,3 +393,6 @@ def remap_field(
         else:  # the row kernel itself, straight from Python (no compiled level in between to compile it again)
             rows(*one_call())
     return out, dmask
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

@@ -100,6 +100,7 @@ from .borrowing import borrowing_jit
 from .buffers import out_buffer
 from .cache import LINE_BYTES
 from .cubic import keys
+from .diskcache import lock_disk_cache
 from .dtypes import limits, work_dtype
 from .flip import true_mask
 from .indirect import call_address
@@ -1197,3 +1198,6 @@ def resize_separable(
         dst[:, :, ~okx] = fill
         res = dst, valid
     return (*res, False) if return_nan else res
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

@@ -12,6 +12,7 @@ import numba as nb
 import numpy as np
 
 from .borrowing import borrowing_jit
+from .diskcache import lock_disk_cache
 
 __all__ = ["fill_run", "row_runs", "span", "span_fill", "span_mask", "valid_span"]
 
@@ -140,3 +141,6 @@ def span_fill(orow, srow, lo, hi, vlo, vhi, holes, out_fill):  # pragma: no cove
     if holes:
         for j in range(np.uint64(vlo), np.uint64(vhi)):
             orow[j] = out_fill if srow[j] == 0 else orow[j]
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

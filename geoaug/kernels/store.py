@@ -30,6 +30,7 @@ import numpy as np
 from . import threads
 from .borrowing import borrowing_jit
 from .buffers import same_memory
+from .diskcache import lock_disk_cache
 from .dtypes import limits as _limits
 from .resize import work_value
 
@@ -451,3 +452,6 @@ def store_band(new: np.ndarray, old: np.ndarray, valid: np.ndarray, out: np.ndar
         The replacement (:func:`geoaug.raster.nodata_safe_value`).
     """
     store_bands(new[None], old[None], valid, out[None], nodata, safe)
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

@@ -129,6 +129,7 @@ from .borders import map_index as _map_index
 from .borrowing import borrowing_jit
 from .buffers import out_buffer
 from .cubic import CUBIC_A, keys4
+from .diskcache import lock_disk_cache
 from .dtypes import work_dtype as _work_dtype
 from .indirect import call_address
 from .packed import lane, load_u32, load_u64, packed_dtype
@@ -1092,3 +1093,6 @@ def _finish(dst: np.ndarray, dmask: np.ndarray, skip: bool, row_ok: np.ndarray) 
     if 1 in flags:  # rows found all valid were not written (the indexing costs 1.5 µs even when none was)
         dmask[row_ok.view(np.bool_)] = True  # the flags are 0 or 1: a view, not a copy
     return dst, dmask, False
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

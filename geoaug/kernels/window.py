@@ -12,6 +12,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .diskcache import lock_disk_cache
 from .runs import valid_span
 
 __all__ = ["valid_window"]
@@ -101,3 +102,6 @@ def valid_window(plane: np.ndarray, in_h: int, in_w: int) -> np.ndarray | None:
     """
     out = np.empty(4, dtype=np.int64)
     return out if _window(plane.view(np.uint8), in_h, in_w, out) else None
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

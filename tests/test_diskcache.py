@@ -1,0 +1,80 @@
+"""numba's on-disk cache of the kernels saved by several processes at once (geoaug/kernels/diskcache.py)."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import multiprocessing as mp
+import pkgutil
+from pathlib import Path
+
+import numpy as np
+from numba.core.caching import IndexDataCacheFile
+from numba.core.dispatcher import Dispatcher
+
+import geoaug
+import geoaug.kernels
+from geoaug.kernels.diskcache import LockedCacheFile
+
+PROCESSES = 3
+TRIALS = 40
+PAYLOAD = b"x" * 200_000  # about a compiled kernel's size: numba pickles it between the index and data writes
+
+
+def _save_all(cls: type, root: str, who: int, barrier: object) -> None:
+    """In a child: for each trial, wait for the others, then save this process' own signature."""
+    for t in range(TRIALS):
+        f = cls(cache_path=f"{root}/{t}", filename_base="kernel", source_stamp="stamp")
+        barrier.wait()
+        f.save(f"signature {who}", (f"signature {who}", PAYLOAD))
+
+
+def _collide(cls: type, root: Path) -> tuple[int, int]:
+    """Trials (of TRIALS) in which an index entry was lost, and in which one named another signature's data."""
+    for t in range(TRIALS):
+        (root / str(t)).mkdir()
+    ctx = mp.get_context("fork")  # the children run numba's cache classes only, no kernel
+    barrier = ctx.Barrier(PROCESSES)
+    procs = [ctx.Process(target=_save_all, args=(cls, str(root), who, barrier)) for who in range(PROCESSES)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    lost = wrong = 0
+    for t in range(TRIALS):
+        f = IndexDataCacheFile(cache_path=str(root / str(t)), filename_base="kernel", source_stamp="stamp")
+        got = [f.load(f"signature {who}") for who in range(PROCESSES)]
+        lost += any(g is None for g in got)
+        wrong += any(g is not None and g[0] != f"signature {who}" for who, g in enumerate(got))
+    return lost, wrong
+
+
+def test_saves_from_processes_at_once_keep_every_signature_and_its_own_code(tmp_path: Path) -> None:
+    # numba's own files under the same collisions: entries lost (and some naming another signature's code),
+    # so the harness does make the saves collide
+    (tmp_path / "numba").mkdir()
+    lost, _ = _collide(IndexDataCacheFile, tmp_path / "numba")
+    assert lost > 0
+    # the kernels' files: every signature saved, each index entry naming its own data
+    (tmp_path / "locked").mkdir()
+    assert _collide(LockedCacheFile, tmp_path / "locked") == (0, 0)
+    assert list((tmp_path / "locked" / "0").glob("kernel*.nbi.lock"))  # the lock beside the index
+
+
+def test_every_kernel_saves_under_the_lock() -> None:
+    for mod in pkgutil.iter_modules(geoaug.kernels.__path__):
+        importlib.import_module(f"geoaug.kernels.{mod.name}")
+    # kernels compiled through the transforms (dispatchers made at run time would show up here too)
+    x = np.arange(3 * 40 * 40, dtype=np.uint16).reshape(3, 40, 40)
+    pipe = geoaug.Compose([geoaug.HorizontalFlip(p=1), geoaug.Affine(rotate=(5, 5)), geoaug.Resize(24, 24),
+                           geoaug.GaussianBlur(sigma=(1, 1)), geoaug.Brightness((0.1, 0.1))])
+    pipe(x, rng=np.random.default_rng(0))
+    # every dispatcher of geoaug's with a disk cache; the others are @overload implementations that numba
+    # compiles into their callers (a NullCache: nothing saved of their own)
+    kernels = [o for o in gc.get_objects()
+               if isinstance(o, Dispatcher) and getattr(o.py_func, "__module__", "").startswith("geoaug")]
+    files = {k.py_func.__qualname__: getattr(k._cache, "_cache_file", None) for k in kernels}
+    saved = {name: f for name, f in files.items() if f is not None}
+    assert len(saved) > 50 and all(".<locals>." in name for name in files.keys() - saved.keys())
+    assert [name for name, f in saved.items() if type(f) is not LockedCacheFile] == []
