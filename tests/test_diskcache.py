@@ -72,8 +72,9 @@ def test_every_kernel_saves_under_the_lock() -> None:
     pipe(x, rng=np.random.default_rng(0))
     # every dispatcher of geoaug's with a disk cache; the others are @overload implementations that numba
     # compiles into their callers (a NullCache: nothing saved of their own)
+    # (type(), not isinstance(): gc also lists dead weak proxies, which isinstance() would dereference)
     kernels = [o for o in gc.get_objects()
-               if isinstance(o, Dispatcher) and getattr(o.py_func, "__module__", "").startswith("geoaug")]
+               if issubclass(type(o), Dispatcher) and getattr(o.py_func, "__module__", "").startswith("geoaug")]
     files = {k.py_func.__qualname__: getattr(k._cache, "_cache_file", None) for k in kernels}
     saved = {name: f for name, f in files.items() if f is not None}
     assert len(saved) > 50 and all(".<locals>." in name for name in files.keys() - saved.keys())
