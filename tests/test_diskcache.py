@@ -6,6 +6,7 @@ import gc
 import importlib
 import multiprocessing as mp
 import pkgutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,22 @@ import geoaug.kernels
 from geoaug.kernels.diskcache import LockedCacheFile
 
 PROCESSES = 3
-TRIALS = 40
-PAYLOAD = b"x" * 200_000  # about a compiled kernel's size: numba pickles it between the index and data writes
+TRIALS = 10
+PAYLOAD = b"x" * 200_000  # about a compiled kernel's size
+
+
+def _slow_index(cls: type) -> type:
+    """``cls`` on a slow disk: 50 ms between reading the index and going on to write it, the window in which
+    numba's saves collide (a loaded machine lets the processes started together run one after the other
+    otherwise, and the saves of a bare harness then seldom overlap)."""
+
+    class SlowIndex(cls):
+        def _load_index(self) -> dict:
+            overloads = super()._load_index()
+            time.sleep(0.05)
+            return overloads
+
+    return SlowIndex
 
 
 def _save_all(cls: type, root: str, who: int, barrier: object) -> None:
@@ -35,7 +50,8 @@ def _collide(cls: type, root: Path) -> tuple[int, int]:
         (root / str(t)).mkdir()
     ctx = mp.get_context("fork")  # the children run numba's cache classes only, no kernel
     barrier = ctx.Barrier(PROCESSES)
-    procs = [ctx.Process(target=_save_all, args=(cls, str(root), who, barrier)) for who in range(PROCESSES)]
+    slow = _slow_index(cls)
+    procs = [ctx.Process(target=_save_all, args=(slow, str(root), who, barrier)) for who in range(PROCESSES)]
     for p in procs:
         p.start()
     for p in procs:
