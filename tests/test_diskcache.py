@@ -78,6 +78,39 @@ def test_saves_from_processes_at_once_keep_every_signature_and_its_own_code(tmp_
     assert list((tmp_path / "locked" / "0").glob("kernel*.nbi.lock"))  # the lock beside the index
 
 
+def _save_slowly(cls: type, folder: str, indexed: object) -> None:
+    """In a child: save one signature with 0.3 s between its index write and its data write."""
+
+    class SlowData(cls):
+        def _save_index(self, overloads: dict) -> None:
+            super()._save_index(overloads)
+            indexed.set()
+            time.sleep(0.3)
+
+    SlowData(cache_path=folder, filename_base="kernel", source_stamp="new").save("signature 1",
+                                                                                 ("signature 1", PAYLOAD))
+
+
+def test_a_load_during_a_save_reads_the_new_data_not_a_stale_file(tmp_path: Path) -> None:
+    got = {}
+    for cls in (IndexDataCacheFile, LockedCacheFile):
+        folder = tmp_path / cls.__name__
+        folder.mkdir()
+        # a cache left by the source before a change: its data file 1 holds another signature's code
+        IndexDataCacheFile(cache_path=str(folder), filename_base="kernel", source_stamp="old").save(
+            "signature 0", ("signature 0", b"stale"))
+        ctx = mp.get_context("fork")
+        indexed = ctx.Event()
+        p = ctx.Process(target=_save_slowly, args=(cls, str(folder), indexed))
+        p.start()
+        assert indexed.wait(60)  # the new index names data file 1 for signature 1; its data not written yet
+        got[cls] = cls(cache_path=str(folder), filename_base="kernel", source_stamp="new").load("signature 1")
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert got[IndexDataCacheFile][0] == "signature 0"  # numba's load: the stale code, as signature 1's
+    assert got[LockedCacheFile] == ("signature 1", PAYLOAD)  # the locked load waited for the save
+
+
 def test_every_kernel_saves_under_the_lock() -> None:
     for mod in pkgutil.iter_modules(geoaug.kernels.__path__):
         importlib.import_module(f"geoaug.kernels.{mod.name}")

@@ -14,10 +14,11 @@ in every trial and named another signature's data in 0 to 3 of the ten; the lock
 That is every process model geoaug runs in with an empty cache: Dask workers and DataLoader workers
 compiling one kernel for different dtypes, a test suite spread over processes. :func:`lock_disk_cache`
 gives the kernels' cache files an exclusive lock (``flock`` on ``<index>.lock``) around each save, so
-saves of one function are serial: each reads the index the previous one wrote. Loads take no lock:
-with serial saves an index entry only ever names the data file of its own signature (a data file not
-written yet is a miss, and numba compiles). Where ``fcntl`` is missing (Windows) or the lock file cannot
-be opened, saves run as numba's do.
+saves of one function are serial: each reads the index the previous one wrote. Loads take the lock
+shared: a save writes the index before the data, and after a source change (an upgrade, an edit) the
+name it takes can be that of a stale data file, which a load between the two writes would read as the
+new signature's code. Where ``fcntl`` is missing (Windows) or the lock file cannot be opened, saves and
+loads run as numba's do.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ __all__ = ["LockedCacheFile", "lock_disk_cache"]
 
 
 @contextlib.contextmanager
-def _exclusive(path: str) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if missing); no lock where none can be had."""
+def _locked(path: str, shared: bool = False) -> Iterator[None]:
+    """Hold an exclusive (or shared) ``flock`` on ``path`` (created if missing); no lock where none can be had."""
     if fcntl is None:  # pragma: no cover - Windows
         yield
         return
@@ -50,19 +51,24 @@ def _exclusive(path: str) -> Iterator[None]:
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # releases the lock
 
 
 class LockedCacheFile(IndexDataCacheFile):
-    """numba's index and data files of one function, saved under an exclusive file lock."""
+    """numba's index and data files of one function, saved under an exclusive file lock, loaded under a shared one."""
 
     def save(self, key: Any, data: Any) -> None:
         """Save ``data`` for ``key`` (reads the index, adds the entry, writes both) with the lock held."""
-        with _exclusive(self._index_path + ".lock"):
+        with _locked(self._index_path + ".lock"):
             super().save(key, data)
+
+    def load(self, key: Any) -> Any:
+        """The data saved for ``key`` (None: not cached), read when no save is under way."""
+        with _locked(self._index_path + ".lock", shared=True):
+            return super().load(key)
 
 
 def lock_disk_cache(namespace: dict[str, Any]) -> None:
