@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import importlib
 import multiprocessing as mp
@@ -10,11 +11,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from numba.core.caching import IndexDataCacheFile
 from numba.core.dispatcher import Dispatcher
 
 import geoaug
 import geoaug.kernels
+from geoaug.kernels import diskcache
 from geoaug.kernels.diskcache import LockedCacheFile
 
 PROCESSES = 3
@@ -109,6 +112,21 @@ def test_a_load_during_a_save_reads_the_new_data_not_a_stale_file(tmp_path: Path
         assert p.exitcode == 0
     assert got[IndexDataCacheFile][0] == "signature 0"  # numba's load: the stale code, as signature 1's
     assert got[LockedCacheFile] == ("signature 1", PAYLOAD)  # the locked load waited for the save
+
+
+def test_a_file_system_without_locks_saves_and_loads_as_numba_does(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def no_locks(fd: int, op: int) -> None:
+        calls.append(op)
+        raise OSError(errno.ENOLCK, "No locks available")  # as some network mounts answer
+
+    monkeypatch.setattr(diskcache.fcntl, "flock", no_locks)
+    f = LockedCacheFile(cache_path=str(tmp_path), filename_base="kernel", source_stamp="stamp")
+    f.save("signature 0", ("signature 0", PAYLOAD))
+    assert f.load("signature 0") == ("signature 0", PAYLOAD) and f.load("signature 1") is None
+    assert len(calls) == 3  # it did ask for the lock each time
 
 
 def test_every_kernel_saves_under_the_lock() -> None:

@@ -17,8 +17,8 @@ gives the kernels' cache files an exclusive lock (``flock`` on ``<index>.lock``)
 saves of one function are serial: each reads the index the previous one wrote. Loads take the lock
 shared: a save writes the index before the data, and after a source change (an upgrade, an edit) the
 name it takes can be that of a stale data file, which a load between the two writes would read as the
-new signature's code. Where ``fcntl`` is missing (Windows) or the lock file cannot be opened, saves and
-loads run as numba's do.
+new signature's code. Where ``fcntl`` is missing (Windows), the lock file cannot be opened, or the file
+system refuses locks (``ENOLCK`` on some network mounts), saves and loads run as numba's do.
 """
 
 from __future__ import annotations
@@ -51,7 +51,10 @@ def _locked(path: str, shared: bool = False) -> Iterator[None]:
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        except OSError:  # a file system without locks (ENOLCK on some network mounts): as numba does
+            pass
         yield
     finally:
         os.close(fd)  # releases the lock
