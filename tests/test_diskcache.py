@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import gc
 import importlib
 import multiprocessing as mp
+import os
 import pkgutil
 import time
 from pathlib import Path
@@ -43,7 +45,7 @@ def _save_all(cls: type, root: str, who: int, barrier: object) -> None:
     """In a child: for each trial, wait for the others, then save this process' own signature."""
     for t in range(TRIALS):
         f = cls(cache_path=f"{root}/{t}", filename_base="kernel", source_stamp="stamp")
-        barrier.wait()
+        barrier.wait(timeout=60)
         f.save(f"signature {who}", (f"signature {who}", PAYLOAD))
 
 
@@ -54,12 +56,18 @@ def _collide(cls: type, root: Path) -> tuple[int, int]:
     ctx = mp.get_context("fork")  # the children run numba's cache classes only, no kernel
     barrier = ctx.Barrier(PROCESSES)
     slow = _slow_index(cls)
-    procs = [ctx.Process(target=_save_all, args=(slow, str(root), who, barrier)) for who in range(PROCESSES)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-        assert p.exitcode == 0
+    procs = [ctx.Process(target=_save_all, args=(slow, str(root), who, barrier), daemon=True)
+             for who in range(PROCESSES)]
+    try:
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=120)
+            assert p.exitcode == 0
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
     lost = wrong = 0
     for t in range(TRIALS):
         f = IndexDataCacheFile(cache_path=str(root / str(t)), filename_base="kernel", source_stamp="stamp")
@@ -112,6 +120,76 @@ def test_a_load_during_a_save_reads_the_new_data_not_a_stale_file(tmp_path: Path
         assert p.exitcode == 0
     assert got[IndexDataCacheFile][0] == "signature 0"  # numba's load: the stale code, as signature 1's
     assert got[LockedCacheFile] == ("signature 1", PAYLOAD)  # the locked load waited for the save
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_a_save_interrupted_between_its_writes_leaves_no_index_naming_a_stale_file(tmp_path: Path) -> None:
+    got = {}
+    for cls in (IndexDataCacheFile, LockedCacheFile):
+        folder = tmp_path / cls.__name__
+        folder.mkdir()
+        IndexDataCacheFile(cache_path=str(folder), filename_base="kernel", source_stamp="old").save(
+            "signature 0", ("signature 0", b"stale"))  # data file 1: another signature's code
+
+        class DiesAtTheSecondWrite(cls):  # killed, interrupted, or a full disk between the two writes
+            writes = 0
+
+            def _save_index(self, overloads: dict) -> None:
+                self._write(lambda: super(DiesAtTheSecondWrite, self)._save_index(overloads))
+
+            def _save_data(self, name: str, data: object) -> None:
+                self._write(lambda: super(DiesAtTheSecondWrite, self)._save_data(name, data))
+
+            def _write(self, write: object) -> None:
+                type(self).writes += 1
+                if type(self).writes == 2:
+                    raise _Interrupted
+                write()
+
+        with pytest.raises(_Interrupted):
+            DiesAtTheSecondWrite(cache_path=str(folder), filename_base="kernel", source_stamp="new").save(
+                "signature 1", ("signature 1", PAYLOAD))
+        got[cls] = cls(cache_path=str(folder), filename_base="kernel", source_stamp="new").load("signature 1")
+    assert got[IndexDataCacheFile][0] == "signature 0"  # numba's: the stale code, as signature 1's
+    assert got[LockedCacheFile] is None  # the kernels': a miss, and numba compiles
+
+
+def test_a_child_forked_while_a_lock_is_held_does_not_keep_it(tmp_path: Path) -> None:
+    lock = str(tmp_path / "kernel.nbi.lock")
+    ctx = mp.get_context("fork")
+    with diskcache._locked(lock):
+        child = ctx.Process(target=time.sleep, args=(30,), daemon=True)
+        child.start()  # forked while this process holds the lock
+    try:
+        t0 = time.monotonic()
+        with diskcache._locked(lock):  # in another process, a lock the sleeping child would keep held
+            pass
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError while the child holds it
+        finally:
+            os.close(fd)
+        assert time.monotonic() - t0 < 25
+    finally:
+        child.kill()
+
+
+def test_flush_empties_the_index_under_the_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = LockedCacheFile(cache_path=str(tmp_path), filename_base="kernel", source_stamp="stamp")
+    f.save("signature 0", ("signature 0", PAYLOAD))
+    taken = []
+    real = diskcache._locked
+
+    def spy(path: str, shared: bool = False) -> object:
+        taken.append(shared)
+        return real(path, shared)
+
+    monkeypatch.setattr(diskcache, "_locked", spy)
+    f.flush()  # what numba's Dispatcher.recompile() does
+    assert taken == [False] and f.load("signature 0") is None
 
 
 def test_a_file_system_without_locks_saves_and_loads_as_numba_does(tmp_path: Path,
