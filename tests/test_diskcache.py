@@ -90,7 +90,8 @@ def test_saves_from_processes_at_once_keep_every_signature_and_its_own_code(tmp_
 
 
 def _save_slowly(cls: type, folder: str, indexed: object) -> None:
-    """In a child: save one signature with 1 s between its index write and its data write."""
+    """In a child: save one signature, waiting 1 s after its index write (before its data write in numba's
+    order; with the lock still held in the kernels')."""
 
     class SlowData(cls):
         def _save_index(self, overloads: dict) -> None:
@@ -102,19 +103,26 @@ def _save_slowly(cls: type, folder: str, indexed: object) -> None:
                                                                                  ("signature 1", PAYLOAD))
 
 
+def _stale_cache(folder: Path) -> Path:
+    """``folder`` holding a cache left by the source before a change: its data file 1 holds another
+    signature's code (a save after the change takes that name again)."""
+    folder.mkdir()
+    IndexDataCacheFile(cache_path=str(folder), filename_base="kernel", source_stamp="old").save(
+        "signature 0", ("signature 0", b"stale"))
+    return folder
+
+
 def test_a_load_during_a_save_reads_the_new_data_not_a_stale_file(tmp_path: Path) -> None:
     got = {}
     for cls in (IndexDataCacheFile, LockedCacheFile):
-        folder = tmp_path / cls.__name__
-        folder.mkdir()
-        # a cache left by the source before a change: its data file 1 holds another signature's code
-        IndexDataCacheFile(cache_path=str(folder), filename_base="kernel", source_stamp="old").save(
-            "signature 0", ("signature 0", b"stale"))
+        folder = _stale_cache(tmp_path / cls.__name__)
         ctx = mp.get_context("fork")
         indexed = ctx.Event()
         p = ctx.Process(target=_save_slowly, args=(cls, str(folder), indexed))
         p.start()
-        assert indexed.wait(60)  # the new index names data file 1 for signature 1; its data not written yet
+        # numba's save: the new index names data file 1 for signature 1, its data not written yet; the locked
+        # save: both written, its lock held for the second more
+        assert indexed.wait(60)
         got[cls] = cls(cache_path=str(folder), filename_base="kernel", source_stamp="new").load("signature 1")
         p.join(timeout=60)
         assert p.exitcode == 0
@@ -129,10 +137,7 @@ class _Interrupted(Exception):
 def test_a_save_interrupted_between_its_writes_leaves_no_index_naming_a_stale_file(tmp_path: Path) -> None:
     got = {}
     for cls in (IndexDataCacheFile, LockedCacheFile):
-        folder = tmp_path / cls.__name__
-        folder.mkdir()
-        IndexDataCacheFile(cache_path=str(folder), filename_base="kernel", source_stamp="old").save(
-            "signature 0", ("signature 0", b"stale"))  # data file 1: another signature's code
+        folder = _stale_cache(tmp_path / cls.__name__)
 
         class DiesAtTheSecondWrite(cls):  # killed, interrupted, or a full disk between the two writes
             writes = 0
