@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import geoaug
+from geoaug import geometry
 from geoaug.raster import GeoRaster
 
 EXACT = [geoaug.HorizontalFlip(p=1), geoaug.VerticalFlip(p=1), geoaug.Rot90(p=1), geoaug.Transpose(p=1),
@@ -20,7 +21,13 @@ LINEAR = [geoaug.Normalize(mean=[1, 2, 3], std=[2, 0.5, 4]), geoaug.Brightness((
 # holes of a number: only the holes are looked at (their NaNs stay), the mask stays lazy
 FILLS = [geoaug.GridDropout(ratio=0.5, unit_size=(6, 10), fill=1.5),
          geoaug.CoarseDropout(num_holes=(3, 5), hole_height=(4, 12), hole_width=(4, 12), fill=-2.0)]
-SCANNING = [geoaug.Contrast((0.5, 1.5)), geoaug.Affine(rotate=(-30, 30)), geoaug.GaussianBlur(sigma=(0.5, 1.0))]
+SCANNING = [geoaug.Contrast((0.5, 1.5)), geoaug.GaussianBlur(sigma=(0.5, 1.0))]
+# the general warp: warped as all valid, each output row tested for NaN; the input is scanned (and warped again
+# with its mask) only when a NaN came out
+WARPING = [geoaug.Affine(rotate=(-30, 30)), geoaug.Affine(rotate=(-30, 30), interpolation="nearest"),
+           geoaug.Affine(rotate=(-30, 30), shear_x=(-10, 10), interpolation="cubic", fill="reflect"),
+           geoaug.Affine(rotate=(10, 30), scale=(0.7, 1.3), fill="constant", fill_value=2.5),
+           geoaug.Affine(rotate=(-30, -10), interpolation="nearest", fill="wrap")]
 # axis-aligned resampling: resampled as all valid, each output strip scanned for NaN; the input is scanned (and
 # resampled again with its mask) only when a NaN came out
 # (Resize(20, 45) has a column on a pixel centre: with its nodata edges, the general pass; Resize(20, 44) has
@@ -53,9 +60,9 @@ def test_wrapping_defers_the_scan_and_the_mask_is_the_eager_one() -> None:
 
 # (without NaN too for the resampling steps, which then never scan)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("t, nan", [(t, True) for t in EXACT + LINEAR + FILLS + SCANNING + RESAMPLING]
-                         + [(t, False) for t in RESAMPLING], ids=lambda x: type(x).__name__ if x not in (True, False)
-                         else ("nan" if x else "no-nan"))
+@pytest.mark.parametrize("t, nan", [(t, True) for t in EXACT + LINEAR + FILLS + SCANNING + RESAMPLING + WARPING]
+                         + [(t, False) for t in RESAMPLING + WARPING],
+                         ids=lambda x: type(x).__name__ if x not in (True, False) else ("nan" if x else "no-nan"))
 def test_plain_arrays_give_what_rasters_give(t: geoaug.Transform, nan: bool, dtype: str) -> None:
     a = _array(dtype, nan)
     for seed in range(3):
@@ -82,7 +89,7 @@ def test_exact_linear_and_fill_steps_keep_the_mask_lazy_and_right(t: geoaug.Tran
 
 def test_a_pipeline_on_a_plain_array_equals_the_raster_path_and_its_record() -> None:
     a = _array()
-    pipe = geoaug.Compose([*EXACT[:4], *LINEAR, SCANNING[1]])
+    pipe = geoaug.Compose([*EXACT[:4], *LINEAR, WARPING[0]])
     for seed in range(4):
         got = pipe(a, rng=seed, return_params=True)
         want = pipe(GeoRaster.from_array(a), rng=seed, return_params=True)
@@ -173,3 +180,55 @@ def test_parallel_resampling_keeps_the_eager_bits(monkeypatch: pytest.MonkeyPatc
     ref = warp(GeoRaster.from_array(a), m, (256, 256))
     assert lazy.lazy_mask
     np.testing.assert_array_equal(out.data.view(np.uint32), ref.data.view(np.uint32))
+
+
+@pytest.mark.parametrize("t", WARPING, ids=lambda t: f"{t.interpolation}-{t.fill}")
+def test_warping_scans_the_input_only_when_a_nan_came_out(t: geoaug.Transform) -> None:
+    for nan in (False, True):
+        a = _array(nan=nan)
+        for seed in range(3):
+            lazy = GeoRaster.from_array(a, lazy_mask=True)
+            params = t.sample(np.random.default_rng(seed), lazy)
+            out = t.apply(lazy, params)
+            ref = t.apply(GeoRaster.from_array(a), params)
+            assert lazy.lazy_mask or nan  # without NaN the input's mask is never found
+            assert out.transform == ref.transform
+            shape = out.data.shape
+            np.testing.assert_array_equal(np.broadcast_to(out.mask, shape), np.broadcast_to(ref.mask, shape))
+            np.testing.assert_array_equal(out.data.view(np.uint8), ref.data.view(np.uint8))
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear", "cubic"])
+def test_a_nan_the_warp_never_reads_leaves_the_input_unscanned(interpolation: str) -> None:
+    from geoaug.transforms.functional import warp
+
+    a = _array(nan=False)
+    a[:, 0, 0] = np.nan  # a corner the rotation leaves outside the output (nodata fill)
+    m = geometry.affine_matrix(a.shape[1:], rotate=30)
+    lazy = GeoRaster.from_array(a, lazy_mask=True)
+    out = warp(lazy, m, a.shape[1:], interpolation)
+    assert lazy.lazy_mask and not np.isnan(out.data).any()
+    ref = warp(GeoRaster.from_array(a), m, a.shape[1:], interpolation)
+    np.testing.assert_array_equal(out.data.view(np.uint8), ref.data.view(np.uint8))
+    np.testing.assert_array_equal(np.broadcast_to(out.mask, a.shape), np.broadcast_to(ref.mask, a.shape))
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "cubic"])
+def test_a_nan_read_at_weight_zero_takes_the_masked_warp(interpolation: str) -> None:
+    # a shear by two whole pixels per row puts every tap on a pixel centre: the taps past it weigh 0. The output
+    # rows stop one short of the input's, so its last row is read at weight 0 only. The masked warp computes
+    # such a pixel from its other taps (valid); the all-valid one multiplies the NaN by 0, sees a NaN and warps
+    # again with the mask: the masked call's bits either way
+    from geoaug.transforms.functional import warp
+
+    a = _array(nan=False)
+    a[:, -1, 25] = np.nan  # read by output row 29 (the last), column 6, at weight 0
+    m = np.array([[1.0, 2.0, -40.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # output pixel -> input pixel
+    lazy = GeoRaster.from_array(a, lazy_mask=True)
+    out = warp(lazy, m, (a.shape[1] - 1, a.shape[2]), interpolation)
+    assert not lazy.lazy_mask  # scanned
+    ref = warp(GeoRaster.from_array(a), m, (a.shape[1] - 1, a.shape[2]), interpolation)
+    np.testing.assert_array_equal(out.data.view(np.uint8), ref.data.view(np.uint8))
+    shape = out.data.shape
+    np.testing.assert_array_equal(np.broadcast_to(out.mask, shape), np.broadcast_to(ref.mask, shape))
+    assert not np.isnan(out.data).any() and out.mask.any()

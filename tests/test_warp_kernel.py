@@ -382,3 +382,72 @@ def test_band_groups_match_one_pass(monkeypatch: pytest.MonkeyPatch, columns: in
             ref, rvalid = reference_warp(src, mask, m, (h, w), interp, "nodata")
             np.testing.assert_array_equal(grouped[1], rvalid)
             _assert_close(grouped[0], ref, src)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("interp", INTERPS)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "uint16"])
+def test_return_nan_reports_a_nan_that_came_out(monkeypatch: pytest.MonkeyPatch, dtype: str, interp: str,
+                                                parallel: bool) -> None:
+    # a plain float array is warped as all valid first (functional.warp): each row kernel tests the rows it wrote
+    # and reports a NaN in its own slot; without one the result is the call's without return_nan, bit for bit
+    from geoaug.kernels import warp as warp_module
+
+    if parallel:  # units of band groups by row chunks, one slot each
+        monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0)
+        monkeypatch.setattr(warp_module.threads, "num_threads", lambda: 2)
+    rng = np.random.default_rng(12)
+    src = _data(rng, 5, 40, 36, dtype)
+    m = geometry.affine_matrix((40, 36), rotate=23, scale=0.9)
+    for fill in ("nodata", "constant", "reflect"):
+        kw = dict(interpolation=interp, fill=fill, fill_value=7.0, out_fill=3.0, return_all_valid=True)
+        got = warp_affine(src, None, m, (38, 41), return_nan=True, **kw)
+        want = warp_affine(src, None, m, (38, 41), **kw)
+        assert got[3] is False and got[2] is want[2]
+        assert got[0].tobytes() == want[0].tobytes()
+        if want[1] is not None:
+            np.testing.assert_array_equal(got[1], want[1])
+    if dtype == "uint16":
+        return
+    centre = geometry.affine_matrix((40, 36), rotate=23)
+    for row, col in ((0, 18), (20, 18), (39, 18), (0, 0)):  # read by the first, middle or last output rows (one
+        # unit's), or (the corner, with nodata fill) by none
+        x = src.copy()
+        x[4, row, col] = np.nan
+        for fill in ("nodata", "edge"):
+            nan = warp_affine(x, None, centre, (40, 36), interp, fill, return_nan=True)[2]
+            # read at a non-zero weight exactly when the masked warp invalidates an output pixel more
+            masked = warp_affine(x, ~np.isnan(x), centre, (40, 36), interp, fill)[1]
+            clean = warp_affine(src, None, centre, (40, 36), interp, fill)[1]
+            assert nan is bool((masked[4] != clean[0]).any()), (row, col, fill)
+            if (row, col) == (20, 18):  # the centre: read whatever the fill
+                assert nan
+            if (row, col, fill) == (0, 0, "nodata"):  # the corner: outside the rotated output, never read
+                assert not nan
+    # a mask given: nothing looked for, the masked warp
+    x = src.copy()
+    x[1, 20, 18] = np.nan
+    data, mask, nan = warp_affine(x, ~np.isnan(x), centre, (40, 36), interp, return_nan=True)
+    assert nan is False and not np.isnan(data).any() and not mask[1].all()
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("interp", INTERPS)
+def test_return_nan_tests_every_row(monkeypatch: pytest.MonkeyPatch, interp: str, parallel: bool) -> None:
+    # the kernels test the rows they wrote every SCAN_VALUES values of a band (here every 32 rows of 64): a NaN
+    # in any row, the first and last of each stretch included, is found, in the band it is in
+    from geoaug.kernels import warp as warp_module
+    from geoaug.kernels.nans import SCAN_VALUES
+
+    if parallel:
+        monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0)
+        monkeypatch.setattr(warp_module.threads, "num_threads", lambda: 2)
+    h, w = 150, 64  # output rows; input rows 4 apiece: the taps of each output row (cubic: 4 rows) are its own
+    assert SCAN_VALUES // w < h // 3
+    src = _data(np.random.default_rng(13), 3, 4 * h, w, "float32")
+    m = np.array([[1.0, 1e-9, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 1.0]])  # not a strided copy, not axis-aligned
+    for row in range(h):
+        x = src.copy()
+        x[row % 3, 4 * row + 2, (5 * row) % w] = np.nan  # read by output row ``row`` only, at a non-zero weight
+        assert warp_affine(x, None, m, (h, w), interp, "edge", return_nan=True)[2] is True, row
+    assert warp_affine(src, None, m, (h, w), interp, "edge", return_nan=True)[2] is False

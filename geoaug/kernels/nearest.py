@@ -55,6 +55,7 @@ from .borders import CONSTANT, NODATA, map_index
 from .borrowing import borrowing_jit
 from .diskcache import lock_disk_cache
 from .indirect import call_address
+from .nans import SCAN_VALUES, has_nan
 from .runs import fill_run, row_runs, span_fill, span_mask, valid_span
 
 __all__ = ["BITS", "BLOCK_PIXELS", "ONCE_PIXELS", "PASS_BYTES", "RUN_FIELDS", "bands_per_pass", "block_rows",
@@ -141,11 +142,15 @@ def offset_dtype(in_h: int, in_w: int) -> np.dtype:
 
 @borrowing_jit()
 def nearest_rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, r0, r1, ga, gb, mode, fill, out_fill,
-                 skip_valid_rows, row_ok, o, s, runs, group, per_pass):  # pragma: no cover - numba
+                 skip_valid_rows, row_ok, o, s, runs, group, per_pass, seen):  # pragma: no cover - numba
     """Output rows ``[r0, r1)`` of bands ``[ga, gb)``, ``group`` bands per sweep of the rows and up to
     ``per_pass`` (1 or 4) bands per pass over a row, with one unit's scratch:
     ``o`` (rows of a block, out_w) tap offsets, ``s`` (same shape, uint8) tap validity, ``runs`` (rows of a
     block, :data:`RUN_FIELDS`) int64.
+
+    ``seen`` (bool, 1-D): empty, or one slot this call sets when an output row it wrote holds a NaN (float bits,
+    tested every :data:`~geoaug.kernels.nans.SCAN_VALUES` values of a band: :mod:`geoaug.kernels.nans`), stopping
+    there (the caller then warps again with the NaN pixels masked).
 
     The serial path calls it from Python once for all rows (no compiled level in between: each level re-optimises
     and re-emits its callees). ``src`` is ``(bands, in_h * in_w)`` and ``dst`` ``(bands, out_h, out_w)``, both
@@ -168,11 +173,16 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, r0, r1, g
     far = fill if far_valid else out_fill
     rows = o.shape[0]
     shared = nm == 1
+    look = seen.shape[0] > 0
+    out_h = dst.shape[1]
+    out_w = dst.shape[2]
+    dflat = dst.reshape(dst.size)
     once = r1 - r0 <= rows  # one block holds every row: its offsets serve every band group
     for g0 in range(ga, gb, group):
         g1 = min(g0 + group, gb)
         for i0 in range(r0, r1, rows):
             i1 = min(i0 + rows, r1)
+            sc = i0  # the first row not yet tested for NaN
             if g0 == ga or not once:
                 _block_taps(mask, all_valid, in_h, in_w, win, m, dmask, row_ok, i0, i1, mode, far_fill, far_valid,
                             skip_valid_rows, shared and ga == 0 and g0 == ga, o, s, runs)
@@ -224,6 +234,16 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, r0, r1, g
                         b += 1
                     for b in range(c0, c1):
                         _finish_row(dst[b, i], srow, lo, hi, vlo, vhi, holes, outer, far, out_fill)
+                if look and ((i + 1 - sc) * out_w >= SCAN_VALUES or i + 1 == i1):
+                    # the group's rows since the last test, still in cache: a NaN among them? (whole rows, one
+                    # range per band: a test per row and band cost 25 % of a 13x64² warp; the fill values are
+                    # tested too, which a NaN fill_value makes the caller redo with a mask, as it must)
+                    for b in range(g0, g1):
+                        if has_nan(dflat, (b * out_h + sc) * out_w, (b * out_h + i + 1) * out_w):
+                            seen[0] = True
+                            return
+                    sc = i + 1
+
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def _block_taps(mask, all_valid, in_h, in_w, win, m, dmask, row_ok, i0, i1, mode, far_fill, far_valid,
@@ -311,9 +331,10 @@ def _finish_row(drow, srow, lo, hi, vlo, vhi, holes, outer, far, out_fill):  # p
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def nearest_parallel(addr, src, mask, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill, out_fill,
-                     skip_valid_rows, row_ok, off, st, runs, group, per_pass, nrc):  # pragma: no cover - numba
+                     skip_valid_rows, row_ok, off, st, runs, group, per_pass, nrc, seen):  # pragma: no cover - numba
     """:func:`nearest_rows` in one parallel region: unit ``u`` is band group ``u // nrc`` over row chunk
-    ``u % nrc`` (of ``nrc``), with scratch ``u`` (see :func:`geoaug.kernels.warp.parallel_units`)."""
+    ``u % nrc`` (of ``nrc``), with scratch ``u`` (see :func:`geoaug.kernels.warp.parallel_units`) and slot
+    ``u`` of ``seen`` (empty: not looking for NaN)."""
     nunits = off.shape[0]
     out_h = dst.shape[1]
     nbands = src.shape[0]
@@ -324,7 +345,8 @@ def nearest_parallel(addr, src, mask, all_valid, in_h, in_w, win, m, dst, dmask,
         ga = gi * group
         call_address(nearest_rows, addr, (src, mask, all_valid, in_h, in_w, win, m, dst, dmask, rc * out_h // nrc,
                                           (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill, out_fill,
-                                          skip_valid_rows, row_ok, off[k], st[k], runs[k], group, per_pass))
+                                          skip_valid_rows, row_ok, off[k], st[k], runs[k], group, per_pass,
+                                          seen[k:]))
 
 
 lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

@@ -132,6 +132,7 @@ from .cubic import CUBIC_A, keys4
 from .diskcache import lock_disk_cache
 from .dtypes import work_dtype as _work_dtype
 from .indirect import call_address
+from .nans import SCAN_VALUES, has_nan
 from .packed import lane, load_u32, load_u64, packed_dtype
 from .runs import fill_run as _fill
 from .runs import row_runs as _runs
@@ -493,7 +494,7 @@ def _make_rows(INTERP: int):
     branches of the other two before typing and a call compiles only the code it runs."""
 
     def rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, r0, r1, ga, gb, mode, fill_value, out_fill,
-             renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group):  # pragma: no cover - numba
+             renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group, seen):  # pragma: no cover - numba
         """Output rows ``[r0, r1)``; ``iscr``/``fscr``/``tscr``/``st`` are this chunk's scratch (``tscr``: the
         bilinear gather's rows, or for cubic one flat row of each pixel's eight weights).
 
@@ -504,9 +505,16 @@ def _make_rows(INTERP: int):
         (int64 ``x0, y0, x1, y1``) holds the pixels that count as inside: the whole input, or with
         ``fill="nodata"`` the valid rectangle of a mask (:mod:`geoaug.kernels.window`; the input is then passed
         as all valid). The runs and the near pixels' taps are placed against it; offsets index the whole input.
+
+        ``seen`` (bool, 1-D): empty, or one slot this call sets when an output row it wrote holds a NaN (tested
+        every :data:`~geoaug.kernels.nans.SCAN_VALUES` values of a band: :mod:`geoaug.kernels.nans`), stopping there
+        (the caller then warps again with the NaN pixels masked).
         """
         nm = dmask.shape[0]
         out_w = dst.shape[2]
+        look = seen.shape[0] > 0
+        out_h = dst.shape[1]
+        dflat = dst.reshape(dst.size)
         # the row and plane views below cost nothing: this kernel keeps no reference counts (kernels/borrowing.py)
         K = 2 if INTERP == 1 else 4
         KK = K * K
@@ -539,6 +547,7 @@ def _make_rows(INTERP: int):
         wh = win[3] - wy
         for g0 in range(ga, gb, group):  # band groups: each pass recomputes the rows' coordinates
             g1 = min(g0 + group, gb)
+            sc = r0  # the first row not yet tested for NaN
             for i in range(r0, r1):
                 yc = i + 0.5
                 xr = m[0] * 0.5 + m[1] * yc + m[2] - 0.5  # centre-based taps
@@ -717,6 +726,14 @@ def _make_rows(INTERP: int):
                                 if renorm:
                                     acc *= fscr[2 * K, j]
                                 _put(orow, j, acc)
+                if look and ((i + 1 - sc) * out_w >= SCAN_VALUES or i + 1 == r1):
+                    # the group's rows since the last test, still in cache: a NaN among them? (whole rows, one range
+                    # per band, as the nearest kernel; a NaN fill_value makes the caller redo with a mask, as it must)
+                    for b in range(g0, g1):
+                        if has_nan(dflat, (b * out_h + sc) * out_w, (b * out_h + i + 1) * out_w):
+                            seen[0] = True
+                            return
+                    sc = i + 1
     return rows
 
 
@@ -742,7 +759,7 @@ _rows_cubic = _jit_rows(2, "_rows_cubic")
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _parallel_bilinear(addr, src, mask, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill_value, out_fill,
                        renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group,
-                       nrc):  # pragma: no cover - numba
+                       nrc, seen):  # pragma: no cover - numba
     nunits = iscr.shape[0]
     out_h = dst.shape[1]
     nbands = src.shape[0]
@@ -754,13 +771,13 @@ def _parallel_bilinear(addr, src, mask, all_valid, in_h, in_w, win, m, dst, dmas
         call_address(_rows_bilinear, addr,
             (src, mask, all_valid, in_h, in_w, win, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc, ga,
              min(ga + group, nbands), mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[k],
-             fscr[k], tscr[k], st[k], ec, group))
+             fscr[k], tscr[k], st[k], ec, group, seen[k:]))
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _parallel_cubic(addr, src, mask, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill_value, out_fill,
                     renorm, a, skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group,
-                    nrc):  # pragma: no cover - numba
+                    nrc, seen):  # pragma: no cover - numba
     nunits = iscr.shape[0]
     out_h = dst.shape[1]
     nbands = src.shape[0]
@@ -772,7 +789,7 @@ def _parallel_cubic(addr, src, mask, all_valid, in_h, in_w, win, m, dst, dmask, 
         call_address(_rows_cubic, addr,
             (src, mask, all_valid, in_h, in_w, win, m, dst, dmask, rc * out_h // nrc, (rc + 1) * out_h // nrc, ga,
              min(ga + group, nbands), mode, fill_value, out_fill, renorm, a, skip_valid_rows, row_ok, iscr[k],
-             fscr[k], tscr[k], st[k], ec, group))
+             fscr[k], tscr[k], st[k], ec, group, seen[k:]))
 
 
 #: interpolation code -> (serial row kernel, parallel entry)
@@ -785,6 +802,8 @@ _DTYPE_SET = frozenset(np.dtype(d) for d in _DTYPES)
 _INT_RANGE = {np.dtype(d): (int(np.iinfo(d).min), int(np.iinfo(d).max)) for d in _DTYPES if d[0] in "ui"}
 _BOOL = np.dtype(np.bool_)
 _ALL_VALID_MASK = np.ones((1, 1), dtype=np.bool_)
+#: the kernels' ``seen`` when a call does not look for NaN (no slot)
+_NOT_LOOKING = np.zeros(0, dtype=np.bool_)
 #: read a mask whose valid pixels form one rectangle as the input's bounds (fill "nodata"); tests turn it off to
 #: compare against the per-pixel path
 _WINDOWS = True
@@ -893,7 +912,8 @@ def warp_affine(
     out: np.ndarray | None = None,
     out_mask: np.ndarray | None = None,
     return_all_valid: bool = False,
-) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray | None, bool]:
+    return_nan: bool = False,
+) -> tuple:
     """Warp ``(bands, rows, cols)`` through an output->input affine matrix.
 
     Parameters
@@ -929,12 +949,25 @@ def warp_affine(
         no output mask was written, so the caller can skip building one
         (``out_mask``, if given, is then left as it was). Otherwise ``mask`` is
         the full output mask and ``all_valid`` is False.
+    return_nan : bool
+        For a float ``src`` with ``mask`` None whose NaN pixels were not
+        looked for (NaN meaning nodata: a plain float array): append a flag to
+        the result, True when an output pixel that read the input came out
+        NaN. The kernels test each output row while it is in cache, and stop
+        at the first NaN (the data and mask are then unfinished). False means
+        no valid output pixel read a NaN pixel, nor did an interior one at
+        weight 0, so the result is bit for bit that of a call with the NaN
+        pixels masked as invalid, and the input was never scanned
+        (:mod:`geoaug.kernels.nans`). True (or a NaN ``fill_value``, which
+        can set it) asks the caller to warp again with the mask. With a mask
+        or another dtype nothing is looked for and the flag is False.
 
     Returns
     -------
-    (ndarray, ndarray) or (ndarray, ndarray or None, bool)
+    tuple
         Data ``(bands, out_rows, out_cols)`` of ``src.dtype`` and mask
-        ``(planes, out_rows, out_cols)``; see ``return_all_valid``.
+        ``(planes, out_rows, out_cols)``; see ``return_all_valid`` (then
+        ``all_valid`` third) and ``return_nan`` (the flag last).
 
     Raises
     ------
@@ -1008,9 +1041,12 @@ def warp_affine(
     row_ok = np.zeros((nm, out_h), dtype=np.uint8) if skip else _NO_ROWS
     dmask = out_buffer(out_mask, (nm, out_h, out_w), _BOOL, "out_mask", (src, mask, dst))
     K = _TAPS[interp]
+    # a slot per unit for "a NaN came out" (the kernels' seen; empty: not looking)
+    looking = return_nan and mask is None and dt.kind == "f"
     work = nbands * out_h * out_w * K * K if interp else (nbands + 4) * out_h * out_w // NEAREST_WORK
     nthreads = threads.num_threads() if work >= PARALLEL_MIN_WORK else 1
     group, nrc, nunits = parallel_units(nbands, out_h, _band_group(out_w, interp, dt.itemsize, nbands), nthreads)
+    seen = np.zeros(nunits, dtype=np.bool_) if looking else _NOT_LOOKING
     if interp == 0:  # a gather of whole pixels: its own kernel, compiled per pixel width (kernels/nearest.py)
         bits = nearest.BITS[dt.itemsize]
         src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w).view(bits)
@@ -1027,17 +1063,17 @@ def warp_affine(
 
         def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
             return (src2, mask2, all_valid, in_h, in_w, win, m, dst_bits, dmask, 0, out_h, 0, nbands, mode, fill_bits,
-                    out_bits, skip, row_ok, off[0], st[0], runs[0], group, per_pass)
+                    out_bits, skip, row_ok, off[0], st[0], runs[0], group, per_pass, seen)
 
         with threads.launch_lock:
             if nunits > 1:  # the row kernel through its address (kernels/indirect.py)
                 addr = indirect.address(nearest.nearest_rows, (bits, src2.flags.num, mask2.flags.num, m.flags.num,
                                                                dst.flags.num, dmask.flags.num), one_call)
                 nearest.nearest_parallel(addr, src2, mask2, all_valid, in_h, in_w, win, m, dst_bits, dmask, mode,
-                                         fill_bits, out_bits, skip, row_ok, off, st, runs, group, per_pass, nrc)
+                                         fill_bits, out_bits, skip, row_ok, off, st, runs, group, per_pass, nrc, seen)
             else:  # the row kernel itself, every row on this thread
                 nearest.nearest_rows(*one_call())
-        return _finish(dst, dmask, skip, row_ok)
+        return _finish(dst, dmask, skip, row_ok, seen, return_nan)
     # scratch rows _ROW_PAD elements longer than the output row: at 512 outputs a row of 8-byte words is 4 kB,
     # and rows 4 kB apart land on the same cache sets and alias in the load/store unit (a cubic warp of one
     # 512² band took 1.25x its padded time, and twice that in some processes: docs/benchmarks.md)
@@ -1061,7 +1097,7 @@ def warp_affine(
 
     def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
         return (src2, mask2, all_valid, in_h, in_w, win, m, dst, dmask, 0, out_h, 0, nbands, mode, fill_v, out_v,
-                renorm, CUBIC_A, skip, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec, group)
+                renorm, CUBIC_A, skip, row_ok, iscr[0], fscr[0], tscr[0], st[0], ec, group, seen)
 
     with threads.launch_lock:
         if not all_valid:  # serial, called from here: linked into the parallel entries it was compiled again there
@@ -1070,10 +1106,10 @@ def warp_affine(
             addr = indirect.address(serial, (dt, src2.flags.num, mask2.flags.num, m.flags.num, dst.flags.num,
                                              dmask.flags.num), one_call)
             parallel(addr, src2, mask2, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill_v, out_v, renorm, CUBIC_A,
-                     skip, row_ok, iscr, fscr, tscr, st, ec, group, nrc)
+                     skip, row_ok, iscr, fscr, tscr, st, ec, group, nrc, seen)
         else:  # the row kernel itself, every row and band on this thread
             serial(*one_call())
-    return _finish(dst, dmask, skip, row_ok)
+    return _finish(dst, dmask, skip, row_ok, seen, return_nan)
 
 
 @functools.lru_cache(maxsize=256)
@@ -1083,16 +1119,23 @@ def _whole(in_w: int, in_h: int) -> np.ndarray:
     return np.array((0, 0, in_w, in_h), dtype=np.int64)
 
 
-def _finish(dst: np.ndarray, dmask: np.ndarray, skip: bool, row_ok: np.ndarray) -> tuple:
-    """``warp_affine``'s result: ``(dst, dmask)``, or with ``skip`` ``(dst, dmask or None, all_valid)``."""
+def _finish(dst: np.ndarray, dmask: np.ndarray, skip: bool, row_ok: np.ndarray, seen: np.ndarray,
+            return_nan: bool) -> tuple:
+    """``warp_affine``'s result: ``(dst, dmask)``, or with ``skip`` ``(dst, dmask or None, all_valid)``; with
+    ``return_nan`` the flag appended (a NaN seen: the rest is unfinished and left as it is)."""
+    if return_nan and 1 in seen.tobytes():  # a bytes search: .any() costs more here
+        return (dst, dmask, False, True) if skip else (dst, dmask, True)
     if not skip:
-        return dst, dmask
-    flags = row_ok.tobytes()
-    if 0 not in flags:  # every row flagged all valid (a bytes search: .all() costs 20 times more)
-        return dst, None, True
-    if 1 in flags:  # rows found all valid were not written (the indexing costs 1.5 µs even when none was)
-        dmask[row_ok.view(np.bool_)] = True  # the flags are 0 or 1: a view, not a copy
-    return dst, dmask, False
+        res = dst, dmask
+    else:
+        flags = row_ok.tobytes()
+        if 0 not in flags:  # every row flagged all valid (a bytes search: .all() costs 20 times more)
+            res = dst, None, True
+        else:
+            if 1 in flags:  # rows found all valid were not written (the indexing costs 1.5 µs even when none was)
+                dmask[row_ok.view(np.bool_)] = True  # the flags are 0 or 1: a view, not a copy
+            res = dst, dmask, False
+    return (*res, False) if return_nan else res
 
 
 lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

@@ -124,14 +124,17 @@ def warp(
         rmask = raster.mask
         data, mask = _resize.resize_separable(raster.data, _kernel_mask(rmask), (sy, sx), (ty, tx), (h, w), **kw)
     else:
+        kw = dict(interpolation=interpolation, fill=fill, fill_value=0.0 if fill_value is None else float(fill_value),
+                  out_fill=raster.invalid_value, renormalize=renormalize, out=out, return_all_valid=True)
+        if raster.lazy_mask and not renormalize:
+            # a float array whose NaNs are not found yet: warped as all valid, each output row tested for NaN while
+            # in cache. No NaN came out: no valid output pixel read one, and this is the result (as resampled with
+            # the mask). Else the input is scanned and warped again with its mask (what every call did before)
+            data, mask, every, nan = warp_affine(raster.data, None, matrix, (h, w), return_nan=True, **kw)
+            if not nan:
+                return raster.warped(data, all_valid_mask((h, w)) if every else mask[0], matrix)
         rmask = raster.mask
-        mask3 = _kernel_mask(rmask)
-        out_fill = raster.invalid_value
-        data, mask, every = warp_affine(
-            raster.data, mask3, matrix, (h, w), interpolation=interpolation, fill=fill,
-            fill_value=0.0 if fill_value is None else float(fill_value), out_fill=out_fill,
-            renormalize=renormalize, out=out, return_all_valid=True,
-        )
+        data, mask, every = warp_affine(raster.data, _kernel_mask(rmask), matrix, (h, w), **kw)
         if every:  # no output pixel invalid: the free all-valid mask, none was built
             return raster.warped(data, all_valid_mask((h, w) if rmask.ndim == 2 else (raster.count, h, w)), matrix)
     return raster.warped(data, _raster_mask(mask, rmask, raster.count), matrix)

@@ -1,0 +1,64 @@
+"""Whether a span of values just written holds a NaN: one test for float rows and for unsigned views of their bits.
+
+Kernels that resample a float raster whose NaN pixels were not looked for (a plain float array: NaN is
+nodata, :meth:`geoaug.GeoRaster.from_array` with ``lazy_mask``) compute it as all valid and test each
+output span while it is still in cache; finding none, the result is the one a call with the NaN pixels
+masked gives (no valid output pixel read one), and the input was never scanned. Finding one, the caller
+resamples again with the mask (:func:`geoaug.kernels.resize.resize_separable` and
+:func:`geoaug.kernels.warp.warp_affine`, ``return_nan``).
+
+``has_nan(row, lo, hi)`` takes a 1-D float row, or an unsigned integer row holding float bits (the nearest
+warp sees float32 as uint32 and float64 as uint64: a NaN is an exponent of all ones with a non-zero
+fraction). uint8 and uint16 rows (and integer rows of other widths, which callers never ask about) hold no
+NaN: the test compiles to nothing. It is an or-reduction without an early exit, which LLVM vectorises.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from numba.core import types
+from numba.extending import overload
+
+from .diskcache import lock_disk_cache
+
+__all__ = ["SCAN_VALUES", "has_nan", "is_nan"]
+
+#: values of a band a warp kernel writes between two tests (whole output rows, at least one): the rows of a band
+#: group are still in cache, and the test's fixed cost (a loop's set-up and tails) is spread over many values
+SCAN_VALUES = 2048
+
+_ABS32 = np.uint32(0x7FFF_FFFF)
+_INF32 = np.uint32(0x7F80_0000)
+_ABS64 = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
+_INF64 = np.uint64(0x7FF0_0000_0000_0000)
+
+
+def is_nan(v):  # pragma: no cover - replaced by the overload in compiled code
+    """Whether ``v`` (a float, or an unsigned integer holding a float's bits) is a NaN."""
+    raise NotImplementedError
+
+
+@overload(is_nan, inline="always")
+def _is_nan_ov(v):  # pragma: no cover - numba typing
+    if isinstance(v, types.Float):
+        return lambda v: v != v
+    if v == types.uint32:
+        return lambda v: (v & _ABS32) > _INF32
+    if v == types.uint64:
+        return lambda v: (v & _ABS64) > _INF64
+    if isinstance(v, types.Integer):
+        return lambda v: False
+    return None
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def has_nan(row, lo, hi):  # pragma: no cover - numba
+    """Whether ``row[lo:hi]`` holds a NaN (see the module docstring for the row types)."""
+    bad = False
+    for j in range(np.uint64(lo), np.uint64(hi)):
+        bad |= is_nan(row[j])
+    return bad
+
+
+lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)
