@@ -286,3 +286,33 @@ def test_dask_backed_xarray_gives_the_eager_result() -> None:
     assert hasattr(b.data, "dask")
     assert np.array_equal(a.values, b.values, equal_nan=True)
     assert np.isnan(a.values).any() and not np.isnan(a.values).all()
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("interp", ["nearest", "bilinear", "cubic"])
+def test_remap_return_nan_tests_every_row(monkeypatch: pytest.MonkeyPatch, interp: str, parallel: bool) -> None:
+    # a plain float array is remapped as all valid first (GridDistortion, ElasticTransform): the row kernel tests
+    # the rows it wrote every SCAN_VALUES values of a band and stops at a NaN. A field of zero displacement reads
+    # pixel (i, j) into output (i, j) (bilinear and cubic at weight 1): a NaN in any row is found
+    from geoaug.kernels import remap
+    from geoaug.kernels.nans import SCAN_VALUES
+
+    if parallel:
+        monkeypatch.setattr(remap, "PARALLEL_MIN_WORK", 0)
+        monkeypatch.setattr(remap.threads, "num_threads", lambda: 2)
+    h, w = 150, 64
+    assert SCAN_VALUES // w < h // 3
+    src = np.random.default_rng(14).normal(500, 300, (3, h, w)).astype(np.float32)
+    field = np.zeros((2, 3, 3))
+    want, want_mask = remap_field(src, None, field, interp, "edge")
+    out, mask, nan = remap_field(src, None, field, interp, "edge", return_nan=True)
+    assert nan is False and out.tobytes() == want.tobytes()
+    np.testing.assert_array_equal(mask, want_mask)
+    for row in range(h):
+        x = src.copy()
+        x[row % 3, row, (5 * row) % w] = np.nan
+        assert remap_field(x, None, field, interp, "edge", return_nan=True)[2] is True, row
+    # a mask given, or an integer raster: nothing looked for
+    x[0, 3, 3] = np.nan
+    assert remap_field(x, ~np.isnan(x), field, interp, return_nan=True)[2] is False
+    assert remap_field(src.astype(np.uint16), None, field, interp, return_nan=True)[2] is False

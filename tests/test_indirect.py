@@ -150,7 +150,8 @@ def test_address_is_looked_up_once_per_key() -> None:
     mask, colb, colf, dst, dmask = np.ones((1, 4, 4), bool), np.zeros(4, np.int64), np.zeros(4), src.copy(), \
         np.ones((1, 4, 4), bool)
     iscr, fscr, st = np.zeros((remap._NI, 4), np.int64), np.zeros((8, 4), np.float32), np.zeros(4, np.uint8)
-    args = (src, mask, True, field, colb, colf, dst, dmask, 0, 4, 0, 0.0, np.uint16(0), -0.75, iscr, fscr, st)
+    args = (src, mask, True, field, colb, colf, dst, dmask, 0, 4, 0, 0.0, np.uint16(0), -0.75, iscr, fscr, st,
+            remap._NOT_LOOKING)
     key = ("test_address_is_looked_up_once_per_key",)
     try:
         addr = indirect.address(remap._rows_bilinear, key, lambda: args)

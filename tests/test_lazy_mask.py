@@ -28,6 +28,10 @@ WARPING = [geoaug.Affine(rotate=(-30, 30)), geoaug.Affine(rotate=(-30, 30), inte
            geoaug.Affine(rotate=(-30, 30), shear_x=(-10, 10), interpolation="cubic", fill="reflect"),
            geoaug.Affine(rotate=(10, 30), scale=(0.7, 1.3), fill="constant", fill_value=2.5),
            geoaug.Affine(rotate=(-30, -10), interpolation="nearest", fill="wrap")]
+# the displacement fields: likewise, remapped as all valid with each output row tested
+REMAPPING = [geoaug.GridDistortion(num_steps=4, distort_limit=(-0.3, 0.3)),
+             geoaug.GridDistortion(num_steps=3, distort_limit=(-0.3, 0.3), interpolation="nearest", fill="reflect"),
+             geoaug.ElasticTransform(alpha=(20.0, 40.0), sigma=8.0, interpolation="cubic")]
 # axis-aligned resampling: resampled as all valid, each output strip scanned for NaN; the input is scanned (and
 # resampled again with its mask) only when a NaN came out
 # (Resize(20, 45) has a column on a pixel centre: with its nodata edges, the general pass; Resize(20, 44) has
@@ -60,8 +64,8 @@ def test_wrapping_defers_the_scan_and_the_mask_is_the_eager_one() -> None:
 
 # (without NaN too for the resampling steps, which then never scan)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("t, nan", [(t, True) for t in EXACT + LINEAR + FILLS + SCANNING + RESAMPLING + WARPING]
-                         + [(t, False) for t in RESAMPLING + WARPING],
+@pytest.mark.parametrize("t, nan", [(t, True) for t in EXACT + LINEAR + FILLS + SCANNING + RESAMPLING + WARPING
+                                     + REMAPPING] + [(t, False) for t in RESAMPLING + WARPING + REMAPPING],
                          ids=lambda x: type(x).__name__ if x not in (True, False) else ("nan" if x else "no-nan"))
 def test_plain_arrays_give_what_rasters_give(t: geoaug.Transform, nan: bool, dtype: str) -> None:
     a = _array(dtype, nan)
@@ -182,7 +186,7 @@ def test_parallel_resampling_keeps_the_eager_bits(monkeypatch: pytest.MonkeyPatc
     np.testing.assert_array_equal(out.data.view(np.uint32), ref.data.view(np.uint32))
 
 
-@pytest.mark.parametrize("t", WARPING, ids=lambda t: f"{t.interpolation}-{t.fill}")
+@pytest.mark.parametrize("t", WARPING + REMAPPING, ids=lambda t: f"{type(t).__name__}-{t.interpolation}-{t.fill}")
 def test_warping_scans_the_input_only_when_a_nan_came_out(t: geoaug.Transform) -> None:
     for nan in (False, True):
         a = _array(nan=nan)

@@ -41,6 +41,7 @@ from .buffers import out_buffer
 from .cubic import CUBIC_A, keys4
 from .diskcache import lock_disk_cache
 from .indirect import call_address
+from .nans import SCAN_VALUES, has_nan
 from .warp import INTERPOLATIONS, _as_work, _put
 
 __all__ = ["PARALLEL_MIN_WORK", "remap_field"]
@@ -116,7 +117,12 @@ def _make_rows(INTERP: int):
     (one kernel of all three compiled for 1.7-2.6 s per dtype)."""
 
     def rows(src, mask, all_valid, field, colb, colf, dst, dmask, r0, r1, mode, fill_value, out_fill, a, iscr, fscr,
-             st):  # pragma: no cover - numba
+             st, seen):  # pragma: no cover - numba
+        # seen (bool, 1-D): empty, or one slot set when the rows written hold a NaN (tested every SCAN_VALUES values
+        # of a band, as the warp's row kernels: kernels/nans.py), stopping there
+        look = seen.shape[0] > 0
+        dflat = dst.reshape(dst.size)
+        sc = r0  # the first row not yet tested for NaN
         nbands, in_h, in_w = src.shape
         nm = dmask.shape[0]
         out_h = dst.shape[1]
@@ -231,6 +237,12 @@ def _make_rows(INTERP: int):
                             orow[j] = out_fill
                         else:
                             _generic(plane, orow, iscr, fscr, j, K, mode, fill_value, in_w, in_h)
+            if look and ((i + 1 - sc) * out_w >= SCAN_VALUES or i + 1 == r1):
+                for bb in range(nbands):
+                    if has_nan(dflat, (bb * out_h + sc) * out_w, (bb * out_h + i + 1) * out_w):
+                        seen[0] = True
+                        return
+                sc = i + 1
 
     return rows
 
@@ -252,38 +264,38 @@ _rows_cubic = _jit_rows(2, "_rows_cubic")
 # a factory's closure would hold a dispatcher, which numba's cache key cannot hash stably
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _remap_par_nearest(addr, src, mask, all_valid, field, colb, colf, dst, dmask, mode, fill_value, out_fill, a, iscr,
-                       fscr, st):  # pragma: no cover - numba
+                       fscr, st, seen):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
         call_address(_rows_nearest, addr, (src, mask, all_valid, field, colb, colf, dst, dmask, k * out_h // nchunks,
                                            (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
-                                           st[k]))
+                                           st[k], seen[k:]))
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _remap_par_bilinear(addr, src, mask, all_valid, field, colb, colf, dst, dmask, mode, fill_value, out_fill, a, iscr,
-                        fscr, st):  # pragma: no cover - numba
+                        fscr, st, seen):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
         call_address(_rows_bilinear, addr, (src, mask, all_valid, field, colb, colf, dst, dmask, k * out_h // nchunks,
                                             (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
-                                            st[k]))
+                                            st[k], seen[k:]))
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _remap_par_cubic(addr, src, mask, all_valid, field, colb, colf, dst, dmask, mode, fill_value, out_fill, a, iscr,
-                     fscr, st):  # pragma: no cover - numba
+                     fscr, st, seen):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
         call_address(_rows_cubic, addr, (src, mask, all_valid, field, colb, colf, dst, dmask, k * out_h // nchunks,
                                          (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
-                                         st[k]))
+                                         st[k], seen[k:]))
 
 
 #: interpolation code -> (row kernel, its parallel entry)
@@ -292,6 +304,8 @@ _ENTRIES = {0: (_rows_nearest, _remap_par_nearest), 1: (_rows_bilinear, _remap_p
 
 
 _ALL_VALID = np.ones((1, 1, 1), dtype=np.bool_)
+#: the kernels' ``seen`` when a call does not look for NaN (no slot)
+_NOT_LOOKING = np.zeros(0, dtype=np.bool_)
 
 
 def remap_field(
@@ -304,7 +318,8 @@ def remap_field(
     out_fill: float = 0.0,
     *,
     out: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    return_nan: bool = False,
+) -> tuple:
     """Resample ``(bands, rows, cols)`` through a coarse displacement field (output shape = input shape).
 
     Parameters
@@ -327,11 +342,18 @@ def remap_field(
     out : ndarray, optional
         Destination of ``src``'s shape and dtype (C-contiguous), sharing no
         memory with ``src``, ``mask`` or ``field``.
+    return_nan : bool
+        As :func:`geoaug.kernels.warp.warp_affine`'s: for a float ``src`` with
+        ``mask`` None, append a flag, True when an output row came out with a
+        NaN (the kernels stop there; the result is then unfinished). False
+        means the result is bit for bit that of a call with the NaN pixels
+        masked, and the input was never scanned.
 
     Returns
     -------
-    (ndarray, ndarray)
-        The data and the mask ``(planes, rows, cols)`` (1 plane when ``mask`` is None).
+    tuple
+        The data and the mask ``(planes, rows, cols)`` (1 plane when ``mask`` is None); with ``return_nan``
+        the flag third.
     """
     try:
         interp = INTERPOLATIONS[interpolation]
@@ -378,10 +400,12 @@ def remap_field(
     fscr = np.empty((nchunks, 2 * K, w), dtype=work_dt)
     st = np.empty((nchunks, w), dtype=np.uint8)
     fill_value, out_fill = float(fill_value), dt.type(out_fill)
+    looking = return_nan and mask is None and dt.kind == "f"
+    seen = np.zeros(nchunks, dtype=np.bool_) if looking else _NOT_LOOKING
 
     def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
         return (src, mask3, all_valid, field, colb, colf, out, dmask, 0, h, mode, fill_value, out_fill, CUBIC_A,
-                iscr[0], fscr[0], st[0])
+                iscr[0], fscr[0], st[0], seen)
 
     rows, parallel = _ENTRIES[interp]
     with threads.launch_lock:
@@ -389,10 +413,12 @@ def remap_field(
             addr = indirect.address(rows, (dt, src.flags.num, mask3.flags.num, field.flags.num, out.flags.num),
                                     one_call)
             parallel(addr, src, mask3, all_valid, field, colb, colf, out, dmask, mode, fill_value, out_fill, CUBIC_A,
-                     iscr, fscr, st)
+                     iscr, fscr, st, seen)
         else:  # the row kernel itself, straight from Python (no compiled level in between to compile it again)
             rows(*one_call())
-    return out, dmask
+    if not return_nan:
+        return out, dmask
+    return out, dmask, 1 in seen.tobytes()  # (a bytes search: .any() costs more here)
 
 
 lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)
