@@ -22,7 +22,7 @@ from numba.extending import overload
 
 from .diskcache import lock_disk_cache
 
-__all__ = ["SCAN_VALUES", "has_nan", "is_nan"]
+__all__ = ["SCAN_VALUES", "bands_have_nan", "has_nan", "is_nan"]
 
 #: values of a band a warp kernel writes between two tests (whole output rows, at least one): the rows of a band
 #: group are still in cache, and the test's fixed cost (a loop's set-up and tails) is spread over many values
@@ -59,6 +59,35 @@ def has_nan(row, lo, hi):  # pragma: no cover - numba
     for j in range(np.uint64(lo), np.uint64(hi)):
         bad |= is_nan(row[j])
     return bad
+
+
+
+def bands_have_nan(dst, b0, b1, r0, r1):  # pragma: no cover - replaced by the overload in compiled code
+    """Whether rows ``[r0, r1)`` of a band ``b`` in ``[b0, b1)`` of ``dst`` (C-contiguous ``(bands, rows, cols)``)
+    hold a NaN: one range per band, the rows being contiguous.
+
+    For values of a type that holds no NaN (uint8, uint16 and signed integers) it is False without a look, and
+    compiles to that alone: the integer row kernels pay no compile time for a test they never make (a flat view
+    made in the kernel itself compiled numba's reshape for every dtype).
+    """
+    raise NotImplementedError
+
+
+@overload(bands_have_nan, inline="always")
+def _bands_have_nan_ov(dst, b0, b1, r0, r1):  # pragma: no cover - numba typing
+    dt = dst.dtype
+    if isinstance(dt, types.Float) or dt == types.uint32 or dt == types.uint64:
+        def scan(dst, b0, b1, r0, r1):
+            flat = dst.reshape(dst.size)
+            w = dst.shape[2]
+            plane = dst.shape[1] * w
+            for b in range(b0, b1):
+                if has_nan(flat, b * plane + r0 * w, b * plane + r1 * w):
+                    return True
+            return False
+
+        return scan
+    return lambda dst, b0, b1, r0, r1: False
 
 
 lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

@@ -55,7 +55,7 @@ from .borders import CONSTANT, NODATA, map_index
 from .borrowing import borrowing_jit
 from .diskcache import lock_disk_cache
 from .indirect import call_address
-from .nans import SCAN_VALUES, has_nan
+from .nans import SCAN_VALUES, bands_have_nan
 from .runs import fill_run, row_runs, span_fill, span_mask, valid_span
 
 __all__ = ["BITS", "BLOCK_PIXELS", "ONCE_PIXELS", "PASS_BYTES", "RUN_FIELDS", "bands_per_pass", "block_rows",
@@ -174,9 +174,7 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, r0, r1, g
     rows = o.shape[0]
     shared = nm == 1
     look = seen.shape[0] > 0
-    out_h = dst.shape[1]
     out_w = dst.shape[2]
-    dflat = dst.reshape(dst.size)
     once = r1 - r0 <= rows  # one block holds every row: its offsets serve every band group
     for g0 in range(ga, gb, group):
         g1 = min(g0 + group, gb)
@@ -238,10 +236,9 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, r0, r1, g
                     # the group's rows since the last test, still in cache: a NaN among them? (whole rows, one
                     # range per band: a test per row and band cost 25 % of a 13x64² warp; the fill values are
                     # tested too, which a NaN fill_value makes the caller redo with a mask, as it must)
-                    for b in range(g0, g1):
-                        if has_nan(dflat, (b * out_h + sc) * out_w, (b * out_h + i + 1) * out_w):
-                            seen[0] = True
-                            return
+                    if bands_have_nan(dst, g0, g1, sc, i + 1):
+                        seen[0] = True
+                        return
                     sc = i + 1
 
 

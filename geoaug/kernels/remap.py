@@ -41,7 +41,7 @@ from .buffers import out_buffer
 from .cubic import CUBIC_A, keys4
 from .diskcache import lock_disk_cache
 from .indirect import call_address
-from .nans import SCAN_VALUES, has_nan
+from .nans import SCAN_VALUES, bands_have_nan
 from .warp import INTERPOLATIONS, _as_work, _put
 
 __all__ = ["PARALLEL_MIN_WORK", "remap_field"]
@@ -121,7 +121,6 @@ def _make_rows(INTERP: int):
         # seen (bool, 1-D): empty, or one slot set when the rows written hold a NaN (tested every SCAN_VALUES values
         # of a band, as the warp's row kernels: kernels/nans.py), stopping there
         look = seen.shape[0] > 0
-        dflat = dst.reshape(dst.size)
         sc = r0  # the first row not yet tested for NaN
         nbands, in_h, in_w = src.shape
         nm = dmask.shape[0]
@@ -238,10 +237,9 @@ def _make_rows(INTERP: int):
                         else:
                             _generic(plane, orow, iscr, fscr, j, K, mode, fill_value, in_w, in_h)
             if look and ((i + 1 - sc) * out_w >= SCAN_VALUES or i + 1 == r1):
-                for bb in range(nbands):
-                    if has_nan(dflat, (bb * out_h + sc) * out_w, (bb * out_h + i + 1) * out_w):
-                        seen[0] = True
-                        return
+                if bands_have_nan(dst, 0, nbands, sc, i + 1):
+                    seen[0] = True
+                    return
                 sc = i + 1
 
     return rows

@@ -132,7 +132,7 @@ from .cubic import CUBIC_A, keys4
 from .diskcache import lock_disk_cache
 from .dtypes import work_dtype as _work_dtype
 from .indirect import call_address
-from .nans import SCAN_VALUES, has_nan
+from .nans import SCAN_VALUES, bands_have_nan
 from .packed import lane, load_u32, load_u64, packed_dtype
 from .runs import fill_run as _fill
 from .runs import row_runs as _runs
@@ -513,8 +513,6 @@ def _make_rows(INTERP: int):
         nm = dmask.shape[0]
         out_w = dst.shape[2]
         look = seen.shape[0] > 0
-        out_h = dst.shape[1]
-        dflat = dst.reshape(dst.size)
         # the row and plane views below cost nothing: this kernel keeps no reference counts (kernels/borrowing.py)
         K = 2 if INTERP == 1 else 4
         KK = K * K
@@ -729,10 +727,9 @@ def _make_rows(INTERP: int):
                 if look and ((i + 1 - sc) * out_w >= SCAN_VALUES or i + 1 == r1):
                     # the group's rows since the last test, still in cache: a NaN among them? (whole rows, one range
                     # per band, as the nearest kernel; a NaN fill_value makes the caller redo with a mask, as it must)
-                    for b in range(g0, g1):
-                        if has_nan(dflat, (b * out_h + sc) * out_w, (b * out_h + i + 1) * out_w):
-                            seen[0] = True
-                            return
+                    if bands_have_nan(dst, g0, g1, sc, i + 1):
+                        seen[0] = True
+                        return
                     sc = i + 1
     return rows
 
