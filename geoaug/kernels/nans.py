@@ -4,13 +4,14 @@ Kernels that resample a float raster whose NaN pixels were not looked for (a pla
 nodata, :meth:`geoaug.GeoRaster.from_array` with ``lazy_mask``) compute it as all valid and test each
 output span while it is still in cache; finding none, the result is the one a call with the NaN pixels
 masked gives (no valid output pixel read one), and the input was never scanned. Finding one, the caller
-resamples again with the mask (:func:`geoaug.kernels.resize.resize_separable` and
-:func:`geoaug.kernels.warp.warp_affine`, ``return_nan``).
+resamples again with the mask (``return_nan`` of :func:`geoaug.kernels.resize.resize_separable`,
+:func:`geoaug.kernels.warp.warp_affine` and :func:`geoaug.kernels.remap.remap_field`).
 
 ``has_nan(row, lo, hi)`` takes a 1-D float row, or an unsigned integer row holding float bits (the nearest
 warp sees float32 as uint32 and float64 as uint64: a NaN is an exponent of all ones with a non-zero
-fraction). uint8 and uint16 rows (and integer rows of other widths, which callers never ask about) hold no
-NaN: the test compiles to nothing. It is an or-reduction without an early exit, which LLVM vectorises.
+fraction); other integer rows hold no NaN. It is an or-reduction without an early exit, which LLVM
+vectorises. ``bands_have_nan`` applies it to whole output rows of several bands, as the warp and remap row
+kernels do every :data:`SCAN_VALUES` values of a band; for integer outputs it compiles to False.
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ def has_nan(row, lo, hi):  # pragma: no cover - numba
     for j in range(np.uint64(lo), np.uint64(hi)):
         bad |= is_nan(row[j])
     return bad
-
 
 
 def bands_have_nan(dst, b0, b1, r0, r1):  # pragma: no cover - replaced by the overload in compiled code

@@ -955,8 +955,8 @@ def warp_affine(
         no valid output pixel read a NaN pixel, nor did an interior one at
         weight 0, so the result is bit for bit that of a call with the NaN
         pixels masked as invalid, and the input was never scanned
-        (:mod:`geoaug.kernels.nans`). True (or a NaN ``fill_value``, which
-        can set it) asks the caller to warp again with the mask. With a mask
+        (:mod:`geoaug.kernels.nans`). True (which a NaN ``fill_value`` or
+        ``out_fill`` can also set) asks the caller to warp again with the mask. With a mask
         or another dtype nothing is looked for and the flag is False.
 
     Returns
