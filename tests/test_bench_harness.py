@@ -235,6 +235,18 @@ def test_seeded_contenders_time_the_same_draws_at_every_thread_count() -> None:
     assert lib == [bench.UNTIMED_SEED] * 2 + [s for r in (0, 0, 1, 1, 2, 2) for s in (bench.UNTIMED_SEED + 1 + r, r)]
 
 
+def test_contenders_take_turns_at_going_first() -> None:
+    # the first call after a thread count is set runs slow: round r starts at contender r and goes round
+    calls: list[str] = []
+    fns = {k: (lambda k=k: calls.append(k)) for k in "abc"}
+    res = bench.timeit_threads(fns, 4, [None, None])
+    assert list(res[None][0]) == ["a", "b", "c"]  # results keep the contenders' order
+    rounds = calls[6:]  # after one warm-up call of each per thread count: per round and thread count, each twice
+    firsts = [rounds[i] for i in range(0, len(rounds), 6)]
+    assert firsts == ["a", "a", "b", "b", "c", "c", "a", "a"]
+    assert rounds[:6] == ["a", "a", "b", "b", "c", "c"] and rounds[12:18] == ["b", "b", "c", "c", "a", "a"]
+
+
 def test_reseeding_is_not_timed(monkeypatch: pytest.MonkeyPatch) -> None:
     # a fake clock: each contender call takes 1 ms, each reseed 10 s; every timed figure must be the 1 ms
     clock = [0.0]
