@@ -327,3 +327,12 @@ def test_reseeding_a_geoaug_contender_forgets_the_caches_of_a_draw() -> None:
     c.reseed(3)
     assert resize._cached_plan.cache_info().currsize == 0 and not geoaug.geometry._FROM_IDENTITY
     assert resize._moved_plan.cache_info().currsize == moved
+
+
+def test_bench_nan_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    # scripts/bench_nan.py: one small case per interpolation, each ratio printed
+    import bench_nan
+
+    assert bench_nan.main(["--sizes", "2x24", "--repeats", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 4 and all(len(line.split()) == 6 for line in out[1:])
