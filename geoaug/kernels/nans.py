@@ -16,11 +16,11 @@ kernels do every :data:`SCAN_VALUES` values of a band; for integer outputs it co
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 from numba.core import types
 from numba.extending import overload
 
+from .borrowing import borrowing_jit
 from .diskcache import lock_disk_cache
 
 __all__ = ["SCAN_VALUES", "bands_have_nan", "has_nan", "is_nan"]
@@ -53,9 +53,10 @@ def _is_nan_ov(v):  # pragma: no cover - numba typing
     return None
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@borrowing_jit()
 def has_nan(row, lo, hi):  # pragma: no cover - numba
-    """Whether ``row[lo:hi]`` holds a NaN (see the module docstring for the row types)."""
+    """Whether ``row[lo:hi]`` holds a NaN (see the module docstring for the row types). Compiled on its own and
+    called (LLVM inlines it), as the kernels' other row helpers: numba's inlining would retype it in every caller."""
     bad = False
     for j in range(np.uint64(lo), np.uint64(hi)):
         bad |= is_nan(row[j])

@@ -104,6 +104,7 @@ from .diskcache import lock_disk_cache
 from .dtypes import limits, work_dtype
 from .flip import true_mask
 from .indirect import call_address
+from .nans import has_nan
 from .nearest import BITS
 from .runs import valid_span
 from .vec8 import dot8, lerp8, lerp8x8, store8x8, transpose8, vert8
@@ -645,16 +646,6 @@ def _mask_rows(mask, p, i0, i1, iy, ny, ix, nx, okx, oky, tm, dmask, my, mx, xa,
                     orow[j] = orow[j] and trow[j]
 
 
-@borrowing_jit()
-def _nan_in(df, start, n):  # pragma: no cover - numba
-    # whether ``df[start : start + n]`` holds a NaN (an or-reduction of packed compares; never true for integers)
-    bad = False
-    for k in range(n):
-        v = df[start + np.uint64(k)]
-        bad |= v != v
-    return bad
-
-
 def _make_work(ORDER: int):
     """The worker of one pass order (:data:`ROWS`, :data:`COLUMNS`, :data:`LANES`): ``ORDER`` is a closure
     constant, so numba prunes the other orders' branches before typing, and a dtype's first call compiles the
@@ -700,8 +691,8 @@ def _make_work(ORDER: int):
                 else:
                     _rows_first(sf, unit, in_h, in_w, r0, r1, iy, wy, ny, ix, ixu, wx, nx, kx, x0, fx, saf, sbf, df,
                                 out_w, fill, is_int, lo, hi, out_h, xw)
-                if check and _nan_in(df, (np.uint64(unit) * np.uint64(out_h) + np.uint64(r0)) * np.uint64(out_w),
-                                     (r1 - r0) * out_w):
+                start = (np.uint64(unit) * np.uint64(out_h) + np.uint64(r0)) * np.uint64(out_w)
+                if check and has_nan(df, start, start + np.uint64((r1 - r0) * out_w)):
                     nan_seen[wk] = True
                     return
                 r0 = r1
