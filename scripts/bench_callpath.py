@@ -17,8 +17,12 @@ Cases (13x64x64 uint16 unless named otherwise):
 * ``hflip+rng/array``: the same flip given a ``numpy.random.Generator``;
 * ``pipeline``: the README's pipeline ("In 15 lines": flip, rot90, affine, brightness,
   PCA jitter), ``rng`` given, on both kinds;
+* ``affine_nearest``, ``affine_cubic``: ``Affine(rotate=17)`` with those interpolations, both kinds;
+  ``affine_4x4``: ``Affine(rotate=17)`` of a 13x4x4 chip, whose kernel is next to nothing (a warp
+  call's own cost);
 * ``p0`` (a ``HorizontalFlip(p=0)`` call, the fixed cost) and ``hflip_1x1`` (a 13x1x1 flip);
-* ``kernel.index_copy``: the flip's copy kernel alone; ``np.copy``: the floor.
+* ``kernel.index_copy``: the flip's copy kernel alone; ``kernel.warp_affine``: the bilinear warp
+  function ``affine`` calls (``geoaug.kernels.warp.warp_affine``); ``np.copy``: the floor.
 
 Usage::
 
@@ -53,6 +57,7 @@ def cases() -> dict[str, Callable[[], object]]:
     import geoaug
     from geoaug import geometry
     from geoaug.kernels.flip import index_copy
+    from geoaug.kernels.warp import warp_affine
 
     rs = np.random.default_rng(0)
     a = rs.integers(0, 10000, (13, 64, 64), dtype=np.uint16)
@@ -90,6 +95,18 @@ def cases() -> dict[str, Callable[[], object]]:
     out["hflip+rng/array"] = lambda: single["hflip"](a, rng=gen)
     out["pipeline/array"] = lambda: pipe(a, rng=gen)
     out["pipeline/raster"] = lambda: pipe(r, rng=gen)
+    for interp in ("nearest", "cubic"):
+        t = geoaug.Affine(rotate=17, interpolation=interp)
+        out[f"affine_{interp}/array"] = lambda t=t: t(a)
+        out[f"affine_{interp}/raster"] = lambda t=t: t(r)
+    # a warp whose kernel is next to nothing: the call's own cost
+    small = rs.integers(0, 10000, (13, 4, 4), dtype=np.uint16)
+    rsmall = geoaug.GeoRaster.from_array(small, transform=GeoAffine(10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0),
+                                         crs=crs)
+    out["affine_4x4/array"] = lambda: single["affine"](small)
+    out["affine_4x4/raster"] = lambda: single["affine"](rsmall)
+    m17 = geometry.affine_matrix((64, 64), rotate=17)
+    out["kernel.warp_affine"] = lambda: warp_affine(a, None, m17, (64, 64), "bilinear", return_all_valid=True)
     p0 = geoaug.HorizontalFlip(p=0)
     out["p0/array"] = lambda: p0(a)
     out["p0/raster"] = lambda: p0(r)

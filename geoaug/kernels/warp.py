@@ -86,7 +86,11 @@ Conventions
   are rounded half to even and saturated to the dtype's range.
 * Memory and threads: outputs are allocated with numpy outside the kernels (or
   given by the caller with ``out=`` / ``out_mask=``, reusable across calls);
-  nothing is allocated inside the parallel loop. At most one parallel region
+  nothing is allocated inside the parallel loop. The scratch rows are each
+  thread's own, kept from its earlier warps of the same layout
+  (:func:`geoaug.kernels.buffers.kept_scratch`), and the layout itself (band
+  groups, units, scratch shapes) is worked out once per size, dtype and thread
+  count (:func:`_launch`). At most one parallel region
   per call, over units of one band group by one chunk of output rows
   (:func:`parallel_units`), and only above :data:`PARALLEL_MIN_WORK`
   (bands x output pixels x taps; nearest: (bands + 4) x output pixels /
@@ -127,7 +131,7 @@ from .borders import FILL_MODES
 from .borders import NODATA as _NODATA
 from .borders import map_index as _map_index
 from .borrowing import borrowing_jit
-from .buffers import out_buffer
+from .buffers import kept_scratch, out_buffer
 from .cubic import CUBIC_A, keys4
 from .diskcache import lock_disk_cache
 from .dtypes import work_dtype as _work_dtype
@@ -798,6 +802,8 @@ _NO_CODES = np.zeros((1, 1), dtype=np.uint8)
 _DTYPE_SET = frozenset(np.dtype(d) for d in _DTYPES)
 _INT_RANGE = {np.dtype(d): (int(np.iinfo(d).min), int(np.iinfo(d).max)) for d in _DTYPES if d[0] in "ui"}
 _BOOL = np.dtype(np.bool_)
+_U8 = np.dtype(np.uint8)
+_I64 = np.dtype(np.int64)
 _ALL_VALID_MASK = np.ones((1, 1), dtype=np.bool_)
 #: the kernels' ``seen`` when a call does not look for NaN (no slot)
 _NOT_LOOKING = np.zeros(0, dtype=np.bool_)
@@ -893,6 +899,53 @@ def parallel_units(nbands: int, out_h: int, group: int, nthreads: int) -> tuple[
         return group, 1, 1
     nrc = max(1, min(out_h, -(-UNITS_PER_THREAD * nthreads // ngroups)))
     return group, nrc, nrc * ngroups
+
+
+@functools.lru_cache(maxsize=1024)
+def _launch(interp: int, dt: np.dtype, nbands: int, in_h: int, in_w: int, out_h: int, out_w: int,
+            nthreads: int) -> tuple:
+    """What a warp's launch needs that depends only on its sizes, dtype and thread count (numba's, asked per call).
+
+    Returns ``(group, row_chunks, units, per_pass, block, specs)``: the band groups and parallel units
+    (:func:`parallel_units`; one unit below :data:`PARALLEL_MIN_WORK`), the nearest kernel's bands per pass and
+    block rows (:func:`geoaug.kernels.nearest.bands_per_pass`, :func:`~geoaug.kernels.nearest.block_rows`; 0 for
+    the others), and the scratch arrays' ``(shape, dtype)`` pairs (:func:`geoaug.kernels.buffers.kept_scratch`).
+    Cached: worked out per call, with the scratch allocated, it was about a tenth of a 13x64² nearest warp's time.
+    """
+    K = _TAPS[interp]
+    work = nbands * out_h * out_w * K * K if interp else (nbands + 4) * out_h * out_w // NEAREST_WORK
+    threads_used = nthreads if work >= PARALLEL_MIN_WORK else 1
+    group, nrc, nunits = parallel_units(nbands, out_h, _band_group(out_w, interp, dt.itemsize, nbands), threads_used)
+    if interp == 0:
+        per_pass = nearest.bands_per_pass(nbands, in_h * in_w, out_h * out_w, dt.itemsize)
+        # a serial call of several band groups finds each block's taps once for all of them
+        block = nearest.block_rows(out_h, out_w, nrc, per_pass, reused=nunits == 1 and nbands > group)
+        specs = (((nunits, block, out_w), nearest.offset_dtype(in_h, in_w)), ((nunits, block, out_w), _U8),
+                 ((nunits, block, nearest.RUN_FIELDS), _I64))
+        return group, nrc, nunits, per_pass, block, specs
+    # scratch rows _ROW_PAD elements longer than the output row: at 512 outputs a row of 8-byte words is 4 kB,
+    # and rows 4 kB apart land on the same cache sets and alias in the load/store unit (a cubic warp of one
+    # 512² band took 1.25x its padded time, and twice that in some processes: docs/benchmarks.md)
+    sw = out_w + _ROW_PAD
+    work_t = np.dtype(_work_dtype(dt))
+    specs = (((nunits, _I_G + 2 * K + K * K, sw), _I64),
+             ((nunits, 2 * K + 1 + (1 if interp == 2 else 0) + K * K + 1, sw), work_t))
+    if interp == 1:  # the gathered taps: one word per tap row when two taps fit one (kernels/packed.py)
+        packed = packed_dtype(dt)
+        specs += (((nunits, K * K if packed is None else K, sw), dt if packed is None else np.dtype(packed)),)
+    else:  # each pixel's eight cubic weights in a row (kernels/taps4.py)
+        specs += (((nunits, 8 * sw), work_t),)
+    return group, nrc, nunits, 0, 0, (*specs, ((nunits, out_w), _U8))
+
+
+@functools.lru_cache(maxsize=256)
+def _nearest_fills(fill_value: float, out_fill: float, dt: np.dtype) -> tuple:
+    """The nearest kernel's ``fill`` and ``out_fill``: both values as the bits of ``dt``'s width
+    (:func:`geoaug.kernels.nearest.nearest_fill_bits`), looked up once per call."""
+    bits = nearest.BITS[dt.itemsize]
+    work_t = _work_dtype(dt)
+    return (bits.type(nearest.nearest_fill_bits(fill_value, dt, work_t)),
+            bits.type(nearest.nearest_fill_bits(out_fill, dt, work_t)))
 
 
 def warp_affine(
@@ -1033,29 +1086,24 @@ def warp_affine(
         lo, hi = _INT_RANGE[dt]
         if not (math.isfinite(out_fill) and lo <= out_fill <= hi):
             raise ParameterError(f"out_fill {out_fill!r} does not fit {dt}")
-    dst = out_buffer(out, (nbands, out_h, out_w), dt, "out", (src, mask))
+    dst = np.empty((nbands, out_h, out_w), dt) if out is None else out_buffer(out, (nbands, out_h, out_w), dt, "out",
+                                                                              (src, mask))
     skip = bool(return_all_valid)
     row_ok = np.zeros((nm, out_h), dtype=np.uint8) if skip else _NO_ROWS
-    dmask = out_buffer(out_mask, (nm, out_h, out_w), _BOOL, "out_mask", (src, mask, dst))
-    K = _TAPS[interp]
-    # a slot per unit for "a NaN came out" (the kernels' seen; empty: not looking)
+    dmask = np.empty((nm, out_h, out_w), _BOOL) if out_mask is None else out_buffer(
+        out_mask, (nm, out_h, out_w), _BOOL, "out_mask", (src, mask, dst))
     looking = return_nan and mask is None and dt.kind == "f"
-    work = nbands * out_h * out_w * K * K if interp else (nbands + 4) * out_h * out_w // NEAREST_WORK
-    nthreads = threads.num_threads() if work >= PARALLEL_MIN_WORK else 1
-    group, nrc, nunits = parallel_units(nbands, out_h, _band_group(out_w, interp, dt.itemsize, nbands), nthreads)
+    # what depends only on the sizes, the dtype and the thread count: worked out once (_launch)
+    group, nrc, nunits, per_pass, _, specs = _launch(interp, dt, nbands, in_h, in_w, out_h, out_w,
+                                                     threads.num_threads())
+    scratch = kept_scratch(specs)
+    # a slot per unit for "a NaN came out" (the kernels' seen; empty: not looking)
     seen = np.zeros(nunits, dtype=np.bool_) if looking else _NOT_LOOKING
     if interp == 0:  # a gather of whole pixels: its own kernel, compiled per pixel width (kernels/nearest.py)
         bits = nearest.BITS[dt.itemsize]
         src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w).view(bits)
-        work_t = _work_dtype(dt)
-        fill_bits = bits.type(nearest.nearest_fill_bits(fill_value, dt, work_t))
-        out_bits = bits.type(nearest.nearest_fill_bits(out_fill, dt, work_t))
-        per_pass = nearest.bands_per_pass(nbands, in_h * in_w, out_h * out_w, dt.itemsize)
-        # a serial call of several band groups finds each block's taps once for all of them
-        block = nearest.block_rows(out_h, out_w, nrc, per_pass, reused=nunits == 1 and nbands > group)
-        off = np.empty((nunits, block, out_w), dtype=nearest.offset_dtype(in_h, in_w))
-        st = np.empty((nunits, block, out_w), dtype=np.uint8)
-        runs = np.empty((nunits, block, nearest.RUN_FIELDS), dtype=np.int64)
+        fill_bits, out_bits = _nearest_fills(fill_value, out_fill, dt)
+        off, st, runs = scratch
         dst_bits = dst.view(bits)
 
         def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
@@ -1071,19 +1119,7 @@ def warp_affine(
             else:  # the row kernel itself, every row on this thread
                 nearest.nearest_rows(*one_call())
         return _finish(dst, dmask, skip, row_ok, seen, return_nan)
-    # scratch rows _ROW_PAD elements longer than the output row: at 512 outputs a row of 8-byte words is 4 kB,
-    # and rows 4 kB apart land on the same cache sets and alias in the load/store unit (a cubic warp of one
-    # 512² band took 1.25x its padded time, and twice that in some processes: docs/benchmarks.md)
-    sw = out_w + _ROW_PAD
-    iscr = np.empty((nunits, _I_G + 2 * K + K * K, sw), dtype=np.int64)
-    work_t = _work_dtype(dt)
-    fscr = np.empty((nunits, 2 * K + 1 + (1 if interp == 2 else 0) + K * K + 1, sw), dtype=work_t)
-    st = np.empty((nunits, out_w), dtype=np.uint8)
-    if interp == 1:  # the gathered taps: one word per tap row when two taps fit one (kernels/packed.py)
-        packed = packed_dtype(dt)
-        tscr = np.empty((nunits, K * K if packed is None else K, sw), dtype=dt if packed is None else packed)
-    else:  # each pixel's eight cubic weights in a row (kernels/taps4.py)
-        tscr = np.empty((nunits, 8 * sw), dtype=work_t)
+    iscr, fscr, tscr, st = scratch
     ec = np.empty((nm, in_h * in_w), dtype=np.uint8) if not all_valid else _NO_CODES
     src2 = np.ascontiguousarray(src).reshape(nbands, in_h * in_w)
     serial, parallel = _ENTRIES[interp]
@@ -1098,7 +1134,7 @@ def warp_affine(
 
     with threads.launch_lock:
         if not all_valid:  # serial, called from here: linked into the parallel entries it was compiled again there
-            _tap_codes(mask2, ec, K, in_w)
+            _tap_codes(mask2, ec, _TAPS[interp], in_w)
         if nunits > 1:  # the row kernel through its address (kernels/indirect.py), one unit per thread at a time
             addr = indirect.address(serial, (dt, src2.flags.num, mask2.flags.num, m.flags.num, dst.flags.num,
                                              dmask.flags.num), one_call)
@@ -1130,9 +1166,25 @@ def _finish(dst: np.ndarray, dmask: np.ndarray, skip: bool, row_ok: np.ndarray, 
             res = dst, None, True
         else:
             if 1 in flags:  # rows found all valid were not written (the indexing costs 1.5 µs even when none was)
-                dmask[row_ok.view(np.bool_)] = True  # the flags are 0 or 1: a view, not a copy
+                _mark_rows(dmask, row_ok, flags)
             res = dst, dmask, False
     return (*res, False) if return_nan else res
+
+
+def _mark_rows(dmask: np.ndarray, row_ok: np.ndarray, flags: bytes) -> None:
+    """Set the mask rows a kernel flagged all valid (and did not write): ``row_ok`` (planes, rows) holds 0 or 1.
+
+    With one plane the flagged rows are usually one run (the valid output of an affine map of a rectangle is
+    convex, so the rows wholly inside it are consecutive): a slice, where indexing with the flags took about
+    3 µs for 64 rows. Otherwise the flags index the mask (a view as bool, not a copy).
+    """
+    if dmask.shape[0] == 1:
+        a = flags.find(1)
+        b = flags.rfind(1) + 1
+        if flags.count(1) == b - a:
+            dmask[0, a:b] = True
+            return
+    dmask[row_ok.view(np.bool_)] = True
 
 
 lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)
