@@ -19,7 +19,7 @@ Cases (13x64x64 uint16 unless named otherwise):
   PCA jitter), ``rng`` given, on both kinds;
 * ``affine_nearest``, ``affine_cubic``: ``Affine(rotate=17)`` with those interpolations, both kinds;
   ``affine_4x4``: ``Affine(rotate=17)`` of a 13x4x4 chip, whose kernel is next to nothing (a warp
-  call's own cost);
+  call's own cost); ``rrc``: ``RandomResizedCrop(64, 64, scale=(0.5, 0.5), ratio=(1, 1))``, ``rng`` given;
 * ``p0`` (a ``HorizontalFlip(p=0)`` call, the fixed cost) and ``hflip_1x1`` (a 13x1x1 flip);
 * ``kernel.index_copy``: the flip's copy kernel alone; ``kernel.warp_affine``: the bilinear warp
   function ``affine`` calls (``geoaug.kernels.warp.warp_affine``); ``np.copy``: the floor.
@@ -105,6 +105,9 @@ def cases() -> dict[str, Callable[[], object]]:
                                          crs=crs)
     out["affine_4x4/array"] = lambda: single["affine"](small)
     out["affine_4x4/raster"] = lambda: single["affine"](rsmall)
+    rrc = geoaug.RandomResizedCrop(64, 64, scale=(0.5, 0.5), ratio=(1.0, 1.0))
+    out["rrc/array"] = lambda: rrc(a, rng=gen)
+    out["rrc/raster"] = lambda: rrc(r, rng=gen)
     m17 = geometry.affine_matrix((64, 64), rotate=17)
     out["kernel.warp_affine"] = lambda: warp_affine(a, None, m17, (64, 64), "bilinear", return_all_valid=True)
     p0 = geoaug.HorizontalFlip(p=0)
