@@ -738,3 +738,83 @@ def test_bench_row_threads_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert flip.ROW_SERIAL_FACTOR == 2  # the module's factor is back
     assert bench.main(["--processes", "1", "--repeats", "21", "1x24:uint16"]) == 0
     assert "1x24:uint16" in capsys.readouterr().out
+
+
+def _affines() -> list[geoaug.Transform]:
+    return [geoaug.Affine(rotate=(-30, 30), interpolation="nearest"), geoaug.Affine(rotate=(-30, 30)),
+            geoaug.Affine(rotate=(-30, 30), scale=(0.8, 1.2), interpolation="cubic", fill="reflect"),
+            geoaug.Affine(scale=(0.5, 2.0)),  # axis-aligned: the separable resize
+            geoaug.Affine(translate_x=(-3, 3), p=0.6), geoaug.Affine(),  # the identity: an exact copy
+            geoaug.Affine(rotate=20, fill="constant", fill_value=7), geoaug.Affine(shear_x=(-10, 10), fill="wrap")]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64"])
+def test_plain_arrays_through_affine_get_what_rasters_get(dtype: str) -> None:
+    # a plain array through Affine takes _copy_array and warp_array (no GeoRaster made): the same draws, the same
+    # generator state after, the same bytes as the raster it would have been wrapped in; with NaN pixels read the
+    # general apply of the same draw
+    rs = np.random.default_rng(2)
+    base = (rs.random((3, 17, 23)) * 200).astype(dtype)
+    arrays = [base, base[0], base[:, ::2, 1:], np.asfortranarray(base)]
+    if base.dtype.kind == "f":
+        holed = base.copy()
+        holed[1, 5, 7] = holed[:, -1, -1] = np.nan  # read by most draws; a corner many rotations never read
+        arrays.append(holed)
+    for t in _affines():
+        for a in arrays:
+            for seed in range(5):
+                g1, g2 = np.random.default_rng(seed), np.random.default_rng(seed)
+                res = t(a, rng=g1, return_params=True)
+                ref = t(GeoRaster.from_array(a if a.ndim == 3 else a[None]), rng=g2, return_params=True)
+                want = ref.image.data if a.ndim == 3 else ref.image.data[0]
+                assert res.params == ref.params and g1.random() == g2.random()
+                assert res.image.dtype == a.dtype and res.image.shape == want.shape
+                assert res.image.tobytes() == np.ascontiguousarray(want).tobytes(), (t, seed)
+                assert np.array_equal(res.image, t.apply(a, res.params), equal_nan=True)  # replay
+
+
+def test_warp_array_is_warps_data_or_asks_for_the_mask() -> None:
+    from geoaug.transforms.functional import warp, warp_array
+
+    rs = np.random.default_rng(4)
+    a = (rs.random((2, 30, 26)) * 1000).astype("float32")
+    m = geometry.affine_matrix((30, 26), rotate=25)
+    for interp in ("nearest", "bilinear", "cubic"):
+        got = warp_array(a, m, (28, 31), interp, "constant", 3.0)
+        want = warp(GeoRaster.from_array(a, lazy_mask=True), m, (28, 31), interp, "constant", 3.0).data
+        assert got.tobytes() == want.tobytes()
+    b = a.copy()
+    b[0, 15, 13] = np.nan  # the centre: every rotation about it reads it
+    assert warp_array(b, m, (30, 26)) is None
+    assert warp_array(b.astype("float64"), geometry.affine_matrix((30, 26), scale=0.7), (30, 26)) is None
+    far = a.copy()
+    far[:, 0, 0] = np.nan  # a corner a 25° turn of the same grid never reads
+    out = warp_array(far, m, (30, 26))
+    assert out is not None and not np.isnan(out).any()
+    ints = (a * 10).astype("uint16")
+    assert warp_array(ints, m, (30, 26), "bilinear").tobytes() == warp(GeoRaster.from_array(ints), m,
+                                                                       (30, 26)).data.tobytes()
+
+
+def test_affine_takes_the_plain_array_path_and_subclasses_that_draw_from_the_raster_do_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from geoaug.transforms import base as base_mod
+
+    taken: list[str] = []
+    real = base_mod._copy_array
+
+    def spy(t, gen, image, layout):
+        out = real(t, gen, image, layout)
+        taken.append(type(t).__name__ if out is not None else "-")
+        return out
+
+    monkeypatch.setattr(base_mod, "_copy_array", spy)
+
+    class _SeesRaster(geoaug.Affine):  # a draw that reads the raster: wrapped as before
+        def sample_params(self, rng, raster):
+            return {**super().sample_params(rng, raster), "rotate": float(raster.shape[1])}
+
+    a = np.arange(2 * 12 * 10, dtype="uint16").reshape(2, 12, 10)
+    geoaug.Affine(rotate=10)(a)
+    _SeesRaster()(a)
+    assert taken == ["Affine", "-"]

@@ -53,7 +53,7 @@ from .. import geometry, seeding
 from ..errors import ParameterError
 from ..kernels import index_copy
 from ..raster import _SUPPORTED, GeoRaster
-from .functional import copy, label_fill, warp
+from .functional import copy, label_fill, warp, warp_array
 
 __all__ = ["BATCH_DRAWS", "LAYOUTS", "MAX_MAGNITUDE", "REGISTRY", "GeometricTransform", "Result", "Transform",
            "as_range", "check_layout", "draw", "draws", "looks_hwc"]
@@ -669,19 +669,22 @@ RASTERLESS_DRAWS: set[Any] = {Transform.sample_params}
 
 def _copy_array(t: Transform, gen: np.random.Generator, image: np.ndarray,
                 layout: str | None) -> tuple[np.ndarray, dict[str, Any]] | None:
-    """An exact geometric transform of a plain ``(bands, H, W)`` or ``(H, W)`` array, without a GeoRaster.
+    """A geometric transform of a plain ``(bands, H, W)`` or ``(H, W)`` array, without a GeoRaster.
 
     What wrapping, :meth:`Transform.sample`, :meth:`GeometricTransform.apply_params`
-    and unwrapping give (the same draw from ``gen``, the same copy, NaN moved
-    with the values), for a transform whose draw never reads the raster
-    (:data:`RASTERLESS_DRAWS`) and whose draws are strided copies
-    (flips, transposes, quarter turns, centre crops): the wrapping and the
-    output georeferencing would be thrown away. ``None`` when that does not
-    hold (nothing drawn then; empty arrays too, whose errors the general
-    path raises): the caller takes the general path.
+    and unwrapping give (the same draw from ``gen``, the same bytes: NaN moved
+    with the values by a copy, NaN pixels nodata to a resampling), for a
+    transform whose draw never reads the raster (:data:`RASTERLESS_DRAWS`) and
+    whose apply is the generic one: the wrapping and the output georeferencing
+    would be thrown away. An exact transform's draws (flips, transposes,
+    quarter turns, centre crops) are strided copies; other draws go through
+    :func:`geoaug.transforms.functional.warp_array`, and a float array whose
+    NaN pixel was read takes the general apply of the same draw. ``None`` when
+    that does not hold (nothing drawn then; empty arrays too, whose errors the
+    general path raises): the caller takes the general path.
     """
     cls = type(t)
-    if (not isinstance(t, GeometricTransform) or not cls.exact or cls.sample is not Transform.sample
+    if (not isinstance(t, GeometricTransform) or cls.sample is not Transform.sample
             or cls.sample_params not in RASTERLESS_DRAWS or cls.apply is not Transform.apply
             or cls.apply_params is not GeometricTransform.apply_params
             or cls.record_matrix is not GeometricTransform.record_matrix
@@ -698,13 +701,16 @@ def _copy_array(t: Transform, gen: np.random.Generator, image: np.ndarray,
     params = t._sample(gen, None)
     if not params["applied"]:
         return image, params
-    shape = arr.shape
-    cp = t.copy_plan(params, (shape[1], shape[2]))
-    if cp is None:  # not a copy after all: the general apply of this draw
-        return _like_input(image, t.apply_params(GeoRaster.from_array(arr, lazy_mask=True), params)), params
-    data, _ = index_copy(arr, None, cp[0], cp[1])
+    shape = (arr.shape[1], arr.shape[2])
+    cp = t.copy_plan(params, shape) if cls.exact else None
+    if cp is not None:
+        data, _ = index_copy(arr, None, cp[0], cp[1])
+    else:  # what apply_params does: warp's paths (an exact copy among them), without the raster
+        m, out_shape = t.matrix(params, shape)
+        data = warp_array(arr, m, out_shape, t.interpolation, t.fill, t.fill_value)
+        if data is None:  # a NaN pixel was read: the general apply of this draw, its mask found
+            return _like_input(image, t.apply_params(GeoRaster.from_array(arr, lazy_mask=True), params)), params
     return (data[0] if image.ndim == 2 else data), params
-
 
 def _call(t: Transform, gen: np.random.Generator, image: Any, labels: Any, mask: Any, return_params: bool,
           layout: str | None, batch_draw: str, targets: _Targets | None = None) -> Any:

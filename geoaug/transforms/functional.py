@@ -11,7 +11,7 @@ from ..kernels import resize as _resize
 from ..kernels.flip import is_all_true
 from ..raster import GeoRaster, all_valid_mask
 
-__all__ = ["check_fill", "check_interpolation", "copy", "warp"]
+__all__ = ["check_fill", "check_interpolation", "copy", "warp", "warp_array"]
 
 
 def check_interpolation(name: str) -> str:
@@ -106,39 +106,100 @@ def warp(
     plan = geometry._plan_of_rows(rows, (shape[1], shape[2]), (h, w))
     if plan is not None:
         return copy(raster, plan, matrix, (h, w), out=out)
-    if not renormalize and (aa := geometry._axis_aligned_rows(rows)) is not None:
-        sy, ty, sx, tx = aa
-        kind = _KIND[interpolation]
-        ky = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sy) > 1.0 else kind
-        kx = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sx) > 1.0 else kind
-        kw = dict(kind=(ky, kx), mode=FILL_MODES[fill], fill_value=0.0 if fill_value is None else float(fill_value),
-                  out_fill=raster.invalid_value, out=out)
-        if raster.lazy_mask:
-            # a float array whose NaNs are not found yet: resampled as all valid, each output strip scanned for
-            # NaN while in cache. No NaN came out: no valid output pixel read one, and this is the result. Else
-            # the input is scanned and resampled again with its mask (what every call did before)
-            data, mask, nan = _resize.resize_separable(raster.data, None, (sy, sx), (ty, tx), (h, w), return_nan=True,
-                                                       **kw)
-            if not nan:
-                return raster.warped(data, mask[0], matrix)
-        rmask = raster.mask
-        data, mask = _resize.resize_separable(raster.data, _kernel_mask(rmask), (sy, sx), (ty, tx), (h, w), **kw)
+    aa = None if renormalize else geometry._axis_aligned_rows(rows)
+    fv = 0.0 if fill_value is None else float(fill_value)
+    if raster.lazy_mask and not renormalize:
+        # a float array whose NaNs are not found yet: resampled as all valid, the output tested for NaN while in
+        # cache. No NaN came out: no valid output pixel read one, and this is the result (as resampled with the
+        # mask). Else the input is scanned and resampled again with its mask (what every call did before)
+        res = _unmasked(raster.data, matrix, aa, (h, w), interpolation, fill, fv, raster.invalid_value, antialias, out)
+        if res is not None:
+            return raster.warped(res[0], all_valid_mask((h, w)) if res[1] is None else res[1], matrix)
+    rmask = raster.mask
+    if aa is not None:
+        scale, offset, kw = _resize_args(aa, interpolation, fill, fv, raster.invalid_value, antialias, out)
+        data, mask = _resize.resize_separable(raster.data, _kernel_mask(rmask), scale, offset, (h, w), **kw)
     else:
-        kw = dict(interpolation=interpolation, fill=fill, fill_value=0.0 if fill_value is None else float(fill_value),
-                  out_fill=raster.invalid_value, renormalize=renormalize, out=out, return_all_valid=True)
-        if raster.lazy_mask and not renormalize:
-            # a float array whose NaNs are not found yet: warped as all valid, each output row tested for NaN while
-            # in cache. No NaN came out: no valid output pixel read one, and this is the result (as resampled with
-            # the mask). Else the input is scanned and warped again with its mask (what every call did before)
-            data, mask, every, nan = warp_affine(raster.data, None, matrix, (h, w), return_nan=True, **kw)
-            if not nan:
-                return raster.warped(data, all_valid_mask((h, w)) if every else mask[0], matrix)
-        rmask = raster.mask
-        data, mask, every = warp_affine(raster.data, _kernel_mask(rmask), matrix, (h, w), **kw)
+        data, mask, every = warp_affine(raster.data, _kernel_mask(rmask), matrix, (h, w), interpolation, fill, fv,
+                                        raster.invalid_value, renormalize, out=out, return_all_valid=True)
         if every:  # no output pixel invalid: the free all-valid mask, none was built
             return raster.warped(data, all_valid_mask((h, w) if rmask.ndim == 2 else (raster.count, h, w)), matrix)
     return raster.warped(data, _raster_mask(mask, rmask, raster.count), matrix)
 
+
+def warp_array(
+    data: np.ndarray,
+    matrix: np.ndarray,
+    out_shape: tuple[int, int],
+    interpolation: str = "bilinear",
+    fill: str = "nodata",
+    fill_value: float | None = None,
+) -> np.ndarray | None:
+    """:func:`warp` of a plain ``(bands, H, W)`` array, without a GeoRaster: the data it gives.
+
+    What ``warp(GeoRaster.from_array(data, lazy_mask=True), matrix, out_shape, interpolation, fill,
+    fill_value).data`` gives, bit for bit (the same three paths, each kernel called as :func:`warp` calls
+    it): invalid output pixels hold 0, as a plain array's raster has no nodata
+    (:meth:`GeoRaster.invalid_value`), and float NaN pixels are nodata. ``None`` when a float array's NaN
+    pixel was read by an output pixel: its mask is needed, and the caller takes :func:`warp`'s masked path
+    (nothing of the work is kept).
+
+    Parameters
+    ----------
+    data : ndarray (bands, rows, cols)
+        A supported dtype, C-contiguous or not.
+    matrix : ndarray (3, 3)
+        Output pixel -> input pixel, pixel-corner origin.
+    out_shape : (rows, cols)
+        Output size in pixels.
+    interpolation, fill, fill_value
+        As for :func:`warp` (no renormalising, no antialiasing: what a transform's generic apply asks for).
+
+    Returns
+    -------
+    ndarray (bands, rows, cols) or None
+    """
+    h, w = int(out_shape[0]), int(out_shape[1])
+    rows = geometry._rows(matrix)
+    plan = geometry._plan_of_rows(rows, (data.shape[1], data.shape[2]), (h, w))
+    if plan is not None:  # an exact copy moves NaN with the values: no mask to find
+        return index_copy(data, None, plan, (h, w))[0]
+    res = _unmasked(data, matrix, geometry._axis_aligned_rows(rows), (h, w), interpolation, fill,
+                    0.0 if fill_value is None else float(fill_value), 0.0, False, None)
+    return None if res is None else res[0]
+
+
+def _resize_args(aa: tuple[float, float, float, float], interpolation: str, fill: str, fill_value: float,
+                 out_fill: float, antialias: bool, out: np.ndarray | None) -> tuple:
+    """``(scale, offset, keywords)`` of the separable resize for an axis-aligned matrix's ``(sy, ty, sx, tx)``:
+    with ``antialias`` an axis that shrinks takes the area filter."""
+    sy, ty, sx, tx = aa
+    kind = _KIND[interpolation]
+    ky = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sy) > 1.0 else kind
+    kx = _resize.AREA if antialias and kind != _resize.NEAREST and abs(sx) > 1.0 else kind
+    return (sy, sx), (ty, tx), dict(kind=(ky, kx), mode=FILL_MODES[fill], fill_value=fill_value, out_fill=out_fill,
+                                    out=out)
+
+
+def _unmasked(data: np.ndarray, matrix: np.ndarray, aa: tuple[float, float, float, float] | None,
+              out_shape: tuple[int, int], interpolation: str, fill: str, fill_value: float, out_fill: float,
+              antialias: bool, out: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Resample ``data`` as all valid, float NaN pixels not looked for (no renormalising): the separable
+    resize for an axis-aligned matrix (``aa``), else the warp kernel.
+
+    Returns ``(data, mask)``, the mask ``(rows, cols)`` or None when every output pixel is valid; or None
+    when an output pixel read a NaN pixel (its kernel tests the rows it writes; the caller resamples with
+    the mask).
+    """
+    if aa is not None:
+        scale, offset, kw = _resize_args(aa, interpolation, fill, fill_value, out_fill, antialias, out)
+        res, mask, nan = _resize.resize_separable(data, None, scale, offset, out_shape, return_nan=True, **kw)
+        return None if nan else (res, mask[0])
+    res, mask, every, nan = warp_affine(data, None, matrix, out_shape, interpolation, fill, fill_value, out_fill,
+                                        out=out, return_all_valid=True, return_nan=True)
+    if nan:
+        return None
+    return res, None if every else mask[0]
 
 def copy(
     raster: GeoRaster,

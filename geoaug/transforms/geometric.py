@@ -287,6 +287,8 @@ class Affine(GeometricTransform):
         return shape  # the input's grid, whatever the draw
 
 
+RASTERLESS_DRAWS.add(Affine.sample_params)  # six uniforms, whatever the raster
+
 def _check_size(name: str, height: Any, width: Any) -> tuple[int, int]:
     for label, v in (("height", height), ("width", width)):
         if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v <= 0:
