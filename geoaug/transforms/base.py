@@ -712,6 +712,7 @@ def _copy_array(t: Transform, gen: np.random.Generator, image: np.ndarray,
             return _like_input(image, t.apply_params(GeoRaster.from_array(arr, lazy_mask=True), params)), params
     return (data[0] if image.ndim == 2 else data), params
 
+
 def _call(t: Transform, gen: np.random.Generator, image: Any, labels: Any, mask: Any, return_params: bool,
           layout: str | None, batch_draw: str, targets: _Targets | None = None) -> Any:
     if image is None:
