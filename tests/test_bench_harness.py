@@ -318,7 +318,8 @@ def test_reseeding_a_geoaug_contender_forgets_the_caches_of_a_draw() -> None:
     whole = geoaug.RandomResizedCrop(24, 24, scale=(1.0, 1.0), ratio=(1.0, 1.0))
     inside = geoaug.RandomResizedCrop(24, 24, scale=(0.25, 0.25), ratio=(1.0, 1.0))
     a = np.ones((2, 32, 32), np.uint16)
-    c = bench.Seeded(lambda g: (whole(a, rng=g), inside(a, rng=g)))
+    r = geoaug.GeoRaster.from_array(a)  # a plain array's call makes no output geotransform: the raster's does
+    c = bench.Seeded(lambda g: (whole(a, rng=g), inside(a, rng=g), whole(r, rng=g)))
     c.reseed(3)
     resize._moved_plan.cache_clear()
     c()

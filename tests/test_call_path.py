@@ -171,7 +171,8 @@ def test_plain_array_path_is_taken_only_where_it_gives_the_same(monkeypatch: pyt
     geoaug.HorizontalFlip(p=1)(a)
     assert taken == ["HorizontalFlip"]
 
-    class _ShapeDraw(geoaug.HorizontalFlip):  # a draw that reads the raster: wrapped as before
+    class _ShapeDraw(geoaug.HorizontalFlip):  # a draw that reads the raster: drawn on the raster the general
+        # path makes, then copied without an output raster
         def sample_params(self, rng, raster):
             return {"seen": raster.shape}
 
@@ -183,16 +184,20 @@ def test_plain_array_path_is_taken_only_where_it_gives_the_same(monkeypatch: pyt
     assert _ShapeDraw(p=1)(a, return_params=True).params["seen"] == (2, 6, 5)
     assert np.array_equal(_OwnApply(p=1)(a), a + 1)
     assert np.array_equal(geoaug.CenterCrop(4, 4)(a), a[:, 1:5, :4])  # exact, and its draw reads nothing
-    assert taken == ["-", "-", "CenterCrop"]
+    assert taken == ["_ShapeDraw", "-", "CenterCrop"]
 
-    class _SeesRaster(geoaug.Affine):  # an Affine whose draw reads the raster: wrapped as before
+    class _SeesRaster(geoaug.Affine):  # an Affine of its own draw and apply: wrapped as before
         def sample_params(self, rng, raster):
             return {**super().sample_params(rng, raster), "rotate": float(raster.shape[1])}
 
+        def apply_params(self, raster, params):
+            return super().apply_params(raster, params)
+
     taken.clear()
     geoaug.Affine(rotate=10)(a)  # not exact: its draw reads nothing, its apply is the generic one (warp_array)
-    _SeesRaster()(a)
-    assert taken == ["Affine", "-"]
+    geoaug.Resize(5, 4)(a)  # its own apply, a plain warp with antialias (WARP_APPLIES)
+    _SeesRaster()(a)  # a draw that reads the raster is fine; its own apply_params is not a plain warp
+    assert taken == ["Affine", "Resize", "-"]
     taken.clear()
     # not a plain (bands, H, W) array: the general path, with its checks and errors
     with pytest.raises(geoaug.errors.ParameterError, match="looks like"):
@@ -754,12 +759,18 @@ def _affines() -> list[geoaug.Transform]:
             geoaug.Affine(rotate=(-30, 30), scale=(0.8, 1.2), interpolation="cubic", fill="reflect"),
             geoaug.Affine(scale=(0.5, 2.0)),  # axis-aligned: the separable resize
             geoaug.Affine(translate_x=(-3, 3), p=0.6), geoaug.Affine(),  # the identity: an exact copy
-            geoaug.Affine(rotate=20, fill="constant", fill_value=7), geoaug.Affine(shear_x=(-10, 10), fill="wrap")]
+            geoaug.Affine(rotate=20, fill="constant", fill_value=7), geoaug.Affine(shear_x=(-10, 10), fill="wrap"),
+            # draws that read the raster (its shape), applies that warp with antialias
+            geoaug.Resize(12, 15), geoaug.Resize(40, 31, antialias=False), geoaug.Resize(9, 30, interpolation="cubic"),
+            geoaug.Resize(20, 20, interpolation="nearest"), geoaug.RandomResizedCrop(16, 16),
+            geoaug.RandomResizedCrop(30, 21, scale=(0.3, 1.0), interpolation="cubic", antialias=False),
+            geoaug.RandomCrop(8, 12)]
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64"])
 def test_plain_arrays_through_affine_get_what_rasters_get(dtype: str) -> None:
-    # a plain array through Affine takes _copy_array and warp_array (no GeoRaster made): the same draws, the same
+    # a plain array through Affine, Resize, RandomResizedCrop, RandomCrop takes _copy_array and warp_array (no
+    # output raster made; a draw that reads the raster gets the one the general path makes): the same draws, the same
     # generator state after, the same bytes as the raster it would have been wrapped in; with NaN pixels read the
     # general apply of the same draw
     rs = np.random.default_rng(2)

@@ -665,6 +665,10 @@ class _Targets:
 
 #: ``sample_params`` functions that never read their raster argument: a plain array's draw needs no wrapping
 RASTERLESS_DRAWS: set[Any] = {Transform.sample_params}
+#: ``apply_params`` functions that are ``functional.warp`` of the draw's ``matrix`` with the transform's
+#: ``interpolation``, ``fill`` and ``fill_value``, and its ``antialias`` where the value is True (an output size
+#: check before it is the draw's own): a plain array's apply is ``functional.warp_array``, without wrapping
+WARP_APPLIES: dict[Any, bool] = {GeometricTransform.apply_params: False}
 
 
 def _copy_array(t: Transform, gen: np.random.Generator, image: np.ndarray,
@@ -674,9 +678,10 @@ def _copy_array(t: Transform, gen: np.random.Generator, image: np.ndarray,
     What wrapping, :meth:`Transform.sample`, :meth:`GeometricTransform.apply_params`
     and unwrapping give (the same draw from ``gen``, the same bytes: NaN moved
     with the values by a copy, NaN pixels nodata to a resampling), for a
-    transform whose draw never reads the raster (:data:`RASTERLESS_DRAWS`) and
-    whose apply is the generic one: the wrapping and the output georeferencing
-    would be thrown away. An exact transform's draws (flips, transposes,
+    transform whose apply is a plain warp (:data:`WARP_APPLIES`): the output
+    georeferencing would be thrown away. A draw that never reads the raster
+    (:data:`RASTERLESS_DRAWS`) is made without one; others on the raster the
+    general path would make. An exact transform's draws (flips, transposes,
     quarter turns, centre crops) are strided copies; other draws go through
     :func:`geoaug.transforms.functional.warp_array`, and a float array whose
     NaN pixel was read takes the general apply of the same draw. ``None`` when
@@ -685,8 +690,7 @@ def _copy_array(t: Transform, gen: np.random.Generator, image: np.ndarray,
     """
     cls = type(t)
     if (not isinstance(t, GeometricTransform) or cls.sample is not Transform.sample
-            or cls.sample_params not in RASTERLESS_DRAWS or cls.apply is not Transform.apply
-            or cls.apply_params is not GeometricTransform.apply_params
+            or cls.apply is not Transform.apply or (anti := WARP_APPLIES.get(cls.apply_params)) is None
             or cls.record_matrix is not GeometricTransform.record_matrix
             or image.dtype not in _SUPPORTED or not image.size):
         return None
@@ -698,7 +702,8 @@ def _copy_array(t: Transform, gen: np.random.Generator, image: np.ndarray,
         arr = image[None]
     else:
         return None
-    params = t._sample(gen, None)
+    r = None if cls.sample_params in RASTERLESS_DRAWS else GeoRaster.from_array(arr, lazy_mask=True)
+    params = t._sample(gen, r)
     if not params["applied"]:
         return image, params
     shape = (arr.shape[1], arr.shape[2])
@@ -707,9 +712,10 @@ def _copy_array(t: Transform, gen: np.random.Generator, image: np.ndarray,
         data, _ = index_copy(arr, None, cp[0], cp[1])
     else:  # what apply_params does: warp's paths (an exact copy among them), without the raster
         m, out_shape = t.matrix(params, shape)
-        data = warp_array(arr, m, out_shape, t.interpolation, t.fill, t.fill_value)
+        data = warp_array(arr, m, out_shape, t.interpolation, t.fill, t.fill_value, anti and t.antialias)
         if data is None:  # a NaN pixel was read: the general apply of this draw, its mask found
-            return _like_input(image, t.apply_params(GeoRaster.from_array(arr, lazy_mask=True), params)), params
+            r = GeoRaster.from_array(arr, lazy_mask=True) if r is None else r
+            return _like_input(image, t.apply_params(r, params)), params
     return (data[0] if image.ndim == 2 else data), params
 
 

@@ -134,12 +134,13 @@ def warp_array(
     interpolation: str = "bilinear",
     fill: str = "nodata",
     fill_value: float | None = None,
+    antialias: bool = False,
 ) -> np.ndarray | None:
     """:func:`warp` of a plain ``(bands, H, W)`` array, without a GeoRaster: the data it gives.
 
     What ``warp(GeoRaster.from_array(data, lazy_mask=True), matrix, out_shape, interpolation, fill,
-    fill_value).data`` gives, bit for bit (the same three paths, each kernel called as :func:`warp` calls
-    it): invalid output pixels hold 0, as a plain array's raster has no nodata
+    fill_value, antialias=antialias).data`` gives, bit for bit (the same three paths, each kernel called
+    as :func:`warp` calls it): invalid output pixels hold 0, as a plain array's raster has no nodata
     (:meth:`GeoRaster.invalid_value`), and float NaN pixels are nodata. ``None`` when a float array's NaN
     pixel was read by an output pixel: its mask is needed, and the caller takes :func:`warp`'s masked path
     (nothing of the work is kept).
@@ -152,8 +153,8 @@ def warp_array(
         Output pixel -> input pixel, pixel-corner origin.
     out_shape : (rows, cols)
         Output size in pixels.
-    interpolation, fill, fill_value
-        As for :func:`warp` (no renormalising, no antialiasing: what a transform's generic apply asks for).
+    interpolation, fill, fill_value, antialias
+        As for :func:`warp` (no renormalising: what the transforms' plain warps ask for).
 
     Returns
     -------
@@ -165,7 +166,7 @@ def warp_array(
     if plan is not None:  # an exact copy moves NaN with the values: no mask to find
         return index_copy(data, None, plan, (h, w))[0]
     res = _unmasked(data, matrix, geometry._axis_aligned_rows(rows), (h, w), interpolation, fill,
-                    0.0 if fill_value is None else float(fill_value), 0.0, False, None)
+                    0.0 if fill_value is None else float(fill_value), 0.0, antialias, None)
     return None if res is None else res[0]
 
 

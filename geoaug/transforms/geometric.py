@@ -18,7 +18,7 @@ import numpy as np
 from .. import geometry
 from ..errors import ParameterError
 from ..raster import GeoRaster
-from .base import RASTERLESS_DRAWS, GeometricTransform, as_range, draw, draws
+from .base import RASTERLESS_DRAWS, WARP_APPLIES, GeometricTransform, as_range, draw, draws
 from .functional import check_fill, check_interpolation, warp
 
 __all__ = [
@@ -439,6 +439,9 @@ class RandomResizedCrop(GeometricTransform):
         return warp(raster, m, shape, self.interpolation, self.fill, self.fill_value, antialias=self.antialias)
 
 
+WARP_APPLIES[RandomResizedCrop.apply_params] = True  # the size check (the draw's too), then a warp with antialias
+
+
 class Resize(GeometricTransform):
     """Resample the whole raster to ``height`` x ``width`` (pixel size changes accordingly).
 
@@ -484,3 +487,6 @@ class Resize(GeometricTransform):
         check_output_size("Resize", self.height, self.width, raster.count, raster.dtype)
         m, shape = self.matrix(params, (raster.height, raster.width))
         return warp(raster, m, shape, self.interpolation, self.fill, self.fill_value, antialias=self.antialias)
+
+
+WARP_APPLIES[Resize.apply_params] = True  # the size check (the draw's too), then a warp with antialias
