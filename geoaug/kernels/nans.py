@@ -10,8 +10,9 @@ resamples again with the mask (``return_nan`` of :func:`geoaug.kernels.resize.re
 ``has_nan(row, lo, hi)`` takes a 1-D float row, or an unsigned integer row holding float bits (the nearest
 warp sees float32 as uint32 and float64 as uint64: a NaN is an exponent of all ones with a non-zero
 fraction); other integer rows hold no NaN. It is an or-reduction without an early exit, which LLVM
-vectorises. ``bands_have_nan`` applies it to whole output rows of several bands, as the warp and remap row
-kernels do every :data:`SCAN_VALUES` values of a band; for integer outputs it compiles to False.
+vectorises. ``bands_have_nan`` applies it to whole output rows of several bands; ``test_written_rows`` is
+when the warp and remap row kernels do so (every :data:`SCAN_VALUES` values of a band, and at the last
+row); for integer outputs both compile to no test.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from numba.extending import overload
 from .borrowing import borrowing_jit
 from .diskcache import lock_disk_cache
 
-__all__ = ["SCAN_VALUES", "bands_have_nan", "has_nan", "is_nan"]
+__all__ = ["SCAN_VALUES", "bands_have_nan", "has_nan", "is_nan", "test_written_rows"]
 
 #: values of a band a warp kernel writes between two tests (whole output rows, at least one): the rows of a band
 #: group are still in cache, and the test's fixed cost (a loop's set-up and tails) is spread over many values
@@ -90,6 +91,34 @@ def _bands_have_nan_ov(dst, b0, b1, r0, r1):  # pragma: no cover - numba typing
 
         return scan
     return lambda dst, b0, b1, r0, r1: False
+
+
+def test_written_rows(dst, b0, b1, sc, i, end, seen):  # pragma: no cover - replaced by the overload in compiled code
+    """After a row kernel wrote output row ``i`` of bands ``[b0, b1)`` (rows ``[sc, i]`` not yet tested): test
+    them for NaN (:func:`bands_have_nan`) once they hold :data:`SCAN_VALUES` values of a band or ``i`` is the
+    last row before ``end``, while they are still in cache.
+
+    Returns the first row not yet tested (``sc``, or ``i + 1`` after a test), or -1 when a NaN was found, having
+    set ``seen[0]`` (the kernel stops there; its caller resamples with the mask). The one rule the nearest, the
+    bilinear and cubic, and the remap row kernels share; for integer outputs it compiles to no test.
+    """
+    raise NotImplementedError
+
+
+@overload(test_written_rows)
+def _test_written_rows_ov(dst, b0, b1, sc, i, end, seen):  # pragma: no cover - numba typing
+    dt = dst.dtype
+    if isinstance(dt, types.Float) or dt == types.uint32 or dt == types.uint64:
+        def test(dst, b0, b1, sc, i, end, seen):
+            if (i + 1 - sc) * dst.shape[2] < SCAN_VALUES and i + 1 != end:
+                return sc
+            if bands_have_nan(dst, b0, b1, sc, i + 1):
+                seen[0] = True
+                return -1
+            return i + 1
+
+        return test
+    return lambda dst, b0, b1, sc, i, end, seen: i + 1
 
 
 lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

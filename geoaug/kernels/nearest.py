@@ -55,7 +55,7 @@ from .borders import CONSTANT, NODATA, map_index
 from .borrowing import borrowing_jit
 from .diskcache import lock_disk_cache
 from .indirect import call_address
-from .nans import SCAN_VALUES, bands_have_nan
+from .nans import test_written_rows
 from .runs import fill_run, row_runs, span_fill, span_mask, valid_span
 
 __all__ = ["BITS", "BLOCK_PIXELS", "ONCE_PIXELS", "PASS_BYTES", "RUN_FIELDS", "bands_per_pass", "block_rows",
@@ -174,7 +174,6 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, r0, r1, g
     rows = o.shape[0]
     shared = nm == 1
     look = seen.shape[0] > 0
-    out_w = dst.shape[2]
     once = r1 - r0 <= rows  # one block holds every row: its offsets serve every band group
     for g0 in range(ga, gb, group):
         g1 = min(g0 + group, gb)
@@ -232,14 +231,12 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, r0, r1, g
                         b += 1
                     for b in range(c0, c1):
                         _finish_row(dst[b, i], srow, lo, hi, vlo, vhi, holes, outer, far, out_fill)
-                if look and ((i + 1 - sc) * out_w >= SCAN_VALUES or i + 1 == i1):
-                    # the group's rows since the last test, still in cache: a NaN among them? (whole rows, one
-                    # range per band: a test per row and band cost 25 % of a 13x64² warp; the fill values are
+                if look:  # the group's rows since the last test, still in cache: a NaN among them? (whole rows,
+                    # one range per band: a test per row and band cost 25 % of a 13x64² warp; the fill values are
                     # tested too, which a NaN fill_value makes the caller redo with a mask, as it must)
-                    if bands_have_nan(dst, g0, g1, sc, i + 1):
-                        seen[0] = True
+                    sc = test_written_rows(dst, g0, g1, sc, i, i1, seen)
+                    if sc < 0:
                         return
-                    sc = i + 1
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

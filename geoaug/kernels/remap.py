@@ -41,7 +41,7 @@ from .buffers import out_buffer
 from .cubic import CUBIC_A, keys4
 from .diskcache import lock_disk_cache
 from .indirect import call_address
-from .nans import SCAN_VALUES, bands_have_nan
+from .nans import test_written_rows
 from .warp import INTERPOLATIONS, _as_work, _put
 
 __all__ = ["PARALLEL_MIN_WORK", "remap_field"]
@@ -236,11 +236,10 @@ def _make_rows(INTERP: int):
                             orow[j] = out_fill
                         else:
                             _generic(plane, orow, iscr, fscr, j, K, mode, fill_value, in_w, in_h)
-            if look and ((i + 1 - sc) * out_w >= SCAN_VALUES or i + 1 == r1):
-                if bands_have_nan(dst, 0, nbands, sc, i + 1):
-                    seen[0] = True
+            if look:
+                sc = test_written_rows(dst, 0, nbands, sc, i, r1, seen)
+                if sc < 0:
                     return
-                sc = i + 1
 
     return rows
 

@@ -136,7 +136,7 @@ from .cubic import CUBIC_A, keys4
 from .diskcache import lock_disk_cache
 from .dtypes import work_dtype as _work_dtype
 from .indirect import call_address
-from .nans import SCAN_VALUES, bands_have_nan
+from .nans import test_written_rows
 from .packed import lane, load_u32, load_u64, packed_dtype
 from .runs import fill_run as _fill
 from .runs import row_runs as _runs
@@ -728,13 +728,11 @@ def _make_rows(INTERP: int):
                                 if renorm:
                                     acc *= fscr[2 * K, j]
                                 _put(orow, j, acc)
-                if look and ((i + 1 - sc) * out_w >= SCAN_VALUES or i + 1 == r1):
-                    # the group's rows since the last test, still in cache: a NaN among them? (whole rows, one range
-                    # per band, as the nearest kernel; a NaN fill_value makes the caller redo with a mask, as it must)
-                    if bands_have_nan(dst, g0, g1, sc, i + 1):
-                        seen[0] = True
+                if look:  # the group's rows since the last test, still in cache: a NaN among them? (a NaN
+                    # fill_value makes the caller redo with a mask, as it must)
+                    sc = test_written_rows(dst, g0, g1, sc, i, r1, seen)
+                    if sc < 0:
                         return
-                    sc = i + 1
     return rows
 
 

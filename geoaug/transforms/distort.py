@@ -70,20 +70,22 @@ class _FieldTransform(Transform):
     def _remap(self, raster: GeoRaster, params: dict[str, Any], interpolation: str, fill: str) -> GeoRaster:
         f = self.field(params, (raster.height, raster.width))
         fv = 0.0 if self.fill_value is None else float(self.fill_value)
+        nan = True
         if raster.lazy_mask:
             # a float array whose NaNs are not found yet: remapped as all valid, the output rows tested for NaN while
-            # in cache (kernels/nans.py). No NaN came out: this is the result (as remapped with the mask). Else the
-            # input is scanned and remapped again with its mask
+            # in cache (kernels/nans.py). No NaN came out: this is the result (as remapped with the mask), of one
+            # plane. Else the input is scanned and remapped again with its mask
             data, mask, nan = remap_field(raster.data, None, f, interpolation, fill, fv, raster.invalid_value,
                                           return_nan=True)
-            if not nan:
-                return raster.replace(data=data, mask=all_valid_mask(mask.shape[1:]) if mask.all() else mask[0])
-        m = raster.mask
-        mask3 = None if is_all_true(m) else (m if m.ndim == 3 else m[None])
-        data, mask = remap_field(raster.data, mask3, f, interpolation, fill, fv, raster.invalid_value)
+            layout = mask.shape[1:]
+        if nan:
+            m = raster.mask
+            mask3 = None if is_all_true(m) else (m if m.ndim == 3 else m[None])
+            data, mask = remap_field(raster.data, mask3, f, interpolation, fill, fv, raster.invalid_value)
+            layout = m.shape
         if mask.all():
-            mask = all_valid_mask(m.shape)
-        elif m.ndim == 2:
+            mask = all_valid_mask(layout)
+        elif len(layout) == 2:
             mask = mask[0]
         return raster.replace(data=data, mask=mask)
 
