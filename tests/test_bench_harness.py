@@ -337,3 +337,18 @@ def test_bench_nan_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_nan.main(["--sizes", "2x24", "--repeats", "2"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 4 and all(len(line.split()) == 6 for line in out[1:])
+
+
+def test_load_warning_ignores_the_dataloader_workers_own_load() -> None:
+    """The DataLoader phase's load after it is its own workers; a timing phase above the cores is other work."""
+    def page(two_threads_after: float) -> str:
+        d = {"meta": {"machine": {"cores": 2}},
+             "threads": {"1": {"load_average": [0.2, 1.1], "seconds": 10},
+                         "2": {"load_average": [0.2, two_threads_after], "seconds": 10}},
+             "cold": {"load_average": [1.1, 1.0], "seconds": 5},
+             "loader": {"load_average": [1.0, 3.3], "seconds": 5}}
+        return "\n".join(bench_report.load_lines(d))
+
+    quiet = page(1.1)
+    assert "DataLoader 1.0/3.3 (5 s)" in quiet and "exceeded" not in quiet
+    assert "**The load exceeded the 2 cores during this run**" in page(2.6)
