@@ -202,6 +202,7 @@ def _unmasked(data: np.ndarray, matrix: np.ndarray, aa: tuple[float, float, floa
         return None
     return res, None if every else mask[0]
 
+
 def copy(
     raster: GeoRaster,
     plan: tuple[int, int, int, int, int, int],

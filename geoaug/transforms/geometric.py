@@ -289,6 +289,7 @@ class Affine(GeometricTransform):
 
 RASTERLESS_DRAWS.add(Affine.sample_params)  # six uniforms, whatever the raster
 
+
 def _check_size(name: str, height: Any, width: Any) -> tuple[int, int]:
     for label, v in (("height", height), ("width", width)):
         if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v <= 0:
