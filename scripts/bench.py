@@ -30,6 +30,8 @@ Usage::
     python scripts/bench.py --quick               # a subset in < 2 minutes
     python scripts/bench.py --only hflip,affine_bilinear --sizes 13x512,4x512 --dtypes uint16 --threads 1
     python scripts/bench.py --check OTHER.json    # run, then list every ratio > 15 % off OTHER.json
+    python scripts/bench.py --passes 3 --samples  # each row's 21 rounds in 3 passes over the matrix, minutes
+                                                  # apart; every timing kept in the JSON (samples_ms)
     python scripts/bench.py --from A.json --check B.json   # compare two runs without running
     python scripts/bench.py --only transforms --sizes 13x512 --dtypes uint16,float32   # issue 17's transforms
     python scripts/bench.py --scenes [--side 10980 --chips 128 --repeat 3]   # scenes to chips (bench_scenes.py)
@@ -69,12 +71,12 @@ GROUPS = {"transforms": TRANSFORM_OPS}
 BLUR_SIGMA = 1.0       # GaussianBlur / Sharpen: sigma in pixels (7 taps per axis)
 SHARPEN_ALPHA = 0.5
 DOWNSCALE = 2.0        # Downscale: coarse pixel = 2 input pixels (albumentations scale 0.5), area down, linear up
-QUICK = {"sizes": ["13x64", "13x512", "1x512"], "dtypes": ["uint16"], "repeats": 7, "cold_runs": 1,
+QUICK = {"sizes": ["13x64", "13x512", "1x512"], "dtypes": ["uint16"], "repeats": 7, "passes": 1, "cold_runs": 1,
          "loader_workers": [0, 2], "loader_contexts": ["fork"], "loader_epochs": 1, "loader_chips": 16}
-FULL = {"repeats": 21, "cold_runs": 3, "loader_workers": [0, 2, 4], "loader_contexts": ["fork", "spawn"],
+FULL = {"repeats": 21, "passes": 1, "cold_runs": 3, "loader_workers": [0, 2, 4], "loader_contexts": ["fork", "spawn"],
         "loader_epochs": 3, "loader_chips": 64}
-SMOKE = {"sizes": ["13x16"], "dtypes": ["uint16"], "repeats": 3, "loader_workers": [0], "loader_contexts": ["fork"],
-         "loader_epochs": 1, "loader_chips": 2}
+SMOKE = {"sizes": ["13x16"], "dtypes": ["uint16"], "repeats": 3, "passes": 1, "loader_workers": [0],
+         "loader_contexts": ["fork"], "loader_epochs": 1, "loader_chips": 2}
 ROTATE = 17.0          # degrees, every Affine row
 RRC_SCALE = 0.5        # RandomResizedCrop: fixed area share and ratio 1, so every call does the same work
 RESIZE_FACTOR = 0.75   # Resize: output side = round(0.75 * input side)
@@ -210,9 +212,20 @@ def _reseed(f: Callable[[], object], s: int) -> None:
         reseed(s)
 
 
-def timeit_threads(fns: dict[str, Callable[[], object]], repeats: int, threads: list[int | None],
+def timeit_threads(fns: dict[str, Callable[[], object]], repeats: int, threads: list[int | None], start: int = 0,
                    ) -> dict[int | None, tuple[dict[str, float], dict[str, float]]]:
-    """Per thread count, best (min) and median time in ms of each function.
+    """Per thread count, best (min) and median time in ms of each function (:func:`time_rounds`)."""
+    return {n: summarize(tn) for n, tn in time_rounds(fns, repeats, threads, start).items()}
+
+
+def summarize(samples: dict[str, list[float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Best (min) and median of each contender's timings."""
+    return ({k: min(v) for k, v in samples.items()}, {k: sorted(v)[len(v) // 2] for k, v in samples.items()})
+
+
+def time_rounds(fns: dict[str, Callable[[], object]], rounds: int, threads: list[int | None], start: int = 0,
+                ) -> dict[int | None, dict[str, list[float]]]:
+    """Per thread count, every timed call's time in ms, per function: rounds ``start`` to ``start + rounds - 1``.
 
     Warm-up first (each function at each thread count), then ``repeats`` rounds; each round times
     every function at the first thread count, then at the next...: the thread counts are compared
@@ -227,6 +240,8 @@ def timeit_threads(fns: dict[str, Callable[[], object]], repeats: int, threads: 
     timing: the timed call of round ``r`` draws with seed ``r`` at every thread count, and the untimed call
     before it with a seed of its own (``UNTIMED_SEED + 1 + r``), so that it warms the contender without
     making the timed draw first.
+    A run in passes (:func:`child_run`) times rounds 0-6 of a row in its first pass, 7-13 in the second...: the
+    same 21 draws, and the same turns, as 21 rounds in one go.
 
     The contenders take turns at going first: round ``r`` starts at contender ``r`` (mod their number) and
     goes round. The first call after a thread count is set ran slow, untimed call before it or not: with a
@@ -241,7 +256,7 @@ def timeit_threads(fns: dict[str, Callable[[], object]], repeats: int, threads: 
             f()
     times: dict[int | None, dict[str, list[float]]] = {n: {k: [] for k in fns} for n in threads}
     order = list(fns)
-    for r in range(repeats):
+    for r in range(start, start + rounds):
         for n in threads:
             set_threads(n)
             tn = times[n]
@@ -253,8 +268,7 @@ def timeit_threads(fns: dict[str, Callable[[], object]], repeats: int, threads: 
                 t = time.perf_counter()
                 f()
                 tn[k].append((time.perf_counter() - t) * 1e3)
-    return {n: ({k: min(v) for k, v in tn.items()}, {k: sorted(v)[len(v) // 2] for k, v in tn.items()})
-            for n, tn in times.items()}
+    return times
 
 
 def make_array(bands: int, size: int, dtype: str):
@@ -376,9 +390,10 @@ def checked(fn: Callable[[], object]) -> tuple[Callable[[], object] | None, str 
 # ------------------------------------------------------------------------------------------ one case
 
 
-def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, A) -> dict[int, list[dict]]:
+def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, A, start: int = 0,
+               ) -> dict[int, list[dict]]:
     """Every selected op on one (bands, size, dtype): per thread count (:data:`THREADS`), a row per op with
-    min ms per contender."""
+    min ms per contender, from rounds ``start`` to ``start + repeats - 1`` (:func:`row_from`)."""
     import cv2
     import numpy as np
 
@@ -410,9 +425,8 @@ def bench_case(bands: int, size: int, dtype: str, ops: list[str], repeats: int, 
             else:
                 ok[k] = g
         ok["np.copy"] = a.copy
-        for n, (best, median) in timeit_threads(ok, reps, THREADS).items():
-            rows[n].append({"op": op, "bands": bands, "size": size, "dtype": dtype, "ms": best, "median_ms": median,
-                            "notes": notes})
+        for n, samples in time_rounds(ok, reps, THREADS, start).items():
+            rows[n].append(row_from(op, bands, size, dtype, samples, notes))
 
     def geo(t, seeded: bool = False) -> dict[str, Callable[[], object]]:
         # a generator each: with one seed the GeoRaster call drew the crop its array twin had just drawn and
@@ -587,7 +601,31 @@ def bench_transforms(ops: list[str], a, size: int, cv: OpenCV, A, alb: Callable,
                                 "albumentations": fa}, na)
 
 
-def bench_fixed_cost(repeats: int) -> dict[int, list[dict]]:
+def row_from(op: str, bands: int, size: int, dtype: str, samples: dict[str, list[float]], notes: dict) -> dict:
+    """A row: best and median ms per contender, and the timings themselves (``samples_ms``: :func:`merge_passes`
+    needs them; :func:`child_run` drops them before writing)."""
+    best, median = summarize(samples)
+    return {"op": op, "bands": bands, "size": size, "dtype": dtype, "ms": best, "median_ms": median, "notes": notes,
+            "samples_ms": samples}
+
+
+def merge_passes(passes: list[dict[int, list[dict]]], keep_samples: bool = False) -> dict[int, list[dict]]:
+    """One row per thread count and row key from the rows of several passes over the matrix: the best and the
+    median of all their timings, in the first pass's order, with its notes; ``samples_ms`` (every timing, in
+    round order) dropped unless ``keep_samples``."""
+    out: dict[int, list[dict]] = {}
+    for n, first in passes[0].items():
+        merged = []
+        for r in first:
+            same = [q for p in passes for q in p[n] if row_key(q) == row_key(r)]
+            samples = {k: [t for q in same for t in q["samples_ms"].get(k, [])] for k in r["samples_ms"]}
+            merged.append({k: v for k, v in row_from(r["op"], r["bands"], r["size"], r["dtype"], samples,
+                                                     r["notes"]).items() if keep_samples or k != "samples_ms"})
+        out[n] = merged
+    return out
+
+
+def bench_fixed_cost(repeats: int, start: int = 0) -> dict[int, list[dict]]:
     """Fixed cost per call: a p=0 HorizontalFlip on 13x64² uint16, and a p=1 flip of a 13x1x1 array."""
     import numpy as np
 
@@ -599,12 +637,11 @@ def bench_fixed_cost(repeats: int) -> dict[int, list[dict]]:
         r = geoaug.GeoRaster.from_array(a)
         t = geoaug.HorizontalFlip(p=p)
         ga, gr = np.random.default_rng(0), np.random.default_rng(1)
-        timed = timeit_threads({"geoaug array": lambda t=t, a=a, g=ga: t(a, rng=g),
-                                "geoaug GeoRaster": lambda t=t, r=r, g=gr: t(r, rng=g), "np.copy": a.copy},
-                               max(repeats, 21), THREADS)
-        for n, (best, median) in timed.items():
-            rows[n].append({"op": op, "bands": bands, "size": size, "dtype": "uint16", "ms": best,
-                            "median_ms": median, "notes": {}})
+        timed = time_rounds({"geoaug array": lambda t=t, a=a, g=ga: t(a, rng=g),
+                             "geoaug GeoRaster": lambda t=t, r=r, g=gr: t(r, rng=g), "np.copy": a.copy},
+                            repeats, THREADS, start)
+        for n, samples in timed.items():
+            rows[n].append(row_from(op, bands, size, "uint16", samples, {}))
     return rows
 
 
@@ -626,20 +663,26 @@ def child_run(args: argparse.Namespace) -> None:
         except ImportError:
             A = None
     ops = [o for o in args.ops if o != "fixed_cost"]
-    rows: dict[int, list[dict]] = {n: [] for n in THREADS}
-    if "fixed_cost" in args.ops:
-        for n, r in bench_fixed_cost(args.repeats).items():
-            rows[n] += r
     label = ",".join(map(str, THREADS))
-    for s in args.sizes:
-        bands, size = parse_size(s)
-        for dtype in args.dtypes:
-            t0 = time.perf_counter()
-            case = bench_case(bands, size, dtype, ops, args.repeats, A)
-            for n, r in case.items():
+    per_pass = -(-args.repeats // args.passes)  # rounds of each row per pass
+    fixed_per_pass = -(-max(args.repeats, 21) // args.passes)
+    passes = []
+    for p in range(args.passes):
+        rows: dict[int, list[dict]] = {n: [] for n in THREADS}
+        if "fixed_cost" in args.ops:
+            for n, r in bench_fixed_cost(fixed_per_pass, p * fixed_per_pass).items():
                 rows[n] += r
-            print(f"  [threads {label}] {bands}x{size}² {dtype}: {len(case[THREADS[0]])} ops, "
-                  f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+        for s in args.sizes:
+            bands, size = parse_size(s)
+            for dtype in args.dtypes:
+                t0 = time.perf_counter()
+                case = bench_case(bands, size, dtype, ops, per_pass, A, p * per_pass)
+                for n, r in case.items():
+                    rows[n] += r
+                print(f"  [threads {label}, pass {p + 1}/{args.passes}] {bands}x{size}² {dtype}: "
+                      f"{len(case[THREADS[0]])} ops, {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+        passes.append(rows)
+    rows = merge_passes(passes, keep_samples=args.samples)
     by_threads = {}
     for n in THREADS:
         set_threads(n)
@@ -969,6 +1012,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtypes", help=f"comma-separated (default {','.join(DTYPES)})")
     ap.add_argument("--threads", default="1,2", help="thread counts, interleaved in one process (default 1,2)")
     ap.add_argument("--repeats", type=int, help="best of this many (default 21; --quick 9, --smoke 3)")
+    ap.add_argument("--passes", type=int,
+                    help="walk the matrix this many times, each row's rounds shared out among the passes "
+                         "(default 1)")
+    ap.add_argument("--samples", action="store_true",
+                    help="keep every timed call's time in the JSON (samples_ms: per contender, in round order)")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-start figures")
     ap.add_argument("--no-loader", action="store_true", help="skip the DataLoader figures")
     ap.add_argument("--no-albumentations", action="store_true", help="leave albumentations out even if installed")
@@ -1006,6 +1054,9 @@ def main(argv: list[str] | None = None) -> int:
     if set(args.dtypes) - set(DTYPES):
         ap.error(f"--dtypes: choose from {','.join(DTYPES)}")
     args.repeats = args.repeats or preset.get("repeats", FULL["repeats"])
+    args.passes = args.passes or preset.get("passes", FULL["passes"])
+    if args.passes < 1 or args.repeats < 1:
+        ap.error("--repeats and --passes must be >= 1")
     args.loader_workers = ([int(w) for w in args.loader_workers.split(",")] if args.loader_workers
                            else preset.get("loader_workers", FULL["loader_workers"]))
     args.loader_contexts = (args.loader_contexts.split(",") if args.loader_contexts
@@ -1027,12 +1078,15 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--threads: expected comma-separated integers, got {args.threads!r}")
     if not thread_counts or min(thread_counts) < 1:
         ap.error(f"--threads: thread counts must be >= 1, got {args.threads!r}")
-    common = ["--repeats", str(args.repeats), "--only", ",".join(args.ops), "--sizes", ",".join(args.sizes),
-              "--dtypes", ",".join(args.dtypes)] + (["--no-albumentations"] if args.no_albumentations else [])
+    common = ["--repeats", str(args.repeats), "--passes", str(args.passes), "--only", ",".join(args.ops),
+              "--sizes", ",".join(args.sizes), "--dtypes", ",".join(args.dtypes)]
+    common += ["--no-albumentations"] if args.no_albumentations else []
+    common += ["--samples"] if args.samples else []
     result: dict = {
         "meta": {"mode": mode, "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                  "command": " ".join(["python scripts/bench.py", *(argv if argv is not None else sys.argv[1:])]),
-                 "git": git_rev(), "repeats": args.repeats, "ops": args.ops, "sizes": args.sizes,
+                 "git": git_rev(), "repeats": -(-args.repeats // args.passes) * args.passes,
+                 "passes": args.passes, "ops": args.ops, "sizes": args.sizes,
                  "dtypes": args.dtypes, "machine": machine(),
                  "settings": {"rotate_deg": ROTATE, "rrc_scale": RRC_SCALE, "resize_factor": RESIZE_FACTOR,
                               "collar": COLLAR, "malloc": MALLOC_STEADY}},

@@ -214,6 +214,15 @@ def load_lines(d: dict) -> list[str]:
     return out
 
 
+def passes_text(meta: dict) -> str:
+    """How the run shared each row's calls out among its passes over the matrix (nothing for one pass)."""
+    passes = meta.get("passes", 1)
+    if passes <= 1:
+        return ""
+    return (f", made in {passes} passes over the whole matrix ({meta['repeats'] // passes} rounds of each row per "
+            "pass, the passes minutes apart)")
+
+
 def render(d: dict) -> str:
     """The whole page from one run's JSON."""
     meta, v, m = d["meta"], d["meta"]["versions"], d["meta"]["machine"]
@@ -244,7 +253,8 @@ def render(d: dict) -> str:
         "## How it measures", "",
         "* **Ratios, not times.** Every row times all its contenders in one process on the same array, "
         "interleaved (one call of each in turn), after a warm-up call of each, and keeps the best (min) of "
-        f"{meta['repeats']} calls. Each timed call comes right after an untimed call of the same function, "
+        f"{meta['repeats']} calls{passes_text(meta)}. Each timed call comes right after an untimed call of the same "
+        "function, "
         "so every contender is timed in the state its own previous call left (its code and its freed output "
         "buffer at hand), not in the state the contender before it left: timed straight after the others, "
         "the first contender of a row paid for their allocations and code (a 13x512² uint16 Normalize on a "

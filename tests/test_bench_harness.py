@@ -56,6 +56,7 @@ def test_smoke_run_writes_json_and_page(smoke_run: tuple[Path, Path, subprocess.
     assert {"geoaug array", "geoaug GeoRaster", "opencv per band", "opencv hwc4", "np.copy"} <= set(
         by_op["hflip"]["ms"])
     assert "geoaug GeoRaster collar" in by_op["affine_bilinear"]["ms"]
+    assert "samples_ms" not in by_op["hflip"]  # the timings themselves only with --samples
     assert "numpy (a - mean) / std" in by_op["normalize"]["ms"]
     assert by_op["hflip"]["notes"]["albumentations"] == "not installed"
     assert all(v > 0 for row in by_op.values() for v in row["ms"].values())
@@ -235,6 +236,51 @@ def test_seeded_contenders_time_the_same_draws_at_every_thread_count() -> None:
     assert lib == [bench.UNTIMED_SEED] * 2 + [s for r in (0, 0, 1, 1, 2, 2) for s in (bench.UNTIMED_SEED + 1 + r, r)]
 
 
+def test_a_run_in_passes_keeps_every_timing_when_asked(tmp_path: Path) -> None:
+    out_json, out_md = tmp_path / "run.json", tmp_path / "run.md"
+    r = subprocess.run([sys.executable, str(BENCH), "--smoke", "--no-albumentations", "--no-cold", "--no-loader",
+                        "--only", "hflip,fixed_cost", "--threads", "1", "--passes", "2", "--samples",
+                        "--json", str(out_json), "--md", str(out_md)],
+                       capture_output=True, text=True, env=_env(), timeout=120, check=False)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "pass 2/2" in r.stderr
+    d = json.loads(out_json.read_text())
+    assert (d["meta"]["passes"], d["meta"]["repeats"]) == (2, 4)  # 3 repeats asked: 2 rounds in each pass
+    rows = {row["op"]: row for row in d["threads"]["1"]["rows"]}
+    assert {len(v) for v in rows["hflip"]["samples_ms"].values()} == {4}
+    assert {len(v) for v in rows["fixed_cost_p0"]["samples_ms"].values()} == {22}  # at least 21, in 2 passes
+    assert all(rows["hflip"]["ms"][k] == min(v) for k, v in rows["hflip"]["samples_ms"].items())
+    assert "made in 2 passes over the whole matrix (2 rounds of each row per pass" in out_md.read_text()
+
+
+def test_a_pass_times_its_own_rounds() -> None:
+    # a run in passes shares a row's rounds out: the second pass of 2 rounds times rounds 2 and 3, with their
+    # draws and their turns, so that the passes together time the draws of one pass of 4 rounds
+    seen: list[float] = []
+    calls: list[str] = []
+    fns = {"draws": bench.Seeded(lambda g: (seen.append(float(g.random())), calls.append("draws"))),
+           "plain": lambda: calls.append("plain")}
+    bench.time_rounds(fns, 2, [None], start=2)
+    import numpy as np
+
+    assert seen[2::2] == [float(np.random.default_rng(r).random()) for r in (2, 3)]
+    assert calls[2:] == ["draws", "draws", "plain", "plain", "plain", "plain", "draws", "draws"]  # round 2 starts at 0
+
+
+def test_passes_merge_into_the_best_and_median_of_all_their_timings() -> None:
+    def rows(a: list[float], c: list[float]) -> dict[int, list[dict]]:
+        return {1: [bench.row_from("hflip", 13, 64, "uint16", {"geoaug array": a, "np.copy": c}, {"x": "note"}),
+                    bench.row_from("vflip", 13, 64, "uint16", {"geoaug array": c, "np.copy": a}, {})]}
+
+    merged = bench.merge_passes([rows([5.0, 6.0, 7.0], [2.0, 2.5, 3.0]), rows([1.5, 9.0, 9.5], [4.0, 4.5, 5.0])])
+    hflip, vflip = merged[1]
+    assert (hflip["op"], vflip["op"]) == ("hflip", "vflip") and hflip["notes"] == {"x": "note"}
+    assert hflip["ms"] == {"geoaug array": 1.5, "np.copy": 2.0}  # the best of either pass
+    assert hflip["median_ms"] == {"geoaug array": 7.0, "np.copy": 4.0}  # the median of all six
+    assert vflip["ms"] == {"geoaug array": 2.0, "np.copy": 1.5}
+    assert "samples_ms" not in hflip
+
+
 def test_contenders_take_turns_at_going_first() -> None:
     # the first call after a thread count is set runs slow: round r starts at contender r and goes round
     calls: list[str] = []
@@ -297,11 +343,11 @@ def test_the_random_resized_crop_row_times_the_same_crops_for_every_contender(
     # README pipeline's, so the plain array, the GeoRaster and both thread counts time the same crops
     seen: dict[str, object] = {}
 
-    def capture(fns: dict, repeats: int, threads: list) -> dict:
+    def capture(fns: dict, rounds: int, threads: list, start: int = 0) -> dict:
         seen.update(fns)
-        return {n: ({k: 1.0 for k in fns}, {k: 1.0 for k in fns}) for n in threads}
+        return {n: {k: [1.0] for k in fns} for n in threads}
 
-    monkeypatch.setattr(bench, "timeit_threads", capture)
+    monkeypatch.setattr(bench, "time_rounds", capture)
     bench.bench_case(2, 16, "uint16", ["random_resized_crop"], 1, None)
     assert isinstance(seen["geoaug array"], bench.Seeded) and isinstance(seen["geoaug GeoRaster"], bench.Seeded)
 
