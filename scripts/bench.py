@@ -223,6 +223,23 @@ def summarize(samples: dict[str, list[float]]) -> tuple[dict[str, float], dict[s
     return ({k: min(v) for k, v in samples.items()}, {k: sorted(v)[len(v) // 2] for k, v in samples.items()})
 
 
+def round_order(order: list[str], r: int) -> list[str]:
+    """The contenders' order in round ``r``: contender ``r`` (mod their number) first, the others shuffled
+    (``random.Random(r)``, the same at every thread count and in every run).
+
+    A fixed cycle (contender ``r`` first, then the rest in their order) put every contender after the same
+    one in every round: geoaug's plain array always came right after albumentations and ``np.copy``. At
+    2 threads that cost it: Normalize on 1x512² uint16, a plain array read 151 µs and its GeoRaster twin
+    94 µs (115 and 59 in a second run; 1.1x apart at 1 thread), and with the two swapped the GeoRaster paid.
+    """
+    import random
+
+    first = order[r % len(order)]
+    rest = [k for k in order if k != first]
+    random.Random(r).shuffle(rest)
+    return [first, *rest]
+
+
 def time_rounds(fns: dict[str, Callable[[], object]], rounds: int, threads: list[int | None], start: int = 0,
                 ) -> dict[int | None, dict[str, list[float]]]:
     """Per thread count, every timed call's time in ms, per function: rounds ``start`` to ``start + rounds - 1``.
@@ -243,11 +260,12 @@ def time_rounds(fns: dict[str, Callable[[], object]], rounds: int, threads: list
     A run in passes (:func:`child_run`) times rounds 0-6 of a row in its first pass, 7-13 in the second...: the
     same 21 draws, and the same turns, as 21 rounds in one go.
 
-    The contenders take turns at going first: round ``r`` starts at contender ``r`` (mod their number) and
-    goes round. The first call after a thread count is set ran slow, untimed call before it or not: with a
-    fixed order the first contender of every row (the plain array) read 1.10-1.35x its GeoRaster twin on
-    2-core Xeon machines, where the work is the same, and 0.85-1.04x with the two swapped (the GeoRaster
-    then paid). Taking turns, each contender's best comes from a round where another went first.
+    The contenders take turns at going first: round ``r`` starts at contender ``r`` (mod their number), the
+    others follow in an order of that round's own (:func:`round_order`). The first call after a thread count
+    is set ran slow, untimed call before it or not: with a fixed order the first contender of every row (the
+    plain array) read 1.10-1.35x its GeoRaster twin on 2-core Xeon machines, where the work is the same, and
+    0.85-1.04x with the two swapped (the GeoRaster then paid). Taking turns, each contender's best comes from
+    a round where another went first, and after a contender of another kind.
     """
     for n in threads:
         set_threads(n)
@@ -260,7 +278,7 @@ def time_rounds(fns: dict[str, Callable[[], object]], rounds: int, threads: list
         for n in threads:
             set_threads(n)
             tn = times[n]
-            for k in order[r % len(order):] + order[:r % len(order)]:
+            for k in round_order(order, r):
                 f = fns[k]
                 _reseed(f, UNTIMED_SEED + 1 + r)
                 f()  # untimed: the timed call below follows a call of its own
@@ -1106,7 +1124,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {"mode": mode, "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                  "command": " ".join(["python scripts/bench.py", *(argv if argv is not None else sys.argv[1:])]),
                  "git": git_rev(), "repeats": -(-args.repeats // args.passes) * args.passes,
-                 "passes": args.passes, "ops": args.ops, "sizes": args.sizes,
+                 "passes": args.passes, "round_order": "shuffled", "ops": args.ops, "sizes": args.sizes,
                  "dtypes": args.dtypes, "machine": machine(),
                  "settings": {"rotate_deg": ROTATE, "rrc_scale": RRC_SCALE, "resize_factor": RESIZE_FACTOR,
                               "collar": COLLAR, "malloc": MALLOC_STEADY}},

@@ -214,6 +214,16 @@ def load_lines(d: dict) -> list[str]:
     return out
 
 
+def order_text(meta: dict) -> str:
+    """The contenders' order in a round (runs from before it was shuffled: nothing)."""
+    if meta.get("round_order") != "shuffled":
+        return ""
+    return (" Round r starts at contender r and takes the others in an order of its own (`random.Random(r)`), so "
+            "that no contender always follows the same one: in a fixed cycle geoaug's plain array came after "
+            "albumentations and `np.copy` in every round and, at 2 threads, read 1.2-1.5x its GeoRaster twin "
+            "(Normalize and Resize on 1x512² uint16; 0.8-1.1x in shuffled rounds).")
+
+
 def passes_text(meta: dict) -> str:
     """How the run shared each row's calls out among its passes over the matrix (nothing for one pass)."""
     passes = meta.get("passes", 1)
@@ -269,8 +279,8 @@ def render(d: dict) -> str:
         "buffer at hand), not in the state the contender before it left: timed straight after the others, "
         "the first contender of a row paid for their allocations and code (a 13x512² uint16 Normalize on a "
         "plain array, first in its row: 1.9 ms right after the numpy expression's temporaries, 0.41 ms "
-        "right after its own call). Ratios within a row are what to read; absolute times on this shared "
-        "machine move with the load.",
+        "right after its own call)." + order_text(meta) + " Ratios within a row are what to read; absolute "
+        "times on this shared machine move with the load.",
         "* **Threads.** The thread counts are interleaved in one fresh subprocess started with the largest "
         "(`NUMBA_NUM_THREADS`, `OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS`): each round of a row times every "
         "contender at 1 thread, then at 2 (`numba.set_num_threads(n)`, `cv2.setNumThreads(n)` and "

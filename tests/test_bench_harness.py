@@ -6,6 +6,7 @@ No timing is asserted: these tests keep the harness from rotting (API changes, J
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -65,6 +66,7 @@ def test_smoke_run_writes_json_and_page(smoke_run: tuple[Path, Path, subprocess.
     assert d["loader"]["runs"][0]["workers"] == 0 and d["loader"]["runs"][0]["geoaug_samples_s"] > 0
     page = out_md.read_text()
     assert "This page is from a `--smoke` run" in page
+    assert d["meta"]["round_order"] == "shuffled" and "takes the others in an order of its own" in page
     assert "## Results at 1 thread" in page and "## Results at 2 threads" in page
     assert f"`GLIBC_TUNABLES={bench.MALLOC_STEADY}`" in page
     assert "albumentations not installed" in page
@@ -302,15 +304,33 @@ def test_passes_merge_into_the_best_and_median_of_all_their_timings() -> None:
 
 
 def test_contenders_take_turns_at_going_first() -> None:
-    # the first call after a thread count is set runs slow: round r starts at contender r and goes round
+    # the first call after a thread count is set runs slow: round r starts at contender r, the others follow in
+    # an order of the round's own, the same at every thread count
     calls: list[str] = []
-    fns = {k: (lambda k=k: calls.append(k)) for k in "abc"}
-    res = bench.timeit_threads(fns, 4, [None, None])
-    assert list(res[None][0]) == ["a", "b", "c"]  # results keep the contenders' order
-    rounds = calls[6:]  # after one warm-up call of each per thread count: per round and thread count, each twice
-    firsts = [rounds[i] for i in range(0, len(rounds), 6)]
-    assert firsts == ["a", "a", "b", "b", "c", "c", "a", "a"]
-    assert rounds[:6] == ["a", "a", "b", "b", "c", "c"] and rounds[12:18] == ["b", "b", "c", "c", "a", "a"]
+    fns = {k: (lambda k=k: calls.append(k)) for k in "abcd"}
+    res = bench.timeit_threads(fns, 8, [None, None])
+    assert list(res[None][0]) == ["a", "b", "c", "d"]  # results keep the contenders' order
+    rounds = calls[8:]  # after one warm-up call of each per thread count: per round and thread count, each twice
+    blocks = [rounds[i:i + 8:2] for i in range(0, len(rounds), 8)]
+    assert all(rounds[i] == rounds[i + 1] for i in range(0, len(rounds), 2))  # untimed, then timed
+    assert [b[0] for b in blocks] == ["a", "a", "b", "b", "c", "c", "d", "d"] * 2
+    assert all(blocks[i] == blocks[i + 1] for i in range(0, len(blocks), 2))  # both thread counts alike
+    assert all(sorted(b) == ["a", "b", "c", "d"] for b in blocks)
+    assert blocks == [bench.round_order(list("abcd"), r) for r in range(8) for _ in (0, 1)]
+
+
+def test_a_contender_follows_others_of_every_kind() -> None:
+    # a fixed cycle put geoaug's plain array after albumentations and np.copy in every round; at 2 threads that
+    # cost it 1.2-1.5x its GeoRaster twin. Over a row's 21 rounds each contender follows each other one
+    order = ["geoaug array", "geoaug GeoRaster", "opencv per band", "opencv hwc4", "albumentations", "np.copy"]
+    before = {k: set() for k in order}
+    for r in range(21):
+        o = bench.round_order(order, r)
+        assert o[0] == order[r % len(order)] and sorted(o) == sorted(order)
+        assert o == bench.round_order(order, r)  # the same in every run
+        for prev, k in itertools.pairwise(o):
+            before[k].add(prev)
+    assert all(before[k] == set(order) - {k} for k in order), before
 
 
 def test_reseeding_is_not_timed(monkeypatch: pytest.MonkeyPatch) -> None:
