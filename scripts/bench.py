@@ -244,7 +244,7 @@ def time_rounds(fns: dict[str, Callable[[], object]], rounds: int, threads: list
                 ) -> dict[int | None, dict[str, list[float]]]:
     """Per thread count, every timed call's time in ms, per function: rounds ``start`` to ``start + rounds - 1``.
 
-    Warm-up first (each function at each thread count), then ``repeats`` rounds; each round times
+    Warm-up first (each function at each thread count), then ``rounds`` rounds; each round times
     every function at the first thread count, then at the next...: the thread counts are compared
     a moment apart, under the same load. Each timed call comes right after an untimed call of the
     same function, so every contender is timed in the state its own previous call left (its code
