@@ -21,8 +21,7 @@ ensure_venv() {
     touch "$stamp"
   fi
   # geoaug's bytecode, as an installed (non-editable) package has it: where PYTHONDONTWRITEBYTECODE is set
-  # Python never writes it for the editable install, and every process (a DataLoader worker, a Dask
-  # worker, the CLI) compiled geoaug's modules from source, 0.13-0.20 s of each `import geoaug`.
+  # Python never writes it for the editable install (docs/processes.md, "Starting a process").
   # compileall rewrites only what changed.
   .venv/bin/python -m compileall -q geoaug > /dev/null
 }

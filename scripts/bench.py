@@ -228,9 +228,8 @@ def round_order(order: list[str], r: int) -> list[str]:
     (``random.Random(r)``, the same at every thread count and in every run).
 
     A fixed cycle (contender ``r`` first, then the rest in their order) put every contender after the same
-    one in every round: geoaug's plain array always came right after albumentations and ``np.copy``. At
-    2 threads that cost it: Normalize on 1x512² uint16, a plain array read 151 µs and its GeoRaster twin
-    94 µs (115 and 59 in a second run; 1.1x apart at 1 thread), and with the two swapped the GeoRaster paid.
+    one in every round, and at 2 threads geoaug's plain array, always after albumentations and ``np.copy``,
+    paid for it (docs/benchmarks.md, "Contenders in an order of each round's own").
     """
     import random
 
@@ -633,9 +632,10 @@ def merge_passes(passes: list[dict[int, list[dict]]], keep_samples: bool = False
     round order) dropped unless ``keep_samples``."""
     out: dict[int, list[dict]] = {}
     for n, first in passes[0].items():
+        by_key = [{row_key(q): q for q in p[n]} for p in passes]
         merged = []
         for r in first:
-            same = [q for p in passes for q in p[n] if row_key(q) == row_key(r)]
+            same = [p[row_key(r)] for p in by_key if row_key(r) in p]
             samples = {k: [t for q in same for t in q["samples_ms"].get(k, [])] for k in r["samples_ms"]}
             merged.append({k: v for k, v in row_from(r["op"], r["bands"], r["size"], r["dtype"], samples,
                                                      r["notes"]).items() if keep_samples or k != "samples_ms"})
@@ -760,10 +760,8 @@ def compile_bytecode(package: Path) -> bool:
     """Write the bytecode of every module under ``package`` (``__pycache__``), as installing a package does.
 
     Where ``PYTHONDONTWRITEBYTECODE`` is set, Python never writes it for an editable install or a source tree on
-    ``PYTHONPATH``, and every fresh process compiles geoaug's modules from source: 0.13-0.20 s of ``import
-    geoaug`` on a 2-core Xeon (best of 9 fresh processes, twice: 0.41-0.42 s with the bytecode, 0.53-0.62 s
-    without). ``compileall`` writes it regardless, and rewrites only modules newer than their bytecode. True
-    when every module compiled.
+    ``PYTHONPATH`` (what that costs each process: docs/processes.md, "Starting a process"). ``compileall`` writes
+    it regardless, and rewrites only modules newer than their bytecode. True when every module compiled.
     """
     import compileall
 
@@ -776,7 +774,7 @@ def bench_cold(runs: int, empty_cache: bool) -> dict:
     geoaug's bytecode is compiled first (:func:`compile_bytecode`): the processes import what an installed
     package would give them."""
     out: dict = {"runs": runs, "bytecode": compile_bytecode(ROOT / "geoaug")}
-    # import: best of 9 or more (a few hundred ms each): best of 3 read 0.571 s and 0.452 s in two runs a minute apart
+    # import: best of 9 or more (a few hundred ms each; best of 3 moved by 26 % between two runs)
     imports = max(3 * runs, 9 if empty_cache else 1)
     out["import_all_s"] = [_cold_child("import", None)["import_s"] for _ in range(imports)]
     out["import_s"] = min(out["import_all_s"])
