@@ -511,6 +511,44 @@ def test_nodata_edges_change_only_the_invalid_outputs(forced: str, dtype: str, m
     assert same >= 24
 
 
+@pytest.mark.parametrize("dtype", ["uint16", "float32", "float64"])
+def test_the_ring_of_nodata_edges_is_filled_in_one_pass(dtype: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outputs with a tap past an edge (nodata, no input mask) are whole rows and columns at the edges: one compiled
+    pass fills them and writes the mask. It gives what boolean indexing of both axes gave (the fallback, taken here
+    by a plan without its ring), and without the mask (``need_mask=False``, a plain array's call) the same data."""
+    rng = np.random.default_rng(4)
+    src = _data(rng, 3, 29, 37, dtype)
+    cases = [((45, 60), (-0.4, 0.3)), ((40, 50), (2.6, -1.7)), ((20, 25), (0.0, 0.0)), ((64, 64), (0.0, 0.0)),
+             ((12, 70), (-9.0, 0.0))]  # the last: every output row past the top edge, no valid output
+    rings = 0
+    for out, off in cases:
+        scale = (29 / out[0], 37 / out[1] * 0.9)
+        for kind in ((LINEAR, LINEAR), (CUBIC, NEAREST)):
+            args = (src, None, scale, off, out)
+            kw = dict(kind=kind, mode=FILL_MODES["nodata"], out_fill=7.0)
+            plan = resize._plan(3, 29, 37, *out, *scale, *off, *kind, FILL_MODES["nodata"], src.dtype, 0, 1, None)[0]
+            data, mask = resize.resize_separable(*args, **kw)
+            alone, none = resize.resize_separable(*args, need_mask=False, **kw)
+            assert plan[18] or none is None
+            np.testing.assert_array_equal(alone, data)
+            if plan[18]:  # every tap inside: the free broadcast mask, nothing filled
+                continue
+            rings += 1
+            ya, yb, xa, xb = plan[-1]
+            want = np.zeros(out, dtype=bool)
+            want[ya:yb, xa:xb] = True
+            np.testing.assert_array_equal(mask[0], want)
+            assert (data[:, ~want] == data.dtype.type(7.0)).all()
+            with monkeypatch.context() as mp:  # the plan without its ring: numpy's boolean indexing of both axes
+                mp.setattr(resize, "_valid_run", lambda ok: None)
+                resize._cached_plan.cache_clear()
+                old_data, old_mask = resize.resize_separable(*args, **kw)
+            resize._cached_plan.cache_clear()
+            np.testing.assert_array_equal(old_data, data)
+            np.testing.assert_array_equal(np.broadcast_to(old_mask, mask.shape), mask)
+    assert rings >= 6
+
+
 def test_a_float_column_on_one_pixel_past_nodata_edges_takes_the_general_pass() -> None:
     # 10 columns enlarged 2x with the last quarter pixel outside: output columns land on pixel centres. The
     # two-tap form would compute the last one as p + (q - p), which loses q under a far larger p, and read a

@@ -166,7 +166,7 @@ def warp_array(
     if plan is not None:  # an exact copy moves NaN with the values: no mask to find
         return index_copy(data, None, plan, (h, w))[0]
     res = _unmasked(data, matrix, geometry._axis_aligned_rows(rows), (h, w), interpolation, fill,
-                    0.0 if fill_value is None else float(fill_value), 0.0, antialias, None)
+                    0.0 if fill_value is None else float(fill_value), 0.0, antialias, None, need_mask=False)
     return None if res is None else res[0]
 
 
@@ -184,18 +184,21 @@ def _resize_args(aa: tuple[float, float, float, float], interpolation: str, fill
 
 def _unmasked(data: np.ndarray, matrix: np.ndarray, aa: tuple[float, float, float, float] | None,
               out_shape: tuple[int, int], interpolation: str, fill: str, fill_value: float, out_fill: float,
-              antialias: bool, out: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None] | None:
+              antialias: bool, out: np.ndarray | None, need_mask: bool = True
+              ) -> tuple[np.ndarray, np.ndarray | None] | None:
     """Resample ``data`` as all valid, float NaN pixels not looked for (no renormalising): the separable
     resize for an axis-aligned matrix (``aa``), else the warp kernel.
 
     Returns ``(data, mask)``, the mask ``(rows, cols)`` or None when every output pixel is valid; or None
     when an output pixel read a NaN pixel (its kernel tests the rows it writes; the caller resamples with
-    the mask).
+    the mask). With ``need_mask`` False (the caller keeps the data alone) the separable resize may skip
+    building a mask: the mask returned is then meaningless.
     """
     if aa is not None:
         scale, offset, kw = _resize_args(aa, interpolation, fill, fill_value, out_fill, antialias, out)
-        res, mask, nan = _resize.resize_separable(data, None, scale, offset, out_shape, return_nan=True, **kw)
-        return None if nan else (res, mask[0])
+        res, mask, nan = _resize.resize_separable(data, None, scale, offset, out_shape, return_nan=True,
+                                                  need_mask=need_mask, **kw)
+        return None if nan else (res, None if mask is None else mask[0])
     res, mask, every, nan = warp_affine(data, None, matrix, out_shape, interpolation, fill, fill_value, out_fill,
                                         out=out, return_all_valid=True, return_nan=True)
     if nan:
