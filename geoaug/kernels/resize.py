@@ -1009,7 +1009,11 @@ def _origin(n_out: int, s: float, t: float, n_in: int, kind: int, mode: int, wor
 
 
 def _kmax(kind: int, s: float) -> int:
-    return {NEAREST: 1, LINEAR: 2, CUBIC: 4}.get(kind, math.ceil(abs(s)) + 2)
+    # the most taps an output reads: 1, 2 or 4, and for the area filter the pixels its footprint can touch
+    return _TAPS.get(kind) or math.ceil(abs(s)) + 2
+
+
+_TAPS = {NEAREST: 1, LINEAR: 2, CUBIC: 4}
 
 
 def _cacheable(n_out: int, s: float, kind: int) -> bool:
@@ -1216,7 +1220,7 @@ def resize_separable(
             parallel(addr, nworkers, *args)
         else:  # the worker itself, straight from Python (no compiled level in between to compile it again)
             work(0, 1, *args)
-    if return_nan and nan_seen.any():
+    if looking and 1 in nan_seen.tobytes():  # a bytes search: .any() costs more here
         return dst, dmask, True  # stopped at the first NaN: the caller resamples again with the mask
     if nm:
         if not dmask.all():  # out_fill under the invalid pixels, as bits (one compiled copy per pixel width)
