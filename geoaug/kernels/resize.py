@@ -718,8 +718,8 @@ def _fill_ring(d, m, ya, yb, xa, xb, fill, write_mask):  # pragma: no cover - nu
     """``fill`` outside rows ``[ya, yb)`` x columns ``[xa, xb)`` of every band of ``d`` (bands, rows, cols), and,
     with ``write_mask``, the mask ``m`` (1, rows, cols): True inside, False outside. The outputs of a scale and
     translate whose taps reach past an edge (``nodata`` fill) are rows and columns at the edges: a few stores per
-    row, where numpy's boolean indexing of both axes and the mask's outer product took 34 µs at 512 x 512 and
-    about 50 µs after the kernel (caches cold)."""
+    row, where numpy indexed both axes with booleans and built the mask as their outer product (what that cost:
+    docs/benchmarks.md, "Resize past a nodata edge")."""
     h = d.shape[1]
     w = d.shape[2]
     for b in range(d.shape[0]):
