@@ -24,10 +24,15 @@ Cases (13x64x64 uint16 unless named otherwise):
 * ``kernel.index_copy``: the flip's copy kernel alone; ``kernel.warp_affine``: the bilinear warp
   function ``affine`` calls (``geoaug.kernels.warp.warp_affine``); ``np.copy``: the floor.
 
+``--cold MB``: before every timed call, copy a buffer of that many megabytes (untimed), as the kernel of a
+large raster sweeps the caches between a training loop's calls: the same Python then runs with its code and
+data out of the core's caches (what that costs: docs/benchmarks.md, "The cost of one call").
+
 Usage::
 
     python scripts/bench_callpath.py                  # 2001 rounds, prints a table
     python scripts/bench_callpath.py --repeats 5001 --json out.json
+    python scripts/bench_callpath.py --cold 4         # each call right after a 4 MB copy
 """
 
 from __future__ import annotations
@@ -117,8 +122,10 @@ def cases() -> dict[str, Callable[[], object]]:
     return out
 
 
-def measure(funcs: dict[str, Callable[[], object]], repeats: int, warmup: int = 50) -> dict[str, float]:
-    """Best time in seconds of one call of each function over ``repeats`` interleaved rounds."""
+def measure(funcs: dict[str, Callable[[], object]], repeats: int, warmup: int = 50,
+            sweep: Callable[[], object] | None = None) -> dict[str, float]:
+    """Best time in seconds of one call of each function over ``repeats`` interleaved rounds; ``sweep``, when
+    given, is called (untimed) before every timed call."""
     for f in funcs.values():
         for _ in range(warmup):
             f()
@@ -129,6 +136,8 @@ def measure(funcs: dict[str, Callable[[], object]], repeats: int, warmup: int = 
     for _ in range(repeats):
         order.shuffle(items)  # no case always follows the same one (a big case leaves the caches cold)
         for name, f in items:
+            if sweep is not None:
+                sweep()
             t0 = clock()
             f()
             dt = clock() - t0
@@ -143,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=MIN_REPEATS, help=f"rounds (>= {MIN_REPEATS})")
     ap.add_argument("--only", default="", help="comma-separated case names (np.copy is always run)")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--cold", type=float, default=0.0, metavar="MB",
+                    help="copy a buffer of this many MB before every timed call (caches swept; default 0: off)")
     args = ap.parse_args(argv)
     if args.repeats < MIN_REPEATS:
         ap.error(f"--repeats must be >= {MIN_REPEATS}")
@@ -155,19 +166,29 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             ap.error(f"unknown cases {sorted(unknown)}; known: {sorted(funcs)}")
         funcs = {k: v for k, v in funcs.items() if k in keep}
+    sweep = None
+    if args.cold > 0:
+        import numpy as np
+
+        src = np.ones(int(args.cold * (1 << 20)), dtype=np.uint8)
+        dst = np.empty_like(src)
+
+        def sweep() -> None:
+            np.copyto(dst, src)
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        best = measure(funcs, args.repeats)
+        best = measure(funcs, args.repeats, sweep=sweep)
     finally:
         numba.set_num_threads(threads)
     floor = best["np.copy"]
-    print(f"best of {args.repeats} interleaved calls, 1 thread; np.copy(13x64x64 uint16) = {floor * 1e6:.2f} us")
+    cold = f", each call after a {args.cold:g} MB copy" if args.cold > 0 else ""
+    print(f"best of {args.repeats} interleaved calls, 1 thread{cold}; np.copy(13x64x64 uint16) = {floor * 1e6:.2f} us")
     print(f"{'case':<22}{'us':>9}{'x np.copy':>11}")
     for name, t in best.items():
         print(f"{name:<22}{t * 1e6:>9.2f}{t / floor:>11.2f}")
     if args.json:
-        args.json.write_text(json.dumps({"repeats": args.repeats, "seconds": best}, indent=1))
+        args.json.write_text(json.dumps({"repeats": args.repeats, "cold_mb": args.cold, "seconds": best}, indent=1))
     return 0
 
 

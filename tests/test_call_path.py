@@ -716,6 +716,24 @@ def test_bench_callpath_runs(capsys: pytest.CaptureFixture[str], tmp_path: objec
         bench.main(["--only", "nope"])
 
 
+def test_bench_callpath_sweeps_before_every_timed_call(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
+    """``--cold``: the sweep runs once before each timed call (not during the warm-up), and the table says so."""
+    from conftest import load_script
+
+    bench = load_script("bench_callpath")
+    calls: list[str] = []
+    funcs = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    bench.measure(funcs, 3, warmup=2, sweep=lambda: calls.append("sweep"))
+    timed = calls[4:]  # after the warm-up's four calls
+    assert len(timed) == 12 and timed[0::2] == ["sweep"] * 6 and sorted(timed[1::2]) == ["a"] * 3 + ["b"] * 3
+    out = tmp_path / "c.json"
+    assert bench.main(["--only", "p0/array", "--cold", "0.25", "--json", str(out)]) == 0
+    assert "each call after a 0.25 MB copy" in capsys.readouterr().out
+    import json
+
+    assert json.loads(out.read_text())["cold_mb"] == 0.25
+
+
 def test_bench_touch_runs(capsys: pytest.CaptureFixture[str]) -> None:
     from conftest import load_script
 
