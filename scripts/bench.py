@@ -635,7 +635,8 @@ def merge_passes(passes: list[dict[int, list[dict]]], keep_samples: bool = False
         by_key = [{row_key(q): q for q in p[n]} for p in passes]
         merged = []
         for r in first:
-            same = [p[row_key(r)] for p in by_key if row_key(r) in p]
+            key = row_key(r)
+            same = [p[key] for p in by_key if key in p]
             samples = {k: [t for q in same for t in q["samples_ms"].get(k, [])] for k in r["samples_ms"]}
             merged.append({k: v for k, v in row_from(r["op"], r["bands"], r["size"], r["dtype"], samples,
                                                      r["notes"]).items() if keep_samples or k != "samples_ms"})

@@ -1226,14 +1226,13 @@ def resize_separable(
         if not dmask.all():  # out_fill under the invalid pixels, as bits (one compiled copy per pixel width)
             bits = BITS[dt.itemsize]
             _fill_invalid(dst.reshape(nb_, h * w).view(bits), dmask.reshape(nm, h * w).view(np.uint8),
-                          np.array(out_fill, dtype=dt).view(bits)[()])
+                          _as_bits(out_fill, dt))
         res = dst, dmask
     elif all_ok:
         res = dst, true_mask((1, h, w))
     elif ring is not None:  # the outputs with a tap outside (nodata): the rows and columns at the edges (a ring)
-        bits = BITS[dt.itemsize]
         valid = np.empty((1, h, w), dtype=np.bool_) if need_mask else _NO_MASK
-        _fill_ring(dst.view(bits), valid, *ring, np.array(out_fill, dtype=dt).view(bits)[()], need_mask)
+        _fill_ring(dst.view(BITS[dt.itemsize]), valid, *ring, _as_bits(out_fill, dt), need_mask)
         res = dst, (valid if need_mask else None)
     else:  # (not a ring: whole rows and columns all the same) filled as such
         valid = (oky[:, None] & okx[None, :])[None]
@@ -1242,6 +1241,12 @@ def resize_separable(
         dst[:, :, ~okx] = fill
         res = dst, valid
     return (*res, False) if return_nan else res
+
+
+def _as_bits(value: float, dt: np.dtype) -> np.generic:
+    """``value`` stored in ``dt``, as the unsigned integer of its bytes (:data:`~geoaug.kernels.nearest.BITS`): the
+    fill the compiled fills take, one compiled copy per pixel width."""
+    return np.array(value, dtype=dt).view(BITS[dt.itemsize])[()]
 
 
 lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)
