@@ -84,7 +84,9 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("affine_cubic", 4, 512), ("affine_cubic", 13, 512), ("affine_cubic", 200, 256),
          ("affine_cubic_f32array", 13, 120), ("affine_cubic_f32array", 12, 256), ("affine_cubic_f32array", 4, 512),
          ("affine_cubic_f32array", 13, 512), ("affine_cubic_f32array", 200, 256),
-         ("rot90", 26, 512), ("rot90", 13, 512), ("rot90_f32array", 200, 256), ("rot90_f32array", 13, 512))
+         ("rot90", 26, 512), ("rot90", 13, 512), ("rot90_f32array", 200, 256), ("rot90_f32array", 13, 512),
+         ("band_moments", 2, 512), ("band_moments", 4, 512), ("band_moments", 13, 64), ("band_moments", 200, 256),
+         ("pca_jitter", 13, 512), ("pca_jitter", 200, 256), ("pipeline", 13, 512), ("pipeline", 200, 256))
 
 CHILD = r"""
 import json, sys, time

@@ -10,7 +10,8 @@ from geoaug.kernels import moments as moments_kernel
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64"])
-@pytest.mark.parametrize("shape", [(1, 7, 9), (4, 64, 70), (13, 33, 31)])
+@pytest.mark.parametrize("shape", [(1, 7, 9), (2, 8, 9), (3, 9, 8), (4, 64, 70), (6, 12, 11), (7, 10, 13),
+                                   (13, 33, 31), (40, 9, 11)])
 @pytest.mark.parametrize("masked", [False, True])
 def test_matches_numpy_cov_of_the_valid_pixels(monkeypatch: pytest.MonkeyPatch, dtype: str, shape: tuple,
                                                masked: bool) -> None:
@@ -26,6 +27,23 @@ def test_matches_numpy_cov_of_the_valid_pixels(monkeypatch: pytest.MonkeyPatch, 
     assert n == x.shape[1]
     np.testing.assert_allclose(mean, x.mean(axis=1), rtol=1e-12)
     np.testing.assert_allclose(m2 / n, np.atleast_2d(np.cov(x, bias=True)), rtol=1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_many_bands_take_short_chunks_and_still_match_numpy_cov(masked: bool) -> None:
+    """The second pass's scratch rows fit a core's cache: with 200 bands a chunk is a few hundred pixels, so
+    a 30 x 31 raster takes several chunks, each through the 4 x 4 tiles of band pairs and the last short."""
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 10000, (203, 30, 31)).astype(np.uint16)  # 50 whole tiles and 3 bands past them
+    rows = -(-203 // moments_kernel._TILE) * moments_kernel._TILE
+    assert moments_kernel.SCRATCH_BYTES // (8 * rows) < 30 * 31  # more than one chunk
+    valid = rng.random((30, 31)) > 0.25 if masked else None
+    n, mean, m2 = band_moments(a, valid)
+    x = (a.reshape(203, -1)[:, valid.reshape(-1)] if masked else a.reshape(203, -1)).astype(np.float64)
+    assert n == x.shape[1]
+    np.testing.assert_allclose(mean, x.mean(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(m2 / n, np.cov(x, bias=True), rtol=1e-10, atol=1e-9)
+    np.testing.assert_array_equal(m2, m2.T)
 
 
 def test_an_all_true_mask_and_none_agree_and_no_valid_pixel_gives_nan_means() -> None:

@@ -6,10 +6,16 @@ product per chunk) paid more in conversions, passes and calls than in arithmetic
 PCAJitter's time (now 24 µs, 1.45 ms and 21 µs, one thread). Here:
 
 1. the sum of each band's valid values (float64 accumulators) gives the exact means;
-2. per chunk of :data:`CHUNK` pixels, each band's deviations from its mean (0 under invalid pixels)
-   go into a float64 scratch row that stays in cache, and every pair of bands adds the dot product
-   of its two rows (the two-pass algorithm: no cancellation). One band sums its squared deviations
-   straight from the values: 1 x 512² float32 took 21 µs instead of 39 (59 -> 42 µs with a mask).
+2. per chunk of pixels, each band's deviations from its mean (0 under invalid pixels) go into a
+   float64 scratch row, and every pair of bands adds the dot product of its two rows (the two-pass
+   algorithm: no cancellation). The pairs go in tiles of 4 x 4 (:func:`_tile`): each step loads 8
+   values for 16 multiply-adds, so the loop runs at the core's multiply-add rate, where one product at
+   a time waited on 2 loads for each (figures: docs/benchmarks.md, "PCAJitter's covariance in tiles of
+   band pairs"). The last 1 to 3 bands take rows of 1 x 4 (:func:`_tile_row`), 2 or 3 bands alone each
+   pair. A chunk is :data:`CHUNK` pixels, fewer where the scratch rows would pass
+   :data:`SCRATCH_BYTES` (many bands), so that they stay in a core's cache. One band sums its squared
+   deviations straight from the values: 1 x 512² float32 took 21 µs instead of 39 (59 -> 42 µs with a
+   mask).
 
 A mask's valid pixels are counted by the first band's pass 1 (instead of numpy's count and test for
 all-valid: two more passes over the mask), and a mask with none invalid takes the loops without one.
@@ -28,13 +34,121 @@ from .diskcache import lock_disk_cache
 
 __all__ = ["CHUNK", "band_sums", "moments"]
 
-#: pixels per chunk of the second pass: 13 bands x 2,048 float64 = 208 kB of scratch
+#: pixels per chunk of the second pass at most: 13 bands (16 scratch rows) x 2,048 float64 = 256 kB
 CHUNK = 2048
+#: bands per side of the second pass's tiles of band pairs
+_TILE = 4
+#: the second pass's scratch rows take at most about this many bytes (a core's L2 holds them): fewer pixels per
+#: chunk for many bands
+SCRATCH_BYTES = 512 << 10
 _SUMS = {"reassoc", "contract"}
 
 
+@borrowing_jit(fastmath=_SUMS, inline="always")
+def _tile(buf, b, c, k, acc):  # pragma: no cover - numba
+    # the 16 dot products of rows b..b+3 with rows c..c+3 over the chunk's first k columns, added to acc: each
+    # step loads 8 values for 16 multiply-adds (16 vector accumulators: inspect_asm shows 8 loads and 16 FMAs
+    # per step), where one product at a time loaded 2 for 1 and waited on its loads
+    a0 = buf[b]
+    a1 = buf[b + 1]
+    a2 = buf[b + 2]
+    a3 = buf[b + 3]
+    c0 = buf[c]
+    c1 = buf[c + 1]
+    c2 = buf[c + 2]
+    c3 = buf[c + 3]
+    q00 = q01 = q02 = q03 = q10 = q11 = q12 = q13 = 0.0
+    q20 = q21 = q22 = q23 = q30 = q31 = q32 = q33 = 0.0
+    for p in range(k):
+        x0 = a0[p]
+        x1 = a1[p]
+        x2 = a2[p]
+        x3 = a3[p]
+        y0 = c0[p]
+        y1 = c1[p]
+        y2 = c2[p]
+        y3 = c3[p]
+        q00 += x0 * y0
+        q01 += x0 * y1
+        q02 += x0 * y2
+        q03 += x0 * y3
+        q10 += x1 * y0
+        q11 += x1 * y1
+        q12 += x1 * y2
+        q13 += x1 * y3
+        q20 += x2 * y0
+        q21 += x2 * y1
+        q22 += x2 * y2
+        q23 += x2 * y3
+        q30 += x3 * y0
+        q31 += x3 * y1
+        q32 += x3 * y2
+        q33 += x3 * y3
+    acc[b, c] += q00
+    acc[b, c + 1] += q01
+    acc[b, c + 2] += q02
+    acc[b, c + 3] += q03
+    acc[b + 1, c] += q10
+    acc[b + 1, c + 1] += q11
+    acc[b + 1, c + 2] += q12
+    acc[b + 1, c + 3] += q13
+    acc[b + 2, c] += q20
+    acc[b + 2, c + 1] += q21
+    acc[b + 2, c + 2] += q22
+    acc[b + 2, c + 3] += q23
+    acc[b + 3, c] += q30
+    acc[b + 3, c + 1] += q31
+    acc[b + 3, c + 2] += q32
+    acc[b + 3, c + 3] += q33
+
+
+@borrowing_jit(fastmath=_SUMS, inline="always")
+def _tile_row(buf, b, c, k, acc):  # pragma: no cover - numba
+    # the 4 dot products of row b with rows c..c+3 over the chunk's first k columns, added to acc
+    a0 = buf[b]
+    c0 = buf[c]
+    c1 = buf[c + 1]
+    c2 = buf[c + 2]
+    c3 = buf[c + 3]
+    q0 = q1 = q2 = q3 = 0.0
+    for p in range(k):
+        x0 = a0[p]
+        q0 += x0 * c0[p]
+        q1 += x0 * c1[p]
+        q2 += x0 * c2[p]
+        q3 += x0 * c3[p]
+    acc[b, c] += q0
+    acc[b, c + 1] += q1
+    acc[b, c + 2] += q2
+    acc[b, c + 3] += q3
+
+
 @borrowing_jit(fastmath=_SUMS)
-def _moments(x, v, masked, buf, mean, m2):  # pragma: no cover - numba
+def _products(buf, nbands, k, acc):  # pragma: no cover - numba
+    # one chunk's centred cross-products, the first k columns of the scratch rows, added to acc (on and below
+    # the diagonal, and the tiles' own products above it). float64 rows whatever the data's dtype: compiled
+    # once for every dtype's _moments
+    if nbands < _TILE:  # 2 or 3 bands: each pair's dot product (a tile would make 16 of them)
+        for b in range(nbands):
+            rb = buf[b]
+            for c in range(b + 1):
+                rc = buf[c]
+                q = 0.0
+                for p in range(k):
+                    q += rb[p] * rc[p]
+                acc[b, c] += q
+        return
+    full = nbands - nbands % _TILE
+    for b in range(0, full, _TILE):  # tiles of 4 x 4 band pairs on and below the diagonal
+        for c in range(0, b + _TILE, _TILE):
+            _tile(buf, b, c, k, acc)
+    for b in range(full, nbands):  # the last 1 to 3 bands: one band against 4 at a time (the rows past nbands
+        for c in range(0, b + 1, _TILE):  # are 0: a 4 x 4 tile there computed up to 12 zeros)
+            _tile_row(buf, b, c, k, acc)
+
+
+@borrowing_jit(fastmath=_SUMS)
+def _moments(x, v, masked, buf, acc, mean, m2):  # pragma: no cover - numba
     # unsigned indexes throughout: with signed ones numba's negative-index handling kept the conversion loop
     # scalar (88 µs for 1 x 512², 13 µs unsigned). Returns the number of valid pixels; with none, mean and m2
     # are not written.
@@ -84,6 +198,13 @@ def _moments(x, v, masked, buf, mean, m2):  # pragma: no cover - numba
         m2[0, 0] = q
         return n
     chunk = buf.shape[1]
+    rows = buf.shape[0]  # nbands rounded up to whole tiles; the rows past nbands stay 0
+    for b in range(nbands, rows):
+        for p in range(chunk):
+            buf[b, p] = 0.0
+    for b in range(rows):
+        for c in range(rows):
+            acc[b, c] = 0.0
     for p0 in range(0, npx, chunk):  # pass 2: centred cross-products, chunk by chunk
         k = np.uint64(min(chunk, npx - p0))
         u0 = np.uint64(p0)
@@ -97,17 +218,11 @@ def _moments(x, v, masked, buf, mean, m2):  # pragma: no cover - numba
             else:
                 for p in range(k):
                     rb[p] = np.float64(xb[u0 + p]) - mb
-        for b in range(nbands):
-            rb = buf[b]
-            for c in range(b + 1):
-                rc = buf[c]
-                q = 0.0
-                for p in range(k):
-                    q += rb[p] * rc[p]
-                m2[b, c] += q
+        _products(buf, nbands, k, acc)
     for b in range(nbands):
-        for c in range(b):
-            m2[c, b] = m2[b, c]
+        for c in range(b + 1):
+            m2[b, c] = acc[b, c]
+            m2[c, b] = acc[b, c]
     return n
 
 
@@ -139,10 +254,13 @@ def moments(x: np.ndarray, valid: np.ndarray | None) -> tuple[int, np.ndarray, n
     v = np.ascontiguousarray(valid, dtype=np.bool_) if masked else _NO_MASK
     bands = x.shape[0]
     # the scratch rows of the second pass (one band sums its squares without them)
-    buf = np.empty((bands, min(CHUNK, x.shape[1])) if bands > 1 else (1, 1), dtype=np.float64)
+    rows = -(-bands // _TILE) * _TILE if bands >= _TILE else bands  # whole tiles of band pairs
+    chunk = min(CHUNK, max(256, SCRATCH_BYTES // (8 * rows)), x.shape[1]) if bands > 1 else 1
+    buf = np.empty((rows, max(chunk, 1)), dtype=np.float64)
+    acc = np.empty((rows, rows), dtype=np.float64)
     mean = np.empty(bands, dtype=np.float64)
     m2 = np.empty((bands, bands), dtype=np.float64)
-    n = int(_moments(x, v, masked, buf, mean, m2))
+    n = int(_moments(x, v, masked, buf, acc, mean, m2))
     if n == 0:
         mean[:] = np.nan
         m2[:] = 0.0
