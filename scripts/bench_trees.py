@@ -86,7 +86,11 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("affine_cubic_f32array", 13, 512), ("affine_cubic_f32array", 200, 256),
          ("rot90", 26, 512), ("rot90", 13, 512), ("rot90_f32array", 200, 256), ("rot90_f32array", 13, 512),
          ("band_moments", 2, 512), ("band_moments", 4, 512), ("band_moments", 13, 64), ("band_moments", 200, 256),
-         ("pca_jitter", 13, 512), ("pca_jitter", 200, 256), ("pipeline", 13, 512), ("pipeline", 200, 256))
+         ("pca_jitter", 13, 512), ("pca_jitter", 200, 256), ("pipeline", 13, 512), ("pipeline", 200, 256),
+         ("grid_dropout", 13, 64), ("grid_dropout", 13, 512), ("grid_dropout", 200, 256), ("coarse_dropout", 13, 512),
+         ("coarse_dropout", 200, 256), ("grid_dropout_f32array", 13, 512), ("grid_dropout_f32array", 200, 256),
+         ("coarse_dropout_f32array", 13, 512), ("grid_dropout_collar", 13, 512), ("grid_dropout_nodata", 13, 512),
+         ("grid_dropout_nodata", 200, 256))
 
 CHILD = r"""
 import json, sys, time
@@ -138,6 +142,8 @@ def transform(op, b, s):
             "pca_jitter": lambda: geoaug.PCAJitter(std=0.1, value_range=R),
             "coarse_dropout": lambda: geoaug.CoarseDropout(num_holes=4, hole_height=s // 8, hole_width=s // 8, fill=0),
             "grid_dropout": lambda: geoaug.GridDropout(ratio=0.5, unit_size=max(2, s // 8), fill=0),
+            "grid_dropout_collar": lambda: geoaug.GridDropout(ratio=0.5, unit_size=max(2, s // 8), fill=0),
+            "grid_dropout_nodata": lambda: geoaug.GridDropout(ratio=0.5, unit_size=max(2, s // 8)),
             "pipeline": lambda: geoaug.Compose([geoaug.HorizontalFlip(), geoaug.Rot90(),
                                                 geoaug.Affine(rotate=(-20, 20), scale=(0.9, 1.1)),
                                                 geoaug.Brightness((-0.01, 0.01), value_range=R),

@@ -173,22 +173,59 @@ def test_holes_larger_than_the_image_are_refused_naming_the_parameter() -> None:
         geoaug.GridDropout(unit_size=21)(x, rng=0)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_fill_valid_holes_keeps_nan_and_touches_only_the_holes(dtype: str) -> None:
-    from geoaug.kernels.holes import fill_valid_holes
-
-    a = np.random.default_rng(0).normal(size=(3, 20, 33)).astype(dtype)
-    a[1, 2:7, 3:9] = np.nan
-    holes = [[0, 0, 4, 5], [3, 4, 10, 21], [19, 32, 1, 1]]
-    want = a.copy()
+def _holes_by_slices(a: np.ndarray, holes: list, v, valid: np.ndarray | None, keep_nan: bool) -> np.ndarray:
+    """What drop_holes did before the one-pass copy: a copy, then each hole written through numpy slices."""
+    out = a.copy()
     for y, x, h, w in holes:
-        region = want[:, y:y + h, x:x + w]
-        region[~np.isnan(region)] = -3.5
-    got = a.copy()
-    fill_valid_holes(got, holes, -3.5)
-    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
-    with pytest.raises(ValueError, match="C-contiguous"):
-        fill_valid_holes(a[:, :, ::2], holes[:1], 0.0)
+        region = out[:, y:y + h, x:x + w]
+        keep = np.ones(region.shape, bool)
+        if keep_nan:
+            keep &= ~np.isnan(region)
+        if valid is not None:
+            vm = valid if valid.ndim == 3 else valid[None]
+            keep &= np.broadcast_to(vm[:, y:y + h, x:x + w], region.shape)
+        region[keep] = v
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "uint16", "int16", "float32", "float64"])
+@pytest.mark.parametrize("valid", ["none", "plane", "per band"])
+@pytest.mark.parametrize("threads", ["serial", "parallel"])
+def test_copy_with_holes_is_the_copy_then_each_hole_written(monkeypatch: pytest.MonkeyPatch, dtype: str,
+                                                            valid: str, threads: str) -> None:
+    """Overlapping holes, holes on the edges, rows without a hole, on one thread and through the parallel entry:
+    the bits of a copy written hole by hole through numpy slices, the input unchanged."""
+    from geoaug.kernels import holes as holes_kernel
+
+    if threads == "parallel":
+        monkeypatch.setattr(holes_kernel, "SERIAL_BELOW", 0)
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(3, 20, 33)) > 0 if dtype == "bool" else (rng.normal(size=(3, 20, 33)) * 100).astype(dtype)
+    floats = dtype.startswith("float")
+    if floats:
+        a[1, 2:7, 3:9] = np.nan
+    before = a.copy()
+    holes = [[0, 0, 4, 5], [3, 4, 10, 21], [19, 32, 1, 1], [2, 2, 5, 5], [0, 28, 20, 5]]
+    vm = {"none": None, "plane": rng.random((20, 33)) > 0.3, "per band": rng.random((3, 20, 33)) > 0.3}[valid]
+    v = np.dtype(dtype).type(1 if dtype == "bool" else (7 if dtype.startswith("u") else -3))
+    for keep_nan in ([False, True] if floats else [False]):
+        got = holes_kernel.copy_with_holes(a, holes, v, valid=vm, keep_nan=keep_nan)
+        want = _holes_by_slices(a, holes, v, vm, keep_nan)
+        assert got.dtype == a.dtype and got.flags.c_contiguous
+        np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+        np.testing.assert_array_equal(a.view(np.uint8), before.view(np.uint8))
+    strided = np.ascontiguousarray(np.repeat(a, 2, axis=2))[:, :, ::2]  # not C-contiguous
+    np.testing.assert_array_equal(holes_kernel.copy_with_holes(strided, holes, v).view(np.uint8),
+                                  _holes_by_slices(a, holes, v, None, False).view(np.uint8))
+
+
+def test_copy_with_holes_refuses_holes_that_do_not_fit_and_masks_of_another_shape() -> None:
+    from geoaug.kernels.holes import copy_with_holes
+
+    a = np.zeros((2, 20, 33), np.float32)
     for bad in ([0, 0, 21, 1], [0, 30, 1, 4], [-1, 0, 2, 2], [0, 0, -1, 3]):
         with pytest.raises(ValueError, match="fit a raster of 20 x 33"):
-            fill_valid_holes(got, [holes[0], bad], 0.0)
+            copy_with_holes(a, [[0, 0, 4, 5], bad], 0.0)
+    with pytest.raises(ValueError, match="valid must be"):
+        copy_with_holes(a, [[0, 0, 4, 5]], 0.0, valid=np.ones((3, 20, 33), bool))
+    assert copy_with_holes(a, [], 1.0).tobytes() == a.tobytes()

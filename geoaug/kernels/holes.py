@@ -1,61 +1,129 @@
-"""Dropout holes of a number in a float raster whose mask is its NaNs (``GeoRaster.lazy_mask``).
+"""Dropout holes: a copy of a raster with its rectangles filled (``CoarseDropout``, ``GridDropout``).
 
-The holes' pixels take the value except where they are NaN (invalid): NaN stays where it was, so the
-raster's mask can stay unfound. One call for every hole, reading only the holes: per hole in numpy
-(``np.copyto(..., where=...)``) a GridDropout of 64 holes on 13 x 64² float32 took 2.5x the time of the
-whole-raster NaN scan it replaced.
+:func:`copy_with_holes` copies ``(bands, rows, cols)`` data (numpy's copy: one ``memcpy``, whose large copies
+skip the cache) and then, in one compiled pass, writes the value into the rows of every hole of every band.
+A hole pixel takes the value only where it is kept:
+
+* ``keep_nan``: not where the pixel is NaN (a float raster whose mask is its NaNs: NaN stays where it
+  was, so the mask can stay unfound);
+* ``valid``: only where the mask says valid (a pixel that was invalid keeps its value).
+
+Before, each hole was written by numpy through a strided slice of every band (with a mask, a boolean index
+of it): with many bands and many holes those slices' short rows cost more than the copy (docs/benchmarks.md,
+"Dropout holes in one compiled pass"). Copying strip by strip and writing each strip's holes while it was in
+cache was tried: with few holes on a raster larger than the cache it was slower than numpy's single copy.
+
+One kernel call per raster: one parallel region above :data:`SERIAL_BELOW` bytes, none below.
 """
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
+from . import threads
 from .borrowing import borrowing_jit
 from .diskcache import lock_disk_cache
 
-__all__ = ["fill_valid_holes"]
+__all__ = ["SERIAL_BELOW", "copy_with_holes"]
+
+#: rasters of fewer bytes have their holes written on one thread (as the row copies of kernels/flip.py)
+SERIAL_BELOW = 1 << 20
 
 
 @borrowing_jit()
-def _fill(flat, height, width, nbands, holes, v):  # pragma: no cover - numba
-    # the index of the first hole that does not fit (nothing written then), else -1. A flat C-order view and
-    # unsigned indexes: with 3-D indexing numba's negative-index handling kept the loop scalar
+def _first_misfit(holes, height, width):  # pragma: no cover - numba
+    # the index of the first hole that does not fit the raster, else -1
     for k in range(holes.shape[0]):
         y, x, h, w = holes[k, 0], holes[k, 1], holes[k, 2], holes[k, 3]
         if y < 0 or x < 0 or h < 0 or w < 0 or y + h > height or x + w > width:
             return k
-    for k in range(holes.shape[0]):
-        y, x, h, w = holes[k, 0], holes[k, 1], holes[k, 2], holes[k, 3]
-        for b in range(nbands):
-            for i in range(y, y + h):
-                base = np.uint64((b * height + i) * width)
-                for j in range(np.uint64(x), np.uint64(x + w)):
-                    c = flat[base + j]
-                    flat[base + j] = v if c == c else c  # a select: the loop vectorises
     return -1
 
 
-def fill_valid_holes(data: np.ndarray, holes: list[list[int]], value: float) -> None:
-    """Write ``value`` into the pixels of ``holes`` that are not NaN, in place.
+@borrowing_jit()
+def _fill_bands(b0, b1, dst, height, width, nplanes, valid, holes, v, keep_nan):  # pragma: no cover - numba
+    # bands [b0, b1): the rows of every hole get v where kept (a select: the loop vectorises). Flat, unsigned
+    # indexes
+    for b in range(b0, b1):
+        plane = b if nplanes > 1 else 0
+        for k in range(holes.shape[0]):
+            y, x, h, w = holes[k, 0], holes[k, 1], holes[k, 2], holes[k, 3]
+            for i in range(y, y + h):
+                rb = np.uint64((b * height + i) * width)
+                vb = np.uint64((plane * height + i) * width)
+                for j in range(np.uint64(x), np.uint64(x + w)):
+                    c = dst[rb + j]
+                    ok = (not keep_nan or c == c) and (nplanes == 0 or valid[vb + j])
+                    dst[rb + j] = v if ok else c
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _fill_par(nbands, nchunks, dst, height, width, nplanes, valid, holes, v, keep_nan):  # pragma: no cover - numba
+    for q in nb.prange(nchunks):
+        k = np.int64(q)  # a share of the bands (the index is unsigned in the gufunc)
+        _fill_bands(k * nbands // nchunks, (k + 1) * nbands // nchunks, dst, height, width, nplanes, valid, holes, v,
+                    keep_nan)
+
+
+_NO_VALID = np.ones(1, dtype=np.bool_)
+
+
+def copy_with_holes(src: np.ndarray, holes: list[list[int]] | np.ndarray, value: float, *,
+                    valid: np.ndarray | None = None, keep_nan: bool = False, serial: bool = False) -> np.ndarray:
+    """A copy of ``src`` whose hole pixels take ``value`` where kept; ``src`` is not changed.
 
     Parameters
     ----------
-    data : ndarray (bands, rows, cols) of float32 or float64
-        C-contiguous, written in place.
-    holes : list of [row, col, height, width]
-        Rectangles in pixels, inside the raster (checked in the compiled call, before anything is written).
-    value : float
-        Finite, representable in ``data``'s dtype.
+    src : ndarray (bands, rows, cols)
+        Any dtype numba compiles (bool included), any layout.
+    holes : list of [row, col, height, width] or ndarray (n, 4)
+        Rectangles in pixels, inside the raster; they may overlap.
+    value : scalar
+        Representable in ``src``'s dtype (the caller saturates it).
+    valid : ndarray of bool (rows, cols) or (1 or bands, rows, cols), optional
+        Only pixels valid here take ``value``; None: every pixel.
+    keep_nan : bool
+        NaN pixels keep their value (float data).
+    serial : bool
+        Run on one thread whatever the size (a second call of one transform: one parallel region per call).
+
+    Returns
+    -------
+    ndarray
+        A new C-contiguous array of ``src``'s shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        A hole that does not fit the raster, or a mask of another shape.
     """
-    if not data.flags.c_contiguous:
-        raise ValueError("fill_valid_holes writes into a C-contiguous array")
-    if not holes:
-        return
-    nbands, height, width = data.shape
+    if src.ndim != 3:
+        raise ValueError(f"copy_with_holes: src must be (bands, rows, cols), got shape {src.shape}")
+    nbands, height, width = src.shape
     rects = np.asarray(holes, dtype=np.int64).reshape(-1, 4)
-    bad = _fill(data.reshape(-1), height, width, nbands, rects, data.dtype.type(value))
+    bad = _first_misfit(rects, height, width)
     if bad >= 0:
-        raise ValueError(f"fill_valid_holes: hole {rects[bad].tolist()} does not fit a raster of {height} x {width}")
+        raise ValueError(f"hole {rects[bad].tolist()} does not fit a raster of {height} x {width}")
+    if valid is None:
+        nplanes, vflat = 0, _NO_VALID
+    else:
+        v3 = valid if valid.ndim == 3 else valid[None]
+        if v3.shape[1:] != (height, width) or v3.shape[0] not in (1, nbands):
+            raise ValueError(f"copy_with_holes: valid must be (rows, cols) or (1 or {nbands}, rows, cols) for "
+                             f"{src.shape}, got {valid.shape}")
+        nplanes, vflat = v3.shape[0], np.ascontiguousarray(v3, dtype=np.bool_).reshape(-1)
+    dst = np.array(src, order="C")  # a copy, C-ordered whatever src's layout
+    d = dst.reshape(-1)
+    fill = src.dtype.type(value)
+    keep = bool(keep_nan) and src.dtype.kind == "f"
+    nthreads = 1 if serial or nbands < 2 or src.nbytes < SERIAL_BELOW else threads.num_threads()
+    if nthreads == 1:
+        _fill_bands(0, nbands, d, height, width, nplanes, vflat, rects, fill, keep)
+    else:
+        with threads.launch_lock:
+            _fill_par(nbands, min(nbands, 4 * nthreads), d, height, width, nplanes, vflat, rects, fill, keep)
+    return dst
 
 
 lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)
