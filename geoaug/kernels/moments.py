@@ -180,9 +180,6 @@ def _moments(x, v, masked, buf, acc, mean, m2):  # pragma: no cover - numba
             for p in range(unpx):
                 s += np.float64(xb[p])
         mean[b] = s / n
-    for b in range(nbands):
-        for c in range(nbands):
-            m2[b, c] = 0.0
     if nbands == 1:  # one band: the squared deviations summed straight from the values, no scratch row
         xb = x[0]
         mb = mean[0]

@@ -72,7 +72,7 @@ def drop_holes(raster: GeoRaster, holes: list[list[int]], fill: Any) -> GeoRaste
     """
     if not holes:
         return raster
-    # one pass per raster: each strip of rows copied, then its part of the holes written (kernels/holes.py)
+    # a copy, then every hole of every band written in one compiled call (kernels/holes.py)
     if fill == "nodata":
         data = copy_with_holes(raster.data, holes, raster.dtype.type(raster.invalid_value))
         m = raster.mask
