@@ -105,7 +105,7 @@ from .dtypes import limits, work_dtype
 from .flip import true_mask
 from .indirect import call_address
 from .nans import has_nan
-from .nearest import BITS
+from .nearest import BITS, nearest_fill_bits
 from .runs import fill_run, valid_span
 from .vec8 import dot8, lerp8, lerp8x8, store8x8, transpose8, vert8
 
@@ -1226,13 +1226,14 @@ def resize_separable(
         if not dmask.all():  # out_fill under the invalid pixels, as bits (one compiled copy per pixel width)
             bits = BITS[dt.itemsize]
             _fill_invalid(dst.reshape(nb_, h * w).view(bits), dmask.reshape(nm, h * w).view(np.uint8),
-                          _as_bits(out_fill, dt))
+                          bits.type(nearest_fill_bits(out_fill, dt, np.float64)))
         res = dst, dmask
     elif all_ok:
         res = dst, true_mask((1, h, w))
     elif ring is not None:  # the outputs with a tap outside (nodata): the rows and columns at the edges (a ring)
         valid = np.empty((1, h, w), dtype=np.bool_) if need_mask else _NO_MASK
-        _fill_ring(dst.view(BITS[dt.itemsize]), valid, *ring, _as_bits(out_fill, dt), need_mask)
+        bits = BITS[dt.itemsize]
+        _fill_ring(dst.view(bits), valid, *ring, bits.type(nearest_fill_bits(out_fill, dt, np.float64)), need_mask)
         res = dst, (valid if need_mask else None)
     else:  # (not a ring: whole rows and columns all the same) filled as such
         valid = (oky[:, None] & okx[None, :])[None]
@@ -1241,12 +1242,6 @@ def resize_separable(
         dst[:, :, ~okx] = fill
         res = dst, valid
     return (*res, False) if return_nan else res
-
-
-def _as_bits(value: float, dt: np.dtype) -> np.generic:
-    """``value`` stored in ``dt``, as the unsigned integer of its bytes (:data:`~geoaug.kernels.nearest.BITS`): the
-    fill the compiled fills take, one compiled copy per pixel width."""
-    return np.array(value, dtype=dt).view(BITS[dt.itemsize])[()]
 
 
 lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

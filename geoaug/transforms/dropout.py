@@ -74,11 +74,12 @@ def drop_holes(raster: GeoRaster, holes: list[list[int]], fill: Any) -> GeoRaste
         return raster
     # a copy, then every hole of every band written in one compiled call (kernels/holes.py)
     if fill == "nodata":
-        data = copy_with_holes(raster.data, holes, raster.dtype.type(raster.invalid_value))
+        rects = np.asarray(holes, dtype=np.int64).reshape(-1, 4)  # once for the data and the mask
+        data = copy_with_holes(raster.data, rects, raster.dtype.type(raster.invalid_value))
         m = raster.mask
         planes = m if m.ndim == 3 else m[None]
         # the mask's copy is the call's second kernel: on one thread (one parallel region per call)
-        mask = copy_with_holes(planes, holes, False, serial=True)
+        mask = copy_with_holes(planes, rects, False, serial=True)
         return raster.replace(data=data, mask=mask if m.ndim == 3 else mask[0])
     v = _saturate(float(fill), raster.dtype)
     if raster.lazy_mask:
