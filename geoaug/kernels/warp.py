@@ -568,17 +568,25 @@ def _make_rows(INTERP: int):
                         fscr[1, j] = xs - fxs
                         fscr[3, j] = ys - fys
                 else:
+                    # two loops, each vectorised at its own width: the coordinates in float64 (fractions kept in
+                    # fscr rows 0 and 1, which the near and mixed pixels fill later with their own weights), then
+                    # the weights in the work precision (float32 vectors are twice as wide). As one loop it ran
+                    # the coordinates one pixel at a time and the weights four lanes wide (1.8x the time)
+                    fxr = fscr[0]
+                    fyr = fscr[1]
                     for j in range(out_w):
                         xs = xr + m0 * j
                         ys = yr + m3 * j
                         fxs = np.floor(xs)
                         fys = np.floor(ys)
-                        fx = _as_work(xs - fxs, src)
-                        fy = _as_work(ys - fys, src)
+                        fxr[j] = xs - fxs
+                        fyr[j] = ys - fys
                         off[j] = (np.int64(fys) - 1) * in_w + (np.int64(fxs) - 1)
+                    for j in range(out_w):
+                        fx = _as_work(fxr[j], src)
+                        fy = _as_work(fyr[j], src)
                         # Keys weights at distances 1+f, f, 1-f, 2-f: each distance's branch of the kernel for
-                        # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises; in the work
-                        # precision the weights are stored in (float32 vectors are twice as wide)
+                        # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises
                         k = 8 * j  # the pixel's x weights, then its y weights
                         wa[k], wa[k + 1], wa[k + 2], wa[k + 3] = keys4(fx, aw)
                         wa[k + 4], wa[k + 5], wa[k + 6], wa[k + 7] = keys4(fy, aw)
