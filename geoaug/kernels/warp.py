@@ -395,6 +395,8 @@ def _status(mk, all_valid, iscr, fscr, j, K, inner, in_w, in_h, mode, renorm):  
                 wsum += w
             elif w != 0.0:
                 good = False
+            if not (good or renorm):  # invalid, and no sum to keep: the other taps change nothing
+                return 0
     if renorm:
         good = abs(wsum) > 1e-6
         fscr[2 * K, j] = 1.0 / wsum if good else 1.0
