@@ -90,7 +90,9 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("grid_dropout", 13, 64), ("grid_dropout", 13, 512), ("grid_dropout", 200, 256), ("coarse_dropout", 13, 512),
          ("coarse_dropout", 200, 256), ("grid_dropout_f32array", 13, 512), ("grid_dropout_f32array", 200, 256),
          ("coarse_dropout_f32array", 13, 512), ("grid_dropout_collar", 13, 512), ("grid_dropout_nodata", 13, 512),
-         ("grid_dropout_nodata", 200, 256))
+         ("grid_dropout_nodata", 200, 256), ("grid_distortion", 1, 512), ("grid_distortion", 13, 512),
+         ("grid_distortion_cubic", 1, 512), ("grid_distortion_cubic", 13, 512), ("elastic", 1, 512),
+         ("elastic", 13, 512), ("elastic_cubic", 13, 512))
 
 CHILD = r"""
 import json, sys, time
@@ -120,6 +122,9 @@ def transform(op, b, s):
             "channel_shift": lambda: geoaug.ChannelShift((-100.0, 100.0)),
             "channel_shift_collar": lambda: geoaug.ChannelShift((-100.0, 100.0)),
             "grid_distortion": lambda: geoaug.GridDistortion(),
+            "grid_distortion_cubic": lambda: geoaug.GridDistortion(interpolation="cubic"),
+            "elastic": lambda: geoaug.ElasticTransform(),
+            "elastic_cubic": lambda: geoaug.ElasticTransform(interpolation="cubic"),
             "resize": lambda: geoaug.Resize(round(0.75 * s), round(0.75 * s)),
             # enlarging with the default fill="nodata": the outermost half-pixel ring is invalid
             "resize_up": lambda: geoaug.Resize(round(1.5 * s), round(1.5 * s)),

@@ -42,7 +42,7 @@ from .cubic import CUBIC_A, keys4
 from .diskcache import lock_disk_cache
 from .indirect import call_address
 from .nans import test_written_rows
-from .warp import INTERPOLATIONS, _as_work, _put
+from .warp import _ROW_PAD, INTERPOLATIONS, _as_work, _put
 
 __all__ = ["PARALLEL_MIN_WORK", "remap_field"]
 
@@ -116,7 +116,7 @@ def _make_rows(INTERP: int):
     constant, so numba prunes the other two before typing and a dtype's first call compiles only the code it runs
     (one kernel of all three compiled for 1.7-2.6 s per dtype)."""
 
-    def rows(src, mask, all_valid, field, colb, colf, dst, dmask, r0, r1, mode, fill_value, out_fill, a, iscr, fscr,
+    def rows(src, mask, all_valid, cf, dst, dmask, r0, r1, mode, fill_value, out_fill, a, iscr, fscr,
              st, seen):  # pragma: no cover - numba
         # seen (bool, 1-D): empty, or one slot set when the rows written hold a NaN (tested every SCAN_VALUES values
         # of a band, as the warp's row kernels: kernels/nans.py), stopping there
@@ -126,7 +126,7 @@ def _make_rows(INTERP: int):
         nm = dmask.shape[0]
         out_h = dst.shape[1]
         out_w = dst.shape[2]
-        gh = field.shape[1]
+        gh = cf.shape[1]
         K = 1 if INTERP == 0 else (2 if INTERP == 1 else 4)
         lead = 1 if INTERP == 2 else 0  # base tap below floor(): cubic starts one pixel to the left
         half = 0.0 if INTERP == 0 else 0.5
@@ -136,8 +136,8 @@ def _make_rows(INTERP: int):
         bys = iscr[_BY]
         bad = iscr[_BAD]
         ins = iscr[_IN]
-        fdx = field[0]
-        fdy = field[1]
+        fdx = cf[0]
+        fdy = cf[1]
         for i in range(r0, r1):
             t = (i + 0.5) * (gh - 1) / out_h
             ra = min(int(t), gh - 2)
@@ -148,11 +148,8 @@ def _make_rows(INTERP: int):
             dy0 = fdy[ra]
             dy1 = fdy[ra + 1]
             for j in range(out_w):
-                b = colb[j]
-                f = colf[j]
-                g = 1.0 - f
-                dx = rg * (g * dx0[b] + f * dx0[b + 1]) + rf * (g * dx1[b] + f * dx1[b + 1])
-                dy = rg * (g * dy0[b] + f * dy0[b + 1]) + rf * (g * dy1[b] + f * dy1[b + 1])
+                dx = rg * dx0[j] + rf * dx1[j]
+                dy = rg * dy0[j] + rf * dy1[j]
                 xs = j + 0.5 + dx - half
                 ys = i + 0.5 + dy - half
                 fxs = np.floor(xs)
@@ -260,37 +257,37 @@ _rows_cubic = _jit_rows(2, "_rows_cubic")
 # per interpolation, written out: call_address types its call with the kernel it names (and so compiles it), and
 # a factory's closure would hold a dispatcher, which numba's cache key cannot hash stably
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _remap_par_nearest(addr, src, mask, all_valid, field, colb, colf, dst, dmask, mode, fill_value, out_fill, a, iscr,
+def _remap_par_nearest(addr, src, mask, all_valid, cf, dst, dmask, mode, fill_value, out_fill, a, iscr,
                        fscr, st, seen):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
-        call_address(_rows_nearest, addr, (src, mask, all_valid, field, colb, colf, dst, dmask, k * out_h // nchunks,
+        call_address(_rows_nearest, addr, (src, mask, all_valid, cf, dst, dmask, k * out_h // nchunks,
                                            (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
                                            st[k], seen[k:]))
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _remap_par_bilinear(addr, src, mask, all_valid, field, colb, colf, dst, dmask, mode, fill_value, out_fill, a, iscr,
+def _remap_par_bilinear(addr, src, mask, all_valid, cf, dst, dmask, mode, fill_value, out_fill, a, iscr,
                         fscr, st, seen):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
-        call_address(_rows_bilinear, addr, (src, mask, all_valid, field, colb, colf, dst, dmask, k * out_h // nchunks,
+        call_address(_rows_bilinear, addr, (src, mask, all_valid, cf, dst, dmask, k * out_h // nchunks,
                                             (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
                                             st[k], seen[k:]))
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _remap_par_cubic(addr, src, mask, all_valid, field, colb, colf, dst, dmask, mode, fill_value, out_fill, a, iscr,
+def _remap_par_cubic(addr, src, mask, all_valid, cf, dst, dmask, mode, fill_value, out_fill, a, iscr,
                      fscr, st, seen):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
-        call_address(_rows_cubic, addr, (src, mask, all_valid, field, colb, colf, dst, dmask, k * out_h // nchunks,
+        call_address(_rows_cubic, addr, (src, mask, all_valid, cf, dst, dmask, k * out_h // nchunks,
                                          (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
                                          st[k], seen[k:]))
 
@@ -388,28 +385,36 @@ def remap_field(
     tcol = (np.arange(w) + 0.5) * (gw - 1) / w
     colb = np.minimum(tcol.astype(np.int64), gw - 2)
     colf = tcol - colb
+    # the field's rows interpolated to every output column once per call, (2, gh, w): the row kernel then only
+    # blends two of these rows per output row, from contiguous loads (a gather per pixel kept its loop scalar).
+    # The same operations in the same order as in the kernel before, so the same bits. Its rows, and the scratch
+    # rows below, are _ROW_PAD elements longer than the output row (not read): rows 4 kB apart alias in the
+    # load/store unit (kernels/warp.py), and at 512 columns of int64 and float64 they were
+    sw = w + _ROW_PAD
+    cf = np.empty((2, field.shape[1], sw))
+    cf[:, :, :w] = (1.0 - colf) * field[:, :, colb] + colf * field[:, :, colb + 1]
     K = _TAPS[interp]
     work_dt = np.float64 if dt in (np.float64, np.int32) else np.float32
     work = nbands * h * w * K * K
     nthreads = threads.num_threads() if work >= PARALLEL_MIN_WORK else 1
     nchunks = min(h, 8 * nthreads) if nthreads > 1 else 1
-    iscr = np.empty((nchunks, _NI, w), dtype=np.int64)
-    fscr = np.empty((nchunks, 2 * K, w), dtype=work_dt)
+    iscr = np.empty((nchunks, _NI, sw), dtype=np.int64)
+    fscr = np.empty((nchunks, 2 * K, sw), dtype=work_dt)
     st = np.empty((nchunks, w), dtype=np.uint8)
     fill_value, out_fill = float(fill_value), dt.type(out_fill)
     looking = return_nan and mask is None and dt.kind == "f"
     seen = np.zeros(nchunks, dtype=np.bool_) if looking else _NOT_LOOKING
 
     def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
-        return (src, mask3, all_valid, field, colb, colf, out, dmask, 0, h, mode, fill_value, out_fill, CUBIC_A,
+        return (src, mask3, all_valid, cf, out, dmask, 0, h, mode, fill_value, out_fill, CUBIC_A,
                 iscr[0], fscr[0], st[0], seen)
 
     rows, parallel = _ENTRIES[interp]
     with threads.launch_lock:
         if nchunks > 1:
-            addr = indirect.address(rows, (dt, src.flags.num, mask3.flags.num, field.flags.num, out.flags.num),
+            addr = indirect.address(rows, (dt, src.flags.num, mask3.flags.num, cf.flags.num, out.flags.num),
                                     one_call)
-            parallel(addr, src, mask3, all_valid, field, colb, colf, out, dmask, mode, fill_value, out_fill, CUBIC_A,
+            parallel(addr, src, mask3, all_valid, cf, out, dmask, mode, fill_value, out_fill, CUBIC_A,
                      iscr, fscr, st, seen)
         else:  # the row kernel itself, straight from Python (no compiled level in between to compile it again)
             rows(*one_call())
