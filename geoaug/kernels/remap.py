@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
 from ..errors import ParameterError, UnsupportedDtypeError
 from . import indirect, threads
@@ -111,6 +113,40 @@ def _generic(plane, orow, iscr, fscr, j, K, mode, fill_value, in_w, in_h):  # pr
     _put(orow, j, acc)
 
 
+def _keep(orow, tmp, j, v):  # pragma: no cover - replaced by the overload in compiled code
+    raise NotImplementedError
+
+
+@overload(_keep)
+def _keep_ov(orow, tmp, j, v):  # pragma: no cover - numba typing
+    """Pixel ``j``'s value: straight into a float row of the work dtype; into ``tmp`` for an integer row, which
+    :func:`_store_kept` then rounds and saturates in one vectorised pass (per pixel, beside the gathers, the
+    rounding ran scalar)."""
+    if isinstance(orow.dtype, types.Integer):
+        def kept(orow, tmp, j, v):
+            tmp[j] = v
+        return kept
+
+    def direct(orow, tmp, j, v):
+        orow[j] = v
+    return direct
+
+
+def _store_kept(orow, tmp, n):  # pragma: no cover - replaced by the overload in compiled code
+    raise NotImplementedError
+
+
+@overload(_store_kept)
+def _store_kept_ov(orow, tmp, n):  # pragma: no cover - numba typing
+    """``orow[:n]`` from the values :func:`_keep` left in ``tmp``, rounded and saturated (integer rows only)."""
+    if isinstance(orow.dtype, types.Integer):
+        def store(orow, tmp, n):
+            for j in range(n):
+                _put(orow, j, tmp[j])
+        return store
+    return lambda orow, tmp, n: None
+
+
 def _make_rows(INTERP: int):
     """The row kernel of one interpolation code (0 nearest, 1 bilinear, 2 cubic): ``INTERP`` is a closure
     constant, so numba prunes the other two before typing and a dtype's first call compiles only the code it runs
@@ -138,6 +174,7 @@ def _make_rows(INTERP: int):
         ins = iscr[_IN]
         fdx = cf[0]
         fdy = cf[1]
+        tmp = fscr[fscr.shape[0] - 1]  # the last row: an integer row's values before rounding (_keep)
         for i in range(r0, r1):
             t = (i + 0.5) * (gh - 1) / out_h
             ra = min(int(t), gh - 2)
@@ -214,8 +251,9 @@ def _make_rows(INTERP: int):
                             p01 = _as_work(flat[o + u1], plane)
                             p10 = _as_work(flat[o + uw], plane)
                             p11 = _as_work(flat[o + uw + u1], plane)
-                            _put(orow, j, fy0[j] * (fx0[j] * p00 + fx1[j] * p01)
-                                 + fy1[j] * (fx0[j] * p10 + fx1[j] * p11))
+                            _keep(orow, tmp, j, fy0[j] * (fx0[j] * p00 + fx1[j] * p01)
+                                  + fy1[j] * (fx0[j] * p10 + fx1[j] * p11))
+                        _store_kept(orow, tmp, out_w)
                     else:
                         for j in range(out_w):
                             o = np.uint64(off[j])
@@ -226,7 +264,8 @@ def _make_rows(INTERP: int):
                                     + fscr[2, j] * _as_work(flat[o + u1 + u1], plane)
                                     + fscr[3, j] * _as_work(flat[o + u1 + u1 + u1], plane))
                                 o += uw
-                            _put(orow, j, acc)
+                            _keep(orow, tmp, j, acc)
+                        _store_kept(orow, tmp, out_w)
                     for k in range(nbad):
                         j = bad[k]
                         if st[j] == 0:
@@ -399,7 +438,7 @@ def remap_field(
     nthreads = threads.num_threads() if work >= PARALLEL_MIN_WORK else 1
     nchunks = min(h, 8 * nthreads) if nthreads > 1 else 1
     iscr = np.empty((nchunks, _NI, sw), dtype=np.int64)
-    fscr = np.empty((nchunks, 2 * K, sw), dtype=work_dt)
+    fscr = np.empty((nchunks, 2 * K + 1, sw), dtype=work_dt)  # the weights, then _keep's row
     st = np.empty((nchunks, w), dtype=np.uint8)
     fill_value, out_fill = float(fill_value), dt.type(out_fill)
     looking = return_nan and mask is None and dt.kind == "f"
