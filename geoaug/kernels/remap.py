@@ -6,8 +6,9 @@ Conventions
   2``: node ``(a, b)`` sits at output pixel-corner coordinate ``(x, y) = (b *
   out_w / (gw - 1), a * out_h / (gh - 1))``, so the nodes span the output from
   corner to corner. The field is upsampled bilinearly at every output pixel
-  centre, inside the kernel, one row at a time (never stored at full
-  resolution), so ``|displacement| <= max |node|``.
+  centre, so ``|displacement| <= max |node|``: its rows are interpolated to
+  every output column once per call (``(2, gh, out_w)``), and each output row
+  blends two of them inside the kernel (never stored at full resolution).
 * Output pixel ``(i, j)`` reads the input at ``(j + 0.5 + dx, i + 0.5 + dy)``
   (pixel-corner origin, the warp's convention): nearest copies the pixel
   containing that point; bilinear and cubic (Keys, ``a = -0.75``, OpenCV's)
@@ -18,11 +19,15 @@ Conventions
   valid); invalid output pixels get ``out_fill``. Work dtype float32 (float64
   for int32 and float64 data), integers rounded half to even and saturated.
 * Per output row, the source coordinates, base taps and weights are computed
-  once into scratch rows and shared by every band; pixels whose taps are all
-  inside (and valid) are computed branch-free from clamped offsets, the few
-  others (border, mixed validity) fixed up afterwards through the generic tap
-  rule. Scratch is allocated outside the kernel; one parallel region per call,
-  over chunks of output rows, only above :data:`PARALLEL_MIN_WORK`.
+  once into scratch rows and shared by every band (one vectorised loop: with a
+  gather of the coarse field per pixel it ran one pixel at a time); pixels
+  whose taps are all inside (and valid) are computed branch-free from clamped
+  offsets, the few others (border, mixed validity) fixed up afterwards through
+  the generic tap rule. Integer rows are rounded and saturated in a vectorised
+  pass after the gathers (:func:`_keep`). Scratch rows are padded
+  (``_ROW_PAD``, as the warp's): rows 4 kB apart alias in the load/store unit.
+  Scratch is allocated outside the kernel; one parallel region per call, over
+  chunks of output rows, only above :data:`PARALLEL_MIN_WORK`.
 * Compilation: the serial path calls the row kernel straight from Python; the
   parallel entry calls it through its address (:mod:`geoaug.kernels.indirect`),
   so neither compiles the row kernel a second time.
