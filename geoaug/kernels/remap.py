@@ -432,8 +432,8 @@ def remap_field(
     # the field's rows interpolated to every output column once per call, (2, gh, w): the row kernel then only
     # blends two of these rows per output row, from contiguous loads (a gather per pixel kept its loop scalar).
     # The same operations in the same order as in the kernel before, so the same bits. Its rows, and the scratch
-    # rows below, are _ROW_PAD elements longer than the output row (not read): rows 4 kB apart alias in the
-    # load/store unit (kernels/warp.py), and at 512 columns of int64 and float64 they were
+    # rows below, are _ROW_PAD elements longer than the output row (not read): at 512 columns, rows of int64 or
+    # float64 would be exactly 4 kB apart, and such rows alias in the load/store unit (kernels/warp.py)
     sw = w + _ROW_PAD
     cf = np.empty((2, field.shape[1], sw))
     cf[:, :, :w] = (1.0 - colf) * field[:, :, colb] + colf * field[:, :, colb + 1]

@@ -580,9 +580,8 @@ def _make_rows(INTERP: int):
                 else:
                     # two loops, each vectorised at its own width: the coordinates in float64 (fractions kept in
                     # fscr rows 0 and 1, which the near and mixed pixels fill later with their own weights), then
-                    # the weights in the work precision (float32 vectors are twice as wide). As one loop it ran
-                    # the coordinates one pixel at a time and the weights four lanes wide (1.8x the time, in a
-                    # stand-alone copy of the loop; a 1 x 512² cubic warp took 1.28x)
+                    # the weights in the work precision (float32 vectors are twice as wide): see the module
+                    # docstring for what one loop cost
                     fxr = fscr[0]
                     fyr = fscr[1]
                     for j in range(out_w):
