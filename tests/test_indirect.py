@@ -149,7 +149,9 @@ def test_address_is_looked_up_once_per_key() -> None:
     cf = np.zeros((2, 2, 4))  # the field's rows at every output column (remap_field makes them)
     mask, dst, dmask = np.ones((1, 4, 4), bool), src.copy(), np.ones((1, 4, 4), bool)
     iscr, fscr, st = np.zeros((remap._NI, 4), np.int64), np.zeros((5, 4), np.float32), np.zeros(4, np.uint8)
-    args = (src, mask, True, cf, dst, dmask, 0, 4, 0, 0.0, np.uint16(0), -0.75, iscr, fscr, st, remap._NOT_LOOKING)
+    tscr = np.zeros((2, 4), np.uint32)  # the bilinear gather's rows: uint16 taps two to a word
+    args = (src, mask, True, cf, dst, dmask, 0, 4, 0, 0.0, np.uint16(0), -0.75, iscr, fscr, tscr, st,
+            remap._NOT_LOOKING)
     key = ("test_address_is_looked_up_once_per_key",)
     try:
         addr = indirect.address(remap._rows_bilinear, key, lambda: args)

@@ -49,7 +49,8 @@ from .cubic import CUBIC_A, keys4
 from .diskcache import lock_disk_cache
 from .indirect import call_address
 from .nans import test_written_rows
-from .warp import _ROW_PAD, INTERPOLATIONS, _as_work, _put
+from .packed import packed_dtype
+from .warp import _ROW_PAD, INTERPOLATIONS, _as_work, _bl_gather, _bl_taps, _put
 
 __all__ = ["PARALLEL_MIN_WORK", "remap_field"]
 
@@ -157,7 +158,7 @@ def _make_rows(INTERP: int):
     constant, so numba prunes the other two before typing and a dtype's first call compiles only the code it runs
     (one kernel of all three compiled for 1.7-2.6 s per dtype)."""
 
-    def rows(src, mask, all_valid, cf, dst, dmask, r0, r1, mode, fill_value, out_fill, a, iscr, fscr,
+    def rows(src, mask, all_valid, cf, dst, dmask, r0, r1, mode, fill_value, out_fill, a, iscr, fscr, tscr,
              st, seen):  # pragma: no cover - numba
         # seen (bool, 1-D): empty, or one slot set when the rows written hold a NaN (tested every SCAN_VALUES values
         # of a band, as the warp's row kernels: kernels/nans.py), stopping there
@@ -180,6 +181,11 @@ def _make_rows(INTERP: int):
         fdx = cf[0]
         fdy = cf[1]
         tmp = fscr[fscr.shape[0] - 1]  # the last row: an integer row's values before rounding (_keep)
+        # bilinear: each band's four taps per pixel gathered into tscr's rows first (one word per tap row where two
+        # pixels fit one: kernels/packed.py), then weighed in a loop over those contiguous rows, which vectorises;
+        # the warp's gather (kernels/warp.py). The planes as (bands, pixels) for it
+        flat_src = src.reshape(nbands, in_h * in_w)
+        t00, t01, t10, t11 = tscr[0], tscr[min(1, tscr.shape[0] - 1)], tscr[min(2, tscr.shape[0] - 1)], tscr[-1]
         for i in range(r0, r1):
             t = (i + 0.5) * (gh - 1) / out_h
             ra = min(int(t), gh - 2)
@@ -250,12 +256,9 @@ def _make_rows(INTERP: int):
                         fx1 = fscr[1]
                         fy0 = fscr[2]
                         fy1 = fscr[3]
+                        _bl_gather(flat_src, bb, off, t00, t01, t10, t11, 0, out_w, in_w)
                         for j in range(out_w):
-                            o = np.uint64(off[j])
-                            p00 = _as_work(flat[o], plane)
-                            p01 = _as_work(flat[o + u1], plane)
-                            p10 = _as_work(flat[o + uw], plane)
-                            p11 = _as_work(flat[o + uw + u1], plane)
+                            p00, p01, p10, p11 = _bl_taps(t00, t01, t10, t11, j, plane)
                             _keep(orow, tmp, j, fy0[j] * (fx0[j] * p00 + fx1[j] * p01)
                                   + fy1[j] * (fx0[j] * p10 + fx1[j] * p11))
                         _store_kept(orow, tmp, out_w)
@@ -302,38 +305,38 @@ _rows_cubic = _jit_rows(2, "_rows_cubic")
 # a factory's closure would hold a dispatcher, which numba's cache key cannot hash stably
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _remap_par_nearest(addr, src, mask, all_valid, cf, dst, dmask, mode, fill_value, out_fill, a, iscr,
-                       fscr, st, seen):  # pragma: no cover - numba
+                       fscr, tscr, st, seen):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
         call_address(_rows_nearest, addr, (src, mask, all_valid, cf, dst, dmask, k * out_h // nchunks,
                                            (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
-                                           st[k], seen[k:]))
+                                           tscr[k], st[k], seen[k:]))
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _remap_par_bilinear(addr, src, mask, all_valid, cf, dst, dmask, mode, fill_value, out_fill, a, iscr,
-                        fscr, st, seen):  # pragma: no cover - numba
+                        fscr, tscr, st, seen):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
         call_address(_rows_bilinear, addr, (src, mask, all_valid, cf, dst, dmask, k * out_h // nchunks,
                                             (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
-                                            st[k], seen[k:]))
+                                            tscr[k], st[k], seen[k:]))
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _remap_par_cubic(addr, src, mask, all_valid, cf, dst, dmask, mode, fill_value, out_fill, a, iscr,
-                     fscr, st, seen):  # pragma: no cover - numba
+                     fscr, tscr, st, seen):  # pragma: no cover - numba
     nchunks = iscr.shape[0]
     out_h = dst.shape[1]
     for c in nb.prange(nchunks):
         k = np.int64(c)  # one signature of the row kernel (the index is unsigned in the gufunc)
         call_address(_rows_cubic, addr, (src, mask, all_valid, cf, dst, dmask, k * out_h // nchunks,
                                          (k + 1) * out_h // nchunks, mode, fill_value, out_fill, a, iscr[k], fscr[k],
-                                         st[k], seen[k:]))
+                                         tscr[k], st[k], seen[k:]))
 
 
 #: interpolation code -> (row kernel, its parallel entry)
@@ -445,13 +448,17 @@ def remap_field(
     iscr = np.empty((nchunks, _NI, sw), dtype=np.int64)
     fscr = np.empty((nchunks, 2 * K + 1, sw), dtype=work_dt)  # the weights, then _keep's row
     st = np.empty((nchunks, w), dtype=np.uint8)
+    # the bilinear gather's rows (one per tap, or per tap row when packed); a row of one item for the others
+    packed = packed_dtype(dt) if interp == 1 else None
+    tdt = dt if packed is None else packed
+    tscr = np.empty((nchunks, 4 if packed is None else 2, sw if interp == 1 else 1), dtype=tdt)
     fill_value, out_fill = float(fill_value), dt.type(out_fill)
     looking = return_nan and mask is None and dt.kind == "f"
     seen = np.zeros(nchunks, dtype=np.bool_) if looking else _NOT_LOOKING
 
     def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
         return (src, mask3, all_valid, cf, out, dmask, 0, h, mode, fill_value, out_fill, CUBIC_A,
-                iscr[0], fscr[0], st[0], seen)
+                iscr[0], fscr[0], tscr[0], st[0], seen)
 
     rows, parallel = _ENTRIES[interp]
     with threads.launch_lock:
@@ -459,7 +466,7 @@ def remap_field(
             addr = indirect.address(rows, (dt, src.flags.num, mask3.flags.num, cf.flags.num, out.flags.num),
                                     one_call)
             parallel(addr, src, mask3, all_valid, cf, out, dmask, mode, fill_value, out_fill, CUBIC_A,
-                     iscr, fscr, st, seen)
+                     iscr, fscr, tscr, st, seen)
         else:  # the row kernel itself, straight from Python (no compiled level in between to compile it again)
             rows(*one_call())
     if not return_nan:
