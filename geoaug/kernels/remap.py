@@ -23,8 +23,10 @@ Conventions
   gather of the coarse field per pixel it ran one pixel at a time); pixels
   whose taps are all inside (and valid) are computed branch-free from clamped
   offsets, the few others (border, mixed validity) fixed up afterwards through
-  the generic tap rule. Integer rows are rounded and saturated in a vectorised
-  pass after the gathers (:func:`_keep`). Scratch rows are padded
+  the generic tap rule. Bilinear gathers each band's taps into scratch rows
+  first (the warp's gather) and weighs them in a loop that vectorises; integer
+  rows are rounded and saturated in a vectorised pass after the gathers
+  (:func:`_keep`). Scratch rows are padded
   (``_ROW_PAD``, as the warp's): rows 4 kB apart alias in the load/store unit.
   Scratch is allocated outside the kernel; one parallel region per call, over
   chunks of output rows, only above :data:`PARALLEL_MIN_WORK`.
