@@ -450,7 +450,8 @@ def remap_field(
     iscr = np.empty((nchunks, _NI, sw), dtype=np.int64)
     fscr = np.empty((nchunks, 2 * K + 1, sw), dtype=work_dt)  # the weights, then _keep's row
     st = np.empty((nchunks, w), dtype=np.uint8)
-    # the bilinear gather's rows (one per tap, or per tap row when packed); a row of one item for the others
+    # the bilinear gather's rows (one per tap, or per tap row when packed); rows of one item for nearest and cubic,
+    # which do not read them
     packed = packed_dtype(dt) if interp == 1 else None
     tdt = dt if packed is None else packed
     tscr = np.empty((nchunks, 4 if packed is None else 2, sw if interp == 1 else 1), dtype=tdt)
