@@ -51,8 +51,7 @@ from .cubic import CUBIC_A, keys4
 from .diskcache import lock_disk_cache
 from .indirect import call_address
 from .nans import test_written_rows
-from .packed import packed_dtype
-from .warp import _ROW_PAD, INTERPOLATIONS, _as_work, _bl_gather, _bl_taps, _put
+from .warp import _ROW_PAD, INTERPOLATIONS, _as_work, _bl_gather, _bl_taps, _put, gather_rows
 
 __all__ = ["PARALLEL_MIN_WORK", "remap_field"]
 
@@ -450,11 +449,9 @@ def remap_field(
     iscr = np.empty((nchunks, _NI, sw), dtype=np.int64)
     fscr = np.empty((nchunks, 2 * K + 1, sw), dtype=work_dt)  # the weights, then _keep's row
     st = np.empty((nchunks, w), dtype=np.uint8)
-    # the bilinear gather's rows (one per tap, or per tap row when packed); rows of one item for nearest and cubic,
-    # which do not read them
-    packed = packed_dtype(dt) if interp == 1 else None
-    tdt = dt if packed is None else packed
-    tscr = np.empty((nchunks, 4 if packed is None else 2, sw if interp == 1 else 1), dtype=tdt)
+    # the bilinear gather's rows (warp.gather_rows); rows of one item for nearest and cubic, which do not read them
+    trows, tdt = gather_rows(dt)
+    tscr = np.empty((nchunks, trows, sw if interp == 1 else 1), dtype=tdt)
     fill_value, out_fill = float(fill_value), dt.type(out_fill)
     looking = return_nan and mask is None and dt.kind == "f"
     seen = np.zeros(nchunks, dtype=np.bool_) if looking else _NOT_LOOKING

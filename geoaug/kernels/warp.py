@@ -266,6 +266,14 @@ def _bl_gather_ov(src, b, off, t0, t1, t2, t3, jlo, jhi, in_w):  # pragma: no co
     return packed
 
 
+def gather_rows(dt: np.dtype) -> tuple[int, np.dtype]:
+    """``(rows, dtype)`` of the scratch :func:`_bl_gather` fills for a raster of ``dt``: one row per tap of
+    ``dt``, or one per tap row of the word two neighbouring pixels fit (:func:`geoaug.kernels.packed.packed_dtype`).
+    The warp and the remap allocate theirs from it."""
+    packed = packed_dtype(dt)
+    return (4, np.dtype(dt)) if packed is None else (2, np.dtype(packed))
+
+
 def _bl_taps(t0, t1, t2, t3, j, src):  # pragma: no cover - replaced by the overload
     raise NotImplementedError
 
@@ -948,8 +956,8 @@ def _launch(interp: int, dt: np.dtype, nbands: int, in_h: int, in_w: int, out_h:
     specs = (((nunits, _I_G + 2 * K + K * K, sw), _I64),
              ((nunits, 2 * K + 1 + (1 if interp == 2 else 0) + K * K + 1, sw), work_t))
     if interp == 1:  # the gathered taps: one word per tap row when two taps fit one (kernels/packed.py)
-        packed = packed_dtype(dt)
-        specs += (((nunits, K * K if packed is None else K, sw), dt if packed is None else np.dtype(packed)),)
+        rows, tdt = gather_rows(dt)
+        specs += (((nunits, rows, sw), tdt),)
     else:  # each pixel's eight cubic weights in a row (kernels/taps4.py)
         specs += (((nunits, 8 * sw), work_t),)
     return group, nrc, nunits, 0, 0, (*specs, ((nunits, out_w), _U8))
