@@ -26,7 +26,11 @@ Conventions
   the generic tap rule. Bilinear gathers each band's taps into scratch rows
   first (the warp's gather) and weighs them in a loop that vectorises; integer
   rows are rounded and saturated in a vectorised pass after the gathers
-  (:func:`_keep`). Scratch rows are padded
+  (:func:`_keep`). Cubic reads each of its four tap rows as one vector and
+  weighs it in registers, in the order of the scalar loop it replaced, so the
+  same bits (:func:`geoaug.kernels.taps4.cubic4_rows`; the weights are copied
+  side by side after the row pass): a 13 x 512² cubic GridDistortion takes
+  0.61 of its time before (docs/benchmarks.md). Scratch rows are padded
   (``_ROW_PAD``, as the warp's): rows 4 kB apart alias in the load/store unit.
   Scratch is allocated outside the kernel; one parallel region per call, over
   chunks of output rows, only above :data:`PARALLEL_MIN_WORK`.
@@ -51,6 +55,7 @@ from .cubic import CUBIC_A, keys4
 from .diskcache import lock_disk_cache
 from .indirect import call_address
 from .nans import test_written_rows
+from .taps4 import cubic4_rows
 from .warp import _ROW_PAD, INTERPOLATIONS, _as_work, _bl_gather, _bl_taps, _put, gather_rows
 
 __all__ = ["PARALLEL_MIN_WORK", "remap_field"]
@@ -187,6 +192,7 @@ def _make_rows(INTERP: int):
         # the warp's gather (kernels/warp.py). The planes as (bands, pixels) for it
         flat_src = src.reshape(nbands, in_h * in_w)
         t00, t01, t10, t11 = tscr[0], tscr[min(1, tscr.shape[0] - 1)], tscr[min(2, tscr.shape[0] - 1)], tscr[-1]
+        wa = tscr[0]  # cubic: each pixel's eight weights side by side (x, then y), as the warp's
         for i in range(r0, r1):
             t = (i + 0.5) * (gh - 1) / out_h
             ra = min(int(t), gh - 2)
@@ -225,6 +231,12 @@ def _make_rows(INTERP: int):
                 else:
                     fscr[0, j], fscr[1, j], fscr[2, j], fscr[3, j] = keys4(fx, a)
                     fscr[4, j], fscr[5, j], fscr[6, j], fscr[7, j] = keys4(fy, a)
+            if INTERP == 2:  # the weights side by side for cubic4_rows, in a loop of their own: stored there from
+                # the loop above (float64 to float32 and eight apart) they made a 1 x 512² cubic remap 1.7x slower
+                for j in range(out_w):
+                    k8 = 8 * j
+                    for k in range(8):
+                        wa[k8 + k] = fscr[k, j]
             for p in range(nm):
                 mk = mask[p if mask.shape[0] > 1 else 0]
                 nbad = 0
@@ -245,7 +257,6 @@ def _make_rows(INTERP: int):
                     flat = plane.reshape(in_h * in_w)
                     orow = dst[bb, i]
                     uw = np.uint64(in_w)
-                    u1 = np.uint64(1)
                     # branch-free over the whole row from clamped offsets; the fix-up list overwrites the rest
                     if small:
                         pass
@@ -263,17 +274,9 @@ def _make_rows(INTERP: int):
                             _keep(orow, tmp, j, fy0[j] * (fx0[j] * p00 + fx1[j] * p01)
                                   + fy1[j] * (fx0[j] * p10 + fx1[j] * p11))
                         _store_kept(orow, tmp, out_w)
-                    else:
+                    else:  # each tap row one vector load, weighed in registers in the loop's order (kernels/taps4.py)
                         for j in range(out_w):
-                            o = np.uint64(off[j])
-                            acc = _as_work(0.0, plane)  # the work precision (fscr[0, j] * 0.0 was float64)
-                            for ty in range(4):
-                                acc += fscr[4 + ty, j] * (
-                                    fscr[0, j] * _as_work(flat[o], plane) + fscr[1, j] * _as_work(flat[o + u1], plane)
-                                    + fscr[2, j] * _as_work(flat[o + u1 + u1], plane)
-                                    + fscr[3, j] * _as_work(flat[o + u1 + u1 + u1], plane))
-                                o += uw
-                            _keep(orow, tmp, j, acc)
+                            _keep(orow, tmp, j, cubic4_rows(flat_src, bb, np.uint64(off[j]), uw, wa, np.uint64(j)))
                         _store_kept(orow, tmp, out_w)
                     for k in range(nbad):
                         j = bad[k]
@@ -449,9 +452,13 @@ def remap_field(
     iscr = np.empty((nchunks, _NI, sw), dtype=np.int64)
     fscr = np.empty((nchunks, 2 * K + 1, sw), dtype=work_dt)  # the weights, then _keep's row
     st = np.empty((nchunks, w), dtype=np.uint8)
-    # the bilinear gather's rows (warp.gather_rows); rows of one item for nearest and cubic, which do not read them
-    trows, tdt = gather_rows(dt)
-    tscr = np.empty((nchunks, trows, sw if interp == 1 else 1), dtype=tdt)
+    # the bilinear gather's rows (warp.gather_rows); for cubic one row of each pixel's eight weights in the work
+    # dtype; a row of one item for nearest, which does not read it
+    if interp == 2:
+        tscr = np.empty((nchunks, 1, 8 * sw), dtype=work_dt)
+    else:
+        trows, tdt = gather_rows(dt)
+        tscr = np.empty((nchunks, trows, sw if interp == 1 else 1), dtype=tdt)
     fill_value, out_fill = float(fill_value), dt.type(out_fill)
     looking = return_nan and mask is None and dt.kind == "f"
     seen = np.zeros(nchunks, dtype=np.bool_) if looking else _NOT_LOOKING
