@@ -92,7 +92,9 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("coarse_dropout_f32array", 13, 512), ("grid_dropout_collar", 13, 512), ("grid_dropout_nodata", 13, 512),
          ("grid_dropout_nodata", 200, 256), ("grid_distortion", 1, 512), ("grid_distortion", 13, 512),
          ("grid_distortion_cubic", 1, 512), ("grid_distortion_cubic", 13, 512), ("elastic", 1, 512),
-         ("elastic", 13, 512), ("elastic_cubic", 13, 512))
+         ("elastic", 13, 512), ("elastic_cubic", 13, 512), ("affine_bilinear", 200, 256),
+         ("affine_bilinear_f32array", 200, 256), ("affine_bilinear_f32array", 50, 256),
+         ("affine_bilinear_f32array", 12, 256), ("affine_bilinear_f32array", 4, 512))
 
 CHILD = r"""
 import json, sys, time

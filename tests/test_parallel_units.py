@@ -115,3 +115,41 @@ def test_band_groups_of_each_interpolation() -> None:
         assert w._band_group(5000, 1, 2, nbands) == 1 and w._band_group(5000, 0, 2, nbands) == 1
     assert w._band_group(512, 2, 2, w._ONE_PASS_BANDS + 1) == 3
     assert w._GROUP_COLUMNS != w._GROUP_COLUMNS_CUBIC
+
+
+def test_bilinear_passes_of_a_large_input_fit_one_cores_l2() -> None:
+    """A bilinear input of more than _BIG_INPUT bytes with small planes takes at most _PASS_PLANE_BYTES of planes
+    per pass; smaller inputs, larger planes, nearest and cubic keep their rules."""
+    w = warp_module
+    plane = 256 * 256
+    assert w._band_group(256, 1, 4, 200, plane) == 4  # 2 MB of float32 planes a pass by columns: 1 MB
+    assert w._band_group(256, 1, 4, 50, plane) == 4
+    assert w._band_group(256, 1, 2, 200, plane) == 8  # uint16: 8 planes are 1 MB already
+    assert w._band_group(256, 1, 4, 12, plane) == 8  # 3 MB in all: stays in cache, the column rule
+    assert w._band_group(512, 1, 4, 13, 512 * 512) == 4  # 1 MB planes: fewer than four fit
+    assert w._band_group(256, 0, 4, 200, plane) == 8 and w._band_group(256, 2, 4, 200, plane) == 12
+
+
+@pytest.mark.parametrize("planes", [0, 1])
+def test_bilinear_large_input_rule_keeps_the_bits(monkeypatch: pytest.MonkeyPatch, planes: int) -> None:
+    """Passes of fewer bands compute every band as before: the same output, bit for bit."""
+    rng = np.random.default_rng(8)
+    src = (rng.random((9, 40, 48)) * 1000).astype(np.float32)
+    mask = None if planes == 0 else rng.random((1, 40, 48)) > 0.1
+    m = _rotation(19.0, 40, 48, shift=3.0)
+    monkeypatch.setattr(warp_module, "_GROUP_COLUMNS", 8 * 48)  # the columns give 8 bands a pass (2 of 5)
+    warp_module._launch.cache_clear()
+    try:
+        before = warp_affine(src, mask, m, (40, 48), "bilinear", return_all_valid=True)
+        pb = 40 * 48 * 4
+        monkeypatch.setattr(warp_module, "_BIG_INPUT", pb)  # 9 planes are "large" ...
+        monkeypatch.setattr(warp_module, "_PASS_PLANE_BYTES", 4 * pb)  # ... and take 4 a pass (3 of 3)
+        warp_module._launch.cache_clear()
+        assert warp_module._band_group(48, 1, 4, 9, 40 * 48) == 4
+        after = warp_affine(src, mask, m, (40, 48), "bilinear", return_all_valid=True)
+    finally:
+        warp_module._launch.cache_clear()
+    np.testing.assert_array_equal(before[0], after[0])
+    assert before[2] == after[2]
+    if before[1] is not None:
+        np.testing.assert_array_equal(before[1], after[1])

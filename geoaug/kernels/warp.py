@@ -42,7 +42,8 @@ Conventions
 * Band groups: a rotated output row reads a slanted run of input rows in every
   band; so that this footprint stays in cache, wide outputs take the bands in
   groups (about 2,048 output columns of bands per pass over the rows for
-  bilinear and nearest; for cubic 3,072 columns of 4- and 8-byte data, and
+  bilinear and nearest, and for a bilinear input of more than 8 MB at most
+  1 MB of input planes, where four fit; for cubic 3,072 columns of 4- and 8-byte data, and
   3 x 512² of the width squared for narrower data (at most 8 bands a pass
   when they take several), up to 4 bands in one pass:
   :func:`_band_group`; the coordinates recomputed per group).
@@ -836,7 +837,7 @@ _NOT_LOOKING = np.zeros(0, dtype=np.bool_)
 _WINDOWS = True
 
 
-def _band_group(out_w: int, interp: int, itemsize: int = 4, nbands: int = 0) -> int:
+def _band_group(out_w: int, interp: int, itemsize: int = 4, nbands: int = 0, plane: int = 0) -> int:
     """How many bands one pass over the output rows serves (each pass recomputes the rows' coordinates).
 
     A rotated output row reads a slanted run of input rows in every band; with
@@ -845,6 +846,18 @@ def _band_group(out_w: int, interp: int, itemsize: int = 4, nbands: int = 0) -> 
     (best group there 2-4 bands, at 256 wide 8-12, at 120 wide all 13;
     ``python scripts/bench.py --only affine_bilinear``). So bilinear and nearest
     take about 2,048 output columns' worth of bands per pass.
+
+    A bilinear warp of an input too large to stay in cache (more than
+    :data:`_BIG_INPUT` bytes) whose planes are small takes at most
+    :data:`_PASS_PLANE_BYTES` of input planes per pass, so that a pass's
+    planes stay in one core's L2 while its rows read them. ``Affine(rotate=17)``
+    against OpenCV per band, the group set by hand in one process: 200 x 256²
+    float32 (8 bands a pass by the column rule, 2 MB of planes) took 0.71-0.85x
+    OpenCV's time in passes of 4 bands against 1.10-1.30x in passes of 8 (one
+    and two threads), 50 and 100 x 256² 0.77-0.81x against 1.16-1.20x; uint16
+    keeps its 8 (1 MB; 0.68x, 0.71x in passes of 4). Smaller inputs keep the
+    column rule: in passes of 4 and 2 bands, 12 x 256² and 4 x 512² float32
+    ran up to 1.4x slower at two threads.
 
     Cubic took every band in one pass while its 16 taps were gathered into
     scratch rows (then four bands per pass were 10 % slower than all 13 at
@@ -880,10 +893,16 @@ def _band_group(out_w: int, interp: int, itemsize: int = 4, nbands: int = 0) -> 
     itemsize : int
         Bytes per value of the raster (cubic only).
     nbands : int
-        Bands of the raster (cubic only; 0: not known).
+        Bands of the raster (0: not known).
+    plane : int
+        Input pixels per band (bilinear only; 0: not known).
     """
     if interp != 2:
-        return max(1, _GROUP_COLUMNS // max(out_w, 1))
+        group = max(1, _GROUP_COLUMNS // max(out_w, 1))
+        pb = plane * itemsize
+        if interp == 1 and nbands * pb > _BIG_INPUT and 0 < 4 * pb <= _PASS_PLANE_BYTES:
+            group = min(group, _PASS_PLANE_BYTES // pb)
+        return group
     if 0 < nbands <= _ONE_PASS_BANDS:
         return nbands
     if itemsize <= 2:
@@ -901,6 +920,10 @@ _GROUP_AREA_CUBIC_NARROW = 3 * 512 * 512
 _GROUP_MAX_CUBIC_NARROW = 8
 #: cubic warps of up to this many bands take one pass over the rows whatever their width
 _ONE_PASS_BANDS = 4
+#: bilinear: an input of more than this many bytes takes passes of at most _PASS_PLANE_BYTES of input planes,
+#: when at least four planes fit them (see :func:`_band_group`)
+_BIG_INPUT = 8 << 20
+_PASS_PLANE_BYTES = 1 << 20
 #: units of work per thread a parallel warp aims at (see :func:`parallel_units`)
 UNITS_PER_THREAD = 4
 
@@ -940,7 +963,8 @@ def _launch(interp: int, dt: np.dtype, nbands: int, in_h: int, in_w: int, out_h:
     K = _TAPS[interp]
     work = nbands * out_h * out_w * K * K if interp else (nbands + 4) * out_h * out_w // NEAREST_WORK
     threads_used = nthreads if work >= PARALLEL_MIN_WORK else 1
-    group, nrc, nunits = parallel_units(nbands, out_h, _band_group(out_w, interp, dt.itemsize, nbands), threads_used)
+    group, nrc, nunits = parallel_units(nbands, out_h, _band_group(out_w, interp, dt.itemsize, nbands, in_h * in_w),
+                                         threads_used)
     if interp == 0:
         per_pass = nearest.bands_per_pass(nbands, in_h * in_w, out_h * out_w, dt.itemsize)
         # a serial call of several band groups finds each block's taps once for all of them
