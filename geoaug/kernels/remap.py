@@ -30,7 +30,7 @@ Conventions
   weighs it in registers, in the order of the scalar loop it replaced, so the
   same bits (:func:`geoaug.kernels.taps4.cubic4_rows`; the weights are copied
   side by side after the row pass): a 13 x 512² cubic GridDistortion takes
-  0.61 of its time before (docs/benchmarks.md). Scratch rows are padded
+  0.61-0.63 of its time before (docs/benchmarks.md). Scratch rows are padded
   (``_ROW_PAD``, as the warp's): rows 4 kB apart alias in the load/store unit.
   Scratch is allocated outside the kernel; one parallel region per call, over
   chunks of output rows, only above :data:`PARALLEL_MIN_WORK`.

@@ -891,9 +891,9 @@ def _band_group(out_w: int, interp: int, itemsize: int = 4, nbands: int = 0, pla
     interp : int
         Interpolation code (:data:`INTERPOLATIONS`).
     itemsize : int
-        Bytes per value of the raster (cubic only).
+        Bytes per value of the raster (cubic, and bilinear's large inputs).
     nbands : int
-        Bands of the raster (0: not known).
+        Bands of the raster (cubic, and bilinear's large inputs; 0: not known).
     plane : int
         Input pixels per band (bilinear only; 0: not known).
     """
