@@ -852,9 +852,10 @@ def _band_group(out_w: int, interp: int, itemsize: int = 4, nbands: int = 0, pla
     :data:`_PASS_PLANE_BYTES` of input planes per pass, so that a pass's
     planes stay in one core's L2 while its rows read them. ``Affine(rotate=17)``
     against OpenCV per band, the group set by hand in one process: 200 x 256²
-    float32 (8 bands a pass by the column rule, 2 MB of planes) took 0.71-0.85x
-    OpenCV's time in passes of 4 bands against 1.10-1.30x in passes of 8 (one
-    and two threads), 50 and 100 x 256² 0.77-0.81x against 1.16-1.20x; uint16
+    float32 (8 bands a pass by the column rule, 2 MB of planes) took 0.71-0.79x
+    OpenCV's time at one thread and 0.76-1.06x at two in passes of 4 bands,
+    against 1.14-1.22x and 1.10-1.30x in passes of 8; 50 and 100 x 256²
+    0.77-0.81x against 1.16-1.20x (one thread); uint16
     keeps its 8 (1 MB; 0.68x, 0.71x in passes of 4). Smaller inputs keep the
     column rule: in passes of 4 and 2 bands, 12 x 256² and 4 x 512² float32
     ran up to 1.4x slower at two threads.
