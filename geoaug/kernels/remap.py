@@ -55,7 +55,7 @@ from .cubic import CUBIC_A, keys4
 from .diskcache import lock_disk_cache
 from .indirect import call_address
 from .nans import test_written_rows
-from .taps4 import cubic4_rows
+from .taps4 import PIXEL_WEIGHTS, cubic4_rows
 from .warp import _ROW_PAD, INTERPOLATIONS, _as_work, _bl_gather, _bl_taps, _put, gather_rows
 
 __all__ = ["PARALLEL_MIN_WORK", "remap_field"]
@@ -234,8 +234,8 @@ def _make_rows(INTERP: int):
             if INTERP == 2:  # the weights side by side for cubic4_rows, in a loop of their own: stored there from
                 # the loop above (float64 to float32 and eight apart) they made a 1 x 512² cubic remap 1.7x slower
                 for j in range(out_w):
-                    k8 = 8 * j
-                    for k in range(8):
+                    k8 = PIXEL_WEIGHTS * j
+                    for k in range(PIXEL_WEIGHTS):
                         wa[k8 + k] = fscr[k, j]
             for p in range(nm):
                 mk = mask[p if mask.shape[0] > 1 else 0]
@@ -455,7 +455,7 @@ def remap_field(
     # the bilinear gather's rows (warp.gather_rows); for cubic one row of each pixel's eight weights in the work
     # dtype; a row of one item for nearest, which does not read it
     if interp == 2:
-        tscr = np.empty((nchunks, 1, 8 * sw), dtype=work_dt)
+        tscr = np.empty((nchunks, 1, PIXEL_WEIGHTS * sw), dtype=work_dt)
     else:
         trows, tdt = gather_rows(dt)
         tscr = np.empty((nchunks, trows, sw if interp == 1 else 1), dtype=tdt)

@@ -37,8 +37,11 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-__all__ = ["cubic4", "cubic4_rows"]
+__all__ = ["PIXEL_WEIGHTS", "cubic4", "cubic4_rows"]
 
+#: weights per pixel in ``w``, side by side: the four columns' (x), then the four rows' (y). The kernels that
+#: fill ``w`` (the warp's and the remap's row passes) and allocate it take the layout from here
+PIXEL_WEIGHTS = 8
 _I32 = ir.IntType(32)
 
 
@@ -84,7 +87,7 @@ def _load(context, builder, signature, args) -> tuple[list, Any, Any]:  # pragma
             v = builder.uitofp(v, vf)
         rows.append(v)
     wdata = context.make_array(tw)(context, builder, w_).data
-    wp = builder.gep(wdata, [builder.mul(j_, ir.Constant(j_.type, 8))], inbounds=True)
+    wp = builder.gep(wdata, [builder.mul(j_, ir.Constant(j_.type, PIXEL_WEIGHTS))], inbounds=True)
     fsize = context.get_abi_sizeof(ftype)
     wx = builder.load(builder.bitcast(wp, vf.as_pointer()), align=fsize)
     wy = builder.load(builder.bitcast(builder.gep(wp, [ir.Constant(j_.type, 4)], inbounds=True),

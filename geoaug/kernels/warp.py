@@ -146,7 +146,7 @@ from .packed import lane, load_u32, load_u64, packed_dtype
 from .runs import fill_run as _fill
 from .runs import row_runs as _runs
 from .runs import span_fill, span_mask, valid_span
-from .taps4 import cubic4
+from .taps4 import PIXEL_WEIGHTS, cubic4
 from .window import valid_window
 
 __all__ = ["CUBIC_A", "FILL_MODES", "INTERPOLATIONS", "PARALLEL_MIN_WORK", "parallel_units", "warp_affine"]
@@ -606,7 +606,7 @@ def _make_rows(INTERP: int):
                         fy = _as_work(fyr[j], src)
                         # Keys weights at distances 1+f, f, 1-f, 2-f: each distance's branch of the kernel for
                         # f in [0, 1) (0 beyond distance 2), branch-free so the loop vectorises
-                        k = 8 * j  # the pixel's x weights, then its y weights
+                        k = PIXEL_WEIGHTS * j  # the pixel's x weights, then its y weights
                         wa[k], wa[k + 1], wa[k + 2], wa[k + 3] = keys4(fx, aw)
                         wa[k + 4], wa[k + 5], wa[k + 6], wa[k + 7] = keys4(fy, aw)
                 # the interior run: floor() of an affine coordinate is monotonic along the row, so the pixels with
@@ -984,7 +984,7 @@ def _launch(interp: int, dt: np.dtype, nbands: int, in_h: int, in_w: int, out_h:
         rows, tdt = gather_rows(dt)
         specs += (((nunits, rows, sw), tdt),)
     else:  # each pixel's eight cubic weights in a row (kernels/taps4.py)
-        specs += (((nunits, 8 * sw), work_t),)
+        specs += (((nunits, PIXEL_WEIGHTS * sw), work_t),)
     return group, nrc, nunits, 0, 0, (*specs, ((nunits, out_w), _U8))
 
 
