@@ -165,7 +165,7 @@ def _linked_entries() -> dict[str, object]:
 
     @nb.njit(nogil=True, parallel=True)
     def bilinear(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill_value, out_fill, renorm, a,
-                 skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group, nrc):  # pragma: no cover - numba
+                 skip_valid_rows, row_ok, iscr, fscr, tscr, st, ec, group, nrc, seen):  # pragma: no cover - numba
         nunits = iscr.shape[0]
         out_h = dst.shape[1]
         nbands = src.shape[0]
@@ -178,11 +178,11 @@ def _linked_entries() -> dict[str, object]:
             ga = gi * group
             rows_bilinear(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, rc * out_h // nrc,
                           (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill_value, out_fill, renorm,
-                          a, skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group)
+                          a, skip_valid_rows, row_ok, iscr[k], fscr[k], tscr[k], st[k], ec, group, seen[k:])
 
     @nb.njit(nogil=True, parallel=True)
     def nearest_par(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, mode, fill, out_fill, skip_valid_rows,
-                    row_ok, off, st, runs, group, per_pass, nrc):  # pragma: no cover - numba
+                    row_ok, off, st, runs, group, per_pass, tile, nrc, seen):  # pragma: no cover - numba
         nunits = off.shape[0]
         out_h = dst.shape[1]
         nbands = src.shape[0]
@@ -193,7 +193,7 @@ def _linked_entries() -> dict[str, object]:
             ga = gi * group
             nearest_rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, rc * out_h // nrc,
                          (rc + 1) * out_h // nrc, ga, min(ga + group, nbands), mode, fill, out_fill, skip_valid_rows,
-                         row_ok, off[k], st[k], runs[k], group, per_pass)
+                         row_ok, off[k], st[k], runs[k], group, per_pass, tile, seen[k:])
 
     chunk = blur_mod._chunk
 

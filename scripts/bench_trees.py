@@ -94,7 +94,11 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("grid_distortion_cubic", 1, 512), ("grid_distortion_cubic", 13, 512), ("elastic", 1, 512),
          ("elastic", 13, 512), ("elastic_cubic", 13, 512), ("affine_bilinear", 200, 256),
          ("affine_bilinear_f32array", 200, 256), ("affine_bilinear_f32array", 50, 256),
-         ("affine_bilinear_f32array", 12, 256), ("affine_bilinear_f32array", 4, 512))
+         ("affine_bilinear_f32array", 12, 256), ("affine_bilinear_f32array", 4, 512),
+         ("affine_nearest_r88", 13, 512), ("affine_nearest_r88", 12, 256), ("affine_nearest_r88", 1, 512),
+         ("affine_nearest_r88_f32array", 13, 512), ("affine_nearest_r88_f32array", 12, 256),
+         ("affine_nearest_r45", 13, 512), ("affine_nearest_r45_f32array", 12, 256), ("affine_nearest_r3", 13, 512),
+         ("affine_nearest_r3_f32array", 12, 256))
 
 CHILD = r"""
 import json, sys, time
@@ -139,6 +143,10 @@ def transform(op, b, s):
             "random_resized_crop_sizes": lambda: geoaug.RandomResizedCrop(s, s),
             "affine_nearest": lambda: geoaug.Affine(rotate=17.0, interpolation="nearest"),
             "affine_nearest_collar": lambda: geoaug.Affine(rotate=17.0, interpolation="nearest"),
+            # other angles: near a quarter turn an output row reads an input column
+            "affine_nearest_r88": lambda: geoaug.Affine(rotate=88.0, interpolation="nearest"),
+            "affine_nearest_r45": lambda: geoaug.Affine(rotate=45.0, interpolation="nearest"),
+            "affine_nearest_r3": lambda: geoaug.Affine(rotate=3.0, interpolation="nearest"),
             "affine_bilinear": lambda: geoaug.Affine(rotate=17.0),
             "affine_random": lambda: geoaug.Affine(rotate=(-20, 20), scale=(0.9, 1.1)),  # a new draw each call
             "affine_bilinear_collar": lambda: geoaug.Affine(rotate=17.0),

@@ -206,3 +206,51 @@ def test_collars_fill_the_row_ends_without_a_gather(holes: bool, planes: int) ->
     np.testing.assert_array_equal(out, want)
     assert not want_valid[:, 20].all() and want_valid.any()
 
+
+
+def test_steep_warps_gather_in_tiles() -> None:
+    """Rows within a few cache lines of input columns (near a quarter turn) and crossing more input rows than
+    a tile is wide gather in tiles; others, and short rows, row by row."""
+    steep = _rotation(88.0, 512, 512)[:2].ravel()
+    assert nearest.tile_columns(steep, 512, 2) == nearest.TILE_COLUMNS
+    assert nearest.tile_columns(_rotation(-92.0, 512, 512)[:2].ravel(), 512, 4) == nearest.TILE_COLUMNS
+    assert nearest.tile_columns(steep, 100, 2) == 0  # crosses fewer input rows than a tile's width
+    assert nearest.tile_columns(steep, 1024, 8) == 0  # 1024 * 0.035 * 8 bytes: past STEEP_SPAN_BYTES
+    assert nearest.tile_columns(_rotation(83.0, 512, 512)[:2].ravel(), 512, 2) == nearest.TILE_COLUMNS  # 125 bytes
+    assert nearest.tile_columns(_rotation(83.0, 512, 512)[:2].ravel(), 512, 4) == 0  # 250 bytes
+    for deg in (0.0, 17.0, 45.0, 75.0):
+        assert nearest.tile_columns(_rotation(deg, 512, 512)[:2].ravel(), 512, 2) == 0
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "float32"])
+@pytest.mark.parametrize("planes", [0, 1, 9])
+@pytest.mark.parametrize("fill", ["nodata", "constant", "reflect"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_tiles_give_the_bits_of_whole_rows(monkeypatch: pytest.MonkeyPatch, dtype: str, planes: int, fill: str,
+                                           threads: int) -> None:
+    """A steep warp (9 bands: passes of 4, 4 and 1; rows in strips, the last shorter: 75 rows; tiles of 7 columns, the last
+    shorter) with a collar and holes in a shared mask or a mask per band (which goes row by row), and a plain
+    float array with NaN pixels (the kernel stops at a NaN and the caller warps again with the mask): the bits
+    and mask of the row-by-row gather, at one and two threads."""
+    rng = np.random.default_rng(6)
+    src = rng.integers(0, 60000, (9, 70, 66)).astype(dtype)
+    mask = None
+    if planes:
+        mask = np.zeros((planes, 70, 66), bool)
+        mask[:, 5:-4, 3:-6] = True
+        mask[:, 30, 10:40] = False
+        mask[-1, 8:50, 20] = False
+    elif dtype == "float32":
+        src[2, 40:44, 30:33] = np.nan
+    m = _rotation(91.0, 70, 66, shift=3.0) @ np.diag([1.05, 0.97, 1.0])
+    kw = dict(fill=fill, fill_value=7.0, out_fill=3.0, return_all_valid=True)
+    monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0 if threads == 2 else warp_module.PARALLEL_MIN_WORK)
+    monkeypatch.setattr(warp_module.threads, "num_threads", lambda: threads)
+    monkeypatch.setattr(nearest, "tile_columns", lambda *a: 0)
+    want = warp_affine(src, mask, m, (75, 69), "nearest", **kw)
+    monkeypatch.setattr(nearest, "tile_columns", lambda *a: 7)
+    got = warp_affine(src, mask, m, (75, 69), "nearest", **kw)
+    np.testing.assert_array_equal(got[0].view(nearest.BITS[src.itemsize]), want[0].view(nearest.BITS[src.itemsize]))
+    assert got[2] == want[2]
+    if want[1] is not None:
+        np.testing.assert_array_equal(got[1], want[1])

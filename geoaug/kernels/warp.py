@@ -1155,17 +1155,19 @@ def warp_affine(
         fill_bits, out_bits = _nearest_fills(fill_value, out_fill, dt)
         off, st, runs = scratch
         dst_bits = dst.view(bits)
+        tile = nearest.tile_columns(m, out_w, dt.itemsize)
 
         def one_call() -> tuple:  # the serial call's arguments: the types the address is looked up for
             return (src2, mask2, all_valid, in_h, in_w, win, m, dst_bits, dmask, 0, out_h, 0, nbands, mode, fill_bits,
-                    out_bits, skip, row_ok, off[0], st[0], runs[0], group, per_pass, seen)
+                    out_bits, skip, row_ok, off[0], st[0], runs[0], group, per_pass, tile, seen)
 
         with threads.launch_lock:
             if nunits > 1:  # the row kernel through its address (kernels/indirect.py)
                 addr = indirect.address(nearest.nearest_rows, (bits, src2.flags.num, mask2.flags.num, m.flags.num,
                                                                dst.flags.num, dmask.flags.num), one_call)
                 nearest.nearest_parallel(addr, src2, mask2, all_valid, in_h, in_w, win, m, dst_bits, dmask, mode,
-                                         fill_bits, out_bits, skip, row_ok, off, st, runs, group, per_pass, nrc, seen)
+                                         fill_bits, out_bits, skip, row_ok, off, st, runs, group, per_pass, tile, nrc,
+                                         seen)
             else:  # the row kernel itself, every row on this thread
                 nearest.nearest_rows(*one_call())
         return _finish(dst, dmask, skip, row_ok, seen, return_nan)
