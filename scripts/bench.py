@@ -674,7 +674,9 @@ def bench_fixed_cost(repeats: int, start: int = 0) -> dict[int, list[dict]]:
 def child_run(args: argparse.Namespace) -> None:
     """Every thread count, interleaved, in this (fresh) process: every selected case, rows per thread count as
     JSON to ``--out``."""
+    global ROTATE
     THREADS[:] = [int(n) for n in args.threads_child.split(",")]
+    ROTATE = args.rotate
     import cv2
     import numba
 
@@ -1055,6 +1057,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", help=f"comma-separated BANDSxSIDE (default {','.join(SIZES)})")
     ap.add_argument("--dtypes", help=f"comma-separated (default {','.join(DTYPES)})")
     ap.add_argument("--threads", default="1,2", help="thread counts, interleaved in one process (default 1,2)")
+    ap.add_argument("--rotate", type=float, default=ROTATE,
+                    help=f"degrees every Affine row turns by (default {ROTATE:g}; e.g. 88: nearly a quarter turn)")
     ap.add_argument("--repeats", type=int, help="best of this many (default 21; --quick 9, --smoke 3)")
     ap.add_argument("--passes", type=int,
                     help="walk the matrix this many times, each row's rounds shared out among the passes "
@@ -1124,6 +1128,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--threads: thread counts must be >= 1, got {args.threads!r}")
     common = ["--repeats", str(args.repeats), "--passes", str(args.passes), "--only", ",".join(args.ops),
               "--sizes", ",".join(args.sizes), "--dtypes", ",".join(args.dtypes)]
+    common += ["--rotate", repr(args.rotate)]
     common += ["--no-albumentations"] if args.no_albumentations else []
     common += ["--samples"] if args.samples else []
     result: dict = {
@@ -1132,7 +1137,7 @@ def main(argv: list[str] | None = None) -> int:
                  "git": git_rev(), "repeats": -(-args.repeats // args.passes) * args.passes,
                  "passes": args.passes, "round_order": "shuffled", "ops": args.ops, "sizes": args.sizes,
                  "dtypes": args.dtypes, "machine": machine(),
-                 "settings": {"rotate_deg": ROTATE, "rrc_scale": RRC_SCALE, "resize_factor": RESIZE_FACTOR,
+                 "settings": {"rotate_deg": args.rotate, "rrc_scale": RRC_SCALE, "resize_factor": RESIZE_FACTOR,
                               "collar": COLLAR, "malloc": MALLOC_STEADY}},
         "threads": {},
     }

@@ -271,6 +271,8 @@ def render(d: dict) -> str:
         "                                   # a second run; lists every ratio > 15 % off the first, exit 1 if any",
         "python scripts/bench.py --quick    # a subset in < 2 minutes",
         "python scripts/bench.py --only affine_bilinear,resize --sizes 13x512,4x512 --dtypes uint16 --threads 1",
+        "python scripts/bench.py --only affine_nearest --rotate 88 --md -   # Affine rows nearly a quarter turn "
+        "(default 17)",
         "python scripts/bench_trees.py --old ../old --new .   # geoaug's own run time, two checkouts alternating",
         "python scripts/bits_trees.py --old ../old --new .    # do two checkouts give the same bits?",
         "```", "",

@@ -32,7 +32,8 @@ serves four gathers; rows go in blocks of about :data:`BLOCK_PIXELS` output
 pixels where their stored offsets also serve the later band groups of a serial
 call, else of about :data:`ONCE_PIXELS`, which stay in cache until read (a
 parallel unit is one group: see :func:`geoaug.kernels.warp.parallel_units` and
-:func:`block_rows`).
+:func:`block_rows`). A steep warp (nearly a quarter turn: :func:`tile_columns`) goes over a block in strips of
+rows, each pass of bands in tiles of columns, so that the input lines a tile reads stay in cache.
 Measured against the previous kernel (offsets, x and y
 stored as int64 for the whole row, recomputed for every band group, one band
 per pass, the whole interior gathered and then selected under a mask), one
@@ -151,13 +152,14 @@ def tile_columns(m: np.ndarray, out_w: int, itemsize: int) -> int:
     rows, all within a few cache lines of columns, and the next output row reads the pixels beside them. Input
     rows a power of two bytes apart map those lines to a few of the L2's sets, and a pass of four bands over
     512 rows (2,048 lines) no longer fits them: before the next row came back to its lines they were gone. A
-    13x512² uint16 rotation by 88 degrees took 2.7x OpenCV's time per band, at 17 and 45 degrees 0.5-0.75x.
+    13x512² uint16 rotation by 88 degrees took 2.9x OpenCV's time per band, at 17 and 45 degrees 0.56-0.83x.
     A warp whose rows stay within :data:`STEEP_SPAN_BYTES` of input columns and cross more than a tile's width
     of input rows gathers in tiles of :data:`TILE_COLUMNS` output columns over strips of :data:`STRIP_ROWS`
     rows: a tile's lines fit, and each is read by the strip's next rows. In a scratch kernel (the gather alone,
-    one thread, interleaved in one process), tiles took 0.26-0.57 of the time of whole rows from 87 to 90
-    degrees at 13x512² and 4x512² uint16, 13x512² and 12x256² float32, 0.57-0.83 at 85, 0.93-1.05 at 83, and
-    1.0-1.3 from 45 to 80 degrees, where whole rows stay.
+    one thread, interleaved in one process), tiles took 0.26-0.62 of the time of whole rows from 87 to 90
+    degrees at 13x512² and 4x512² uint16, 13x512² and 12x256² float32, 0.57-0.83 at 85, 0.91-1.05 at 83, and
+    1.0-1.45 from 45 to 80 degrees, where whole rows stay. Through ``Affine(rotate=88)``, 13x512² uint16 took
+    0.50 of its time (docs/benchmarks.md).
     """
     cols = abs(float(m[0])) * out_w * itemsize
     rows = abs(float(m[3])) * out_w
