@@ -230,8 +230,8 @@ def test_tiles_give_the_bits_of_whole_rows(monkeypatch: pytest.MonkeyPatch, dtyp
                                            threads: int) -> None:
     """A steep warp (9 bands: passes of 4, 4 and 1; 75 rows in strips of STRIP_ROWS, the last shorter; tiles of 7
     columns, the last shorter) with a collar and holes in a shared mask or a mask per band (which goes row by row),
-    and a plain float array with NaN pixels (the kernel stops at a NaN and the caller warps again with the mask): the bits
-    and mask of the row-by-row gather, at one and two threads."""
+    and a plain float array with NaN pixels (the kernel stops at a NaN and the caller warps again with the mask):
+    the bits and mask of the row-by-row gather, at one and two threads."""
     rng = np.random.default_rng(6)
     src = rng.integers(0, 60000, (9, 70, 66)).astype(dtype)
     mask = None
