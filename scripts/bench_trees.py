@@ -98,7 +98,8 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("affine_nearest_r88", 13, 512), ("affine_nearest_r88", 12, 256), ("affine_nearest_r88", 1, 512),
          ("affine_nearest_r88_f32array", 13, 512), ("affine_nearest_r88_f32array", 12, 256),
          ("affine_nearest_r45", 13, 512), ("affine_nearest_r45_f32array", 12, 256), ("affine_nearest_r3", 13, 512),
-         ("affine_nearest_r3_f32array", 12, 256))
+         ("affine_nearest_r3_f32array", 12, 256), ("affine_nearest_r80", 13, 512), ("affine_nearest_r84", 13, 512),
+         ("affine_nearest_r84_f32array", 13, 512), ("affine_nearest_r80_f32array", 12, 256))
 
 CHILD = r"""
 import json, sys, time
@@ -147,6 +148,8 @@ def transform(op, b, s):
             "affine_nearest_r88": lambda: geoaug.Affine(rotate=88.0, interpolation="nearest"),
             "affine_nearest_r45": lambda: geoaug.Affine(rotate=45.0, interpolation="nearest"),
             "affine_nearest_r3": lambda: geoaug.Affine(rotate=3.0, interpolation="nearest"),
+            "affine_nearest_r80": lambda: geoaug.Affine(rotate=80.0, interpolation="nearest"),
+            "affine_nearest_r84": lambda: geoaug.Affine(rotate=84.0, interpolation="nearest"),
             "affine_bilinear": lambda: geoaug.Affine(rotate=17.0),
             "affine_random": lambda: geoaug.Affine(rotate=(-20, 20), scale=(0.9, 1.1)),  # a new draw each call
             "affine_bilinear_collar": lambda: geoaug.Affine(rotate=17.0),

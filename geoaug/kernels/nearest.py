@@ -92,14 +92,15 @@ BLOCK_PIXELS = 1 << 18
 #: output pixels of a block whose taps serve one band group only (:func:`block_rows`): 32 kB of uint32 offsets
 ONCE_PIXELS = 1 << 13
 #: numbers :func:`nearest_rows` keeps per row of a block: interior start and end, invalid taps (written, not
-#: read back), the outer-pixels flag, the valid span's start and end, its holes; one slot spare
+#: read back), the outer-pixels flag, the valid span's start and end, its holes (with a mask per band, those of
+#: the band being gathered); one slot spare
 RUN_FIELDS = 8
 #: output columns of a tile, and output rows of a strip, of a steep warp's gather (see :func:`tile_columns`)
 TILE_COLUMNS = 128
 STRIP_ROWS = 32
 #: a warp whose output rows each stay within fewer input bytes of columns than this (nearly a quarter turn) gathers
 #: in tiles (see :func:`tile_columns`)
-STEEP_SPAN_BYTES = 192
+STEEP_SPAN_BYTES = 128
 #: input and output bytes above which a warp whose output plane exceeds one block passes over a row one band at a
 #: time (see :func:`bands_per_pass`)
 PASS_BYTES = 16 << 20
@@ -243,7 +244,7 @@ def nearest_rows(src, mask, all_valid, in_h, in_w, win, m, dst, dmask, r0, r1, g
                             r = i - i0
                             # the taps from the first valid one to the last: the only ones gathered
                             jlo = max(runs[r, 4], jt)
-                            jhi = max(min(runs[r, 5], jt + width), jlo)  # none past the span
+                            jhi = max(min(runs[r, 5], jt + width), jlo)  # not before jlo: the range is unsigned
                             orow = o[r]
                             if b1 - b == 4:  # four bands per offset read
                                 s0 = src[b]
