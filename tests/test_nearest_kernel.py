@@ -207,7 +207,6 @@ def test_collars_fill_the_row_ends_without_a_gather(holes: bool, planes: int) ->
     assert not want_valid[:, 20].all() and want_valid.any()
 
 
-
 def test_steep_warps_gather_in_tiles() -> None:
     """Rows within a few cache lines of input columns (near a quarter turn) and crossing more input rows than
     a tile is wide gather in tiles; others, and short rows, row by row."""
@@ -230,8 +229,9 @@ def test_tiles_give_the_bits_of_whole_rows(monkeypatch: pytest.MonkeyPatch, dtyp
                                            threads: int) -> None:
     """A steep warp (9 bands: passes of 4, 4 and 1; 75 rows in strips of STRIP_ROWS, the last shorter; tiles of 7
     columns, the last shorter) with a collar and holes in a shared mask or a mask per band (which goes row by row),
-    and a plain float array with NaN pixels (the kernel stops at a NaN and the caller warps again with the mask):
-    the bits and mask of the row-by-row gather, at one and two threads."""
+    and a plain float array tested for NaN as it is written: the bits and mask of the row-by-row gather, at one
+    and two threads. With NaN pixels (fill "nodata") both see one (the rest is left unfinished, and the caller
+    warps again with the mask)."""
     rng = np.random.default_rng(6)
     src = rng.integers(0, 60000, (9, 70, 66)).astype(dtype)
     mask = None
@@ -240,16 +240,20 @@ def test_tiles_give_the_bits_of_whole_rows(monkeypatch: pytest.MonkeyPatch, dtyp
         mask[:, 5:-4, 3:-6] = True
         mask[:, 30, 10:40] = False
         mask[-1, 8:50, 20] = False
-    elif dtype == "float32":
+    nan = planes == 0 and dtype == "float32" and fill == "nodata"
+    if nan:
         src[2, 40:44, 30:33] = np.nan
     m = _rotation(91.0, 70, 66, shift=3.0) @ np.diag([1.05, 0.97, 1.0])
-    kw = dict(fill=fill, fill_value=7.0, out_fill=3.0, return_all_valid=True)
+    kw = dict(fill=fill, fill_value=7.0, out_fill=3.0, return_all_valid=True, return_nan=True)
     monkeypatch.setattr(warp_module, "PARALLEL_MIN_WORK", 0 if threads == 2 else warp_module.PARALLEL_MIN_WORK)
     monkeypatch.setattr(warp_module.threads, "num_threads", lambda: threads)
     monkeypatch.setattr(nearest, "tile_columns", lambda *a: 0)
     want = warp_affine(src, mask, m, (75, 69), "nearest", **kw)
     monkeypatch.setattr(nearest, "tile_columns", lambda *a: 7)
     got = warp_affine(src, mask, m, (75, 69), "nearest", **kw)
+    assert got[3] == want[3] == nan
+    if nan:
+        return
     np.testing.assert_array_equal(got[0].view(nearest.BITS[src.itemsize]), want[0].view(nearest.BITS[src.itemsize]))
     assert got[2] == want[2]
     if want[1] is not None:
