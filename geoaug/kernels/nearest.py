@@ -162,8 +162,10 @@ def tile_columns(m: np.ndarray, out_w: int, itemsize: int) -> int:
     1.0-1.45 from 45 to 80 degrees, where whole rows stay. Through ``Affine(rotate=88)``, 13x512² uint16 took
     0.50 of its time (docs/benchmarks.md).
     """
-    cols = abs(float(m[0])) * out_w * itemsize
-    rows = abs(float(m[3])) * out_w
+    if out_w <= TILE_COLUMNS:  # a row crosses at most out_w input rows: no tile (and no look at m, per call)
+        return 0
+    cols = abs(m.item(0)) * out_w * itemsize
+    rows = abs(m.item(3)) * out_w
     return TILE_COLUMNS if cols < STEEP_SPAN_BYTES and rows > TILE_COLUMNS else 0
 
 
