@@ -99,7 +99,11 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("affine_nearest_r88_f32array", 13, 512), ("affine_nearest_r88_f32array", 12, 256),
          ("affine_nearest_r45", 13, 512), ("affine_nearest_r45_f32array", 12, 256), ("affine_nearest_r3", 13, 512),
          ("affine_nearest_r3_f32array", 12, 256), ("affine_nearest_r80", 13, 512), ("affine_nearest_r84", 13, 512),
-         ("affine_nearest_r84_f32array", 13, 512), ("affine_nearest_r80_f32array", 12, 256))
+         ("affine_nearest_r84_f32array", 13, 512), ("affine_nearest_r80_f32array", 12, 256),
+         ("gaussian_blur", 13, 120), ("gaussian_blur", 12, 256), ("gaussian_blur", 4, 512),
+         ("gaussian_blur", 200, 256), ("gaussian_blur_f32array", 13, 64), ("gaussian_blur_f32array", 13, 512),
+         ("gaussian_blur_collar", 1, 512), ("sharpen", 13, 64), ("sharpen", 13, 120), ("sharpen", 1, 512),
+         ("gaussian_blur_f32array", 12, 256))
 
 CHILD = r"""
 import json, sys, time
@@ -124,6 +128,7 @@ def transform(op, b, s):
             "normalize": lambda: geoaug.Normalize(mean=[1000.0] * b, std=[500.0] * b),
             "gaussian_blur": lambda: geoaug.GaussianBlur(sigma=(1.0, 1.0)),
             "gaussian_blur_collar": lambda: geoaug.GaussianBlur(sigma=(1.0, 1.0)),
+            "sharpen": lambda: geoaug.Sharpen(alpha=0.5, sigma=1.0),
             "contrast": lambda: geoaug.Contrast((0.8, 1.2)),
             "contrast_collar": lambda: geoaug.Contrast((0.8, 1.2)),
             "channel_shift": lambda: geoaug.ChannelShift((-100.0, 100.0)),

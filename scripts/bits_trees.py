@@ -1,4 +1,4 @@
-"""Do two source trees give the same bits? Warps, Normalize, PCAJitter and band moments, hashed per tree.
+"""Do two source trees give the same bits? Warps, Normalize, PCAJitter, band moments, resizes, blurs, hashed per tree.
 
 ``scripts/bench_trees.py`` compares two checkouts' run times; this compares their outputs. A change that
 should not move a single bit (a kernel restructured, a call path shortened) is checked by hashing the
@@ -18,9 +18,13 @@ Each family is hashed on its own, so a difference says where it is:
   float64; 1, 3 or 13 bands) through random crops (inside, at and beyond the edges, whole and fractional
   offsets) resampled up or down, each with a random filter per axis and fill mode, without a mask and with
   one (shared or per band), in each pass order (chosen, rows, columns, lanes): data and mask
-  (``--trials`` / 5 rasters, six crops each).
+  (``--trials`` / 5 rasters, six crops each);
+* ``blur``: ``geoaug.kernels.blur.convolve_separable`` on random rasters (uint16, int16, float32, uint8, float64;
+  1 to 13 bands, up to 300 pixels a side: large enough for the parallel entry at numba's thread count), each fill
+  mode, without a mask and with one (shared or per band), blurred and sharpened, into a new array and in place
+  (``--trials`` / 5 rasters).
 
-``--only spectral`` (or ``warp``, ``resize``) hashes one family.
+``--only spectral`` (or ``warp``, ``resize``, ``blur``) hashes one family.
 
 Prints one line per family, ``same`` or ``DIFFERENT``; exit status 1 when any differs.
 """
@@ -117,11 +121,31 @@ def resizes():
     resize._ORDER = None
     return h.hexdigest()
 
-print(json.dumps({f: {"warp": warps, "spectral": spectral, "resize": resizes}[f]() for f in families}))
+def blurs():
+    from geoaug.kernels import blur
+    h = hashlib.sha256()
+    rng = np.random.default_rng(77)
+    for trial in range(max(1, trials // 5)):
+        dt = ["uint16", "int16", "float32", "uint8", "float64"][trial % 5]
+        b = int(rng.choice([1, 2, 4, 13]))
+        hh, ww = int(rng.integers(3, 300)), int(rng.integers(3, 300))
+        x = (rng.random((b, hh, ww)) * 250).astype(dt)
+        taps = blur.gaussian_taps(float(rng.uniform(0.4, 2.5)))
+        for mode in ("nodata", "edge", "reflect", "mirror", "wrap"):
+            mask = None if trial % 3 == 0 else rng.random((b if trial % 2 else 1, hh, ww)) < 0.9
+            for amount in (None, 0.7):
+                h.update(blur.convolve_separable(x, mask, taps, mode, amount=amount).tobytes())
+                y = x.copy()
+                blur.convolve_separable(y, mask, taps, mode, amount=amount, out=y)
+                h.update(y.tobytes())
+    return h.hexdigest()
+
+print(json.dumps({f: {"warp": warps, "spectral": spectral, "resize": resizes, "blur": blurs}[f]()
+                  for f in families}))
 """
 
 
-FAMILIES = ("warp", "spectral", "resize")
+FAMILIES = ("warp", "spectral", "resize", "blur")
 
 
 def run(tree: Path, trials: int, families: tuple[str, ...] = FAMILIES) -> dict[str, str]:

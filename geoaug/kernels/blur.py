@@ -18,10 +18,15 @@ Conventions
   maximum it saturates, it never becomes ``inf - inf``.
 * Work dtype float32 (float64 for int32 and float64 data); integers are
   rounded half to even and saturated, floats clipped to their finite range.
-* Memory and threads: the caller allocates the output; per-chunk scratch is
-  allocated outside the kernel. One parallel region per call, over chunks of
-  bands, and only above :data:`SERIAL_BELOW` values; every launch holds
-  ``threads.launch_lock``. One thread runs the chunk kernel straight from
+* Memory and threads: the caller allocates the output; each thread's scratch
+  is allocated outside the kernel (kept between calls, its rows a cache line
+  apart from the next thread's). One parallel region per call, only above
+  :data:`SERIAL_BELOW` values, of about :data:`UNITS_PER_THREAD` units per
+  thread taken as threads come free: whole bands where there are that many,
+  else equal runs of rows (a unit that starts or ends inside a band passes
+  horizontally the input rows it reads, a few rows more than its own), so one
+  band is shared among the threads too. Every launch holds
+  ``threads.launch_lock``. One thread runs the unit kernel straight from
   Python; the parallel entry calls it through its address
   (:mod:`geoaug.kernels.indirect`), so neither compiles it a second time.
 """
@@ -39,17 +44,23 @@ from ..errors import ParameterError, UnsupportedDtypeError
 from . import indirect, threads
 from .borders import FILL_MODES, NODATA, map_index
 from .borrowing import borrowing_jit
-from .buffers import out_buffer
+from .buffers import kept_scratch, out_buffer
+from .cache import LINE_BYTES
 from .diskcache import lock_disk_cache
 from .dtypes import work_dtype
 from .indirect import call_address
 from .warp import _as_work, saturating_int_store
 
-__all__ = ["SERIAL_BELOW", "convolve_separable", "gaussian_taps"]
+__all__ = ["SERIAL_BELOW", "UNITS_PER_THREAD", "convolve_separable", "gaussian_taps"]
 
 #: below this many values (bands x rows x cols) the kernel runs on one thread (at 2 threads a 13x64²
-#: GaussianBlur, 53,248 values, took 0.70 of its 1-thread time)
+#: GaussianBlur or Sharpen, 53,248 values, took 0.74-1.05 of its 1-thread time in two runs of
+#: ``scripts/bench.py --only gaussian_blur,sharpen``)
 SERIAL_BELOW = 1 << 15
+#: parallel units per thread, taken as threads come free: whole bands, or runs of rows where there are fewer
+#: bands than units. Two units of whole bands at 2 threads (one of 7 bands and one of 6 at 13 bands; one band
+#: alone on one thread) left a thread waiting: a 1x512² blur took the same time at 2 threads as at 1
+UNITS_PER_THREAD = 4
 _DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 
 
@@ -97,18 +108,32 @@ def _store_ov(orow, j, acc):  # pragma: no cover - numba typing
 
 
 @borrowing_jit()
-def _band(src, b, mk, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover - numba
-    """One band: a horizontal pass into ``tmp`` (rows, cols), a vertical pass into ``dst[b]``."""
+def _band(src, b, i0, i1, mk, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc,
+          need):  # pragma: no cover - numba
+    """Output rows ``[i0, i1)`` of band ``b``: a horizontal pass of the input rows they read into ``tmp`` (rows,
+    cols; row ``i`` of the band at ``tmp[i]``), a vertical pass into ``dst[b]``. ``need`` (at least ``h``
+    bytes) marks the rows read when the rows are not the whole band."""
     h = src.shape[1]
     wd = src.shape[2]
     nt = 2 * r + 1
     z = w[0] - w[0]  # a work-dtype zero (never from scratch memory: uninitialised, may hold NaN)
     plane = src[b]
+    whole = i0 == 0 and i1 == h
+    if not whole:  # the input rows the vertical pass reads (the fill mode maps those outside)
+        for i in range(h):
+            need[i] = 0
+        for i in range(i0, i1):
+            for k in range(nt):
+                ii = map_index(i + k - r, h, mode)
+                if ii >= 0:
+                    need[ii] = 1
     # the row's place in the padded row, as a view: ``pad[r + j]`` kept numba's negative-index check in the
     # loop (r's sign is not known), which LLVM then left scalar: 8x the time of the copy as a view
     inner = pad[r:r + wd]
     # horizontal: a padded row (masked values read as 0), then taps outer, pixels inner (vectorises)
     for i in range(h):
+        if not whole and need[i] == 0:
+            continue
         row = plane[i]
         if all_valid:
             for j in range(wd):
@@ -132,7 +157,7 @@ def _band(src, b, mk, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp,
                 trow[j] += wk * pad[j + k]
     # vertical: rows of tmp mapped by the fill mode (outside rows with "nodata" contribute nothing)
     orow_all = dst[b]
-    for i in range(h):
+    for i in range(i0, i1):
         crow = tmp[i]
         wc = w[r]
         for j in range(wd):
@@ -173,22 +198,39 @@ def _band(src, b, mk, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp,
 
 
 @borrowing_jit()
-def _chunk(c, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc):  # pragma: no cover
+def _chunk(u, nunits, t, whole_bands, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc,
+           need):  # pragma: no cover - numba
+    """Unit ``u`` of ``nunits``, with scratch row ``t``: the ``u``-th of ``nunits`` equal runs of the output's
+    (band, row) pairs, band after band, so that a unit may start or end inside a band (it then passes
+    horizontally the input rows its own rows read). With ``whole_bands`` the runs start and end between bands
+    (an output over its input: each band is read whole before it is written)."""
     nbands = src.shape[0]
-    for b in range(c * nbands // nchunks, (c + 1) * nbands // nchunks):
+    h = src.shape[1]
+    if whole_bands:
+        s0 = u * nbands // nunits * h
+        s1 = (u + 1) * nbands // nunits * h
+    else:
+        s0 = u * (nbands * h) // nunits
+        s1 = (u + 1) * (nbands * h) // nunits
+    for b in range(s0 // h, -(-s1 // h)):
+        i0 = max(s0 - b * h, 0)
+        i1 = min(s1 - b * h, h)
         p = b if mask.shape[0] > 1 else 0
         d = den[p] if den.shape[0] > 1 else den[0]
-        _band(src, b, mask[p], all_valid, norm, d, w, r, mode, sharp, a, dst, pad[c], tmp[c], acc[c])
+        _band(src, b, i0, i1, mask[p], all_valid, norm, d, w, r, mode, sharp, a, dst, pad[t], tmp[t], acc[t],
+              need[t])
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _conv_par(addr, nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp,
-              acc):  # pragma: no cover - numba
-    # _chunk through its address (kernels/indirect.py): linked in, it would be compiled again here
-    for c in nb.prange(nchunks):
+def _conv_par(addr, nunits, whole_bands, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp,
+              acc, need):  # pragma: no cover - numba
+    # _chunk through its address (kernels/indirect.py): linked in, it would be compiled again here. Units are
+    # taken as threads come free; each works in its thread's scratch (ids below the launch's thread count, one
+    # scratch row each: launches are one at a time, threads.launch_lock)
+    for u in nb.prange(nunits):
         # np.int64: the index is unsigned in the gufunc, and _chunk's first argument is int64
-        call_address(_chunk, addr, (np.int64(c), nchunks, src, mask, all_valid, norm, den, w, r, mode, sharp, a,
-                                    dst, pad, tmp, acc))
+        call_address(_chunk, addr, (np.int64(u), nunits, np.int64(nb.get_thread_id()), whole_bands, src, mask,
+                                    all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp, acc, need))
 
 
 @borrowing_jit()
@@ -295,11 +337,13 @@ def convolve_separable(
     sharp = amount is not None
     if sharp and not (np.isfinite(amount) and abs(amount) <= 1e6):
         raise ParameterError(f"amount must be a finite number (at most 1e6 in magnitude), got {amount!r}")
+    # parallel units: whole bands where there are enough of them (no rows passed twice horizontally) and for an
+    # output over its input (in place: a band is read whole before it is written), else runs of rows
     nthreads = threads.num_threads() if src.size >= SERIAL_BELOW else 1
-    nchunks = max(1, min(nbands, nthreads))
-    pad = np.empty((nchunks, wd + 2 * r), dtype=work)
-    tmp = np.empty((nchunks, h, wd), dtype=work)
-    acc = np.empty((nchunks, wd), dtype=work)
+    target = UNITS_PER_THREAD * nthreads
+    whole_bands = nbands >= target or out is src or np.may_share_memory(out, src)
+    nunits = min(nbands if whole_bands else nbands * h, target) if nthreads > 1 else 1
+    pad, tmp, acc, need = kept_scratch(_scratch(nthreads if nunits > 1 else 1, h, wd, r, np.dtype(work)))
     norm = not (all_valid and code != NODATA)
     if not norm:
         den = np.ones((1, 1, 1), dtype=work)  # weights sum to 1 everywhere: no division
@@ -311,15 +355,32 @@ def convolve_separable(
             mask3 = mk
     src = np.ascontiguousarray(src)
     a = work(amount if sharp else 0.0)
-    args = (src, mask3, all_valid, norm, den, w, r, code, sharp, a, out, pad, tmp, acc)
+    args = (whole_bands, src, mask3, all_valid, norm, den, w, r, code, sharp, a, out, pad, tmp, acc, need)
     with threads.launch_lock:
-        if nchunks > 1:
+        if nunits > 1:
             addr = indirect.address(_chunk, (dt, src.flags.num, mask3.flags.num, out.flags.num),
-                                    lambda: (0, 1, *args))
-            _conv_par(addr, nchunks, *args)
+                                    lambda: (0, 1, 0, *args))
+            _conv_par(addr, nunits, *args)
         else:  # _chunk itself, straight from Python (a compiled level in between would compile it again)
-            _chunk(0, 1, *args)
+            _chunk(0, 1, 0, *args)
     return out
+
+
+def _scratch(nscratch: int, h: int, wd: int, r: int, work: np.dtype) -> tuple:
+    """The ``(shape, dtype)`` of each thread's scratch (:func:`~geoaug.kernels.buffers.kept_scratch`): a padded
+    row, the horizontal pass's rows, a row of sums, the rows-read flags. A thread's rows never share a cache line
+    with the next thread's: the rows are whole lines plus one, the horizontal pass's block a line of rows longer.
+    Side by side, two workers' row of sums (written four times per output row at radius 3) shared the line at
+    their seam, and a 13x120² uint16 GaussianBlur took 1.2-1.3x its one-thread time at two threads."""
+    line = LINE_BYTES // work.itemsize
+    u8 = np.dtype(np.uint8)
+    return (((nscratch, _lines(wd + 2 * r, line)), work), ((nscratch, h + 1 + line // wd, wd), work),
+            ((nscratch, _lines(wd, line)), work), ((nscratch, _lines(h, LINE_BYTES)), u8))
+
+
+def _lines(n: int, line: int) -> int:
+    """``n`` items rounded up to whole cache lines of ``line`` items, plus one line."""
+    return -(-n // line) * line + line
 
 
 lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)
