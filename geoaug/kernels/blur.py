@@ -44,7 +44,7 @@ from ..errors import ParameterError, UnsupportedDtypeError
 from . import indirect, threads
 from .borders import FILL_MODES, NODATA, map_index
 from .borrowing import borrowing_jit
-from .buffers import kept_scratch, out_buffer
+from .buffers import kept_scratch, out_buffer, same_memory
 from .cache import LINE_BYTES
 from .diskcache import lock_disk_cache
 from .dtypes import work_dtype
@@ -203,7 +203,8 @@ def _chunk(u, nunits, t, whole_bands, src, mask, all_valid, norm, den, w, r, mod
     """Unit ``u`` of ``nunits``, with scratch row ``t``: the ``u``-th of ``nunits`` equal runs of the output's
     (band, row) pairs, band after band, so that a unit may start or end inside a band (it then passes
     horizontally the input rows its own rows read). With ``whole_bands`` the runs start and end between bands
-    (an output over its input: each band is read whole before it is written)."""
+    (:func:`convolve_separable` asks for them when there are as many bands as units, and for an output over its
+    input: each band is then read whole before it is written)."""
     nbands = src.shape[0]
     h = src.shape[1]
     if whole_bands:
@@ -341,7 +342,7 @@ def convolve_separable(
     # output over its input (in place: a band is read whole before it is written), else runs of rows
     nthreads = threads.num_threads() if src.size >= SERIAL_BELOW else 1
     target = UNITS_PER_THREAD * nthreads
-    whole_bands = nbands >= target or out is src or np.may_share_memory(out, src)
+    whole_bands = nbands >= target or same_memory(out, src)
     nunits = min(nbands if whole_bands else nbands * h, target) if nthreads > 1 else 1
     pad, tmp, acc, need = kept_scratch(_scratch(nthreads if nunits > 1 else 1, h, wd, r, np.dtype(work)))
     norm = not (all_valid and code != NODATA)
