@@ -229,3 +229,29 @@ def test_copy_with_holes_refuses_holes_that_do_not_fit_and_masks_of_another_shap
     with pytest.raises(ValueError, match="valid must be"):
         copy_with_holes(a, [[0, 0, 4, 5]], 0.0, valid=np.ones((3, 20, 33), bool))
     assert copy_with_holes(a, [], 1.0).tobytes() == a.tobytes()
+
+
+def test_holes_are_shared_among_threads_by_the_values_they_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parallel entry runs for holes of at least ``SERIAL_BELOW`` values (hole pixels x bands), whatever the
+    raster's size: four 64² holes in a 2 MB raster go on one thread (a parallel region cost more than it shared)."""
+    from geoaug.kernels import holes as holes_kernel
+
+    launches: list[int] = []
+    real = holes_kernel._fill_par
+
+    def counted(nbands, nchunks, *rest):
+        launches.append(nchunks)
+        return real(nbands, nchunks, *rest)
+
+    monkeypatch.setattr(holes_kernel, "_fill_par", counted)
+    monkeypatch.setattr(holes_kernel.threads, "num_threads", lambda: 2)
+    big = np.zeros((4, 512, 512), np.uint16)
+    rects = [[0, 0, 64, 64], [100, 200, 64, 64], [448, 448, 64, 64], [300, 7, 64, 64]]
+    small = holes_kernel.copy_with_holes(big, rects, 7)
+    assert launches == []
+    monkeypatch.setattr(holes_kernel, "SERIAL_BELOW", 4 * 4 * 64 * 64)  # exactly these holes' values
+    shared = holes_kernel.copy_with_holes(big, rects, 7)
+    assert launches == [4]
+    want = _holes_by_slices(big, rects, np.uint16(7), None, False)
+    np.testing.assert_array_equal(small, want)
+    np.testing.assert_array_equal(shared, want)

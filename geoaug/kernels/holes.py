@@ -13,7 +13,8 @@ of it): with many bands and many holes those slices' short rows cost more than t
 "Dropout holes in one compiled pass"). Copying strip by strip and writing each strip's holes while it was in
 cache was tried: with few holes on a raster larger than the cache it was slower than numpy's single copy.
 
-One kernel call per raster: one parallel region above :data:`SERIAL_BELOW` bytes, none below.
+One kernel call per raster: one parallel region when the holes hold at least :data:`SERIAL_BELOW` values (hole
+pixels x bands), none below. The copy before it is numpy's, on one thread, whatever the size.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from .diskcache import lock_disk_cache
 
 __all__ = ["SERIAL_BELOW", "copy_with_holes"]
 
-#: rasters of fewer bytes have their holes written on one thread (as the row copies of kernels/flip.py)
+#: holes of fewer values (hole pixels x bands, overlaps counted twice) are written on one thread. The bound was 1 MB
+#: of raster: 4 holes of 64² in 4x512² uint16 (65,536 values) took 1.11x their one-thread time at two threads,
+#: 13x512² 1.04x, 200x256² (819,200 values) 1.04x, where a parallel region cost more than the writes it shared.
+#: At 1.6-3.3 million values (GridDropout of 100x256², 26x512², 200x256²) two threads took 0.92-0.94 of the time
 SERIAL_BELOW = 1 << 20
 
 
@@ -117,7 +121,8 @@ def copy_with_holes(src: np.ndarray, holes: list[list[int]] | np.ndarray, value:
     d = dst.reshape(-1)
     fill = src.dtype.type(value)
     keep = bool(keep_nan) and src.dtype.kind == "f"
-    nthreads = 1 if serial or nbands < 2 or src.nbytes < SERIAL_BELOW else threads.num_threads()
+    values = int(rects[:, 2] @ rects[:, 3]) * nbands  # the hole values written (a hole inside the raster: h, w >= 0)
+    nthreads = 1 if serial or nbands < 2 or values < SERIAL_BELOW else threads.num_threads()
     if nthreads == 1:
         _fill_bands(0, nbands, d, height, width, nplanes, vflat, rects, fill, keep)
     else:
