@@ -207,3 +207,35 @@ def test_band_means_of_views_empty_rasters_and_nan_at_valid_pixels() -> None:
     r = geoaug.GeoRaster.from_array(f, mask=np.ones((6, 7), bool))  # the NaN marked valid
     got = band_means(r)
     assert np.isnan(got[1]) and got[0] == _numpy_means(f, np.ones((6, 7), bool))[0]
+
+
+@pytest.mark.parametrize("bands", [2, 5, 13])
+@pytest.mark.parametrize("masked", [False, True])
+def test_groups_give_the_same_bits_at_any_thread_count(monkeypatch: pytest.MonkeyPatch, bands: int,
+                                                       masked: bool) -> None:
+    """The second pass sums each group of ``GROUP_CHUNKS`` chunks on its own and adds the groups in order: on one
+    thread, two, and five (more units than the machine's threads: they wait for one) the bits are the same, and
+    numpy's cov."""
+    monkeypatch.setattr(moments_kernel, "CHUNK", 97)  # groups of 776 pixels: 12 of them, the last one short
+    rng = np.random.default_rng(bands)
+    a = rng.integers(0, 60000, (bands, 90, 101)).astype(np.uint16)
+    valid = rng.random((90, 101)) > 0.2 if masked else None
+    launches: list[int] = []
+    real = moments_kernel._cross_par
+
+    def counted(addr, ngroups, *rest):
+        launches.append(ngroups)
+        return real(addr, ngroups, *rest)
+
+    monkeypatch.setattr(moments_kernel, "_cross_par", counted)
+    got = []
+    for n in (1, 2, 5):
+        monkeypatch.setattr(moments_kernel.threads, "num_threads", lambda n=n: n)
+        got.append(band_moments(a, valid))
+    assert launches == [12, 12]  # the parallel entry at 2 and 5 threads, not at 1
+    for n, mean, m2 in got[1:]:
+        assert n == got[0][0]
+        np.testing.assert_array_equal(mean, got[0][1])
+        np.testing.assert_array_equal(m2, got[0][2])
+    x = a.reshape(bands, -1)[:, valid.reshape(-1)] if masked else a.reshape(bands, -1)
+    np.testing.assert_allclose(got[0][2] / got[0][0], np.cov(x.astype(np.float64), bias=True), rtol=1e-10)

@@ -17,6 +17,13 @@ PCAJitter's time (now 24 µs, 1.45 ms and 21 µs, one thread). Here:
    deviations straight from the values: 1 x 512² float32 took 21 µs instead of 39 (59 -> 42 µs with a
    mask).
 
+The second pass goes in groups of :data:`GROUP_CHUNKS` chunks: each group sums its pixels' products on its own,
+and the groups' sums are added in order (:func:`_add_groups`). The groups are the parallel units, taken as
+threads come free, each in its thread's scratch rows; the grouping depends on the sizes alone, so one thread and
+two give the same bits. A raster of one group (16,384 pixels at 13 bands: a 13 x 120² chip) is summed in one
+pass as before, bit for bit; a larger one's sums moved in their last bits when the groups came (they are
+associated by group now, not chunk after chunk).
+
 A mask's valid pixels are counted by the first band's pass 1 (instead of numpy's count and test for
 all-valid: two more passes over the mask), and a mask with none invalid takes the loops without one.
 
@@ -26,13 +33,18 @@ nothing else. Values under invalid pixels, NaN included, never reach a sum.
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from ..errors import ParameterError
+from . import indirect, threads
 from .borrowing import borrowing_jit
+from .buffers import kept_scratch
+from .cache import LINE_BYTES
 from .diskcache import lock_disk_cache
+from .indirect import call_address
 
-__all__ = ["CHUNK", "band_sums", "moments"]
+__all__ = ["CHUNK", "GROUP_CHUNKS", "band_sums", "moments"]
 
 #: pixels per chunk of the second pass at most: 13 bands (16 scratch rows) x 2,048 float64 = 256 kB
 CHUNK = 2048
@@ -41,6 +53,11 @@ _TILE = 4
 #: the second pass's scratch rows take at most about this many bytes (a core's L2 holds them): fewer pixels per
 #: chunk for many bands
 SCRATCH_BYTES = 512 << 10
+#: chunks per group of the second pass: each group sums its pixels' products on its own, the groups are added in
+#: order, and they are the parallel units. A raster of one group (16,384 pixels at 13 bands) is summed as before
+GROUP_CHUNKS = 8
+#: float64 items in a cache line: a group's sums are at least this far from the next group's
+_PAD = LINE_BYTES // 8
 _SUMS = {"reassoc", "contract"}
 
 
@@ -127,7 +144,7 @@ def _tile_row(buf, b, c, k, acc):  # pragma: no cover - numba
 def _products(buf, nbands, k, acc):  # pragma: no cover - numba
     # one chunk's centred cross-products, the first k columns of the scratch rows, added to acc (on and below
     # the diagonal, and the tiles' own products above it). float64 rows whatever the data's dtype: compiled
-    # once for every dtype's _moments
+    # once for every dtype's _cross
     if nbands < _TILE:  # 2 or 3 bands: each pair's dot product (a tile would make 16 of them)
         for b in range(nbands):
             rb = buf[b]
@@ -148,16 +165,16 @@ def _products(buf, nbands, k, acc):  # pragma: no cover - numba
 
 
 @borrowing_jit(fastmath=_SUMS)
-def _moments(x, v, masked, buf, acc, mean, m2):  # pragma: no cover - numba
-    # unsigned indexes throughout: with signed ones numba's negative-index handling kept the conversion loop
-    # scalar (88 µs for 1 x 512², 13 µs unsigned). Returns the number of valid pixels; with none, mean and m2
-    # are not written.
+def _means(x, v, masked, mean):  # pragma: no cover - numba
+    # pass 1: each band's mean (the first band's masked pass counts the valid pixels). Unsigned indexes
+    # throughout: with signed ones numba's negative-index handling kept the conversion loop scalar (88 µs for
+    # 1 x 512², 13 µs unsigned). Returns the number of valid pixels; with none, mean is not written.
     nbands, npx = x.shape
     if npx == 0:
         return 0
     unpx = np.uint64(npx)
     n = npx
-    for b in range(nbands):  # pass 1: the means (the first band's masked pass counts the valid pixels)
+    for b in range(nbands):
         xb = x[b]
         s = 0.0
         if masked and b == 0:
@@ -180,47 +197,81 @@ def _moments(x, v, masked, buf, acc, mean, m2):  # pragma: no cover - numba
             for p in range(unpx):
                 s += np.float64(xb[p])
         mean[b] = s / n
-    if nbands == 1:  # one band: the squared deviations summed straight from the values, no scratch row
-        xb = x[0]
-        mb = mean[0]
-        q = 0.0
-        if masked:
-            for p in range(unpx):
-                d = np.float64(xb[p]) - mb
-                q += d * d if v[p] else 0.0
-        else:
-            for p in range(unpx):
-                d = np.float64(xb[p]) - mb
-                q += d * d
-        m2[0, 0] = q
-        return n
+    return n
+
+
+@borrowing_jit(fastmath=_SUMS)
+def _squares(x, v, masked, mean):  # pragma: no cover - numba
+    # one band: the squared deviations summed straight from the values, no scratch row
+    xb = x[0]
+    mb = mean[0]
+    q = 0.0
+    if masked:
+        for p in range(np.uint64(x.shape[1])):
+            d = np.float64(xb[p]) - mb
+            q += d * d if v[p] else 0.0
+    else:
+        for p in range(np.uint64(x.shape[1])):
+            d = np.float64(xb[p]) - mb
+            q += d * d
+    return q
+
+
+@borrowing_jit(fastmath=_SUMS)
+def _cross(x, v, masked, buf, acc, mean, g0, g1, span):  # pragma: no cover - numba
+    # pass 2, groups [g0, g1) of span pixels: each group's centred cross-products, chunk by chunk (buf's width), into
+    # acc[g] (set to 0 first; on and below the diagonal, and the tiles' own products above it)
+    nbands, npx = x.shape
     chunk = buf.shape[1]
     rows = buf.shape[0]  # nbands rounded up to whole tiles; the rows past nbands stay 0
     for b in range(nbands, rows):
         for p in range(chunk):
             buf[b, p] = 0.0
-    for b in range(rows):
-        for c in range(rows):
-            acc[b, c] = 0.0
-    for p0 in range(0, npx, chunk):  # pass 2: centred cross-products, chunk by chunk
-        k = np.uint64(min(chunk, npx - p0))
-        u0 = np.uint64(p0)
-        for b in range(nbands):
-            xb = x[b]
-            rb = buf[b]
-            mb = mean[b]
-            if masked:
-                for p in range(k):
-                    rb[p] = np.float64(xb[u0 + p]) - mb if v[u0 + p] else 0.0
-            else:
-                for p in range(k):
-                    rb[p] = np.float64(xb[u0 + p]) - mb
-        _products(buf, nbands, k, acc)
+    for g in range(g0, g1):
+        ag = acc[g]
+        for b in range(rows):
+            for c in range(rows):
+                ag[b, c] = 0.0
+        p0 = g * span
+        p1 = min(p0 + span, npx)
+        for q0 in range(p0, p1, chunk):
+            k = np.uint64(min(chunk, p1 - q0))
+            u0 = np.uint64(q0)
+            for b in range(nbands):
+                xb = x[b]
+                rb = buf[b]
+                mb = mean[b]
+                if masked:
+                    for p in range(k):
+                        rb[p] = np.float64(xb[u0 + p]) - mb if v[u0 + p] else 0.0
+                else:
+                    for p in range(k):
+                        rb[p] = np.float64(xb[u0 + p]) - mb
+            _products(buf, nbands, k, ag)
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _cross_par(addr, ngroups, span, x, v, masked, buf, acc, mean):  # pragma: no cover - numba
+    # group g into acc[g], taken as threads come free, in its thread's scratch rows (ids below the launch's thread
+    # count: launches are one at a time, threads.launch_lock). _cross through its address (kernels/indirect.py):
+    # linked in, it would be compiled again here
+    for g in nb.prange(ngroups):
+        k = np.int64(g)  # the index is unsigned in the gufunc
+        call_address(_cross, addr, (x, v, masked, buf[np.int64(nb.get_thread_id())], acc, mean, k, k + 1, span))
+
+
+@borrowing_jit()
+def _add_groups(acc, ngroups, m2):  # pragma: no cover - numba
+    # m2 (symmetric) from the groups' sums on and below the diagonal, added group after group: the same bits
+    # whatever the thread count (and, for one group, its sums as they are)
+    nbands = m2.shape[0]
     for b in range(nbands):
         for c in range(b + 1):
-            m2[b, c] = acc[b, c]
-            m2[c, b] = acc[b, c]
-    return n
+            q = acc[0, b, c]
+            for g in range(1, ngroups):
+                q += acc[g, b, c]
+            m2[b, c] = q
+            m2[c, b] = q
 
 
 _NO_MASK = np.ones(1, dtype=np.bool_)
@@ -253,21 +304,43 @@ def moments(x: np.ndarray, valid: np.ndarray | None) -> tuple[int, np.ndarray, n
     # the scratch rows of the second pass (one band sums its squares without them)
     rows = -(-bands // _TILE) * _TILE if bands >= _TILE else bands  # whole tiles of band pairs
     chunk = min(CHUNK, max(256, SCRATCH_BYTES // (8 * rows)), x.shape[1]) if bands > 1 else 1
-    buf = np.empty((rows, max(chunk, 1)), dtype=np.float64)
-    acc = np.empty((rows, rows), dtype=np.float64)
     mean = np.empty(bands, dtype=np.float64)
     m2 = np.empty((bands, bands), dtype=np.float64)
-    n = int(_moments(x, v, masked, buf, acc, mean, m2))
+    n = int(_means(x, v, masked, mean))
     if n == 0:
         mean[:] = np.nan
         m2[:] = 0.0
+        return n, mean, m2
+    npx = x.shape[1]
+    masked = masked and n < npx  # every pixel valid: the loops without a mask (as _means took)
+    if bands == 1:
+        m2[0, 0] = _squares(x, v, masked, mean)
+        return n, mean, m2
+    # pass 2 in groups of GROUP_CHUNKS chunks, each summed on its own and the groups added in order: the parallel
+    # units, and the same bits at any thread count (one group: the sums of one pass over the pixels, as before)
+    span = GROUP_CHUNKS * chunk
+    ngroups = -(-npx // span)
+    nthreads = threads.num_threads() if ngroups > 1 else 1
+    nbuf = nthreads if nthreads > 1 else 1
+    # a thread's scratch rows (its chunk's deviations) and a group's sums: each group's sums a cache line apart
+    # from the next group's (two threads add to them, tile by tile)
+    buf, acc = kept_scratch((((nbuf, rows, chunk), np.dtype(np.float64)),
+                             ((ngroups, rows + _PAD // rows + 1, rows), np.dtype(np.float64))))
+    with threads.launch_lock:
+        if nthreads > 1:
+            addr = indirect.address(_cross, (x.dtype, x.flags.num, v.flags.num),
+                                    lambda: (x, v, masked, buf[0], acc, mean, 0, 0, span))
+            _cross_par(addr, ngroups, span, x, v, masked, buf, acc, mean)
+        else:  # every group on this thread, in one call
+            _cross(x, v, masked, buf[0], acc, mean, 0, ngroups, span)
+    _add_groups(acc, ngroups, m2)
     return n, mean, m2
 
 
 @borrowing_jit(fastmath=_SUMS)
 def _band_sums(x, v, per_band, masked, n, s):  # pragma: no cover - numba
     # each band's count and float64 sum of its valid values: one pass, a select under the mask (the loops
-    # vectorise; a value under an invalid pixel, NaN included, adds 0). Unsigned indexes: see _moments
+    # vectorise; a value under an invalid pixel, NaN included, adds 0). Unsigned indexes: see _means
     nbands, npx = x.shape
     unpx = np.uint64(npx)
     for b in range(nbands):
