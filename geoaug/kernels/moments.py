@@ -321,17 +321,16 @@ def moments(x: np.ndarray, valid: np.ndarray | None) -> tuple[int, np.ndarray, n
     span = GROUP_CHUNKS * chunk
     ngroups = -(-npx // span)
     nthreads = threads.num_threads() if ngroups > 1 else 1
-    nbuf = nthreads if nthreads > 1 else 1
     # a thread's scratch rows (its chunk's deviations) and a group's sums: each group's sums a cache line apart
     # from the next group's (two threads add to them, tile by tile)
-    buf, acc = kept_scratch((((nbuf, rows, chunk), np.dtype(np.float64)),
+    buf, acc = kept_scratch((((nthreads, rows, chunk), np.dtype(np.float64)),
                              ((ngroups, rows + _PAD // rows + 1, rows), np.dtype(np.float64))))
     with threads.launch_lock:
         if nthreads > 1:
             addr = indirect.address(_cross, (x.dtype, x.flags.num, v.flags.num),
                                     lambda: (x, v, masked, buf[0], acc, mean, 0, 0, span))
             _cross_par(addr, ngroups, span, x, v, masked, buf, acc, mean)
-        else:  # every group on this thread, in one call
+        else:  # every group on this thread, in one call of the same compiled _cross (the same bits per group)
             _cross(x, v, masked, buf[0], acc, mean, 0, ngroups, span)
     _add_groups(acc, ngroups, m2)
     return n, mean, m2
