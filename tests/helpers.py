@@ -88,3 +88,17 @@ def run_markdown_python(doc: str, workdir, monkeypatch, min_blocks: int = 1) -> 
     for block in blocks:
         exec(compile(block, doc, "exec"), namespace)
     return namespace
+
+
+def count_launches(monkeypatch, module, name: str, arg: int = 1) -> list:
+    """Wrap ``module.name`` (a kernel's parallel entry) so that each call appends its argument ``arg`` (the
+    units, say) to the returned list, then runs the kernel: which calls took the parallel entry, with how many."""
+    launches: list = []
+    real = getattr(module, name)
+
+    def counted(*args):
+        launches.append(args[arg])
+        return real(*args)
+
+    monkeypatch.setattr(module, name, counted)
+    return launches

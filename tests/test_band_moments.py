@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import count_launches
 
 from geoaug.bandstats import band_moments
 from geoaug.kernels import moments as moments_kernel
@@ -220,14 +221,7 @@ def test_groups_give_the_same_bits_at_any_thread_count(monkeypatch: pytest.Monke
     rng = np.random.default_rng(bands)
     a = rng.integers(0, 60000, (bands, 90, 101)).astype(np.uint16)
     valid = rng.random((90, 101)) > 0.2 if masked else None
-    launches: list[int] = []
-    real = moments_kernel._cross_par
-
-    def counted(addr, ngroups, *rest):
-        launches.append(ngroups)
-        return real(addr, ngroups, *rest)
-
-    monkeypatch.setattr(moments_kernel, "_cross_par", counted)
+    launches = count_launches(monkeypatch, moments_kernel, "_cross_par")  # its groups
     got = []
     for n in (1, 2, 5):
         monkeypatch.setattr(moments_kernel.threads, "num_threads", lambda n=n: n)

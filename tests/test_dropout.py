@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import BY_DTYPE, TILES
+from helpers import count_launches
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -236,14 +237,7 @@ def test_holes_are_shared_among_threads_by_the_values_they_hold(monkeypatch: pyt
     raster's size: four 64² holes in a 2 MB raster go on one thread (a parallel region cost more than it shared)."""
     from geoaug.kernels import holes as holes_kernel
 
-    launches: list[int] = []
-    real = holes_kernel._fill_par
-
-    def counted(nbands, nchunks, *rest):
-        launches.append(nchunks)
-        return real(nbands, nchunks, *rest)
-
-    monkeypatch.setattr(holes_kernel, "_fill_par", counted)
+    launches = count_launches(monkeypatch, holes_kernel, "_fill_par")  # its chunks of bands
     monkeypatch.setattr(holes_kernel.threads, "num_threads", lambda: 2)
     big = np.zeros((4, 512, 512), np.uint16)
     rects = [[0, 0, 64, 64], [100, 200, 64, 64], [448, 448, 64, 64], [300, 7, 64, 64]]
