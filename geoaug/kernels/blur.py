@@ -45,7 +45,7 @@ from . import indirect, threads
 from .borders import FILL_MODES, NODATA, map_index
 from .borrowing import borrowing_jit
 from .buffers import kept_scratch, out_buffer, same_memory
-from .cache import LINE_BYTES
+from .cache import spare
 from .diskcache import lock_disk_cache
 from .dtypes import work_dtype
 from .indirect import call_address
@@ -369,19 +369,14 @@ def convolve_separable(
 
 def _scratch(nscratch: int, h: int, wd: int, r: int, work: np.dtype) -> tuple:
     """The ``(shape, dtype)`` of each thread's scratch (:func:`~geoaug.kernels.buffers.kept_scratch`): a padded
-    row, the horizontal pass's rows, a row of sums, the rows-read flags. A thread's rows never share a cache line
-    with the next thread's: the rows are whole lines plus one, the horizontal pass's block a line of rows longer.
-    Side by side, two workers' row of sums (written four times per output row at radius 3) shared the line at
-    their seam, and a 13x120² uint16 GaussianBlur took 1.2-1.3x its one-thread time at two threads."""
-    line = LINE_BYTES // work.itemsize
+    row, the horizontal pass's rows, a row of sums, the rows-read flags, each with a cache line to spare
+    (:func:`~geoaug.kernels.cache.spare`). Side by side, two workers' row of sums (written four times per output
+    row at radius 3) shared the line at their seam, and a 13x120² uint16 GaussianBlur took 1.2-1.3x its
+    one-thread time at two threads."""
+    item = spare(work.itemsize)
     u8 = np.dtype(np.uint8)
-    return (((nscratch, _lines(wd + 2 * r, line)), work), ((nscratch, h + 1 + line // wd, wd), work),
-            ((nscratch, _lines(wd, line)), work), ((nscratch, _lines(h, LINE_BYTES)), u8))
-
-
-def _lines(n: int, line: int) -> int:
-    """``n`` items rounded up to whole cache lines of ``line`` items, plus one line."""
-    return -(-n // line) * line + line
+    return (((nscratch, wd + 2 * r + item), work), ((nscratch, h + spare(wd * work.itemsize), wd), work),
+            ((nscratch, wd + item), work), ((nscratch, h + spare(1)), u8))
 
 
 lock_disk_cache(globals())  # saves to numba's cache one process at a time (kernels/diskcache.py)

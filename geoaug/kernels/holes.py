@@ -121,8 +121,9 @@ def copy_with_holes(src: np.ndarray, holes: list[list[int]] | np.ndarray, value:
     d = dst.reshape(-1)
     fill = src.dtype.type(value)
     keep = bool(keep_nan) and src.dtype.kind == "f"
-    values = int(rects[:, 2] @ rects[:, 3]) * nbands  # the hole values written (a hole inside the raster: h, w >= 0)
-    nthreads = 1 if serial or nbands < 2 or values < SERIAL_BELOW else threads.num_threads()
+    # the hole values written (a hole inside the raster: h, w >= 0), counted only when threads may take them
+    nthreads = (1 if serial or nbands < 2 or int(rects[:, 2] @ rects[:, 3]) * nbands < SERIAL_BELOW
+                else threads.num_threads())
     if nthreads == 1:
         _fill_bands(0, nbands, d, height, width, nplanes, vflat, rects, fill, keep)
     else:

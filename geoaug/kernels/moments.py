@@ -40,7 +40,7 @@ from ..errors import ParameterError
 from . import indirect, threads
 from .borrowing import borrowing_jit
 from .buffers import kept_scratch
-from .cache import LINE_BYTES
+from .cache import spare
 from .diskcache import lock_disk_cache
 from .indirect import call_address
 
@@ -56,8 +56,6 @@ SCRATCH_BYTES = 512 << 10
 #: chunks per group of the second pass: each group sums its pixels' products on its own, the groups are added in
 #: order, and they are the parallel units. A raster of one group (16,384 pixels at 13 bands) is summed as before
 GROUP_CHUNKS = 8
-#: float64 items in a cache line: a group's sums are at least this far from the next group's
-_PAD = LINE_BYTES // 8
 _SUMS = {"reassoc", "contract"}
 
 
@@ -324,7 +322,7 @@ def moments(x: np.ndarray, valid: np.ndarray | None) -> tuple[int, np.ndarray, n
     # a thread's scratch rows (its chunk's deviations) and a group's sums: each group's sums a cache line apart
     # from the next group's (two threads add to them, tile by tile)
     buf, acc = kept_scratch((((nthreads, rows, chunk), np.dtype(np.float64)),
-                             ((ngroups, rows + _PAD // rows + 1, rows), np.dtype(np.float64))))
+                             ((ngroups, rows + spare(8 * rows), rows), np.dtype(np.float64))))
     with threads.launch_lock:
         if nthreads > 1:
             addr = indirect.address(_cross, (x.dtype, x.flags.num, v.flags.num),
