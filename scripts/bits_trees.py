@@ -1,4 +1,5 @@
-"""Do two source trees give the same bits? Warps, Normalize, PCAJitter, band moments, resizes, blurs, hashed per tree.
+"""Do two source trees give the same bits? Warps, Normalize, PCAJitter, band moments, resizes, blurs, Downscale, hashed
+per tree.
 
 ``scripts/bench_trees.py`` compares two checkouts' run times; this compares their outputs. A change that
 should not move a single bit (a kernel restructured, a call path shortened) is checked by hashing the
@@ -22,9 +23,12 @@ Each family is hashed on its own, so a difference says where it is:
 * ``blur``: ``geoaug.kernels.blur.convolve_separable`` on random rasters (uint16, int16, float32, uint8, float64;
   1 to 13 bands, up to 300 pixels a side: large enough for the parallel entry at numba's thread count), each fill
   mode, without a mask and with one (shared or per band), blurred and sharpened, into a new array and in place
-  (``--trials`` / 5 rasters).
+  (``--trials`` / 5 rasters);
+* ``filters``: ``Downscale`` on random GeoRasters (uint8, uint16, int16, int32, float32, float64; 1 to 13 bands;
+  no mask, one shared by the bands, one per band; NaN under the mask for floats) with random factors from 1.2
+  to 4, nearest, bilinear and cubic (``--trials`` / 5 rasters).
 
-``--only spectral`` (or ``warp``, ``resize``, ``blur``) hashes one family.
+``--only spectral`` (or ``warp``, ``resize``, ``blur``, ``filters``) hashes one family.
 
 Prints one line per family, ``same`` or ``DIFFERENT``; exit status 1 when any differs.
 """
@@ -140,12 +144,33 @@ def blurs():
                 h.update(y.tobytes())
     return h.hexdigest()
 
-print(json.dumps({f: {"warp": warps, "spectral": spectral, "resize": resizes, "blur": blurs}[f]()
+def filters():
+    h = hashlib.sha256()
+    rng = np.random.default_rng(78)
+    for trial in range(max(1, trials // 5)):
+        dt = np.dtype(["uint8", "uint16", "int16", "int32", "float32", "float64"][trial % 6])
+        b, hh, ww = int(rng.integers(1, 14)), int(rng.integers(3, 70)), int(rng.integers(3, 70))
+        top = 250 if dt == np.uint8 else 10000
+        x = (rng.random((b, hh, ww)) * top).astype(dt)
+        kind = trial % 3  # 0: no mask, 1: one plane for all bands, 2: one per band
+        mask = None if kind == 0 else rng.random((1 if kind == 1 else b, hh, ww)) > rng.random() * 0.6
+        if mask is not None and dt.kind == "f":
+            x[np.broadcast_to(~mask, x.shape)] = np.nan  # never read: the mask says so
+        r = geoaug.GeoRaster.from_array(x, mask=None if mask is None else (mask[0] if kind == 1 else mask))
+        t = geoaug.Downscale(factor=float(rng.uniform(1.2, 4.0)),
+                             interpolation=["nearest", "bilinear", "cubic"][trial % 3 if trial % 2 else 1])
+        out = t(r, rng=1)
+        h.update(out.data.tobytes())
+        h.update(np.ascontiguousarray(out.mask).tobytes())
+    return h.hexdigest()
+
+print(json.dumps({f: {"warp": warps, "spectral": spectral, "resize": resizes, "blur": blurs,
+                      "filters": filters}[f]()
                   for f in families}))
 """
 
 
-FAMILIES = ("warp", "spectral", "resize", "blur")
+FAMILIES = ("warp", "spectral", "resize", "blur", "filters")
 
 
 def run(tree: Path, trials: int, families: tuple[str, ...] = FAMILIES) -> dict[str, str]:
