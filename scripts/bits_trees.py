@@ -158,7 +158,7 @@ def filters():
             x[np.broadcast_to(~mask, x.shape)] = np.nan  # never read: the mask says so
         r = geoaug.GeoRaster.from_array(x, mask=None if mask is None else (mask[0] if kind == 1 else mask))
         t = geoaug.Downscale(factor=float(rng.uniform(1.2, 4.0)),
-                             interpolation=["nearest", "bilinear", "cubic"][trial % 3 if trial % 2 else 1])
+                             interpolation=["nearest", "bilinear", "cubic"][trial // 3 % 3])  # every mask kind
         out = t(r, rng=1)
         h.update(out.data.tobytes())
         h.update(np.ascontiguousarray(out.mask).tobytes())
