@@ -233,3 +233,25 @@ def test_groups_give_the_same_bits_at_any_thread_count(monkeypatch: pytest.Monke
         np.testing.assert_array_equal(m2, got[0][2])
     x = a.reshape(bands, -1)[:, valid.reshape(-1)] if masked else a.reshape(bands, -1)
     np.testing.assert_allclose(got[0][2] / got[0][0], np.cov(x.astype(np.float64), bias=True), rtol=1e-10)
+
+
+def test_groups_from_threads_at_once_give_the_serial_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two Python threads take the parallel entry at the same time (each launch in its own thread's scratch rows,
+    numba's thread ids within each region): every call gives the one-thread bits."""
+    import concurrent.futures as cf
+
+    monkeypatch.setattr(moments_kernel, "CHUNK", 97)  # 12 groups: the parallel entry
+    rng = np.random.default_rng(7)
+    rasters = [rng.integers(0, 60000, (13, 90, 101)).astype(np.uint16) for _ in range(4)]
+    valid = rng.random((90, 101)) > 0.2
+    monkeypatch.setattr(moments_kernel.threads, "num_threads", lambda: 1)
+    serial = [band_moments(a, valid) for a in rasters]
+    launches = count_launches(monkeypatch, moments_kernel, "_cross_par")
+    monkeypatch.setattr(moments_kernel.threads, "num_threads", lambda: 2)
+    with cf.ThreadPoolExecutor(2) as ex:
+        got = list(ex.map(lambda i: band_moments(rasters[i % 4], valid), range(32)))
+    assert len(launches) == 32
+    for i, (n, mean, m2) in enumerate(got):
+        assert n == serial[i % 4][0]
+        np.testing.assert_array_equal(mean, serial[i % 4][1])
+        np.testing.assert_array_equal(m2, serial[i % 4][2])

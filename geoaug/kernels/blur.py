@@ -226,8 +226,9 @@ def _chunk(u, nunits, t, whole_bands, src, mask, all_valid, norm, den, w, r, mod
 def _conv_par(addr, nunits, whole_bands, src, mask, all_valid, norm, den, w, r, mode, sharp, a, dst, pad, tmp,
               acc, need):  # pragma: no cover - numba
     # _chunk through its address (kernels/indirect.py): linked in, it would be compiled again here. Units are
-    # taken as threads come free; each works in its thread's scratch (ids below the launch's thread count, one
-    # scratch row each: launches are one at a time, threads.launch_lock)
+    # taken as threads come free; each works in its thread's scratch row (numba.get_thread_id: below this region's
+    # thread count). The scratch is the launching thread's own (kept_scratch): another thread's launch at the
+    # same time has its own rows
     for u in nb.prange(nunits):
         # np.int64: the index is unsigned in the gufunc, and _chunk's first argument is int64
         call_address(_chunk, addr, (np.int64(u), nunits, np.int64(nb.get_thread_id()), whole_bands, src, mask,
@@ -357,13 +358,12 @@ def convolve_separable(
     src = np.ascontiguousarray(src)
     a = work(amount if sharp else 0.0)
     args = (whole_bands, src, mask3, all_valid, norm, den, w, r, code, sharp, a, out, pad, tmp, acc, need)
-    with threads.launch_lock:
-        if nunits > 1:
-            addr = indirect.address(_chunk, (dt, src.flags.num, mask3.flags.num, out.flags.num),
-                                    lambda: (0, 1, 0, *args))
+    if nunits > 1:
+        addr = indirect.address(_chunk, (dt, src.flags.num, mask3.flags.num, out.flags.num), lambda: (0, 1, 0, *args))
+        with threads.launch_lock:
             _conv_par(addr, nunits, *args)
-        else:  # _chunk itself, straight from Python (a compiled level in between would compile it again)
-            _chunk(0, 1, 0, *args)
+    else:  # _chunk itself, straight from Python (a compiled level in between would compile it again); one thread
+        _chunk(0, 1, 0, *args)  # opens no parallel region and needs no launch lock
     return out
 
 

@@ -250,9 +250,9 @@ def _cross(x, v, masked, buf, acc, mean, g0, g1, span):  # pragma: no cover - nu
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _cross_par(addr, ngroups, span, x, v, masked, buf, acc, mean):  # pragma: no cover - numba
-    # group g into acc[g], taken as threads come free, in its thread's scratch rows (ids below the launch's thread
-    # count: launches are one at a time, threads.launch_lock). _cross through its address (kernels/indirect.py):
-    # linked in, it would be compiled again here
+    # group g into acc[g], taken as threads come free, in its thread's scratch rows (numba.get_thread_id: below this
+    # region's thread count; the scratch is the launching thread's own, kept_scratch). _cross through its address
+    # (kernels/indirect.py): linked in, it would be compiled again here
     for g in nb.prange(ngroups):
         k = np.int64(g)  # the index is unsigned in the gufunc
         call_address(_cross, addr, (x, v, masked, buf[np.int64(nb.get_thread_id())], acc, mean, k, k + 1, span))
@@ -323,13 +323,13 @@ def moments(x: np.ndarray, valid: np.ndarray | None) -> tuple[int, np.ndarray, n
     # from the next group's (two threads add to them, tile by tile)
     buf, acc = kept_scratch((((nthreads, rows, chunk), np.dtype(np.float64)),
                              ((ngroups, rows + spare(8 * rows), rows), np.dtype(np.float64))))
-    with threads.launch_lock:
-        if nthreads > 1:
-            addr = indirect.address(_cross, (x.dtype, x.flags.num, v.flags.num),
-                                    lambda: (x, v, masked, buf[0], acc, mean, 0, 0, span))
+    if nthreads > 1:
+        addr = indirect.address(_cross, (x.dtype, x.flags.num, v.flags.num),
+                                lambda: (x, v, masked, buf[0], acc, mean, 0, 0, span))
+        with threads.launch_lock:
             _cross_par(addr, ngroups, span, x, v, masked, buf, acc, mean)
-        else:  # every group on this thread, in one call of the same compiled _cross (the same bits per group)
-            _cross(x, v, masked, buf[0], acc, mean, 0, ngroups, span)
+    else:  # every group on this thread, in one call of the same compiled _cross (the same bits per group); no
+        _cross(x, v, masked, buf[0], acc, mean, 0, ngroups, span)  # parallel region, no launch lock
     _add_groups(acc, ngroups, m2)
     return n, mean, m2
 
